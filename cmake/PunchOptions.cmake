@@ -1,0 +1,23 @@
+# Compiler warnings, sanitizers and the test helper shared by every target.
+add_library(punch_warnings INTERFACE)
+target_compile_options(punch_warnings INTERFACE -Wall -Wextra -Wpedantic
+  $<$<BOOL:${PUNCH_WERROR}>:-Werror>)
+
+if(PUNCH_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# punch_add_test(NAME <name> SOURCES <files...> [LIBS <targets...>] [LABELS <labels...>] [TIMEOUT <s>])
+# One Boost.Test executable registered with CTest; LABELS pick the ring: unit, sim, real.
+function(punch_add_test)
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE punch_test_main ${T_LIBS} punch_warnings)
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME} --log_level=warning)
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+    SKIP_REGULAR_EXPRESSION "SKIPPED:")
+endfunction()

@@ -1,0 +1,67 @@
+// punch's error codes: one enum, one boost::system error_category ("punch").
+#pragma once
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <string>
+#include <type_traits>
+
+namespace punch {
+
+using error_code = boost::system::error_code;
+using system_error = boost::system::system_error;
+
+// Values are stable: they appear in logs and in the --events output.
+enum class errc {
+  // transports and plugins
+  unknown_transport = 1,       // no transport registered under that name
+  plugin_not_found,            // the plugin file does not exist or cannot be opened
+  plugin_entry_missing,        // the shared object lacks the punch entry point
+  plugin_version_mismatch,     // the plugin was built for another plugin ABI
+  plugin_invalid,              // the entry point returned an unusable descriptor
+  duplicate_transport,         // a transport with that name is already registered
+  invalid_transport_option,    // a transport option has a bad value
+  address_in_use,              // the local endpoint is taken
+  address_not_available,       // the local address does not belong to this host
+  socket_closed,               // operation on a closed socket
+
+  // wire codec (RFC 8489 framing)
+  truncated = 100,             // fewer bytes than a length field promises
+  not_stun,                    // first two bits are not 00
+  bad_magic_cookie,
+  bad_message_length,          // header length is not a multiple of 4 or disagrees with the datagram
+  bad_attribute_length,        // an attribute runs past the end of the message
+  bad_padding,                 // padding bytes after an attribute value are non-zero
+  bad_fingerprint,             // FINGERPRINT does not match, or is not the last attribute
+  bad_attribute_value,         // a known attribute has a malformed value
+  missing_attribute,           // a required attribute is absent
+  unknown_required_attribute,  // comprehension-required attribute we do not understand
+  message_too_large,           // the encoder's buffer is too small for the message
+  integrity_check_failed,      // MESSAGE-INTEGRITY-SHA256 does not verify
+
+  // broker and sessions
+  broker_unreachable = 200,    // no answer from the broker before the deadline
+  peer_not_found,              // the broker has no registration for that id
+  punch_timeout,               // no candidate pair answered before the deadline
+  connection_closed,           // the remote peer closed the connection
+  invalid_peer_id,             // empty, too long, or bad characters
+  registry_full,               // the broker cannot hold another registration
+  not_registered,              // the operation needs register_self() first
+  timeout,                     // a deadline passed
+  bad_response,                // the broker answered with something unexpected
+  rejected,                    // the broker answered with an error we do not know
+  id_taken,                    // the id is registered by someone else
+  rate_limited,                // the broker refuses: too many requests
+};
+
+const boost::system::error_category& category() noexcept;
+
+inline error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
+
+}  // namespace punch
+
+template <>
+struct boost::system::is_error_code_enum<punch::errc> : std::true_type {};

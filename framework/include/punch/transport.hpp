@@ -1,0 +1,117 @@
+// The transport interface: datagram sockets that a transport plugin opens.
+//
+// A datagram_socket is a value type around a plugin's socket_impl. Its asynchronous
+// operations accept any asio completion token (use_awaitable, as_tuple, deferred, a
+// callback, ...): the token is turned into an asio::any_completion_handler and handed to the
+// plugin, so plugins implement one virtual per operation and users keep asio's full model
+// (see asio's cpp20/type_erasure example).
+#pragma once
+
+#include "punch/error.hpp"
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/udp.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace punch {
+
+namespace asio = boost::asio;
+
+// Endpoints are UDP endpoints everywhere, the simulated network included.
+using endpoint = asio::ip::udp::endpoint;
+
+// Completion signature of every datagram operation: error and byte count.
+using datagram_signature = void(error_code, std::size_t);
+using datagram_handler = asio::any_completion_handler<datagram_signature>;
+
+// What a plugin implements. Handlers must not be invoked from inside the initiating call
+// (post or dispatch them to their associated executor), and receive operations must honour
+// the handler's cancellation slot (terminal cancellation → asio::error::operation_aborted).
+class socket_impl {
+public:
+  virtual ~socket_impl() = default;
+
+  virtual asio::any_io_executor get_executor() = 0;
+  virtual endpoint local_endpoint() const = 0;
+  virtual bool is_open() const = 0;
+  // Closes the socket; pending operations complete with asio::error::operation_aborted.
+  virtual void close() = 0;
+
+  virtual void async_send_to(asio::const_buffer data, const endpoint& to,
+                             datagram_handler handler) = 0;
+  // `from` must stay valid until the handler runs.
+  virtual void async_receive_from(asio::mutable_buffer data, endpoint& from,
+                                  datagram_handler handler) = 0;
+};
+
+// A datagram socket opened by a transport. Movable, not copyable; closing happens on
+// destruction too.
+class datagram_socket {
+public:
+  using executor_type = asio::any_io_executor;
+
+  datagram_socket() = default;
+  explicit datagram_socket(std::unique_ptr<socket_impl> impl) : impl_(std::move(impl)) {}
+  datagram_socket(datagram_socket&&) noexcept = default;
+  datagram_socket& operator=(datagram_socket&&) noexcept = default;
+  ~datagram_socket();
+
+  executor_type get_executor() { return impl_->get_executor(); }
+  endpoint local_endpoint() const { return impl_->local_endpoint(); }
+  bool is_open() const { return impl_ && impl_->is_open(); }
+  void close() {
+    if (impl_) impl_->close();
+  }
+
+  // Sends one datagram. Completes with the number of bytes sent.
+  template <typename CompletionToken>
+  auto async_send_to(asio::const_buffer data, const endpoint& to, CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, datagram_signature>(
+        [](auto handler, socket_impl* impl, asio::const_buffer d, endpoint e) {
+          impl->async_send_to(d, e, datagram_handler(std::move(handler)));
+        },
+        token, impl_.get(), data, to);
+  }
+
+  // Receives one datagram into `data`; `from` receives the sender's endpoint.
+  // A datagram larger than the buffer is truncated (as with UDP).
+  template <typename CompletionToken>
+  auto async_receive_from(asio::mutable_buffer data, endpoint& from, CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, datagram_signature>(
+        [](auto handler, socket_impl* impl, asio::mutable_buffer d, endpoint* f) {
+          impl->async_receive_from(d, *f, datagram_handler(std::move(handler)));
+        },
+        token, impl_.get(), data, &from);
+  }
+
+  // The plugin's implementation, for plugin-specific extensions.
+  socket_impl* impl() noexcept { return impl_.get(); }
+
+private:
+  std::unique_ptr<socket_impl> impl_;
+};
+
+// A transport opens datagram sockets. One transport object per io_context (executor).
+class transport {
+public:
+  virtual ~transport() = default;
+
+  // The registry name ("udp", "sim", ...).
+  virtual std::string name() const = 0;
+  virtual asio::any_io_executor get_executor() = 0;
+
+  // Opens a socket bound to `local`; port 0 picks an ephemeral port, an unspecified
+  // address (0.0.0.0 / ::) picks the transport's default.
+  virtual datagram_socket open(const endpoint& local, error_code& ec) = 0;
+
+  // Throwing form: the system_error's message names the transport and the endpoint.
+  datagram_socket open(const endpoint& local);
+};
+
+}  // namespace punch

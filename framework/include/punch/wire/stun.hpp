@@ -1,0 +1,181 @@
+// STUN message framing (RFC 8489): parsing into a non-owning view and building into a
+// caller-supplied buffer. Neither allocates. Knows bytes and messages, never sockets or time.
+//
+// Layout (RFC 8489 §5):  0b00 | type(14) | length(16) | magic cookie(32) | transaction id(96)
+// followed by TLV attributes, each padded to a multiple of 4 bytes (§14).
+#pragma once
+
+#include "punch/error.hpp"
+
+#include <boost/asio/ip/udp.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace punch::stun {
+
+using endpoint = boost::asio::ip::udp::endpoint;
+
+inline constexpr std::uint32_t magic_cookie = 0x2112A442;  // RFC 8489 §5
+inline constexpr std::size_t header_size = 20;
+inline constexpr std::size_t fingerprint_size = 8;          // 4 header + 4 value
+inline constexpr std::uint32_t fingerprint_xor = 0x5354554E; // RFC 8489 §14.7
+// Our own upper bound for a message; every punch message fits a 1280-byte IPv6 MTU.
+inline constexpr std::size_t max_message_size = 1280;
+
+using transaction_id = std::array<std::byte, 12>;
+
+enum class message_class : std::uint8_t {
+  request = 0,
+  indication = 1,
+  success_response = 2,
+  error_response = 3,
+};
+
+// Methods (RFC 8489 §18.2 and docs/protocol.md for punch's own code points).
+namespace method {
+inline constexpr std::uint16_t binding = 0x001;
+}  // namespace method
+
+// Attribute types (RFC 8489 §18.3 and docs/protocol.md for punch's own code points).
+namespace attr {
+inline constexpr std::uint16_t mapped_address = 0x0001;
+inline constexpr std::uint16_t username = 0x0006;
+inline constexpr std::uint16_t message_integrity = 0x0008;
+inline constexpr std::uint16_t error_code = 0x0009;
+inline constexpr std::uint16_t unknown_attributes = 0x000A;
+inline constexpr std::uint16_t realm = 0x0014;
+inline constexpr std::uint16_t nonce = 0x0015;
+inline constexpr std::uint16_t message_integrity_sha256 = 0x001C;
+inline constexpr std::uint16_t userhash = 0x001E;
+inline constexpr std::uint16_t xor_mapped_address = 0x0020;
+inline constexpr std::uint16_t priority = 0x0024;            // RFC 8445
+inline constexpr std::uint16_t use_candidate = 0x0025;       // RFC 8445
+inline constexpr std::uint16_t software = 0x8022;
+inline constexpr std::uint16_t alternate_server = 0x8023;
+inline constexpr std::uint16_t fingerprint = 0x8028;
+inline constexpr std::uint16_t ice_controlled = 0x8029;      // RFC 8445
+inline constexpr std::uint16_t ice_controlling = 0x802A;     // RFC 8445
+inline constexpr std::uint16_t response_origin = 0x802B;     // RFC 5780
+inline constexpr std::uint16_t other_address = 0x802C;       // RFC 5780
+
+// True for types 0x0000-0x7FFF (RFC 8489 §14).
+constexpr bool comprehension_required(std::uint16_t type) noexcept { return type < 0x8000; }
+}  // namespace attr
+
+// One attribute as found in a message: its type and its value without padding.
+struct attribute {
+  std::uint16_t type = 0;
+  std::span<const std::byte> value;
+};
+
+// Cheap test used to demultiplex one socket: STUN starts with two zero bits and carries the
+// magic cookie at offset 4 (RFC 8489 §5, RFC 7983). Does not validate anything else.
+bool looks_like_stun(std::span<const std::byte> datagram) noexcept;
+
+// A parsed, validated message. Non-owning: the bytes must outlive the view.
+class message {
+public:
+  // Validates the header (top bits, cookie, length multiple of 4 and equal to the datagram
+  // size minus 20), walks every attribute checking lengths and zero padding, and checks
+  // FINGERPRINT if present (it must then be the last attribute). Never reads out of bounds.
+  static std::optional<message> parse(std::span<const std::byte> datagram, error_code& ec) noexcept;
+
+  std::uint16_t method() const noexcept { return method_; }
+  message_class cls() const noexcept { return class_; }
+  const transaction_id& id() const noexcept { return id_; }
+  std::span<const std::byte> bytes() const noexcept { return bytes_; }
+  bool has_fingerprint() const noexcept { return has_fingerprint_; }
+
+  // The first attribute of that type, if any.
+  std::optional<attribute> find(std::uint16_t type) const noexcept;
+
+  // Iteration over all attributes in order.
+  class iterator {
+  public:
+    using value_type = attribute;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    attribute operator*() const noexcept;
+    iterator& operator++() noexcept;
+    iterator operator++(int) noexcept { auto t = *this; ++*this; return t; }
+    bool operator==(const iterator& o) const noexcept { return pos_ == o.pos_; }
+  private:
+    friend class message;
+    iterator(std::span<const std::byte> bytes, std::size_t pos) : bytes_(bytes), pos_(pos) {}
+    std::span<const std::byte> bytes_;
+    std::size_t pos_ = 0;
+  };
+  iterator begin() const noexcept;
+  iterator end() const noexcept;
+
+private:
+  std::span<const std::byte> bytes_;
+  std::uint16_t method_ = 0;
+  message_class class_ = message_class::request;
+  transaction_id id_{};
+  bool has_fingerprint_ = false;
+};
+
+// Typed attribute decoders. Each checks lengths and families and sets ec on bad input.
+// XOR-MAPPED-ADDRESS and any attribute with the same layout (RFC 8489 §14.2), IPv4 and IPv6.
+std::optional<endpoint> decode_xor_address(const attribute& a, const transaction_id& id,
+                                           error_code& ec) noexcept;
+// MAPPED-ADDRESS layout without XOR (RFC 8489 §14.1), e.g. RESPONSE-ORIGIN / OTHER-ADDRESS.
+std::optional<endpoint> decode_address(const attribute& a, error_code& ec) noexcept;
+struct error_value {
+  int code = 0;               // 300..699
+  std::string_view reason;    // UTF-8, points into the message
+};
+std::optional<error_value> decode_error_code(const attribute& a, error_code& ec) noexcept;
+std::optional<std::uint32_t> decode_u32(const attribute& a, error_code& ec) noexcept;
+std::optional<std::uint64_t> decode_u64(const attribute& a, error_code& ec) noexcept;
+std::string_view decode_string(const attribute& a) noexcept;
+
+// Builds a message into a caller-supplied buffer. Errors are sticky: after the first
+// failure (errc::message_too_large, ...) further calls do nothing and finish() returns an
+// empty span; error() tells why.
+class builder {
+public:
+  builder(std::span<std::byte> buffer, message_class cls, std::uint16_t method,
+          const transaction_id& id) noexcept;
+
+  builder& add(std::uint16_t type, std::span<const std::byte> value) noexcept;
+  builder& add_string(std::uint16_t type, std::string_view value) noexcept;
+  builder& add_u32(std::uint16_t type, std::uint32_t value) noexcept;
+  builder& add_u64(std::uint16_t type, std::uint64_t value) noexcept;
+  builder& add_xor_address(std::uint16_t type, const endpoint& ep) noexcept;
+  builder& add_address(std::uint16_t type, const endpoint& ep) noexcept;
+  builder& add_error_code(int code, std::string_view reason) noexcept;
+  builder& add_software(std::string_view text) noexcept { return add_string(attr::software, text); }
+
+  // Appends MESSAGE-INTEGRITY-SHA256 (RFC 8489 §14.6) over the message so far with `key`.
+  // Implemented with libsodium when trust lands; until then sets errc::integrity_check_failed.
+  // builder& add_message_integrity_sha256(std::span<const std::byte> key) noexcept;
+
+  // Writes the length field and returns the finished message.
+  std::span<const std::byte> finish() noexcept;
+  // Appends FINGERPRINT (RFC 8489 §14.7) and returns the finished message.
+  std::span<const std::byte> finish_with_fingerprint() noexcept;
+
+  error_code error() const noexcept { return ec_; }
+  std::size_t size() const noexcept { return size_; }
+
+private:
+  std::byte* reserve(std::uint16_t type, std::size_t value_size) noexcept;
+  void write_length() noexcept;
+
+  std::span<std::byte> buf_;
+  std::size_t size_ = 0;
+  transaction_id id_{};
+  error_code ec_;
+};
+
+// CRC-32 based FINGERPRINT value over `bytes` (RFC 8489 §14.7), for tests and tools.
+std::uint32_t fingerprint_of(std::span<const std::byte> bytes) noexcept;
+
+}  // namespace punch::stun

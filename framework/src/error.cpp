@@ -1,0 +1,59 @@
+// The "punch" error category: the message for each punch::errc.
+#include "punch/error.hpp"
+
+namespace punch {
+namespace {
+
+class punch_category final : public boost::system::error_category {
+public:
+  const char* name() const noexcept override { return "punch"; }
+
+  std::string message(int ev) const override {
+    switch (static_cast<errc>(ev)) {
+      case errc::unknown_transport: return "unknown transport";
+      case errc::plugin_not_found: return "transport plugin file not found or not loadable";
+      case errc::plugin_entry_missing: return "shared object has no punch transport plugin entry point";
+      case errc::plugin_version_mismatch: return "transport plugin was built for another plugin ABI version";
+      case errc::plugin_invalid: return "transport plugin descriptor is invalid";
+      case errc::duplicate_transport: return "a transport with this name is already registered";
+      case errc::invalid_transport_option: return "invalid transport option";
+      case errc::address_in_use: return "local address already in use";
+      case errc::address_not_available: return "local address is not available on this host";
+      case errc::socket_closed: return "socket is closed";
+      case errc::truncated: return "message truncated";
+      case errc::not_stun: return "not a STUN message (first two bits are not zero)";
+      case errc::bad_magic_cookie: return "bad STUN magic cookie";
+      case errc::bad_message_length: return "bad STUN message length";
+      case errc::bad_attribute_length: return "STUN attribute runs past the end of the message";
+      case errc::bad_padding: return "non-zero STUN attribute padding";
+      case errc::bad_fingerprint: return "STUN FINGERPRINT mismatch or misplaced";
+      case errc::bad_attribute_value: return "malformed STUN attribute value";
+      case errc::missing_attribute: return "required STUN attribute missing";
+      case errc::unknown_required_attribute: return "unknown comprehension-required STUN attribute";
+      case errc::message_too_large: return "message does not fit the buffer";
+      case errc::integrity_check_failed: return "message integrity check failed";
+      case errc::broker_unreachable: return "broker unreachable";
+      case errc::peer_not_found: return "peer not found";
+      case errc::punch_timeout: return "hole punching timed out";
+      case errc::connection_closed: return "connection closed by peer";
+      case errc::invalid_peer_id: return "invalid peer id";
+      case errc::registry_full: return "broker registry is full";
+      case errc::not_registered: return "session is not registered";
+      case errc::timeout: return "operation timed out";
+      case errc::bad_response: return "unexpected response";
+      case errc::rejected: return "request rejected";
+      case errc::id_taken: return "peer id is already taken";
+      case errc::rate_limited: return "rate limited";
+    }
+    return "unknown punch error " + std::to_string(ev);
+  }
+};
+
+}  // namespace
+
+const boost::system::error_category& category() noexcept {
+  static const punch_category instance;
+  return instance;
+}
+
+}  // namespace punch

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test: the full CTest suite (unit, sim and real rings, the NAT lab when root and
+# nftables are there), the same suite under AddressSanitizer + UndefinedBehaviorSanitizer,
+# and each libFuzzer target for PUNCH_FUZZ_SECONDS (default 60).
+# Usage: ./test.sh [--quick]   (--quick: the plain suite only)
+set -euo pipefail
+cd "$(dirname "$0")"
+quick=0
+[[ "${1:-}" == "--quick" ]] && quick=1
+jobs=$(nproc)
+fuzz_seconds=${PUNCH_FUZZ_SECONDS:-60}
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "build and test (RelWithDebInfo)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPUNCH_WERROR=ON >/dev/null
+cmake --build build
+ctest --test-dir build --output-on-failure -j "$jobs"
+[[ $quick -eq 1 ]] && exit 0
+
+step "build and test under ASan + UBSan"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPUNCH_SANITIZE=ON >/dev/null
+cmake --build build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE nosan
+
+step "fuzz each decoder for ${fuzz_seconds}s"
+CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPUNCH_FUZZ=ON >/dev/null
+cmake --build build-fuzz --target punch_fuzzers
+for f in build-fuzz/fuzz/fuzz_*; do
+  [[ -x "$f" ]] || continue
+  name=$(basename "$f")
+  corpus=$(mktemp -d)
+  cp -r fuzz/corpus/"${name#fuzz_}"/. "$corpus"/ 2>/dev/null || true
+  echo "fuzzing $name for ${fuzz_seconds}s"
+  "$f" -max_total_time="$fuzz_seconds" -print_final_stats=1 "$corpus" 2>&1 | tail -n 3
+  rm -rf "$corpus"
+done
+echo "fuzz: all targets ran ${fuzz_seconds}s without a crash"
