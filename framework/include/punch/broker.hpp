@@ -1,0 +1,68 @@
+// The broker service: answers STUN Binding, Register, Lookup and Connect on one datagram
+// socket of any transport, and introduces both peers of a Connect to each other at once.
+#pragma once
+
+#include "punch/registry.hpp"
+#include "punch/transport.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace punch {
+
+struct broker_options {
+  std::chrono::seconds min_lifetime{10};
+  std::chrono::seconds default_lifetime{60};
+  std::chrono::seconds max_lifetime{600};
+  // Introduce requests are retransmitted until acknowledged, at most this many times.
+  int introduce_attempts = 6;
+  std::chrono::milliseconds introduce_rto{100};
+  std::string software = "punch-broker";
+};
+
+// Counters, readable at any time (the broker logs them periodically in the app).
+struct broker_stats {
+  std::uint64_t received = 0;
+  std::uint64_t malformed = 0;       // dropped: not a valid STUN message
+  std::uint64_t bindings = 0;
+  std::uint64_t registrations = 0;   // successful Register (new or refresh)
+  std::uint64_t lookups = 0;
+  std::uint64_t connects = 0;
+  std::uint64_t introductions_acked = 0;
+  std::uint64_t errors_sent = 0;
+};
+
+// What happened, for logs: one call per new registration and per introduction.
+struct broker_event {
+  enum class kind { registered, refreshed, expired, introduced, introduce_failed } what;
+  std::string id;        // the registering peer, or the connecting peer
+  std::string target;    // for introductions: the peer that was introduced
+  endpoint address;      // the reflexive address of `id`
+};
+
+class broker {
+public:
+  // The socket, the registry and the broker must outlive run().
+  broker(datagram_socket& socket, registry& reg, broker_options options = {});
+  ~broker();
+  broker(const broker&) = delete;
+  broker& operator=(const broker&) = delete;
+
+  // Serves until the socket is closed or the coroutine is cancelled.
+  asio::awaitable<void> run();
+
+  void on_event(std::function<void(const broker_event&)> handler);
+  const broker_stats& stats() const noexcept;
+  endpoint local_endpoint() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace punch

@@ -1,0 +1,51 @@
+// A direct datagram connection to another peer, found by hole punching.
+#pragma once
+
+#include "punch/transport.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace punch {
+
+// Which of the remote peer's candidates the path goes to.
+enum class path_kind {
+  host,            // an interface address the peer announced (same LAN / same NAT)
+  reflexive,       // the address the broker saw (the peer's NAT mapping)
+  peer_reflexive,  // learned from a check that arrived from an unexpected address
+};
+const char* to_string(path_kind k) noexcept;
+
+struct connection_state;
+
+// A handle: copies refer to the same connection. Datagrams, not a stream: one send is one
+// receive on the other side, or nothing (UDP loses and reorders).
+class connection {
+public:
+  connection() = default;
+  explicit connection(std::shared_ptr<connection_state> s) : state_(std::move(s)) {}
+
+  // Sends one datagram (at most max_payload() bytes).
+  asio::awaitable<void> send(asio::const_buffer data);
+  // Receives one datagram; errc::connection_closed once the peer closed the connection,
+  // errc::timeout when nothing was heard for the idle timeout.
+  asio::awaitable<std::size_t> receive(asio::mutable_buffer data);
+  // Tells the other side (retransmitted until acknowledged or 1 s passed) and closes.
+  asio::awaitable<void> close();
+
+  const std::string& peer() const;
+  endpoint remote_endpoint() const;
+  path_kind path() const;
+  bool is_open() const;
+  static constexpr std::size_t max_payload() noexcept { return 1200; }
+
+  explicit operator bool() const noexcept { return static_cast<bool>(state_); }
+
+private:
+  std::shared_ptr<connection_state> state_;
+};
+
+}  // namespace punch

@@ -1,0 +1,111 @@
+// A peer's session with a broker: register, look up, connect and accept as awaitable steps.
+//
+//   punch::session s{transport, {.broker = broker_ep, .id = "alice"}};
+//   co_await s.register_self();
+//   punch::connection c = co_await s.connect("bob");      // or: co_await s.accept();
+//
+// One socket carries the broker traffic and every peer path, because the NAT mapping that
+// the broker saw is the one the other peer must hit. Errors are punch::errc values thrown as
+// punch::system_error whose message names the peer and the broker; cancellation is asio's
+// (race a step with a timer using awaitable_operators `||`).
+#pragma once
+
+#include "punch/connection.hpp"
+#include "punch/transport.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace punch {
+
+using namespace std::chrono_literals;
+
+struct session_options {
+  endpoint broker;                      // where the broker listens
+  std::string id;                       // our peer id: 1..64 of [A-Za-z0-9._@-]
+  endpoint local{asio::ip::address_v4::any(), 0};  // where our socket binds
+  // Host candidates to announce; empty = the socket's own address, or every non-loopback
+  // IPv4 interface address when bound to 0.0.0.0.
+  std::vector<endpoint> host_candidates;
+  std::chrono::seconds lifetime{60};    // requested registration lifetime
+  // Registration refresh and NAT keepalive period; well inside the NAT mapping lifetime.
+  std::chrono::milliseconds keepalive{15s};
+  // Deadline of one broker request (register, lookup, connect) including retransmissions.
+  std::chrono::milliseconds request_timeout{5s};
+  // First retransmission timeout of a broker request; doubles up to 1 s.
+  std::chrono::milliseconds request_rto{200ms};
+  // Deadline of hole punching, from introduction to an answered check.
+  std::chrono::milliseconds punch_timeout{10s};
+  // Connection keepalive when idle, and how long silence means the peer is gone.
+  std::chrono::milliseconds connection_keepalive{5s};
+  std::chrono::milliseconds connection_idle_timeout{30s};
+  // Introductions that arrived before accept() was called, at most.
+  std::size_t accept_backlog = 16;
+};
+
+// What the broker said about us.
+struct registration_info {
+  endpoint reflexive;                   // our address as the broker saw it
+  std::chrono::seconds lifetime{0};     // granted lifetime
+};
+
+// A peer's candidates as the broker reports them.
+struct peer_info {
+  std::string id;
+  endpoint reflexive;
+  std::vector<endpoint> host;
+};
+
+// Session events for logs and the apps' --events output.
+struct session_event {
+  enum class kind { registered, refreshed, refresh_failed, introduced, connected, punch_failed, closed } what;
+  std::string peer;                     // the other peer (introduced, connected, closed)
+  endpoint address;                     // reflexive (registered) or remote path (connected)
+  path_kind path = path_kind::reflexive;  // connected only
+  std::chrono::milliseconds elapsed{0}; // connected: since connect()/introduction
+  error_code error;                     // refresh_failed, punch_failed
+};
+
+class session {
+public:
+  // Opens the session's socket on `t` at options.local (throws system_error on failure).
+  session(transport& t, session_options options);
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  // Registers our id at the broker and starts the keepalive that refreshes the
+  // registration and the NAT mapping. errc::broker_unreachable, errc::invalid_peer_id,
+  // errc::id_taken, errc::registry_full.
+  asio::awaitable<registration_info> register_self();
+  asio::awaitable<registration_info> register_self(std::chrono::milliseconds timeout);
+
+  // A peer's candidates. errc::peer_not_found, errc::broker_unreachable.
+  asio::awaitable<peer_info> lookup(std::string_view id);
+
+  // Asks the broker to introduce us to `id` and punches; returns the direct connection.
+  // errc::peer_not_found, errc::punch_timeout, errc::broker_unreachable.
+  asio::awaitable<connection> connect(std::string_view id);
+  asio::awaitable<connection> connect(std::string_view id, std::chrono::milliseconds timeout);
+
+  // Waits for an introduction and punches back; returns the direct connection.
+  asio::awaitable<connection> accept();
+
+  void on_event(std::function<void(const session_event&)> handler);
+  endpoint local_endpoint() const;
+  const session_options& options() const noexcept;
+  // Stops the keepalive, closes every connection's path and the socket.
+  void close();
+
+private:
+  std::shared_ptr<struct session_state> state_;
+};
+
+}  // namespace punch

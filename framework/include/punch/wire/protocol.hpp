@@ -1,0 +1,76 @@
+// punch's own STUN methods and attributes, the data-frame header, and the rules for peer
+// ids and tokens. The code points are written down once, here and in docs/protocol.md.
+#pragma once
+
+#include "punch/wire/stun.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace punch::wire {
+
+// Methods from the unassigned STUN method range (RFC 8489 §18.2); see docs/protocol.md.
+namespace method {
+inline constexpr std::uint16_t binding = stun::method::binding;  // reflexive address, punch checks
+inline constexpr std::uint16_t register_peer = 0x0D0;  // peer → broker: id, host candidates, lifetime
+inline constexpr std::uint16_t lookup = 0x0D1;         // peer → broker: a peer's candidates
+inline constexpr std::uint16_t connect = 0x0D2;        // peer → broker: introduce me to a peer
+inline constexpr std::uint16_t introduce = 0x0D3;      // broker → peer: someone wants to connect
+}  // namespace method
+
+// Attributes from the unassigned comprehension-required range 0x4000-0x7FFF (RFC 8489 §18.3).
+namespace attr {
+inline constexpr std::uint16_t peer_id = 0x4A01;             // UTF-8 id of the sender / subject
+inline constexpr std::uint16_t target_id = 0x4A02;           // UTF-8 id of the peer asked for
+inline constexpr std::uint16_t host_candidate = 0x4A03;      // XOR-MAPPED-ADDRESS layout
+inline constexpr std::uint16_t reflexive_candidate = 0x4A04; // XOR-MAPPED-ADDRESS layout
+inline constexpr std::uint16_t lifetime = 0x4A05;            // u32 seconds
+inline constexpr std::uint16_t token = 0x4A06;               // 16 random bytes per introduction
+// Reused from ICE (RFC 8445 §16.1): role and nomination in punch checks.
+inline constexpr std::uint16_t ice_controlling = stun::attr::ice_controlling;
+inline constexpr std::uint16_t ice_controlled = stun::attr::ice_controlled;
+inline constexpr std::uint16_t use_candidate = stun::attr::use_candidate;
+}  // namespace attr
+
+// STUN error codes the broker answers with (RFC 8489 §14.8 classes).
+namespace error {
+inline constexpr int bad_request = 400;         // malformed, missing attribute, invalid id
+inline constexpr int forbidden = 403;           // id held by another endpoint / not your registration
+inline constexpr int not_found = 404;           // no such peer
+inline constexpr int unknown_attribute = 420;
+inline constexpr int rate_limited = 429;
+inline constexpr int server_error = 500;
+inline constexpr int insufficient_capacity = 508;  // registry full
+}  // namespace error
+
+inline constexpr std::size_t max_peer_id_size = 64;
+inline constexpr std::size_t max_host_candidates = 8;
+inline constexpr std::size_t token_size = 16;
+using token = std::array<std::byte, token_size>;
+
+// Ids are 1..64 characters of [A-Za-z0-9._@-]: printable in logs and JSON without escaping.
+bool valid_peer_id(std::string_view id) noexcept;
+
+// Application data and connection control travel in data frames, told apart from STUN by the
+// first byte (RFC 7983: STUN starts 0..3; we use 0xD0..0xDF, above RTP's 128..191).
+//   byte 0: 0xD0 | kind     bytes 1..4: connection tag (first 4 bytes of the token)
+inline constexpr std::size_t frame_header_size = 5;
+enum class frame_kind : std::uint8_t { data = 0, keepalive = 1, close = 2, close_ack = 3 };
+inline constexpr std::byte frame_marker{0xD0};
+using connection_tag = std::uint32_t;
+
+constexpr bool looks_like_frame(std::span<const std::byte> d) noexcept {
+  return d.size() >= frame_header_size && (d[0] & std::byte{0xF0}) == frame_marker &&
+         std::to_integer<std::uint8_t>(d[0] & std::byte{0x0F}) <= 3;
+}
+connection_tag tag_of(const token& t) noexcept;
+void write_frame_header(std::span<std::byte, frame_header_size> out, frame_kind kind,
+                        connection_tag tag) noexcept;
+// Precondition: looks_like_frame(d).
+frame_kind frame_kind_of(std::span<const std::byte> d) noexcept;
+connection_tag frame_tag_of(std::span<const std::byte> d) noexcept;
+
+}  // namespace punch::wire

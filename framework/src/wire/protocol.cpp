@@ -1,0 +1,39 @@
+// Peer id rules and the data-frame header (see punch/wire/protocol.hpp).
+#include "punch/wire/protocol.hpp"
+
+namespace punch::wire {
+
+bool valid_peer_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > max_peer_id_size) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-' || c == '@';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+connection_tag tag_of(const token& t) noexcept {
+  return (std::to_integer<std::uint32_t>(t[0]) << 24) | (std::to_integer<std::uint32_t>(t[1]) << 16) |
+         (std::to_integer<std::uint32_t>(t[2]) << 8) | std::to_integer<std::uint32_t>(t[3]);
+}
+
+void write_frame_header(std::span<std::byte, frame_header_size> out, frame_kind kind,
+                        connection_tag tag) noexcept {
+  out[0] = frame_marker | std::byte{static_cast<std::uint8_t>(kind)};
+  out[1] = std::byte(tag >> 24);
+  out[2] = std::byte(tag >> 16);
+  out[3] = std::byte(tag >> 8);
+  out[4] = std::byte(tag);
+}
+
+frame_kind frame_kind_of(std::span<const std::byte> d) noexcept {
+  return static_cast<frame_kind>(std::to_integer<std::uint8_t>(d[0] & std::byte{0x0F}));
+}
+
+connection_tag frame_tag_of(std::span<const std::byte> d) noexcept {
+  return (std::to_integer<std::uint32_t>(d[1]) << 24) | (std::to_integer<std::uint32_t>(d[2]) << 16) |
+         (std::to_integer<std::uint32_t>(d[3]) << 8) | std::to_integer<std::uint32_t>(d[4]);
+}
+
+}  // namespace punch::wire
