@@ -1,9 +1,14 @@
-// Out-of-line parts of the transport interface.
+// Out-of-line parts of the transport interface: the key functions of the plugin base classes
+// and the throwing open().
 #include "punch/transport.hpp"
 
 #include <sstream>
 
 namespace punch {
+
+socket_impl::~socket_impl() = default;
+
+transport::~transport() = default;
 
 datagram_socket::~datagram_socket() {
   if (impl_) impl_->close();

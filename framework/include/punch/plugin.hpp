@@ -19,11 +19,15 @@
 
 namespace punch {
 
+// The first two fields never move: the registry reads them before anything else, so a
+// plugin of any ABI version is rejected cleanly instead of being misread.
 struct plugin_descriptor {
   std::uint32_t abi_version;    // PUNCH_PLUGIN_ABI_VERSION the plugin was built with
   std::uint32_t boost_version;  // BOOST_VERSION the plugin was built with
-  const char* name;             // registry name, e.g. "myudp"
-  const char* description;      // one line for --help
+  const char* name;             // registry name, e.g. "myudp"; non-empty
+  const char* description;      // one line for --help; may be null
+  // Reports failure through the error_code (e.g. errc::invalid_transport_option), not by
+  // throwing; the descriptor and the strings must live as long as the shared object.
   std::unique_ptr<transport> (*make)(asio::any_io_executor, const transport_options&,
                                      error_code&);
 };

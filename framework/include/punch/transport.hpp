@@ -31,11 +31,14 @@ using datagram_signature = void(error_code, std::size_t);
 using datagram_handler = asio::any_completion_handler<datagram_signature>;
 
 // What a plugin implements. Handlers must not be invoked from inside the initiating call
-// (post or dispatch them to their associated executor), and receive operations must honour
-// the handler's cancellation slot (terminal cancellation → asio::error::operation_aborted).
+// (post them, honouring their associated executor), receive operations must honour the
+// handler's cancellation slot (terminal cancellation → asio::error::operation_aborted), and
+// an operation started on a closed socket completes with errc::socket_closed.
 class socket_impl {
 public:
-  virtual ~socket_impl() = default;
+  // Out of line (transport.cpp): the vtable and type_info live once, in libpunch, and are
+  // shared with every plugin shared object.
+  virtual ~socket_impl();
 
   virtual asio::any_io_executor get_executor() = 0;
   virtual endpoint local_endpoint() const = 0;
@@ -51,7 +54,8 @@ public:
 };
 
 // A datagram socket opened by a transport. Movable, not copyable; closing happens on
-// destruction too.
+// destruction too. A default-constructed or moved-from socket may only be closed, destroyed,
+// assigned to or asked is_open(); every other member needs a socket from transport::open.
 class datagram_socket {
 public:
   using executor_type = asio::any_io_executor;
@@ -100,7 +104,7 @@ private:
 // A transport opens datagram sockets. One transport object per io_context (executor).
 class transport {
 public:
-  virtual ~transport() = default;
+  virtual ~transport();  // out of line, like ~socket_impl
 
   // The registry name ("udp", "sim", ...).
   virtual std::string name() const = 0;

@@ -24,6 +24,7 @@ using transport_options = std::map<std::string, std::string, std::less<>>;
 using transport_factory = std::function<std::unique_ptr<transport>(
     asio::any_io_executor, const transport_options&, error_code&)>;
 
+// Not thread-safe: fill it at startup, then make transports from it.
 class transport_registry {
 public:
   transport_registry();
@@ -38,9 +39,10 @@ public:
 
   // Loads an external plugin (a shared object) and registers the transport it describes.
   // errc::plugin_not_found, errc::plugin_entry_missing, errc::plugin_version_mismatch,
-  // errc::plugin_invalid or errc::duplicate_transport. The shared object stays loaded for
-  // the registry's lifetime; transports it made must not outlive the registry.
-  // Returns the name of the transport the plugin registered.
+  // errc::plugin_invalid or errc::duplicate_transport. A plugin that was registered stays
+  // mapped until the process exits (RTLD_NODELETE), because an io_context that outlives the
+  // registry may still hold its handlers and services; one that was rejected is unloaded.
+  // Returns the name of the transport the plugin registered ("" on error).
   std::string load_plugin(const std::filesystem::path& path, error_code& ec);
   std::string load_plugin(const std::filesystem::path& path);
 
@@ -52,11 +54,14 @@ public:
                                   const transport_options& options = {}) const;
 
   bool contains(std::string_view name) const;
+  // Registered names, sorted.
   std::vector<std::string> names() const;
+  // The one-line description given at registration; empty for an unknown name.
   std::string description(std::string_view name) const;
 
   // A detailed, human-readable message for the last failure of load_plugin on this registry
-  // (dlerror() text, the versions found, ...); empty when the last call succeeded.
+  // (it names the file; dlerror() text, the versions found, ...); empty when the last call
+  // succeeded. The throwing load_plugin uses it as the exception's message.
   const std::string& last_error_detail() const noexcept { return detail_; }
 
 private:
@@ -65,7 +70,7 @@ private:
     transport_factory factory;
   };
   std::map<std::string, entry, std::less<>> entries_;
-  std::vector<void*> libraries_;  // dlopen handles, closed in the destructor
+  std::vector<void*> libraries_;  // dlopen handles of registered plugins, closed in the destructor
   std::string detail_;
 };
 
