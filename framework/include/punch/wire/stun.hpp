@@ -12,6 +12,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -73,6 +74,18 @@ struct attribute {
   std::span<const std::byte> value;
 };
 
+// How parse treats the padding after an attribute value. RFC 8489 §14 says padding MUST be
+// sent as zero and MUST be ignored on receipt; RFC 5389 senders (and the RFC 5769 test
+// vectors) pad with other bytes, so only messages from our own peers may be held to zero.
+enum class padding_check : std::uint8_t {
+  ignore,        // RFC 8489 receiver rule: accept any padding bytes
+  require_zero,  // reject non-zero padding with errc::bad_padding
+};
+
+struct parse_options {
+  padding_check padding = padding_check::ignore;
+};
+
 // Cheap test used to demultiplex one socket: STUN starts with two zero bits and carries the
 // magic cookie at offset 4 (RFC 8489 §5, RFC 7983). Does not validate anything else.
 bool looks_like_stun(std::span<const std::byte> datagram) noexcept;
@@ -81,9 +94,19 @@ bool looks_like_stun(std::span<const std::byte> datagram) noexcept;
 class message {
 public:
   // Validates the header (top bits, cookie, length multiple of 4 and equal to the datagram
-  // size minus 20), walks every attribute checking lengths and zero padding, and checks
-  // FINGERPRINT if present (it must then be the last attribute). Never reads out of bounds.
-  static std::optional<message> parse(std::span<const std::byte> datagram, error_code& ec) noexcept;
+  // size minus 20), walks every attribute checking its length and padding (see
+  // padding_check), and checks FINGERPRINT if present (it must then be the last attribute).
+  // Never reads out of bounds. Sets ec (cleared on success); the errors, in check order:
+  //   truncated          fewer than 20 bytes, or fewer than the header's length promises
+  //   not_stun           the first two bits are not 00
+  //   bad_magic_cookie   the cookie is not 0x2112A442
+  //   bad_message_length the length is not a multiple of 4, or the datagram is longer
+  //   bad_attribute_length  an attribute or its padding runs past the end
+  //   bad_padding        non-zero padding under padding_check::require_zero
+  //   bad_fingerprint    FINGERPRINT is not last, not 4 bytes, or does not match
+  // Attribute values are not interpreted here; the typed decoders below check them.
+  static std::optional<message> parse(std::span<const std::byte> datagram, error_code& ec,
+                                      parse_options options = {}) noexcept;
 
   std::uint16_t method() const noexcept { return method_; }
   message_class cls() const noexcept { return class_; }
@@ -91,12 +114,16 @@ public:
   std::span<const std::byte> bytes() const noexcept { return bytes_; }
   bool has_fingerprint() const noexcept { return has_fingerprint_; }
 
-  // The first attribute of that type, if any.
+  // The first attribute of that type, if any. Follows RFC 8489 §14.5/§14.6: attributes after
+  // MESSAGE-INTEGRITY(-SHA256) other than MESSAGE-INTEGRITY-SHA256 and FINGERPRINT are not
+  // covered by the integrity check, so find() does not return them.
   std::optional<attribute> find(std::uint16_t type) const noexcept;
 
-  // Iteration over all attributes in order.
+  // Iteration over all attributes in wire order, every one of them (a forward range).
   class iterator {
   public:
+    using iterator_concept = std::forward_iterator_tag;
+    using iterator_category = std::input_iterator_tag;  // operator* returns a value
     using value_type = attribute;
     using difference_type = std::ptrdiff_t;
     iterator() = default;
@@ -106,7 +133,8 @@ public:
     bool operator==(const iterator& o) const noexcept { return pos_ == o.pos_; }
   private:
     friend class message;
-    iterator(std::span<const std::byte> bytes, std::size_t pos) : bytes_(bytes), pos_(pos) {}
+    iterator(std::span<const std::byte> bytes, std::size_t pos) noexcept
+        : bytes_(bytes), pos_(pos) {}
     std::span<const std::byte> bytes_;
     std::size_t pos_ = 0;
   };
@@ -121,35 +149,54 @@ private:
   bool has_fingerprint_ = false;
 };
 
-// Typed attribute decoders. Each checks lengths and families and sets ec on bad input.
+// Typed attribute decoders. Each checks lengths and families, sets ec on bad input
+// (errc::bad_attribute_value) and clears it on success. None reads past a.value.
 // XOR-MAPPED-ADDRESS and any attribute with the same layout (RFC 8489 §14.2), IPv4 and IPv6.
 std::optional<endpoint> decode_xor_address(const attribute& a, const transaction_id& id,
                                            error_code& ec) noexcept;
 // MAPPED-ADDRESS layout without XOR (RFC 8489 §14.1), e.g. RESPONSE-ORIGIN / OTHER-ADDRESS.
 std::optional<endpoint> decode_address(const attribute& a, error_code& ec) noexcept;
+// ERROR-CODE (RFC 8489 §14.8): class*100 + number, number 0..99, code 300..699, reason
+// phrase at most 763 bytes.
 struct error_value {
   int code = 0;               // 300..699
-  std::string_view reason;    // UTF-8, points into the message
+  std::string_view reason;    // UTF-8 (not validated), points into the message
 };
 std::optional<error_value> decode_error_code(const attribute& a, error_code& ec) noexcept;
+// Exactly 4 / 8 bytes, network order (e.g. PRIORITY, ICE-CONTROLLING).
 std::optional<std::uint32_t> decode_u32(const attribute& a, error_code& ec) noexcept;
 std::optional<std::uint64_t> decode_u64(const attribute& a, error_code& ec) noexcept;
+// The value as text, whatever its size; the bytes are not checked for UTF-8.
 std::string_view decode_string(const attribute& a) noexcept;
+// The same, rejecting USERNAME, REALM, NONCE and SOFTWARE values over 763 bytes
+// (RFC 8489 §14.3, §14.9, §14.10, §14.14).
+std::optional<std::string_view> decode_string(const attribute& a, error_code& ec) noexcept;
 
-// Builds a message into a caller-supplied buffer. Errors are sticky: after the first
-// failure (errc::message_too_large, ...) further calls do nothing and finish() returns an
-// empty span; error() tells why.
+// Builds a message into a caller-supplied buffer (max_message_size bytes is always enough
+// for punch's own messages). Attributes are written in call order, padding as zero bytes.
+// Errors are sticky: after the first failure further calls do nothing, finish() returns an
+// empty span and error() tells why:
+//   message_too_large    the buffer (or the 16-bit length field) is full
+//   bad_attribute_value  an argument cannot be encoded (error code outside 300..699, text
+//                        over the RFC 8489 limit, unspecified address family, method > 0xFFF)
+//   bad_fingerprint      an attribute added after finish_with_fingerprint()
 class builder {
 public:
   builder(std::span<std::byte> buffer, message_class cls, std::uint16_t method,
           const transaction_id& id) noexcept;
 
+  // Any value as is; the only checks are the sizes.
   builder& add(std::uint16_t type, std::span<const std::byte> value) noexcept;
+  // USERNAME, REALM, NONCE and SOFTWARE are held to the RFC 8489 encoding limit (509 bytes,
+  // USERNAME 508); other types only to the size checks.
   builder& add_string(std::uint16_t type, std::string_view value) noexcept;
   builder& add_u32(std::uint16_t type, std::uint32_t value) noexcept;
   builder& add_u64(std::uint16_t type, std::uint64_t value) noexcept;
+  // An IPv4-mapped IPv6 address (::ffff:a.b.c.d, as dual-stack sockets report IPv4 peers)
+  // is written as the IPv4 address it carries.
   builder& add_xor_address(std::uint16_t type, const endpoint& ep) noexcept;
   builder& add_address(std::uint16_t type, const endpoint& ep) noexcept;
+  // `code` 300..699, `reason` at most 509 bytes (RFC 8489 §14.8).
   builder& add_error_code(int code, std::string_view reason) noexcept;
   builder& add_software(std::string_view text) noexcept { return add_string(attr::software, text); }
 
@@ -157,9 +204,10 @@ public:
   // Implemented with libsodium when trust lands; until then sets errc::integrity_check_failed.
   // builder& add_message_integrity_sha256(std::span<const std::byte> key) noexcept;
 
-  // Writes the length field and returns the finished message.
+  // Writes the length field and returns the finished message (empty after an error).
   std::span<const std::byte> finish() noexcept;
-  // Appends FINGERPRINT (RFC 8489 §14.7) and returns the finished message.
+  // Appends FINGERPRINT (RFC 8489 §14.7) and returns the finished message (empty after an
+  // error). Nothing can be added after it.
   std::span<const std::byte> finish_with_fingerprint() noexcept;
 
   error_code error() const noexcept { return ec_; }
@@ -167,15 +215,19 @@ public:
 
 private:
   std::byte* reserve(std::uint16_t type, std::size_t value_size) noexcept;
+  builder& add_endpoint(std::uint16_t type, const endpoint& ep, bool xor_with_id) noexcept;
+  void fail(errc e) noexcept;
   void write_length() noexcept;
 
   std::span<std::byte> buf_;
   std::size_t size_ = 0;
   transaction_id id_{};
   error_code ec_;
+  bool sealed_ = false;  // FINGERPRINT written: it must stay the last attribute
 };
 
-// CRC-32 based FINGERPRINT value over `bytes` (RFC 8489 §14.7), for tests and tools.
+// CRC-32 based FINGERPRINT value over `bytes` (RFC 8489 §14.7), for tests and tools: the
+// CRC-32 of everything before the FINGERPRINT attribute, XOR 0x5354554E.
 std::uint32_t fingerprint_of(std::span<const std::byte> bytes) noexcept;
 
 }  // namespace punch::stun
