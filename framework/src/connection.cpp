@@ -1,1 +1,221 @@
-// stub
+// A punched connection: data frames on the session's socket, keepalive, idle detection, and a
+// close that the other side acknowledges.
+#include "session_state.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+namespace punch {
+
+namespace {
+constexpr int close_attempts = 10;
+constexpr std::chrono::milliseconds close_gap{100};
+
+[[noreturn]] void fail(error_code ec, const std::string& what) { throw system_error(ec, what); }
+}  // namespace
+
+const char* to_string(path_kind k) noexcept {
+  switch (k) {
+    case path_kind::host: return "host";
+    case path_kind::reflexive: return "reflexive";
+    case path_kind::peer_reflexive: return "peer-reflexive";
+  }
+  return "unknown";
+}
+
+connection_state::connection_state(std::shared_ptr<session_state> s, std::shared_ptr<punch_attempt> a)
+    : session(std::move(s)),
+      attempt(std::move(a)),
+      peer(attempt->peer),
+      tag(wire::tag_of(attempt->token)),
+      remote(attempt->selected->address),
+      path(attempt->selected->kind),
+      last_heard(clock::now()),
+      last_sent(clock::now()),
+      readable(session->ex),
+      close_acked(session->ex),
+      ticker(session->ex) {}
+
+connection_state::~connection_state() {
+  if (auto it = session->connections.find(tag); it != session->connections.end() && it->second.expired())
+    session->connections.erase(it);
+  session->finish_attempt(*attempt);
+  if (auto it = session->punches.find(attempt->token); it != session->punches.end() && it->second == attempt)
+    session->punches.erase(it);
+}
+
+void connection_state::on_frame(std::span<const std::byte> d, const endpoint& from) {
+  if (from != remote) {
+    // The controlling side chooses the path; follow it, but only to a candidate of this peer.
+    const remote_candidate* rc = attempt->find(from);
+    if (!rc) {
+      ++dropped;
+      return;
+    }
+    remote = rc->address;
+    path = rc->kind;
+  }
+  last_heard = clock::now();
+  switch (wire::frame_kind_of(d)) {
+    case wire::frame_kind::data: {
+      if (!open) return;
+      const auto payload = d.subspan(wire::frame_header_size);
+      if (waiting) {
+        const std::size_t n = std::min(payload.size(), waiting->size());
+        std::memcpy(waiting->data(), payload.data(), n);
+        delivered = n;
+        waiting.reset();
+        readable.fire();
+      } else if (inbound.size() < max_queued) {
+        std::vector<std::byte> buf;
+        if (!spare.empty()) {
+          buf = std::move(spare.back());
+          spare.pop_back();
+        }
+        buf.assign(payload.begin(), payload.end());
+        inbound.push_back(std::move(buf));
+      } else {
+        ++dropped;  // like a full socket buffer
+      }
+      break;
+    }
+    case wire::frame_kind::keepalive:
+      break;
+    case wire::frame_kind::close:
+      // Acknowledge every copy: our previous ack may have been lost.
+      asio::co_spawn(session->ex, send_control(wire::frame_kind::close_ack), asio::detached);
+      mark_closed(make_error_code(errc::connection_closed), "connection closed by \"" + peer + "\"", true);
+      break;
+    case wire::frame_kind::close_ack:
+      close_acked.fire();
+      break;
+  }
+}
+
+void connection_state::mark_closed(error_code why, std::string text, bool by_remote) {
+  if (!open) return;
+  open = false;
+  close_reason = why;
+  close_text = std::move(text);
+  readable.fire();
+  ticker.cancel();
+  session->emit({.what = session_event::kind::closed,
+                 .peer = peer,
+                 .address = remote,
+                 .path = path,
+                 .error = by_remote ? why : error_code{}});
+}
+
+asio::awaitable<void> connection_state::send_control(wire::frame_kind kind) {
+  auto self = shared_from_this();
+  std::array<std::byte, wire::frame_header_size> frame;
+  wire::write_frame_header(frame, kind, tag);
+  co_await session->socket.async_send_to(asio::buffer(frame), remote, asio::as_tuple(asio::use_awaitable));
+  last_sent = clock::now();
+}
+
+// Keepalive frames when idle (the NAT mappings on both sides expire otherwise) and the idle
+// timeout. Holds the state weakly so that a dropped connection handle ends it.
+asio::awaitable<void> connection_state::tick_loop(std::weak_ptr<connection_state> weak) {
+  for (;;) {
+    auto c = weak.lock();
+    if (!c || !c->open || c->session->closed) co_return;
+    const auto keepalive = c->session->options.connection_keepalive;
+    const auto idle = c->session->options.connection_idle_timeout;
+    auto& timer = c->ticker;
+    timer.expires_after(std::max<std::chrono::milliseconds>(keepalive / 2, std::chrono::milliseconds(10)));
+    c.reset();
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    c = weak.lock();
+    if (!c || !c->open || c->session->closed) co_return;
+    const auto now = clock::now();
+    if (now - c->last_heard >= idle) {
+      c->mark_closed(make_error_code(errc::timeout),
+                     "connection to \"" + c->peer + "\" timed out: nothing heard for " +
+                         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(idle).count()) + " s",
+                     true);
+      co_return;
+    }
+    if (now - c->last_sent >= keepalive) co_await c->send_control(wire::frame_kind::keepalive);
+  }
+}
+
+// ---- the public handle ----
+
+asio::awaitable<void> connection::send(asio::const_buffer data) {
+  auto c = state_;
+  if (!c) fail(make_error_code(errc::connection_closed), "send on an empty connection");
+  if (!c->open) fail(c->close_reason, "sending to \"" + c->peer + "\": " + c->close_text);
+  if (data.size() > max_payload())
+    fail(make_error_code(errc::message_too_large),
+         "sending to \"" + c->peer + "\": " + std::to_string(data.size()) + " bytes exceed the maximum of " +
+             std::to_string(max_payload()));
+  // One reusable buffer per connection; a concurrent send falls back to its own.
+  std::vector<std::byte> fallback;
+  std::span<std::byte> out(c->tx_buffer);
+  const bool own = !c->tx_busy;
+  if (own) {
+    c->tx_busy = true;
+  } else {
+    fallback.resize(wire::frame_header_size + max_payload());
+    out = fallback;
+  }
+  struct release {
+    connection_state* c;
+    bool own;
+    ~release() {
+      if (own) c->tx_busy = false;
+    }
+  } guard{c.get(), own};
+  wire::write_frame_header(out.first<wire::frame_header_size>(), wire::frame_kind::data, c->tag);
+  std::memcpy(out.data() + wire::frame_header_size, data.data(), data.size());
+  auto [ec, n] = co_await c->session->socket.async_send_to(
+      asio::buffer(out.data(), wire::frame_header_size + data.size()), c->remote,
+      asio::as_tuple(asio::use_awaitable));
+  if (ec) fail(ec, "sending to \"" + c->peer + "\"");
+  c->last_sent = clock::now();
+}
+
+asio::awaitable<std::size_t> connection::receive(asio::mutable_buffer data) {
+  auto c = state_;
+  if (!c) fail(make_error_code(errc::connection_closed), "receive on an empty connection");
+  if (!c->inbound.empty()) {
+    auto buf = std::move(c->inbound.front());
+    c->inbound.pop_front();
+    const std::size_t n = std::min(buf.size(), data.size());
+    std::memcpy(data.data(), buf.data(), n);
+    c->spare.push_back(std::move(buf));
+    co_return n;
+  }
+  if (!c->open) fail(c->close_reason, c->close_text);
+  c->waiting = data;
+  c->delivered = 0;
+  c->readable.reset();
+  struct unpark {
+    connection_state* c;
+    ~unpark() { c->waiting.reset(); }
+  } guard{c.get()};
+  co_await c->readable.wait_until(clock::time_point::max());
+  if (!c->waiting) co_return c->delivered;  // on_frame filled our buffer
+  fail(c->close_reason, c->close_text);
+}
+
+asio::awaitable<void> connection::close() {
+  auto c = state_;
+  if (!c || !c->open) co_return;
+  for (int i = 0; i < close_attempts && c->open && !c->close_acked.fired() && !c->session->closed; ++i) {
+    co_await c->send_control(wire::frame_kind::close);
+    co_await c->close_acked.wait_until(clock::now() + close_gap);
+  }
+  c->mark_closed(make_error_code(errc::connection_closed), "connection to \"" + c->peer + "\" closed", false);
+}
+
+const std::string& connection::peer() const { return state_->peer; }
+endpoint connection::remote_endpoint() const { return state_->remote; }
+path_kind connection::path() const { return state_->path; }
+bool connection::is_open() const { return state_ && state_->open; }
+
+}  // namespace punch

@@ -1,1 +1,399 @@
-// stub
+// The peer session: broker transactions (register, lookup, connect), the keepalive, the
+// receive loop that demultiplexes the one socket, and accept().
+#include "session_state.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <sodium.h>
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <sstream>
+
+namespace punch {
+
+namespace detail {
+stun::transaction_id random_transaction_id() {
+  stun::transaction_id id;
+  randombytes_buf(id.data(), id.size());
+  return id;
+}
+std::uint64_t random_u64() {
+  std::uint64_t v;
+  randombytes_buf(&v, sizeof v);
+  return v;
+}
+}  // namespace detail
+
+namespace {
+
+std::string str(const endpoint& ep) {
+  std::ostringstream s;
+  s << ep;
+  return s.str();
+}
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  std::ostringstream s;
+  s << static_cast<double>(d.count()) / 1000.0 << " s";
+  return s.str();
+}
+
+[[noreturn]] void fail(errc e, const std::string& what) { throw system_error(make_error_code(e), what); }
+
+void check_id(std::string_view id) {
+  if (!wire::valid_peer_id(id))
+    fail(errc::invalid_peer_id, "peer id \"" + std::string(id) +
+                                    "\" is invalid: use 1 to 64 characters of A-Z a-z 0-9 . _ @ -");
+}
+
+// Host candidates: the socket's own address, or every non-loopback IPv4 interface address
+// when it is bound to the unspecified address.
+std::vector<endpoint> gather_host_candidates(const endpoint& local) {
+  std::vector<endpoint> out;
+  if (!local.address().is_unspecified()) {
+    if (!local.address().is_loopback()) out.push_back(local);
+    return out;
+  }
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i && out.size() < wire::max_host_candidates; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    sockaddr_in sin;
+    std::memcpy(&sin, i->ifa_addr, sizeof sin);
+    asio::ip::address_v4 a(ntohl(sin.sin_addr.s_addr));
+    if (a.is_loopback()) continue;
+    out.emplace_back(a, local.port());
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+// Maps a broker error response onto our errc; the reason text goes into the message.
+errc errc_from_stun(int code, errc fallback) {
+  switch (code) {
+    case wire::error::not_found: return errc::peer_not_found;
+    case wire::error::forbidden: return errc::id_taken;
+    case wire::error::insufficient_capacity: return errc::registry_full;
+    case wire::error::rate_limited: return errc::rate_limited;
+    default: return fallback;
+  }
+}
+
+peer_info read_peer(const stun::message& m, std::string_view fallback_id) {
+  peer_info p;
+  p.id = std::string(fallback_id);
+  error_code ec;
+  for (const stun::attribute a : m) {
+    if (a.type == wire::attr::peer_id) {
+      p.id = std::string(stun::decode_string(a));
+    } else if (a.type == wire::attr::reflexive_candidate) {
+      if (auto ep = stun::decode_xor_address(a, m.id(), ec)) p.reflexive = *ep;
+    } else if (a.type == wire::attr::host_candidate && p.host.size() < wire::max_host_candidates) {
+      if (auto ep = stun::decode_xor_address(a, m.id(), ec)) p.host.push_back(*ep);
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+session_state::session_state(transport& t, session_options o)
+    : ex(t.get_executor()),
+      options(std::move(o)),
+      socket(t.open(options.local)),
+      keepalive_timer(ex),
+      accept_ready(ex) {
+  if (sodium_init() < 0) fail(errc::rejected, "libsodium failed to initialise");
+  host_candidates = options.host_candidates.empty() ? gather_host_candidates(socket.local_endpoint())
+                                                    : options.host_candidates;
+  if (host_candidates.size() > wire::max_host_candidates) host_candidates.resize(wire::max_host_candidates);
+}
+
+void session_state::shutdown() {
+  if (closed) return;
+  closed = true;
+  keepalive_timer.cancel();
+  for (auto& [id, tx] : requests) tx->done.fire();
+  for (auto& [token, a] : punches) {
+    a->done.fire();
+    a->nominated.fire();
+  }
+  for (auto& [tag, weak] : connections)
+    if (auto c = weak.lock()) c->mark_closed(make_error_code(errc::connection_closed), "session closed", false);
+  accept_ready.fire();
+  socket.close();
+}
+
+// One coroutine reads every datagram of the socket and routes it: broker responses and check
+// responses by transaction id, introductions and checks by method, data frames by tag.
+asio::awaitable<void> session_state::receive_loop() {
+  auto self = shared_from_this();  // the loop keeps the state alive until the socket closes
+  int consecutive_errors = 0;
+  while (!closed) {
+    auto [ec, n] = co_await socket.async_receive_from(asio::buffer(rx_buffer), rx_from,
+                                                      asio::as_tuple(asio::use_awaitable));
+    if (closed || ec == asio::error::operation_aborted || !socket.is_open()) break;
+    if (ec) {
+      // ICMP errors surface here on some platforms; a stream of them means a dead socket.
+      if (++consecutive_errors > 64) break;
+      continue;
+    }
+    consecutive_errors = 0;
+    const std::span<const std::byte> d(rx_buffer.data(), n);
+    const endpoint from = rx_from;
+    if (wire::looks_like_frame(d)) {
+      handle_frame(d, from);
+    } else if (stun::looks_like_stun(d)) {
+      co_await handle_stun(d, from);
+    }
+  }
+}
+
+void session_state::handle_frame(std::span<const std::byte> d, const endpoint& from) {
+  auto it = connections.find(wire::frame_tag_of(d));
+  if (it == connections.end()) return;
+  if (auto c = it->second.lock()) c->on_frame(d, from);
+}
+
+asio::awaitable<void> session_state::handle_stun(std::span<const std::byte> d, const endpoint& from) {
+  error_code ec;
+  auto m = stun::message::parse(d, ec);
+  if (!m) co_return;
+  switch (m->cls()) {
+    case stun::message_class::success_response:
+    case stun::message_class::error_response: {
+      if (auto it = requests.find(m->id()); it != requests.end()) {
+        if (from != options.broker) co_return;  // only the broker answers our requests
+        it->second->response.assign(d.begin(), d.end());
+        it->second->done.fire();
+      } else if (m->method() == wire::method::binding &&
+                 m->cls() == stun::message_class::success_response) {
+        handle_check_response(*m, from);
+      }
+      break;
+    }
+    case stun::message_class::request:
+      if (m->method() == wire::method::introduce && from == options.broker) {
+        // Acknowledge first (the broker retransmits until we do), then punch.
+        std::array<std::byte, 64> buf;
+        stun::builder b(buf, stun::message_class::success_response, wire::method::introduce, m->id());
+        auto ack = b.finish_with_fingerprint();
+        co_await socket.async_send_to(asio::buffer(ack.data(), ack.size()), from,
+                                      asio::as_tuple(asio::use_awaitable));
+        auto tok = m->find(wire::attr::token);
+        if (!tok || tok->value.size() != wire::token_size) co_return;
+        wire::token token;
+        std::memcpy(token.data(), tok->value.data(), token.size());
+        if (punches.contains(token)) co_return;  // a retransmitted introduction
+        peer_info remote = read_peer(*m, "");
+        if (!wire::valid_peer_id(remote.id)) co_return;
+        emit({.what = session_event::kind::introduced, .peer = remote.id, .address = remote.reflexive});
+        auto a = make_attempt(token, remote.id, false, remote);
+        asio::co_spawn(ex, accept_introduction(a), asio::detached);
+      } else if (m->method() == wire::method::binding) {
+        co_await handle_check_request(*m, from);
+      }
+      break;
+    case stun::message_class::indication:
+      break;
+  }
+}
+
+// Sends a broker request and retransmits it (RTO doubling up to 1 s) until its response or
+// the deadline. Error responses become system_errors naming the broker.
+template <typename Build>
+asio::awaitable<session_state::response> session_state::request(std::uint16_t method, Build&& build,
+                                                                clock::time_point deadline,
+                                                                std::string_view what) {
+  if (closed) fail(errc::connection_closed, "session is closed");
+  const auto id = detail::random_transaction_id();
+  std::array<std::byte, stun::max_message_size> buf;
+  stun::builder b(buf, stun::message_class::request, method, id);
+  build(b);
+  const auto req = b.finish_with_fingerprint();
+  if (b.error()) throw system_error(b.error(), std::string(what) + ": request does not fit");
+
+  transaction tx(ex);
+  requests.emplace(id, &tx);
+  struct unregister {
+    session_state* s;
+    stun::transaction_id id;
+    ~unregister() { s->requests.erase(id); }
+  } guard{this, id};
+
+  auto rto = options.request_rto;
+  const auto started = clock::now();
+  while (!closed) {
+    co_await socket.async_send_to(asio::buffer(req.data(), req.size()), options.broker,
+                                  asio::as_tuple(asio::use_awaitable));
+    const auto wake = std::min(clock::now() + rto, deadline);
+    if (co_await tx.done.wait_until(wake)) break;
+    if (clock::now() >= deadline) {
+      fail(errc::broker_unreachable,
+           std::string(what) + ": no answer from broker " + str(options.broker) + " after " +
+               seconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started)));
+    }
+    rto = std::min<std::chrono::milliseconds>(rto * 2, std::chrono::seconds(1));
+  }
+  if (closed) fail(errc::connection_closed, std::string(what) + ": session closed");
+
+  response r{std::move(tx.response), {}};
+  error_code ec;
+  auto m = stun::message::parse(r.bytes, ec);
+  if (!m || m->method() != method) fail(errc::bad_response, std::string(what) + ": broker sent a malformed answer");
+  r.msg = *m;
+  if (m->cls() == stun::message_class::error_response) {
+    int code = 0;
+    std::string reason;
+    if (auto a = m->find(stun::attr::error_code))
+      if (auto v = stun::decode_error_code(*a, ec)) {
+        code = v->code;
+        reason = std::string(v->reason);
+      }
+    throw system_error(make_error_code(errc_from_stun(code, errc::rejected)),
+                       std::string(what) + ": broker " + str(options.broker) + " answered " +
+                           std::to_string(code) + " " + reason);
+  }
+  co_return r;
+}
+
+asio::awaitable<registration_info> session_state::do_register(clock::time_point deadline) {
+  const std::string what = "registering \"" + options.id + "\"";
+  auto r = co_await request(
+      wire::method::register_peer,
+      [&](stun::builder& b) {
+        b.add_string(wire::attr::peer_id, options.id);
+        b.add_u32(wire::attr::lifetime, static_cast<std::uint32_t>(options.lifetime.count()));
+        for (const auto& h : host_candidates) b.add_xor_address(wire::attr::host_candidate, h);
+      },
+      deadline, what);
+  registration_info info;
+  error_code ec;
+  auto mapped = r.msg.find(stun::attr::xor_mapped_address);
+  auto reflexive = mapped ? stun::decode_xor_address(*mapped, r.msg.id(), ec) : std::nullopt;
+  if (!reflexive) fail(errc::bad_response, what + ": broker's answer lacks XOR-MAPPED-ADDRESS");
+  info.reflexive = *reflexive;
+  if (auto lt = r.msg.find(wire::attr::lifetime))
+    if (auto v = stun::decode_u32(*lt, ec)) info.lifetime = std::chrono::seconds(*v);
+  co_return info;
+}
+
+// Refreshes the registration and, with it, the NAT mapping toward the broker. After a broker
+// restart the refresh simply registers again.
+asio::awaitable<void> session_state::keepalive_loop() {
+  auto self = shared_from_this();
+  while (!closed) {
+    keepalive_timer.expires_after(options.keepalive);
+    co_await keepalive_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (closed) break;
+    try {
+      const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(options.request_timeout, options.keepalive);
+      auto info = co_await do_register(deadline);
+      registration = info;
+      emit({.what = session_event::kind::refreshed, .peer = options.id, .address = info.reflexive});
+    } catch (const system_error& e) {
+      if (closed) break;
+      emit({.what = session_event::kind::refresh_failed, .peer = options.id, .error = e.code()});
+    }
+  }
+  keepalive_running = false;
+}
+
+// ---- the public handle ----
+
+session::session(transport& t, session_options options)
+    : state_(std::make_shared<session_state>(t, std::move(options))) {
+  asio::co_spawn(state_->ex, state_->receive_loop(), asio::detached);
+}
+
+session::~session() {
+  if (state_) state_->shutdown();
+}
+
+void session::close() { state_->shutdown(); }
+
+void session::on_event(std::function<void(const session_event&)> handler) {
+  state_->on_event = std::move(handler);
+}
+
+endpoint session::local_endpoint() const { return state_->socket.local_endpoint(); }
+
+const session_options& session::options() const noexcept { return state_->options; }
+
+asio::awaitable<registration_info> session::register_self() {
+  return register_self(state_->options.request_timeout);
+}
+
+asio::awaitable<registration_info> session::register_self(std::chrono::milliseconds timeout) {
+  auto s = state_;
+  check_id(s->options.id);
+  auto info = co_await s->do_register(clock::now() + timeout);
+  s->registration = info;
+  s->registered = true;
+  s->emit({.what = session_event::kind::registered, .peer = s->options.id, .address = info.reflexive});
+  if (!s->keepalive_running) {
+    s->keepalive_running = true;
+    asio::co_spawn(s->ex, s->keepalive_loop(), asio::detached);
+  }
+  co_return info;
+}
+
+asio::awaitable<peer_info> session::lookup(std::string_view id) {
+  auto s = state_;
+  check_id(id);
+  const std::string target(id);
+  auto r = co_await s->request(
+      wire::method::lookup, [&](stun::builder& b) { b.add_string(wire::attr::target_id, target); },
+      clock::now() + s->options.request_timeout, "looking up \"" + target + "\"");
+  co_return read_peer(r.msg, target);
+}
+
+asio::awaitable<connection> session::connect(std::string_view id) {
+  return connect(id, state_->options.request_timeout + state_->options.punch_timeout);
+}
+
+asio::awaitable<connection> session::connect(std::string_view id, std::chrono::milliseconds timeout) {
+  auto s = state_;
+  check_id(id);
+  const std::string target(id);
+  if (!s->registered)
+    fail(errc::not_registered, "connecting to \"" + target + "\": call register_self() first");
+  const auto started = clock::now();
+  const auto deadline = started + timeout;
+  auto r = co_await s->request(
+      wire::method::connect,
+      [&](stun::builder& b) {
+        b.add_string(wire::attr::peer_id, s->options.id);
+        b.add_string(wire::attr::target_id, target);
+      },
+      std::min(deadline, started + s->options.request_timeout), "connecting to \"" + target + "\"");
+  auto tok = r.msg.find(wire::attr::token);
+  if (!tok || tok->value.size() != wire::token_size)
+    fail(errc::bad_response, "connecting to \"" + target + "\": broker's answer lacks a token");
+  wire::token token;
+  std::memcpy(token.data(), tok->value.data(), token.size());
+  auto a = s->make_attempt(token, target, true, read_peer(r.msg, target));
+  a->started = started;
+  auto c = co_await s->run_punch(a, std::min(deadline, clock::now() + s->options.punch_timeout));
+  asio::co_spawn(s->ex, s->nominate(a), asio::detached);
+  co_return connection(c);
+}
+
+asio::awaitable<connection> session::accept() {
+  auto s = state_;
+  while (s->backlog.empty()) {
+    if (s->closed) fail(errc::connection_closed, "accept: session closed");
+    s->accept_ready.reset();
+    co_await s->accept_ready.wait_until(clock::time_point::max());
+  }
+  auto c = std::move(s->backlog.front());
+  s->backlog.pop_front();
+  co_return connection(c);
+}
+
+}  // namespace punch

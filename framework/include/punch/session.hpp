@@ -65,12 +65,15 @@ struct peer_info {
 
 // Session events for logs and the apps' --events output.
 struct session_event {
-  enum class kind { registered, refreshed, refresh_failed, introduced, connected, punch_failed, closed } what;
-  std::string peer;                     // the other peer (introduced, connected, closed)
-  endpoint address;                     // reflexive (registered) or remote path (connected)
-  path_kind path = path_kind::reflexive;  // connected only
-  std::chrono::milliseconds elapsed{0}; // connected: since connect()/introduction
-  error_code error;                     // refresh_failed, punch_failed
+  enum class kind { registered, refreshed, refresh_failed, introduced, connected, punch_failed, closed };
+  kind what = kind::registered;
+  std::string peer{};                   // our id (registered, refreshed) or the other peer's
+  endpoint address{};                   // reflexive (registered) or remote path (connected, closed)
+  path_kind path = path_kind::reflexive;  // connected, closed
+  std::chrono::milliseconds elapsed{0}; // connected, punch_failed: since connect()/introduction
+  // refresh_failed, punch_failed; for closed: empty when closed locally, else why
+  // (errc::connection_closed by the peer, errc::timeout when nothing was heard).
+  error_code error{};
 };
 
 class session {

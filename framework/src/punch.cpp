@@ -1,0 +1,214 @@
+// Hole punching: checks to every candidate pair at once on a short schedule, answers to the
+// other side's checks, peer-reflexive candidates, and nomination by the controlling side.
+#include "session_state.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <sstream>
+
+namespace punch {
+
+namespace {
+
+// Rounds of checks: every pair at once, quickly at first (most paths open within one round
+// trip), then backing off. Not ICE's fixed 50 ms pacing per pair.
+std::chrono::milliseconds round_gap(std::size_t round) {
+  using std::chrono::milliseconds;
+  static constexpr milliseconds gaps[] = {milliseconds(50),  milliseconds(50),  milliseconds(100),
+                                          milliseconds(100), milliseconds(200), milliseconds(200)};
+  return round < std::size(gaps) ? gaps[round] : milliseconds(400);
+}
+
+// The controlling side repeats its USE-CANDIDATE check until it is answered.
+constexpr int nomination_attempts = 10;
+constexpr std::chrono::milliseconds nomination_gap{100};
+// Peer-reflexive candidates learned per attempt, at most (each costs a check per round).
+constexpr std::size_t max_remotes = 16;
+
+bool read_token(const stun::message& m, wire::token& out) {
+  auto t = m.find(wire::attr::token);
+  if (!t || t->value.size() != wire::token_size) return false;
+  std::memcpy(out.data(), t->value.data(), out.size());
+  return true;
+}
+
+std::string describe(const punch_attempt& a) {
+  std::ostringstream s;
+  s << a.remotes.size() << " candidate" << (a.remotes.size() == 1 ? "" : "s");
+  const char* sep = ": ";
+  for (const auto& r : a.remotes) {
+    s << sep << r.address << " (" << to_string(r.kind) << ")";
+    sep = ", ";
+  }
+  return s.str();
+}
+
+}  // namespace
+
+std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& token, std::string peer,
+                                                           bool controlling, const peer_info& remote) {
+  auto a = std::make_shared<punch_attempt>(ex);
+  a->token = token;
+  a->peer = std::move(peer);
+  a->controlling = controlling;
+  a->tiebreaker = detail::random_u64();
+  a->started = clock::now();
+  // Host candidates first: an endpoint announced as both (a peer without NAT) counts as host.
+  for (const auto& h : remote.host)
+    if (!a->find(h)) a->remotes.push_back({h, path_kind::host});
+  if (remote.reflexive.port() != 0 && !a->find(remote.reflexive))
+    a->remotes.push_back({remote.reflexive, path_kind::reflexive});
+  punches[token] = a;
+  return a;
+}
+
+asio::awaitable<void> session_state::send_check(punch_attempt& a, const endpoint& to, bool nominate) {
+  const auto id = detail::random_transaction_id();
+  std::array<std::byte, 256> buf;
+  stun::builder b(buf, stun::message_class::request, wire::method::binding, id);
+  b.add(wire::attr::token, a.token);
+  b.add_string(wire::attr::peer_id, options.id);
+  b.add_u64(a.controlling ? wire::attr::ice_controlling : wire::attr::ice_controlled, a.tiebreaker);
+  if (nominate) b.add(wire::attr::use_candidate, {});
+  auto msg = b.finish_with_fingerprint();
+  checks[id] = check_ref{a.weak_from_this(), to, nominate};
+  a.checks.push_back(id);
+  co_await socket.async_send_to(asio::buffer(msg.data(), msg.size()), to, asio::as_tuple(asio::use_awaitable));
+}
+
+asio::awaitable<std::shared_ptr<connection_state>> session_state::run_punch(std::shared_ptr<punch_attempt> a,
+                                                                            clock::time_point deadline) {
+  std::size_t round = 0;
+  try {
+    while (!closed && !a->done.fired() && clock::now() < deadline) {
+      // Index loop: a check that arrives meanwhile may add a peer-reflexive candidate.
+      for (std::size_t i = 0; i < a->remotes.size() && !a->done.fired(); ++i)
+        co_await send_check(*a, a->remotes[i].address, false);
+      co_await a->done.wait_until(std::min(clock::now() + round_gap(round++), deadline));
+    }
+  } catch (...) {
+    finish_attempt(*a);
+    punches.erase(a->token);
+    throw;
+  }
+  if (!a->selected) {
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - a->started);
+    finish_attempt(*a);
+    punches.erase(a->token);
+    if (closed) throw system_error(make_error_code(errc::connection_closed), "punching to \"" + a->peer + "\": session closed");
+    const auto ec = make_error_code(errc::punch_timeout);
+    emit({.what = session_event::kind::punch_failed, .peer = a->peer, .elapsed = waited, .error = ec});
+    std::ostringstream what;
+    what << "hole punching to \"" << a->peer << "\" timed out after " << static_cast<double>(waited.count()) / 1000.0
+         << " s (" << describe(*a) << ")";
+    throw system_error(ec, what.str());
+  }
+  co_return make_connection(*a);
+}
+
+std::shared_ptr<connection_state> session_state::make_connection(punch_attempt& a) {
+  auto c = std::make_shared<connection_state>(shared_from_this(), a.shared_from_this());
+  connections[c->tag] = c;
+  a.conn = c;
+  asio::co_spawn(ex, connection_state::tick_loop(c), asio::detached);
+  emit({.what = session_event::kind::connected,
+        .peer = a.peer,
+        .address = c->remote,
+        .path = c->path,
+        .elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - a.started)});
+  return c;
+}
+
+// The controlled side: punch back after an introduction and queue the connection for accept().
+asio::awaitable<void> session_state::accept_introduction(std::shared_ptr<punch_attempt> a) {
+  auto self = shared_from_this();
+  try {
+    auto c = co_await run_punch(a, clock::now() + options.punch_timeout);
+    if (backlog.size() >= options.accept_backlog) {
+      c->mark_closed(make_error_code(errc::connection_closed), "accept backlog full", false);
+      co_return;
+    }
+    backlog.push_back(std::move(c));
+    accept_ready.fire();
+  } catch (const system_error&) {
+    // punch_failed was emitted; accept() keeps waiting for the next introduction.
+  }
+}
+
+// The controlling side tells the other which pair it chose (ICE's USE-CANDIDATE, RFC 8445 §7.2.2).
+asio::awaitable<void> session_state::nominate(std::shared_ptr<punch_attempt> a) {
+  auto self = shared_from_this();
+  for (int i = 0; i < nomination_attempts && !closed && !a->nominated.fired(); ++i) {
+    auto c = a->conn.lock();
+    if (!c || !c->open) break;
+    const endpoint to = c->remote;
+    c.reset();
+    co_await send_check(*a, to, true);
+    co_await a->nominated.wait_until(clock::now() + nomination_gap);
+  }
+}
+
+asio::awaitable<void> session_state::handle_check_request(const stun::message& m, const endpoint& from) {
+  wire::token token;
+  if (!read_token(m, token)) co_return;
+  auto it = punches.find(token);
+  if (it == punches.end()) co_return;  // stray or spoofed: no introduction with this token
+  auto a = it->second;
+
+  std::array<std::byte, 128> buf;
+  stun::builder b(buf, stun::message_class::success_response, wire::method::binding, m.id());
+  b.add_xor_address(stun::attr::xor_mapped_address, from);
+  b.add(wire::attr::token, a->token);
+  auto reply = b.finish_with_fingerprint();
+  co_await socket.async_send_to(asio::buffer(reply.data(), reply.size()), from, asio::as_tuple(asio::use_awaitable));
+
+  bool learned = false;
+  if (!a->find(from) && a->remotes.size() < max_remotes) {
+    a->remotes.push_back({from, path_kind::peer_reflexive});
+    learned = true;
+  }
+  if (!a->controlling && m.find(wire::attr::use_candidate)) {
+    if (const remote_candidate* rc = a->find(from)) {
+      a->selected = *rc;
+      if (auto c = a->conn.lock()) {
+        c->remote = rc->address;
+        c->path = rc->kind;
+      }
+      a->done.fire();
+    }
+  }
+  // A triggered check (RFC 8445 §7.3.1.4) opens our side toward the new address at once.
+  if (learned && !a->done.fired()) co_await send_check(*a, from, false);
+}
+
+void session_state::handle_check_response(const stun::message& m, const endpoint& from) {
+  auto it = checks.find(m.id());
+  if (it == checks.end()) return;
+  const check_ref ref = it->second;
+  auto a = ref.attempt.lock();
+  if (!a) {
+    checks.erase(it);
+    return;
+  }
+  wire::token token;
+  if (!read_token(m, token) || token != a->token || from != ref.target) return;
+  if (ref.nomination) {
+    a->nominated.fire();
+    return;
+  }
+  if (!a->selected) {
+    const remote_candidate* rc = a->find(ref.target);
+    a->selected = rc ? *rc : remote_candidate{ref.target, path_kind::peer_reflexive};
+    a->done.fire();
+  }
+}
+
+void session_state::finish_attempt(punch_attempt& a) {
+  for (const auto& id : a.checks) checks.erase(id);
+  a.checks.clear();
+}
+
+}  // namespace punch
