@@ -1,0 +1,99 @@
+# shellcheck shell=bash
+# The NAT lab's NAT types: one nftables ruleset per type, loaded into a NAT namespace whose
+# outside interface is "wan" and inside interface is "lan". Sourced by lab.sh.
+#
+# RFC 4787 behaviour each type gives (mapping / filtering; all port-preserving except symmetric):
+#   full-cone           endpoint-independent mapping / endpoint-independent filtering
+#   address-restricted  endpoint-independent mapping / address-dependent filtering
+#   port-restricted     endpoint-independent mapping / address-and-port-dependent filtering
+#   symmetric           address-and-port-dependent mapping (random port per destination) /
+#                       address-and-port-dependent filtering
+#   none                no NAT box at all: the peer sits on the public segment
+# No type hairpins (RFC 4787 REQ-9 is not met on purpose: that is a later issue's concern).
+# Every type drops unsolicited traffic addressed to the NAT box itself, as home routers do.
+
+NATLAB_TYPES=(none full-cone address-restricted port-restricted symmetric)
+
+# natlab_type_name NAME → prints the canonical type name (accepts short forms), or fails.
+natlab_type_name() {
+  case "$1" in
+    none|open|public) echo none ;;
+    full-cone|full|fc) echo full-cone ;;
+    address-restricted|addr-restricted|addr|ar) echo address-restricted ;;
+    port-restricted|port|pr) echo port-restricted ;;
+    symmetric|sym) echo symmetric ;;
+    *) return 1 ;;
+  esac
+}
+
+# natlab_short_name TYPE → four-letter column label for the matrix.
+natlab_short_name() {
+  case "$1" in
+    none) echo none ;; full-cone) echo full ;; address-restricted) echo addr ;;
+    port-restricted) echo port ;; symmetric) echo sym ;; *) echo "$1" ;;
+  esac
+}
+
+# natlab_ruleset TYPE WAN_IP INSIDE_IP LOSS_PERCENT → prints the nftables ruleset for one NAT box.
+# INSIDE_IP is the host that full-cone and address-restricted forward unsolicited inbound UDP to
+# (one inside host, like a home router's "DMZ host"; the kernel has no per-mapping cone NAT).
+natlab_ruleset() {
+  local type=$1 wan_ip=$2 inside_ip=$3 loss=${4:-0}
+  local loss_rule="" set_decl="" set_update="" dnat_rule="" dnat_accept="" snat_flags=""
+  if (( loss > 0 )); then
+    # No netem in this kernel: drop N% of forwarded UDP, both directions, at random.
+    loss_rule="meta l4proto udp numgen random mod 100 < $loss counter drop comment \"${loss}% loss\""
+  fi
+  case "$type" in
+    full-cone)
+      # Endpoint-independent filtering: any inbound UDP to WAN:p goes to inside:p. With the
+      # port-preserving SNAT below, WAN:p is the mapping inside:p got for every destination.
+      dnat_rule="iifname \"wan\" meta l4proto udp dnat to $inside_ip"
+      dnat_accept="iifname \"wan\" ct status dnat accept"
+      ;;
+    address-restricted)
+      # Address-dependent filtering: remember (remote address, inside port) for every datagram
+      # the inside sends; admit inbound UDP only from a remembered address to that port.
+      set_decl="set contacted { type ipv4_addr . inet_service; flags dynamic, timeout; timeout 120s; }"
+      set_update="iifname \"lan\" oifname \"wan\" meta l4proto udp update @contacted { ip daddr . udp sport }"
+      dnat_rule="iifname \"wan\" meta l4proto udp ip saddr . udp dport @contacted dnat to $inside_ip"
+      dnat_accept="iifname \"wan\" ct status dnat accept"
+      ;;
+    port-restricted)
+      # The kernel's default: conntrack admits only replies to what the inside sent (same
+      # remote address and port). SNAT keeps the inside port when it is free.
+      ;;
+    symmetric)
+      # A fresh random external port for every new conntrack entry, i.e. per destination.
+      snat_flags="fully-random"
+      ;;
+    *) echo "natlab_ruleset: no ruleset for NAT type '$type'" >&2; return 1 ;;
+  esac
+  cat <<EOF
+table ip natlab {
+  $set_decl
+  chain input {
+    type filter hook input priority filter; policy drop;
+    iif "lo" accept
+    ct state established,related accept
+    iifname "lan" meta l4proto icmp accept
+  }
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    $loss_rule
+    $set_update
+    ct state established,related accept
+    iifname "lan" oifname "wan" accept
+    $dnat_accept
+  }
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    $dnat_rule
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "wan" snat to $wan_ip $snat_flags
+  }
+}
+EOF
+}
