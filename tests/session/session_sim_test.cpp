@@ -1,0 +1,308 @@
+// Broker and peer sessions on the simulated network: every NAT pair, same-NAT peers, loss,
+// broker restart, expiry, unknown peers, data both ways and close.
+#include "sim_world.hpp"
+
+#include "punch/wire/protocol.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <array>
+#include <string_view>
+
+using namespace punch;
+using namespace punch::test;
+using namespace boost::asio::experimental::awaitable_operators;
+namespace asio = boost::asio;
+
+namespace {
+
+const char* const nat_types[] = {"none", "full-cone", "restricted-cone", "port-restricted-cone", "symmetric"};
+
+// Direct punching cannot work when one side needs a new port per destination and the other
+// filters by port (RFC 4787 §4.1/§5): port-restricted↔symmetric and symmetric↔symmetric.
+bool punchable(std::string_view a, std::string_view b) {
+  const bool a_sym = a == "symmetric", b_sym = b == "symmetric";
+  const bool a_pr = a == "port-restricted-cone", b_pr = b == "port-restricted-cone";
+  return !((a_sym && (b_sym || b_pr)) || (b_sym && a_pr));
+}
+
+session_options quick() {
+  session_options o;
+  o.punch_timeout = 1500ms;
+  o.request_timeout = 2s;
+  return o;
+}
+
+std::string text(std::span<const std::byte> b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+
+asio::awaitable<void> send_text(connection& c, std::string_view s) { co_await c.send(asio::buffer(s.data(), s.size())); }
+
+asio::awaitable<std::string> receive_text(connection& c) {
+  std::array<char, 1500> buf;
+  const std::size_t n = co_await c.receive(asio::buffer(buf));
+  co_return std::string(buf.data(), n);
+}
+
+// alice connects to bob; both exchange one message each way. Returns the two connections.
+asio::awaitable<std::pair<connection, connection>> connect_pair(session& alice, session& bob) {
+  co_await (alice.register_self() && bob.register_self());
+  auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
+  co_await send_text(ca, "hello bob");
+  BOOST_CHECK_EQUAL(co_await receive_text(cb), "hello bob");
+  co_await send_text(cb, "hello alice");
+  BOOST_CHECK_EQUAL(co_await receive_text(ca), "hello alice");
+  co_return std::pair{ca, cb};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(session_on_simulated_network)
+
+BOOST_AUTO_TEST_CASE(every_nat_pair_connects_where_punching_can_work_and_times_out_where_it_cannot) {
+  for (const char* a : nat_types) {
+    for (const char* b : nat_types) {
+      BOOST_TEST_CONTEXT("alice behind " << a << ", bob behind " << b) {
+        sim_world w;
+        auto& alice = w.add_session(w.add_peer_host("alice", a), "alice", quick());
+        auto& bob = w.add_session(w.add_peer_host("bob", b), "bob", quick());
+        error_code failure;
+        w.run([&]() -> asio::awaitable<void> {
+          try {
+            co_await connect_pair(alice, bob);
+          } catch (const system_error& e) {
+            failure = e.code();
+          }
+        }());
+        if (punchable(a, b)) {
+          BOOST_CHECK_MESSAGE(!failure, "expected a connection, got " << failure.message());
+        } else {
+          BOOST_CHECK_EQUAL(failure, make_error_code(errc::punch_timeout));
+        }
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(peers_behind_the_same_nat_without_hairpinning_connect_over_host_candidates) {
+  sim_world w;
+  auto behaviour = sim::nat_behaviour::port_restricted_cone();
+  behaviour.hairpinning = false;
+  auto& nat = w.net.add_nat("home", w.net.internet(), addr("198.51.100.50"), behaviour, w.link);
+  auto& alice = w.add_session(w.net.add_host("alice", nat.inside(), addr("10.0.0.2"), w.link), "alice", quick());
+  auto& bob = w.add_session(w.net.add_host("bob", nat.inside(), addr("10.0.0.3"), w.link), "bob", quick());
+  w.run([&]() -> asio::awaitable<void> {
+    auto [ca, cb] = co_await connect_pair(alice, bob);
+    BOOST_CHECK(ca.path() == path_kind::host);
+    BOOST_CHECK_EQUAL(ca.remote_endpoint().address(), addr("10.0.0.3"));
+    BOOST_CHECK_EQUAL(cb.remote_endpoint().address(), addr("10.0.0.2"));
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(ten_percent_loss_on_every_link_still_connects) {
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    BOOST_TEST_CONTEXT("seed " << seed) {
+      sim_world w(seed, {5ms, 2ms, 0.10});
+      auto o = quick();
+      o.punch_timeout = 5s;
+      auto& alice = w.add_session(w.add_peer_host("alice", "port-restricted-cone"), "alice", o);
+      auto& bob = w.add_session(w.add_peer_host("bob", "restricted-cone"), "bob", o);
+      w.run([&]() -> asio::awaitable<void> {
+        co_await (alice.register_self() && bob.register_self());
+        auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
+        // Datagrams may be lost too: send until one arrives (bounded).
+        std::string got;
+        for (int i = 0; i < 20 && got.empty(); ++i) {
+          co_await send_text(ca, "ping");
+          asio::steady_timer t(co_await asio::this_coro::executor, 200ms);
+          auto r = co_await (receive_text(cb) || t.async_wait(asio::use_awaitable));
+          if (r.index() == 0) got = std::get<0>(r);
+        }
+        BOOST_CHECK_EQUAL(got, "ping");
+      }());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(close_ends_the_other_sides_receive_with_connection_closed) {
+  sim_world w;
+  auto& alice = w.add_session(w.add_peer_host("alice", "full-cone"), "alice", quick());
+  auto& bob = w.add_session(w.add_peer_host("bob", "port-restricted-cone"), "bob", quick());
+  w.run([&]() -> asio::awaitable<void> {
+    auto [ca, cb] = co_await connect_pair(alice, bob);
+    co_await ca.close();
+    BOOST_CHECK(!ca.is_open());
+    error_code ec;
+    try {
+      co_await receive_text(cb);
+    } catch (const system_error& e) {
+      ec = e.code();
+    }
+    BOOST_CHECK_EQUAL(ec, make_error_code(errc::connection_closed));
+    BOOST_CHECK(!cb.is_open());
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(lookup_of_an_unknown_id_fails_with_peer_not_found) {
+  sim_world w;
+  auto& alice = w.add_session(w.add_peer_host("alice", "none"), "alice", quick());
+  w.run([&]() -> asio::awaitable<void> {
+    co_await alice.register_self();
+    auto self = co_await alice.lookup("alice");
+    BOOST_CHECK_EQUAL(self.id, "alice");
+    BOOST_CHECK_EQUAL(self.reflexive.address(), addr("198.51.100.11"));
+    error_code ec;
+    std::string what;
+    try {
+      co_await alice.lookup("nobody");
+    } catch (const system_error& e) {
+      ec = e.code();
+      what = e.what();
+    }
+    BOOST_CHECK_EQUAL(ec, make_error_code(errc::peer_not_found));
+    BOOST_CHECK(what.find("nobody") != std::string::npos);
+    ec = {};
+    try {
+      co_await alice.connect("nobody");
+    } catch (const system_error& e) {
+      ec = e.code();
+    }
+    BOOST_CHECK_EQUAL(ec, make_error_code(errc::peer_not_found));
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_broker_fails_with_broker_unreachable_within_the_deadline) {
+  sim_world w;
+  auto o = quick();
+  o.request_timeout = 600ms;
+  session_options opts = o;
+  auto& h = w.add_peer_host("alice", "none");
+  opts.broker = {addr("203.0.113.99"), 3478};
+  opts.id = "alice";
+  w.sessions.push_back(std::make_unique<session>(h.transport(), opts));
+  auto& alice = *w.sessions.back();
+  w.run([&]() -> asio::awaitable<void> {
+    const auto started = std::chrono::steady_clock::now();
+    error_code ec;
+    try {
+      co_await alice.register_self();
+    } catch (const system_error& e) {
+      ec = e.code();
+    }
+    const auto took = std::chrono::steady_clock::now() - started;
+    BOOST_CHECK_EQUAL(ec, make_error_code(errc::broker_unreachable));
+    BOOST_CHECK(took >= 600ms);
+    BOOST_CHECK(took < 2s);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(an_invalid_id_is_rejected_before_anything_is_sent) {
+  sim_world w;
+  auto& alice = w.add_session(w.add_peer_host("alice", "none"), "bad id!", quick());
+  w.run([&]() -> asio::awaitable<void> {
+    error_code ec;
+    try {
+      co_await alice.register_self();
+    } catch (const system_error& e) {
+      ec = e.code();
+    }
+    BOOST_CHECK_EQUAL(ec, make_error_code(errc::invalid_peer_id));
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(after_a_broker_restart_peers_reregister_within_one_keepalive_and_connect_again) {
+  sim_world w;
+  auto o = quick();
+  o.keepalive = 300ms;
+  auto& alice = w.add_session(w.add_peer_host("alice", "port-restricted-cone"), "alice", o);
+  auto& bob = w.add_session(w.add_peer_host("bob", "full-cone"), "bob", o);
+  int refreshed_after_restart = 0;
+  bool restarted = false;
+  auto count = [&](const session_event& e) {
+    if (restarted && e.what == session_event::kind::refreshed) ++refreshed_after_restart;
+  };
+  alice.on_event(count);
+  bob.on_event(count);
+  w.run([&]() -> asio::awaitable<void> {
+    co_await connect_pair(alice, bob);
+    w.restart_broker();
+    restarted = true;
+    BOOST_CHECK_EQUAL(w.current_registry().size(), 0u);
+    // Wait one keepalive period (plus one round trip) for both refreshes.
+    asio::steady_timer t(co_await asio::this_coro::executor, o.keepalive + 100ms);
+    co_await t.async_wait(asio::use_awaitable);
+    BOOST_CHECK_EQUAL(w.current_registry().size(), 2u);
+    BOOST_CHECK_GE(refreshed_after_restart, 2);
+    auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
+    co_await send_text(ca, "again");
+    BOOST_CHECK_EQUAL(co_await receive_text(cb), "again");
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_registration_expires_when_its_peer_stops_refreshing) {
+  sim_world w;
+  w.broker_opts.min_lifetime = std::chrono::seconds(1);
+  w.restart_broker();
+  auto o = quick();
+  o.lifetime = std::chrono::seconds(1);
+  o.keepalive = 10s;  // no refresh within the test
+  auto& alice = w.add_session(w.add_peer_host("alice", "none"), "alice", o);
+  auto& bob = w.add_session(w.add_peer_host("bob", "none"), "bob", quick());
+  w.run([&]() -> asio::awaitable<void> {
+    auto info = co_await alice.register_self();
+    BOOST_CHECK_EQUAL(info.lifetime.count(), 1);
+    co_await bob.register_self();
+    BOOST_CHECK_EQUAL((co_await bob.lookup("alice")).id, "alice");
+    asio::steady_timer t(co_await asio::this_coro::executor, 1100ms);
+    co_await t.async_wait(asio::use_awaitable);
+    error_code ec;
+    try {
+      co_await bob.lookup("alice");
+    } catch (const system_error& e) {
+      ec = e.code();
+    }
+    BOOST_CHECK_EQUAL(ec, make_error_code(errc::peer_not_found));
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(connect_can_be_cancelled_by_racing_it_against_a_timer) {
+  sim_world w;
+  auto& alice = w.add_session(w.add_peer_host("alice", "port-restricted-cone"), "alice", quick());
+  auto& bob = w.add_session(w.add_peer_host("bob", "symmetric"), "bob", quick());
+  w.run([&]() -> asio::awaitable<void> {
+    co_await (alice.register_self() && bob.register_self());
+    asio::steady_timer t(co_await asio::this_coro::executor, 200ms);
+    const auto started = std::chrono::steady_clock::now();
+    auto r = co_await (alice.connect("bob") || t.async_wait(asio::use_awaitable));
+    BOOST_CHECK_EQUAL(r.index(), 1u);  // the timer won; connect was cancelled
+    BOOST_CHECK(std::chrono::steady_clock::now() - started < 1s);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_check_with_a_wrong_token_is_ignored) {
+  sim_world w;
+  auto& bob_host = w.add_peer_host("bob", "none");
+  auto& bob = w.add_session(bob_host, "bob", quick());
+  auto& mallory_host = w.add_peer_host("mallory", "none");
+  w.run([&]() -> asio::awaitable<void> {
+    co_await bob.register_self();
+    auto sock = mallory_host.transport().open({{}, 4000});
+    std::array<std::byte, 128> buf;
+    stun::transaction_id id{};
+    id[0] = std::byte{7};
+    stun::builder b(buf, stun::message_class::request, wire::method::binding, id);
+    wire::token bogus{};
+    b.add(wire::attr::token, bogus);
+    auto msg = b.finish_with_fingerprint();
+    co_await sock.async_send_to(asio::buffer(msg.data(), msg.size()), bob.local_endpoint(), asio::use_awaitable);
+    std::array<std::byte, 256> in;
+    endpoint from;
+    asio::steady_timer t(co_await asio::this_coro::executor, 300ms);
+    auto r = co_await (sock.async_receive_from(asio::buffer(in), from, asio::use_awaitable) ||
+                       t.async_wait(asio::use_awaitable));
+    BOOST_CHECK_EQUAL(r.index(), 1u);  // no answer to a check without a valid token
+  }());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,123 @@
+// A test world on the simulated network: a broker on the public internet and peers behind
+// NAT boxes of any RFC 4787 behaviour, all on one io_context. Tears down in order so no
+// coroutine outlives the network it talks to.
+#pragma once
+
+#include "punch/broker.hpp"
+#include "punch/plugins/sim.hpp"
+#include "punch/session.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <exception>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace punch::test {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+inline asio::ip::address addr(const char* s) { return asio::ip::make_address(s); }
+
+class sim_world {
+public:
+  explicit sim_world(std::uint64_t seed = 1, sim::link l = {std::chrono::milliseconds(5), {}, 0.0})
+      : net(ctx.get_executor(), seed), link(l) {
+    broker_host = &net.add_host("broker", net.internet(), addr("203.0.113.1"), link);
+    start_broker();
+  }
+
+  ~sim_world() {
+    // Close everything, then let every coroutine run to its end before the network goes.
+    ctx.restart();
+    for (auto& s : sessions) s->close();
+    for (auto& b : brokers) b->socket.close();
+    ctx.run_for(3s);
+    sessions.clear();
+    ctx.restart();
+    ctx.run_for(1s);
+  }
+
+  // A broker with its own socket and an empty registry; old ones stay until teardown so
+  // that their run() coroutines can end.
+  struct broker_instance {
+    datagram_socket socket;
+    std::unique_ptr<registry> reg;
+    std::unique_ptr<punch::broker> service;
+  };
+
+  void start_broker() {
+    auto b = std::make_unique<broker_instance>();
+    b->socket = broker_host->transport().open({{}, 3478});
+    b->reg = make_memory_registry(1000);
+    b->service = std::make_unique<punch::broker>(b->socket, *b->reg, broker_opts);
+    asio::co_spawn(ctx, b->service->run(), asio::detached);
+    brokers.push_back(std::move(b));
+  }
+
+  // A broker restart: the process dies with its registry and comes back empty.
+  void restart_broker() {
+    brokers.back()->socket.close();
+    start_broker();
+  }
+
+  punch::broker& current_broker() { return *brokers.back()->service; }
+  registry& current_registry() { return *brokers.back()->reg; }
+
+  endpoint broker_endpoint() const { return {addr("203.0.113.1"), 3478}; }
+
+  // A peer host: directly on the internet ("none") or behind its own NAT of a preset type.
+  sim::host& add_peer_host(const std::string& name, const std::string& nat_type) {
+    const int n = ++hosts_made;
+    if (nat_type == "none") {
+      const std::string a = "198.51.100." + std::to_string(n + 10);
+      return net.add_host(name, net.internet(), addr(a.c_str()), link);
+    }
+    auto behaviour = sim::nat_behaviour::preset(nat_type);
+    BOOST_REQUIRE_MESSAGE(behaviour, "unknown NAT preset " + nat_type);
+    const std::string ext = "198.51.100." + std::to_string(n + 100);
+    auto& nat = net.add_nat("nat-" + name, net.internet(), addr(ext.c_str()), *behaviour, link);
+    return net.add_host(name, nat.inside(), addr("10.0.0.2"), link);
+  }
+
+  session& add_session(sim::host& h, const std::string& id, session_options o = {}) {
+    o.broker = broker_endpoint();
+    o.id = id;
+    sessions.push_back(std::make_unique<session>(h.transport(), o));
+    return *sessions.back();
+  }
+
+  // Runs one scenario coroutine to its end (bounded); rethrows what it threw.
+  template <typename Awaitable>
+  void run(Awaitable a, std::chrono::seconds limit = 30s) {
+    bool done = false;
+    std::exception_ptr error;
+    asio::co_spawn(ctx, std::move(a), [&](std::exception_ptr e) {
+      error = e;
+      done = true;
+      ctx.stop();
+    });
+    ctx.restart();
+    ctx.run_for(limit);
+    BOOST_REQUIRE_MESSAGE(done, "scenario did not finish within its time limit");
+    if (error) std::rethrow_exception(error);
+  }
+
+  asio::io_context ctx;
+  sim::network net;
+  sim::link link;
+  sim::host* broker_host = nullptr;
+  broker_options broker_opts;
+  std::list<std::unique_ptr<broker_instance>> brokers;
+  std::list<std::unique_ptr<session>> sessions;
+  int hosts_made = 0;
+};
+
+}  // namespace punch::test
