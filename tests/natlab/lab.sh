@@ -41,6 +41,10 @@ declare -A LAB_HOST_NS=() LAB_HOST_IP=() LAB_PUBLIC_IP=() LAB_NAT_NS=() LAB_TYPE
 
 lab_log() { printf '%s\n' "$*" >&2; }
 lab_die() { printf 'natlab: %s\n' "$*" >&2; exit 1; }
+# join_notes TEXT... → the TEXTs joined by "; ".
+join_notes() { local out="" x; for x in "$@"; do out+="${out:+; }$x"; done; printf '%s' "$out"; }
+# elapsed START → seconds since START (an $EPOCHREALTIME), one decimal.
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 # run CMD...: a setup step that must work; the EXIT trap cleans up when it does not.
 run() { "$@" || lab_die "failed: $*"; }
 

@@ -129,9 +129,9 @@ selftest_report() {
   local label=$1
   local -n p=$2 n=$3
   if [[ ${#p[@]} -eq 0 ]]; then
-    printf 'selftest %-28s PASS  %s\n' "$label" "$(IFS=';'; echo "${n[*]}" | sed 's/;/; /g')"
+    printf 'selftest %-28s PASS  %s\n' "$label" "$(join_notes "${n[@]}")"
   else
-    printf 'selftest %-28s FAIL  %s\n' "$label" "$(IFS=';'; echo "${p[*]}" | sed 's/;/; /g')"
+    printf 'selftest %-28s FAIL  %s\n' "$label" "$(join_notes "${p[@]}")"
     SELFTEST_FAILS=$((SELFTEST_FAILS + 1))
   fi
   lab_down

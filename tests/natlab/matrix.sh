@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The NAT lab's full run (what CTest's "natlab" test runs): the selftest of every NAT type,
+# the 5x5 matrix of ordered pairs, then the scenarios (two peers behind one NAT, a peer behind
+# a carrier-grade NAT, random loss). Prints a line per run and the matrix at the end.
+# Exits non-zero when the selftest fails or a run expected to connect did not (an expected
+# failure that connects is reported as XPASS and does not fail the run).
+#
+# Usage: matrix.sh --broker PATH --peer PATH [--timeout S] [--loss N] [--types "T1 T2 ..."]
+#                  [--no-selftest] [--no-scenarios]
+#        matrix.sh --selftest-only
+# Prints "SKIPPED: <reason>" and exits 0 when not root or namespaces/nftables are unavailable.
+
+# shellcheck source=run_pair.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/run_pair.sh"
+# shellcheck source=selftest.sh
+source "$NATLAB_DIR/selftest.sh"
+
+declare -A CELL=()
+COUNT_ok=0 COUNT_FAIL=0 COUNT_xfail=0 COUNT_XPASS=0
+
+short_path() {
+  case "$1" in
+    host) echo host ;; reflexive) echo refl ;; peer-reflexive) echo prflx ;; relayed) echo relay ;;
+    "") echo "?" ;; *) echo "$1" ;;
+  esac
+}
+
+tally() {
+  local var="COUNT_$PAIR_RESULT"
+  printf -v "$var" '%d' $(( ${!var} + 1 ))
+}
+
+# cell_text → the matrix cell for the last run_pair.
+cell_text() {
+  case "$PAIR_RESULT" in
+    ok|XPASS) echo "$PAIR_RESULT $(short_path "$PAIR_PATH") ${PAIR_MS:-?}ms" ;;
+    *) echo "$PAIR_RESULT" ;;
+  esac
+}
+
+print_matrix() {
+  local -a types=("$@")
+  local a b w=20
+  echo
+  echo "NAT lab matrix (rows: alice's NAT, she connects; columns: bob's NAT, he accepts)"
+  printf '%-20s' "alice \\ bob"
+  for b in "${types[@]}"; do printf '%-*s' "$w" "$b"; done
+  echo
+  for a in "${types[@]}"; do
+    printf '%-20s' "$a"
+    for b in "${types[@]}"; do printf '%-*s' "$w" "${CELL[$a,$b]:-(not run)}"; done
+    echo
+  done
+  echo "ok = connected and exchanged a line each way, both exited 0 (path kind, connect ms as alice saw it);"
+  echo "xfail = expected not to connect and failed cleanly (punch timeout); XPASS = expected to fail but connected."
+}
+
+matrix_main() {
+  set -uo pipefail
+  local selftest=1 scenarios=1 only_selftest=0 loss=${NATLAB_LOSS:-10} types=("${NATLAB_TYPES[@]}") t
+  natlab_parse_common "$@"
+  set -- "${NATLAB_ARGS[@]}"
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --no-selftest) selftest=0 ;;
+      --no-scenarios) scenarios=0 ;;
+      --selftest-only) only_selftest=1 ;;
+      --loss) loss=$2; shift ;;
+      --types) read -r -a types <<<"$2"; shift ;;
+      -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      *) echo "matrix.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+  done
+  for t in "${!types[@]}"; do types[$t]=$(natlab_type_name "${types[$t]}") || lab_die "unknown NAT type '${types[$t]}'"; done
+
+  lab_preflight
+  (( only_selftest )) || natlab_need_apps
+  lab_init
+  local started=$EPOCHREALTIME selftest_rc=0
+  if (( selftest || only_selftest )); then
+    echo "== selftest: does each NAT box behave as its type claims? =="
+    NATLAB_LOSS=$loss selftest_all || selftest_rc=1
+    if (( only_selftest )); then
+      echo "natlab: selftest $([[ $selftest_rc == 0 ]] && echo passed || echo FAILED) in $(elapsed "$started") s (apps not run)"
+      return $selftest_rc
+    fi
+    (( selftest_rc == 0 )) || echo "natlab: the selftest failed, so the matrix below runs through NATs that are not what they claim"
+  fi
+
+  echo "== matrix: alice (connects) -> bob (accepts), peer timeout ${NATLAB_PEER_TIMEOUT} s =="
+  local a b n=0 total=$(( ${#types[@]} * ${#types[@]} ))
+  for a in "${types[@]}"; do
+    for b in "${types[@]}"; do
+      n=$((n + 1))
+      printf '[%2d/%d] ' "$n" "$total"
+      run_pair "$(natlab_expected "$a" "$b")" "$a->$b" "$a" "$b"
+      CELL[$a,$b]=$(cell_text); tally
+    done
+  done
+
+  if (( scenarios )); then
+    echo "== scenarios =="
+    run_pair "$(natlab_expected scenario same-nat)" "same-nat (both behind one port-restricted)" \
+      port-restricted port-restricted --same-nat; tally
+    run_pair "$(natlab_expected scenario cgn)" "cgn (alice: home port-r. behind CGN port-r.)" \
+      port-restricted port-restricted --cgn port-restricted; tally
+    run_pair "$(natlab_expected scenario loss)" "loss $loss% (port-restricted both sides)" \
+      port-restricted port-restricted --loss "$loss"; tally
+  fi
+
+  print_matrix "${types[@]}"
+  echo
+  echo "natlab: $COUNT_ok ok, $COUNT_xfail xfail, $COUNT_XPASS XPASS, $COUNT_FAIL FAIL;" \
+       "selftest $([[ $selftest == 0 ]] && echo "not run" || { [[ $selftest_rc == 0 ]] && echo passed || echo FAILED; })" \
+       "- $(elapsed "$started") s"
+  (( COUNT_FAIL == 0 && selftest_rc == 0 ))
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then matrix_main "$@"; fi
