@@ -315,7 +315,7 @@ lab_main() {
       echo "Ctrl-C (or 10 minutes) tears it down."
       local n=600; while (( n-- > 0 )); do sleep 1; done
       ;;
-    *) sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; [[ -n "${1:-}" ]] && exit 2 ;;
+    *) sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; [[ -z "${1:-}" ]] || exit 2 ;;
   esac
 }
 
