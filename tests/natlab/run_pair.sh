@@ -112,11 +112,14 @@ run_pair() {
     [[ "$bob_rc" == 0 ]] || why="${why:+$why; }bob exited $bob_rc ($(last_error "$dir/bob.err"))"
     notes=("path $PAIR_PATH, ${PAIR_MS} ms (bob: $bob_path, $bob_ms ms)" "${notes[@]}")
   elif [[ -z "$why" ]]; then
-    # Not connected: a clean failure is alice exiting non-zero with a punch-timeout error.
+    # Not connected: a clean failure is alice, once introduced, exiting non-zero with a
+    # timeout error (a registration timeout or a lost introduction is not what we expect).
     lab_wait_exit "$alice" $(( t + 5 )); local alice_rc=$LAB_STATUS err
     err=$(last_error "$dir/alice.err")
     if [[ "$alice_rc" == running ]]; then why="not connected, and alice still running $((t + 5)) s after her ${t} s timeout"
     elif [[ "$alice_rc" == 0 ]]; then why="not connected, yet alice exited 0"
+    elif ! grep -qs '"event" *: *"introduced"' "$dir/alice.err"; then
+      why="alice exited $alice_rc before the broker introduced bob, so no punch was tried: ${err:-<no message>}"
     elif ! grep -qiE 'tim(e|ed)[ _-]?out' <<<"$err"; then why="not connected; alice exited $alice_rc without a timeout error: ${err:-<no message>}"
     else notes+=("alice exited $alice_rc: $err")
     fi
