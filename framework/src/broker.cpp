@@ -1,1 +1,357 @@
-// stub
+// The broker service: the receive loop, registration expiry, and the answers to Binding
+// (RFC 8489 and RFC 3489 clients), Register and Lookup. Connect and Introduce live in
+// broker_connect.cpp; the wire rules are in docs/protocol.md.
+#include "broker_impl.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <exception>
+#include <sstream>
+
+namespace punch {
+
+using namespace broker_detail;
+
+namespace {
+
+// A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d; we store and report IPv4.
+endpoint unmapped(const endpoint& ep) {
+  const auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return {asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()), ep.port()};
+  return ep;
+}
+
+// Receive errors that concern one earlier datagram, not the socket: ICMP feedback for a
+// send, or a datagram larger than the buffer.
+bool transient(const error_code& ec) {
+  return ec == asio::error::connection_refused || ec == asio::error::connection_reset ||
+         ec == asio::error::message_size || ec == asio::error::network_unreachable ||
+         ec == asio::error::host_unreachable;
+}
+
+// Comprehension-required attributes (RFC 8489 §14) the broker understands, or knows it may
+// ignore: anything else in a request is answered with 420 (RFC 8489 §6.3.1).
+bool understood(std::uint16_t type) {
+  switch (type) {
+    case wire::attr::peer_id:
+    case wire::attr::target_id:
+    case wire::attr::host_candidate:
+    case wire::attr::reflexive_candidate:
+    case wire::attr::lifetime:
+    case wire::attr::token:
+    case padding_attr:
+    // A broker without credentials ignores ICE's and long-term auth's attributes.
+    case stun::attr::username:
+    case stun::attr::message_integrity:
+    case stun::attr::message_integrity_sha256:
+    case stun::attr::userhash:
+    case stun::attr::realm:
+    case stun::attr::nonce:
+    case stun::attr::priority:
+    case stun::attr::use_candidate:
+      return true;
+    default:
+      return !stun::attr::comprehension_required(type);
+  }
+}
+
+// CHANGE-REQUEST asking for no change is harmless (RFC 3489 clients send it in their first
+// test); asking to answer from another address or port is something we cannot do.
+bool understood(const stun::attribute& a) {
+  if (a.type != change_request_attr) return understood(a.type);
+  error_code ec;
+  auto flags = stun::decode_u32(a, ec);
+  return flags && (*flags & 0x6) == 0;  // RFC 5780 §7.2: A (0x4) change IP, B (0x2) change port
+}
+
+std::chrono::seconds clamp_lifetime(std::chrono::seconds s, const broker_options& o) {
+  return std::min(std::max(s, o.min_lifetime), o.max_lifetime);
+}
+
+}  // namespace
+
+broker::impl::impl(datagram_socket& s, registry& r, broker_options o)
+    : socket(s), reg(r), options(std::move(o)) {
+  v6_socket = socket.local_endpoint().address().is_v6();
+}
+
+endpoint broker::impl::socket_form(const endpoint& ep) const {
+  if (v6_socket && ep.address().is_v4())
+    return {asio::ip::make_address_v6(asio::ip::v4_mapped, ep.address().to_v4()), ep.port()};
+  return ep;
+}
+
+std::span<const std::byte> broker::impl::handle(std::span<const std::byte> d, const endpoint& src,
+                                                clock::time_point now) {
+  ++stats.received;
+  error_code ec;
+  auto m = stun::message::parse(d, ec);
+  if (!m) {
+    // RFC 8489 §11: a request without the magic cookie comes from an RFC 3489 client.
+    if (ec == errc::bad_magic_cookie) return on_classic_binding(d, src, now);
+    ++stats.malformed;
+    return {};
+  }
+  switch (m->cls()) {
+    case stun::message_class::request:
+      break;
+    case stun::message_class::success_response:
+    case stun::message_class::error_response:
+      if (m->method() == wire::method::introduce) {
+        on_introduce_answer(*m, src);
+        return {};
+      }
+      ++stats.malformed;
+      return {};
+    case stun::message_class::indication:
+      ++stats.malformed;
+      return {};
+  }
+  const request r{*m, src, unmapped(src), std::max(d.size(), response_floor), now};
+  switch (m->method()) {
+    case wire::method::binding:
+    case wire::method::register_peer:
+    case wire::method::lookup:
+    case wire::method::connect:
+      break;
+    default:  // Introduce goes from the broker to peers, never to the broker
+      return error(r, wire::error::bad_request, "unknown method");
+  }
+  if (auto answer = unknown_attributes(r); !answer.empty()) return answer;
+  switch (m->method()) {
+    case wire::method::binding: return on_binding(r);
+    case wire::method::register_peer: return on_register(r);
+    case wire::method::lookup: return on_lookup(r);
+    default: return on_connect(r);
+  }
+}
+
+std::span<const std::byte> broker::impl::on_binding(const request& r) {
+  ++stats.bindings;
+  stun::builder b(out, stun::message_class::success_response, wire::method::binding, r.msg.id());
+  b.add_xor_address(stun::attr::xor_mapped_address, r.source);
+  // RFC 8489 §7.3: FINGERPRINT only if the client used it; no SOFTWARE, to stay small.
+  return r.msg.has_fingerprint() ? b.finish_with_fingerprint() : b.finish();
+}
+
+std::span<const std::byte> broker::impl::on_classic_binding(std::span<const std::byte> d,
+                                                            const endpoint& src,
+                                                            clock::time_point now) {
+  // Only a Binding request (type 0x0001) that fits our buffers is worth re-framing.
+  if (d.size() < stun::header_size || d.size() > scratch.size() || d[0] != std::byte{0} ||
+      d[1] != std::byte{1}) {
+    ++stats.malformed;
+    return {};
+  }
+  // Re-frame with the magic cookie so the codec validates the rest as usual.
+  std::copy(d.begin(), d.end(), scratch.begin());
+  const std::array<std::byte, 4> cookie{std::byte{0x21}, std::byte{0x12}, std::byte{0xA4},
+                                        std::byte{0x42}};
+  std::copy(cookie.begin(), cookie.end(), scratch.begin() + 4);
+  error_code ec;
+  auto m = stun::message::parse(std::span<const std::byte>(scratch).first(d.size()), ec);
+  if (!m) {
+    ++stats.malformed;
+    return {};
+  }
+  const request r{*m, src, unmapped(src), std::max(d.size(), response_floor), now};
+  auto answer = unknown_attributes(r);
+  if (answer.empty()) {
+    ++stats.bindings;
+    // RFC 8489 §11: MAPPED-ADDRESS instead of XOR-MAPPED-ADDRESS for RFC 3489 clients.
+    stun::builder b(out, stun::message_class::success_response, wire::method::binding, m->id());
+    b.add_address(stun::attr::mapped_address, r.source);
+    answer = b.finish();
+  }
+  // RFC 8489 §11: echo the client's 128-bit transaction id, cookie field included.
+  if (answer.size() >= stun::header_size) std::copy(d.begin() + 4, d.begin() + 8, out.begin() + 4);
+  return answer;
+}
+
+std::span<const std::byte> broker::impl::on_register(const request& r) {
+  auto id_attr = r.msg.find(wire::attr::peer_id);
+  if (!id_attr) return error(r, wire::error::bad_request, "missing PEER-ID");
+  const std::string_view id = stun::decode_string(*id_attr);
+  if (auto why = id_problem(id, false); !why.empty()) return error(r, wire::error::bad_request, why);
+
+  auto lifetime = clamp_lifetime(options.default_lifetime, options);
+  if (auto a = r.msg.find(wire::attr::lifetime)) {
+    error_code ec;
+    auto v = stun::decode_u32(*a, ec);
+    if (!v) return error(r, wire::error::bad_request, "bad LIFETIME");
+    lifetime = clamp_lifetime(std::chrono::seconds(*v), options);
+  }
+
+  registration entry{std::string(id), r.source, {}, r.now + lifetime};
+  for (const stun::attribute a : r.msg) {
+    if (a.type != wire::attr::host_candidate) continue;
+    if (entry.host.size() == wire::max_host_candidates)
+      return error(r, wire::error::bad_request, "over 8 HOST-CANDIDATEs");
+    error_code ec;
+    auto ep = stun::decode_xor_address(a, r.msg.id(), ec);
+    if (!ep) return error(r, wire::error::bad_request, "bad HOST-CANDIDATE");
+    entry.host.push_back(unmapped(*ep));
+  }
+
+  const auto before = reg.find(id, r.now);
+  const bool refresh = before && before->reflexive == r.source;
+  if (auto ec = reg.upsert(entry, r.now)) {
+    if (ec == errc::id_taken) return error(r, wire::error::forbidden, "PEER-ID taken elsewhere");
+    if (ec == errc::registry_full) return error(r, wire::error::insufficient_capacity, "registry full");
+    return error(r, wire::error::server_error, "registry failure");
+  }
+  ++stats.registrations;
+  emit({.what = refresh ? broker_event::kind::refreshed : broker_event::kind::registered,
+        .id = entry.id, .target = {}, .address = r.source, .lifetime = lifetime});
+
+  stun::builder b(out, stun::message_class::success_response, wire::method::register_peer, r.msg.id());
+  b.add_xor_address(stun::attr::xor_mapped_address, r.source);
+  b.add_u32(wire::attr::lifetime, static_cast<std::uint32_t>(lifetime.count()));
+  return finish(r, b);
+}
+
+std::span<const std::byte> broker::impl::on_lookup(const request& r) {
+  ++stats.lookups;
+  auto t = r.msg.find(wire::attr::target_id);
+  if (!t) return error(r, wire::error::bad_request, "missing TARGET-ID");
+  const std::string_view id = stun::decode_string(*t);
+  if (auto why = id_problem(id, true); !why.empty()) return error(r, wire::error::bad_request, why);
+  auto found = reg.find(id, r.now);
+  if (!found) return error(r, wire::error::not_found, "TARGET-ID not registered");
+  stun::builder b(out, stun::message_class::success_response, wire::method::lookup, r.msg.id());
+  add_candidates(b, *found);
+  return finish(r, b);
+}
+
+void broker::impl::add_candidates(stun::builder& b, const registration& peer) {
+  b.add_string(wire::attr::peer_id, peer.id);
+  b.add_xor_address(wire::attr::reflexive_candidate, peer.reflexive);
+  for (const auto& h : peer.host) b.add_xor_address(wire::attr::host_candidate, h);
+}
+
+bool broker::impl::fits(const request& r, const stun::builder& b) const {
+  return !b.error() && b.size() + stun::fingerprint_size <= r.budget;
+}
+
+std::span<const std::byte> broker::impl::finish(const request& r, stun::builder& b) {
+  if (b.error()) return error(r, wire::error::server_error, "answer does not fit");
+  if (!fits(r, b)) {
+    // Amplification rule: the client pads its request (PADDING) to the answer's size.
+    const std::string reason = "pad request to " + std::to_string(b.size() + stun::fingerprint_size) + " bytes";
+    return error(r, wire::error::bad_request, reason);
+  }
+  return b.finish_with_fingerprint();
+}
+
+std::span<const std::byte> broker::impl::error(const request& r, int code, std::string_view reason) {
+  ++stats.errors_sent;
+  stun::builder b(out, stun::message_class::error_response, r.msg.method(), r.msg.id());
+  b.add_error_code(code, reason.substr(0, max_reason_size));
+  // Binding answers carry FINGERPRINT only when the request did; punch answers always.
+  if (r.msg.method() == wire::method::binding && !r.msg.has_fingerprint()) return b.finish();
+  return b.finish_with_fingerprint();
+}
+
+std::span<const std::byte> broker::impl::unknown_attributes(const request& r) {
+  // RFC 8489 §14.9: list the attributes we do not understand, as many as the budget allows.
+  constexpr std::size_t max_listed = 16;
+  std::array<std::byte, 2 * max_listed> listed{};
+  std::size_t n = 0;
+  for (const stun::attribute a : r.msg) {
+    if (understood(a) || n == max_listed) continue;
+    // 20 header + 28 ERROR-CODE + 4 + padded list + 8 FINGERPRINT must fit the budget.
+    if (60 + ((2 * (n + 1) + 3) & ~std::size_t{3}) > r.budget) break;
+    listed[2 * n] = std::byte(a.type >> 8);
+    listed[2 * n + 1] = std::byte(a.type & 0xFF);
+    ++n;
+  }
+  if (n == 0) return {};
+  ++stats.errors_sent;
+  stun::builder b(out, stun::message_class::error_response, r.msg.method(), r.msg.id());
+  b.add_error_code(wire::error::unknown_attribute, "unknown attribute");
+  b.add(stun::attr::unknown_attributes, std::span<const std::byte>(listed).first(2 * n));
+  if (r.msg.method() == wire::method::binding && !r.msg.has_fingerprint()) return b.finish();
+  return b.finish_with_fingerprint();
+}
+
+asio::awaitable<void> broker::impl::receive_loop() {
+  // Cancellation is checked explicitly, so a cancelled loop ends without throwing.
+  co_await asio::this_coro::throw_if_cancelled(false);
+  for (;;) {
+    auto [ec, n] = co_await socket.async_receive_from(asio::buffer(in), from,
+                                                      asio::as_tuple(asio::use_awaitable));
+    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+      co_return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted || ec == errc::socket_closed || !socket.is_open())
+        co_return;
+      if (transient(ec)) continue;
+      std::ostringstream what;
+      what << "broker on " << local << ": receive failed";
+      throw system_error(ec, what.str());
+    }
+    const endpoint source = from;
+    auto answer = handle(std::span<const std::byte>(in).first(n), source, clock::now());
+    if (answer.empty()) continue;
+    // A failed send is that one client's loss (unreachable, filtered); keep serving.
+    auto [sec, sent] = co_await socket.async_send_to(asio::buffer(answer.data(), answer.size()),
+                                                      source, asio::as_tuple(asio::use_awaitable));
+    if (sec == asio::error::operation_aborted || !socket.is_open()) co_return;
+  }
+}
+
+asio::awaitable<void> broker::impl::expiry_loop() {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    timer.expires_after(options.expiry_interval);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec || (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+      co_return;
+    // Collected first: an event handler must not run while the registry iterates.
+    expired.clear();
+    reg.expire(clock::now(), [this](std::string_view id, const endpoint& ep) {
+      expired.push_back({.what = broker_event::kind::expired, .id = std::string(id), .target = {}, .address = ep});
+    });
+    for (const auto& e : expired) emit(e);
+  }
+}
+
+// ---- the public class ----
+
+broker::broker(datagram_socket& socket, registry& reg, broker_options options)
+    : impl_(std::make_unique<impl>(socket, reg, std::move(options))) {}
+
+broker::~broker() { impl_->stop_introductions(); }
+
+asio::awaitable<void> broker::run() {
+  using namespace asio::experimental::awaitable_operators;
+  impl& i = *impl_;
+  std::ostringstream local;
+  local << i.socket.local_endpoint();
+  i.local = local.str();
+  // Introductions must not outlive run(): stop them however it ends, then report.
+  std::exception_ptr failure;
+  try {
+    co_await (i.receive_loop() || i.expiry_loop());
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  i.stop_introductions();
+  if (failure) std::rethrow_exception(failure);
+}
+
+void broker::on_event(std::function<void(const broker_event&)> handler) {
+  impl_->on_event = std::move(handler);
+}
+
+const broker_stats& broker::stats() const noexcept { return impl_->stats; }
+
+endpoint broker::local_endpoint() const { return impl_->socket.local_endpoint(); }
+
+}  // namespace punch

@@ -4,6 +4,7 @@
 
 #include "punch/registry.hpp"
 #include "punch/transport.hpp"
+#include "punch/wire/protocol.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -22,6 +23,8 @@ struct broker_options {
   // Introduce requests are retransmitted until acknowledged, at most this many times.
   int introduce_attempts = 6;
   std::chrono::milliseconds introduce_rto{100};
+  // How often expired registrations are dropped (and `expired` events emitted).
+  std::chrono::milliseconds expiry_interval{1000};
   std::string software = "punch-broker";
 };
 
@@ -33,27 +36,37 @@ struct broker_stats {
   std::uint64_t registrations = 0;   // successful Register (new or refresh)
   std::uint64_t lookups = 0;
   std::uint64_t connects = 0;
+  std::uint64_t introductions = 0;        // Introduce exchanges started (one per Connect)
   std::uint64_t introductions_acked = 0;
+  std::uint64_t introductions_failed = 0; // never acknowledged, or answered with an error
   std::uint64_t errors_sent = 0;
 };
 
 // What happened, for logs: one call per new registration and per introduction.
+// `introduced` is emitted when the target acknowledges the Introduce; `introduce_failed` when
+// it never does (or answers with an error).
 struct broker_event {
   enum class kind { registered, refreshed, expired, introduced, introduce_failed } what;
   std::string id;        // the registering peer, or the connecting peer
   std::string target;    // for introductions: the peer that was introduced
   endpoint address;      // the reflexive address of `id`
+  std::chrono::seconds lifetime{0};  // registered, refreshed: the granted lifetime
+  wire::token token{};               // introduced, introduce_failed
 };
 
+// Not thread-safe: run() and everything it starts use the socket's executor, which must be
+// single-threaded (or a strand). Destroy the broker before its io_context, as any I/O object.
 class broker {
 public:
-  // The socket, the registry and the broker must outlive run().
+  // The socket and the registry must outlive run(); the broker must outlive run() too.
+  // Introductions in flight stop when run() ends or the broker is destroyed.
   broker(datagram_socket& socket, registry& reg, broker_options options = {});
   ~broker();
   broker(const broker&) = delete;
   broker& operator=(const broker&) = delete;
 
-  // Serves until the socket is closed or the coroutine is cancelled.
+  // Serves until the socket is closed or the coroutine is cancelled. Throws system_error
+  // for a receive error other than the transient ones (ICMP-induced refusals, truncation).
   asio::awaitable<void> run();
 
   void on_event(std::function<void(const broker_event&)> handler);

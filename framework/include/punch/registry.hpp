@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,8 +34,13 @@ public:
   virtual std::optional<registration> find(std::string_view id,
                                            std::chrono::steady_clock::time_point now) const = 0;
   virtual bool erase(std::string_view id) = 0;
-  // Drops expired entries; returns how many. Called periodically by the broker.
-  virtual std::size_t expire(std::chrono::steady_clock::time_point now) = 0;
+  // Drops expired entries and returns how many, calling `on_expired` (if set) with each id
+  // and reflexive endpoint before it goes. Called periodically by the broker.
+  using expired_handler = std::function<void(std::string_view id, const endpoint& reflexive)>;
+  virtual std::size_t expire(std::chrono::steady_clock::time_point now,
+                             const expired_handler& on_expired) = 0;
+  std::size_t expire(std::chrono::steady_clock::time_point now) { return expire(now, {}); }
+  // Entries held, including expired ones that expire() has not dropped yet.
   virtual std::size_t size() const = 0;
 };
 

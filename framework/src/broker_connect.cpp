@@ -1,0 +1,132 @@
+// The broker's Connect: answer the requester with the target's candidates and, at the same
+// moment, send the target an Introduce with the requester's candidates, both carrying one
+// fresh token. Introduce is retransmitted until the target acknowledges it; retransmitted
+// Connects are answered from a small cache so that each Connect introduces once.
+#include "broker_impl.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <sodium.h>
+
+#include <exception>
+
+namespace punch {
+
+using namespace broker_detail;
+
+std::span<const std::byte> broker::impl::on_connect(const request& r) {
+  ++stats.connects;
+  // A retransmission (same transaction, same source) gets the first answer again.
+  for (const auto& c : connects) {
+    if (!c.answer.empty() && c.id == r.msg.id() && c.from == r.from && r.now - c.at < connect_cache_ttl)
+      return c.answer;
+  }
+
+  auto p = r.msg.find(wire::attr::peer_id);
+  if (!p) return error(r, wire::error::bad_request, "missing PEER-ID");
+  const std::string_view requester = stun::decode_string(*p);
+  if (auto why = id_problem(requester, false); !why.empty()) return error(r, wire::error::bad_request, why);
+  auto t = r.msg.find(wire::attr::target_id);
+  if (!t) return error(r, wire::error::bad_request, "missing TARGET-ID");
+  const std::string_view target = stun::decode_string(*t);
+  if (auto why = id_problem(target, true); !why.empty()) return error(r, wire::error::bad_request, why);
+  if (target == requester) return error(r, wire::error::bad_request, "TARGET-ID is PEER-ID");
+
+  // Only the registered endpoint may speak for an id: the target will punch toward it.
+  auto me = reg.find(requester, r.now);
+  if (!me) return error(r, wire::error::forbidden, "PEER-ID not registered");
+  if (me->reflexive != r.source) return error(r, wire::error::forbidden, "PEER-ID registered elsewhere");
+  auto peer = reg.find(target, r.now);
+  if (!peer) return error(r, wire::error::not_found, "TARGET-ID not registered");
+  if (introductions.size() >= max_pending_introductions)
+    return error(r, wire::error::rate_limited, "too many introductions");
+
+  wire::token token;
+  randombytes_buf(token.data(), token.size());
+
+  // The answer first: if it does not fit the request's budget, nobody is introduced.
+  stun::builder b(out, stun::message_class::success_response, wire::method::connect, r.msg.id());
+  add_candidates(b, *peer);
+  b.add(wire::attr::token, token);
+  b.add_xor_address(stun::attr::xor_mapped_address, r.source);
+  if (!fits(r, b)) return finish(r, b);
+  const auto answer = b.finish_with_fingerprint();
+
+  auto in = std::make_shared<introduction>(socket.get_executor());
+  randombytes_buf(in->id.data(), in->id.size());
+  in->to = socket_form(peer->reflexive);
+  in->event = {.what = broker_event::kind::introduced, .id = me->id, .target = peer->id,
+               .address = me->reflexive, .token = token};
+  std::array<std::byte, stun::max_message_size> buf;
+  stun::builder intro(buf, stun::message_class::request, wire::method::introduce, in->id);
+  add_candidates(intro, *me);
+  intro.add(wire::attr::token, token);
+  const auto bytes = intro.finish_with_fingerprint();
+  if (bytes.empty()) return error(r, wire::error::server_error, "introduce does not fit");
+  in->request.assign(bytes.begin(), bytes.end());
+
+  introductions.emplace(in->id, in);
+  ++stats.introductions;
+  asio::co_spawn(socket.get_executor(), run_introduction(in), [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  });
+
+  auto& record = connects[next_connect];
+  next_connect = (next_connect + 1) % connects.size();
+  record.id = r.msg.id();
+  record.from = r.from;
+  record.at = r.now;
+  record.answer.assign(answer.begin(), answer.end());
+  return answer;
+}
+
+// Sends the Introduce at 0, rto, 3·rto, 7·rto, … (the wait doubles), at most
+// introduce_attempts times, then waits once more before giving up.
+asio::awaitable<void> broker::impl::run_introduction(std::shared_ptr<introduction> in) {
+  auto rto = options.introduce_rto;
+  for (int attempt = 1;; ++attempt) {
+    // Once stopped, `this` may be gone: look only at `in`.
+    if (in->stopped || in->acked || in->rejected) co_return;
+    co_await socket.async_send_to(asio::buffer(in->request), in->to, asio::as_tuple(asio::use_awaitable));
+    if (in->stopped || in->acked || in->rejected) co_return;
+    in->timer.expires_after(rto);
+    co_await in->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (in->stopped || in->acked || in->rejected) co_return;
+    if (attempt >= options.introduce_attempts) break;
+    rto *= 2;
+  }
+  ++stats.introductions_failed;
+  introductions.erase(in->id);
+  in->event.what = broker_event::kind::introduce_failed;
+  emit(in->event);
+}
+
+void broker::impl::on_introduce_answer(const stun::message& m, const endpoint& src) {
+  auto it = introductions.find(m.id());
+  // A late duplicate (the target answers every retransmission), or not from the target.
+  if (it == introductions.end() || src != it->second->to) return;
+  auto in = it->second;
+  introductions.erase(it);
+  in->timer.cancel();
+  if (m.cls() == stun::message_class::success_response) {
+    in->acked = true;
+    ++stats.introductions_acked;
+  } else {
+    in->rejected = true;
+    ++stats.introductions_failed;
+    in->event.what = broker_event::kind::introduce_failed;
+  }
+  emit(in->event);
+}
+
+void broker::impl::stop_introductions() {
+  for (auto& [id, in] : introductions) {
+    in->stopped = true;
+    in->timer.cancel();
+  }
+  introductions.clear();
+}
+
+}  // namespace punch

@@ -1,0 +1,150 @@
+// The broker's private state (private header), shared by the request handlers in broker.cpp
+// and the Connect/Introduce machinery in broker_connect.cpp. The wire rules it implements
+// are in docs/protocol.md.
+#pragma once
+
+#include "punch/broker.hpp"
+#include "punch/wire/protocol.hpp"
+#include "punch/wire/stun.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace punch {
+namespace broker_detail {
+
+using clock = std::chrono::steady_clock;
+
+// Every response fits in max(request size, response_floor) bytes, so the broker never
+// amplifies a spoofed request by more than that floor (docs/protocol.md, "Amplification").
+inline constexpr std::size_t response_floor = 64;
+// Error reasons are at most this long, so that an error response fits response_floor:
+// 20 header + 8 ERROR-CODE header + 28 reason + 8 FINGERPRINT.
+inline constexpr std::size_t max_reason_size = 28;
+// The largest Lookup / Connect answer: PEER-ID (4+64), REFLEXIVE-CANDIDATE and eight
+// HOST-CANDIDATEs in IPv6 (9 × 24), TOKEN (4+16), XOR-MAPPED-ADDRESS (24), FINGERPRINT (8).
+inline constexpr std::size_t max_answer_size = 356;
+
+// Retransmitted Connects are answered from this cache instead of introducing twice.
+inline constexpr std::size_t connect_cache_size = 256;
+inline constexpr std::chrono::seconds connect_cache_ttl{10};
+// More introductions in flight than this are refused with 429.
+inline constexpr std::size_t max_pending_introductions = 4096;
+
+// Attributes the broker understands without being a punch attribute.
+inline constexpr std::uint16_t change_request_attr = 0x0003;  // RFC 5780 §7.2
+inline constexpr std::uint16_t padding_attr = 0x0026;         // RFC 5780 §7.6
+
+// Why `id` is not a valid peer id, in at most max_reason_size bytes; empty when it is.
+inline std::string_view id_problem(std::string_view id, bool target) {
+  if (wire::valid_peer_id(id)) return {};
+  if (id.empty()) return target ? "TARGET-ID is empty" : "PEER-ID is empty";
+  if (id.size() > wire::max_peer_id_size) return target ? "TARGET-ID over 64 bytes" : "PEER-ID over 64 bytes";
+  return target ? "TARGET-ID: bad character" : "PEER-ID has a bad character";
+}
+
+// One Introduce exchange with a target peer, shared by its coroutine and the broker. Once
+// `stopped` is set the broker may be gone: the coroutine then touches nothing but this.
+struct introduction {
+  explicit introduction(const asio::any_io_executor& ex) : timer(ex) {}
+  stun::transaction_id id{};
+  endpoint to;                    // the target's reflexive endpoint, in the socket's family
+  broker_event event;             // id = requester, target, token
+  std::vector<std::byte> request; // the Introduce, resent as is
+  asio::steady_timer timer;
+  bool acked = false;
+  bool rejected = false;          // the target answered with an error response
+  bool stopped = false;
+};
+
+// A Connect already answered: the same transaction from the same source gets `answer` again.
+struct connect_record {
+  stun::transaction_id id{};
+  endpoint from;
+  clock::time_point at{};
+  std::vector<std::byte> answer;
+};
+
+// What every handler needs to know about the request it answers.
+struct request {
+  const stun::message& msg;
+  const endpoint& from;       // the source as the socket reports it (answers go there)
+  endpoint source;            // the same, IPv4-mapped IPv6 unmapped (what we store and report)
+  std::size_t budget;         // the largest answer allowed: max(request size, response_floor)
+  clock::time_point now;
+};
+
+}  // namespace broker_detail
+
+struct broker::impl {
+  using request = broker_detail::request;
+  using clock = broker_detail::clock;
+
+  impl(datagram_socket& s, registry& r, broker_options o);
+
+  // Handles one datagram; returns the answer to send to `from` (empty: none). The span
+  // points into `out` or into the Connect cache and stays valid until the next call.
+  std::span<const std::byte> handle(std::span<const std::byte> datagram, const endpoint& from,
+                                    clock::time_point now);
+
+  asio::awaitable<void> receive_loop();
+  asio::awaitable<void> expiry_loop();
+
+  // broker.cpp: the simple requests.
+  std::span<const std::byte> on_binding(const request& r);
+  std::span<const std::byte> on_classic_binding(std::span<const std::byte> datagram,
+                                                const endpoint& from, clock::time_point now);
+  std::span<const std::byte> on_register(const request& r);
+  std::span<const std::byte> on_lookup(const request& r);
+  std::span<const std::byte> error(const request& r, int code, std::string_view reason);
+  std::span<const std::byte> unknown_attributes(const request& r);
+  // PEER-ID, REFLEXIVE-CANDIDATE and HOST-CANDIDATEs of `peer`.
+  static void add_candidates(stun::builder& b, const registration& peer);
+  // True if the success answer in `b` plus FINGERPRINT fits the request's budget.
+  bool fits(const request& r, const stun::builder& b) const;
+  // Finishes a success answer with FINGERPRINT, or answers 400 (pad the request) when it
+  // would not fit the budget, or 500 when the builder failed.
+  std::span<const std::byte> finish(const request& r, stun::builder& b);
+
+  // broker_connect.cpp: Connect, the cache, Introduce and its acknowledgements.
+  std::span<const std::byte> on_connect(const request& r);
+  void on_introduce_answer(const stun::message& m, const endpoint& from);
+  asio::awaitable<void> run_introduction(std::shared_ptr<broker_detail::introduction> in);
+  void stop_introductions();
+
+  void emit(const broker_event& e) {
+    if (on_event) on_event(e);
+  }
+  // The socket's form of an endpoint we store unmapped (IPv4 on an IPv6 socket → mapped).
+  endpoint socket_form(const endpoint& ep) const;
+
+  datagram_socket& socket;
+  registry& reg;
+  broker_options options;
+  broker_stats stats;
+  std::function<void(const broker_event&)> on_event;
+  bool v6_socket = false;
+  std::string local;  // the socket's endpoint, for error messages
+
+  // Fixed buffers: the receive path and the Binding answer never allocate.
+  std::array<std::byte, stun::max_message_size> in{};
+  std::array<std::byte, stun::max_message_size> out{};
+  std::array<std::byte, stun::max_message_size> scratch{};  // RFC 3489 requests, re-framed
+  endpoint from;
+
+  std::array<broker_detail::connect_record, broker_detail::connect_cache_size> connects{};
+  std::size_t next_connect = 0;
+  std::map<stun::transaction_id, std::shared_ptr<broker_detail::introduction>> introductions;
+  std::vector<broker_event> expired;  // collected during registry::expire, emitted after
+};
+
+}  // namespace punch
