@@ -1,0 +1,124 @@
+// The simulated network: realms, hosts and NAT boxes on the caller's io_context.
+//
+// Single-threaded and deterministic by seed: every random decision (loss, jitter, random
+// NAT ports) is drawn from one RNG when a datagram is sent, in send order. A datagram's
+// whole path (links, NAT translations, filtering) is decided when it is sent; only its
+// arrival waits, on an asio timer, for the sum of the delays of the links it crosses.
+// So NAT state is consulted at send time: a datagram races only with datagrams sent
+// before it, never with ones sent while it is "on the wire".
+#pragma once
+
+#include "punch/plugins/sim/event.hpp"
+#include "punch/plugins/sim/host.hpp"
+#include "punch/plugins/sim/nat_box.hpp"
+#include "punch/plugins/sim/topology.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace punch::sim {
+
+namespace detail {
+class delivery_queue;
+class rng;
+}  // namespace detail
+
+class network {
+public:
+  using endpoint = boost::asio::ip::udp::endpoint;
+  using event_handler = std::function<void(const event&)>;
+
+  network(boost::asio::any_io_executor ex, std::uint64_t seed);
+  network(const network&) = delete;
+  network& operator=(const network&) = delete;
+  // Closes every socket (pending operations: operation_aborted) and drops datagrams in
+  // flight. Destroy the network before its io_context.
+  ~network();
+
+  boost::asio::any_io_executor get_executor() const { return executor_; }
+  std::uint64_t seed() const noexcept { return seed_; }
+
+  // The public internet: the root realm.
+  realm internet() const noexcept { return realm{0}; }
+
+  // Adds a host with `address` in realm `where`. Throws std::invalid_argument if the name
+  // is taken or the address is already used in that realm.
+  host& add_host(std::string name, realm where, const boost::asio::ip::address& address,
+                 const link& l = {});
+  // Adds a NAT box whose external address is in `outside`; its inside realm is new
+  // (nat.inside()). `outside` may be another NAT's inside: NAT behind NAT.
+  nat_box& add_nat(std::string name, realm outside, const boost::asio::ip::address& external,
+                   const nat_behaviour& behaviour, const link& uplink = {});
+
+  host* find_host(std::string_view name) noexcept;
+  nat_box* find_nat(std::string_view name) noexcept;
+  // "internet" or "inside nat-a".
+  std::string realm_name(realm r) const;
+
+  // steady_clock::now() plus the offset that advance_clock() accumulated. NAT mapping
+  // lifetimes are checked against it, lazily, when a datagram crosses the NAT box.
+  clock::time_point now() const noexcept;
+  // Moves the clock forward without sleeping; datagrams in flight are not hurried.
+  void advance_clock(clock::duration d);
+
+  // Calls `h` for every event, synchronously, in decision order (several may be added).
+  void on_event(event_handler h);
+  // Keeps the most recent `max_events` events in trace(); 0 (the default) keeps none.
+  void keep_trace(std::size_t max_events);
+  const std::deque<event>& trace() const noexcept { return trace_; }
+  void clear_trace() noexcept { trace_.clear(); }
+
+  // Datagrams sent so far (also the number of the last one).
+  std::uint64_t datagrams_sent() const noexcept { return last_packet_; }
+  // Datagrams scheduled for delivery and not yet arrived.
+  std::size_t datagrams_in_flight() const noexcept;
+
+private:
+  friend class host;
+  friend class nat_box;
+  friend class detail::sim_socket;
+  friend class detail::delivery_queue;
+
+  // A datagram on its way: the state the router carries from link to link.
+  struct route;
+
+  // The router (router.cpp): decides the whole path of a datagram and schedules it.
+  void send(host& from, const endpoint& src, const endpoint& dst,
+            boost::asio::const_buffer data);
+  bool cross(const link& l, const std::string& owner, route& r);
+  // Called by the delivery queue when a datagram arrives at its destination host.
+  void arrive(host& to, std::uint64_t packet, const endpoint& from, const endpoint& dst,
+              std::vector<std::byte> payload);
+
+  void emit(event e);
+  detail::rng& rng() noexcept { return *rng_; }
+  host* host_at(realm r, const boost::asio::ip::address& a) const noexcept;
+  nat_box* nat_at(realm r, const boost::asio::ip::address& a) const noexcept;
+  nat_box* owner_of(realm r) const noexcept;
+  void check_free(realm r, const boost::asio::ip::address& a, std::string_view name) const;
+
+  boost::asio::any_io_executor executor_;
+  std::uint64_t seed_;
+  std::unique_ptr<detail::rng> rng_;
+  clock::time_point created_;
+  clock::duration offset_{0};
+  std::vector<std::unique_ptr<host>> hosts_;
+  std::vector<std::unique_ptr<nat_box>> nats_;
+  // realm id → the NAT box whose inside it is; [0], the internet, has none.
+  std::vector<nat_box*> realm_owner_{nullptr};
+  std::vector<event_handler> handlers_;
+  std::deque<event> trace_;
+  std::size_t trace_limit_ = 0;
+  std::uint64_t last_packet_ = 0;
+  std::unique_ptr<detail::delivery_queue> deliveries_;
+};
+
+}  // namespace punch::sim

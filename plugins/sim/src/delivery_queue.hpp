@@ -1,0 +1,53 @@
+// Private: datagrams in flight, ordered by arrival time, behind one asio timer.
+#pragma once
+
+#include "punch/plugins/sim/host.hpp"
+#include "punch/plugins/sim/topology.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace punch::sim {
+class network;
+}
+
+namespace punch::sim::detail {
+
+class delivery_queue {
+public:
+  struct delivery {
+    std::uint64_t packet;
+    host* to;
+    endpoint from;
+    endpoint dst;
+    std::vector<std::byte> payload;
+  };
+
+  delivery_queue(network& net, const asio::any_io_executor& ex);
+  ~delivery_queue();
+
+  // `at` is real steady_clock time (advance_clock does not hurry datagrams). Datagrams
+  // due at the same instant arrive in the order they were scheduled.
+  void schedule(clock::time_point at, delivery d);
+  std::size_t size() const noexcept { return queue_.size(); }
+
+private:
+  void arm(clock::time_point at);
+  void on_timer();
+
+  network& network_;
+  asio::steady_timer timer_;
+  std::multimap<clock::time_point, delivery> queue_;
+  bool armed_ = false;
+  clock::time_point armed_at_{};
+  // Timer handlers check it: a wait that completed just before we were destroyed must not
+  // touch us.
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
+};
+
+}  // namespace punch::sim::detail

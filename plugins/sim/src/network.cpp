@@ -1,0 +1,138 @@
+// The network's topology (realms, hosts, NAT boxes), its clock and its event stream.
+// Routing lives in router.cpp.
+#include "punch/plugins/sim/network.hpp"
+
+#include "delivery_queue.hpp"
+#include "link_check.hpp"
+#include "rng.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace punch::sim {
+
+network::network(boost::asio::any_io_executor ex, std::uint64_t seed)
+    : executor_(std::move(ex)),
+      seed_(seed),
+      rng_(std::make_unique<detail::rng>(seed)),
+      created_(clock::now()),
+      deliveries_(std::make_unique<detail::delivery_queue>(*this, executor_)) {}
+
+network::~network() {
+  // Datagrams in flight point at hosts: drop them first.
+  deliveries_.reset();
+  hosts_.clear();
+}
+
+void network::check_free(realm r, const boost::asio::ip::address& a,
+                         std::string_view name) const {
+  if (r.id >= realm_owner_.size()) {
+    throw std::invalid_argument("sim: " + std::string(name) + ": no such realm");
+  }
+  const bool host_named = std::any_of(hosts_.begin(), hosts_.end(),
+                                      [&](const auto& h) { return h->name() == name; });
+  const bool nat_named = std::any_of(nats_.begin(), nats_.end(),
+                                     [&](const auto& n) { return n->name() == name; });
+  if (name.empty() || host_named || nat_named) {
+    throw std::invalid_argument("sim: the name \"" + std::string(name) +
+                                "\" is empty or already taken");
+  }
+  if (a.is_unspecified() || a.is_multicast()) {
+    throw std::invalid_argument("sim: " + std::string(name) + ": " + a.to_string() +
+                                " cannot be a host address");
+  }
+  if (host_at(r, a) || nat_at(r, a)) {
+    throw std::invalid_argument("sim: " + std::string(name) + ": " + a.to_string() +
+                                " is already used in " + realm_name(r));
+  }
+}
+
+host& network::add_host(std::string name, realm where, const boost::asio::ip::address& address,
+                        const link& l) {
+  check_free(where, address, name);
+  // The constructor is private to the network: no make_unique.
+  hosts_.push_back(std::unique_ptr<host>(new host(*this, std::move(name), where, address, l)));
+  return *hosts_.back();
+}
+
+nat_box& network::add_nat(std::string name, realm outside,
+                          const boost::asio::ip::address& external,
+                          const nat_behaviour& behaviour, const link& uplink) {
+  check_free(outside, external, name);
+  detail::check_link(uplink, name);
+  if (behaviour.port_min == 0 || behaviour.port_min > behaviour.port_max) {
+    throw std::invalid_argument("sim: " + name + ": the port range must be within 1-65535");
+  }
+  if (behaviour.mapping_lifetime.count() <= 0) {
+    throw std::invalid_argument("sim: " + name + ": the mapping lifetime must be positive");
+  }
+  const realm inside{static_cast<std::uint32_t>(realm_owner_.size())};
+  nats_.push_back(std::unique_ptr<nat_box>(
+      new nat_box(*this, std::move(name), outside, inside, external, behaviour, uplink)));
+  realm_owner_.push_back(nats_.back().get());
+  return *nats_.back();
+}
+
+host* network::find_host(std::string_view name) noexcept {
+  auto it = std::find_if(hosts_.begin(), hosts_.end(),
+                         [&](const auto& h) { return h->name() == name; });
+  return it == hosts_.end() ? nullptr : it->get();
+}
+
+nat_box* network::find_nat(std::string_view name) noexcept {
+  auto it = std::find_if(nats_.begin(), nats_.end(),
+                         [&](const auto& n) { return n->name() == name; });
+  return it == nats_.end() ? nullptr : it->get();
+}
+
+std::string network::realm_name(realm r) const {
+  if (r.id == 0) return "the internet";
+  if (r.id < realm_owner_.size()) return "the inside of " + realm_owner_[r.id]->name();
+  return "realm " + std::to_string(r.id);
+}
+
+host* network::host_at(realm r, const boost::asio::ip::address& a) const noexcept {
+  // Linear: simulated networks have a handful of hosts.
+  for (const auto& h : hosts_) {
+    if (h->realm() == r && h->address() == a) return h.get();
+  }
+  return nullptr;
+}
+
+nat_box* network::nat_at(realm r, const boost::asio::ip::address& a) const noexcept {
+  for (const auto& n : nats_) {
+    if (n->outside() == r && n->external_address() == a) return n.get();
+  }
+  return nullptr;
+}
+
+nat_box* network::owner_of(realm r) const noexcept {
+  return r.id < realm_owner_.size() ? realm_owner_[r.id] : nullptr;
+}
+
+clock::time_point network::now() const noexcept { return clock::now() + offset_; }
+
+void network::advance_clock(clock::duration d) {
+  if (d.count() < 0) throw std::invalid_argument("sim: the clock only moves forward");
+  offset_ += d;
+}
+
+void network::on_event(event_handler h) { handlers_.push_back(std::move(h)); }
+
+void network::keep_trace(std::size_t max_events) {
+  trace_limit_ = max_events;
+  while (trace_.size() > trace_limit_) trace_.pop_front();
+}
+
+std::size_t network::datagrams_in_flight() const noexcept { return deliveries_->size(); }
+
+void network::emit(event e) {
+  e.at = now() - created_;
+  if (trace_limit_ != 0) {
+    if (trace_.size() == trace_limit_) trace_.pop_front();
+    trace_.push_back(e);
+  }
+  for (auto& h : handlers_) h(e);
+}
+
+}  // namespace punch::sim
