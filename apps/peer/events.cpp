@@ -1,0 +1,116 @@
+// punch-peer's --events output: one JSON object per line, flushed at once so a reader can
+// wait for a line.
+#include "events.hpp"
+
+#include <sstream>
+
+namespace punch::peer_app {
+
+std::string json_escape(std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (u < 0x20) {
+          out += "\\u00";
+          out += hex[u >> 4];
+          out += hex[u & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+std::string to_text(const endpoint& ep) {
+  std::ostringstream out;
+  out << ep;  // asio writes IPv6 addresses in brackets
+  return out.str();
+}
+
+const char* path_name(path_kind k) noexcept {
+  switch (k) {
+    case path_kind::host: return "host";
+    case path_kind::reflexive: return "reflexive";
+    case path_kind::peer_reflexive: return "peer-reflexive";
+  }
+  return "unknown";
+}
+
+event_log::event_log(bool enabled, clock::time_point start, std::FILE* out)
+    : enabled_(enabled), start_(start), out_(out) {}
+
+long long event_log::ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start_).count();
+}
+
+void event_log::write(const std::string& line) {
+  // One write per object, so a line is never interleaved with another message.
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fflush(out_);
+}
+
+// Peer ids are limited to [A-Za-z0-9._@-] by the options and the broker, yet they are escaped
+// anyway: the session may report an id that a broker sent.
+void event_log::registered(std::string_view id, const endpoint& reflexive) {
+  if (!enabled_) return;
+  write("{\"event\":\"registered\",\"id\":\"" + json_escape(id) + "\",\"reflexive\":\"" +
+        to_text(reflexive) + "\",\"ms\":" + std::to_string(ms()) + "}\n");
+}
+
+void event_log::introduced(std::string_view peer) {
+  if (!enabled_) return;
+  write("{\"event\":\"introduced\",\"peer\":\"" + json_escape(peer) + "\",\"ms\":" +
+        std::to_string(ms()) + "}\n");
+}
+
+void event_log::connected(std::string_view peer, const endpoint& remote, path_kind path) {
+  if (!enabled_) return;
+  write("{\"event\":\"connected\",\"peer\":\"" + json_escape(peer) + "\",\"remote\":\"" +
+        to_text(remote) + "\",\"path\":\"" + path_name(path) + "\",\"ms\":" +
+        std::to_string(ms()) + "}\n");
+}
+
+void event_log::closed(std::string_view peer, std::string_view reason) {
+  if (!enabled_) return;
+  write("{\"event\":\"closed\",\"peer\":\"" + json_escape(peer) + "\",\"reason\":\"" +
+        json_escape(reason) + "\",\"ms\":" + std::to_string(ms()) + "}\n");
+}
+
+void event_log::error(std::string_view message) {
+  if (!enabled_) return;
+  write("{\"event\":\"error\",\"message\":\"" + json_escape(message) + "\",\"ms\":" +
+        std::to_string(ms()) + "}\n");
+}
+
+void event_log::from_session(const session_event& e) {
+  using kind = session_event::kind;
+  switch (e.what) {
+    case kind::introduced:
+      introduced(e.peer);
+      break;
+    case kind::refresh_failed:
+      error("registration refresh failed: " + e.error.message());
+      break;
+    case kind::punch_failed:
+      error("hole punching to \"" + e.peer + "\" failed: " + e.error.message());
+      break;
+    // The app writes these itself, with the values connect()/accept() returned.
+    case kind::registered:
+    case kind::refreshed:
+    case kind::connected:
+    case kind::closed:
+      break;
+  }
+}
+
+}  // namespace punch::peer_app

@@ -1,0 +1,47 @@
+// punch-peer's --events output: one JSON object per line on stderr.
+#pragma once
+
+#include "punch/session.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace punch::peer_app {
+
+// A JSON string literal's contents: escapes '"', '\\' and control characters (RFC 8259 §7).
+std::string json_escape(std::string_view text);
+
+// Endpoint as "203.0.113.5:40000" or "[2001:db8::1]:40000".
+std::string to_text(const endpoint& ep);
+
+// The --events schema is the app's own contract, so the path names are spelled here.
+const char* path_name(path_kind k) noexcept;
+
+class event_log {
+public:
+  using clock = std::chrono::steady_clock;
+
+  // Disabled logs write nothing; `start` is what "ms" counts from.
+  event_log(bool enabled, clock::time_point start, std::FILE* out = stderr);
+
+  bool enabled() const noexcept { return enabled_; }
+  void registered(std::string_view id, const endpoint& reflexive);
+  void introduced(std::string_view peer);
+  void connected(std::string_view peer, const endpoint& remote, path_kind path);
+  void closed(std::string_view peer, std::string_view reason);
+  void error(std::string_view message);
+  // What only the session sees: introductions, and failed refreshes while connected.
+  void from_session(const session_event& e);
+
+private:
+  long long ms() const;
+  void write(const std::string& line);
+
+  bool enabled_;
+  clock::time_point start_;
+  std::FILE* out_;
+};
+
+}  // namespace punch::peer_app

@@ -1,0 +1,230 @@
+// punch-peer's command line, parsed with Boost.Program_options and checked value by value.
+#include "options.hpp"
+
+#include "punch/connection.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <sstream>
+
+namespace punch::peer_app {
+namespace {
+
+namespace po = boost::program_options;
+
+constexpr std::size_t max_peer_id_length = 64;
+// A day: longer deadlines are almost certainly a typo (ms for s).
+constexpr double max_timeout_seconds = 86400;
+
+po::options_description make_description() {
+  po::options_description d{"Options"};
+  // Values are taken as strings and checked below, so every message can name its option.
+  d.add_options()
+    ("broker", po::value<std::string>()->value_name("HOST:PORT"),
+     "the broker (required); HOST may be a name, an IPv4 address or [IPv6]")
+    ("id", po::value<std::string>()->value_name("NAME"),
+     "our peer id (required): 1..64 of A-Z a-z 0-9 . _ @ -")
+    ("connect", po::value<std::string>()->value_name("OTHER"),
+     "connect to peer OTHER; without it, wait for one incoming connection")
+    ("transport", po::value<std::string>()->value_name("NAME")->default_value("udp"),
+     "transport by registry name (built in: udp, sim)")
+    ("transport-plugin", po::value<std::vector<std::string>>()->value_name("PATH")->composing(),
+     "load a transport plugin (shared object) first; repeatable")
+    ("transport-option", po::value<std::vector<std::string>>()->value_name("KEY=VALUE")->composing(),
+     "an option for the transport; repeatable")
+    ("bind", po::value<std::string>()->value_name("ADDR:PORT"),
+     "local address of our socket (default 0.0.0.0:0)")
+    ("timeout", po::value<std::string>()->value_name("SECONDS")->default_value("30"),
+     "deadline for getting connected: registration plus connect or accept")
+    ("events", po::bool_switch(), "print one JSON object per event on stderr")
+    ("help,h", "print this help and exit")
+    ("version", "print the version and exit");
+  return d;
+}
+
+std::string help_text(const po::options_description& d) {
+  std::ostringstream out;
+  out << "Usage: punch-peer --broker HOST:PORT --id NAME [--connect OTHER] [options]\n\n"
+         "Registers NAME at a punch broker, then connects to OTHER (or, without --connect,\n"
+         "waits for one peer to connect) by UDP hole punching. Once connected it works like\n"
+         "netcat over datagrams: each line of stdin is sent as one datagram (without its\n"
+         "newline) and each datagram received is printed on stdout as a line. Lines read\n"
+         "before the connection is up are kept and sent once it is. A line longer than "
+      << connection::max_payload()
+      << "\nbytes is skipped with a message on stderr. End of stdin, SIGINT or SIGTERM closes\n"
+         "the connection; the other peer then exits too.\n\n"
+      << d
+      << "\n--events objects: registered {id, reflexive, ms}, introduced {peer},\n"
+         "connected {peer, remote, path: host|reflexive|peer-reflexive, ms}, closed {peer,\n"
+         "reason: local|remote}, error {message}; ms counts from start-up.\n\n"
+         "Exit codes:\n"
+         "  0  connected, then the connection closed cleanly (either side closed it)\n"
+         "  1  runtime failure: broker unreachable, peer not registered, hole punching\n"
+         "     timed out, connection lost; one line on stderr says which\n"
+         "  2  bad options: one line on stderr names the option\n";
+  return out.str();
+}
+
+parse_result failure(std::string message) {
+  parse_result r;
+  r.what = parse_result::action::error;
+  r.text = std::move(message);
+  return r;
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value > 65535)
+    return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
+std::optional<std::chrono::milliseconds> parse_timeout(const std::string& text) {
+  double seconds = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() ||
+      !std::isfinite(seconds) || seconds <= 0 || seconds > max_timeout_seconds)
+    return std::nullopt;
+  return std::chrono::milliseconds{static_cast<std::int64_t>(std::ceil(seconds * 1000))};
+}
+
+}  // namespace
+
+std::optional<host_port> parse_host_port(std::string_view text, std::string& error) {
+  host_port hp;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      error = "expected [IPv6]:PORT";
+      return std::nullopt;
+    }
+    hp.host = std::string{text.substr(1, close - 1)};
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      error = "expected HOST:PORT";
+      return std::nullopt;
+    }
+    if (text.find(':') != colon) {
+      error = "an IPv6 address needs brackets, as in [::1]:3478";
+      return std::nullopt;
+    }
+    hp.host = std::string{text.substr(0, colon)};
+    port = text.substr(colon + 1);
+  }
+  if (hp.host.empty()) {
+    error = "the host is empty";
+    return std::nullopt;
+  }
+  auto p = parse_port(port);
+  if (!p) {
+    error = "the port must be a number from 0 to 65535";
+    return std::nullopt;
+  }
+  hp.port = *p;
+  return hp;
+}
+
+bool is_valid_peer_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > max_peer_id_length) return false;
+  for (char c : id) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '@' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string format_seconds(std::chrono::milliseconds d) {
+  std::ostringstream out;
+  if (d.count() % 1000 == 0)
+    out << d.count() / 1000 << " s";
+  else
+    out << static_cast<double>(d.count()) / 1000 << " s";
+  return out.str();
+}
+
+parse_result parse_options(int argc, const char* const argv[]) {
+  auto description = make_description();
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(description).run(), vm);
+  } catch (const po::error& e) {
+    // Program_options' messages already name the option ("unrecognised option '--x'").
+    return failure(e.what());
+  }
+
+  parse_result r;
+  if (vm.count("help")) {
+    r.what = parse_result::action::help;
+    r.text = help_text(description);
+    return r;
+  }
+  if (vm.count("version")) {
+    r.what = parse_result::action::version;
+    r.text = "punch-peer " PUNCH_VERSION_TEXT;
+    return r;
+  }
+
+  peer_options& o = r.options;
+  if (!vm.count("broker")) return failure("--broker HOST:PORT is required");
+  std::string error;
+  auto broker = parse_host_port(vm["broker"].as<std::string>(), error);
+  if (!broker) return failure("--broker \"" + vm["broker"].as<std::string>() + "\": " + error);
+  if (broker->port == 0) return failure("--broker: the port must not be 0");
+  o.broker = *broker;
+
+  if (!vm.count("id")) return failure("--id NAME is required");
+  o.id = vm["id"].as<std::string>();
+  if (!is_valid_peer_id(o.id))
+    return failure("--id \"" + o.id + "\": use 1..64 of A-Z a-z 0-9 . _ @ -");
+
+  if (vm.count("connect")) {
+    o.connect = vm["connect"].as<std::string>();
+    if (!is_valid_peer_id(*o.connect))
+      return failure("--connect \"" + *o.connect + "\": use 1..64 of A-Z a-z 0-9 . _ @ -");
+    if (*o.connect == o.id) return failure("--connect \"" + o.id + "\": that is our own --id");
+  }
+
+  o.transport = vm["transport"].as<std::string>();
+  if (o.transport.empty()) return failure("--transport: the name is empty");
+  if (vm.count("transport-plugin"))
+    for (const auto& path : vm["transport-plugin"].as<std::vector<std::string>>())
+      o.transport_plugins.emplace_back(path);
+  if (vm.count("transport-option")) {
+    for (const auto& kv : vm["transport-option"].as<std::vector<std::string>>()) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0)
+        return failure("--transport-option \"" + kv + "\": expected KEY=VALUE");
+      o.transport_settings.insert_or_assign(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+  }
+
+  if (vm.count("bind")) {
+    const auto& text = vm["bind"].as<std::string>();
+    auto bind = parse_host_port(text, error);
+    if (!bind) return failure("--bind \"" + text + "\": " + error);
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(bind->host, ec);
+    if (ec) return failure("--bind \"" + text + "\": the address must be numeric");
+    o.bind = endpoint{address, bind->port};
+    o.bind_given = true;
+  }
+
+  auto timeout = parse_timeout(vm["timeout"].as<std::string>());
+  if (!timeout)
+    return failure("--timeout \"" + vm["timeout"].as<std::string>() +
+                   "\": expected seconds, more than 0 and at most 86400");
+  o.timeout = *timeout;
+  o.events = vm["events"].as<bool>();
+
+  r.what = parse_result::action::run;
+  return r;
+}
+
+}  // namespace punch::peer_app

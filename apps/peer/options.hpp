@@ -1,0 +1,59 @@
+// punch-peer's command line: what it accepts, how it is checked, and the --help text.
+#pragma once
+
+#include "punch/transport.hpp"
+#include "punch/transport_registry.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace punch::peer_app {
+
+// Exit codes, documented in --help.
+inline constexpr int exit_ok = 0;           // connected, then closed cleanly (either side)
+inline constexpr int exit_failure = 1;      // broker unreachable, peer not found, punch timeout, ...
+inline constexpr int exit_bad_options = 2;  // an option is missing or malformed
+
+// A HOST:PORT as typed: the host may be a name, resolved later with asio's resolver.
+struct host_port {
+  std::string host;       // without the brackets of "[::1]:3478"
+  std::uint16_t port = 0;
+};
+
+struct peer_options {
+  host_port broker;
+  std::string id;
+  std::optional<std::string> connect;       // initiate to this peer; none = accept one
+  std::string transport = "udp";
+  std::vector<std::filesystem::path> transport_plugins;
+  transport_options transport_settings;     // --transport-option KEY=VALUE
+  endpoint bind{asio::ip::address_v4::any(), 0};
+  bool bind_given = false;                  // false: the address family may follow the broker's
+  std::chrono::milliseconds timeout{std::chrono::seconds{30}};
+  bool events = false;
+};
+
+struct parse_result {
+  enum class action { run, help, version, error } what = action::error;
+  peer_options options;  // valid when what == run
+  std::string text;      // help text, version line, or a one-line error naming the option
+};
+
+// Never throws and never prints: main decides where the text goes and which code to exit with.
+parse_result parse_options(int argc, const char* const argv[]);
+
+// Splits "HOST:PORT" or "[V6]:PORT"; on failure `error` says what is wrong with `text`.
+std::optional<host_port> parse_host_port(std::string_view text, std::string& error);
+
+// Peer ids: 1..64 characters of [A-Za-z0-9._@-] (the broker's rule; also keeps JSON simple).
+bool is_valid_peer_id(std::string_view id) noexcept;
+
+// "2 s", "1.5 s": how the app writes a timeout in its messages.
+std::string format_seconds(std::chrono::milliseconds d);
+
+}  // namespace punch::peer_app

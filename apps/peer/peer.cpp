@@ -1,0 +1,233 @@
+// punch-peer's work as coroutines: getting connected within the deadline, then netcat over
+// datagrams until either side closes.
+#include "peer.hpp"
+
+#include "events.hpp"
+#include "line_reader.hpp"
+
+#include "punch/plugins/builtin.hpp"
+#include "punch/session.hpp"
+#include "punch/transport_registry.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <optional>
+#include <vector>
+
+namespace punch::peer_app {
+namespace {
+
+using clock = std::chrono::steady_clock;
+using asio::use_awaitable;
+using namespace asio::experimental::awaitable_operators;
+
+// The session's own error messages win over our outer deadline when both are due.
+constexpr auto deadline_grace = std::chrono::milliseconds{500};
+
+enum class close_reason { local, remote };
+
+void say(std::string_view message) {
+  std::string line = "punch-peer: ";
+  line.append(message);
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+// Boost's what() ends with " [punch:200]" (category and value); the message before it
+// already names the thing, which is what a user reads.
+std::string describe(const system_error& e) {
+  std::string text = e.what();
+  auto tag = text.rfind(" [" + e.code().to_string());
+  if (tag != std::string::npos && text.ends_with(']')) text.erase(tag);
+  return text;
+}
+
+const char* signal_name(int signo) { return signo == SIGINT ? "SIGINT" : "SIGTERM"; }
+
+std::chrono::milliseconds remaining(clock::time_point deadline) {
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+  return std::max(left, std::chrono::milliseconds{1});
+}
+
+// `||` waits for the first operation that *succeeds*, so a failure (peer_not_found after
+// 5 ms) would otherwise wait for the timer. Here a failure is a result too, rethrown by take().
+template <typename T>
+struct outcome {
+  std::exception_ptr error;
+  std::optional<T> value;
+
+  T take() {
+    if (error) std::rethrow_exception(error);
+    return std::move(*value);
+  }
+};
+
+template <typename T>
+asio::awaitable<outcome<T>> settle(asio::awaitable<T> op) {
+  outcome<T> result;
+  try {
+    result.value.emplace(co_await std::move(op));
+  } catch (...) {
+    result.error = std::current_exception();  // not swallowed: take() rethrows it
+  }
+  co_return result;
+}
+
+// Runs `op` until it ends, `deadline` passes (errc::timeout; `what` says what was late) or
+// SIGINT/SIGTERM arrives.
+template <typename T>
+asio::awaitable<T> bounded(asio::awaitable<T> op, clock::time_point deadline,
+                           asio::signal_set& signals, std::string what) {
+  asio::steady_timer timer{co_await asio::this_coro::executor, deadline};
+  auto r = co_await (settle(std::move(op)) || timer.async_wait(use_awaitable) ||
+                     signals.async_wait(use_awaitable));
+  if (r.index() == 1) throw system_error{make_error_code(errc::timeout), what};
+  if (r.index() == 2)
+    throw system_error{asio::error::interrupted,
+                       std::string{"interrupted by "} + signal_name(std::get<2>(r)) +
+                           " before a connection was up"};
+  co_return std::get<0>(std::move(r)).take();
+}
+
+// Getaddrinfo cannot be interrupted: a hung DNS lookup outlives the deadline (asio's resolver
+// ignores cancellation), so names are best avoided where the deadline matters.
+asio::awaitable<endpoint> resolve_broker(const peer_options& o) {
+  asio::ip::udp::resolver resolver{co_await asio::this_coro::executor};
+  auto [ec, results] = co_await resolver.async_resolve(
+      o.broker.host, std::to_string(o.broker.port), asio::ip::udp::resolver::numeric_service,
+      asio::as_tuple(use_awaitable));
+  const std::string what = "cannot resolve broker host \"" + o.broker.host + "\"";
+  if (ec) throw system_error{ec, what};
+  // Our socket's address family decides, unless --bind was left to us.
+  for (const auto& r : results)
+    if (r.endpoint().protocol() == o.bind.protocol()) co_return r.endpoint();
+  if (!o.bind_given && !results.empty()) co_return results.begin()->endpoint();
+  throw system_error{asio::error::address_family_not_supported,
+                     what + " to an address of the same family as --bind " + to_text(o.bind)};
+}
+
+asio::awaitable<connection> get_connected(session& s, const peer_options& o,
+                                          clock::time_point deadline, event_log& log) {
+  auto reg = co_await s.register_self(remaining(deadline));
+  log.registered(o.id, reg.reflexive);
+  connection c = o.connect ? co_await s.connect(*o.connect, remaining(deadline))
+                           : co_await s.accept();
+  log.connected(c.peer(), c.remote_endpoint(), c.path());
+  co_return c;
+}
+
+// Each stdin line is one datagram; end of input closes the connection (the other side's
+// receive then ends with errc::connection_closed).
+asio::awaitable<close_reason> send_lines(connection c, line_reader& lines) {
+  while (auto line = co_await lines.next()) co_await c.send(asio::buffer(*line));
+  co_await c.close();
+  co_return close_reason::local;
+}
+
+// Each datagram is one stdout line, flushed so that a pipe reader sees it at once.
+asio::awaitable<close_reason> print_datagrams(connection c) {
+  std::vector<char> buffer(connection::max_payload());
+  for (;;) {
+    std::size_t n = 0;
+    try {
+      n = co_await c.receive(asio::buffer(buffer));
+    } catch (const system_error& e) {
+      // The other side's close() is the normal end, not a failure.
+      if (e.code() == errc::connection_closed) co_return close_reason::remote;
+      throw;
+    }
+    std::fwrite(buffer.data(), 1, n, stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+  }
+}
+
+// Until either side closes, SIGINT/SIGTERM (closes ours cleanly) or the connection fails.
+asio::awaitable<close_reason> relay(connection c, line_reader& lines, asio::signal_set& signals) {
+  auto r = co_await (settle(send_lines(c, lines)) || settle(print_datagrams(c)) ||
+                     signals.async_wait(use_awaitable));
+  switch (r.index()) {
+    case 0: co_return std::get<0>(std::move(r)).take();
+    case 1: co_return std::get<1>(std::move(r)).take();
+    default:
+      co_await c.close();
+      co_return close_reason::local;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<int> run_peer(const peer_options& o, clock::time_point start) {
+  auto ex = co_await asio::this_coro::executor;
+  const auto deadline = clock::now() + o.timeout;
+  event_log log{o.events, start};
+  auto fail = [&](std::string message) {
+    log.error(message);
+    say(message);
+  };
+  // Caught from the start: a signal during the connect phase must not kill us mid-close.
+  asio::signal_set signals{ex, SIGINT, SIGTERM};
+  // Reading starts now, so lines typed before the connection is up are queued.
+  line_reader lines{ex, STDIN_FILENO, connection::max_payload(), say};
+
+  transport_registry registry;
+  plugins::register_builtins(registry);
+  std::unique_ptr<transport> transport;
+  try {
+    for (const auto& path : o.transport_plugins) registry.load_plugin(path);
+    transport = registry.make(o.transport, ex, o.transport_settings);
+  } catch (const system_error& e) {
+    fail("--transport " + o.transport + ": " + describe(e));
+    co_return exit_bad_options;
+  }
+
+  std::string peer = o.connect.value_or("");
+  close_reason reason{};
+  try {
+    auto broker = co_await bounded(resolve_broker(o), deadline, signals,
+                                   "cannot resolve broker host \"" + o.broker.host +
+                                       "\" within " + format_seconds(o.timeout));
+    session_options so;
+    so.broker = broker;
+    so.id = o.id;
+    so.local = o.bind;
+    if (!o.bind_given && broker.protocol() != o.bind.protocol())
+      so.local = endpoint{asio::ip::address_v6::any(), 0};
+    // One --timeout for everything: no single step may take longer than the whole.
+    so.request_timeout = std::min(so.request_timeout, o.timeout);
+    so.punch_timeout = o.timeout;
+    session s{*transport, so};
+    s.on_event([&log](const session_event& e) { log.from_session(e); });
+
+    const std::string late = o.connect ? "not connected to \"" + *o.connect + "\" within "
+                                       : "no peer connected to \"" + o.id + "\" within ";
+    connection c = co_await bounded(get_connected(s, o, deadline, log),
+                                    deadline + deadline_grace, signals,
+                                    late + format_seconds(o.timeout));
+    peer = c.peer();
+    reason = co_await relay(c, lines, signals);
+    s.close();
+  } catch (const system_error& e) {
+    fail(describe(e));
+    co_return exit_failure;
+  } catch (const std::exception& e) {
+    fail(e.what());
+    co_return exit_failure;
+  }
+  log.closed(peer, reason == close_reason::local ? "local" : "remote");
+  co_return exit_ok;
+}
+
+}  // namespace punch::peer_app
