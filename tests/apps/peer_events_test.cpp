@@ -1,0 +1,109 @@
+// punch-peer's --events writer: one well-formed JSON object per line, strings escaped.
+#include "events.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+using namespace punch::peer_app;
+
+namespace {
+
+// Captures what an event_log writes, through a memory-backed FILE*.
+struct captured {
+  char* data = nullptr;
+  std::size_t size = 0;
+  std::FILE* file = open_memstream(&data, &size);
+  ~captured() {
+    if (file) std::fclose(file);
+    std::free(data);
+  }
+  std::string text() {
+    std::fflush(file);
+    return {data, size};
+  }
+};
+
+const auto long_ago = std::chrono::steady_clock::now() - std::chrono::milliseconds{42};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(peer_events)
+
+BOOST_AUTO_TEST_CASE(quotes_backslashes_and_control_characters_are_escaped) {
+  BOOST_TEST(json_escape("plain text") == "plain text");
+  BOOST_TEST(json_escape("say \"hi\"") == "say \\\"hi\\\"");
+  BOOST_TEST(json_escape("C:\\dir") == "C:\\\\dir");
+  BOOST_TEST(json_escape("a\nb\tc\rd") == "a\\nb\\tc\\rd");
+  BOOST_TEST(json_escape(std::string{"\x01\x1f", 2}) == "\\u0001\\u001f");
+  BOOST_TEST(json_escape(std::string{"\0", 1}) == "\\u0000");
+  BOOST_TEST(json_escape("caf\xc3\xa9") == "caf\xc3\xa9");  // UTF-8 passes through
+}
+
+BOOST_AUTO_TEST_CASE(endpoints_are_written_with_brackets_for_ipv6) {
+  using punch::endpoint;
+  namespace ip = boost::asio::ip;
+  BOOST_TEST(to_text(endpoint{ip::make_address("203.0.113.5"), 40000}) == "203.0.113.5:40000");
+  BOOST_TEST(to_text(endpoint{ip::make_address("2001:db8::1"), 7}) == "[2001:db8::1]:7");
+}
+
+BOOST_AUTO_TEST_CASE(path_kinds_have_the_documented_names) {
+  BOOST_TEST(std::string{path_name(punch::path_kind::host)} == "host");
+  BOOST_TEST(std::string{path_name(punch::path_kind::reflexive)} == "reflexive");
+  BOOST_TEST(std::string{path_name(punch::path_kind::peer_reflexive)} == "peer-reflexive");
+}
+
+BOOST_AUTO_TEST_CASE(each_event_is_one_json_line_with_its_fields) {
+  captured out;
+  event_log log{true, long_ago, out.file};
+  namespace ip = boost::asio::ip;
+  log.registered("alice", {ip::make_address("203.0.113.5"), 40000});
+  log.connected("bob", {ip::make_address("198.51.100.7"), 1234}, punch::path_kind::peer_reflexive);
+  log.closed("bob", "remote");
+  log.error("peer \"bob\" is not registered");
+  auto text = out.text();
+  BOOST_TEST(text.starts_with("{\"event\":\"registered\",\"id\":\"alice\","
+                              "\"reflexive\":\"203.0.113.5:40000\",\"ms\":"), text);
+  BOOST_TEST(text.find("\n{\"event\":\"connected\",\"peer\":\"bob\",\"remote\":"
+                       "\"198.51.100.7:1234\",\"path\":\"peer-reflexive\",\"ms\":") !=
+                 std::string::npos, text);
+  BOOST_TEST(text.find("{\"event\":\"closed\",\"peer\":\"bob\",\"reason\":\"remote\"") !=
+                 std::string::npos, text);
+  BOOST_TEST(text.find("{\"event\":\"error\",\"message\":\"peer \\\"bob\\\" is not registered\"") !=
+                 std::string::npos, text);
+  // "ms" counts from the start given to the log, which was at least 42 ms ago.
+  auto ms_at = text.find("\"ms\":") + 5;
+  BOOST_TEST(std::stol(text.substr(ms_at)) >= 42);
+  std::size_t lines = 0;
+  for (char c : text) lines += c == '\n';
+  BOOST_TEST(lines == 4u);
+  BOOST_TEST(text.back() == '\n');
+}
+
+BOOST_AUTO_TEST_CASE(session_introductions_are_forwarded_and_its_connected_events_are_not) {
+  captured out;
+  event_log log{true, long_ago, out.file};
+  punch::session_event introduced{};
+  introduced.what = punch::session_event::kind::introduced;
+  introduced.peer = "alice";
+  log.from_session(introduced);
+  punch::session_event connected{};
+  connected.what = punch::session_event::kind::connected;
+  connected.peer = "alice";
+  log.from_session(connected);  // the app writes its own, with its own "ms"
+  auto text = out.text();
+  BOOST_TEST(text.starts_with("{\"event\":\"introduced\",\"peer\":\"alice\""), text);
+  BOOST_TEST(text.find("connected") == std::string::npos, text);
+}
+
+BOOST_AUTO_TEST_CASE(a_disabled_log_writes_nothing) {
+  captured out;
+  event_log log{false, long_ago, out.file};
+  log.registered("alice", {});
+  log.error("x");
+  BOOST_TEST(out.text().empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

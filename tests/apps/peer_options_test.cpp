@@ -1,0 +1,165 @@
+// punch-peer's option parsing: what is required, what is checked, what --help says.
+#include "options.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+using namespace punch::peer_app;
+using action = parse_result::action;
+
+namespace {
+
+parse_result parse(std::initializer_list<const char*> args) {
+  std::vector<const char*> argv{"punch-peer"};
+  argv.insert(argv.end(), args);
+  return parse_options(static_cast<int>(argv.size()), argv.data());
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(peer_options)
+
+BOOST_AUTO_TEST_CASE(broker_and_id_are_enough_and_the_rest_has_defaults) {
+  auto r = parse({"--broker", "127.0.0.1:3478", "--id", "alice"});
+  BOOST_TEST_REQUIRE(static_cast<int>(r.what) == static_cast<int>(action::run), r.text);
+  BOOST_TEST(r.options.broker.host == "127.0.0.1");
+  BOOST_TEST(r.options.broker.port == 3478);
+  BOOST_TEST(r.options.id == "alice");
+  BOOST_TEST(!r.options.connect.has_value());
+  BOOST_TEST(r.options.transport == "udp");
+  BOOST_TEST(r.options.bind.address().to_string() == "0.0.0.0");
+  BOOST_TEST(r.options.bind.port() == 0);
+  BOOST_TEST(!r.options.bind_given);
+  BOOST_TEST(r.options.timeout.count() == 30000);
+  BOOST_TEST(!r.options.events);
+}
+
+BOOST_AUTO_TEST_CASE(every_option_is_taken_as_given) {
+  auto r = parse({"--broker", "[::1]:9", "--id", "a.b_c@d-e", "--connect", "bob", "--transport",
+                  "sim", "--transport-plugin", "/x/a.so", "--transport-plugin", "b.so",
+                  "--transport-option", "k=v=w", "--transport-option", "empty=", "--bind",
+                  "[::]:4000", "--timeout", "1.5", "--events"});
+  BOOST_TEST_REQUIRE(static_cast<int>(r.what) == static_cast<int>(action::run), r.text);
+  const auto& o = r.options;
+  BOOST_TEST(o.broker.host == "::1");
+  BOOST_TEST(o.broker.port == 9);
+  BOOST_TEST(o.connect.value_or("") == "bob");
+  BOOST_TEST(o.transport == "sim");
+  BOOST_TEST_REQUIRE(o.transport_plugins.size() == 2u);
+  BOOST_TEST(o.transport_plugins[1].string() == "b.so");
+  BOOST_TEST(o.transport_settings.at("k") == "v=w");  // the first '=' splits
+  BOOST_TEST(o.transport_settings.at("empty") == "");
+  BOOST_TEST(o.bind.address().is_v6());
+  BOOST_TEST(o.bind.port() == 4000);
+  BOOST_TEST(o.bind_given);
+  BOOST_TEST(o.timeout.count() == 1500);
+  BOOST_TEST(o.events);
+}
+
+BOOST_AUTO_TEST_CASE(a_broker_host_may_be_a_name) {
+  auto r = parse({"--broker", "broker.example.org:3478", "--id", "alice"});
+  BOOST_TEST_REQUIRE(static_cast<int>(r.what) == static_cast<int>(action::run), r.text);
+  BOOST_TEST(r.options.broker.host == "broker.example.org");
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_broker_is_an_error_naming_broker) {
+  auto r = parse({"--id", "alice"});
+  BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::error));
+  BOOST_TEST(contains(r.text, "--broker"), r.text);
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_id_is_an_error_naming_id) {
+  auto r = parse({"--broker", "127.0.0.1:3478"});
+  BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::error));
+  BOOST_TEST(contains(r.text, "--id"), r.text);
+}
+
+BOOST_AUTO_TEST_CASE(bad_broker_endpoints_are_errors_naming_broker) {
+  for (const char* bad : {"127.0.0.1", "127.0.0.1:", ":3478", "127.0.0.1:65536", "127.0.0.1:x",
+                          "::1:3478", "[::1]3478", "[::1", "127.0.0.1:0", "[]:1"}) {
+    auto r = parse({"--broker", bad, "--id", "alice"});
+    BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::error), bad);
+    BOOST_TEST(contains(r.text, "--broker"), r.text);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_bind_address_must_be_numeric) {
+  auto r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--bind", "localhost:0"});
+  BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::error));
+  BOOST_TEST(contains(r.text, "--bind"), r.text);
+}
+
+BOOST_AUTO_TEST_CASE(bad_ids_are_errors_naming_the_option_and_the_id) {
+  std::string too_long(65, 'x');
+  for (const char* bad : {"", "al ice", "al\"ice", "ålice", "a/b", too_long.c_str()}) {
+    auto r = parse({"--broker", "127.0.0.1:1", "--id", bad});
+    BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::error), bad);
+    BOOST_TEST(contains(r.text, "--id \"" + std::string{bad} + "\""), r.text);
+  }
+  auto r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--connect", "b c"});
+  BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::error));
+  BOOST_TEST(contains(r.text, "--connect"), r.text);
+}
+
+BOOST_AUTO_TEST_CASE(an_id_of_64_characters_is_accepted) {
+  std::string longest(64, 'x');
+  BOOST_TEST(is_valid_peer_id(longest));
+  BOOST_TEST(!is_valid_peer_id(longest + "x"));
+}
+
+BOOST_AUTO_TEST_CASE(connecting_to_ourselves_is_an_error) {
+  auto r = parse({"--broker", "127.0.0.1:1", "--id", "alice", "--connect", "alice"});
+  BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::error));
+  BOOST_TEST(contains(r.text, "--connect"), r.text);
+}
+
+BOOST_AUTO_TEST_CASE(bad_timeouts_are_errors_naming_timeout) {
+  for (const char* bad : {"0", "-1", "abc", "1s", "nan", "inf", "86401", ""}) {
+    auto r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--timeout", bad});
+    BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::error), bad);
+    BOOST_TEST(contains(r.text, "--timeout"), r.text);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_transport_option_needs_a_key_and_an_equals_sign) {
+  for (const char* bad : {"novalue", "=v"}) {
+    auto r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--transport-option", bad});
+    BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::error), bad);
+    BOOST_TEST(contains(r.text, "--transport-option"), r.text);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_option_is_an_error_naming_it) {
+  auto r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--frobnicate"});
+  BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::error));
+  BOOST_TEST(contains(r.text, "frobnicate"), r.text);
+}
+
+BOOST_AUTO_TEST_CASE(help_needs_no_other_option_and_documents_the_exit_codes) {
+  auto r = parse({"--help"});
+  BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::help));
+  for (const char* part : {"--broker", "--id", "--connect", "--transport", "--transport-plugin",
+                           "--transport-option", "--bind", "--timeout", "--events",
+                           "Exit codes", "  0  ", "  1  ", "  2  "})
+    BOOST_TEST(contains(r.text, part), part);
+}
+
+BOOST_AUTO_TEST_CASE(version_prints_the_program_name_and_version) {
+  auto r = parse({"--version"});
+  BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::version));
+  BOOST_TEST(r.text.starts_with("punch-peer "), r.text);
+}
+
+BOOST_AUTO_TEST_CASE(timeouts_are_written_in_seconds) {
+  BOOST_TEST(format_seconds(std::chrono::milliseconds{2000}) == "2 s");
+  BOOST_TEST(format_seconds(std::chrono::milliseconds{1500}) == "1.5 s");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
