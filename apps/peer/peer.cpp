@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <exception>
 #include <optional>
+#include <stdexcept>
 #include <vector>
 
 namespace punch::peer_app {
@@ -36,6 +37,14 @@ using namespace asio::experimental::awaitable_operators;
 constexpr auto deadline_grace = std::chrono::milliseconds{500};
 
 enum class close_reason { local, remote };
+
+// SIGINT/SIGTERM before a connection was up: a plain message, no error code to explain.
+struct interrupted : std::runtime_error {
+  explicit interrupted(int signo)
+      : std::runtime_error{std::string{"interrupted by "} +
+                           (signo == SIGINT ? "SIGINT" : "SIGTERM") +
+                           " before a connection was up"} {}
+};
 
 void say(std::string_view message) {
   std::string line = "punch-peer: ";
@@ -53,8 +62,6 @@ std::string describe(const system_error& e) {
   if (tag != std::string::npos && text.ends_with(']')) text.erase(tag);
   return text;
 }
-
-const char* signal_name(int signo) { return signo == SIGINT ? "SIGINT" : "SIGTERM"; }
 
 std::chrono::milliseconds remaining(clock::time_point deadline) {
   auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
@@ -94,10 +101,7 @@ asio::awaitable<T> bounded(asio::awaitable<T> op, clock::time_point deadline,
   auto r = co_await (settle(std::move(op)) || timer.async_wait(use_awaitable) ||
                      signals.async_wait(use_awaitable));
   if (r.index() == 1) throw system_error{make_error_code(errc::timeout), what};
-  if (r.index() == 2)
-    throw system_error{asio::error::interrupted,
-                       std::string{"interrupted by "} + signal_name(std::get<2>(r)) +
-                           " before a connection was up"};
+  if (r.index() == 2) throw interrupted{std::get<2>(r)};
   co_return std::get<0>(std::move(r)).take();
 }
 

@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""punch-peer and punch-broker as real processes over loopback UDP.
+
+Usage: peer_real_test.py --broker PATH --peer PATH SCENARIO
+Each scenario is one CTest test (see CMakeLists.txt). Every wait is bounded; every process
+is killed on the way out, whatever happens. Nothing sleeps to synchronise: the script waits
+for the line (an --events object, the broker's listening line, a printed datagram) that
+proves the step happened.
+"""
+import argparse
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+WAIT = 10.0  # seconds: the longest any single step may take on a loaded CI machine
+PATHS = {"host", "reflexive", "peer-reflexive"}
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+class Process:
+    """A child process whose stdout and stderr lines arrive in queues, read by threads."""
+
+    running = []
+
+    def __init__(self, name, argv, stdin=subprocess.PIPE):
+        self.name = name
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        Process.running.append(self)
+        self.lines = {"stdout": queue.Queue(), "stderr": queue.Queue()}
+        self.seen = {"stdout": [], "stderr": []}
+        for stream in ("stdout", "stderr"):
+            threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream):
+        for line in getattr(self.proc, stream):
+            self.lines[stream].put(line.rstrip("\n"))
+        self.lines[stream].put(None)  # end of stream
+
+    def write(self, text):
+        self.proc.stdin.write(text)
+        self.proc.stdin.flush()
+
+    def close_stdin(self):
+        self.proc.stdin.close()
+
+    def wait_line(self, stream, predicate, what, timeout=WAIT):
+        """The first line on `stream` (after those already taken) that satisfies `predicate`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                line = self.lines[stream].get(timeout=max(left, 0))
+            except queue.Empty:
+                raise Failure(f"{self.name}: no {what} on {stream} within {timeout} s; "
+                              f"{stream} so far: {self.seen[stream]}")
+            if line is None:
+                self.lines[stream].put(None)
+                raise Failure(f"{self.name}: {stream} ended before {what}; "
+                              f"so far: {self.seen[stream]}; stderr: {self.rest('stderr')}")
+            self.seen[stream].append(line)
+            if predicate(line):
+                return line
+
+    def wait_event(self, name, timeout=WAIT):
+        line = self.wait_line("stderr", lambda l: l.startswith("{") and
+                              json.loads(l).get("event") == name, f'"{name}" event', timeout)
+        return json.loads(line)
+
+    def wait_exit(self, timeout=WAIT):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"{self.name}: still running {timeout} s later; stderr: "
+                          f"{self.rest('stderr')}")
+
+    def rest(self, stream):
+        """Every line of `stream`, the ones already taken included (call after exit)."""
+        while True:
+            try:
+                line = self.lines[stream].get(timeout=WAIT if self.proc.poll() is not None
+                                              else 0)
+            except queue.Empty:
+                break
+            if line is None:
+                self.lines[stream].put(None)
+                break
+            self.seen[stream].append(line)
+        return self.seen[stream]
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def kill_all():
+    for p in Process.running:
+        p.kill()
+
+
+def start_broker(args):
+    broker = Process("punch-broker", [args.broker, "--listen", "127.0.0.1:0"],
+                     stdin=subprocess.DEVNULL)
+    # The broker picks a free port itself and says which: no race with other tests.
+    line = broker.wait_line("stderr", lambda l: "listening on" in l, "listening line")
+    match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+    check(match, f"cannot read the port from: {line}")
+    return broker, f"127.0.0.1:{match.group(1)}"
+
+
+def peer(args, name, broker, *extra, stdin=subprocess.PIPE):
+    argv = [args.peer, "--broker", broker, "--id", name, *extra]
+    return Process(f"punch-peer {name}", argv, stdin=stdin)
+
+
+def check_connected(event, name, other):
+    check(event["peer"] == other, f"{name} connected to {event['peer']!r}, not {other!r}")
+    check(event["path"] in PATHS, f"{name}: path {event['path']!r} is not one of {PATHS}")
+    check(re.fullmatch(r"127\.0\.0\.1:\d+", event["remote"]) is not None,
+          f"{name}: remote {event['remote']!r} is not a loopback endpoint")
+    check(isinstance(event["ms"], int) and event["ms"] >= 0, f"{name}: bad ms in {event}")
+
+
+def check_all_json(p):
+    for line in p.rest("stderr"):
+        try:
+            json.loads(line)
+        except ValueError:
+            raise Failure(f"{p.name}: a stderr line under --events is not JSON: {line!r}")
+
+
+def collect(p, count, what):
+    return [p.wait_line("stdout", lambda l: True, f"{what} #{i + 1}") for i in range(count)]
+
+
+# --- scenarios ------------------------------------------------------------------------------
+
+def two_peers_exchange_lines_both_ways_and_exit_0(args):
+    broker, ep = start_broker(args)
+    bob = peer(args, "bob", ep, "--events")
+    bob.write("bob early 1\nbob early 2\n")  # before bob is even registered
+    registered = bob.wait_event("registered")
+    check(registered["id"] == "bob", f"bob registered as {registered['id']!r}")
+    check(re.fullmatch(r"127\.0\.0\.1:\d+", registered["reflexive"]) is not None,
+          f"bob's reflexive address {registered['reflexive']!r} is not on loopback")
+    alice = peer(args, "alice", ep, "--connect", "bob", "--events")
+    alice.write("alice early 1\n")  # before alice is connected
+    check_connected(alice.wait_event("connected"), "alice", "bob")
+    check_connected(bob.wait_event("connected"), "bob", "alice")
+    alice.write("alice after\n")
+    bob.write("bob after\n")
+    got_by_bob = collect(bob, 2, "line from alice")
+    got_by_alice = collect(alice, 3, "line from bob")
+    check(got_by_bob == ["alice early 1", "alice after"], f"bob printed {got_by_bob}")
+    check(got_by_alice == ["bob early 1", "bob early 2", "bob after"],
+          f"alice printed {got_by_alice}")
+    alice.close_stdin()
+    check(alice.wait_exit() == 0, f"alice exited {alice.proc.returncode}: {alice.rest('stderr')}")
+    check(bob.wait_exit() == 0, f"bob exited {bob.proc.returncode}: {bob.rest('stderr')}")
+    check(alice.wait_event("closed")["reason"] == "local", "alice's close was not local")
+    check(bob.wait_event("closed")["reason"] == "remote", "bob's close was not remote")
+    check_all_json(alice)
+    check_all_json(bob)
+    check(bob.rest("stdout") == got_by_bob, f"bob printed more: {bob.rest('stdout')}")
+
+
+def a_file_on_stdin_is_sent_and_then_the_connection_closes(args):
+    broker, ep = start_broker(args)
+    bob = peer(args, "bob", ep, "--events", stdin=subprocess.DEVNULL)
+    bob.wait_event("registered")
+    # A regular file cannot be polled by epoll: the peer must read it another way.
+    with tempfile.TemporaryFile("w+") as f:
+        f.write("from a file\n" + "x" * 1201 + "\nlast line without newline")
+        f.flush()
+        f.seek(0)
+        alice = peer(args, "alice", ep, "--connect", "bob", stdin=f)
+        got = collect(bob, 2, "line from alice's file")
+        check(got == ["from a file", "last line without newline"], f"bob printed {got}")
+        check(alice.wait_exit() == 0, f"alice exited {alice.proc.returncode}")
+        check(bob.wait_exit() == 0, f"bob exited {bob.proc.returncode}")
+        warnings = alice.rest("stderr")
+        check(len(warnings) == 1 and "line 2" in warnings[0] and "1200" in warnings[0],
+              f"alice did not report the long line 2 once: {warnings}")
+
+
+def sigterm_closes_the_connection_cleanly_on_both_sides(args):
+    broker, ep = start_broker(args)
+    bob = peer(args, "bob", ep, "--events")
+    bob.wait_event("registered")
+    alice = peer(args, "alice", ep, "--connect", "bob", "--events")
+    alice.wait_event("connected")
+    bob.wait_event("connected")
+    bob.proc.send_signal(signal.SIGTERM)
+    check(bob.wait_exit() == 0, f"bob exited {bob.proc.returncode}: {bob.rest('stderr')}")
+    check(alice.wait_exit() == 0, f"alice exited {alice.proc.returncode}: {alice.rest('stderr')}")
+    check(bob.wait_event("closed")["reason"] == "local", "bob's close was not local")
+    check(alice.wait_event("closed")["reason"] == "remote", "alice's close was not remote")
+
+
+def one_error_line(p):
+    lines = p.rest("stderr")
+    check(len(lines) == 1, f"{p.name}: expected one line on stderr, got {lines}")
+    check(lines[0].startswith("punch-peer: "), f"{p.name}: {lines[0]!r} lacks the program name")
+    return lines[0]
+
+
+def a_peer_reports_an_unreachable_broker_within_its_timeout(args):
+    # A port we hold but never answer on: nobody else can take it while the test runs.
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    ep = f"127.0.0.1:{silent.getsockname()[1]}"
+    start = time.monotonic()
+    alice = peer(args, "alice", ep, "--timeout", "2", stdin=subprocess.DEVNULL)
+    code = alice.wait_exit(timeout=5)
+    elapsed = time.monotonic() - start
+    silent.close()
+    check(code == 1, f"exit code {code}, expected 1")
+    check(elapsed < 3.5, f"took {elapsed:.1f} s with --timeout 2")
+    line = one_error_line(alice)
+    check(ep in line, f"the message does not name the broker {ep}: {line!r}")
+
+
+def a_peer_reports_an_unregistered_id_by_name_without_waiting_for_its_timeout(args):
+    broker, ep = start_broker(args)
+    start = time.monotonic()
+    alice = peer(args, "alice", ep, "--connect", "nobody", "--timeout", "20",
+                 stdin=subprocess.DEVNULL)
+    code = alice.wait_exit()
+    elapsed = time.monotonic() - start
+    check(code == 1, f"exit code {code}, expected 1")
+    line = one_error_line(alice)
+    check('"nobody"' in line, f"the message does not name the id: {line!r}")
+    check(elapsed < 8, f"took {elapsed:.1f} s: it waited for the deadline, not the answer")
+
+
+def an_accepting_peer_gives_up_after_its_timeout(args):
+    broker, ep = start_broker(args)
+    start = time.monotonic()
+    bob = peer(args, "bob", ep, "--timeout", "1", stdin=subprocess.DEVNULL)
+    code = bob.wait_exit()
+    elapsed = time.monotonic() - start
+    check(code == 1, f"exit code {code}, expected 1")
+    line = one_error_line(bob)
+    check("1 s" in line, f"the message does not say how long it waited: {line!r}")
+    check(1 <= elapsed < 4, f"gave up after {elapsed:.1f} s with --timeout 1")
+
+
+def bad_options_exit_2_with_one_line_naming_the_option(args):
+    for argv, option in ((["--id", "alice"], "--broker"),
+                         (["--broker", "127.0.0.1:1", "--id", "al ice"], "--id"),
+                         (["--broker", "127.0.0.1", "--id", "alice"], "--broker"),
+                         (["--broker", "127.0.0.1:1", "--id", "a", "--transport", "nosuch"],
+                          "nosuch")):
+        p = Process("punch-peer", [args.peer, *argv], stdin=subprocess.DEVNULL)
+        code = p.wait_exit()
+        check(code == 2, f"{argv}: exit code {code}, expected 2")
+        line = one_error_line(p)
+        check(option in line, f"{argv}: the message does not name {option}: {line!r}")
+
+
+SCENARIOS = {f.__name__: f for f in (
+    two_peers_exchange_lines_both_ways_and_exit_0,
+    a_file_on_stdin_is_sent_and_then_the_connection_closes,
+    sigterm_closes_the_connection_cleanly_on_both_sides,
+    a_peer_reports_an_unreachable_broker_within_its_timeout,
+    a_peer_reports_an_unregistered_id_by_name_without_waiting_for_its_timeout,
+    an_accepting_peer_gives_up_after_its_timeout,
+    bad_options_exit_2_with_one_line_naming_the_option,
+)}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--broker", required=True)
+    parser.add_argument("--peer", required=True)
+    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    args = parser.parse_args()
+    # CTest's timeout sends SIGTERM: still kill the children.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    try:
+        SCENARIOS[args.scenario](args)
+    except Failure as e:
+        print(f"FAILED {args.scenario}: {e}", file=sys.stderr)
+        return 1
+    finally:
+        kill_all()
+    print(f"passed {args.scenario}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
