@@ -18,7 +18,9 @@ static_assert(std::ranges::forward_range<message>);
 BOOST_AUTO_TEST_SUITE(stun_attributes)
 
 BOOST_AUTO_TEST_CASE(iteration_visits_every_attribute_in_wire_order) {
-  const message m = parse_ok(with_header(from_hex("0024 0004 00000001  8022 0001 41000000  0024 0000")));
+  // A message is a view: the bytes must outlive it.
+  const bytes d = with_header(from_hex("0024 0004 00000001  8022 0001 41000000  0024 0000"));
+  const message m = parse_ok(d);
   std::vector<std::uint16_t> types;
   std::vector<std::size_t> sizes;
   for (const attribute a : m) {
