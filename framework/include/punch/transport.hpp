@@ -28,6 +28,9 @@ using endpoint = asio::ip::udp::endpoint;
 
 // Completion signature of every datagram operation: error and byte count.
 using datagram_signature = void(error_code, std::size_t);
+// Boost 1.81: move-construct or swap() a datagram_handler, never move-assign it; that
+// operator= recurses until the stack overflows (fixed in Boost 1.82). std::list and std::deque
+// push/pop are safe; std::vector::erase and std::optional assignment are not.
 using datagram_handler = asio::any_completion_handler<datagram_signature>;
 
 // What a plugin implements. Handlers must not be invoked from inside the initiating call
