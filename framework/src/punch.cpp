@@ -57,8 +57,13 @@ std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& to
   a->tiebreaker = detail::random_u64();
   a->started = clock::now();
   // Host candidates first: an endpoint announced as both (a peer without NAT) counts as host.
-  for (const auto& h : remote.host)
-    if (!a->find(h)) a->remotes.push_back({h, path_kind::host});
+  // A host candidate equal to one of ours is another LAN's private address that happens to
+  // match: sending there would reach ourselves.
+  const endpoint local = socket.local_endpoint();
+  for (const auto& h : remote.host) {
+    const bool ours = h == local || std::find(host_candidates.begin(), host_candidates.end(), h) != host_candidates.end();
+    if (!ours && !a->find(h)) a->remotes.push_back({h, path_kind::host});
+  }
   if (remote.reflexive.port() != 0 && !a->find(remote.reflexive))
     a->remotes.push_back({remote.reflexive, path_kind::reflexive});
   punches[token] = a;
@@ -157,6 +162,11 @@ asio::awaitable<void> session_state::handle_check_request(const stun::message& m
   auto it = punches.find(token);
   if (it == punches.end()) co_return;  // stray or spoofed: no introduction with this token
   auto a = it->second;
+  // Our own check, looped back to us (same role, same tie-breaker): never a path.
+  if (auto role = m.find(a->controlling ? wire::attr::ice_controlling : wire::attr::ice_controlled)) {
+    error_code ec;
+    if (auto v = stun::decode_u64(*role, ec); v && *v == a->tiebreaker) co_return;
+  }
 
   std::array<std::byte, 128> buf;
   stun::builder b(buf, stun::message_class::success_response, wire::method::binding, m.id());

@@ -35,7 +35,6 @@ session_options quick() {
   return o;
 }
 
-std::string text(std::span<const std::byte> b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
 asio::awaitable<void> send_text(connection& c, std::string_view s) { co_await c.send(asio::buffer(s.data(), s.size())); }
 
@@ -106,6 +105,7 @@ BOOST_AUTO_TEST_CASE(ten_percent_loss_on_every_link_still_connects) {
       sim_world w(seed, {5ms, 2ms, 0.10});
       auto o = quick();
       o.punch_timeout = 5s;
+      o.request_timeout = 5s;
       auto& alice = w.add_session(w.add_peer_host("alice", "port-restricted-cone"), "alice", o);
       auto& bob = w.add_session(w.add_peer_host("bob", "restricted-cone"), "bob", o);
       w.run([&]() -> asio::awaitable<void> {

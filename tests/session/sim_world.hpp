@@ -13,6 +13,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <cstdlib>
+#include <iostream>
 #include <exception>
 #include <list>
 #include <memory>
@@ -29,12 +31,19 @@ inline asio::ip::address addr(const char* s) { return asio::ip::make_address(s);
 class sim_world {
 public:
   explicit sim_world(std::uint64_t seed = 1, sim::link l = {std::chrono::milliseconds(5), {}, 0.0})
-      : net(ctx.get_executor(), seed), link(l) {
+      : ctx_storage(std::make_unique<asio::io_context>()), ctx(*ctx_storage), net(ctx.get_executor(), seed), link(l) {
     broker_host = &net.add_host("broker", net.internet(), addr("203.0.113.1"), link);
+    // PUNCH_SIM_TRACE=1 prints every decision of the simulated network, for debugging.
+    if (std::getenv("PUNCH_SIM_TRACE")) net.on_event([](const sim::event& e) { std::cerr << e << '\n'; });
     start_broker();
   }
 
   ~sim_world() {
+    // A scenario that hung may still reference the test's locals: leak rather than resume it.
+    if (hung) {
+      (void)ctx_storage.release();  // never run again, never destroyed
+      return;
+    }
     // Close everything, then let every coroutine run to its end before the network goes.
     ctx.restart();
     for (auto& s : sessions) s->close();
@@ -97,20 +106,37 @@ public:
   // Runs one scenario coroutine to its end (bounded); rethrows what it threw.
   template <typename Awaitable>
   void run(Awaitable a, std::chrono::seconds limit = 30s) {
-    bool done = false;
-    std::exception_ptr error;
-    asio::co_spawn(ctx, std::move(a), [&](std::exception_ptr e) {
-      error = e;
-      done = true;
+    struct outcome {
+      bool done = false;
+      std::exception_ptr error;
+    };
+    auto result = std::make_shared<outcome>();
+    asio::co_spawn(ctx, std::move(a), [result, this](std::exception_ptr e) {
+      result->error = e;
+      result->done = true;
       ctx.stop();
     });
     ctx.restart();
     ctx.run_for(limit);
-    BOOST_REQUIRE_MESSAGE(done, "scenario did not finish within its time limit");
-    if (error) std::rethrow_exception(error);
+    hung = !result->done;
+    BOOST_REQUIRE_MESSAGE(result->done, "scenario did not finish within its time limit");
+    if (result->error) std::rethrow_exception(first_of(result->error));
   }
 
-  asio::io_context ctx;
+  // awaitable_operators' && throws multiple_exceptions when both sides fail; the first is
+  // the one that matters.
+  static std::exception_ptr first_of(std::exception_ptr e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const asio::multiple_exceptions& m) {
+      return first_of(m.first_exception());
+    } catch (...) {
+      return std::current_exception();
+    }
+  }
+
+  std::unique_ptr<asio::io_context> ctx_storage;
+  asio::io_context& ctx;
   sim::network net;
   sim::link link;
   sim::host* broker_host = nullptr;
@@ -118,6 +144,7 @@ public:
   std::list<std::unique_ptr<broker_instance>> brokers;
   std::list<std::unique_ptr<session>> sessions;
   int hosts_made = 0;
+  bool hung = false;
 };
 
 }  // namespace punch::test

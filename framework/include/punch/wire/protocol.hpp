@@ -29,6 +29,9 @@ inline constexpr std::uint16_t host_candidate = 0x4A03;      // XOR-MAPPED-ADDRE
 inline constexpr std::uint16_t reflexive_candidate = 0x4A04; // XOR-MAPPED-ADDRESS layout
 inline constexpr std::uint16_t lifetime = 0x4A05;            // u32 seconds
 inline constexpr std::uint16_t token = 0x4A06;               // 16 random bytes per introduction
+// RFC 5780 §7.6 PADDING: requests are padded to the size of the largest possible answer,
+// because the broker never answers with more bytes than it received (no amplification).
+inline constexpr std::uint16_t padding = 0x0026;
 // Reused from ICE (RFC 8445 §16.1): role and nomination in punch checks.
 inline constexpr std::uint16_t ice_controlling = stun::attr::ice_controlling;
 inline constexpr std::uint16_t ice_controlled = stun::attr::ice_controlled;
@@ -50,6 +53,16 @@ inline constexpr std::size_t max_peer_id_size = 64;
 inline constexpr std::size_t max_host_candidates = 8;
 inline constexpr std::size_t token_size = 16;
 using token = std::array<std::byte, token_size>;
+
+// Upper bounds of the broker's answers (IPv6 addresses, longest id, every host candidate),
+// which the peer pads its requests to. header + attributes + FINGERPRINT.
+namespace answer_bound {
+inline constexpr std::size_t address = 4 + 20;  // an XOR-address attribute for IPv6
+inline constexpr std::size_t reg = stun::header_size + address + 8 + stun::fingerprint_size;
+inline constexpr std::size_t lookup = stun::header_size + (4 + max_peer_id_size) + address +
+                                      max_host_candidates * address + stun::fingerprint_size;
+inline constexpr std::size_t connect = lookup + (4 + token_size) + address;
+}  // namespace answer_bound
 
 // Ids are 1..64 characters of [A-Za-z0-9._@-]: printable in logs and JSON without escaping.
 bool valid_peer_id(std::string_view id) noexcept;
