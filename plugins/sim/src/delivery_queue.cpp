@@ -35,7 +35,7 @@ void delivery_queue::on_timer() {
   while (!queue_.empty() && queue_.begin()->first <= now) {
     auto node = queue_.extract(queue_.begin());
     delivery& d = node.mapped();
-    network_.arrive(*d.to, d.packet, d.from, d.dst, std::move(d.payload));
+    network_.arrive(d);
   }
   if (!queue_.empty() && (!armed_ || queue_.begin()->first < armed_at_)) {
     arm(queue_.begin()->first);

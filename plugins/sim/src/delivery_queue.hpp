@@ -18,16 +18,18 @@ class network;
 
 namespace punch::sim::detail {
 
+// A datagram on its way to a host, its path already decided.
+struct delivery {
+  std::uint64_t packet;
+  host* to;
+  endpoint from;  // as the receiver sees it (translated by every NAT on the way)
+  endpoint dst;
+  std::chrono::microseconds delay;
+  std::vector<std::byte> payload;
+};
+
 class delivery_queue {
 public:
-  struct delivery {
-    std::uint64_t packet;
-    host* to;
-    endpoint from;
-    endpoint dst;
-    std::vector<std::byte> payload;
-  };
-
   delivery_queue(network& net, const asio::any_io_executor& ex);
   ~delivery_queue();
 

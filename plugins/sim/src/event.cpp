@@ -1,6 +1,7 @@
 // Events as one readable line each.
 #include "punch/plugins/sim/event.hpp"
 
+#include <iomanip>
 #include <ostream>
 #include <sstream>
 
@@ -36,7 +37,10 @@ std::string event::to_string() const {
     case event_kind::delivered:
       out << "delivered to " << node << ": ";
       flow();
-      out << " (" << bytes << " bytes)";
+      out << " (" << bytes << " bytes";
+      if (delay.count() != 0) out << ", after " << std::fixed << std::setprecision(3)
+                                  << static_cast<double>(delay.count()) / 1000.0 << " ms";
+      out << ')';
       break;
     case event_kind::lost:
       out << "lost on the link of " << node << ": ";

@@ -13,7 +13,8 @@ using udp_endpoint = boost::asio::ip::udp::endpoint;
 // An event about a datagram going from `from` to `to`.
 inline event datagram_event(event_kind kind, std::uint64_t packet, std::string node,
                             const udp_endpoint& from, const udp_endpoint& to,
-                            std::size_t bytes = 0, std::string reason = {}) {
+                            std::size_t bytes = 0, std::string reason = {},
+                            std::chrono::microseconds delay = {}) {
   event e;
   e.kind = kind;
   e.packet = packet;
@@ -22,6 +23,7 @@ inline event datagram_event(event_kind kind, std::uint64_t packet, std::string n
   e.to = to;
   e.bytes = bytes;
   e.reason = std::move(reason);
+  e.delay = delay;
   return e;
 }
 

@@ -49,7 +49,7 @@ void network::send(host& from, const endpoint& src, const endpoint& dst,
       if ((h != &from || r.through_nat) && !cross(h->link(), h->name(), r)) return;
       const auto* bytes = static_cast<const std::byte*>(data.data());
       deliveries_->schedule(clock::now() + r.delay,
-                            {r.packet, h, r.src, r.dst, {bytes, bytes + data.size()}});
+                            {r.packet, h, r.src, r.dst, r.delay, {bytes, bytes + data.size()}});
       return;
     }
     if (nat_box* n = nat_at(where, r.dst.address())) {
@@ -100,19 +100,16 @@ void network::send(host& from, const endpoint& src, const endpoint& dst,
                               data.size(), "routing loop"));
 }
 
-void network::arrive(host& to, std::uint64_t packet, const endpoint& from, const endpoint& dst,
-                     std::vector<std::byte> payload) {
-  const std::size_t size = payload.size();
-  auto it = to.ports_.find(dst.port());
-  if (it == to.ports_.end()) {
-    emit(detail::datagram_event(event_kind::no_socket, packet, to.name(), from, dst, size));
-    return;
+void network::arrive(detail::delivery& d) {
+  const std::size_t size = d.payload.size();
+  auto kind = event_kind::delivered;
+  auto it = d.to->ports_.find(d.dst.port());
+  if (it == d.to->ports_.end()) {
+    kind = event_kind::no_socket;
+  } else if (!it->second->deliver(d.from, std::move(d.payload))) {
+    kind = event_kind::queue_full;
   }
-  if (!it->second->deliver(from, std::move(payload))) {
-    emit(detail::datagram_event(event_kind::queue_full, packet, to.name(), from, dst, size));
-    return;
-  }
-  emit(detail::datagram_event(event_kind::delivered, packet, to.name(), from, dst, size));
+  emit(detail::datagram_event(kind, d.packet, d.to->name(), d.from, d.dst, size, {}, d.delay));
 }
 
 }  // namespace punch::sim

@@ -156,7 +156,7 @@ BOOST_AUTO_TEST_CASE(close_cancels_a_pending_receive_with_operation_aborted) {
   BOOST_TEST(!received.called);
   b.close();
   BOOST_TEST(!received.called);  // not inside close() either
-  t.ctx.run();
+  t.ctx.run_for(5s);  // the cap only matters if close() forgot the receive
   BOOST_TEST(received.called);
   BOOST_TEST((received.ec == asio::error::operation_aborted));
   BOOST_TEST(t.b.open_sockets() == 0u);
@@ -211,7 +211,7 @@ BOOST_AUTO_TEST_CASE(partial_cancellation_through_a_bound_slot_aborts_the_receiv
                        asio::bind_cancellation_slot(signal.slot(), received.handler()));
   t.ctx.poll();
   signal.emit(asio::cancellation_type::partial);
-  t.ctx.run();
+  t.ctx.run_for(5s);  // the cap only matters if the slot was ignored
   BOOST_TEST(received.called);
   BOOST_TEST((received.ec == asio::error::operation_aborted));
   BOOST_TEST(b.is_open());

@@ -44,6 +44,9 @@ struct event {
   boost::asio::ip::udp::endpoint external;
   boost::asio::ip::udp::endpoint remote;
   std::size_t bytes = 0;
+  // Arrival events (delivered, no_socket, queue_full): the transit time the datagram was
+  // given when sent, the sum of its links' latencies and jitter draws.
+  std::chrono::microseconds delay{0};
   // Why (filtered, unreachable, ...), in words.
   std::string reason;
 

@@ -27,6 +27,7 @@
 namespace punch::sim {
 
 namespace detail {
+struct delivery;
 class delivery_queue;
 class rng;
 }  // namespace detail
@@ -95,8 +96,7 @@ private:
             boost::asio::const_buffer data);
   bool cross(const link& l, const std::string& owner, route& r);
   // Called by the delivery queue when a datagram arrives at its destination host.
-  void arrive(host& to, std::uint64_t packet, const endpoint& from, const endpoint& dst,
-              std::vector<std::byte> payload);
+  void arrive(detail::delivery& d);
 
   void emit(event e);
   detail::rng& rng() noexcept { return *rng_; }
