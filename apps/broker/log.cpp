@@ -1,0 +1,71 @@
+// punch-broker's log lines (see log.hpp).
+#include "log.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <sstream>
+
+namespace punch::broker_app {
+namespace {
+
+// UTC with milliseconds, ISO 8601: sortable, and the same on every host of a deployment.
+std::string timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  const std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(text + n, sizeof text - n, ".%03dZ", static_cast<int>(ms));
+  return text;
+}
+
+// The first two bytes are enough to match the two peers' logs; the rest stays private.
+std::string token_prefix(const wire::token& t) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%02x%02x", std::to_integer<unsigned>(t[0]), std::to_integer<unsigned>(t[1]));
+  return std::string(text) + "…";
+}
+
+}  // namespace
+
+void log_line(std::string_view text) {
+  std::cerr << timestamp() << ' ' << text << std::endl;
+}
+
+std::string event_text(const broker_event& e) {
+  std::ostringstream out;
+  switch (e.what) {
+    case broker_event::kind::registered:
+      out << "registered " << e.id << " at " << e.address << " (lifetime " << e.lifetime.count() << " s)";
+      break;
+    case broker_event::kind::refreshed:
+      return {};
+    case broker_event::kind::expired:
+      out << "expired " << e.id << " (was at " << e.address << ")";
+      break;
+    case broker_event::kind::introduced:
+      out << "introduced " << e.id << " → " << e.target << " (token " << token_prefix(e.token) << ")";
+      break;
+    case broker_event::kind::introduce_failed:
+      out << "introducing " << e.id << " → " << e.target << " failed: " << e.target
+          << " did not acknowledge (token " << token_prefix(e.token) << ")";
+      break;
+  }
+  return out.str();
+}
+
+std::string stats_text(const broker_stats& s, std::size_t registrations) {
+  std::ostringstream out;
+  out << "stats: " << registrations << " registered; received " << s.received << ", malformed "
+      << s.malformed << ", bindings " << s.bindings << ", registrations " << s.registrations
+      << ", lookups " << s.lookups << ", connects " << s.connects << ", introductions "
+      << s.introductions << " (acked " << s.introductions_acked << ", failed "
+      << s.introductions_failed << "), errors sent " << s.errors_sent;
+  return out.str();
+}
+
+}  // namespace punch::broker_app

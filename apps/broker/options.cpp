@@ -1,0 +1,195 @@
+// punch-broker's command line, parsed with Boost.Program_options and checked value by value.
+#include "options.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <sstream>
+
+namespace punch::broker_app {
+namespace {
+
+namespace po = boost::program_options;
+
+// A week: longer lifetimes or intervals are almost certainly a typo.
+constexpr std::uint64_t max_seconds = 7 * 24 * 3600;
+
+po::options_description make_description() {
+  po::options_description d{"Options"};
+  // Values are taken as strings and checked below, so every message can name its option.
+  d.add_options()
+    ("listen", po::value<std::string>()->value_name("ADDR:PORT")->default_value("0.0.0.0:3478"),
+     "where to listen; IPv6 as [::]:3478; port 0 picks a free port (printed at start-up)")
+    ("transport", po::value<std::string>()->value_name("NAME")->default_value("udp"),
+     "transport by registry name (built in: udp, sim)")
+    ("transport-plugin", po::value<std::vector<std::string>>()->value_name("PATH")->composing(),
+     "load a transport plugin (shared object) first; repeatable")
+    ("transport-option", po::value<std::vector<std::string>>()->value_name("KEY=VALUE")->composing(),
+     "an option for the transport; repeatable")
+    ("max-peers", po::value<std::string>()->value_name("N")->default_value("100000"),
+     "most registrations held at once; more are refused (508)")
+    ("lifetime-max", po::value<std::string>()->value_name("SECONDS")->default_value("600"),
+     "longest registration lifetime granted; longer requests are cut to it")
+    ("stats-interval", po::value<std::string>()->value_name("SECONDS")->default_value("0"),
+     "print a line of counters every SECONDS (0: never)")
+    ("quiet,q", po::bool_switch(), "no line per registration and introduction")
+    ("help,h", "print this help and exit")
+    ("version", "print the version and exit");
+  return d;
+}
+
+std::string help_text(const po::options_description& d) {
+  std::ostringstream out;
+  out << "Usage: punch-broker [--listen ADDR:PORT] [options]\n\n"
+         "The punch rendezvous broker: answers STUN Binding requests (any standard STUN client\n"
+         "learns its reflexive address), registers peers by id, and introduces two registered\n"
+         "peers to each other so that they can punch holes toward each other at once. The\n"
+         "protocol is in docs/protocol.md.\n\n"
+         "On stderr: a first line saying where it listens, then one timestamped line per\n"
+         "registration, expiry and introduction (unless --quiet), and the counters line\n"
+         "(with --stats-interval).\n\n"
+      << d
+      << "\nExit codes:\n"
+         "  0  stopped cleanly by SIGINT or SIGTERM\n"
+         "  1  runtime failure: cannot listen (address in use, not local), or the socket\n"
+         "     failed while serving; one line on stderr says which\n"
+         "  2  bad options, an unknown transport or a plugin that does not load: one line on\n"
+         "     stderr names the option\n";
+  return out.str();
+}
+
+parse_result failure(std::string message) {
+  parse_result r;
+  r.what = parse_result::action::error;
+  r.text = std::move(message);
+  return r;
+}
+
+std::optional<std::uint64_t> parse_number(std::string_view text, std::uint64_t max) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value > max)
+    return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::optional<endpoint> parse_endpoint(std::string_view text, std::string& error) {
+  std::string_view host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      error = "expected [IPv6]:PORT";
+      return std::nullopt;
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      error = "expected ADDR:PORT";
+      return std::nullopt;
+    }
+    if (text.find(':') != colon) {
+      error = "an IPv6 address needs brackets, as in [::]:3478";
+      return std::nullopt;
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  auto p = parse_number(port, 65535);
+  if (!p) {
+    error = "the port must be a number from 0 to 65535";
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(std::string(host), ec);
+  if (ec) {
+    error = "the address must be numeric, as in 0.0.0.0 or [::]";
+    return std::nullopt;
+  }
+  if (text.starts_with('[') != address.is_v6()) {
+    error = address.is_v6() ? "an IPv6 address needs brackets" : "only IPv6 addresses go in brackets";
+    return std::nullopt;
+  }
+  return endpoint{address, static_cast<std::uint16_t>(*p)};
+}
+
+broker_options make_broker_options(const broker_app_options& o) {
+  broker_options b;
+  b.max_lifetime = o.lifetime_max;
+  b.min_lifetime = std::min(b.min_lifetime, b.max_lifetime);
+  b.default_lifetime = std::min(b.default_lifetime, b.max_lifetime);
+  return b;
+}
+
+parse_result parse_options(int argc, const char* const argv[]) {
+  auto description = make_description();
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(description).run(), vm);
+  } catch (const po::error& e) {
+    // Program_options' messages already name the option ("unrecognised option '--x'").
+    return failure(e.what());
+  }
+
+  parse_result r;
+  if (vm.count("help")) {
+    r.what = parse_result::action::help;
+    r.text = help_text(description);
+    return r;
+  }
+  if (vm.count("version")) {
+    r.what = parse_result::action::version;
+    r.text = "punch-broker " PUNCH_VERSION_TEXT;
+    return r;
+  }
+
+  broker_app_options& o = r.options;
+  std::string error;
+  const auto& listen = vm["listen"].as<std::string>();
+  auto ep = parse_endpoint(listen, error);
+  if (!ep) return failure("--listen \"" + listen + "\": " + error);
+  o.listen = *ep;
+
+  o.transport = vm["transport"].as<std::string>();
+  if (o.transport.empty()) return failure("--transport: the name is empty");
+  if (vm.count("transport-plugin"))
+    for (const auto& path : vm["transport-plugin"].as<std::vector<std::string>>()) {
+      if (path.empty()) return failure("--transport-plugin: the path is empty");
+      o.transport_plugins.emplace_back(path);
+    }
+  if (vm.count("transport-option")) {
+    for (const auto& kv : vm["transport-option"].as<std::vector<std::string>>()) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0)
+        return failure("--transport-option \"" + kv + "\": expected KEY=VALUE");
+      o.transport_settings.insert_or_assign(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+  }
+
+  const auto& peers = vm["max-peers"].as<std::string>();
+  auto n = parse_number(peers, std::numeric_limits<std::uint32_t>::max());
+  if (!n || *n == 0) return failure("--max-peers \"" + peers + "\": expected a number from 1 to 4294967295");
+  o.max_peers = static_cast<std::size_t>(*n);
+
+  const auto& lifetime = vm["lifetime-max"].as<std::string>();
+  auto l = parse_number(lifetime, max_seconds);
+  if (!l || *l == 0) return failure("--lifetime-max \"" + lifetime + "\": expected seconds, from 1 to 604800");
+  o.lifetime_max = std::chrono::seconds(*l);
+
+  const auto& interval = vm["stats-interval"].as<std::string>();
+  auto s = parse_number(interval, max_seconds);
+  if (!s) return failure("--stats-interval \"" + interval + "\": expected seconds, from 0 (off) to 604800");
+  o.stats_interval = std::chrono::seconds(*s);
+
+  o.quiet = vm["quiet"].as<bool>();
+  r.what = parse_result::action::run;
+  return r;
+}
+
+}  // namespace punch::broker_app

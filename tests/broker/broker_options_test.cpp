@@ -1,0 +1,102 @@
+// punch-broker's command line: defaults, every option, and one-line errors naming the option.
+#include "options.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace punch::broker_app;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+parse_result parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "punch-broker");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return parse_options(static_cast<int>(argv.size()), argv.data());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(broker_options)
+
+BOOST_AUTO_TEST_CASE(no_options_listen_on_port_3478_of_every_ipv4_address_over_udp) {
+  auto r = parse({});
+  BOOST_TEST_REQUIRE((r.what == parse_result::action::run), r.text);
+  BOOST_TEST(r.options.listen == punch::endpoint(asio::ip::address_v4::any(), 3478));
+  BOOST_TEST(r.options.transport == "udp");
+  BOOST_TEST(r.options.stats_interval == 0s);
+  BOOST_TEST(!r.options.quiet);
+}
+
+BOOST_AUTO_TEST_CASE(every_option_is_read) {
+  auto r = parse({"--listen", "[::]:0", "--transport", "sim", "--transport-plugin", "/x/a.so",
+                  "--transport-plugin", "/x/b.so", "--transport-option", "loss=0.1",
+                  "--transport-option", "seed=7", "--max-peers", "5", "--lifetime-max", "30",
+                  "--stats-interval", "10", "--quiet"});
+  BOOST_TEST_REQUIRE((r.what == parse_result::action::run), r.text);
+  const auto& o = r.options;
+  BOOST_TEST(o.listen == punch::endpoint(asio::ip::address_v6::any(), 0));
+  BOOST_TEST(o.transport == "sim");
+  BOOST_TEST(o.transport_plugins.size() == 2u);
+  BOOST_TEST(o.transport_settings.at("loss") == "0.1");
+  BOOST_TEST(o.transport_settings.at("seed") == "7");
+  BOOST_TEST(o.max_peers == 5u);
+  BOOST_TEST(o.lifetime_max == 30s);
+  BOOST_TEST(o.stats_interval == 10s);
+  BOOST_TEST(o.quiet);
+}
+
+BOOST_AUTO_TEST_CASE(a_short_maximum_lifetime_pulls_the_minimum_and_default_down_with_it) {
+  broker_app_options o;
+  o.lifetime_max = 5s;
+  const auto b = make_broker_options(o);
+  BOOST_TEST(b.max_lifetime == 5s);
+  BOOST_TEST(b.min_lifetime == 5s);
+  BOOST_TEST(b.default_lifetime == 5s);
+  o.lifetime_max = 600s;
+  BOOST_TEST(make_broker_options(o).default_lifetime == 60s);
+}
+
+BOOST_AUTO_TEST_CASE(help_mentions_every_option_and_the_exit_codes) {
+  auto r = parse({"--help"});
+  BOOST_TEST_REQUIRE((r.what == parse_result::action::help));
+  for (const char* name : {"--listen", "--transport", "--transport-plugin", "--transport-option",
+                           "--max-peers", "--lifetime-max", "--stats-interval", "--quiet", "--help",
+                           "--version", "Exit codes"})
+    BOOST_TEST(r.text.find(name) != std::string::npos, name << " is not in --help");
+  BOOST_TEST((parse({"--version"}).what == parse_result::action::version));
+}
+
+BOOST_AUTO_TEST_CASE(bad_values_give_one_line_naming_the_option) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"--listen", "localhost:3478"}, "--listen"},
+      {{"--listen", "0.0.0.0"}, "--listen"},
+      {{"--listen", "::1:3478"}, "--listen"},
+      {{"--listen", "[127.0.0.1]:3478"}, "--listen"},
+      {{"--listen", "0.0.0.0:70000"}, "--listen"},
+      {{"--transport", ""}, "--transport"},
+      {{"--transport-option", "novalue"}, "--transport-option"},
+      {{"--transport-option", "=x"}, "--transport-option"},
+      {{"--max-peers", "0"}, "--max-peers"},
+      {{"--max-peers", "-3"}, "--max-peers"},
+      {{"--lifetime-max", "ten"}, "--lifetime-max"},
+      {{"--lifetime-max", "0"}, "--lifetime-max"},
+      {{"--stats-interval", "1.5"}, "--stats-interval"},
+      {{"--bogus"}, "--bogus"},
+      {{"--listen"}, "--listen"},
+  };
+  for (const auto& [args, option] : cases) {
+    BOOST_TEST_CONTEXT(args.front() << (args.size() > 1 ? " " + args.back() : std::string{})) {
+      auto r = parse(args);
+      BOOST_TEST((r.what == parse_result::action::error));
+      BOOST_TEST(r.text.find(option) != std::string::npos, "\"" << r.text << "\" does not name " << option);
+      BOOST_TEST(r.text.find('\n') == std::string::npos);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
