@@ -81,6 +81,8 @@ public:
   }
 
 private:
+  static constexpr std::size_t max_inbox = 64;
+
   struct datagram {
     std::vector<std::byte> bytes;
     endpoint from;
@@ -93,6 +95,7 @@ private:
 
   void deliver(asio::const_buffer data, const endpoint& from) {
     if (receives_.empty()) {
+      if (inbox_.size() == max_inbox) return;  // a full socket buffer drops, as UDP does
       const auto* bytes = static_cast<const std::byte*>(data.data());
       inbox_.push_back({{bytes, bytes + data.size()}, from});
       return;
@@ -143,7 +146,10 @@ public:
     if (where.address().is_unspecified())
       where.address(where.address().is_v6() ? asio::ip::address(asio::ip::address_v6::loopback())
                                             : asio::ip::address_v4::loopback());
-    if (where.port() == 0) where.port(net_->next_port++);
+    if (where.port() == 0) {
+      do where.port(net_->next_port++);
+      while (net_->bound.contains(where));
+    }
     if (net_->bound.contains(where)) {
       ec = punch::errc::address_in_use;
       return {};
