@@ -127,7 +127,7 @@ void network::keep_trace(std::size_t max_events) {
 std::size_t network::datagrams_in_flight() const noexcept { return deliveries_->size(); }
 
 void network::emit(event e) {
-  e.at = now() - created_;
+  e.at = elapsed();
   if (trace_limit_ != 0) {
     if (trace_.size() == trace_limit_) trace_.pop_front();
     trace_.push_back(e);

@@ -67,6 +67,8 @@ public:
   // steady_clock::now() plus the offset that advance_clock() accumulated. NAT mapping
   // lifetimes are checked against it, lazily, when a datagram crosses the NAT box.
   clock::time_point now() const noexcept;
+  // now() minus the moment the network was created: what an event emitted now has as `at`.
+  std::chrono::nanoseconds elapsed() const noexcept { return now() - created_; }
   // Moves the clock forward without sleeping; datagrams in flight are not hurried.
   void advance_clock(clock::duration d);
 
