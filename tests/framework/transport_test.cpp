@@ -84,12 +84,18 @@ public:
     seen_->pending.swap(handler);  // not operator=: see datagram_handler in transport.hpp
     if (slot.is_connected())
       slot.assign([seen = seen_, ex = ex_](asio::cancellation_type type) {
-        seen->cancelled = type;
-        auto handler = std::move(seen->pending);
-        handler.get_cancellation_slot().clear();
-        asio::post(ex, asio::append(std::move(handler), error_code{asio::error::operation_aborted},
-                                    std::size_t{0}));
+        abort_pending(seen, ex, type);
       });
+  }
+
+  // Takes copies: clearing the slot destroys the lambda that called it, captures included.
+  static void abort_pending(std::shared_ptr<calls> seen, asio::any_io_executor ex,
+                            asio::cancellation_type type) {
+    seen->cancelled = type;
+    auto handler = std::move(seen->pending);
+    handler.get_cancellation_slot().clear();
+    asio::post(ex, asio::append(std::move(handler), error_code{asio::error::operation_aborted},
+                                std::size_t{0}));
   }
 
   void finish(error_code ec, std::size_t n) {
