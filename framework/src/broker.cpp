@@ -44,7 +44,7 @@ bool understood(std::uint16_t type) {
     case wire::attr::reflexive_candidate:
     case wire::attr::lifetime:
     case wire::attr::token:
-    case padding_attr:
+    case wire::attr::padding:
     // A broker without credentials ignores ICE's and long-term auth's attributes.
     case stun::attr::username:
     case stun::attr::message_integrity:

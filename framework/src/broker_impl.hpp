@@ -30,9 +30,8 @@ inline constexpr std::size_t response_floor = 64;
 // Error reasons are at most this long, so that an error response fits response_floor:
 // 20 header + 8 ERROR-CODE header + 28 reason + 8 FINGERPRINT.
 inline constexpr std::size_t max_reason_size = 28;
-// The largest Lookup / Connect answer: PEER-ID (4+64), REFLEXIVE-CANDIDATE and eight
-// HOST-CANDIDATEs in IPv6 (9 × 24), TOKEN (4+16), XOR-MAPPED-ADDRESS (24), FINGERPRINT (8).
-inline constexpr std::size_t max_answer_size = 356;
+// Peers pad requests to wire::answer_bound; the answers must stay within it.
+static_assert(wire::answer_bound::connect == 356 && wire::answer_bound::reg <= response_floor);
 
 // Retransmitted Connects are answered from this cache instead of introducing twice.
 inline constexpr std::size_t connect_cache_size = 256;
@@ -40,9 +39,8 @@ inline constexpr std::chrono::seconds connect_cache_ttl{10};
 // More introductions in flight than this are refused with 429.
 inline constexpr std::size_t max_pending_introductions = 4096;
 
-// Attributes the broker understands without being a punch attribute.
-inline constexpr std::uint16_t change_request_attr = 0x0003;  // RFC 5780 §7.2
-inline constexpr std::uint16_t padding_attr = 0x0026;         // RFC 5780 §7.6
+// A STUN attribute the broker understands when it asks for nothing (RFC 5780 §7.2).
+inline constexpr std::uint16_t change_request_attr = 0x0003;
 
 // Why `id` is not a valid peer id, in at most max_reason_size bytes; empty when it is.
 inline std::string_view id_problem(std::string_view id, bool target) {

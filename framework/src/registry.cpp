@@ -22,8 +22,8 @@ struct id_hash {
 // growth slack would be paid a million times over.
 struct entry {
   endpoint reflexive;
+  std::uint8_t host_count = 0;  // fits in the endpoint's tail padding
   std::unique_ptr<endpoint[]> host;
-  std::uint8_t host_count = 0;
   clock::time_point expires;
 
   void set_host(const std::vector<endpoint>& h) {

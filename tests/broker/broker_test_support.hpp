@@ -52,7 +52,6 @@ namespace asio = boost::asio;
 using punch::endpoint;
 using bytes = std::vector<std::byte>;
 
-inline constexpr std::uint16_t padding_attr = 0x0026;  // RFC 5780 §7.6
 // The amplification rule of docs/protocol.md: answer ≤ max(request, 64 bytes).
 inline constexpr std::size_t response_floor = 64;
 
@@ -74,7 +73,7 @@ inline bytes make_message(punch::stun::message_class cls, std::uint16_t method,
   if (b.size() + tail < pad_to) {
     const std::size_t value = pad_to - b.size() - tail - 4;
     const bytes zeros((value + 3) & ~std::size_t{3});
-    b.add(padding_attr, zeros);
+    b.add(punch::wire::attr::padding, zeros);
   }
   auto out = fingerprint ? b.finish_with_fingerprint() : b.finish();
   BOOST_REQUIRE(!b.error());

@@ -25,7 +25,7 @@ struct broker_options {
   std::chrono::milliseconds introduce_rto{100};
   // How often expired registrations are dropped (and `expired` events emitted).
   std::chrono::milliseconds expiry_interval{1000};
-  std::string software = "punch-broker";
+  // No SOFTWARE option: answers stay small (docs/protocol.md, "Amplification").
 };
 
 // Counters, readable at any time (the broker logs them periodically in the app).

@@ -1,0 +1,50 @@
+// punch-broker's log text: one readable sentence per registration, expiry and introduction.
+#include "log.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace punch::broker_app;
+using kind = punch::broker_event::kind;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+punch::broker_event event(kind what) {
+  punch::broker_event e{.what = what, .id = "alice", .target = "bob",
+                        .address = {asio::ip::make_address("203.0.113.5"), 40000},
+                        .lifetime = 60s, .token = {}};
+  e.token[0] = std::byte{0x3f};
+  e.token[1] = std::byte{0xa2};
+  return e;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(broker_log)
+
+BOOST_AUTO_TEST_CASE(each_event_reads_as_one_sentence) {
+  BOOST_TEST(event_text(event(kind::registered)) == "registered alice at 203.0.113.5:40000 (lifetime 60 s)");
+  BOOST_TEST(event_text(event(kind::introduced)) == "introduced alice → bob (token 3fa2…)");
+  BOOST_TEST(event_text(event(kind::expired)) == "expired alice (was at 203.0.113.5:40000)");
+  BOOST_TEST(event_text(event(kind::introduce_failed)) ==
+             "introducing alice → bob failed: bob did not acknowledge (token 3fa2…)");
+}
+
+BOOST_AUTO_TEST_CASE(refreshes_are_not_logged_because_every_keepalive_makes_one) {
+  BOOST_TEST(event_text(event(kind::refreshed)).empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_counters_line_names_every_counter) {
+  punch::broker_stats s;
+  s.received = 11;
+  s.malformed = 2;
+  s.introductions_failed = 7;
+  const auto text = stats_text(s, 5);
+  BOOST_TEST(text.find("5 registered") != std::string::npos);
+  BOOST_TEST(text.find("received 11") != std::string::npos);
+  BOOST_TEST(text.find("malformed 2") != std::string::npos);
+  BOOST_TEST(text.find("failed 7") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
