@@ -123,6 +123,15 @@ public:
     if (result->error) std::rethrow_exception(first_of(result->error));
   }
 
+  // The error code of a failed step (system_error, possibly inside multiple_exceptions).
+  static error_code code_of(std::exception_ptr e) {
+    try {
+      std::rethrow_exception(first_of(e));
+    } catch (const system_error& s) {
+      return s.code();
+    }
+  }
+
   // awaitable_operators' && throws multiple_exceptions when both sides fail; the first is
   // the one that matters.
   static std::exception_ptr first_of(std::exception_ptr e) {
