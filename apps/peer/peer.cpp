@@ -126,8 +126,13 @@ asio::awaitable<connection> get_connected(session& s, const peer_options& o,
                                           clock::time_point deadline, event_log& log) {
   auto reg = co_await s.register_self(remaining(deadline));
   log.registered(o.id, reg.reflexive);
-  connection c = o.connect ? co_await s.connect(*o.connect, remaining(deadline))
-                           : co_await s.accept();
+  // Not `o.connect ? co_await ... : co_await ...`: GCC 12 destroys a co_await temporary
+  // of the conditional operator twice (a double free of the connection state).
+  connection c;
+  if (o.connect)
+    c = co_await s.connect(*o.connect, remaining(deadline));
+  else
+    c = co_await s.accept();
   log.connected(c.peer(), c.remote_endpoint(), c.path());
   co_return c;
 }

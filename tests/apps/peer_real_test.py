@@ -34,25 +34,37 @@ def check(condition, message):
 
 
 class Process:
-    """A child process whose stdout and stderr lines arrive in queues, read by threads."""
+    """A child process whose stdout and stderr lines are collected by threads.
+
+    wait_line() moves a cursor through a stream's lines; lines() returns all of them and
+    moves nothing, so a failure message can show everything without hiding a line from a
+    later wait.
+    """
 
     running = []
 
     def __init__(self, name, argv, stdin=subprocess.PIPE):
         self.name = name
-        self.argv = argv
         self.proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, bufsize=1)
         Process.running.append(self)
-        self.lines = {"stdout": queue.Queue(), "stderr": queue.Queue()}
-        self.seen = {"stdout": [], "stderr": []}
-        for stream in ("stdout", "stderr"):
-            threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+        self.changed = threading.Condition()
+        self.collected = {"stdout": [], "stderr": []}
+        self.ended = {"stdout": False, "stderr": False}
+        self.cursor = {"stdout": 0, "stderr": 0}
+        self.threads = [threading.Thread(target=self._pump, args=(s,), daemon=True)
+                        for s in ("stdout", "stderr")]
+        for t in self.threads:
+            t.start()
 
     def _pump(self, stream):
         for line in getattr(self.proc, stream):
-            self.lines[stream].put(line.rstrip("\n"))
-        self.lines[stream].put(None)  # end of stream
+            with self.changed:
+                self.collected[stream].append(line.rstrip("\n"))
+                self.changed.notify_all()
+        with self.changed:
+            self.ended[stream] = True
+            self.changed.notify_all()
 
     def write(self, text):
         self.proc.stdin.write(text)
@@ -62,22 +74,24 @@ class Process:
         self.proc.stdin.close()
 
     def wait_line(self, stream, predicate, what, timeout=WAIT):
-        """The first line on `stream` (after those already taken) that satisfies `predicate`."""
+        """The first line on `stream` after the cursor that satisfies `predicate`."""
         deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                line = self.lines[stream].get(timeout=max(left, 0))
-            except queue.Empty:
-                raise Failure(f"{self.name}: no {what} on {stream} within {timeout} s; "
-                              f"{stream} so far: {self.seen[stream]}")
-            if line is None:
-                self.lines[stream].put(None)
-                raise Failure(f"{self.name}: {stream} ended before {what}; "
-                              f"so far: {self.seen[stream]}; stderr: {self.rest('stderr')}")
-            self.seen[stream].append(line)
-            if predicate(line):
-                return line
+        with self.changed:
+            while True:
+                lines = self.collected[stream]
+                while self.cursor[stream] < len(lines):
+                    line = lines[self.cursor[stream]]
+                    self.cursor[stream] += 1
+                    if predicate(line):
+                        return line
+                if self.ended[stream]:
+                    raise Failure(f"{self.name}: {stream} ended before {what}; "
+                                  f"{stream}: {lines}; stderr: {self.collected['stderr']}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Failure(f"{self.name}: no {what} on {stream} within {timeout} s; "
+                                  f"{stream} so far: {lines}")
+                self.changed.wait(left)
 
     def wait_event(self, name, timeout=WAIT):
         line = self.wait_line("stderr", lambda l: l.startswith("{") and
@@ -89,21 +103,15 @@ class Process:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             raise Failure(f"{self.name}: still running {timeout} s later; stderr: "
-                          f"{self.rest('stderr')}")
+                          f"{self.lines('stderr')}")
 
-    def rest(self, stream):
-        """Every line of `stream`, the ones already taken included (call after exit)."""
-        while True:
-            try:
-                line = self.lines[stream].get(timeout=WAIT if self.proc.poll() is not None
-                                              else 0)
-            except queue.Empty:
-                break
-            if line is None:
-                self.lines[stream].put(None)
-                break
-            self.seen[stream].append(line)
-        return self.seen[stream]
+    def lines(self, stream):
+        """Every line of `stream` so far; after exit, every line there will be."""
+        if self.proc.poll() is not None:
+            for t in self.threads:
+                t.join(timeout=WAIT)
+        with self.changed:
+            return list(self.collected[stream])
 
     def kill(self):
         if self.proc.poll() is None:
@@ -127,7 +135,8 @@ def start_broker(args):
 
 
 def peer(args, name, broker, *extra, stdin=subprocess.PIPE):
-    argv = [args.peer, "--broker", broker, "--id", name, *extra]
+    # Bound to loopback, so the peers' host candidates and every datagram stay on lo.
+    argv = [args.peer, "--broker", broker, "--id", name, "--bind", "127.0.0.1:0", *extra]
     return Process(f"punch-peer {name}", argv, stdin=stdin)
 
 
@@ -140,7 +149,7 @@ def check_connected(event, name, other):
 
 
 def check_all_json(p):
-    for line in p.rest("stderr"):
+    for line in p.lines("stderr"):
         try:
             json.loads(line)
         except ValueError:
@@ -173,18 +182,18 @@ def two_peers_exchange_lines_both_ways_and_exit_0(args):
     check(got_by_alice == ["bob early 1", "bob early 2", "bob after"],
           f"alice printed {got_by_alice}")
     alice.close_stdin()
-    check(alice.wait_exit() == 0, f"alice exited {alice.proc.returncode}: {alice.rest('stderr')}")
-    check(bob.wait_exit() == 0, f"bob exited {bob.proc.returncode}: {bob.rest('stderr')}")
+    check(alice.wait_exit() == 0, f"alice exited {alice.proc.returncode}: {alice.lines('stderr')}")
+    check(bob.wait_exit() == 0, f"bob exited {bob.proc.returncode}: {bob.lines('stderr')}")
     check(alice.wait_event("closed")["reason"] == "local", "alice's close was not local")
     check(bob.wait_event("closed")["reason"] == "remote", "bob's close was not remote")
     check_all_json(alice)
     check_all_json(bob)
-    check(bob.rest("stdout") == got_by_bob, f"bob printed more: {bob.rest('stdout')}")
+    check(bob.lines("stdout") == got_by_bob, f"bob printed more: {bob.lines('stdout')}")
 
 
 def a_file_on_stdin_is_sent_and_then_the_connection_closes(args):
     broker, ep = start_broker(args)
-    bob = peer(args, "bob", ep, "--events", stdin=subprocess.DEVNULL)
+    bob = peer(args, "bob", ep, "--events")  # its stdin stays open: alice closes
     bob.wait_event("registered")
     # A regular file cannot be polled by epoll: the peer must read it another way.
     with tempfile.TemporaryFile("w+") as f:
@@ -196,7 +205,7 @@ def a_file_on_stdin_is_sent_and_then_the_connection_closes(args):
         check(got == ["from a file", "last line without newline"], f"bob printed {got}")
         check(alice.wait_exit() == 0, f"alice exited {alice.proc.returncode}")
         check(bob.wait_exit() == 0, f"bob exited {bob.proc.returncode}")
-        warnings = alice.rest("stderr")
+        warnings = alice.lines("stderr")
         check(len(warnings) == 1 and "line 2" in warnings[0] and "1200" in warnings[0],
               f"alice did not report the long line 2 once: {warnings}")
 
@@ -209,14 +218,14 @@ def sigterm_closes_the_connection_cleanly_on_both_sides(args):
     alice.wait_event("connected")
     bob.wait_event("connected")
     bob.proc.send_signal(signal.SIGTERM)
-    check(bob.wait_exit() == 0, f"bob exited {bob.proc.returncode}: {bob.rest('stderr')}")
-    check(alice.wait_exit() == 0, f"alice exited {alice.proc.returncode}: {alice.rest('stderr')}")
+    check(bob.wait_exit() == 0, f"bob exited {bob.proc.returncode}: {bob.lines('stderr')}")
+    check(alice.wait_exit() == 0, f"alice exited {alice.proc.returncode}: {alice.lines('stderr')}")
     check(bob.wait_event("closed")["reason"] == "local", "bob's close was not local")
     check(alice.wait_event("closed")["reason"] == "remote", "alice's close was not remote")
 
 
 def one_error_line(p):
-    lines = p.rest("stderr")
+    lines = p.lines("stderr")
     check(len(lines) == 1, f"{p.name}: expected one line on stderr, got {lines}")
     check(lines[0].startswith("punch-peer: "), f"{p.name}: {lines[0]!r} lacks the program name")
     return lines[0]
