@@ -70,6 +70,8 @@ int main(int argc, char* argv[]) {
     std::cerr << "usage: chat BROKER_ADDRESS:PORT ID [OTHER_ID]\n";
     return 2;
   }
+  // Every line shows at once, also when stdout is a pipe.
+  std::cout << std::unitbuf;
   try {
     asio::io_context ctx;
 

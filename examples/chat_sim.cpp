@@ -38,7 +38,7 @@ int main() {
   asio::io_context ctx;
   // A fixed seed: the same run every time.
   sim::network net{ctx.get_executor(), 7};
-  const sim::link wan{std::chrono::milliseconds{20}, std::chrono::milliseconds{5}, 0.0};
+  const sim::link wan{std::chrono::milliseconds{20}, std::chrono::milliseconds{0}, 0.0};
   auto& home_a = net.add_nat("home-a", net.internet(), make_address("198.51.100.1"),
                              sim::nat_behaviour::port_restricted_cone(), wan);
   auto& home_b = net.add_nat("home-b", net.internet(), make_address("198.51.100.2"),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """punch-peer and punch-broker as real processes over loopback UDP.
 
-Usage: peer_real_test.py --broker PATH --peer PATH SCENARIO
+Usage: peer_real_test.py --broker PATH --peer PATH [--chat PATH] SCENARIO
 Each scenario is one CTest test (see CMakeLists.txt). Every wait is bounded; every process
 is killed on the way out, whatever happens. Nothing sleeps to synchronise: the script waits
 for the line (an --events object, the broker's listening line, a printed datagram) that
@@ -285,7 +285,27 @@ def bad_options_exit_2_with_one_line_naming_the_option(args):
         check(option in line, f"{argv}: the message does not name {option}: {line!r}")
 
 
+def the_chat_example_talks_to_punch_peer_over_udp(args):
+    check(args.chat, "--chat PATH is needed for this scenario")
+    broker, ep = start_broker(args)
+    bob = peer(args, "bob", ep, "--events")
+    bob.wait_event("registered")
+    alice = Process("chat alice", [args.chat, ep, "alice", "bob"])
+    alice.wait_line("stdout", lambda l: l.startswith("connected to bob at "), "connected line")
+    bob.wait_event("connected")
+    alice.write("hello from the tutorial\n")
+    bob.write("hello from punch-peer\n")
+    got = bob.wait_line("stdout", lambda l: True, "alice's line")
+    check(got == "hello from the tutorial", f"bob printed {got!r}")
+    alice.wait_line("stdout", lambda l: l == "bob: hello from punch-peer", "bob's line")
+    alice.close_stdin()
+    check(alice.wait_exit() == 0, f"chat exited {alice.proc.returncode}: {alice.lines('stderr')}")
+    check(bob.wait_exit() == 0, f"bob exited {bob.proc.returncode}: {bob.lines('stderr')}")
+    check(bob.wait_event("closed")["reason"] == "remote", "bob's close was not remote")
+
+
 SCENARIOS = {f.__name__: f for f in (
+    the_chat_example_talks_to_punch_peer_over_udp,
     two_peers_exchange_lines_both_ways_and_exit_0,
     a_file_on_stdin_is_sent_and_then_the_connection_closes,
     sigterm_closes_the_connection_cleanly_on_both_sides,
@@ -300,6 +320,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--broker", required=True)
     parser.add_argument("--peer", required=True)
+    parser.add_argument("--chat", help="the chat example, for its scenario")
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
     args = parser.parse_args()
     # CTest's timeout sends SIGTERM: still kill the children.
