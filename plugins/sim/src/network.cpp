@@ -132,7 +132,8 @@ void network::emit(event e) {
     if (trace_.size() == trace_limit_) trace_.pop_front();
     trace_.push_back(e);
   }
-  for (auto& h : handlers_) h(e);
+  // By index: a handler may add another handler while we iterate.
+  for (std::size_t i = 0; i < handlers_.size(); ++i) handlers_[i](e);
 }
 
 }  // namespace punch::sim

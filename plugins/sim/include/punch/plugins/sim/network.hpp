@@ -116,7 +116,8 @@ private:
   std::vector<std::unique_ptr<nat_box>> nats_;
   // realm id → the NAT box whose inside it is; [0], the internet, has none.
   std::vector<nat_box*> realm_owner_{nullptr};
-  std::vector<event_handler> handlers_;
+  // A deque: handlers added by a running handler do not move it.
+  std::deque<event_handler> handlers_;
   std::deque<event> trace_;
   std::size_t trace_limit_ = 0;
   std::uint64_t last_packet_ = 0;
