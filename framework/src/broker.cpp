@@ -187,27 +187,32 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
     lifetime = clamp_lifetime(std::chrono::seconds(*v), options);
   }
 
-  registration entry{std::string(id), r.source, {}, r.now + lifetime};
+  registration_record& entry = found_a;
+  entry.set_id(id);  // id_problem() checked its length
+  entry.reflexive = r.source;
+  entry.expires = r.now + lifetime;
+  entry.host_count = 0;
   for (const stun::attribute a : r.msg) {
     if (a.type != wire::attr::host_candidate) continue;
-    if (entry.host.size() == wire::max_host_candidates)
+    if (entry.host_count == wire::max_host_candidates)
       return error(r, wire::error::bad_request, "over 8 HOST-CANDIDATEs");
     error_code ec;
     auto ep = stun::decode_xor_address(a, r.msg.id(), ec);
     if (!ep) return error(r, wire::error::bad_request, "bad HOST-CANDIDATE");
-    entry.host.push_back(unmapped(*ep));
+    entry.add_host(unmapped(*ep));
   }
 
-  const auto before = reg.find(id, r.now);
-  const bool refresh = before && before->reflexive == r.source;
+  const bool refresh = reg.find(id, r.now, found_b) && found_b.reflexive == r.source;
   if (auto ec = reg.upsert(entry, r.now)) {
     if (ec == errc::id_taken) return error(r, wire::error::forbidden, "PEER-ID taken elsewhere");
     if (ec == errc::registry_full) return error(r, wire::error::insufficient_capacity, "registry full");
     return error(r, wire::error::server_error, "registry failure");
   }
   ++stats.registrations;
-  emit({.what = refresh ? broker_event::kind::refreshed : broker_event::kind::registered,
-        .id = entry.id, .target = {}, .address = r.source, .lifetime = lifetime});
+  // Built only when someone listens: the event's strings would allocate per request.
+  if (on_event)
+    emit({.what = refresh ? broker_event::kind::refreshed : broker_event::kind::registered,
+          .id = std::string(id), .target = {}, .address = r.source, .lifetime = lifetime});
 
   stun::builder b(out, stun::message_class::success_response, wire::method::register_peer, r.msg.id());
   b.add_xor_address(stun::attr::xor_mapped_address, r.source);
@@ -221,17 +226,16 @@ std::span<const std::byte> broker::impl::on_lookup(const request& r) {
   if (!t) return error(r, wire::error::bad_request, "missing TARGET-ID");
   const std::string_view id = stun::decode_string(*t);
   if (auto why = id_problem(id, true); !why.empty()) return error(r, wire::error::bad_request, why);
-  auto found = reg.find(id, r.now);
-  if (!found) return error(r, wire::error::not_found, "TARGET-ID not registered");
+  if (!reg.find(id, r.now, found_a)) return error(r, wire::error::not_found, "TARGET-ID not registered");
   stun::builder b(out, stun::message_class::success_response, wire::method::lookup, r.msg.id());
-  add_candidates(b, *found);
+  add_candidates(b, found_a);
   return finish(r, b);
 }
 
-void broker::impl::add_candidates(stun::builder& b, const registration& peer) {
-  b.add_string(wire::attr::peer_id, peer.id);
+void broker::impl::add_candidates(stun::builder& b, const registration_record& peer) {
+  b.add_string(wire::attr::peer_id, peer.id());
   b.add_xor_address(wire::attr::reflexive_candidate, peer.reflexive);
-  for (const auto& h : peer.host) b.add_xor_address(wire::attr::host_candidate, h);
+  for (const auto& h : peer.host()) b.add_xor_address(wire::attr::host_candidate, h);
 }
 
 bool broker::impl::fits(const request& r, const stun::builder& b) const {

@@ -35,11 +35,11 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
   if (target == requester) return error(r, wire::error::bad_request, "TARGET-ID is PEER-ID");
 
   // Only the registered endpoint may speak for an id: the target will punch toward it.
-  auto me = reg.find(requester, r.now);
-  if (!me) return error(r, wire::error::forbidden, "PEER-ID not registered");
-  if (me->reflexive != r.source) return error(r, wire::error::forbidden, "PEER-ID registered elsewhere");
-  auto peer = reg.find(target, r.now);
-  if (!peer) return error(r, wire::error::not_found, "TARGET-ID not registered");
+  registration_record& me = found_a;
+  registration_record& peer = found_b;
+  if (!reg.find(requester, r.now, me)) return error(r, wire::error::forbidden, "PEER-ID not registered");
+  if (me.reflexive != r.source) return error(r, wire::error::forbidden, "PEER-ID registered elsewhere");
+  if (!reg.find(target, r.now, peer)) return error(r, wire::error::not_found, "TARGET-ID not registered");
   if (introductions.size() >= max_pending_introductions)
     return error(r, wire::error::rate_limited, "too many introductions");
 
@@ -48,7 +48,7 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
 
   // The answer first: if it does not fit the request's budget, nobody is introduced.
   stun::builder b(out, stun::message_class::success_response, wire::method::connect, r.msg.id());
-  add_candidates(b, *peer);
+  add_candidates(b, peer);
   b.add(wire::attr::token, token);
   b.add_xor_address(stun::attr::xor_mapped_address, r.source);
   if (!fits(r, b)) return finish(r, b);
@@ -56,12 +56,12 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
 
   auto in = std::make_shared<introduction>(socket.get_executor());
   randombytes_buf(in->id.data(), in->id.size());
-  in->to = socket_form(peer->reflexive);
-  in->event = {.what = broker_event::kind::introduced, .id = me->id, .target = peer->id,
-               .address = me->reflexive, .token = token};
+  in->to = socket_form(peer.reflexive);
+  in->event = {.what = broker_event::kind::introduced, .id = std::string(me.id()), .target = std::string(peer.id()),
+               .address = me.reflexive, .token = token};
   std::array<std::byte, stun::max_message_size> buf;
   stun::builder intro(buf, stun::message_class::request, wire::method::introduce, in->id);
-  add_candidates(intro, *me);
+  add_candidates(intro, me);
   intro.add(wire::attr::token, token);
   const auto bytes = intro.finish_with_fingerprint();
   if (bytes.empty()) return error(r, wire::error::server_error, "introduce does not fit");

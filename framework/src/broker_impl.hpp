@@ -106,7 +106,7 @@ struct broker::impl {
   std::span<const std::byte> error(const request& r, int code, std::string_view reason);
   std::span<const std::byte> unknown_attributes(const request& r);
   // PEER-ID, REFLEXIVE-CANDIDATE and HOST-CANDIDATEs of `peer`.
-  static void add_candidates(stun::builder& b, const registration& peer);
+  static void add_candidates(stun::builder& b, const registration_record& peer);
   // True if the success answer in `b` plus FINGERPRINT fits the request's budget.
   bool fits(const request& r, const stun::builder& b) const;
   // Finishes a success answer with FINGERPRINT, or answers 400 (pad the request) when it
@@ -122,6 +122,8 @@ struct broker::impl {
   void emit(const broker_event& e) {
     if (on_event) on_event(e);
   }
+  // Records filled by the registry on the hot path (no allocation per request).
+  registration_record found_a, found_b;
   // The socket's form of an endpoint we store unmapped (IPv4 on an IPv6 socket → mapped).
   endpoint socket_form(const endpoint& ep) const;
 

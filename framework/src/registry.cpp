@@ -26,7 +26,8 @@ struct entry {
   std::unique_ptr<endpoint[]> host;
   clock::time_point expires;
 
-  void set_host(const std::vector<endpoint>& h) {
+  // Reallocates only when the count changes: a keepalive refresh never allocates.
+  void set_host(std::span<const endpoint> h) {
     if (h.size() != host_count) {
       host = h.empty() ? nullptr : std::make_unique<endpoint[]>(h.size());
       host_count = static_cast<std::uint8_t>(h.size());
@@ -42,9 +43,11 @@ public:
     map_.reserve(std::min<std::size_t>(capacity, 1024));
   }
 
-  error_code upsert(const registration& r, clock::time_point now) override {
-    if (r.host.size() > 255) return errc::bad_attribute_value;
-    if (auto it = map_.find(std::string_view{r.id}); it != map_.end()) {
+  using registry::find;
+  using registry::upsert;
+
+  error_code upsert(const registration_record& r, clock::time_point now) override {
+    if (auto it = map_.find(r.id()); it != map_.end()) {
       entry& e = it->second;
       // A live id belongs to the endpoint that registered it; an expired one is free.
       if (e.expires > now && e.reflexive != r.reflexive) return errc::id_taken;
@@ -55,17 +58,20 @@ public:
       expire(now, {});
       if (map_.size() >= capacity_) return errc::registry_full;
     }
-    store(map_[r.id], r);
+    store(map_[std::string(r.id())], r);
     return {};
   }
 
-  std::optional<registration> find(std::string_view id, clock::time_point now) const override {
+  bool find(std::string_view id, clock::time_point now, registration_record& out) const override {
     auto it = map_.find(id);
-    if (it == map_.end() || it->second.expires <= now) return std::nullopt;
+    if (it == map_.end() || it->second.expires <= now) return false;
     const entry& e = it->second;
-    return registration{it->first, e.reflexive,
-                        std::vector<endpoint>(e.host.get(), e.host.get() + e.host_count),
-                        e.expires};
+    out.set_id(it->first);
+    out.reflexive = e.reflexive;
+    out.host_count = 0;
+    for (std::size_t i = 0; i < e.host_count; ++i) out.add_host(e.host[i]);
+    out.expires = e.expires;
+    return true;
   }
 
   bool erase(std::string_view id) override {
@@ -98,9 +104,9 @@ public:
   std::size_t size() const override { return map_.size(); }
 
 private:
-  void store(entry& e, const registration& r) {
+  void store(entry& e, const registration_record& r) {
     e.reflexive = r.reflexive;
-    e.set_host(r.host);
+    e.set_host(r.host());
     e.expires = r.expires;
     earliest_ = std::min(earliest_, r.expires);
   }
@@ -112,6 +118,23 @@ private:
 };
 
 }  // namespace
+
+error_code registry::upsert(const registration& r, clock::time_point now) {
+  registration_record record;
+  if (!record.set_id(r.id)) return errc::bad_attribute_value;
+  for (const auto& h : r.host)
+    if (!record.add_host(h)) return errc::bad_attribute_value;
+  record.reflexive = r.reflexive;
+  record.expires = r.expires;
+  return upsert(record, now);
+}
+
+std::optional<registration> registry::find(std::string_view id, clock::time_point now) const {
+  registration_record record;
+  if (!find(id, now, record)) return std::nullopt;
+  return registration{std::string(record.id()), record.reflexive,
+                      std::vector<endpoint>(record.host().begin(), record.host().end()), record.expires};
+}
 
 std::unique_ptr<registry> make_memory_registry(std::size_t capacity) {
   return std::make_unique<memory_registry>(capacity);

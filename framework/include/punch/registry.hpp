@@ -3,12 +3,17 @@
 
 #include "punch/error.hpp"
 #include "punch/transport.hpp"
+#include "punch/wire/protocol.hpp"
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,16 +28,50 @@ struct registration {
   std::chrono::steady_clock::time_point expires;
 };
 
+// The same in fixed storage (ids up to wire::max_peer_id_size, up to
+// wire::max_host_candidates host candidates): the broker's hot path reads and writes these
+// without allocating.
+struct registration_record {
+  endpoint reflexive;
+  std::chrono::steady_clock::time_point expires;
+  std::array<endpoint, wire::max_host_candidates> host_storage{};
+  std::array<char, wire::max_peer_id_size> id_storage{};
+  std::uint8_t id_size = 0;
+  std::uint8_t host_count = 0;
+
+  std::string_view id() const noexcept { return {id_storage.data(), id_size}; }
+  std::span<const endpoint> host() const noexcept { return {host_storage.data(), host_count}; }
+  // False (and unchanged) when the id is longer than the storage.
+  bool set_id(std::string_view id) noexcept {
+    if (id.size() > id_storage.size()) return false;
+    std::copy(id.begin(), id.end(), id_storage.begin());
+    id_size = static_cast<std::uint8_t>(id.size());
+    return true;
+  }
+  // False (and unchanged) when every slot is taken.
+  bool add_host(const endpoint& ep) noexcept {
+    if (host_count == host_storage.size()) return false;
+    host_storage[host_count++] = ep;
+    return true;
+  }
+};
+
 class registry {
 public:
   virtual ~registry() = default;
 
   // Inserts or refreshes `r`. errc::registry_full when a new id does not fit;
   // errc::id_taken when the id is live and registered from another reflexive endpoint.
-  virtual error_code upsert(const registration& r, std::chrono::steady_clock::time_point now) = 0;
-  // The live registration for `id`, if any (expired entries count as absent).
-  virtual std::optional<registration> find(std::string_view id,
-                                           std::chrono::steady_clock::time_point now) const = 0;
+  virtual error_code upsert(const registration_record& r, std::chrono::steady_clock::time_point now) = 0;
+  // Copies the live registration for `id` into `out` and returns true, if there is one
+  // (expired entries count as absent).
+  virtual bool find(std::string_view id, std::chrono::steady_clock::time_point now,
+                    registration_record& out) const = 0;
+
+  // The same with owning types, for callers off the hot path. upsert answers
+  // errc::bad_attribute_value for an id or a host list that a record cannot hold.
+  error_code upsert(const registration& r, std::chrono::steady_clock::time_point now);
+  std::optional<registration> find(std::string_view id, std::chrono::steady_clock::time_point now) const;
   virtual bool erase(std::string_view id) = 0;
   // Drops expired entries and returns how many, calling `on_expired` (if set) with each id
   // and reflexive endpoint before it goes. Called periodically by the broker.
@@ -44,7 +83,7 @@ public:
   virtual std::size_t size() const = 0;
 };
 
-// A hash map bounded by `capacity` registrations.
+// A hash map bounded by `capacity` registrations. Not thread-safe.
 std::unique_ptr<registry> make_memory_registry(std::size_t capacity);
 
 }  // namespace punch

@@ -1,0 +1,78 @@
+// punch-bench's load generator: many UDP sockets on one thread, each keeping a window of
+// requests in flight toward one server, sent and received in batches (sendmmsg/recvmmsg).
+// Measures answers per second, latency percentiles and loss.
+#pragma once
+
+#include "requests.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace punch::bench {
+
+namespace asio = boost::asio;
+using udp_endpoint = asio::ip::udp::endpoint;
+
+// What a run sends and what it makes of the answers. Calls come from the load's one thread.
+class workload {
+public:
+  virtual ~workload() = default;
+  // The next request from socket `socket` (whose address is `local`) into `out`; empty:
+  // nothing more to send for now. The load owns bytes 0..7 of `id` (a sequence number); the
+  // workload may put what it needs to recognise the answer in bytes 8..11.
+  virtual std::span<const std::byte> next(std::size_t socket, const udp_endpoint& local,
+                                          std::span<std::byte> out, stun::transaction_id& id) = 0;
+  // An answer (success or error) for a request that `next` built with `id`.
+  virtual void answered(std::size_t /*socket*/, const stun::transaction_id& /*id*/, answer_class /*c*/) {}
+  // No answer within the timeout.
+  virtual void lost(std::size_t /*socket*/, const stun::transaction_id& /*id*/) {}
+  // True when the run may end before its duration (every request answered).
+  virtual bool finished() const { return false; }
+  // The echo server sends requests back: count them as answers.
+  bool echo = false;
+};
+
+struct load_options {
+  std::size_t sockets = 16;
+  std::size_t window = 8;  // requests in flight per socket
+  std::chrono::milliseconds timeout{250};
+};
+
+struct load_result {
+  std::uint64_t sent = 0;
+  std::uint64_t ok = 0;      // success answers (or echoes)
+  std::uint64_t errors = 0;  // error answers
+  std::uint64_t lost = 0;    // no answer within the timeout
+  double seconds = 0;
+  double p50_us = 0;
+  double p99_us = 0;
+  double rate() const { return seconds > 0 ? static_cast<double>(ok + errors) / seconds : 0; }
+  double loss() const { return sent ? static_cast<double>(lost) / static_cast<double>(sent) : 0; }
+};
+
+// The sockets live as long as the load, so a workload's registrations stay valid across runs.
+class load {
+public:
+  load(asio::io_context& ctx, const udp_endpoint& server, load_options options);
+  ~load();
+  load(const load&) = delete;
+  load& operator=(const load&) = delete;
+
+  // Sends for `duration` (or until w.finished()), then waits up to the timeout for the
+  // answers still in flight.
+  load_result run(workload& w, std::chrono::milliseconds duration);
+  std::size_t sockets() const;
+
+private:
+  struct state;
+  std::unique_ptr<state> s_;
+};
+
+}  // namespace punch::bench

@@ -1,0 +1,209 @@
+// punch-bench: drives punch-broker, a raw echo server (the machine's ceiling) and optionally
+// coturn with the same load, runs interleaved (A B A B ...), and reports medians; then fills
+// a fresh broker with registrations and reads its memory. See docs/performance.md.
+#include "report.hpp"
+#include "servers.hpp"
+#include "workloads.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <thread>
+
+namespace {
+
+using namespace punch::bench;
+namespace po = boost::program_options;
+
+struct bench_options {
+  std::string broker = PUNCH_BENCH_BROKER;
+  std::string echo = PUNCH_BENCH_ECHO;
+  std::string coturn;  // empty: not measured
+  int rounds = 5;
+  std::chrono::milliseconds duration{1000};
+  load_options load;
+  std::vector<request_kind> kinds{request_kind::binding, request_kind::register_peer, request_kind::lookup,
+                                  request_kind::connect};
+  std::uint32_t peers = 1'000'000;
+  int steps = 8;
+  int server_cpu = 0, client_cpu = 1;
+  std::string csv, memory_csv;
+  bool smoke = false;
+};
+
+std::optional<bench_options> parse(int argc, char* argv[]) {
+  bench_options o;
+  std::string kinds;
+  long duration_ms = 1000;
+  po::options_description d{"Options"};
+  d.add_options()
+    ("broker", po::value(&o.broker)->default_value(o.broker), "punch-broker to measure")
+    ("echo", po::value(&o.echo)->default_value(o.echo), "punch-echo, the ceiling")
+    ("coturn", po::value(&o.coturn)->value_name("PATH"), "also measure this STUN server (turnserver) by Binding")
+    ("rounds", po::value(&o.rounds)->default_value(o.rounds), "interleaved rounds; medians are reported")
+    ("duration-ms", po::value(&duration_ms)->default_value(duration_ms), "length of one run")
+    ("sockets", po::value(&o.load.sockets)->default_value(o.load.sockets), "client sockets")
+    ("window", po::value(&o.load.window)->default_value(o.load.window), "requests in flight per socket (≤ 64)")
+    ("kinds", po::value(&kinds)->default_value("binding,register,lookup,connect"), "request kinds to run")
+    ("peers", po::value(&o.peers)->default_value(o.peers), "registrations for the memory curve (0: skip it)")
+    ("steps", po::value(&o.steps)->default_value(o.steps), "points on the memory curve")
+    ("server-cpu", po::value(&o.server_cpu)->default_value(o.server_cpu), "CPU every server is pinned to (-1: none)")
+    ("client-cpu", po::value(&o.client_cpu)->default_value(o.client_cpu), "CPU the load runs on (-1: none)")
+    ("csv", po::value(&o.csv)->value_name("FILE"), "write every run and the medians as CSV")
+    ("memory-csv", po::value(&o.memory_csv)->value_name("FILE"), "write the memory curve as CSV (for gnuplot)")
+    ("smoke", po::bool_switch(&o.smoke), "a few seconds: one short round, 2000 peers; fails unless every "
+                                         "run got answers and no errors")
+    ("help,h", "print this help and exit");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, d), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "punch-bench: " << e.what() << '\n';
+    return std::nullopt;
+  }
+  if (vm.count("help")) {
+    std::cout << "Usage: punch-bench [options]\n\n"
+                 "Measures punch-broker against a raw UDP echo server (recvmmsg/sendmmsg, the\n"
+                 "ceiling of a one-core request/response server) and optionally coturn, all pinned\n"
+                 "to one CPU, with Binding, Register, Lookup and Connect requests from many sockets;\n"
+                 "then registers --peers ids in a fresh broker and reads its RSS (VmRSS, VmHWM).\n\n"
+              << d;
+    std::exit(0);
+  }
+  o.duration = std::chrono::milliseconds(duration_ms);
+  o.kinds.clear();
+  for (std::size_t at = 0; at <= kinds.size();) {
+    const auto comma = std::min(kinds.find(',', at), kinds.size());
+    const std::string k = kinds.substr(at, comma - at);
+    bool known = false;
+    for (auto kind : {request_kind::binding, request_kind::register_peer, request_kind::lookup, request_kind::connect})
+      if (k == name_of(kind)) o.kinds.push_back(kind), known = true;
+    if (!known) {
+      std::cerr << "punch-bench: --kinds: unknown kind \"" << k << "\"\n";
+      return std::nullopt;
+    }
+    at = comma + 1;
+  }
+  if (o.smoke) {
+    o.rounds = 1;
+    o.duration = std::chrono::milliseconds(300);
+    o.peers = std::min<std::uint32_t>(o.peers, 2000);
+    o.steps = 2;
+    o.load.window = std::min<std::size_t>(o.load.window, 4);  // far from any socket buffer's limit
+    o.coturn.clear();
+  }
+  return o;
+}
+
+struct target {
+  std::string name;
+  udp_endpoint at;
+  bool echo = false;
+  bool stun_only = false;  // coturn: Binding only
+};
+
+std::unique_ptr<server_process> start(const std::string& name, std::vector<std::string> argv, int cpu,
+                                      asio::io_context& ctx, const udp_endpoint& at) {
+  auto p = std::make_unique<server_process>(name, std::move(argv), cpu);
+  p->wait_ready(ctx, at, std::chrono::seconds(10));
+  return p;
+}
+
+std::vector<memory_point> memory_curve(const bench_options& o, asio::io_context& ctx) {
+  const udp_endpoint at(asio::ip::address_v4::loopback(), free_udp_port());
+  const std::string listen = "127.0.0.1:" + std::to_string(at.port());
+  auto broker = start("punch-broker", {o.broker, "--listen", listen, "--quiet", "--lifetime-max", "3600",
+                                       "--max-peers", std::to_string(o.peers + o.peers / 8 + 16)},
+                      o.server_cpu, ctx, at);
+  std::vector<memory_point> points;
+  auto m = memory_of(broker->pid());
+  points.push_back({0, m.rss_kib, m.hwm_kib, 0});
+  load l(ctx, at, o.load);
+  std::uint32_t done = 0;
+  for (int step = 1; step <= o.steps; ++step) {
+    const auto last = static_cast<std::uint32_t>(static_cast<std::uint64_t>(o.peers) * step / o.steps);
+    bulk_register w(done, last);
+    const auto r = l.run(w, std::chrono::minutes(10));
+    done = last;
+    m = memory_of(broker->pid());
+    points.push_back({done, m.rss_kib, m.hwm_kib, w.failed + (w.finished() ? 0 : 1)});
+    std::cerr << "  memory: " << done << " peers, VmRSS " << m.rss_kib << " KiB, VmHWM " << m.hwm_kib
+              << " KiB (" << static_cast<long>(r.rate()) << " registrations/s)\n";
+  }
+  return points;
+}
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+  const auto parsed = parse(argc, argv);
+  if (!parsed) return 2;
+  const bench_options& o = *parsed;
+  try {
+    pin_to_cpu(o.client_cpu);
+    asio::io_context ctx;
+    std::vector<target> targets;
+    std::vector<std::unique_ptr<server_process>> servers;
+    auto add = [&](const std::string& name, std::vector<std::string> argv, bool echo, bool stun_only,
+                   std::uint16_t port) {
+      const udp_endpoint at(asio::ip::address_v4::loopback(), port);
+      servers.push_back(start(name, std::move(argv), o.server_cpu, ctx, at));
+      targets.push_back({name, at, echo, stun_only});
+    };
+    auto port = free_udp_port();
+    add("broker", {o.broker, "--listen", "127.0.0.1:" + std::to_string(port), "--quiet"}, false, false, port);
+    port = free_udp_port();
+    add("echo", {o.echo, "--listen", "127.0.0.1:" + std::to_string(port)}, true, false, port);
+    if (!o.coturn.empty()) {
+      port = free_udp_port();
+      add("coturn", {o.coturn, "-n", "--stun-only", "--no-cli", "--no-tls", "--no-dtls", "--relay-threads", "1",
+                     "--listening-ip", "127.0.0.1", "--listening-port", std::to_string(port), "--log-file", "stdout",
+                     "--no-software-attribute"},
+          false, true, port);
+    }
+
+    std::vector<run_record> runs;
+    for (int round = 1; round <= o.rounds; ++round) {
+      for (auto kind : o.kinds) {
+        for (const auto& t : targets) {
+          if (t.stun_only && kind != request_kind::binding) continue;
+          load l(ctx, t.at, o.load);
+          const std::string tag = "r" + std::to_string(round) + std::string(name_of(kind)).substr(0, 1);
+          if (!t.echo && (kind == request_kind::lookup || kind == request_kind::connect)) {
+            register_sockets setup(tag, l.sockets());
+            l.run(setup, std::chrono::seconds(5));
+            if (!setup.finished() || setup.failed) throw std::runtime_error(t.name + ": cannot register the sockets");
+          }
+          steady_workload w(kind, tag, l.sockets());
+          w.echo = t.echo;
+          runs.push_back({round, kind, t.name, l.run(w, o.duration)});
+          std::cerr << "  round " << round << ' ' << name_of(kind) << ' ' << t.name << ": "
+                    << static_cast<long>(runs.back().result.rate()) << "/s\n";
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let queues settle between runs
+        }
+      }
+    }
+    for (auto& s : servers)
+      if (!s->alive()) throw std::runtime_error(s->name() + " died during the runs");
+    servers.clear();
+
+    const auto medians = median_of(runs);
+    print_table(std::cout, medians);
+    print_ratios(std::cout, medians);
+    std::vector<memory_point> memory;
+    if (o.peers > 0) {
+      memory = memory_curve(o, ctx);
+      print_memory(std::cout, memory);
+    }
+    if (!o.csv.empty()) write_csv(o.csv, runs, medians);
+    if (!o.memory_csv.empty()) write_memory_csv(o.memory_csv, memory);
+    if (o.smoke) return smoke_check(std::cout, medians, memory, o.peers) ? 0 : 1;
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "punch-bench: " << e.what() << '\n';
+    return 1;
+  }
+}

@@ -1,0 +1,138 @@
+// Tables and CSV for punch-bench.
+#include "report.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <iomanip>
+#include <stdexcept>
+
+namespace punch::bench {
+namespace {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+const median_record* find(const std::vector<median_record>& m, request_kind k, const std::string& target) {
+  for (const auto& r : m)
+    if (r.kind == k && r.target == target) return &r;
+  return nullptr;
+}
+
+std::ofstream open(const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw std::runtime_error("cannot write " + path);
+  return out;
+}
+
+}  // namespace
+
+std::vector<median_record> median_of(const std::vector<run_record>& runs) {
+  std::vector<median_record> out;
+  for (const auto& r : runs) {
+    if (find(out, r.kind, r.target)) continue;
+    median_record m{.kind = r.kind, .target = r.target};
+    std::vector<double> rate, p50, p99;
+    for (const auto& s : runs) {
+      if (s.kind != r.kind || s.target != r.target) continue;
+      ++m.runs;
+      rate.push_back(s.result.rate());
+      p50.push_back(s.result.p50_us);
+      p99.push_back(s.result.p99_us);
+      m.sent += s.result.sent;
+      m.errors += s.result.errors;
+      m.lost += s.result.lost;
+    }
+    m.rate = median(rate);
+    m.p50_us = median(p50);
+    m.p99_us = median(p99);
+    out.push_back(m);
+  }
+  return out;
+}
+
+void print_table(std::ostream& out, const std::vector<median_record>& m) {
+  out << "\nrequest   server   runs  rate (req/s)  p50 (us)  p99 (us)   loss    errors   vs echo\n";
+  for (const auto& r : m) {
+    const auto* echo = find(m, r.kind, "echo");
+    out << std::left << std::setw(10) << name_of(r.kind) << std::setw(9) << r.target << std::right
+        << std::setw(4) << r.runs << std::setw(14) << static_cast<long>(r.rate) << std::setw(10) << std::fixed
+        << std::setprecision(0) << r.p50_us << std::setw(10) << r.p99_us << std::setw(8) << std::setprecision(3)
+        << (r.sent ? 100.0 * static_cast<double>(r.lost) / static_cast<double>(r.sent) : 0.0) << '%'
+        << std::setw(9) << r.errors;
+    if (echo && echo->rate > 0 && r.target != "echo") out << std::setw(9) << std::setprecision(2) << r.rate / echo->rate << 'x';
+    out << '\n';
+  }
+}
+
+void print_ratios(std::ostream& out, const std::vector<median_record>& m) {
+  out << "\nratios (medians of the same run)                  measured  target\n";
+  auto line = [&](const char* what, request_kind k, const char* a, const char* b, double target) {
+    const auto* x = find(m, k, a);
+    const auto* y = find(m, k, b);
+    if (!x || !y || y->rate <= 0) return;
+    const double ratio = x->rate / y->rate;
+    out << std::left << std::setw(50) << what << std::right << std::setw(7) << std::fixed << std::setprecision(2)
+        << ratio << "x  >= " << target << "x  " << (ratio >= target ? "met" : "NOT MET") << '\n';
+  };
+  line("broker Binding / echo ceiling", request_kind::binding, "broker", "echo", 0.8);
+  line("broker Register / echo ceiling", request_kind::register_peer, "broker", "echo", 0.6);
+  line("broker Lookup / echo ceiling", request_kind::lookup, "broker", "echo", 0.6);
+  line("broker Binding / coturn Binding", request_kind::binding, "broker", "coturn", 1.5);
+}
+
+void print_memory(std::ostream& out, const std::vector<memory_point>& points) {
+  out << "\nregistered peers   VmRSS (MiB)  VmHWM (MiB)  bytes/peer  failed\n";
+  const double base = points.empty() ? 0 : static_cast<double>(points.front().rss_kib);
+  for (const auto& p : points) {
+    out << std::setw(16) << p.peers << std::fixed << std::setprecision(1) << std::setw(13)
+        << static_cast<double>(p.rss_kib) / 1024 << std::setw(13) << static_cast<double>(p.hwm_kib) / 1024
+        << std::setw(12) << std::setprecision(0)
+        << (p.peers ? (static_cast<double>(p.rss_kib) - base) * 1024 / static_cast<double>(p.peers) : 0.0)
+        << std::setw(8) << p.failed << '\n';
+  }
+}
+
+void write_csv(const std::string& path, const std::vector<run_record>& runs, const std::vector<median_record>& m) {
+  auto out = open(path);
+  out << "round,request,server,rate,p50_us,p99_us,sent,ok,errors,lost\n";
+  for (const auto& r : runs)
+    out << r.round << ',' << name_of(r.kind) << ',' << r.target << ',' << r.result.rate() << ',' << r.result.p50_us
+        << ',' << r.result.p99_us << ',' << r.result.sent << ',' << r.result.ok << ',' << r.result.errors << ','
+        << r.result.lost << '\n';
+  for (const auto& r : m)
+    out << "median," << name_of(r.kind) << ',' << r.target << ',' << r.rate << ',' << r.p50_us << ',' << r.p99_us
+        << ',' << r.sent << ",," << r.errors << ',' << r.lost << '\n';
+}
+
+void write_memory_csv(const std::string& path, const std::vector<memory_point>& points) {
+  auto out = open(path);
+  out << "peers,rss_kib,hwm_kib,failed\n";
+  for (const auto& p : points) out << p.peers << ',' << p.rss_kib << ',' << p.hwm_kib << ',' << p.failed << '\n';
+}
+
+bool smoke_check(std::ostream& out, const std::vector<median_record>& m, const std::vector<memory_point>& memory,
+                 std::uint64_t peers) {
+  bool ok = true;
+  auto fail = [&](const std::string& why) {
+    out << "smoke: FAILED: " << why << '\n';
+    ok = false;
+  };
+  for (const auto& r : m) {
+    const std::string what = std::string(name_of(r.kind)) + " on " + r.target;
+    if (r.rate <= 0) fail(what + ": no answers");
+    if (r.errors > 0) fail(what + ": " + std::to_string(r.errors) + " error answers");
+    if (r.lost * 100 > r.sent) fail(what + ": " + std::to_string(r.lost) + " of " + std::to_string(r.sent) + " lost");
+  }
+  if (peers > 0) {
+    if (memory.empty() || memory.back().peers != peers || memory.back().failed > 0) fail("registering the peers");
+    else if (memory.back().hwm_kib == 0) fail("no VmHWM for the broker");
+  }
+  if (ok) out << "smoke: ok\n";
+  return ok;
+}
+
+}  // namespace punch::bench

@@ -1,0 +1,47 @@
+// punch-bench's results: the medians of interleaved runs, the ratios the performance issue
+// asks for, the memory curve, as a table, as CSV, and the smoke test's verdict.
+#pragma once
+
+#include "load.hpp"
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace punch::bench {
+
+struct run_record {
+  int round = 0;
+  request_kind kind = request_kind::binding;
+  std::string target;
+  load_result result;
+};
+
+// The median run of each (kind, target) by rate; p50/p99 are the medians of the runs' own.
+struct median_record {
+  request_kind kind = request_kind::binding;
+  std::string target;
+  int runs = 0;
+  double rate = 0, p50_us = 0, p99_us = 0;
+  std::uint64_t sent = 0, errors = 0, lost = 0;  // summed over the runs
+};
+
+struct memory_point {
+  std::uint64_t peers = 0;
+  std::uint64_t rss_kib = 0, hwm_kib = 0;
+  std::uint64_t failed = 0;  // registrations refused or never answered
+};
+
+std::vector<median_record> median_of(const std::vector<run_record>& runs);
+void print_table(std::ostream& out, const std::vector<median_record>& m);
+void print_ratios(std::ostream& out, const std::vector<median_record>& m);
+void print_memory(std::ostream& out, const std::vector<memory_point>& points);
+void write_csv(const std::string& path, const std::vector<run_record>& runs, const std::vector<median_record>& m);
+void write_memory_csv(const std::string& path, const std::vector<memory_point>& points);
+// True if every broker and echo run got answers, the broker sent no error answers, loss stayed
+// under 1 %, and every peer was registered; says what failed otherwise.
+bool smoke_check(std::ostream& out, const std::vector<median_record>& m, const std::vector<memory_point>& memory,
+                 std::uint64_t peers);
+
+}  // namespace punch::bench

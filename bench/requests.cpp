@@ -1,0 +1,92 @@
+// Requests for punch-bench, built with punch's own STUN builder.
+#include "requests.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace punch::bench {
+namespace {
+
+// PADDING so that the finished request (with FINGERPRINT) is at least `size` bytes, as the
+// session does it.
+void pad_to(stun::builder& b, std::size_t size) {
+  static constexpr std::array<std::byte, stun::max_message_size> zeros{};
+  const std::size_t finished = b.size() + stun::fingerprint_size;
+  if (finished >= size) return;
+  const std::size_t value = std::max<std::size_t>(4, (size - finished + 3) / 4 * 4 - 4);
+  b.add(wire::attr::padding, std::span(zeros).first(value));
+}
+
+std::uint16_t method_code(request_kind k) noexcept {
+  switch (k) {
+    case request_kind::binding: return wire::method::binding;
+    case request_kind::register_peer: return wire::method::register_peer;
+    case request_kind::lookup: return wire::method::lookup;
+    case request_kind::connect: return wire::method::connect;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string_view name_of(request_kind k) noexcept {
+  switch (k) {
+    case request_kind::binding: return "binding";
+    case request_kind::register_peer: return "register";
+    case request_kind::lookup: return "lookup";
+    case request_kind::connect: return "connect";
+  }
+  return "?";
+}
+
+std::span<const std::byte> build_request(std::span<std::byte> out, const request_fields& f,
+                                         const stun::transaction_id& id) {
+  stun::builder b(out, stun::message_class::request, method_code(f.kind), id);
+  switch (f.kind) {
+    case request_kind::binding:
+      break;
+    case request_kind::register_peer:
+      b.add_string(wire::attr::peer_id, f.id);
+      b.add_xor_address(wire::attr::host_candidate, f.host);
+      b.add_u32(wire::attr::lifetime, f.lifetime);
+      break;
+    case request_kind::lookup:
+      b.add_string(wire::attr::target_id, f.target);
+      pad_to(b, wire::answer_bound::lookup);
+      break;
+    case request_kind::connect:
+      b.add_string(wire::attr::peer_id, f.id);
+      b.add_string(wire::attr::target_id, f.target);
+      pad_to(b, wire::answer_bound::connect);
+      break;
+  }
+  return b.finish_with_fingerprint();
+}
+
+std::uint16_t method_of(std::span<const std::byte> d) noexcept {
+  if (d.size() < stun::header_size) return 0;
+  const auto type = static_cast<std::uint16_t>((std::to_integer<unsigned>(d[0]) << 8) | std::to_integer<unsigned>(d[1]));
+  // RFC 8489 §5: the method's bits around the two class bits (0x0110).
+  return static_cast<std::uint16_t>((type & 0x000F) | ((type & 0x00E0) >> 1) | ((type & 0x3E00) >> 2));
+}
+
+answer_class classify(std::span<const std::byte> d) noexcept {
+  if (d.size() < stun::header_size || (d[0] & std::byte{0xC0}) != std::byte{0}) return answer_class::other;
+  const auto type = (std::to_integer<unsigned>(d[0]) << 8) | std::to_integer<unsigned>(d[1]);
+  switch (type & 0x0110) {
+    case 0x0000: return answer_class::request;
+    case 0x0100: return answer_class::success;
+    case 0x0110: return answer_class::error;
+    default: return answer_class::other;
+  }
+}
+
+std::span<const std::byte> introduce_ack(std::span<std::byte, stun::header_size> out,
+                                         std::span<const std::byte> d) noexcept {
+  stun::transaction_id id{};
+  std::copy_n(d.begin() + 8, id.size(), id.begin());
+  stun::builder b(out, stun::message_class::success_response, wire::method::introduce, id);
+  return b.finish();
+}
+
+}  // namespace punch::bench

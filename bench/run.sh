@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The full measurement behind docs/performance.md: punch-bench against punch-broker, the
+# punch-echo ceiling and coturn (turnserver --stun-only, one relay thread, loopback only),
+# interleaved rounds, then the broker's memory curve up to --peers registrations and its
+# plot (gnuplot). Usage: bench/run.sh [BUILD_DIR] [OUT_DIR] [punch-bench options...]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-build-bench}
+out=${2:-$here/results}
+shift $(( $# > 2 ? 2 : $# ))
+bench="$build/bench/punch-bench"
+[[ -x $bench ]] || { echo "run.sh: no $bench; build the punch-bench target first" >&2; exit 2; }
+mkdir -p "$out"
+
+coturn=()
+if command -v turnserver >/dev/null; then coturn=(--coturn "$(command -v turnserver)"); fi
+
+{
+  echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  echo "# $bench ${coturn[*]} --csv $out/runs.csv --memory-csv $out/memory.csv $*"
+  "$bench" "${coturn[@]}" --csv "$out/runs.csv" --memory-csv "$out/memory.csv" "$@"
+} | tee "$out/table.txt"
+
+if command -v gnuplot >/dev/null && [[ -s $out/memory.csv ]]; then
+  gnuplot -e "csv='$out/memory.csv'; png='$out/broker-memory.png'" "$here/memory.gp"
+  echo "plot: $out/broker-memory.png"
+fi

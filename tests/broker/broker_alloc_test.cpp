@@ -1,0 +1,131 @@
+// The broker's hot path does not allocate: a counting global operator new (this test binary
+// only) sees no allocation while the broker answers a steady-state burst of Binding, Register
+// refreshes and Lookups over real UDP. The client is a raw POSIX socket on another thread,
+// with every request built before the burst, so that whatever is counted is the broker's.
+#include "punch/broker.hpp"
+#include "punch/plugins/udp.hpp"
+#include "punch/registry.hpp"
+#include "punch/wire/protocol.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <thread>
+#include <vector>
+
+namespace {
+
+std::atomic<bool> counting{false};
+std::atomic<std::size_t> allocations{0};
+
+void* counted(std::size_t n) {
+  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+
+}  // namespace
+
+void* operator new(std::size_t n) { return counted(n); }
+void* operator new[](std::size_t n) { return counted(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return std::malloc(n ? n : 1); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return std::malloc(n ? n : 1); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace punch;
+using bytes = std::vector<std::byte>;
+
+bytes request(std::uint16_t method, std::uint32_t n, std::string_view id, std::string_view target,
+              std::size_t pad_to = 0) {
+  std::array<std::byte, stun::max_message_size> buf;
+  stun::transaction_id tid{};
+  std::memcpy(tid.data(), &n, sizeof n);
+  stun::builder b(buf, stun::message_class::request, method, tid);
+  if (!id.empty()) b.add_string(wire::attr::peer_id, id);
+  if (!target.empty()) b.add_string(wire::attr::target_id, target);
+  if (method == wire::method::register_peer)
+    b.add_xor_address(wire::attr::host_candidate, endpoint{asio::ip::make_address("192.168.1.2"), 4000});
+  static const std::array<std::byte, 400> zeros{};
+  if (b.size() + stun::fingerprint_size < pad_to)
+    b.add(wire::attr::padding, std::span(zeros).first((pad_to - b.size() - stun::fingerprint_size - 4 + 3) & ~std::size_t{3}));
+  auto out = b.finish_with_fingerprint();
+  return {out.begin(), out.end()};
+}
+
+// Sends each request and waits for its answer; returns how many success answers came back.
+std::size_t exchange_all(int fd, const sockaddr_in& to, const std::vector<bytes>& requests) {
+  std::array<std::byte, 2048> in;
+  std::size_t ok = 0;
+  for (const auto& r : requests) {
+    ::sendto(fd, r.data(), r.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    const auto n = ::recv(fd, in.data(), in.size(), 0);
+    if (n >= 20 && (std::to_integer<int>(in[0]) & 0x01) == 0x01 && (std::to_integer<int>(in[1]) & 0x10) == 0) ++ok;
+  }
+  return ok;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_broker_answers_a_steady_burst_without_allocating) {
+  asio::io_context ctx;
+  error_code ec;
+  auto udp = udp::make_transport(ctx.get_executor(), {}, ec);
+  BOOST_TEST_REQUIRE(!ec);
+  auto socket = udp->open(endpoint{asio::ip::make_address("127.0.0.1"), 0});
+  auto reg = make_memory_registry(1000);
+  // A short expiry interval, so that the expiry loop runs during the burst too.
+  broker b(socket, *reg, broker_options{.expiry_interval = std::chrono::milliseconds(20)});
+  asio::co_spawn(ctx, b.run(), asio::detached);
+  std::thread server([&] { ctx.run(); });
+
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  const timeval patience{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(b.local_endpoint().port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+  // Every kind of request the hot path serves, the ids long enough to defeat the small-string
+  // optimisation: a Binding, a Register refresh (same id, same source), a Lookup.
+  const std::string alice = "alice-with-a-long-peer-id-0001", bob = "bob-with-a-long-peer-id-000002";
+  std::vector<bytes> warm_up, burst;
+  for (std::uint32_t i = 0; i < 600; ++i) {
+    auto& into = i < 200 ? warm_up : burst;
+    into.push_back(request(stun::method::binding, i * 4, {}, {}));
+    into.push_back(request(wire::method::register_peer, i * 4 + 1, alice, {}));
+    into.push_back(request(wire::method::register_peer, i * 4 + 2, bob, {}));
+    into.push_back(request(wire::method::lookup, i * 4 + 3, {}, bob, wire::answer_bound::lookup));
+  }
+  const std::size_t warm_ok = exchange_all(fd, to, warm_up);
+  counting = true;
+  const std::size_t burst_ok = exchange_all(fd, to, burst);
+  counting = false;
+  const std::size_t counted = allocations.load();
+
+  asio::post(ctx, [&] { socket.close(); });  // the socket belongs to the server thread
+  server.join();
+  ::close(fd);
+  BOOST_TEST(warm_ok == warm_up.size(), "the warm-up burst was not answered with successes");
+  BOOST_TEST(burst_ok == burst.size(), "the burst was not answered with successes");
+  BOOST_TEST(b.stats().lookups >= 600u);
+  BOOST_TEST(counted == 0u, counted << " allocations while answering " << burst.size() << " requests");
+}
