@@ -73,11 +73,14 @@ std::vector<endpoint> gather_host_candidates(const endpoint& local) {
   return out;
 }
 
-// Maps a broker error response onto our errc; the reason text goes into the message.
-errc errc_from_stun(int code, errc fallback) {
+// Maps a broker error response onto our errc; the reason text goes into the message. A 403
+// answers Register when the id is live elsewhere, and Connect when our own registration is
+// gone (broker restart, expiry) or belongs to another endpoint.
+errc errc_from_stun(std::uint16_t method, int code, errc fallback) {
   switch (code) {
     case wire::error::not_found: return errc::peer_not_found;
-    case wire::error::forbidden: return errc::id_taken;
+    case wire::error::forbidden:
+      return method == wire::method::register_peer ? errc::id_taken : errc::not_registered;
     case wire::error::insufficient_capacity: return errc::registry_full;
     case wire::error::rate_limited: return errc::rate_limited;
     default: return fallback;
@@ -274,7 +277,7 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
         code = v->code;
         reason = std::string(v->reason);
       }
-    throw system_error(make_error_code(errc_from_stun(code, errc::rejected)),
+    throw system_error(make_error_code(errc_from_stun(method, code, errc::rejected)),
                        std::string(what) + ": broker " + str(options.broker) + " answered " +
                            std::to_string(code) + " " + reason);
   }
@@ -384,13 +387,27 @@ asio::awaitable<connection> session::connect(std::string_view id, std::chrono::m
     fail(errc::not_registered, "connecting to \"" + target + "\": call register_self() first");
   const auto started = clock::now();
   const auto deadline = started + timeout;
-  auto r = co_await s->request(
-      wire::method::connect,
-      [&](stun::builder& b) {
-        b.add_string(wire::attr::peer_id, s->options.id);
-        b.add_string(wire::attr::target_id, target);
-      },
-      std::min(deadline, started + s->options.request_timeout), "connecting to \"" + target + "\"");
+  const std::string what = "connecting to \"" + target + "\"";
+  const auto build = [&](stun::builder& b) {
+    b.add_string(wire::attr::peer_id, s->options.id);
+    b.add_string(wire::attr::target_id, target);
+  };
+  std::optional<session_state::response> answer;
+  try {
+    answer.emplace(co_await s->request(wire::method::connect, build,
+                                       std::min(deadline, clock::now() + s->options.request_timeout), what));
+  } catch (const system_error& e) {
+    if (e.code() != errc::not_registered) throw;
+  }
+  if (!answer) {
+    // The broker forgot us (it restarted, or our registration expired before the keepalive
+    // refreshed it): register again once, then ask again.
+    s->registration = co_await s->do_register(std::min(deadline, clock::now() + s->options.request_timeout));
+    s->emit({.what = session_event::kind::refreshed, .peer = s->options.id, .address = s->registration.reflexive});
+    answer.emplace(co_await s->request(wire::method::connect, build,
+                                       std::min(deadline, clock::now() + s->options.request_timeout), what));
+  }
+  auto& r = *answer;
   auto tok = r.msg.find(wire::attr::token);
   if (!tok || tok->value.size() != wire::token_size)
     fail(errc::bad_response, "connecting to \"" + target + "\": broker's answer lacks a token");

@@ -240,6 +240,24 @@ BOOST_AUTO_TEST_CASE(after_a_broker_restart_peers_reregister_within_one_keepaliv
   }());
 }
 
+BOOST_AUTO_TEST_CASE(connect_right_after_a_broker_restart_registers_again_and_connects) {
+  sim_world w;
+  auto o = quick();
+  o.keepalive = 60s;  // no refresh within the test: connect itself must notice
+  auto& alice = w.add_session(w.add_peer_host("alice", "port-restricted-cone"), "alice", o);
+  auto& bob = w.add_session(w.add_peer_host("bob", "full-cone"), "bob", o);
+  w.run([&]() -> asio::awaitable<void> {
+    co_await (alice.register_self() && bob.register_self());
+    w.restart_broker();
+    co_await bob.register_self();  // bob comes back first; alice's record is gone
+    BOOST_CHECK_EQUAL(w.current_registry().size(), 1u);
+    auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
+    BOOST_CHECK_EQUAL(w.current_registry().size(), 2u);
+    co_await send_text(ca, "after restart");
+    BOOST_CHECK_EQUAL(co_await receive_text(cb), "after restart");
+  }());
+}
+
 BOOST_AUTO_TEST_CASE(a_registration_expires_when_its_peer_stops_refreshing) {
   sim_world w;
   w.broker_opts.min_lifetime = std::chrono::seconds(1);
