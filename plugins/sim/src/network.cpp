@@ -29,10 +29,8 @@ void network::check_free(realm r, const boost::asio::ip::address& a,
   if (r.id >= realm_owner_.size()) {
     throw std::invalid_argument("sim: " + std::string(name) + ": no such realm");
   }
-  const bool host_named = std::any_of(hosts_.begin(), hosts_.end(),
-                                      [&](const auto& h) { return h->name() == name; });
-  const bool nat_named = std::any_of(nats_.begin(), nats_.end(),
-                                     [&](const auto& n) { return n->name() == name; });
+  const bool host_named = host_names_.contains(name);
+  const bool nat_named = nat_names_.contains(name);
   if (name.empty() || host_named || nat_named) {
     throw std::invalid_argument("sim: the name \"" + std::string(name) +
                                 "\" is empty or already taken");
@@ -52,7 +50,10 @@ host& network::add_host(std::string name, realm where, const boost::asio::ip::ad
   check_free(where, address, name);
   // The constructor is private to the network: no make_unique.
   hosts_.push_back(std::unique_ptr<host>(new host(*this, std::move(name), where, address, l)));
-  return *hosts_.back();
+  host* h = hosts_.back().get();
+  host_names_.emplace(h->name(), h);
+  host_places_.emplace(place{where.id, address}, h);
+  return *h;
 }
 
 nat_box& network::add_nat(std::string name, realm outside,
@@ -69,20 +70,21 @@ nat_box& network::add_nat(std::string name, realm outside,
   const realm inside{static_cast<std::uint32_t>(realm_owner_.size())};
   nats_.push_back(std::unique_ptr<nat_box>(
       new nat_box(*this, std::move(name), outside, inside, external, behaviour, uplink)));
-  realm_owner_.push_back(nats_.back().get());
-  return *nats_.back();
+  nat_box* n = nats_.back().get();
+  realm_owner_.push_back(n);
+  nat_names_.emplace(n->name(), n);
+  nat_places_.emplace(place{outside.id, external}, n);
+  return *n;
 }
 
 host* network::find_host(std::string_view name) noexcept {
-  auto it = std::find_if(hosts_.begin(), hosts_.end(),
-                         [&](const auto& h) { return h->name() == name; });
-  return it == hosts_.end() ? nullptr : it->get();
+  auto it = host_names_.find(name);
+  return it == host_names_.end() ? nullptr : it->second;
 }
 
 nat_box* network::find_nat(std::string_view name) noexcept {
-  auto it = std::find_if(nats_.begin(), nats_.end(),
-                         [&](const auto& n) { return n->name() == name; });
-  return it == nats_.end() ? nullptr : it->get();
+  auto it = nat_names_.find(name);
+  return it == nat_names_.end() ? nullptr : it->second;
 }
 
 std::string network::realm_name(realm r) const {
@@ -92,18 +94,13 @@ std::string network::realm_name(realm r) const {
 }
 
 host* network::host_at(realm r, const boost::asio::ip::address& a) const noexcept {
-  // Linear: simulated networks have a handful of hosts.
-  for (const auto& h : hosts_) {
-    if (h->realm() == r && h->address() == a) return h.get();
-  }
-  return nullptr;
+  auto it = host_places_.find(place{r.id, a});
+  return it == host_places_.end() ? nullptr : it->second;
 }
 
 nat_box* network::nat_at(realm r, const boost::asio::ip::address& a) const noexcept {
-  for (const auto& n : nats_) {
-    if (n->outside() == r && n->external_address() == a) return n.get();
-  }
-  return nullptr;
+  auto it = nat_places_.find(place{r.id, a});
+  return it == nat_places_.end() ? nullptr : it->second;
 }
 
 nat_box* network::owner_of(realm r) const noexcept {

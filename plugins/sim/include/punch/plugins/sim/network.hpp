@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -114,6 +115,13 @@ private:
   clock::duration offset_{0};
   std::vector<std::unique_ptr<host>> hosts_;
   std::vector<std::unique_ptr<nat_box>> nats_;
+  // Indexes, so that routing stays logarithmic with 10,000s of hosts: by name, and by the
+  // address each host or NAT box (its external side) has in a realm.
+  using place = std::pair<std::uint32_t, boost::asio::ip::address>;
+  std::map<std::string, host*, std::less<>> host_names_;
+  std::map<std::string, nat_box*, std::less<>> nat_names_;
+  std::map<place, host*> host_places_;
+  std::map<place, nat_box*> nat_places_;
   // realm id → the NAT box whose inside it is; [0], the internet, has none.
   std::vector<nat_box*> realm_owner_{nullptr};
   // A deque: handlers added by a running handler do not move it.

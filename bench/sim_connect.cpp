@@ -1,0 +1,192 @@
+// punch-bench-sim: how fast connections come up, on the simulated network. A broker on the
+// internet and N pairs of peers, each peer behind its own NAT, with the links arranged so that
+// the one-way latency between any two parties (peer↔broker, peer↔peer) is L. Every pair
+// registers, then alice-i connects to bob-i while bob-i accepts; the bench reports the
+// connect() latency (p50/p99/max) against the 4L bound of the protocol (request, answer and
+// introduction, checks crossing, responses) and the wall time for all pairs.
+#include "punch/broker.hpp"
+#include "punch/plugins/sim.hpp"
+#include "punch/registry.hpp"
+#include "punch/session.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace po = boost::program_options;
+using namespace punch;
+using namespace std::chrono_literals;
+using namespace boost::asio::experimental::awaitable_operators;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct bench_options {
+  int pairs = 1;
+  int trials = 20;
+  std::chrono::milliseconds latency{20};
+  std::string nat_a = "port-restricted-cone", nat_b = "port-restricted-cone";
+  std::uint64_t seed = 1;
+};
+
+asio::ip::address v4(std::uint32_t a) { return asio::ip::address_v4(a); }
+
+// One run: `pairs` pairs connect at once. Returns each connect()'s latency; failures count.
+struct run_result {
+  std::vector<double> connect_ms;
+  int failed = 0;
+  double wall_ms = 0;
+};
+
+run_result run_once(const bench_options& o, std::uint64_t seed) {
+  asio::io_context ctx;
+  sim::network net(ctx.get_executor(), seed);
+  const sim::link half{o.latency / 2, {}, 0.0};
+  if (std::getenv("PUNCH_SIM_TRACE")) net.on_event([](const sim::event& e) { std::cerr << e << "\n"; });
+  auto& broker_host = net.add_host("broker", net.internet(), v4(0xCB007101), half);  // 203.0.113.1
+  // A broker serving thousands of peers sizes its socket buffer for them (SO_RCVBUF).
+  broker_host.set_receive_queue_limit(static_cast<std::size_t>(o.pairs) * 2 + 256);
+  auto broker_socket = broker_host.transport().open({{}, 3478});
+  auto reg = make_memory_registry(static_cast<std::size_t>(o.pairs) * 2 + 16);
+  broker b(broker_socket, *reg);
+  asio::co_spawn(ctx, b.run(), asio::detached);
+
+  session_options so;
+  so.broker = {v4(0xCB007101), 3478};
+  so.punch_timeout = 10s;
+  so.request_timeout = 10s;
+  std::vector<std::unique_ptr<session>> sessions;
+  // 100.64.0.0/10 holds up to 4M external addresses: one per NAT.
+  std::uint32_t next_external = 0x64400001;
+  auto add_peer = [&](const std::string& id, const std::string& nat_type) -> session& {
+    const auto ext = v4(next_external++);
+    if (nat_type == "none") {
+      sessions.push_back(std::make_unique<session>(net.add_host(id, net.internet(), ext, half).transport(),
+                                                   [&] { auto s = so; s.id = id; return s; }()));
+    } else {
+      auto behaviour = sim::nat_behaviour::preset(nat_type);
+      if (!behaviour) throw std::invalid_argument("unknown NAT type " + nat_type);
+      auto& nat = net.add_nat("nat-" + id, net.internet(), ext, *behaviour, half);
+      auto& h = net.add_host(id, nat.inside(), v4(0x0A000002), {});
+      auto s = so;
+      s.id = id;
+      sessions.push_back(std::make_unique<session>(h.transport(), s));
+    }
+    return *sessions.back();
+  };
+
+  run_result r;
+  int running = o.pairs;
+  const auto started = clock_type::now();
+  for (int i = 0; i < o.pairs; ++i) {
+    auto& alice = add_peer("alice-" + std::to_string(i), o.nat_a);
+    auto& bob = add_peer("bob-" + std::to_string(i), o.nat_b);
+    asio::co_spawn(
+        ctx,
+        [&alice, &bob, &r, i]() -> asio::awaitable<void> {
+          co_await (alice.register_self() && bob.register_self());
+          // connect() alone is timed: accept() on the other side may end a moment later.
+          auto timed_connect = [&]() -> asio::awaitable<connection> {
+            const auto t0 = clock_type::now();
+            auto c = co_await alice.connect("bob-" + std::to_string(i));
+            r.connect_ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+            co_return c;
+          };
+          auto [ca, cb] = co_await (timed_connect() && bob.accept());
+        },
+        [&r, &running, &ctx, i](std::exception_ptr e) {
+          if (e && r.failed++ < 3) {
+            try {
+              std::rethrow_exception(e);
+            } catch (const asio::multiple_exceptions& m) {
+              try {
+                std::rethrow_exception(m.first_exception());
+              } catch (const std::exception& x) {
+                std::cerr << "punch-bench-sim: pair " << i << ": " << x.what() << '\n';
+              }
+            } catch (const std::exception& x) {
+              std::cerr << "punch-bench-sim: pair " << i << ": " << x.what() << '\n';
+            }
+          }
+          if (--running == 0) ctx.stop();
+        });
+  }
+  ctx.run_for(120s);
+  r.wall_ms = std::chrono::duration<double, std::milli>(clock_type::now() - started).count();
+  r.failed += running;  // pairs still running after the limit
+  for (auto& s : sessions) s->close();
+  broker_socket.close();
+  ctx.restart();
+  ctx.run_for(2s);
+  return r;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+  bench_options o;
+  std::int64_t latency_ms = o.latency.count();
+  po::options_description d("Usage: punch-bench-sim [options]\n\nOptions");
+  d.add_options()
+      ("pairs", po::value(&o.pairs)->default_value(o.pairs), "pairs connecting at once in one run")
+      ("trials", po::value(&o.trials)->default_value(o.trials), "runs, each with its own seed")
+      ("latency-ms", po::value(&latency_ms)->default_value(latency_ms),
+       "one-way latency L between any two parties, in milliseconds (even)")
+      ("nat-a", po::value(&o.nat_a)->default_value(o.nat_a), "NAT of each connecting peer")
+      ("nat-b", po::value(&o.nat_b)->default_value(o.nat_b), "NAT of each accepting peer")
+      ("seed", po::value(&o.seed)->default_value(o.seed), "seed of the first trial")
+      ("help,h", "print this help and exit");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, d), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "punch-bench-sim: " << e.what() << '\n';
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << d << "\nExit codes: 0 every pair connected; 1 some pair failed; 2 bad options\n";
+    return 0;
+  }
+  if (o.pairs < 1 || o.trials < 1 || latency_ms < 0 || latency_ms > 10000) {
+    std::cerr << "punch-bench-sim: --pairs and --trials must be ≥ 1, --latency-ms in 0..10000\n";
+    return 2;
+  }
+  o.latency = std::chrono::milliseconds(latency_ms);
+
+  std::vector<double> all, walls;
+  int failed = 0;
+  for (int t = 0; t < o.trials; ++t) {
+    auto r = run_once(o, o.seed + static_cast<std::uint64_t>(t));
+    all.insert(all.end(), r.connect_ms.begin(), r.connect_ms.end());
+    walls.push_back(r.wall_ms);
+    failed += r.failed;
+  }
+  const double bound = 4.0 * static_cast<double>(o.latency.count()) * 1.1;
+  std::printf("pairs %d x trials %d, %s -> %s, one-way latency L = %lld ms\n", o.pairs, o.trials,
+              o.nat_a.c_str(), o.nat_b.c_str(), static_cast<long long>(o.latency.count()));
+  std::printf("connect(): p50 %.1f ms  p99 %.1f ms  max %.1f ms  (4L + 10%% = %.1f ms)  failed %d\n",
+              percentile(all, 0.5), percentile(all, 0.99), percentile(all, 1.0), bound, failed);
+  std::printf("wall time per run (register + connect, all pairs): median %.0f ms  max %.0f ms\n",
+              percentile(walls, 0.5), percentile(walls, 1.0));
+  return failed == 0 ? 0 : 1;
+}
