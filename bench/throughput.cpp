@@ -1,0 +1,157 @@
+// punch-bench-throughput: datagram throughput over an established punch connection on
+// loopback, against raw UDP between two plain asio sockets, in the same process and the same
+// pattern: batches of `window` datagrams sent, then received, on one thread. Rounds alternate
+// raw, punch, raw, punch … and the medians are compared (these machines are noisy).
+#include "punch/broker.hpp"
+#include "punch/connection.hpp"
+#include "punch/plugins/udp.hpp"
+#include "punch/registry.hpp"
+#include "punch/session.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace po = boost::program_options;
+using namespace punch;
+using namespace std::chrono_literals;
+using namespace boost::asio::experimental::awaitable_operators;
+using clock_type = std::chrono::steady_clock;
+using udp_socket = asio::ip::udp::socket;
+
+namespace {
+
+struct bench_options {
+  int datagrams = 200000;
+  int window = 32;
+  int rounds = 5;
+  std::size_t size = 1000;
+};
+
+// Sends `count` datagrams of `size` bytes with `send`, `window` at a time, each batch then
+// received with `receive`; returns datagrams per second.
+template <typename Send, typename Receive>
+asio::awaitable<double> pump(const bench_options& o, Send send, Receive receive) {
+  std::vector<std::byte> out(o.size, std::byte{0x5a});
+  std::array<std::byte, 2048> in;
+  const auto started = clock_type::now();
+  for (int sent = 0; sent < o.datagrams; sent += o.window) {
+    for (int i = 0; i < o.window; ++i) co_await send(asio::buffer(out));
+    for (int i = 0; i < o.window; ++i) co_await receive(asio::buffer(in));
+  }
+  co_return o.datagrams / std::chrono::duration<double>(clock_type::now() - started).count();
+}
+
+asio::awaitable<double> raw_round(const bench_options& o) {
+  auto ex = co_await asio::this_coro::executor;
+  const asio::ip::udp::endpoint any{asio::ip::make_address("127.0.0.1"), 0};
+  udp_socket a(ex, any), b(ex, any);
+  const auto to = b.local_endpoint();
+  co_return co_await pump(
+      o, [&](asio::const_buffer d) { return a.async_send_to(d, to, asio::use_awaitable); },
+      [&](asio::mutable_buffer d) { return b.async_receive(d, asio::use_awaitable); });
+}
+
+asio::awaitable<double> punch_round(const bench_options& o, connection& a, connection& b) {
+  co_return co_await pump(
+      o, [&](asio::const_buffer d) { return a.send(d); }, [&](asio::mutable_buffer d) { return b.receive(d); });
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+  bench_options o;
+  po::options_description d("Usage: punch-bench-throughput [options]\n\nOptions");
+  d.add_options()
+      ("datagrams", po::value(&o.datagrams)->default_value(o.datagrams), "datagrams per round")
+      ("window", po::value(&o.window)->default_value(o.window), "datagrams in flight per batch")
+      ("rounds", po::value(&o.rounds)->default_value(o.rounds), "rounds of each (raw, punch alternating)")
+      ("size", po::value(&o.size)->default_value(o.size), "payload bytes per datagram (1..1200)")
+      ("help,h", "print this help and exit");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, d), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "punch-bench-throughput: " << e.what() << '\n';
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << d << "\nExit codes: 0 measured; 1 the connection failed; 2 bad options\n";
+    return 0;
+  }
+  if (o.datagrams < 1 || o.window < 1 || o.window > 256 || o.rounds < 1 || o.size < 1 || o.size > 1200) {
+    std::cerr << "punch-bench-throughput: --datagrams, --rounds ≥ 1; --window 1..256; --size 1..1200\n";
+    return 2;
+  }
+  o.datagrams = (o.datagrams + o.window - 1) / o.window * o.window;
+
+  asio::io_context ctx;
+  error_code ec;
+  auto udp = udp::make_transport(ctx.get_executor(), {}, ec);
+  const auto loopback = asio::ip::make_address("127.0.0.1");
+  auto broker_socket = udp->open(endpoint{loopback, 0});
+  auto reg = make_memory_registry(16);
+  broker b(broker_socket, *reg);
+  asio::co_spawn(ctx, b.run(), asio::detached);
+  session_options so;
+  so.broker = b.local_endpoint();
+  so.local = endpoint{loopback, 0};
+  auto sa = so, sb = so;
+  sa.id = "alice";
+  sb.id = "bob";
+  session alice(*udp, sa), bob(*udp, sb);
+
+  std::vector<double> raw, punched;
+  int exit_code = 0;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        co_await (alice.register_self() && bob.register_self());
+        auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
+        for (int r = 0; r < o.rounds; ++r) {
+          raw.push_back(co_await raw_round(o));
+          punched.push_back(co_await punch_round(o, ca, cb));
+        }
+        co_await (ca.close() && cb.close());
+      },
+      [&](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& x) {
+            std::cerr << "punch-bench-throughput: " << x.what() << '\n';
+          }
+          exit_code = 1;
+        }
+        alice.close();
+        bob.close();
+        broker_socket.close();
+      });
+  ctx.run();
+  if (exit_code) return exit_code;
+  const double r = median(raw), p = median(punched);
+  std::printf("%d rounds x %d datagrams of %zu bytes, window %d, loopback, one thread\n", o.rounds, o.datagrams,
+              o.size, o.window);
+  std::printf("raw UDP (asio)      %10.0f datagrams/s  %7.1f MB/s\n", r, r * static_cast<double>(o.size) / 1e6);
+  std::printf("punch connection    %10.0f datagrams/s  %7.1f MB/s\n", p, p * static_cast<double>(o.size) / 1e6);
+  std::printf("ratio punch/raw     %10.2f  (target >= 0.80)\n", p / r);
+  return 0;
+}
