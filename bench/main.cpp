@@ -21,6 +21,8 @@ struct bench_options {
   std::string broker = PUNCH_BENCH_BROKER;
   std::string echo = PUNCH_BENCH_ECHO;
   std::string coturn;  // empty: not measured
+  std::vector<std::string> broker_args;
+  std::vector<std::string> alt_broker_args;  // non-empty: a second broker, "broker-alt"
   int rounds = 5;
   std::chrono::milliseconds duration{1000};
   load_options load;
@@ -41,6 +43,10 @@ std::optional<bench_options> parse(int argc, char* argv[]) {
   d.add_options()
     ("broker", po::value(&o.broker)->default_value(o.broker), "punch-broker to measure")
     ("echo", po::value(&o.echo)->default_value(o.echo), "punch-echo, the ceiling")
+    ("broker-arg", po::value(&o.broker_args)->composing(), "one more argument for punch-broker; repeatable "
+                                                           "(--broker-arg=--transport-option=batch=1)")
+    ("alt-broker-arg", po::value(&o.alt_broker_args)->composing(),
+     "also measure a second punch-broker (\"alt\") with this extra argument; repeatable")
     ("coturn", po::value(&o.coturn)->value_name("PATH"), "also measure this STUN server (turnserver) by Binding")
     ("rounds", po::value(&o.rounds)->default_value(o.rounds), "interleaved rounds; medians are reported")
     ("duration-ms", po::value(&duration_ms)->default_value(duration_ms), "length of one run")
@@ -103,6 +109,7 @@ struct target {
   udp_endpoint at;
   bool echo = false;
   bool stun_only = false;  // coturn: Binding only
+  pid_t pid = -1;
 };
 
 std::unique_ptr<server_process> start(const std::string& name, std::vector<std::string> argv, int cpu,
@@ -115,9 +122,10 @@ std::unique_ptr<server_process> start(const std::string& name, std::vector<std::
 std::vector<memory_point> memory_curve(const bench_options& o, asio::io_context& ctx) {
   const udp_endpoint at(asio::ip::address_v4::loopback(), free_udp_port());
   const std::string listen = "127.0.0.1:" + std::to_string(at.port());
-  auto broker = start("punch-broker", {o.broker, "--listen", listen, "--quiet", "--lifetime-max", "3600",
-                                       "--max-peers", std::to_string(o.peers + o.peers / 8 + 16)},
-                      o.server_cpu, ctx, at);
+  std::vector<std::string> argv{o.broker, "--listen", listen, "--quiet", "--lifetime-max", "3600",
+                                "--max-peers", std::to_string(o.peers + o.peers / 8 + 16)};
+  argv.insert(argv.end(), o.broker_args.begin(), o.broker_args.end());
+  auto broker = start("punch-broker", std::move(argv), o.server_cpu, ctx, at);
   std::vector<memory_point> points;
   auto m = memory_of(broker->pid());
   points.push_back({0, m.rss_kib, m.hwm_kib, 0});
@@ -151,10 +159,18 @@ int main(int argc, char* argv[]) {
                    std::uint16_t port) {
       const udp_endpoint at(asio::ip::address_v4::loopback(), port);
       servers.push_back(start(name, std::move(argv), o.server_cpu, ctx, at));
-      targets.push_back({name, at, echo, stun_only});
+      targets.push_back({name, at, echo, stun_only, servers.back()->pid()});
     };
     auto port = free_udp_port();
-    add("broker", {o.broker, "--listen", "127.0.0.1:" + std::to_string(port), "--quiet"}, false, false, port);
+    std::vector<std::string> broker_argv{o.broker, "--listen", "127.0.0.1:" + std::to_string(port), "--quiet"};
+    broker_argv.insert(broker_argv.end(), o.broker_args.begin(), o.broker_args.end());
+    add("broker", broker_argv, false, false, port);
+    if (!o.alt_broker_args.empty()) {
+      port = free_udp_port();
+      broker_argv[2] = "127.0.0.1:" + std::to_string(port);
+      broker_argv.insert(broker_argv.end(), o.alt_broker_args.begin(), o.alt_broker_args.end());
+      add("alt", std::move(broker_argv), false, false, port);
+    }
     port = free_udp_port();
     add("echo", {o.echo, "--listen", "127.0.0.1:" + std::to_string(port)}, true, false, port);
     if (!o.coturn.empty()) {
@@ -179,7 +195,9 @@ int main(int argc, char* argv[]) {
           }
           steady_workload w(kind, tag, l.sockets());
           w.echo = t.echo;
-          runs.push_back({round, kind, t.name, l.run(w, o.duration)});
+          const double cpu_before = cpu_seconds_of(t.pid);
+          const auto result = l.run(w, o.duration);
+          runs.push_back({round, kind, t.name, result, cpu_seconds_of(t.pid) - cpu_before});
           std::cerr << "  round " << round << ' ' << name_of(kind) << ' ' << t.name << ": "
                     << static_cast<long>(runs.back().result.rate()) << "/s\n";
           std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let queues settle between runs

@@ -35,11 +35,13 @@ std::vector<median_record> median_of(const std::vector<run_record>& runs) {
   for (const auto& r : runs) {
     if (find(out, r.kind, r.target)) continue;
     median_record m{.kind = r.kind, .target = r.target};
-    std::vector<double> rate, p50, p99;
+    std::vector<double> rate, p50, p99, efficiency, share;
     for (const auto& s : runs) {
       if (s.kind != r.kind || s.target != r.target) continue;
       ++m.runs;
       rate.push_back(s.result.rate());
+      efficiency.push_back(s.per_cpu_second());
+      share.push_back(s.result.seconds > 0 ? s.server_cpu_s / s.result.seconds : 0);
       p50.push_back(s.result.p50_us);
       p99.push_back(s.result.p99_us);
       m.sent += s.result.sent;
@@ -49,34 +51,39 @@ std::vector<median_record> median_of(const std::vector<run_record>& runs) {
     m.rate = median(rate);
     m.p50_us = median(p50);
     m.p99_us = median(p99);
+    m.per_cpu_second = median(efficiency);
+    m.cpu_share = median(share);
     out.push_back(m);
   }
   return out;
 }
 
 void print_table(std::ostream& out, const std::vector<median_record>& m) {
-  out << "\nrequest   server   runs  rate (req/s)  p50 (us)  p99 (us)   loss    errors   vs echo\n";
+  out << "\nrequest   server   runs   req/s  req/cpu-s  server cpu  p50 (us)  p99 (us)    loss  errors  vs echo (req/s, req/cpu-s)\n";
   for (const auto& r : m) {
     const auto* echo = find(m, r.kind, "echo");
-    out << std::left << std::setw(10) << name_of(r.kind) << std::setw(9) << r.target << std::right
-        << std::setw(4) << r.runs << std::setw(14) << static_cast<long>(r.rate) << std::setw(10) << std::fixed
-        << std::setprecision(0) << r.p50_us << std::setw(10) << r.p99_us << std::setw(8) << std::setprecision(3)
-        << (r.sent ? 100.0 * static_cast<double>(r.lost) / static_cast<double>(r.sent) : 0.0) << '%'
-        << std::setw(9) << r.errors;
-    if (echo && echo->rate > 0 && r.target != "echo") out << std::setw(9) << std::setprecision(2) << r.rate / echo->rate << 'x';
+    out << std::left << std::setw(10) << name_of(r.kind) << std::setw(9) << r.target << std::right << std::fixed
+        << std::setw(4) << r.runs << std::setprecision(0) << std::setw(8) << r.rate << std::setw(11)
+        << r.per_cpu_second << std::setw(11) << 100 * r.cpu_share << '%' << std::setw(10) << r.p50_us
+        << std::setw(10) << r.p99_us << std::setw(7) << std::setprecision(2)
+        << (r.sent ? 100.0 * static_cast<double>(r.lost) / static_cast<double>(r.sent) : 0.0) << '%' << std::setw(8)
+        << r.errors;
+    if (echo && echo->rate > 0 && echo->per_cpu_second > 0 && r.target != "echo")
+      out << std::setw(9) << r.rate / echo->rate << "x, " << r.per_cpu_second / echo->per_cpu_second << 'x';
     out << '\n';
   }
 }
 
 void print_ratios(std::ostream& out, const std::vector<median_record>& m) {
-  out << "\nratios (medians of the same run)                  measured  target\n";
+  out << "\nratios of medians from the same interleaved run       req/s  req/cpu-s  target\n";
   auto line = [&](const char* what, request_kind k, const char* a, const char* b, double target) {
     const auto* x = find(m, k, a);
     const auto* y = find(m, k, b);
-    if (!x || !y || y->rate <= 0) return;
-    const double ratio = x->rate / y->rate;
-    out << std::left << std::setw(50) << what << std::right << std::setw(7) << std::fixed << std::setprecision(2)
-        << ratio << "x  >= " << target << "x  " << (ratio >= target ? "met" : "NOT MET") << '\n';
+    if (!x || !y || y->rate <= 0 || y->per_cpu_second <= 0) return;
+    const double by_rate = x->rate / y->rate, by_cpu = x->per_cpu_second / y->per_cpu_second;
+    out << std::left << std::setw(50) << what << std::right << std::fixed << std::setprecision(2) << std::setw(8)
+        << by_rate << 'x' << std::setw(10) << by_cpu << "x  >= " << target << "x  "
+        << (by_rate >= target ? "met" : "NOT MET") << '\n';
   };
   line("broker Binding / echo ceiling", request_kind::binding, "broker", "echo", 0.8);
   line("broker Register / echo ceiling", request_kind::register_peer, "broker", "echo", 0.6);
@@ -98,13 +105,15 @@ void print_memory(std::ostream& out, const std::vector<memory_point>& points) {
 
 void write_csv(const std::string& path, const std::vector<run_record>& runs, const std::vector<median_record>& m) {
   auto out = open(path);
-  out << "round,request,server,rate,p50_us,p99_us,sent,ok,errors,lost\n";
+  out << "round,request,server,rate,per_cpu_second,p50_us,p99_us,sent,ok,errors,lost\n";
   for (const auto& r : runs)
-    out << r.round << ',' << name_of(r.kind) << ',' << r.target << ',' << r.result.rate() << ',' << r.result.p50_us
+    out << r.round << ',' << name_of(r.kind) << ',' << r.target << ',' << r.result.rate() << ','
+        << r.per_cpu_second() << ',' << r.result.p50_us
         << ',' << r.result.p99_us << ',' << r.result.sent << ',' << r.result.ok << ',' << r.result.errors << ','
         << r.result.lost << '\n';
   for (const auto& r : m)
-    out << "median," << name_of(r.kind) << ',' << r.target << ',' << r.rate << ',' << r.p50_us << ',' << r.p99_us
+    out << "median," << name_of(r.kind) << ',' << r.target << ',' << r.rate << ',' << r.per_cpu_second << ','
+        << r.p50_us << ',' << r.p99_us
         << ',' << r.sent << ",," << r.errors << ',' << r.lost << '\n';
 }
 

@@ -16,6 +16,11 @@ struct run_record {
   request_kind kind = request_kind::binding;
   std::string target;
   load_result result;
+  double server_cpu_s = 0;  // CPU time the server used during the run
+  // Answers per second of the server's CPU time: its efficiency, robust to a busy machine.
+  double per_cpu_second() const {
+    return server_cpu_s > 0 ? static_cast<double>(result.ok + result.errors) / server_cpu_s : 0;
+  }
 };
 
 // The median run of each (kind, target) by rate; p50/p99 are the medians of the runs' own.
@@ -24,6 +29,8 @@ struct median_record {
   std::string target;
   int runs = 0;
   double rate = 0, p50_us = 0, p99_us = 0;
+  double per_cpu_second = 0;  // median of the runs' answers per server CPU-second
+  double cpu_share = 0;       // median of server CPU time / run time
   std::uint64_t sent = 0, errors = 0, lost = 0;  // summed over the runs
 };
 

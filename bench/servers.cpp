@@ -98,6 +98,21 @@ memory_status memory_of(pid_t pid) {
   return m;
 }
 
+double cpu_seconds_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  // Fields after the command name (which may hold spaces, inside parentheses).
+  std::istringstream rest(line.substr(line.rfind(')') + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 std::uint16_t free_udp_port() {
   asio::io_context ctx;
   asio::ip::udp::socket s(ctx, udp_endpoint(asio::ip::address_v4::loopback(), 0));

@@ -45,6 +45,9 @@ struct memory_status {
 // /proc/PID/status; zeros if it cannot be read.
 memory_status memory_of(pid_t pid);
 
+// CPU time (user + system, every thread) the process has used so far, from /proc/PID/stat.
+double cpu_seconds_of(pid_t pid);
+
 // A UDP port on 127.0.0.1 that was free a moment ago.
 std::uint16_t free_udp_port();
 

@@ -106,17 +106,19 @@ private:
 };
 
 // Registers "peer-<n>" for n in [first, last) from whichever socket is free, each with one
-// host candidate, retrying lost requests, so that the broker ends up holding all of them.
+// host candidate, so that the broker ends up holding all of them. A lost request is retried
+// from the same socket: from another one, an answer that was only late would make it 403.
 class bulk_register final : public workload {
 public:
   bulk_register(std::uint32_t first, std::uint32_t last) : next_(first), last_(last), todo_(last - first) {}
 
-  std::span<const std::byte> next(std::size_t, const udp_endpoint& local, std::span<std::byte> out,
+  std::span<const std::byte> next(std::size_t i, const udp_endpoint& local, std::span<std::byte> out,
                                   stun::transaction_id& id) override {
+    if (retry_.size() <= i) retry_.resize(i + 1);
     std::uint32_t n;
-    if (!retry_.empty()) {
-      n = retry_.back();
-      retry_.pop_back();
+    if (!retry_[i].empty()) {
+      n = retry_[i].back();
+      retry_[i].pop_back();
     } else if (next_ < last_) {
       n = next_++;
     } else {
@@ -130,10 +132,11 @@ public:
     if (c != answer_class::success) ++failed;
     --todo_;
   }
-  void lost(std::size_t, const stun::transaction_id& id) override {
+  void lost(std::size_t i, const stun::transaction_id& id) override {
     std::uint32_t n;
     std::memcpy(&n, id.data() + 8, sizeof n);
-    retry_.push_back(n);
+    if (retry_.size() <= i) retry_.resize(i + 1);
+    retry_[i].push_back(n);
   }
   bool finished() const override { return todo_ == 0; }
   std::size_t failed = 0;
@@ -141,7 +144,7 @@ public:
 private:
   std::uint32_t next_, last_;
   std::size_t todo_;
-  std::vector<std::uint32_t> retry_;
+  std::vector<std::vector<std::uint32_t>> retry_;  // per socket
 };
 
 }  // namespace punch::bench

@@ -79,7 +79,7 @@ int main(int argc, char* argv[]) {
   }
   std::unique_ptr<transport> t;
   try {
-    t = transports.make(o.transport, ctx.get_executor(), o.transport_settings);
+    t = transports.make(o.transport, ctx.get_executor(), transport_settings_for(o));
   } catch (const system_error& e) {
     const char* option = e.code() == errc::unknown_transport ? "--transport" : "--transport-option";
     std::cerr << "punch-broker: " << option << ": " << e.what() << '\n';

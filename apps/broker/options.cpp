@@ -27,7 +27,7 @@ po::options_description make_description() {
     ("transport-plugin", po::value<std::vector<std::string>>()->value_name("PATH")->composing(),
      "load a transport plugin (shared object) first; repeatable")
     ("transport-option", po::value<std::vector<std::string>>()->value_name("KEY=VALUE")->composing(),
-     "an option for the transport; repeatable")
+     "an option for the transport; repeatable (udp defaults: batch=32 receive-buffer=4194304)")
     ("max-peers", po::value<std::string>()->value_name("N")->default_value("100000"),
      "most registrations held at once; more are refused (508)")
     ("lifetime-max", po::value<std::string>()->value_name("SECONDS")->default_value("600"),
@@ -117,6 +117,15 @@ std::optional<endpoint> parse_endpoint(std::string_view text, std::string& error
     return std::nullopt;
   }
   return endpoint{address, static_cast<std::uint16_t>(*p)};
+}
+
+transport_options transport_settings_for(const broker_app_options& o) {
+  transport_options t = o.transport_settings;
+  if (o.transport == "udp") {
+    t.try_emplace("batch", "32");
+    t.try_emplace("receive-buffer", "4194304");
+  }
+  return t;
 }
 
 broker_options make_broker_options(const broker_app_options& o) {

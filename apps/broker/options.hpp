@@ -43,6 +43,11 @@ parse_result parse_options(int argc, const char* const argv[]);
 // "ADDR:PORT" or "[V6]:PORT" with a numeric address; on failure `error` says what is wrong.
 std::optional<endpoint> parse_endpoint(std::string_view text, std::string& error);
 
+// The transport options the broker opens its socket with: --transport-option values, and for
+// the udp transport the fast path unless given otherwise (batch=32: recvmmsg/sendmmsg;
+// receive-buffer=4194304: bursts wait in the kernel instead of being dropped).
+transport_options transport_settings_for(const broker_app_options& o);
+
 // The broker's settings from the app's: lifetimes are clamped so min ≤ default ≤ max.
 broker_options make_broker_options(const broker_app_options& o);
 

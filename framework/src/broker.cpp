@@ -87,7 +87,8 @@ endpoint broker::impl::socket_form(const endpoint& ep) const {
 }
 
 std::span<const std::byte> broker::impl::handle(std::span<const std::byte> d, const endpoint& src,
-                                                clock::time_point now) {
+                                                clock::time_point now, std::span<std::byte> answer) {
+  out = answer;
   ++stats.received;
   error_code ec;
   auto m = stun::message::parse(d, ec);
@@ -283,11 +284,11 @@ std::span<const std::byte> broker::impl::unknown_attributes(const request& r) {
   return b.finish_with_fingerprint();
 }
 
-asio::awaitable<void> broker::impl::receive_loop() {
+asio::awaitable<void> broker::impl::receive_loop(loop_buffers& b) {
   // Cancellation is checked explicitly, so a cancelled loop ends without throwing.
   co_await asio::this_coro::throw_if_cancelled(false);
   for (;;) {
-    auto [ec, n] = co_await socket.async_receive_from(asio::buffer(in), from,
+    auto [ec, n] = co_await socket.async_receive_from(asio::buffer(b.in), b.from,
                                                       asio::as_tuple(asio::use_awaitable));
     if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
       co_return;
@@ -299,14 +300,21 @@ asio::awaitable<void> broker::impl::receive_loop() {
       what << "broker on " << local << ": receive failed";
       throw system_error(ec, what.str());
     }
-    const endpoint source = from;
-    auto answer = handle(std::span<const std::byte>(in).first(n), source, clock::now());
+    const endpoint source = b.from;
+    auto answer = handle(std::span<const std::byte>(b.in).first(n), source, clock::now(), b.out);
     if (answer.empty()) continue;
     // A failed send is that one client's loss (unreachable, filtered); keep serving.
     auto [sec, sent] = co_await socket.async_send_to(asio::buffer(answer.data(), answer.size()),
                                                       source, asio::as_tuple(asio::use_awaitable));
     if (sec == asio::error::operation_aborted || !socket.is_open()) co_return;
   }
+}
+
+asio::awaitable<void> broker::impl::receive_loops_from(std::size_t first, std::size_t count) {
+  using namespace asio::experimental::awaitable_operators;
+  if (count == 1) return receive_loop(loops[first]);
+  // `&&` ends when both end, or cancels the other when one throws.
+  return receive_loops_from(first, count / 2) && receive_loops_from(first + count / 2, count - count / 2);
 }
 
 asio::awaitable<void> broker::impl::expiry_loop() {
@@ -342,7 +350,7 @@ asio::awaitable<void> broker::run() {
   // Introductions must not outlive run(): stop them however it ends, then report.
   std::exception_ptr failure;
   try {
-    co_await (i.receive_loop() || i.expiry_loop());
+    co_await (i.receive_loops_from(0, impl::receive_loops) || i.expiry_loop());
   } catch (...) {
     failure = std::current_exception();
   }

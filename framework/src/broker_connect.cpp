@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <exception>
 
 namespace punch {
@@ -20,8 +21,11 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
   ++stats.connects;
   // A retransmission (same transaction, same source) gets the first answer again.
   for (const auto& c : connects) {
-    if (!c.answer.empty() && c.id == r.msg.id() && c.from == r.from && r.now - c.at < connect_cache_ttl)
-      return c.answer;
+    if (!c.answer.empty() && c.id == r.msg.id() && c.from == r.from && r.now - c.at < connect_cache_ttl) {
+      // Copied: the record may be reused while this answer waits for its send.
+      std::copy(c.answer.begin(), c.answer.end(), out.begin());
+      return out.first(c.answer.size());
+    }
   }
 
   auto p = r.msg.find(wire::attr::peer_id);

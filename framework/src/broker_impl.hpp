@@ -89,12 +89,23 @@ struct broker::impl {
 
   impl(datagram_socket& s, registry& r, broker_options o);
 
-  // Handles one datagram; returns the answer to send to `from` (empty: none). The span
-  // points into `out` or into the Connect cache and stays valid until the next call.
-  std::span<const std::byte> handle(std::span<const std::byte> datagram, const endpoint& from,
-                                    clock::time_point now);
+  // One receive loop's buffers. Several loops share the socket so that one turn of the
+  // io_context serves several datagrams: fewer epoll_wait calls per datagram.
+  struct loop_buffers {
+    std::array<std::byte, stun::max_message_size> in{};
+    std::array<std::byte, stun::max_message_size> out{};
+    endpoint from;
+  };
+  static constexpr std::size_t receive_loops = 8;
 
-  asio::awaitable<void> receive_loop();
+  // Handles one datagram; returns the answer to send to `from` (empty: none), written into
+  // `answer` (which stays untouched until the caller's next call).
+  std::span<const std::byte> handle(std::span<const std::byte> datagram, const endpoint& from,
+                                    clock::time_point now, std::span<std::byte> answer);
+
+  asio::awaitable<void> receive_loop(loop_buffers& buffers);
+  // loops[first, first + count) at once; ends when they all have.
+  asio::awaitable<void> receive_loops_from(std::size_t first, std::size_t count);
   asio::awaitable<void> expiry_loop();
 
   // broker.cpp: the simple requests.
@@ -135,11 +146,10 @@ struct broker::impl {
   bool v6_socket = false;
   std::string local;  // the socket's endpoint, for error messages
 
-  // Fixed buffers: the receive path and the Binding answer never allocate.
-  std::array<std::byte, stun::max_message_size> in{};
-  std::array<std::byte, stun::max_message_size> out{};
+  // Fixed buffers: the receive path and the answers never allocate.
+  std::array<loop_buffers, receive_loops> loops{};
+  std::span<std::byte> out;  // the answer buffer of the datagram being handled
   std::array<std::byte, stun::max_message_size> scratch{};  // RFC 3489 requests, re-framed
-  endpoint from;
 
   std::array<broker_detail::connect_record, broker_detail::connect_cache_size> connects{};
   std::size_t next_connect = 0;

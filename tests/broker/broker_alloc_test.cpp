@@ -1,7 +1,8 @@
-// The broker's hot path does not allocate: a counting global operator new (this test binary
-// only) sees no allocation while the broker answers a steady-state burst of Binding, Register
-// refreshes and Lookups over real UDP. The client is a raw POSIX socket on another thread,
+// The broker's hot path does not allocate: a counting global operator new (tests/support,
+// linked into this binary only) sees no allocation while the broker answers a steady-state
+// burst of Binding, Register refreshes and Lookups over real UDP. The client is a raw POSIX socket on another thread,
 // with every request built before the burst, so that whatever is counted is the broker's.
+#include "counting_new.hpp"
 #include "punch/broker.hpp"
 #include "punch/plugins/udp.hpp"
 #include "punch/registry.hpp"
@@ -18,34 +19,10 @@
 #include <unistd.h>
 
 #include <array>
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <thread>
 #include <vector>
-
-namespace {
-
-std::atomic<bool> counting{false};
-std::atomic<std::size_t> allocations{0};
-
-void* counted(std::size_t n) {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-
-}  // namespace
-
-void* operator new(std::size_t n) { return counted(n); }
-void* operator new[](std::size_t n) { return counted(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return std::malloc(n ? n : 1); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return std::malloc(n ? n : 1); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -82,12 +59,11 @@ std::size_t exchange_all(int fd, const sockaddr_in& to, const std::vector<bytes>
   return ok;
 }
 
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(the_broker_answers_a_steady_burst_without_allocating) {
+// Serves a warm-up burst, then counts allocations during a second burst.
+void check_burst_without_allocation(const transport_options& options) {
   asio::io_context ctx;
   error_code ec;
-  auto udp = udp::make_transport(ctx.get_executor(), {}, ec);
+  auto udp = udp::make_transport(ctx.get_executor(), options, ec);
   BOOST_TEST_REQUIRE(!ec);
   auto socket = udp->open(endpoint{asio::ip::make_address("127.0.0.1"), 0});
   auto reg = make_memory_registry(1000);
@@ -116,10 +92,9 @@ BOOST_AUTO_TEST_CASE(the_broker_answers_a_steady_burst_without_allocating) {
     into.push_back(request(wire::method::lookup, i * 4 + 3, {}, bob, wire::answer_bound::lookup));
   }
   const std::size_t warm_ok = exchange_all(fd, to, warm_up);
-  counting = true;
+  test::start_counting();
   const std::size_t burst_ok = exchange_all(fd, to, burst);
-  counting = false;
-  const std::size_t counted = allocations.load();
+  const std::size_t counted = test::stop_counting();
 
   asio::post(ctx, [&] { socket.close(); });  // the socket belongs to the server thread
   server.join();
@@ -128,4 +103,14 @@ BOOST_AUTO_TEST_CASE(the_broker_answers_a_steady_burst_without_allocating) {
   BOOST_TEST(burst_ok == burst.size(), "the burst was not answered with successes");
   BOOST_TEST(b.stats().lookups >= 600u);
   BOOST_TEST(counted == 0u, counted << " allocations while answering " << burst.size() << " requests");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_broker_answers_a_steady_burst_without_allocating) {
+  check_burst_without_allocation({});
+}
+
+BOOST_AUTO_TEST_CASE(the_broker_on_batched_sockets_answers_a_steady_burst_without_allocating) {
+  check_burst_without_allocation({{"batch", "32"}});
 }

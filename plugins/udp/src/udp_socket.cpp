@@ -6,6 +6,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 namespace punch::udp {
 namespace {
 
@@ -22,21 +26,7 @@ void complete_closed(const asio::any_io_executor& ex, datagram_handler handler) 
                               std::size_t{0}));
 }
 
-// True if the handler runs on the socket's own io_context executor (a coroutine or callback on
-// the same io_context: the common case).
-bool runs_on(const datagram_handler& handler, const asio::any_io_executor& socket_ex) {
-  using io_executor = asio::io_context::executor_type;
-  const auto handler_ex = asio::get_associated_executor(handler);
-  const auto* mine = socket_ex.target<io_executor>();
-  if (const auto* io = handler_ex.target<io_executor>()) return mine && *io == *mine;
-  if (const auto* any = handler_ex.target<asio::any_io_executor>()) return *any == socket_ex;
-  return false;
-}
-
-// Starts `op` with the handler. A handler on the socket's own executor is bound to that
-// executor, so that asio counts the outstanding work on the io_context directly; otherwise
-// asio wraps the handler's type-erased executor once more to track work on it, which
-// allocates on every operation (the broker's hot path must not).
+// Starts `op` with the handler, bound to the socket's executor when it runs there (runs_on).
 template <typename Op>
 void start(asio::ip::udp::socket& socket, datagram_handler handler, Op&& op) {
   if (runs_on(handler, socket.get_executor()))
@@ -47,18 +37,36 @@ void start(asio::ip::udp::socket& socket, datagram_handler handler, Op&& op) {
 
 }  // namespace
 
-std::unique_ptr<udp_socket> udp_socket::open(const asio::any_io_executor& ex,
-                                             const endpoint& local, error_code& ec) {
+bool runs_on(const datagram_handler& handler, const asio::any_io_executor& socket_ex) {
+  using io_executor = asio::io_context::executor_type;
+  const auto handler_ex = asio::get_associated_executor(handler);
+  const auto* mine = socket_ex.target<io_executor>();
+  if (const auto* io = handler_ex.target<io_executor>()) return mine && *io == *mine;
+  if (const auto* any = handler_ex.target<asio::any_io_executor>()) return *any == socket_ex;
+  return false;
+}
+
+asio::ip::udp::socket open_socket(const asio::any_io_executor& ex, const endpoint& local,
+                                  const socket_settings& settings, error_code& ec) {
   ec.clear();
   asio::ip::udp::socket socket{ex};
   socket.open(local.protocol(), ec);
-  if (ec) return nullptr;
-  socket.bind(local, ec);
-  if (ec) {
-    ec = bind_error(ec);
-    return nullptr;
+  if (!ec && settings.reuse_port) {
+    const int on = 1;
+    if (::setsockopt(socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
+      ec = error_code(errno, asio::error::get_system_category());
   }
-  return std::make_unique<udp_socket>(std::move(socket));
+  // The kernel caps buffer sizes at net.core.rmem_max / wmem_max without failing.
+  if (!ec && settings.receive_buffer)
+    socket.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(settings.receive_buffer)), ec);
+  if (!ec && settings.send_buffer)
+    socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(settings.send_buffer)), ec);
+  if (!ec) {
+    socket.bind(local, ec);
+    if (ec) ec = bind_error(ec);
+  }
+  if (ec) socket.close();
+  return socket;
 }
 
 endpoint udp_socket::local_endpoint() const {

@@ -1,45 +1,75 @@
-// The "udp" transport: opens udp_socket objects on one executor.
+// The "udp" transport: opens udp_socket objects (or batch_socket ones, option batch=N) on one
+// executor.
 #include "punch/plugins/udp.hpp"
 
+#include "batch_socket.hpp"
 #include "udp_socket.hpp"
+
+#include <charconv>
+#include <optional>
+#include <string_view>
 
 namespace punch::udp {
 namespace {
 
-// What the options ask for. Empty today; batching (recvmmsg/sendmmsg) adds its knobs here.
-struct udp_options {};
+// A whole decimal number in [low, high], or nothing.
+std::optional<std::size_t> number(std::string_view text, std::size_t low, std::size_t high) {
+  std::size_t v = 0;
+  const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (err != std::errc{} || end != text.data() + text.size() || v < low || v > high) return std::nullopt;
+  return v;
+}
 
-udp_options parse_options(const transport_options& options, error_code& ec) {
+socket_settings parse_options(const transport_options& options, error_code& ec) {
   ec.clear();
-  if (!options.empty()) ec = errc::invalid_transport_option;
-  return {};
+  socket_settings s;
+  for (const auto& [key, value] : options) {
+    std::optional<std::size_t> v;
+    if (key == "batch") {
+      if ((v = number(value, 1, max_batch))) s.batch = *v;
+    } else if (key == "receive-buffer") {
+      if ((v = number(value, 1, 1u << 30))) s.receive_buffer = *v;
+    } else if (key == "send-buffer") {
+      if ((v = number(value, 1, 1u << 30))) s.send_buffer = *v;
+    } else if (key == "reuse-port") {
+      if (value == "true" || value == "1") v = 1, s.reuse_port = true;
+      else if (value == "false" || value == "0") v = 0, s.reuse_port = false;
+    }
+    if (!v) {
+      ec = errc::invalid_transport_option;
+      return {};
+    }
+  }
+  return s;
 }
 
 class udp_transport final : public transport {
 public:
-  explicit udp_transport(asio::any_io_executor ex) : ex_(std::move(ex)) {}
+  udp_transport(asio::any_io_executor ex, socket_settings settings) : ex_(std::move(ex)), settings_(settings) {}
 
   std::string name() const override { return "udp"; }
   asio::any_io_executor get_executor() override { return ex_; }
 
   using transport::open;
   datagram_socket open(const endpoint& local, error_code& ec) override {
-    std::unique_ptr<udp_socket> socket = udp_socket::open(ex_, local, ec);
-    if (!socket) return {};
-    return datagram_socket{std::move(socket)};
+    asio::ip::udp::socket socket = open_socket(ex_, local, settings_, ec);
+    if (ec) return {};
+    if (settings_.batch > 1) return datagram_socket{std::make_unique<batch_socket>(std::move(socket), settings_.batch)};
+    return datagram_socket{std::make_unique<udp_socket>(std::move(socket))};
   }
 
 private:
   asio::any_io_executor ex_;
+  socket_settings settings_;
 };
 
 }  // namespace
 
 std::unique_ptr<transport> make_transport(asio::any_io_executor ex,
                                           const transport_options& options, error_code& ec) {
-  parse_options(options, ec);
+  const socket_settings settings = parse_options(options, ec);
   if (ec) return nullptr;
-  return std::make_unique<udp_transport>(std::move(ex));
+  return std::make_unique<udp_transport>(std::move(ex), settings);
 }
 
 }  // namespace punch::udp

@@ -81,10 +81,19 @@ BOOST_AUTO_TEST_CASE(the_transport_is_named_udp_and_runs_on_the_given_executor) 
   BOOST_TEST((socket.get_executor() == asio::any_io_executor(ctx.get_executor())));
 }
 
-BOOST_AUTO_TEST_CASE(unknown_options_are_rejected_with_invalid_transport_option) {
+BOOST_AUTO_TEST_CASE(unknown_options_and_bad_values_are_rejected_with_invalid_transport_option) {
+  for (const punch::transport_options& bad :
+       {punch::transport_options{{"colour", "blue"}}, {{"batch", "0"}}, {{"batch", "65"}}, {{"batch", "8x"}},
+        {{"receive-buffer", "-1"}}, {{"reuse-port", "maybe"}}}) {
+    error_code ec;
+    BOOST_TEST(!punch::udp::make_transport(ctx.get_executor(), bad, ec));
+    BOOST_TEST(ec == code(punch::errc::invalid_transport_option), bad.begin()->first << "=" << bad.begin()->second);
+  }
   error_code ec;
-  BOOST_TEST(!punch::udp::make_transport(ctx.get_executor(), {{"batch", "8"}}, ec));
-  BOOST_TEST(ec == code(punch::errc::invalid_transport_option));
+  BOOST_TEST(punch::udp::make_transport(ctx.get_executor(),
+                                        {{"batch", "64"}, {"receive-buffer", "1048576"}, {"send-buffer", "65536"},
+                                         {"reuse-port", "true"}}, ec));
+  BOOST_TEST(!ec);
 }
 
 BOOST_AUTO_TEST_CASE(binding_port_zero_picks_a_non_zero_ephemeral_port) {

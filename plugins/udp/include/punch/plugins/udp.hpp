@@ -5,8 +5,19 @@
 
 namespace punch::udp {
 
-// Makes the transport. Options: none yet (later: batching with recvmmsg/sendmmsg); any
-// option → errc::invalid_transport_option.
+// The largest batch=N.
+inline constexpr std::size_t max_batch = 64;
+
+// Makes the transport. Options (anything else, or a bad value → errc::invalid_transport_option):
+//   batch=N            1..64 (default 1). Above 1, sockets receive up to N datagrams per
+//                      recvmmsg and send queued datagrams N at a time with sendmmsg, flushed
+//                      when the receive queue runs dry, when N are queued, or once the handlers
+//                      already queued have run. Meant for servers that loop on receive (the
+//                      broker); datagrams over 2048 bytes are truncated on receive. A send then
+//                      completes when it is queued, and its errors are not reported.
+//   receive-buffer=B   SO_RCVBUF in bytes (the kernel caps it at net.core.rmem_max)
+//   send-buffer=B      SO_SNDBUF in bytes
+//   reuse-port=true    SO_REUSEPORT: several sockets (one per thread) share one port
 //
 // open(local, ec) opens a socket of local's address family and binds it: port 0 picks an
 // ephemeral port, an unspecified address binds every interface. Failures to bind come back

@@ -1,0 +1,220 @@
+// The batched udp socket: a receive queue filled by recvmmsg, a send queue drained by sendmmsg.
+#include "batch_socket.hpp"
+
+#include "udp_socket.hpp"
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace punch::udp {
+
+namespace {
+
+using slot_bytes = std::array<std::byte, batch_socket::max_datagram>;
+
+// N datagrams with their addresses, laid out for recvmmsg/sendmmsg.
+struct datagram_batch {
+  explicit datagram_batch(std::size_t n) : bytes(n), names(n), iov(n), msgs(n) {}
+  std::vector<slot_bytes> bytes;
+  std::vector<sockaddr_storage> names;
+  std::vector<iovec> iov;
+  std::vector<mmsghdr> msgs;
+  std::size_t count = 0;  // filled
+  std::size_t next = 0;   // receive: the next one to hand out
+
+  void prepare_receive() {
+    for (std::size_t i = 0; i < msgs.size(); ++i) {
+      iov[i] = {bytes[i].data(), bytes[i].size()};
+      msgs[i].msg_hdr = {};
+      msgs[i].msg_hdr.msg_name = &names[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof names[i];
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
+};
+
+error_code last_error() { return {errno, asio::error::get_system_category()}; }
+
+}  // namespace
+
+struct batch_socket::state : std::enable_shared_from_this<state> {
+  state(asio::ip::udp::socket s, std::size_t n) : socket(std::move(s)), in(n), out(n) {}
+
+  asio::ip::udp::socket socket;
+  datagram_batch in, out;
+  bool waiting = false;       // a readiness wait is in flight
+  bool flush_posted = false;  // a flush is queued behind the handlers already posted
+  std::uint64_t receives = 0; // receive calls so far: a draining loop defers the flush
+
+  // Completes `h` later (never inside the initiating call), without allocating when it runs
+  // on the socket's executor.
+  void post(datagram_handler h, error_code ec, std::size_t n) {
+    // Bound to the socket's executor and the default allocator, post needs neither a work
+    // guard on the handler's type-erased executor nor its allocator: nothing is allocated.
+    const auto& ex = socket.get_executor();
+    if (runs_on(h, ex))
+      asio::post(ex, asio::bind_executor(ex, asio::bind_allocator(std::allocator<void>(),
+                                                                   asio::append(std::move(h), ec, n))));
+    else
+      asio::post(socket.get_executor(), asio::append(std::move(h), ec, n));
+  }
+  // Completes `h` now if we are on its executor (inside a completion of this socket).
+  void complete(datagram_handler h, error_code ec, std::size_t n) {
+    if (runs_on(h, socket.get_executor()))
+      std::move(h)(ec, n);
+    else
+      asio::dispatch(socket.get_executor(), asio::append(std::move(h), ec, n));
+  }
+
+  // Copies the next queued datagram out; truncated to the buffer, as UDP does.
+  std::size_t take(asio::mutable_buffer data, endpoint& from) {
+    const std::size_t i = in.next++;
+    const std::size_t n = std::min<std::size_t>(in.msgs[i].msg_len, data.size());
+    std::memcpy(data.data(), in.bytes[i].data(), n);
+    const std::size_t name = std::min<std::size_t>(in.msgs[i].msg_hdr.msg_namelen, from.capacity());
+    std::memcpy(from.data(), &in.names[i], name);
+    from.resize(name);
+    if (in.next == in.count) in.next = in.count = 0;
+    return n;
+  }
+
+  // Fills the receive queue without blocking: > 0 datagrams, 0 (nothing yet), or an error.
+  int fill(error_code& ec) {
+    in.prepare_receive();
+    const int n = ::recvmmsg(socket.native_handle(), in.msgs.data(), static_cast<unsigned>(in.msgs.size()),
+                             MSG_DONTWAIT, nullptr);
+    if (n > 0) {
+      in.count = static_cast<std::size_t>(n);
+      in.next = 0;
+      return n;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ec = last_error();
+    return 0;
+  }
+
+  // Sends everything queued. Send errors concern single datagrams (UDP is lossy): dropped.
+  void flush() {
+    std::size_t sent = 0;
+    while (sent < out.count) {
+      const int n = ::sendmmsg(socket.native_handle(), out.msgs.data() + sent,
+                               static_cast<unsigned>(out.count - sent), 0);
+      if (n > 0) sent += static_cast<std::size_t>(n);
+      else if (n < 0 && errno == EINTR) continue;
+      else ++sent;  // the first one failed (ICMP feedback, full buffer): skip it
+    }
+    out.count = 0;
+  }
+
+  // A flush behind the handlers already posted; a loop still draining the receive queue
+  // defers it to its next empty queue (or to the next flush), so that sends go out together.
+  void schedule_flush() {
+    if (flush_posted) return;
+    flush_posted = true;
+    asio::post(socket.get_executor(), [self = shared_from_this(), seen = receives] {
+      self->flush_posted = false;
+      if (!self->socket.is_open()) return;
+      if (self->in.count > 0 && self->receives != seen) return self->schedule_flush();
+      self->flush();
+    });
+  }
+
+  void receive(asio::mutable_buffer data, endpoint& from, datagram_handler h);
+};
+
+void batch_socket::state::receive(asio::mutable_buffer data, endpoint& from, datagram_handler h) {
+  ++receives;
+  if (in.count > 0) return post(std::move(h), {}, take(data, from));
+  flush();  // about to wait: what we owe goes out first
+  error_code ec;
+  if (fill(ec) > 0) return post(std::move(h), {}, take(data, from));
+  if (ec) return post(std::move(h), ec, 0);
+  if (waiting) {
+    // A second receive at once: served one datagram at a time by asio directly.
+    if (runs_on(h, socket.get_executor()))
+      return socket.async_receive_from(data, from, asio::bind_executor(socket.get_executor(), std::move(h)));
+    return socket.async_receive_from(data, from, std::move(h));
+  }
+  waiting = true;
+  auto slot = asio::get_associated_cancellation_slot(h);
+  socket.async_wait(asio::socket_base::wait_read,
+                    asio::bind_cancellation_slot(slot, [self = shared_from_this(), data, f = &from,
+                                                        h = std::move(h)](error_code wait_ec) mutable {
+                      self->waiting = false;
+                      if (!wait_ec && !self->socket.is_open()) wait_ec = asio::error::operation_aborted;
+                      if (wait_ec) return self->complete(std::move(h), wait_ec, 0);
+                      error_code ec;
+                      if (self->fill(ec) > 0) return self->complete(std::move(h), {}, self->take(data, *f));
+                      if (ec) return self->complete(std::move(h), ec, 0);
+                      --self->receives;
+                      self->receive(data, *f, std::move(h));  // woken for nothing: wait again
+                    }));
+}
+
+batch_socket::batch_socket(asio::ip::udp::socket socket, std::size_t batch)
+    : s_(std::make_shared<state>(std::move(socket), batch)) {}
+
+batch_socket::~batch_socket() { close(); }
+
+asio::any_io_executor batch_socket::get_executor() { return s_->socket.get_executor(); }
+
+endpoint batch_socket::local_endpoint() const {
+  error_code ec;
+  endpoint local = s_->socket.local_endpoint(ec);
+  return ec ? endpoint{} : local;
+}
+
+bool batch_socket::is_open() const { return s_->socket.is_open(); }
+
+void batch_socket::close() {
+  if (!s_->socket.is_open()) return;
+  s_->flush();
+  error_code ignored;
+  s_->socket.close(ignored);
+  s_->in.count = s_->in.next = 0;
+}
+
+void batch_socket::async_send_to(asio::const_buffer data, const endpoint& to, datagram_handler handler) {
+  state& s = *s_;
+  if (!s.socket.is_open()) return s.post(std::move(handler), errc::socket_closed, 0);
+  if (data.size() > max_datagram) {
+    s.flush();  // keep the order
+    if (runs_on(handler, s.socket.get_executor()))
+      return s.socket.async_send_to(data, to, asio::bind_executor(s.socket.get_executor(), std::move(handler)));
+    return s.socket.async_send_to(data, to, std::move(handler));
+  }
+  const std::size_t i = s.out.count++;
+  std::memcpy(s.out.bytes[i].data(), data.data(), data.size());
+  std::memcpy(&s.out.names[i], to.data(), to.size());
+  s.out.iov[i] = {s.out.bytes[i].data(), data.size()};
+  s.out.msgs[i].msg_hdr = {};
+  s.out.msgs[i].msg_hdr.msg_name = &s.out.names[i];
+  s.out.msgs[i].msg_hdr.msg_namelen = static_cast<socklen_t>(to.size());
+  s.out.msgs[i].msg_hdr.msg_iov = &s.out.iov[i];
+  s.out.msgs[i].msg_hdr.msg_iovlen = 1;
+  if (s.out.count == s.out.msgs.size()) s.flush();
+  else if (s.in.count == 0 && !s.waiting) s.schedule_flush();
+  else if (s.in.count == 0) s.flush();  // the receive loop is parked: nothing to wait for
+  else s.schedule_flush();
+  s.post(std::move(handler), {}, data.size());
+}
+
+void batch_socket::async_receive_from(asio::mutable_buffer data, endpoint& from, datagram_handler handler) {
+  if (!s_->socket.is_open()) return s_->post(std::move(handler), errc::socket_closed, 0);
+  s_->receive(data, from, std::move(handler));
+}
+
+}  // namespace punch::udp

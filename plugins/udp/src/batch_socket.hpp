@@ -1,0 +1,36 @@
+// The udp transport's batched socket (option batch=N): receives up to N datagrams per
+// recvmmsg and serves the queued ones to later receives without a system call; sends are
+// queued and go out N at a time with sendmmsg when the receive queue runs dry, when N are
+// queued, or after the handlers already queued have run. For servers that loop on receive
+// (the broker); udp_socket is the one-datagram-per-call fallback.
+#pragma once
+
+#include "punch/transport.hpp"
+
+#include <memory>
+
+namespace punch::udp {
+
+class batch_socket final : public socket_impl {
+public:
+  // Datagrams longer than this are truncated in batch mode.
+  static constexpr std::size_t max_datagram = 2048;
+
+  batch_socket(asio::ip::udp::socket socket, std::size_t batch);
+  ~batch_socket() override;
+
+  asio::any_io_executor get_executor() override;
+  endpoint local_endpoint() const override;
+  bool is_open() const override;
+  void close() override;
+  void async_send_to(asio::const_buffer data, const endpoint& to, datagram_handler handler) override;
+  void async_receive_from(asio::mutable_buffer data, endpoint& from, datagram_handler handler) override;
+
+  struct state;
+
+private:
+  // Shared with the readiness wait in flight, which may outlive this object.
+  std::shared_ptr<state> s_;
+};
+
+}  // namespace punch::udp
