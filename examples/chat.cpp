@@ -21,6 +21,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -31,8 +32,7 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-// Sends each line of stdin (a terminal or a pipe) until end of input, then closes the
-// connection, which ends the other side's print_messages too.
+// Sends each line of stdin (a terminal or a pipe) until end of input.
 asio::awaitable<void> send_lines(punch::connection c) {
   asio::posix::stream_descriptor input{co_await asio::this_coro::executor, ::dup(STDIN_FILENO)};
   std::string buffer;
@@ -43,17 +43,19 @@ asio::awaitable<void> send_lines(punch::connection c) {
     co_await chat::say(c, std::string_view{buffer}.substr(0, n - 1));
     buffer.erase(0, n);
   }
-  // [close]
-  co_await c.close();  // tells the other side, whose receive() ends with connection_closed
-  // [close]
 }
 
+// [chat_with]
 asio::awaitable<void> chat_with(punch::session& s, std::optional<std::string> other) {
   punch::connection c = co_await chat::meet(s, other, std::cout);
-  // Whichever ends first (the other side closes, or our input ends) ends the chat.
+  // Whichever ends first (the other side closes, or our input ends) ends the chat; `||`
+  // cancels the other one.
   co_await (chat::print_messages(c, std::cout) || send_lines(c));
-  s.close();
+  // Tells the other side, whose receive() ends with connection_closed. Does nothing if the
+  // other side closed first.
+  co_await c.close();
 }
+// [chat_with]
 
 // "203.0.113.10:3478" → an endpoint; the real punch-peer also resolves host names.
 punch::endpoint parse_endpoint(const std::string& text) {
@@ -85,6 +87,8 @@ int main(int argc, char* argv[]) {
     punch::session_options options;
     options.broker = parse_endpoint(argv[1]);
     options.id = argv[2];
+    // Slow NATs get 15 s of hole punching; meet() still bounds connect() by 20 s in all.
+    options.punch_timeout = std::chrono::seconds{15};
     punch::session s{*transport, options};
     // [session]
 
@@ -101,6 +105,8 @@ int main(int argc, char* argv[]) {
     // [errors]
     int exit_code = 0;
     asio::co_spawn(ctx, chat_with(s, other), [&](std::exception_ptr error) {
+      // Success or not: the session's receive loop and keepalive would keep run() going.
+      s.close();
       if (!error) return;
       exit_code = 1;
       try {

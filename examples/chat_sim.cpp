@@ -36,6 +36,7 @@ bool contains(const std::string& text, const std::string& part) {
 
 int main() {
   asio::io_context ctx;
+  // [network]
   // A fixed seed: the same run every time.
   sim::network net{ctx.get_executor(), 7};
   const sim::link wan{std::chrono::milliseconds{20}, std::chrono::milliseconds{0}, 0.0};
@@ -46,6 +47,7 @@ int main() {
   auto& alice_host = net.add_host("alice", home_a.inside(), make_address("192.168.1.10"));
   auto& bob_host = net.add_host("bob", home_b.inside(), make_address("192.168.1.20"));
   auto& broker_host = net.add_host("broker", net.internet(), make_address("203.0.113.10"), wan);
+  // [network]
 
   // [broker]
   punch::datagram_socket broker_socket = broker_host.transport().open({{}, 3478});
@@ -54,12 +56,14 @@ int main() {
   asio::co_spawn(ctx, broker.run(), asio::detached);
   // [broker]
 
+  // [sim_sessions]
   punch::session_options options;
   options.broker = {make_address("203.0.113.10"), 3478};
   options.id = "alice";
   punch::session alice{alice_host.transport(), options};
   options.id = "bob";
   punch::session bob{bob_host.transport(), options};
+  // [sim_sessions]
 
   // Alice connects once bob is registered; the event says when.
   asio::steady_timer bob_registered{ctx, asio::steady_timer::time_point::max()};
@@ -68,11 +72,13 @@ int main() {
   });
 
   std::ostringstream alice_out, bob_out;
+  // [bob_side]
   auto bob_side = [&]() -> asio::awaitable<void> {
     punch::connection c = co_await chat::meet(bob, std::nullopt, bob_out);
     co_await chat::say(c, "hello alice");
     co_await chat::print_messages(c, bob_out);  // until alice closes
   };
+  // [bob_side]
   auto alice_side = [&]() -> asio::awaitable<void> {
     co_await bob_registered.async_wait(asio::as_tuple(asio::use_awaitable));
     punch::connection c = co_await chat::meet(alice, "bob", alice_out);
