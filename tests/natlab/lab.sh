@@ -3,18 +3,23 @@
 # bounded process handling and cleanup. Sourced by selftest.sh, run_pair.sh and matrix.sh.
 #
 # Run directly for the housekeeping commands:
-#   lab.sh up TYPE_A TYPE_B [--loss N]   build a lab, print how to enter it, keep it until Ctrl-C
-#   lab.sh gc                            delete namespaces left by lab runs whose process is gone
+#   lab.sh up      build the lab, print how to enter each host, keep it until Ctrl-C (max 10 min)
+#   lab.sh gc      delete namespaces left by lab runs whose process is gone (e.g. SIGKILLed)
 #
-# Topology (one per pair run, torn down after it; see docs/nat-lab.md for the picture):
-#   switch "pub" (203.0.113.0/24, the internet): broker .10, probe host "far" .20,
-#     side a: NAT "nata" wan .11 | or the peer itself at .21 (type none)
-#     side b: NAT "natb" wan .12 | or the peer itself at .22 (type none)
-#   switch "lana" (10.1.0.0/24): nata lan .1, peer "a" .2 (a second peer "a2" .3 for same-NAT)
-#   switch "lanb" (10.2.0.0/24): natb lan .1, peer "b" .2
-#   carrier-grade NAT on side a: "cgna" wan 203.0.113.31, switch "cara" (100.64.1.0/24),
-#     cgna lan 100.64.1.1, nata wan 100.64.1.2 (default route via 100.64.1.1)
+# One topology per run, built once (every box of every type at once) and torn down on exit;
+# see docs/nat-lab.md for the picture:
+#   "pub" (203.0.113.0/24, the internet, a bridge in a namespace of its own):
+#     broker "brk" .10, probe host "far" .20,
+#     side a: NAT boxes nat-a-{full,addr,port,sym} wan .11-.14, peer host a-none .15
+#     side b: NAT boxes nat-b-{full,addr,port,sym} wan .21-.24, peer host b-none .25
+#     carrier-grade NAT "cgn" wan .31
+#   behind nat-S-T (S = a|b, T's index k = 1..4): bridge "lan" 10.Sk.0.1/24 in the box,
+#     peer host S-T at 10.Sk.0.2 (a-port also has a second host, a2-port, at 10.13.0.3)
+#   behind cgn: bridge "lan" 100.64.0.1/24, home NAT "nat-c" wan 100.64.0.2,
+#     and behind nat-c: 10.31.0.1/24, peer host "c" at 10.31.0.2
 # Every address lives only inside namespaces this run made; nothing is routed to the host.
+# Pairs run one after another on the same boxes; each run binds fresh ports, so conntrack
+# entries and address sets left by an earlier run never match a later one.
 
 NATLAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=nat_types.sh
@@ -22,22 +27,24 @@ source "$NATLAB_DIR/nat_types.sh"
 # shellcheck source=expectations.sh
 source "$NATLAB_DIR/expectations.sh"
 
-LAB_RUN="natlab-$$"       # namespace prefix: unique per run, so two runs never collide
-LAB_SEQ=0                 # topologies built by this run
-LAB_PREFIX=""             # prefix of the current topology's namespaces
+LAB_PREFIX="natlab-$$"    # namespace prefix: unique per run, so two runs never collide
 LAB_NS=()                 # every namespace this run made and has not deleted yet
+LAB_ORDER=()              # namespaces in build order (a parent before its children)
 LAB_PIDS=()               # every background process this run started
 LAB_FDS=()                # fifo descriptors this shell holds (closed in every child)
 LAB_LOGS=""               # this run's scratch directory
-LAB_PROC_LIMIT=${NATLAB_PROC_LIMIT:-60}   # hard cap (s) on any process the lab starts
+LAB_PROC_LIMIT=${NATLAB_PROC_LIMIT:-60}   # hard cap (s) on any process the lab starts ...
+LAB_RUN_LIMIT=${NATLAB_RUN_LIMIT:-900}    # ... but the broker, which serves a whole run
 PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3 || true)}
 
 LAB_PUB=203.0.113         # TEST-NET-3 (RFC 5737): the lab's "internet"
 LAB_BROKER_IP=$LAB_PUB.10
 LAB_FAR_IP=$LAB_PUB.20
-LAB_BROKER_PORT=3478
 
-declare -A LAB_HOST_NS=() LAB_HOST_IP=() LAB_PUBLIC_IP=() LAB_NAT_NS=() LAB_TYPE=()
+# Per peer host role ("a:port-restricted", "b:none", "a2:port-restricted", "c:cgn"): its
+# namespace, its own address, the public address the broker sees, and its (outermost) NAT box.
+declare -A LAB_HOST_NS=() LAB_HOST_IP=() LAB_PUBLIC_IP=() LAB_BOX_NS=()
+declare -A LAB_BATCH=() LAB_RULES=()
 
 lab_log() { printf '%s\n' "$*" >&2; }
 lab_die() { printf 'natlab: %s\n' "$*" >&2; exit 1; }
@@ -45,12 +52,10 @@ lab_die() { printf 'natlab: %s\n' "$*" >&2; exit 1; }
 join_notes() { local out="" x; for x in "$@"; do out+="${out:+; }$x"; done; printf '%s' "$out"; }
 # elapsed START → seconds since START (an $EPOCHREALTIME), one decimal.
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-# run CMD...: a setup step that must work; the EXIT trap cleans up when it does not.
-run() { "$@" || lab_die "failed: $*"; }
 
-# lab_preflight [NEED_PYTHON] → prints "SKIPPED: <reason>" and exits 0 when the lab cannot run here.
+# lab_preflight → prints "SKIPPED: <reason>" and exits 0 when the lab cannot run here.
 lab_preflight() {
-  local why="" probe="natlab-$$-preflight"
+  local why="" probe="$LAB_PREFIX-preflight"
   if [[ $(id -u) -ne 0 ]]; then why="needs root (network namespaces and nftables), running as uid $(id -u)"
   elif ! command -v ip >/dev/null; then why="'ip' (iproute2) is not installed"
   elif ! command -v nft >/dev/null; then why="'nft' (nftables) is not installed"
@@ -60,6 +65,8 @@ lab_preflight() {
   else
     if ! ip -n "$probe" link add v0 type veth peer name v1 2>/dev/null; then
       why="cannot create veth pairs in a network namespace"
+    elif ! ip -n "$probe" link add b0 type bridge 2>/dev/null; then
+      why="cannot create a bridge in a network namespace"
     elif ! printf 'table ip t {\n chain c {\n type nat hook postrouting priority srcnat;\n masquerade fully-random\n }\n}\n' |
         ip netns exec "$probe" nft -f - 2>/dev/null; then
       why="nftables cannot load a NAT ruleset in a network namespace (kernel without nf_tables/nf_nat?)"
@@ -72,17 +79,20 @@ lab_preflight() {
   fi
 }
 
-# lab_init: scratch directory and traps; call once per script run, after lab_preflight.
+# lab_init: scratch directory, traps, and the leftovers of killed runs; call once per script
+# run, after lab_preflight.
 lab_init() {
   LAB_LOGS=$(mktemp -d "${TMPDIR:-/tmp}/natlab.XXXXXX") || lab_die "cannot make a scratch directory"
   trap 'lab_cleanup' EXIT
   trap 'lab_log "natlab: interrupted"; exit 130' INT
   trap 'lab_log "natlab: terminated"; exit 143' TERM
+  trap 'lab_log "natlab: hung up"; exit 129' HUP
+  lab_gc >/dev/null
 }
 
 lab_cleanup() {
   local rc=$?
-  trap - EXIT INT TERM
+  trap - EXIT INT TERM HUP
   lab_down
   if [[ -n "$LAB_LOGS" && -d "$LAB_LOGS" ]]; then
     if [[ -n "${NATLAB_KEEP_LOGS:-}" ]]; then lab_log "natlab: logs kept in $LAB_LOGS"; else rm -rf "$LAB_LOGS"; fi
@@ -108,43 +118,66 @@ lab_spawn() {
 # lab_alive PID
 lab_alive() { kill -0 "$1" 2>/dev/null; }
 
+# Waits poll every 50 ms until a deadline on the clock, and at most 20 times per second of
+# it besides, so that no wait outlives its deadline however slow the machine is.
+# lab_us VAR SECONDS → VAR = SECONDS ("3", "2.5") in microseconds; lab_now VAR → now, in µs.
+lab_us() {
+  local s=$2 i f=""
+  i=${s%%.*}; [[ "$s" == *.* ]] && f=${s#*.}
+  f="${f}000000"
+  printf -v "$1" '%d' $(( 10#${i:-0} * 1000000 + 10#${f:0:6} ))
+}
+lab_now() { printf -v "$1" '%s' "${EPOCHREALTIME/./}"; }
+# lab_deadline SECONDS → sets LAB_END (µs) and LAB_TRIES for a wait of SECONDS.
+lab_deadline() {
+  local us now; lab_us us "$1"; lab_now now
+  LAB_END=$(( now + us )); LAB_TRIES=$(( us / 50000 + 1 ))
+}
+# lab_waiting → true while the current wait has time and tries left (sleeps between polls).
+lab_waiting() {
+  local now; lab_now now
+  (( LAB_TRIES-- > 0 && now < LAB_END )) || return 1
+  sleep 0.05
+}
+
 # lab_wait_exit PID SECONDS → waits at most SECONDS; sets LAB_STATUS (exit code, or "running").
 lab_wait_exit() {
-  local pid=$1 tries=$(( $2 * 20 ))
-  while (( tries-- > 0 )) && lab_alive "$pid"; do sleep 0.05; done
+  local pid=$1
+  lab_deadline "$2"
+  while lab_alive "$pid" && lab_waiting; do :; done
   if lab_alive "$pid"; then LAB_STATUS=running; return 1; fi
   wait "$pid" 2>/dev/null
   LAB_STATUS=$?
   return 0
 }
 
-# lab_stop PID → TERM, then KILL after a second; reaps it.
+# lab_stop PID → TERM, then KILL after two seconds; reaps it.
 lab_stop() {
   local pid=$1
   lab_alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
   kill -TERM "$pid" 2>/dev/null
-  lab_wait_exit "$pid" 1 || { kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+  lab_wait_exit "$pid" 2 || { kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
   return 0
 }
 
 # lab_wait_for FILE ERE SECONDS [PID] → 0 once a line of FILE matches ERE; 1 after SECONDS;
 # 2 when PID exited first (checked once more after it did, so a last line still counts).
 lab_wait_for() {
-  local file=$1 re=$2 tries=$(( $3 * 20 )) pid=${4:-}
-  while (( tries-- > 0 )); do
+  local file=$1 re=$2 pid=${4:-}
+  lab_deadline "$3"
+  while true; do
     grep -Eq -- "$re" "$file" 2>/dev/null && return 0
     if [[ -n "$pid" ]] && ! lab_alive "$pid"; then
       grep -Eq -- "$re" "$file" 2>/dev/null && return 0
       return 2
     fi
-    sleep 0.05
+    lab_waiting || return 1
   done
-  return 1
 }
 
 # lab_open_fifo PATH → makes a fifo and holds it open read-write here (never blocks); sets LAB_FD.
 lab_open_fifo() {
-  run mkfifo "$1"
+  mkfifo "$1" || lab_die "cannot make fifo $1"
   exec {LAB_FD}<>"$1"
   LAB_FDS+=("$LAB_FD")
 }
@@ -157,129 +190,126 @@ lab_close_fd() {
   LAB_FDS=("${keep[@]}")
 }
 
-# --- namespaces and links --------------------------------------------------------------
+# --- the topology: described first, then built with one `ip -batch` per namespace ---------
 
 lab_ns_name() { echo "$LAB_PREFIX-$1"; }
 
-# lab_ns SHORT → a namespace with loopback up, no IPv6 (keeps host candidates and logs to the
-# lab's IPv4 plan) and no bridge netfilter (bridged frames must not pass through NAT rules).
-lab_ns() {
-  local ns; ns=$(lab_ns_name "$1")
-  run ip netns add "$ns"
-  LAB_NS+=("$ns")
-  run ip -n "$ns" link set lo up
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null
-  ip netns exec "$ns" sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null
-  return 0
+# lab_node SHORT → a namespace to build (loopback up).
+lab_node() {
+  LAB_ORDER+=("$1")
+  LAB_BATCH[$1]="link set lo up"$'\n'
 }
 
-# lab_switch SHORT → a namespace holding bridge br0: an Ethernet switch with no address.
+# lab_cmd SHORT LINE → an `ip` command (without "ip") to run in SHORT's namespace.
+lab_cmd() { LAB_BATCH[$1]+="$2"$'\n'; }
+
+# lab_switch SHORT BRIDGE [CIDR] → a bridge in SHORT (an Ethernet switch; with CIDR, SHORT's LAN side).
 lab_switch() {
-  lab_ns "$1"
-  run ip -n "$(lab_ns_name "$1")" link add br0 type bridge
-  run ip -n "$(lab_ns_name "$1")" link set br0 up
+  lab_cmd "$1" "link add $2 type bridge"
+  lab_cmd "$1" "link set $2 addrgenmode none"
+  [[ -z "${3:-}" ]] || lab_cmd "$1" "addr add $3 dev $2"
+  lab_cmd "$1" "link set $2 up"
 }
 
-# lab_link HOST IFNAME SWITCH CIDR → plugs HOST's new interface IFNAME into SWITCH.
-lab_link() {
-  local host=$1 ifname=$2 sw=$3 cidr=$4 hns sns
-  hns=$(lab_ns_name "$host"); sns=$(lab_ns_name "$sw")
-  run ip -n "$hns" link add "$ifname" type veth peer name "to-$host" netns "$sns"
-  run ip -n "$sns" link set "to-$host" master br0 up
-  run ip -n "$hns" addr add "$cidr" dev "$ifname"
-  run ip -n "$hns" link set "$ifname" up
+# lab_plug PARENT BRIDGE CHILD IFNAME CIDR [GATEWAY] → a veth from PARENT's BRIDGE to CHILD's
+# new interface IFNAME. No IPv6 anywhere ("addrgenmode none": not even link-local addresses),
+# so host candidates and captures stay in the lab's IPv4 plan.
+lab_plug() {
+  local parent=$1 br=$2 child=$3 ifname=$4 cidr=$5 gw=${6:-} port="to-$3"
+  lab_cmd "$parent" "link add $port type veth peer name $ifname netns $(lab_ns_name "$child")"
+  lab_cmd "$parent" "link set $port addrgenmode none"
+  lab_cmd "$parent" "link set $port master $br"
+  lab_cmd "$parent" "link set $port up"
+  lab_cmd "$child" "link set $ifname addrgenmode none"
+  lab_cmd "$child" "addr add $cidr dev $ifname"
+  lab_cmd "$child" "link set $ifname up"
+  [[ -z "$gw" ]] || lab_cmd "$child" "route add default via $gw"
 }
 
-# lab_nat_box SHORT TYPE WAN_IP INSIDE_IP LOSS → turns namespace SHORT into a NAT of TYPE.
-lab_nat_box() {
-  local ns ruleset; ns=$(lab_ns_name "$1")
-  run ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
-  ruleset=$(natlab_ruleset "$2" "$3" "$4" "$5") || lab_die "no ruleset for NAT type '$2'"
-  printf '%s\n' "$ruleset" | ip netns exec "$ns" nft -f - || lab_die "nft rejected the $2 ruleset in $ns"
+# lab_box SHORT TYPE WAN_IP LAN_CIDR INSIDE_IP → NAT box SHORT with a "lan" bridge and TYPE's
+# rules (loaded after the links exist). Its "wan" is plugged in by the caller.
+lab_box() {
+  lab_node "$1"
+  lab_switch "$1" lan "$4"
+  LAB_RULES[$1]=$(natlab_ruleset "$2" "$3" "$5") || lab_die "no ruleset for NAT type '$2'"
 }
 
-# lab_up → a new, empty topology: the public switch, the broker's host and a far probe host.
-lab_up() {
-  lab_down
-  LAB_SEQ=$((LAB_SEQ + 1))
-  LAB_PREFIX="$LAB_RUN-$LAB_SEQ"
-  LAB_HOST_NS=(); LAB_HOST_IP=(); LAB_PUBLIC_IP=(); LAB_NAT_NS=(); LAB_TYPE=()
-  lab_switch pub
-  lab_ns brk; lab_link brk eth0 pub "$LAB_BROKER_IP/24"
-  lab_ns far; lab_link far eth0 pub "$LAB_FAR_IP/24"
+# lab_host ROLE SHORT IP PUBLIC_IP BOX_SHORT → records a peer host.
+lab_host() {
+  LAB_HOST_NS[$1]=$(lab_ns_name "$2"); LAB_HOST_IP[$1]=$3; LAB_PUBLIC_IP[$1]=$4
+  LAB_BOX_NS[$1]=${5:+$(lab_ns_name "$5")}
 }
 
-# lab_side SIDE TYPE [--loss N] [--cgn CGN_TYPE] → puts peer host SIDE (a or b) behind a NAT of
-# TYPE (or on the public switch for none); --cgn puts a carrier-grade NAT in front of that NAT.
-lab_side() {
-  local side=$1 type=$2 loss=0 cgn="" i
-  shift 2
-  while [[ $# -gt 0 ]]; do
-    case "$1" in
-      --loss) loss=$2; shift ;;
-      --cgn) cgn=$2; shift ;;
-      *) lab_die "lab_side: unknown option $1" ;;
-    esac
-    shift
+# lab_describe → the whole topology (see the header), not built yet.
+lab_describe() {
+  local side i type k short wan
+  lab_node pub; lab_switch pub br0
+  lab_node brk; lab_plug pub br0 brk eth0 "$LAB_BROKER_IP/24"
+  lab_node far; lab_plug pub br0 far eth0 "$LAB_FAR_IP/24"
+  for side in a b; do
+    i=$([[ $side == a ]] && echo 1 || echo 2)
+    lab_node "$side-none"; lab_plug pub br0 "$side-none" eth0 "$LAB_PUB.${i}5/24"
+    lab_host "$side:none" "$side-none" "$LAB_PUB.${i}5" "$LAB_PUB.${i}5" ""
+    for type in "${NATLAB_BOX_TYPES[@]}"; do
+      k=$(natlab_type_index "$type"); short=$(natlab_short_name "$type"); wan=$LAB_PUB.$i$k
+      lab_box "nat-$side-$short" "$type" "$wan" "10.$i$k.0.1/24" "10.$i$k.0.2"
+      lab_plug pub br0 "nat-$side-$short" wan "$wan/24"
+      lab_node "$side-$short"; lab_plug "nat-$side-$short" lan "$side-$short" eth0 "10.$i$k.0.2/24" "10.$i$k.0.1"
+      lab_host "$side:$type" "$side-$short" "10.$i$k.0.2" "$wan" "nat-$side-$short"
+    done
   done
-  case "$side" in a) i=1 ;; b) i=2 ;; *) lab_die "lab_side: side must be a or b" ;; esac
-  LAB_TYPE[$side]=$type
-  LAB_HOST_NS[$side]=$(lab_ns_name "$side")
-  if [[ "$type" == none ]]; then
-    lab_ns "$side"; lab_link "$side" eth0 pub "$LAB_PUB.2$i/24"
-    LAB_HOST_IP[$side]=$LAB_PUB.2$i; LAB_PUBLIC_IP[$side]=$LAB_PUB.2$i
-    return
-  fi
-  local nat="nat$side" lan="lan$side" wan_ip="$LAB_PUB.1$i"
-  lab_ns "$nat"
-  if [[ -n "$cgn" ]]; then
-    local cg="cgn$side" carrier="car$side"
-    lab_ns "$cg"; lab_switch "$carrier"
-    lab_link "$cg" wan pub "$LAB_PUB.3$i/24"
-    lab_link "$cg" lan "$carrier" "100.64.$i.1/24"
-    lab_nat_box "$cg" "$cgn" "$LAB_PUB.3$i" "100.64.$i.2" "$loss"
-    lab_link "$nat" wan "$carrier" "100.64.$i.2/24"
-    run ip -n "$(lab_ns_name "$nat")" route add default via "100.64.$i.1"
-    wan_ip=100.64.$i.2
-    LAB_PUBLIC_IP[$side]=$LAB_PUB.3$i; LAB_NAT_NS[$side]=$(lab_ns_name "$cg")
-  else
-    lab_link "$nat" wan pub "$wan_ip/24"
-    LAB_PUBLIC_IP[$side]=$wan_ip; LAB_NAT_NS[$side]=$(lab_ns_name "$nat")
-  fi
-  lab_switch "$lan"
-  lab_link "$nat" lan "$lan" "10.$i.0.1/24"
-  lab_nat_box "$nat" "$type" "$wan_ip" "10.$i.0.2" "$loss"
-  lab_ns "$side"; lab_link "$side" eth0 "$lan" "10.$i.0.2/24"
-  run ip -n "${LAB_HOST_NS[$side]}" route add default via "10.$i.0.1"
-  LAB_HOST_IP[$side]=10.$i.0.2
+  # Two peers behind one NAT: a second host beside a-port.
+  lab_node a2-port; lab_plug nat-a-port lan a2-port eth0 "10.13.0.3/24" "10.13.0.1"
+  lab_host "a2:port-restricted" a2-port 10.13.0.3 "$LAB_PUB.13" nat-a-port
+  # A home NAT behind a carrier-grade NAT (both port-restricted; RFC 6598 shared space between).
+  lab_box cgn port-restricted "$LAB_PUB.31" 100.64.0.1/24 100.64.0.2
+  lab_plug pub br0 cgn wan "$LAB_PUB.31/24"
+  lab_box nat-c port-restricted 100.64.0.2 10.31.0.1/24 10.31.0.2
+  lab_plug cgn lan nat-c wan 100.64.0.2/24 100.64.0.1
+  lab_node c; lab_plug nat-c lan c eth0 10.31.0.2/24 10.31.0.1
+  lab_host "c:cgn" c 10.31.0.2 "$LAB_PUB.31" cgn
 }
 
-# lab_side_beside SIDE OTHER → puts peer host SIDE on OTHER's private network, behind the same NAT.
-lab_side_beside() {
-  local side=$1 other=$2 i
-  case "$other" in a) i=1 ;; b) i=2 ;; esac
-  [[ "${LAB_TYPE[$other]}" != none ]] || lab_die "lab_side_beside: side $other has no NAT"
-  LAB_TYPE[$side]=${LAB_TYPE[$other]}
-  LAB_HOST_NS[$side]=$(lab_ns_name "$side")
-  lab_ns "$side"; lab_link "$side" eth0 "lan$other" "10.$i.0.3/24"
-  run ip -n "${LAB_HOST_NS[$side]}" route add default via "10.$i.0.1"
-  LAB_HOST_IP[$side]=10.$i.0.3
-  LAB_PUBLIC_IP[$side]=${LAB_PUBLIC_IP[$other]}; LAB_NAT_NS[$side]=${LAB_NAT_NS[$other]}
+# lab_up → builds the whole lab: namespaces, links, NAT rules.
+lab_up() {
+  local s ns list=""
+  lab_describe
+  for s in "${LAB_ORDER[@]}"; do ns=$(lab_ns_name "$s"); list+="netns add $ns"$'\n'; LAB_NS+=("$ns"); done
+  ip -batch - <<<"$list" >/dev/null || lab_die "could not create the lab's namespaces"
+  for s in "${LAB_ORDER[@]}"; do
+    ip -n "$(lab_ns_name "$s")" -batch - <<<"${LAB_BATCH[$s]}" ||
+      lab_die "could not build namespace $s (ip batch above)"
+  done
+  for s in "${!LAB_RULES[@]}"; do
+    # bridge-nf off (when br_netfilter is loaded): frames switched on a box's LAN bridge
+    # must not pass through its NAT rules.
+    ip netns exec "$(lab_ns_name "$s")" sh -c \
+      'sysctl -eqw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=0 && nft -f -' \
+      <<<"${LAB_RULES[$s]}" || lab_die "could not load the NAT rules of $s"
+  done
+}
+
+# lab_loss BOX_NS PERCENT → PERCENT% random loss on BOX_NS's forwarded UDP (0: none).
+lab_loss() {
+  local rules="flush chain ip natlab loss"$'\n'
+  (( $2 > 0 )) && rules+="add rule ip natlab loss $(natlab_loss_rule "$2")"$'\n'
+  ip netns exec "$1" nft -f - <<<"$rules" || lab_die "could not set $2% loss on $1"
 }
 
 # lab_down → stops every process this run started, then deletes every namespace it made.
 lab_down() {
-  local pid ns
+  local pid ns list=""
   for pid in "${LAB_PIDS[@]}"; do lab_alive "$pid" && kill -TERM "$pid" 2>/dev/null; done
   for ns in "${LAB_NS[@]}"; do
-    # Anything still inside our namespaces was started by us (under `timeout` or by a probe).
+    # Anything still inside our namespaces was started by us (under `timeout`).
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    list+="netns del $ns"$'\n'
   done
   for pid in "${LAB_PIDS[@]}"; do
     lab_alive "$pid" && kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done
-  for ns in "${LAB_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+  [[ -z "$list" ]] || ip -force -batch - <<<"$list" >/dev/null 2>&1
   for pid in "${LAB_FDS[@]}"; do eval "exec ${pid}>&-"; done
   LAB_PIDS=(); LAB_NS=(); LAB_FDS=()
   return 0
@@ -302,20 +332,17 @@ lab_main() {
   case "${1:-}" in
     gc) lab_gc ;;
     up)
-      [[ $# -ge 3 ]] || lab_die "usage: lab.sh up TYPE_A TYPE_B [--loss N]"
-      lab_preflight; lab_init
-      local ta tb; ta=$(natlab_type_name "$2") || lab_die "unknown NAT type '$2'"
-      tb=$(natlab_type_name "$3") || lab_die "unknown NAT type '$3'"
-      shift 3
-      lab_up; lab_side a "$ta" "$@"; lab_side b "$tb" "$@"
-      echo "lab is up (namespaces $LAB_PREFIX-*): broker host $LAB_BROKER_IP"
-      echo "  a ($ta): ip netns exec ${LAB_HOST_NS[a]} bash    address ${LAB_HOST_IP[a]}, public ${LAB_PUBLIC_IP[a]}"
-      echo "  b ($tb): ip netns exec ${LAB_HOST_NS[b]} bash    address ${LAB_HOST_IP[b]}, public ${LAB_PUBLIC_IP[b]}"
-      echo "  broker:  ip netns exec $(lab_ns_name brk) bash"
+      lab_preflight; lab_init; lab_up
+      local role
+      echo "lab is up: ${#LAB_NS[@]} namespaces $LAB_PREFIX-*; broker host: ip netns exec $(lab_ns_name brk) bash ($LAB_BROKER_IP)"
+      for role in $(printf '%s\n' "${!LAB_HOST_NS[@]}" | sort); do
+        printf '  %-22s ip netns exec %-24s # %s, public %s\n' "$role" "${LAB_HOST_NS[$role]} bash" \
+          "${LAB_HOST_IP[$role]}" "${LAB_PUBLIC_IP[$role]}"
+      done
       echo "Ctrl-C (or 10 minutes) tears it down."
       local n=600; while (( n-- > 0 )); do sleep 1; done
       ;;
-    *) sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; [[ -z "${1:-}" ]] || exit 2 ;;
+    *) sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; [[ -z "${1:-}" ]] || exit 2 ;;
   esac
 }
 

@@ -5,9 +5,11 @@
 # Exits non-zero when the selftest fails or a run expected to connect did not (an expected
 # failure that connects is reported as XPASS and does not fail the run).
 #
-# Usage: matrix.sh --broker PATH --peer PATH [--timeout S] [--loss N] [--types "T1 T2 ..."]
-#                  [--no-selftest] [--no-scenarios]
+# Usage: matrix.sh --broker PATH --peer PATH [--timeout S] [--xfail-timeout S] [--loss N]
+#                  [--types "T1 T2 ..."] [--no-selftest] [--no-scenarios]
 #        matrix.sh --selftest-only
+# --timeout: alice's deadline where the pair must connect (8); --xfail-timeout: where it is
+# expected to fail (3); --loss: the loss scenario's and selftest's percentage (10; 0: skip it).
 # Prints "SKIPPED: <reason>" and exits 0 when not root or namespaces/nftables are unavailable.
 
 # shellcheck source=run_pair.sh
@@ -51,7 +53,8 @@ print_matrix() {
     for b in "${types[@]}"; do printf '%-*s' "$w" "${CELL[$a,$b]:-(not run)}"; done
     echo
   done
-  echo "ok = connected and exchanged a line each way, both exited 0 (path kind, connect ms as alice saw it);"
+  echo "ok = connected, a line went each way, both exited 0; then the path kind alice chose (host, refl ="
+  echo "server-reflexive, prflx = peer-reflexive) and ms from alice's start to connected (registering included);"
   echo "xfail = expected not to connect and failed cleanly (punch timeout); XPASS = expected to fail but connected."
 }
 
@@ -65,48 +68,49 @@ matrix_main() {
       --no-selftest) selftest=0 ;;
       --no-scenarios) scenarios=0 ;;
       --selftest-only) only_selftest=1 ;;
-      --loss) loss=$2; shift ;;
-      --types) read -r -a types <<<"$2"; shift ;;
-      -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      --loss) loss=${2:?--loss needs a percentage}; shift ;;
+      --types) read -r -a types <<<"${2:?--types needs a list}"; shift ;;
+      -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
       *) echo "matrix.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
   done
+  [[ "$loss" =~ ^[0-9]+$ ]] && (( loss < 100 )) || lab_die "--loss takes a percentage from 0 to 99"
   for t in "${!types[@]}"; do types[$t]=$(natlab_type_name "${types[$t]}") || lab_die "unknown NAT type '${types[$t]}'"; done
 
   lab_preflight
   (( only_selftest )) || natlab_need_apps
   lab_init
   local started=$EPOCHREALTIME selftest_rc=0
+  lab_up
+  echo "natlab: lab up (${#LAB_NS[@]} namespaces) in $(elapsed "$started") s"
   if (( selftest || only_selftest )); then
     echo "== selftest: does each NAT box behave as its type claims? =="
-    NATLAB_LOSS=$loss selftest_all || selftest_rc=1
+    selftest_all "$loss" || selftest_rc=1
     if (( only_selftest )); then
       echo "natlab: selftest $([[ $selftest_rc == 0 ]] && echo passed || echo FAILED) in $(elapsed "$started") s (apps not run)"
       return $selftest_rc
     fi
-    (( selftest_rc == 0 )) || echo "natlab: the selftest failed, so the matrix below runs through NATs that are not what they claim"
+    (( selftest_rc == 0 )) || echo "natlab: the selftest failed, so the runs below go through NATs that are not what they claim"
   fi
 
-  echo "== matrix: alice (connects) -> bob (accepts), peer timeout ${NATLAB_PEER_TIMEOUT} s =="
+  broker_start
+  echo "== matrix: alice (connects) -> bob (accepts); alice's timeout ${NATLAB_PEER_TIMEOUT} s, ${NATLAB_XFAIL_TIMEOUT} s where failure is expected =="
   local a b n=0 total=$(( ${#types[@]} * ${#types[@]} ))
   for a in "${types[@]}"; do
     for b in "${types[@]}"; do
       n=$((n + 1))
       printf '[%2d/%d] ' "$n" "$total"
-      run_pair "$(natlab_expected "$a" "$b")" "$a->$b" "$a" "$b"
+      run_pair "$(natlab_expected "$a" "$b")" "$a->$b" "a:$a" "b:$b"
       CELL[$a,$b]=$(cell_text); tally
     done
   done
 
   if (( scenarios )); then
     echo "== scenarios =="
-    run_pair "$(natlab_expected scenario same-nat)" "same-nat (both behind one port-restricted)" \
-      port-restricted port-restricted --same-nat; tally
-    run_pair "$(natlab_expected scenario cgn)" "cgn (alice: home port-r. behind CGN port-r.)" \
-      port-restricted port-restricted --cgn port-restricted; tally
-    run_pair "$(natlab_expected scenario loss)" "loss $loss% (port-restricted both sides)" \
-      port-restricted port-restricted --loss "$loss"; tally
+    run_same_nat_pair; tally
+    run_cgn_pair; tally
+    (( loss > 0 )) && { run_loss_pair "$loss"; tally; }
   fi
 
   print_matrix "${types[@]}"

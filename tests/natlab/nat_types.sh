@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# The NAT lab's NAT types: one nftables ruleset per type, loaded into a NAT namespace whose
-# outside interface is "wan" and inside interface is "lan". Sourced by lab.sh.
+# The NAT lab's NAT types: one nftables ruleset per type, loaded into a NAT box whose outside
+# interface is "wan" and whose inside is the bridge "lan". Sourced by lab.sh.
 #
 # RFC 4787 behaviour each type gives (mapping / filtering; all port-preserving except symmetric):
 #   full-cone           endpoint-independent mapping / endpoint-independent filtering
@@ -13,6 +13,7 @@
 # Every type drops unsolicited traffic addressed to the NAT box itself, as home routers do.
 
 NATLAB_TYPES=(none full-cone address-restricted port-restricted symmetric)
+NATLAB_BOX_TYPES=(full-cone address-restricted port-restricted symmetric)
 
 # natlab_type_name NAME → prints the canonical type name (accepts short forms), or fails.
 natlab_type_name() {
@@ -26,7 +27,7 @@ natlab_type_name() {
   esac
 }
 
-# natlab_short_name TYPE → four-letter column label for the matrix.
+# natlab_short_name TYPE → a four-letter label (namespace names, the matrix).
 natlab_short_name() {
   case "$1" in
     none) echo none ;; full-cone) echo full ;; address-restricted) echo addr ;;
@@ -34,16 +35,21 @@ natlab_short_name() {
   esac
 }
 
-# natlab_ruleset TYPE WAN_IP INSIDE_IP LOSS_PERCENT → prints the nftables ruleset for one NAT box.
+# natlab_type_index TYPE → 1..4 for the NAT box types (the digit in their addresses).
+natlab_type_index() {
+  case "$1" in
+    full-cone) echo 1 ;; address-restricted) echo 2 ;; port-restricted) echo 3 ;; symmetric) echo 4 ;;
+    *) return 1 ;;
+  esac
+}
+
+# natlab_ruleset TYPE WAN_IP INSIDE_IP → prints the nftables ruleset for one NAT box.
 # INSIDE_IP is the host that full-cone and address-restricted forward unsolicited inbound UDP to
 # (one inside host, like a home router's "DMZ host"; the kernel has no per-mapping cone NAT).
+# Chain "loss" starts empty; natlab_loss_rule fills it to drop a share of forwarded UDP.
 natlab_ruleset() {
-  local type=$1 wan_ip=$2 inside_ip=$3 loss=${4:-0}
-  local loss_rule="" set_decl="" set_update="" dnat_rule="" dnat_accept="" snat_flags=""
-  if (( loss > 0 )); then
-    # No netem in this kernel: drop N% of forwarded UDP, both directions, at random.
-    loss_rule="meta l4proto udp numgen random mod 100 < $loss counter drop comment \"${loss}% loss\""
-  fi
+  local type=$1 wan_ip=$2 inside_ip=$3
+  local set_decl="" set_update="" dnat_rule="" dnat_accept="" snat_flags=""
   case "$type" in
     full-cone)
       # Endpoint-independent filtering: any inbound UDP to WAN:p goes to inside:p. With the
@@ -72,6 +78,8 @@ natlab_ruleset() {
   cat <<EOF
 table ip natlab {
   $set_decl
+  chain loss {
+  }
   chain input {
     type filter hook input priority filter; policy drop;
     iif "lo" accept
@@ -80,7 +88,7 @@ table ip natlab {
   }
   chain forward {
     type filter hook forward priority filter; policy drop;
-    $loss_rule
+    jump loss
     $set_update
     ct state established,related accept
     iifname "lan" oifname "wan" accept
@@ -96,4 +104,10 @@ table ip natlab {
   }
 }
 EOF
+}
+
+# natlab_loss_rule PERCENT → the rule for chain "loss": drop PERCENT% of forwarded UDP, both
+# directions, at random (no netem in this kernel).
+natlab_loss_rule() {
+  echo "meta l4proto udp numgen random mod 100 < $1 counter drop comment \"$1% loss\""
 }

@@ -1,142 +1,268 @@
 #!/usr/bin/env python3
-"""UDP probe for the NAT lab's selftest: tiny, bounded senders, listeners and echo servers.
+"""The NAT lab's selftest probe: proves each NAT box behaves as its type claims.
 
-Every command ends by itself (a --for or --wait deadline), so a lab that goes wrong cannot
-leave a probe running. Output is one line per datagram, flushed, so the shell can poll it.
+One process holds sockets in several network namespaces at once (a socket stays in the
+namespace it was made in), so it sees with its own eyes which source endpoint a datagram
+arrived from and whether an unsolicited one got through; no echo servers, no races between
+processes. Every wait has a deadline.
 
-  udp_probe.py echo   BIND [BIND...] --for S     reply "seen IP:PORT" to every "echo..." datagram
-  udp_probe.py listen BIND --for S [--first TO PAYLOAD]
-                                                 (optionally send PAYLOAD to TO first, from BIND),
-                                                 then print "FROM PAYLOAD" for each datagram
-  udp_probe.py send   BIND TO PAYLOAD [--wait S] send once; with --wait print the first reply
-                                                 ("FROM PAYLOAD"), exit 1 if none came
-  udp_probe.py burst  BIND TO COUNT --wait S     send COUNT "echo N" datagrams, print how many
-                                                 distinct replies came back
+  udp_probe.py nat   (reads the plan on stdin, one line each:)
+      broker NS IP                       the public host playing the broker (ports 7001, 7003)
+      far    NS IP                       a second public host (port 7001)
+      check  LABEL TYPE INSIDE_NS INSIDE_IP BOX_NS PUBLIC_IP PORT
+                                         check one box (BOX_NS "-" for type none); PORT is the
+                                         first of three inside ports this check may use
+  udp_probe.py loss  LABEL INSIDE_NS INSIDE_IP PORT BROKER_NS BROKER_IP COUNT LOW HIGH
+      COUNT round trips through a lossy box; PASS when LOW..HIGH of them survive
+
+Prints "selftest LABEL PASS|FAIL what was seen" per check; exits 1 when any check failed.
 """
-import argparse
+import ctypes
+import os
 import select
 import socket
 import sys
 import time
 
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+_home_ns = os.open("/proc/self/ns/net", os.O_RDONLY)
 
-def endpoint(text):
-    host, _, port = text.rpartition(":")
-    return (host, int(port))
+# What each type must show: (mapping, arrives from same address other port, from other address).
+EXPECT = {
+    "none": ("public", True, True),
+    "full-cone": ("independent", True, True),
+    "address-restricted": ("independent", True, False),
+    "port-restricted": ("independent", False, False),
+    "symmetric": ("per-destination", False, False),
+    "cgn": ("independent", False, False),
+}
+
+# How long an answer that must come may take; how long to keep listening for one that must not
+# (after a datagram sent later on a path that must work has arrived).
+ARRIVE_S = 3.0
+SETTLE_S = 0.3
+
+
+def setns(fd):
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def udp_socket(ns, ip, port):
+    """A UDP socket bound to ip:port inside network namespace ns (a name under /run/netns)."""
+    fd = os.open("/run/netns/" + ns, os.O_RDONLY)
+    try:
+        setns(fd)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((ip, port))
+        return s
+    finally:
+        setns(_home_ns)
+        os.close(fd)
 
 
 def fmt(ep):
     return "%s:%d" % ep
 
 
-def bound_socket(bind):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    # Several probes may use one port one after another (the NAT's mapping outlives the socket).
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(endpoint(bind))
-    return s
-
-
-def receive_until(socks, deadline, on_datagram):
+def receive(sock, want, seconds):
+    """The source endpoint of the first datagram on sock whose payload is want, or None."""
+    deadline = time.monotonic() + seconds
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            return
-        ready, _, _ = select.select(socks, [], [], left)
-        for s in ready:
+            return None
+        ready, _, _ = select.select([sock], [], [], left)
+        if not ready:
+            return None
+        try:
+            data, peer = sock.recvfrom(2048)
+        except OSError:
+            continue  # a queued ICMP error (port unreachable), not a datagram
+        if data == want:
+            return peer
+
+
+def drain(sock):
+    while select.select([sock], [], [], 0)[0]:
+        try:
+            sock.recvfrom(2048)
+        except OSError:
+            pass
+
+
+def check_nat(plan, label, typ, inside_ns, inside_ip, box_ns, public_ip, port):
+    brk7001, brk7003, far7001 = plan["brk7001"], plan["brk7003"], plan["far7001"]
+    for s in (brk7001, brk7003, far7001):
+        drain(s)
+    want_map, want_port, want_addr = EXPECT[typ]
+    problems, notes = [], []
+    tag = label.encode()
+
+    # Mapping: one inside endpoint sends to two public hosts; what source does each see?
+    mapper = udp_socket(inside_ns, inside_ip, port)
+    mapper.sendto(b"map " + tag, (plan["brk_ip"], 7001))
+    mapper.sendto(b"map " + tag, (plan["far_ip"], 7001))
+    e1 = receive(brk7001, b"map " + tag, ARRIVE_S)
+    e2 = receive(far7001, b"map " + tag, ARRIVE_S)
+    mapper.close()
+    if not e1 or not e2:
+        problems.append("a mapping probe never arrived (broker saw %s, far saw %s)"
+                        % (e1 and fmt(e1), e2 and fmt(e2)))
+    else:
+        if e1[0] != public_ip or e2[0] != public_ip:
+            problems.append("mapped to %s / %s, expected address %s" % (fmt(e1), fmt(e2), public_ip))
+        if want_map == "public":
+            if e1 == e2 == (inside_ip, port):
+                notes.append("no translation (%s seen as itself by both)" % fmt(e1))
+            else:
+                problems.append("%s:%d seen as %s and %s, expected itself" % (inside_ip, port, fmt(e1), fmt(e2)))
+        elif want_map == "independent":
+            if e1 == e2 and e1[1] == port:
+                notes.append("mapping endpoint-independent, port kept (%s:%d -> %s for both)"
+                             % (inside_ip, port, fmt(e1)))
+            else:
+                problems.append("mapping: %s:%d seen as %s and %s, expected %s:%d for both"
+                                % (inside_ip, port, fmt(e1), fmt(e2), public_ip, port))
+        elif e1[1] != e2[1]:
+            notes.append("mapping per destination (%s:%d -> port %d / %d)" % (inside_ip, port, e1[1], e2[1]))
+        else:
+            problems.append("mapping: both destinations saw %s, expected two ports" % fmt(e1))
+
+    # Filtering: a fresh inside endpoint talks to broker:7001 only; who else gets in?
+    inside = udp_socket(inside_ns, inside_ip, port + 1)
+    inside.sendto(b"open " + tag, (plan["brk_ip"], 7001))
+    m = receive(brk7001, b"open " + tag, ARRIVE_S)
+    box_sock = udp_socket(box_ns, "0.0.0.0", 7777) if box_ns != "-" else None
+    if not m:
+        problems.append("the filtering probe never reached the broker host")
+    else:
+        brk7003.sendto(b"other-port", m)
+        far7001.sendto(b"other-addr", m)
+        far7001.sendto(b"to-the-box", (public_ip, 7777))
+        if box_sock:
+            hairpin = udp_socket(inside_ns, inside_ip, port + 2)
+            hairpin.sendto(b"hairpin", m)
+            hairpin.close()
+        # Sent last, must arrive: once it has, the others had their chance (plus a margin).
+        brk7001.sendto(b"solicited", m)
+        got, came = collect(inside, b"solicited", ARRIVE_S, SETTLE_S)
+        if not came:
+            problems.append("the solicited reply from broker:7001 never arrived")
+        got_port, got_addr = b"other-port" in got, b"other-addr" in got
+        yn = {True: "yes", False: "no"}
+        if got_port != want_port:
+            problems.append("same address, other port: arrived=%s, expected %s" % (yn[got_port], yn[want_port]))
+        if got_addr != want_addr:
+            problems.append("other address: arrived=%s, expected %s" % (yn[got_addr], yn[want_addr]))
+        notes.append("filtering: other port %s, other address %s" % (yn[got_port], yn[got_addr]))
+        if box_sock:
+            if receive(box_sock, b"to-the-box", 0.05):
+                problems.append("an unsolicited datagram reached a socket on the NAT box")
+            else:
+                notes.append("box drops unsolicited")
+            if b"hairpin" in got:
+                problems.append("a datagram to our own public mapping came back inside (hairpin)")
+            else:
+                notes.append("no hairpin")
+    inside.close()
+    if box_sock:
+        box_sock.close()
+    return report(label, problems, notes)
+
+
+def collect(sock, last, seconds, settle):
+    """Payloads arriving on sock until `last` has (at most seconds), then for settle seconds
+    more; returns (every payload seen, whether `last` came)."""
+    seen, came = set(), False
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([sock], [], [], left)[0]:
+            return seen, came
+        try:
+            data, _ = sock.recvfrom(2048)
+        except OSError:
+            continue
+        seen.add(data)
+        if data == last and not came:
+            came = True
+            deadline = time.monotonic() + settle
+
+
+def report(label, problems, notes):
+    if problems:
+        print("selftest %-22s FAIL  %s" % (label, "; ".join(problems)), flush=True)
+        return False
+    print("selftest %-22s PASS  %s" % (label, "; ".join(notes)), flush=True)
+    return True
+
+
+def cmd_nat(lines):
+    plan, ok = {}, True
+    checks = []
+    for line in lines:
+        f = line.split()
+        if not f or f[0].startswith("#"):
+            continue
+        if f[0] == "broker":
+            plan["brk_ip"] = f[2]
+            plan["brk7001"] = udp_socket(f[1], f[2], 7001)
+            plan["brk7003"] = udp_socket(f[1], f[2], 7003)
+        elif f[0] == "far":
+            plan["far_ip"] = f[2]
+            plan["far7001"] = udp_socket(f[1], f[2], 7001)
+        elif f[0] == "check" and len(f) == 8:
+            checks.append(f[1:7] + [int(f[7])])
+        else:
+            print("udp_probe: bad plan line: %s" % line.strip(), file=sys.stderr)
+            return 2
+    for c in checks:
+        ok = check_nat(plan, *c) and ok
+    return 0 if ok else 1
+
+
+def cmd_loss(args):
+    label, inside_ns, inside_ip, port, brk_ns, brk_ip, count, low, high = args
+    port, count, low, high = int(port), int(count), int(low), int(high)
+    inside = udp_socket(inside_ns, inside_ip, port)
+    echo = udp_socket(brk_ns, brk_ip, 7001)
+    sent, back = 0, set()
+    deadline = time.monotonic() + 5
+    next_send = time.monotonic()
+    # Send one every 2 ms and echo whatever reaches the broker host; then wait for stragglers.
+    while time.monotonic() < deadline and len(back) < count:
+        now = time.monotonic()
+        if sent < count and now >= next_send:
+            inside.sendto(b"echo %d" % sent, (brk_ip, 7001))
+            sent += 1
+            next_send = now + 0.002
+        if sent == count and now > next_send + 1.0:
+            break
+        wait = max(0.0, min(next_send - now, 0.05)) if sent < count else 0.05
+        for s in select.select([inside, echo], [], [], wait)[0]:
             try:
                 data, peer = s.recvfrom(2048)
             except OSError:
-                # An ICMP error queued on the socket (e.g. port unreachable); not a datagram.
                 continue
-            if on_datagram(s, data.decode(errors="replace"), peer):
-                return
-
-
-def cmd_echo(args):
-    socks = [bound_socket(b) for b in args.bind]
-    deadline = time.monotonic() + args.seconds
-
-    def reply(s, text, peer):
-        print("%s <- %s %s" % (fmt(s.getsockname()), fmt(peer), text), flush=True)
-        if text.startswith("echo"):
-            s.sendto(("seen %s %s" % (fmt(peer), text)).encode(), peer)
-        return False
-
-    print("ready", flush=True)
-    receive_until(socks, deadline, reply)
-
-
-def cmd_listen(args):
-    s = bound_socket(args.bind)
-    if args.first:
-        s.sendto(args.first[1].encode(), endpoint(args.first[0]))
-    print("ready", flush=True)
-
-    def show(_, text, peer):
-        print("%s %s" % (fmt(peer), text), flush=True)
-        return False
-
-    receive_until([s], time.monotonic() + args.seconds, show)
-
-
-def cmd_send(args):
-    s = bound_socket(args.bind)
-    s.sendto(args.payload.encode(), endpoint(args.to))
-    if args.wait is None:
-        return 0
-    got = []
-
-    def first(_, text, peer):
-        got.append("%s %s" % (fmt(peer), text))
-        return True
-
-    receive_until([s], time.monotonic() + args.wait, first)
-    if not got:
-        print("timeout", flush=True)
-        return 1
-    print(got[0], flush=True)
-    return 0
-
-
-def cmd_burst(args):
-    s = bound_socket(args.bind)
-    for n in range(args.count):
-        s.sendto(("echo %d" % n).encode(), endpoint(args.to))
-        time.sleep(0.002)
-    seen = set()
-
-    def count(_, text, __):
-        seen.add(text)
-        return len(seen) >= args.count
-
-    receive_until([s], time.monotonic() + args.wait, count)
-    print(len(seen), flush=True)
-    return 0
+            if s is echo:
+                echo.sendto(data, peer)
+            else:
+                back.add(data)
+    got = len(back)
+    note = "%d/%d round trips survived (expected %d..%d)" % (got, count, low, high)
+    return 0 if report(label, [] if low <= got <= high else [note], [note]) else 1
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
-    e = sub.add_parser("echo")
-    e.add_argument("bind", nargs="+")
-    e.add_argument("--for", dest="seconds", type=float, required=True)
-    l = sub.add_parser("listen")
-    l.add_argument("bind")
-    l.add_argument("--for", dest="seconds", type=float, required=True)
-    l.add_argument("--first", nargs=2, metavar=("TO", "PAYLOAD"))
-    s = sub.add_parser("send")
-    s.add_argument("bind")
-    s.add_argument("to")
-    s.add_argument("payload")
-    s.add_argument("--wait", type=float)
-    b = sub.add_parser("burst")
-    b.add_argument("bind")
-    b.add_argument("to")
-    b.add_argument("count", type=int)
-    b.add_argument("--wait", type=float, required=True)
-    args = p.parse_args()
-    return {"echo": cmd_echo, "listen": cmd_listen, "send": cmd_send, "burst": cmd_burst}[args.cmd](args) or 0
+    if len(sys.argv) == 2 and sys.argv[1] == "nat":
+        return cmd_nat(sys.stdin.readlines())
+    if len(sys.argv) == 11 and sys.argv[1] == "loss":
+        return cmd_loss(sys.argv[2:])
+    print(__doc__, file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
