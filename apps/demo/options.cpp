@@ -8,7 +8,6 @@
 
 #include <charconv>
 #include <ostream>
-#include <sstream>
 #include <stdexcept>
 
 namespace punch_demo {
@@ -40,23 +39,28 @@ nat_choice parse_nat(const std::string& option, const std::string& name) {
 
 std::variant<options, int> parse_options(int argc, const char* const argv[], std::ostream& out,
                                          std::ostream& err) {
-  std::string seed, latency, loss, nat_a, nat_b;
+  std::string seed, latency, loss, nat_alice, nat_bob;
   po::options_description described(
-      "punch-demo: alice and bob punch a hole through two simulated NATs, by hand.\n"
-      "Exit status: 0 both directions got through, 3 direct punching failed, 2 bad options.\n\n"
+      "punch-demo: a punch::broker and two punch::sessions, alice and bob, each behind its own\n"
+      "simulated NAT, all in this process. alice connects to bob through the broker, they\n"
+      "exchange messages over the punched path and close; every step and every decision of\n"
+      "the NATs is printed, stamped with the simulated network's time.\n"
+      "Exit status: 0 connected and exchanged messages, 3 could not connect (or no message got\n"
+      "through), 2 bad options, 1 unexpected error.\n\n"
       "Options");
   described.add_options()
       ("help,h", "show this help and exit")
+      ("alice-nat", po::value(&nat_alice)->default_value("port-restricted-cone"),
+       ("NAT in front of alice: " + nat_types()).c_str())
+      ("bob-nat", po::value(&nat_bob)->default_value("full-cone"),
+       "NAT in front of bob: the same choices")
       ("seed", po::value(&seed)->default_value("1"),
-       "seed of the network's RNG (loss, jitter, random ports): a seed repeats a run exactly")
+       "seed of the network's RNG (loss, random NAT ports): a seed repeats a run")
       ("latency-ms", po::value(&latency)->default_value("20"),
-       "one-way latency of every link, in milliseconds")
+       "one-way latency of every link, in milliseconds (0-1000)")
       ("loss", po::value(&loss)->default_value("0"),
        "probability in [0, 1] that a link drops a datagram")
-      ("nat-a", po::value(&nat_a)->default_value("port-restricted-cone"),
-       ("NAT in front of alice: " + nat_types()).c_str())
-      ("nat-b", po::value(&nat_b)->default_value("port-restricted-cone"),
-       ("NAT in front of bob: " + nat_types()).c_str());
+      ("quiet,q", "print only the result");
   try {
     po::variables_map vm;
     // No positional arguments: an empty description makes any of them an error.
@@ -72,16 +76,17 @@ std::variant<options, int> parse_options(int argc, const char* const argv[], std
       throw std::invalid_argument("--seed: expected an unsigned integer, got '" + seed + "'");
     }
     unsigned latency_ms = 0;
-    if (!parse_number(latency, latency_ms) || latency_ms > 60'000) {
+    if (!parse_number(latency, latency_ms) || latency_ms > 1000) {
       throw std::invalid_argument("--latency-ms: expected a whole number of milliseconds in "
-                                  "0-60000, got '" + latency + "'");
+                                  "0-1000, got '" + latency + "'");
     }
     o.latency = std::chrono::milliseconds(latency_ms);
     if (!parse_number(loss, o.loss) || !(o.loss >= 0.0 && o.loss <= 1.0)) {
       throw std::invalid_argument("--loss: expected a probability in [0, 1], got '" + loss + "'");
     }
-    o.nat_a = parse_nat("nat-a", nat_a);
-    o.nat_b = parse_nat("nat-b", nat_b);
+    o.nat_alice = parse_nat("alice-nat", nat_alice);
+    o.nat_bob = parse_nat("bob-nat", nat_bob);
+    o.quiet = vm.count("quiet") != 0;
     return o;
   } catch (const po::error& e) {
     err << "punch-demo: " << e.what() << "\nTry 'punch-demo --help'.\n";

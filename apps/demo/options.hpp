@@ -22,8 +22,9 @@ struct options {
   std::uint64_t seed = 1;
   std::chrono::milliseconds latency{20};  // one-way, per link
   double loss = 0.0;                      // per link
-  nat_choice nat_a;
-  nat_choice nat_b;
+  nat_choice nat_alice;
+  nat_choice nat_bob;
+  bool quiet = false;                     // only the result
 };
 
 // The options, or the exit code to leave with: 0 after --help, 2 after a bad option (the

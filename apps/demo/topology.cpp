@@ -1,14 +1,26 @@
-// The demo's network, built from the command line (RFC 5737 documentation addresses).
+// The demo's world, built from the command line (RFC 5737 documentation addresses).
 #include "topology.hpp"
 
 #include <iomanip>
 #include <ostream>
+#include <string>
 
 namespace punch_demo {
 namespace {
 
 namespace asio = boost::asio;
 namespace sim = punch::sim;
+using namespace std::chrono_literals;
+
+constexpr std::uint16_t broker_port = 3478;
+constexpr std::uint16_t peer_port = 5000;
+
+sim::link link_of(const options& o) {
+  sim::link l;
+  l.latency = o.latency;
+  l.loss = o.loss;
+  return l;
+}
 
 sim::host& add_peer(sim::network& net, const std::string& name, const nat_choice& nat,
                     const char* nat_name, const char* public_address,
@@ -21,40 +33,60 @@ sim::host& add_peer(sim::network& net, const std::string& name, const nat_choice
   return net.add_host(name, box.inside(), asio::ip::make_address(private_address), l);
 }
 
-void describe_peer(const narrator& say, const sim::host& peer, const nat_choice& nat,
-                   const char* nat_name, sim::network& net) {
-  std::ostream& out = say.out();
-  out << "  " << std::left << std::setw(7) << peer.name() << std::right << peer.address();
-  if (!nat.behaviour) {
-    out << " on the internet (no NAT)\n";
+// Deadlines that grow with the latency, so that a slow network is not mistaken for a
+// closed one, and stay short on a fast one, so that a hopeless pair fails in seconds.
+punch::session_options session_for(const sim::host& h, const std::string& id, const options& o) {
+  punch::session_options s;
+  s.broker = {asio::ip::make_address("203.0.113.10"), broker_port};
+  s.id = id;
+  s.local = {h.address(), peer_port};
+  s.punch_timeout = std::max<std::chrono::milliseconds>(3s, 20 * o.latency);
+  s.request_timeout = std::max<std::chrono::milliseconds>(5s, 40 * o.latency);
+  return s;
+}
+
+void describe_peer(std::ostream& out, const sim::host& peer, const nat_choice& nat,
+                   const sim::nat_box* box) {
+  out << "  " << std::left << std::setw(7) << peer.name() << std::right << peer.address() << ':'
+      << peer_port;
+  if (!box) {
+    out << " on the internet, no NAT\n";
     return;
   }
-  const sim::nat_box* box = net.find_nat(nat_name);
-  out << " behind " << nat_name << " " << box->external_address() << ": " << nat.name << " ("
-      << nat.behaviour->to_string() << ")\n";
+  const sim::nat_behaviour& b = box->behaviour();
+  out << " behind " << box->name() << " " << box->external_address() << ", " << nat.name << " ("
+      << sim::to_string(b.mapping) << '/' << sim::to_string(b.filtering) << ", "
+      << sim::to_string(b.ports) << " ports)\n";
 }
 
 }  // namespace
 
-cast build_topology(sim::network& net, const options& o) {
-  sim::link l;
-  l.latency = o.latency;
-  l.loss = o.loss;
-  auto& broker =
-      net.add_host("broker", net.internet(), asio::ip::make_address("203.0.113.10"), l);
-  auto& alice = add_peer(net, "alice", o.nat_a, "nat-a", "198.51.100.1", "10.0.1.2", l);
-  auto& bob = add_peer(net, "bob", o.nat_b, "nat-b", "198.51.100.2", "10.0.2.2", l);
-  return {broker, alice, bob};
+world::world(const asio::any_io_executor& ex, const options& o)
+    : net(ex, o.seed),
+      broker_host(net.add_host("broker", net.internet(), asio::ip::make_address("203.0.113.10"),
+                               link_of(o))),
+      alice_host(add_peer(net, "alice", o.nat_alice, "nat-a", "198.51.100.1", "10.0.1.2",
+                          link_of(o))),
+      bob_host(add_peer(net, "bob", o.nat_bob, "nat-b", "198.51.100.2", "10.0.2.2", link_of(o))),
+      broker_socket(broker_host.transport().open({{}, broker_port})),
+      registrations(punch::make_memory_registry(16)),
+      broker(broker_socket, *registrations),
+      alice(alice_host.transport(), session_for(alice_host, "alice", o)),
+      bob(bob_host.transport(), session_for(bob_host, "bob", o)) {}
+
+void world::describe(std::ostream& out, const options& o) {
+  out << "punch-demo: seed " << o.seed << ", every link " << o.latency.count()
+      << " ms one way, loss " << o.loss << "\n"
+      << "  " << std::left << std::setw(7) << "broker" << std::right
+      << broker_socket.local_endpoint() << " on the internet (punch::broker)\n";
+  describe_peer(out, alice_host, o.nat_alice, net.find_nat("nat-a"));
+  describe_peer(out, bob_host, o.nat_bob, net.find_nat("nat-b"));
 }
 
-void describe(const narrator& say, const cast& c, const options& o) {
-  std::ostream& out = say.out();
-  out << "punch-demo: seed " << o.seed << ", every link " << o.latency.count()
-      << " ms one way, loss " << o.loss << "\n";
-  out << "  " << std::left << std::setw(7) << c.broker.name() << std::right << c.broker.address()
-      << " on the internet (echoes the address it sees)\n";
-  describe_peer(say, c.alice, o.nat_a, "nat-a", c.alice.network());
-  describe_peer(say, c.bob, o.nat_b, "nat-b", c.bob.network());
+void world::close() {
+  alice.close();
+  bob.close();
+  broker_socket.close();
 }
 
 }  // namespace punch_demo

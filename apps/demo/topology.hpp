@@ -1,24 +1,43 @@
-// The demo's network: a public broker, alice behind NAT A, bob behind NAT B.
+// The demo's world: the simulated network, a punch::broker on it, and the sessions of alice
+// and bob, each behind its own NAT (or none).
 #pragma once
 
-#include "narrator.hpp"
 #include "options.hpp"
 
+#include "punch/broker.hpp"
 #include "punch/plugins/sim/network.hpp"
+#include "punch/registry.hpp"
+#include "punch/session.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <iosfwd>
+#include <memory>
 
 namespace punch_demo {
 
-struct cast {
-  punch::sim::host& broker;
-  punch::sim::host& alice;
-  punch::sim::host& bob;
+// broker 203.0.113.10:3478 on the internet; alice 10.0.1.2:5000 behind nat-a (198.51.100.1)
+// and bob 10.0.2.2:5000 behind nat-b (198.51.100.2). A peer without a NAT takes the NAT's
+// public address instead. Every link gets the options' latency and loss.
+// Members are destroyed in reverse order: the sessions and the broker before the network.
+class world {
+public:
+  world(const boost::asio::any_io_executor& ex, const options& o);
+
+  // Who is where, in a few lines.
+  void describe(std::ostream& out, const options& o);
+  // Closes both sessions and the broker's socket, so that every coroutine they run ends.
+  void close();
+
+  punch::sim::network net;
+  punch::sim::host& broker_host;
+  punch::sim::host& alice_host;
+  punch::sim::host& bob_host;
+  punch::datagram_socket broker_socket;
+  std::unique_ptr<punch::registry> registrations;
+  punch::broker broker;
+  punch::session alice;
+  punch::session bob;
 };
-
-// broker 203.0.113.10 on the internet; alice 10.0.1.2 behind nat-a (198.51.100.1) and bob
-// 10.0.2.2 behind nat-b (198.51.100.2). A peer without a NAT takes the NAT's public address.
-// Every link gets the options' latency and loss.
-cast build_topology(punch::sim::network& net, const options& o);
-
-void describe(const narrator& say, const cast& c, const options& o);
 
 }  // namespace punch_demo
