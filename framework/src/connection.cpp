@@ -40,6 +40,7 @@ connection_state::connection_state(std::shared_ptr<session_state> s, std::shared
       ticker(session->ex) {}
 
 connection_state::~connection_state() {
+  if (open) send_farewell();
   if (auto it = session->connections.find(tag); it != session->connections.end() && it->second.expired())
     session->connections.erase(it);
   session->finish_attempt(*attempt);
@@ -107,6 +108,14 @@ void connection_state::mark_closed(error_code why, std::string text, bool by_rem
                  .address = remote,
                  .path = path,
                  .error = by_remote ? why : error_code{}});
+}
+
+void connection_state::send_farewell() {
+  if (!session->socket.is_open()) return;
+  // The handler owns the frame: this state may be gone before the send completes.
+  auto frame = std::make_shared<std::array<std::byte, wire::frame_header_size>>();
+  wire::write_frame_header(*frame, wire::frame_kind::close, tag);
+  session->socket.async_send_to(asio::buffer(*frame), remote, [frame](error_code, std::size_t) {});
 }
 
 asio::awaitable<void> connection_state::send_control(wire::frame_kind kind) {

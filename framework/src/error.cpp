@@ -35,7 +35,7 @@ public:
       case errc::broker_unreachable: return "broker unreachable";
       case errc::peer_not_found: return "peer not found";
       case errc::punch_timeout: return "hole punching timed out";
-      case errc::connection_closed: return "connection closed by peer";
+      case errc::connection_closed: return "connection closed";
       case errc::invalid_peer_id: return "invalid peer id";
       case errc::registry_full: return "broker registry is full";
       case errc::not_registered: return "session is not registered";

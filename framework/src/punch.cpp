@@ -133,6 +133,7 @@ asio::awaitable<void> session_state::accept_introduction(std::shared_ptr<punch_a
   try {
     auto c = co_await run_punch(a, clock::now() + options.punch_timeout);
     if (backlog.size() >= options.accept_backlog) {
+      c->send_farewell();
       c->mark_closed(make_error_code(errc::connection_closed), "accept backlog full", false);
       co_return;
     }

@@ -145,7 +145,10 @@ void session_state::shutdown() {
     a->nominated.fire();
   }
   for (auto& [tag, weak] : connections)
-    if (auto c = weak.lock()) c->mark_closed(make_error_code(errc::connection_closed), "session closed", false);
+    if (auto c = weak.lock(); c && c->open) {
+      c->send_farewell();
+      c->mark_closed(make_error_code(errc::connection_closed), "connection to \"" + c->peer + "\" ended: session closed", false);
+    }
   accept_ready.fire();
   socket.close();
 }

@@ -179,6 +179,10 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   void on_frame(std::span<const std::byte> d, const endpoint& from);
   void mark_closed(error_code why, std::string text, bool by_remote);
   asio::awaitable<void> send_control(wire::frame_kind kind);
+  // One close frame, not waited for: when the connection ends without close() (the session
+  // closes, every handle is dropped, the accept backlog is full) the other side still learns
+  // of it at once instead of after its idle timeout.
+  void send_farewell();
   static asio::awaitable<void> tick_loop(std::weak_ptr<connection_state> self);
 };
 

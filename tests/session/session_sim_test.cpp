@@ -144,6 +144,40 @@ BOOST_AUTO_TEST_CASE(close_ends_the_other_sides_receive_with_connection_closed) 
   }());
 }
 
+// Without close(): the session closing, or the last handle being dropped, still tells the
+// other side at once — long before its idle timeout (30 s by default) would.
+BOOST_AUTO_TEST_CASE(a_closed_session_or_a_dropped_connection_tells_the_other_side_at_once) {
+  sim_world w;
+  auto& alice = w.add_session(w.add_peer_host("alice", "full-cone"), "alice", quick());
+  auto& bob = w.add_session(w.add_peer_host("bob", "port-restricted-cone"), "bob", quick());
+  auto& carol = w.add_session(w.add_peer_host("carol", "restricted-cone"), "carol", quick());
+  w.run([&]() -> asio::awaitable<void> {
+    const auto ends_with = [](connection& c) -> asio::awaitable<error_code> {
+      try {
+        co_await receive_text(c);
+      } catch (const system_error& e) {
+        co_return e.code();
+      }
+      co_return error_code{};
+    };
+    {
+      auto [ca, cb] = co_await connect_pair(alice, bob);
+      const auto started = std::chrono::steady_clock::now();
+      alice.close();
+      BOOST_CHECK_EQUAL(co_await ends_with(cb), make_error_code(errc::connection_closed));
+      BOOST_CHECK(std::chrono::steady_clock::now() - started < 2s);
+    }
+    co_await carol.register_self();
+    auto cb = co_await [&]() -> asio::awaitable<connection> {
+      auto [cc, cb] = co_await (carol.connect("bob") && bob.accept());
+      co_return cb;  // carol's only handle goes out of scope here
+    }();
+    const auto started = std::chrono::steady_clock::now();
+    BOOST_CHECK_EQUAL(co_await ends_with(cb), make_error_code(errc::connection_closed));
+    BOOST_CHECK(std::chrono::steady_clock::now() - started < 2s);
+  }());
+}
+
 BOOST_AUTO_TEST_CASE(lookup_of_an_unknown_id_fails_with_peer_not_found) {
   sim_world w;
   auto& alice = w.add_session(w.add_peer_host("alice", "none"), "alice", quick());
