@@ -163,6 +163,8 @@ asio::awaitable<void> session_state::handle_check_request(const stun::message& m
   auto it = punches.find(token);
   if (it == punches.end()) co_return;  // stray or spoofed: no introduction with this token
   auto a = it->second;
+  // A check names its sender: it must be the peer this token introduced us to.
+  if (auto sender = m.find(wire::attr::peer_id); !sender || stun::decode_string(*sender) != a->peer) co_return;
   // Our own check, looped back to us (same role, same tie-breaker): never a path.
   if (auto role = m.find(a->controlling ? wire::attr::ice_controlling : wire::attr::ice_controlled)) {
     error_code ec;
