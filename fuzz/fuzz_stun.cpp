@@ -1,6 +1,8 @@
 // libFuzzer target for the STUN codec: parses each input under both padding policies, runs
 // every typed decoder on every attribute, re-encodes what decodes, and rebuilds each parsed
-// message through stun::builder, aborting when a copy does not parse back the same.
+// message through stun::builder, aborting when a copy does not parse back the same. It also
+// runs the decoders of punch/wire/protocol.hpp: the data-frame header and the peer-id rule.
+#include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <cstdlib>
 #include <optional>
 #include <span>
+#include <string_view>
 
 namespace {
 
@@ -58,6 +61,36 @@ attribute only_attribute(builder& b, const char* what) {
   return *m->begin();
 }
 
+// A valid id is 1..64 bytes that survive a PEER-ID attribute unchanged.
+void check_peer_id(std::string_view id) {
+  if (!wire::valid_peer_id(id)) return;
+  expect(!id.empty() && id.size() <= wire::max_peer_id_size, "valid_peer_id accepted a bad length");
+  builder b{value_buf, message_class::request, wire::method::register_peer, transaction_id{}};
+  b.add_string(wire::attr::peer_id, id);
+  expect(decode_string(only_attribute(b, "peer id rebuild")) == id, "peer id does not round trip");
+}
+
+// wire/protocol.hpp: frames and STUN are told apart by the first byte; a frame header
+// re-encodes to the same five bytes.
+void check_frame(std::span<const std::byte> input) {
+  const bool frame = wire::looks_like_frame(input);
+  expect(!(frame && looks_like_stun(input)), "a datagram looks like both a frame and STUN");
+  if (!frame) {
+    expect(input.size() < wire::frame_header_size || (input[0] & std::byte{0xF0}) != wire::frame_marker ||
+               std::to_integer<unsigned>(input[0] & std::byte{0x0F}) > 3,
+           "looks_like_frame refused a frame");
+    return;
+  }
+  const auto kind = wire::frame_kind_of(input);
+  expect(static_cast<unsigned>(kind) <= 3, "frame kind out of range");
+  std::array<std::byte, wire::frame_header_size> header;
+  wire::write_frame_header(header, kind, wire::frame_tag_of(input));
+  expect(same_bytes(header, input.first(wire::frame_header_size)), "frame header does not round trip");
+  wire::token t{};
+  std::copy(input.begin() + 1, input.begin() + 5, t.begin());
+  expect(wire::tag_of(t) == wire::frame_tag_of(input), "tag_of and frame_tag_of disagree");
+}
+
 void decode_everything(const message& m) {
   for (const attribute a : m) {
     error_code ec;
@@ -95,6 +128,7 @@ void decode_everything(const message& m) {
     const auto u64 = decode_u64(a, ec);
     expect_consistent(u64, ec, "decode_u64");
     expect(u64.has_value() == (a.value.size() == 8), "decode_u64 size rule");
+    if (a.type == wire::attr::peer_id || a.type == wire::attr::target_id) check_peer_id(decode_string(a));
     const auto text = decode_string(a, ec);
     expect_consistent(text, ec, "decode_string");
     expect(decode_string(a).size() == a.value.size(), "decode_string size");
@@ -136,6 +170,8 @@ void rebuild(const message& m) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   // A view of the same bytes as std::byte; no struct is laid over them.
   const std::span<const std::byte> input{reinterpret_cast<const std::byte*>(data), size};
+  check_frame(input);
+  check_peer_id({reinterpret_cast<const char*>(data), size});
   bool parsed_strict = false;
   for (const auto padding : {padding_check::require_zero, padding_check::ignore}) {
     error_code ec;

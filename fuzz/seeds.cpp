@@ -1,0 +1,184 @@
+// Writes the seed corpora of fuzz_broker and fuzz_session (fuzz/corpus/broker, fuzz/corpus/session):
+// valid conversations in the record format of those targets, built with stun::builder.
+//   punch_fuzz_seeds fuzz/corpus
+#include "punch/wire/protocol.hpp"
+#include "punch/wire/stun.hpp"
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace punch;
+using bytes = std::vector<std::byte>;
+using stun::endpoint;
+
+endpoint ep(const char* a, unsigned short port) { return {asio::ip::make_address(a), port}; }
+
+stun::transaction_id id_of(int n) {
+  stun::transaction_id id{};
+  for (std::size_t i = 0; i < id.size(); ++i) id[i] = std::byte(n * 31 + static_cast<int>(i));
+  return id;
+}
+
+wire::token token_of(std::uint8_t seed) {
+  wire::token t;
+  for (std::size_t i = 0; i < t.size(); ++i) t[i] = std::byte(seed + i);
+  return t;
+}
+
+// A message; `pad_to` pads it with PADDING (as peers pad their requests) to at least that size.
+bytes message(stun::message_class cls, std::uint16_t method, int id,
+              const std::function<void(stun::builder&)>& add = {}, std::size_t pad_to = 0,
+              bool fingerprint = true) {
+  std::array<std::byte, stun::max_message_size> buf;
+  stun::builder b(buf, cls, method, id_of(id));
+  if (add) add(b);
+  const std::size_t tail = fingerprint ? stun::fingerprint_size : 0;
+  if (b.size() + tail < pad_to) b.add(wire::attr::padding, bytes((pad_to - b.size() - tail - 4 + 3) & ~std::size_t{3}));
+  const auto out = fingerprint ? b.finish_with_fingerprint() : b.finish();
+  return {out.begin(), out.end()};
+}
+
+bytes request(std::uint16_t method, int id, const std::function<void(stun::builder&)>& add = {},
+              std::size_t pad_to = 0) {
+  return message(stun::message_class::request, method, id, add, pad_to);
+}
+
+// One input: a leading mode byte, then [flags][length][datagram] records.
+struct input {
+  explicit input(std::uint8_t mode) : data{std::byte{mode}} {}
+  input& add(std::uint8_t flags, const bytes& d) {
+    data.push_back(std::byte{flags});
+    data.push_back(std::byte(d.size() >> 8));
+    data.push_back(std::byte(d.size() & 0xFF));
+    data.insert(data.end(), d.begin(), d.end());
+    return *this;
+  }
+  bytes data;
+};
+
+void write(const std::filesystem::path& dir, const std::string& name, const input& in) {
+  std::filesystem::create_directories(dir);
+  std::ofstream out(dir / (name + ".bin"), std::ios::binary);
+  out.write(reinterpret_cast<const char*>(in.data.data()), static_cast<std::streamsize>(in.data.size()));
+}
+
+// Record flags shared by both targets: fix the length field and FINGERPRINT.
+constexpr std::uint8_t fix = 4 | 8;
+
+bytes register_peer(const char* id, int tx, std::initializer_list<endpoint> hosts = {}) {
+  return request(wire::method::register_peer, tx, [&](stun::builder& b) {
+    b.add_string(wire::attr::peer_id, id);
+    b.add_u32(wire::attr::lifetime, 30);
+    for (const auto& h : hosts) b.add_xor_address(wire::attr::host_candidate, h);
+  }, wire::answer_bound::reg);
+}
+
+void broker_seeds(const std::filesystem::path& dir) {
+  write(dir, "binding", input(0).add(fix, request(wire::method::binding, 1)));
+  bytes classic = message(stun::message_class::request, wire::method::binding, 2, {}, 0, false);
+  classic[4] = classic[5] = classic[6] = classic[7] = std::byte{0x5A};  // RFC 3489: no cookie
+  write(dir, "classic_binding", input(0).add(0, classic));
+  write(dir, "register_lookup",
+        input(0)
+            .add(fix | 0, register_peer("alice", 3, {ep("10.0.0.2", 4000)}))
+            .add(fix | 1, register_peer("bob", 4))
+            .add(fix | 2, request(wire::method::lookup, 5,
+                                  [](stun::builder& b) { b.add_string(wire::attr::target_id, "bob"); },
+                                  wire::answer_bound::lookup)));
+  const auto connect = [](int tx) {
+    return request(wire::method::connect, tx, [](stun::builder& b) {
+      b.add_string(wire::attr::peer_id, "alice");
+      b.add_string(wire::attr::target_id, "bob");
+    }, wire::answer_bound::connect);
+  };
+  const bytes introduce_ok = message(stun::message_class::success_response, wire::method::introduce, 0);
+  for (std::uint8_t mode : {0, 1}) {
+    write(dir, mode ? "connect_introduce_v6" : "connect_introduce",
+          input(mode)
+              .add(fix | 0, register_peer("alice", 6, {ep("10.0.0.2", 4000), ep("2001:db8::2", 4000)}))
+              .add(fix | 1, register_peer("bob", 7))
+              .add(fix | 0, connect(8))
+              .add(fix | 16 | 1, introduce_ok)
+              .add(fix | 0, connect(8)));  // a retransmission: answered from the cache
+  }
+  write(dir, "errors",
+        input(0)
+            .add(fix | 3, request(wire::method::binding, 9, [](stun::builder& b) { b.add_u32(0x7777, 1); }))
+            .add(fix | 3, request(wire::method::introduce, 10))
+            .add(fix | 3, request(wire::method::register_peer, 11,
+                                  [](stun::builder& b) { b.add_string(wire::attr::peer_id, "no spaces"); }))
+            .add(fix | 3, request(wire::method::lookup, 12,
+                                  [](stun::builder& b) { b.add_string(wire::attr::target_id, "bob"); }))
+            .add(fix | 3, message(stun::message_class::indication, wire::method::binding, 13)));
+}
+
+void session_seeds(const std::filesystem::path& dir) {
+  const endpoint bob_host = ep("192.168.1.5", 5000), bob_reflexive = ep("203.0.113.5", 6000);
+  const auto check_response = [](int tx) {
+    return message(stun::message_class::success_response, wire::method::binding, tx, [](stun::builder& b) {
+      b.add_xor_address(stun::attr::xor_mapped_address, ep("198.51.100.20", 4000));
+      b.add(wire::attr::token, token_of(0));
+    });
+  };
+  const auto frame = [](wire::frame_kind kind, std::size_t payload) {
+    bytes f(wire::frame_header_size + payload, std::byte{0x61});
+    wire::write_frame_header(std::span<std::byte, wire::frame_header_size>(f.data(), wire::frame_header_size), kind, 0);
+    return f;
+  };
+  // Token flags: 32 = T1 (connect's), 32|64 = T2 (the fuzzer's Introduce).
+  constexpr std::uint8_t t1 = 32, t2 = 32 | 64, last_id = 16;
+  write(dir, "connect_punch_data_close",
+        input(1)
+            .add(fix | t1 | last_id | 2, check_response(1))
+            .add(fix | t1 | 2 | 128, frame(wire::frame_kind::data, 12))
+            .add(fix | t1 | 1, frame(wire::frame_kind::keepalive, 0))
+            .add(fix | t1 | 2, frame(wire::frame_kind::close, 0)));
+  const bytes introduce = request(wire::method::introduce, 2, [&](stun::builder& b) {
+    b.add_string(wire::attr::peer_id, "bob");
+    b.add_xor_address(wire::attr::reflexive_candidate, bob_reflexive);
+    b.add_xor_address(wire::attr::host_candidate, bob_host);
+    b.add(wire::attr::token, token_of(0));
+  });
+  const bytes check = request(wire::method::binding, 3, [](stun::builder& b) {
+    b.add(wire::attr::token, token_of(0));
+    b.add_string(wire::attr::peer_id, "bob");
+    b.add_u64(wire::attr::ice_controlling, 42);
+    b.add(wire::attr::use_candidate, {});
+  });
+  write(dir, "introduce_check_accept",
+        input(2)
+            .add(fix | t2 | 0, introduce)
+            .add(fix | t2 | 2, check)
+            .add(fix | t2 | last_id | 2, check_response(4))
+            .add(fix | t2 | 2, frame(wire::frame_kind::data, 40))
+            .add(fix | t2 | 3, check)  // from a new address: peer-reflexive
+            .add(fix | t2 | 3, frame(wire::frame_kind::close_ack, 0)));
+  write(dir, "strays",
+        input(3)
+            .add(fix | 3, request(wire::method::binding, 5))
+            .add(fix | last_id | 0, message(stun::message_class::error_response, wire::method::connect, 6,
+                                            [](stun::builder& b) { b.add_error_code(404, "TARGET-ID not registered"); }))
+            .add(fix | 1, message(stun::message_class::indication, wire::method::binding, 7))
+            .add(0, frame(wire::frame_kind::data, 3)));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: punch_fuzz_seeds <corpus directory>\n");
+    return 2;
+  }
+  const std::filesystem::path root = argv[1];
+  broker_seeds(root / "broker");
+  session_seeds(root / "session");
+  return 0;
+}
