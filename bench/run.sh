@@ -3,10 +3,11 @@
 # punch-echo ceiling and coturn (turnserver --stun-only, one relay thread, loopback only),
 # interleaved rounds, then the broker's memory curve up to --peers registrations and its
 # plot (gnuplot). Usage: bench/run.sh [BUILD_DIR] [OUT_DIR] [punch-bench options...]
+# (defaults: build-bench, BUILD_DIR/bench-results); docs/performance.md quotes its output.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build-bench}
-out=${2:-$here/results}
+out=${2:-$build/bench-results}
 shift $(( $# > 2 ? 2 : $# ))
 bench="$build/bench/punch-bench"
 [[ -x $bench ]] || { echo "run.sh: no $bench; build the punch-bench target first" >&2; exit 2; }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 
 namespace punch::broker_app {
@@ -33,7 +34,11 @@ std::string token_prefix(const wire::token& t) {
 }  // namespace
 
 void log_line(std::string_view text) {
-  std::cerr << timestamp() << ' ' << text << std::endl;
+  // Whole lines, also when brokers on several threads (--threads) log at once.
+  static std::mutex mutex;
+  const std::string line = timestamp() + ' ' + std::string(text) + '\n';
+  std::lock_guard lock(mutex);
+  std::cerr << line << std::flush;
 }
 
 std::string event_text(const broker_event& e) {

@@ -9,6 +9,7 @@
 #include "punch/transport_registry.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -19,7 +20,10 @@
 #include <csignal>
 #include <exception>
 #include <iostream>
+#include <mutex>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -27,21 +31,22 @@ using namespace punch;
 using namespace punch::broker_app;
 
 // Prints the counters every `interval`, until cancelled.
-asio::awaitable<void> print_stats(const broker& b, const registry& reg, std::chrono::seconds interval) {
+asio::awaitable<void> print_stats(const broker& b, const registry& reg, std::chrono::seconds interval,
+                                  std::string prefix) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
     timer.expires_after(interval);
     co_await timer.async_wait(asio::use_awaitable);
-    log_line(stats_text(b.stats(), reg.size()));
+    log_line(prefix + stats_text(b.stats(), reg.size()));
   }
 }
 
 // Serves until a signal arrives (or the broker fails); the loser of `||` is cancelled.
 asio::awaitable<void> serve(broker& b, const registry& reg, asio::signal_set& signals,
-                            std::chrono::seconds stats_interval) {
+                            std::chrono::seconds stats_interval, std::string prefix) {
   using namespace asio::experimental::awaitable_operators;
   if (stats_interval.count() > 0)
-    co_await (b.run() || print_stats(b, reg, stats_interval) || signals.async_wait(asio::use_awaitable));
+    co_await (b.run() || print_stats(b, reg, stats_interval, prefix) || signals.async_wait(asio::use_awaitable));
   else
     co_await (b.run() || signals.async_wait(asio::use_awaitable));
 }
@@ -51,6 +56,14 @@ std::string text_of(const endpoint& ep) {
   out << ep;
   return out.str();
 }
+
+// One broker with its own io_context, socket and (but for the first) thread: --threads N.
+struct worker {
+  asio::io_context ctx{1};
+  std::unique_ptr<transport> t;
+  datagram_socket socket;
+  std::unique_ptr<broker> b;
+};
 
 }  // namespace
 
@@ -64,7 +77,6 @@ int main(int argc, char* argv[]) {
   }
   const broker_app_options& o = parsed.options;
 
-  asio::io_context ctx;
   transport_registry transports;
   plugins::register_builtins(transports);
   for (const auto& path : o.transport_plugins) {
@@ -77,43 +89,73 @@ int main(int argc, char* argv[]) {
       return exit_bad_options;
     }
   }
-  std::unique_ptr<transport> t;
-  try {
-    t = transports.make(o.transport, ctx.get_executor(), transport_settings_for(o));
-  } catch (const system_error& e) {
-    const char* option = e.code() == errc::unknown_transport ? "--transport" : "--transport-option";
-    std::cerr << "punch-broker: " << option << ": " << e.what() << '\n';
-    return exit_bad_options;
-  }
-  error_code ec;
-  datagram_socket socket = t->open(o.listen, ec);
-  if (ec) {
-    std::cerr << "punch-broker: cannot listen on " << o.listen << ": " << ec.message() << '\n';
-    return exit_failure;
-  }
-
-  auto reg = make_memory_registry(o.max_peers);
-  broker b(socket, *reg, make_broker_options(o));
-  if (!o.quiet) {
-    b.on_event([](const broker_event& e) {
-      if (auto text = event_text(e); !text.empty()) log_line(text);
-    });
-  }
-  // Installed before the first line, so a signal sent by whoever read it is handled.
-  asio::signal_set signals(ctx, SIGINT, SIGTERM);
-  log_line("punch-broker listening on " + text_of(socket.local_endpoint()) + " (transport " + o.transport + ")");
-
-  int code = exit_ok;
-  asio::co_spawn(ctx, serve(b, *reg, signals, o.stats_interval), [&](std::exception_ptr e) {
-    if (!e) return;
+  // Several threads share one registry: Connect finds peers registered through any of them.
+  auto reg = o.threads > 1 ? make_shared_registry(o.max_peers) : make_memory_registry(o.max_peers);
+  std::vector<std::unique_ptr<worker>> workers;
+  for (std::size_t i = 0; i < o.threads; ++i) {
+    auto& w = *workers.emplace_back(std::make_unique<worker>());
     try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& failure) {
-      std::cerr << "punch-broker: " << failure.what() << '\n';
-      code = exit_failure;
+      w.t = transports.make(o.transport, w.ctx.get_executor(), transport_settings_for(o));
+    } catch (const system_error& e) {
+      const char* option = e.code() == errc::unknown_transport ? "--transport" : "--transport-option";
+      std::cerr << "punch-broker: " << option << ": " << e.what() << '\n';
+      return exit_bad_options;
     }
-  });
-  ctx.run();
+    // The others join the first one's port (SO_REUSEPORT), also when it was picked by port 0.
+    const endpoint at = i == 0 ? o.listen : workers.front()->socket.local_endpoint();
+    error_code ec;
+    w.socket = w.t->open(at, ec);
+    if (ec) {
+      std::cerr << "punch-broker: cannot listen on " << at << ": " << ec.message() << '\n';
+      return exit_failure;
+    }
+    w.b = std::make_unique<broker>(w.socket, *reg, make_broker_options(o));
+    if (!o.quiet) {
+      w.b->on_event([](const broker_event& e) {
+        if (auto text = event_text(e); !text.empty()) log_line(text);
+      });
+    }
+  }
+  if (o.threads > 1) {
+    std::vector<broker*> all;
+    for (auto& w : workers) all.push_back(w->b.get());
+    for (auto& w : workers) w->b->share_introductions_with(all);
+  }
+  worker& first = *workers.front();
+  // Installed before the first line, so a signal sent by whoever read it is handled.
+  asio::signal_set signals(first.ctx, SIGINT, SIGTERM);
+  log_line("punch-broker listening on " + text_of(first.socket.local_endpoint()) + " (transport " + o.transport +
+           (o.threads > 1 ? ", " + std::to_string(o.threads) + " threads" : std::string{}) + ")");
+
+  std::mutex failure_mutex;
+  int code = exit_ok;
+  auto stop_all = [&] {
+    for (auto& w : workers) w->ctx.stop();
+  };
+  auto on_end = [&](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& failure) {
+        std::lock_guard lock(failure_mutex);
+        std::cerr << "punch-broker: " << failure.what() << '\n';
+        code = exit_failure;
+      }
+    }
+    stop_all();
+  };
+  asio::co_spawn(first.ctx, serve(*first.b, *reg, signals, o.stats_interval, o.threads > 1 ? "thread 0: " : ""), on_end);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < workers.size(); ++i) {
+    worker& w = *workers[i];
+    asio::co_spawn(w.ctx, w.b->run(), on_end);
+    if (o.stats_interval.count() > 0)
+      asio::co_spawn(w.ctx, print_stats(*w.b, *reg, o.stats_interval, "thread " + std::to_string(i) + ": "), asio::detached);
+    threads.emplace_back([&w] { w.ctx.run(); });
+  }
+  first.ctx.run();
+  stop_all();
+  for (auto& t : threads) t.join();
   if (code == exit_ok) log_line("punch-broker stopped");
   return code;
 }

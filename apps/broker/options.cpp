@@ -27,13 +27,16 @@ po::options_description make_description() {
     ("transport-plugin", po::value<std::vector<std::string>>()->value_name("PATH")->composing(),
      "load a transport plugin (shared object) first; repeatable")
     ("transport-option", po::value<std::vector<std::string>>()->value_name("KEY=VALUE")->composing(),
-     "an option for the transport; repeatable (udp defaults: batch=32 receive-buffer=4194304)")
+     "an option for the transport; repeatable (udp defaults: batch=32 receive-buffer=4194304 send-buffer=4194304)")
     ("max-peers", po::value<std::string>()->value_name("N")->default_value("100000"),
      "most registrations held at once; more are refused (508)")
     ("lifetime-max", po::value<std::string>()->value_name("SECONDS")->default_value("600"),
      "longest registration lifetime granted; longer requests are cut to it")
     ("stats-interval", po::value<std::string>()->value_name("SECONDS")->default_value("0"),
      "print a line of counters every SECONDS (0: never)")
+    ("threads", po::value<std::string>()->value_name("N")->default_value("1"),
+     "serve with N threads (udp only): one socket each on the same port (SO_REUSEPORT), one io_context "
+     "each, one registry shared by all")
     ("quiet,q", po::bool_switch(), "no line per registration and introduction")
     ("help,h", "print this help and exit")
     ("version", "print the version and exit");
@@ -124,6 +127,8 @@ transport_options transport_settings_for(const broker_app_options& o) {
   if (o.transport == "udp") {
     t.try_emplace("batch", "32");
     t.try_emplace("receive-buffer", "4194304");
+    t.try_emplace("send-buffer", "4194304");
+    if (o.threads > 1) t.insert_or_assign("reuse-port", "true");
   }
   return t;
 }
@@ -195,6 +200,12 @@ parse_result parse_options(int argc, const char* const argv[]) {
   auto s = parse_number(interval, max_seconds);
   if (!s) return failure("--stats-interval \"" + interval + "\": expected seconds, from 0 (off) to 604800");
   o.stats_interval = std::chrono::seconds(*s);
+
+  const auto& threads = vm["threads"].as<std::string>();
+  auto t = parse_number(threads, 64);
+  if (!t || *t == 0) return failure("--threads \"" + threads + "\": expected a number from 1 to 64");
+  o.threads = static_cast<std::size_t>(*t);
+  if (o.threads > 1 && o.transport != "udp") return failure("--threads: more than one needs the udp transport");
 
   o.quiet = vm["quiet"].as<bool>();
   r.what = parse_result::action::run;

@@ -28,6 +28,7 @@ struct broker_app_options {
   std::size_t max_peers = 100000;
   std::chrono::seconds lifetime_max{600};
   std::chrono::seconds stats_interval{0};   // 0: no counters line
+  std::size_t threads = 1;                  // brokers on one port (SO_REUSEPORT), one per thread
   bool quiet = false;
 };
 
@@ -45,7 +46,7 @@ std::optional<endpoint> parse_endpoint(std::string_view text, std::string& error
 
 // The transport options the broker opens its socket with: --transport-option values, and for
 // the udp transport the fast path unless given otherwise (batch=32: recvmmsg/sendmmsg;
-// receive-buffer=4194304: bursts wait in the kernel instead of being dropped).
+// receive-buffer and send-buffer 4194304: bursts wait in the kernel instead of being dropped).
 transport_options transport_settings_for(const broker_app_options& o);
 
 // The broker's settings from the app's: lifetimes are clamped so min ≤ default ≤ max.

@@ -358,6 +358,11 @@ asio::awaitable<void> broker::run() {
   if (failure) std::rethrow_exception(failure);
 }
 
+void broker::share_introductions_with(std::vector<broker*> siblings) {
+  std::erase(siblings, this);
+  impl_->siblings = std::move(siblings);
+}
+
 void broker::on_event(std::function<void(const broker_event&)> handler) {
   impl_->on_event = std::move(handler);
 }

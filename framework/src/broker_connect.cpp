@@ -6,6 +6,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <sodium.h>
@@ -107,10 +108,15 @@ asio::awaitable<void> broker::impl::run_introduction(std::shared_ptr<introductio
   emit(in->event);
 }
 
-void broker::impl::on_introduce_answer(const stun::message& m, const endpoint& src) {
+void broker::impl::on_introduce_answer(const stun::message& m, const endpoint& src, bool forwarded) {
   auto it = introductions.find(m.id());
-  // A late duplicate (the target answers every retransmission), or not from the target.
-  if (it == introductions.end() || src != it->second->to) return;
+  if (it == introductions.end()) {
+    // Maybe a sibling's Introduce, answered to the socket the target's address hashes to.
+    if (!forwarded) forward_introduce_answer(m, src);
+    return;
+  }
+  // Not from the target.
+  if (src != it->second->to) return;
   auto in = it->second;
   introductions.erase(it);
   in->timer.cancel();
@@ -123,6 +129,19 @@ void broker::impl::on_introduce_answer(const stun::message& m, const endpoint& s
     in->event.what = broker_event::kind::introduce_failed;
   }
   emit(in->event);
+}
+
+void broker::impl::forward_introduce_answer(const stun::message& m, const endpoint& src) {
+  if (siblings.empty()) return;
+  // Copied once for all siblings: the message view points into this loop's buffer.
+  auto bytes = std::make_shared<const std::vector<std::byte>>(m.bytes().begin(), m.bytes().end());
+  for (broker* s : siblings) {
+    impl* other = s->impl_.get();
+    asio::post(other->socket.get_executor(), [other, bytes, src] {
+      error_code ec;
+      if (auto msg = stun::message::parse(*bytes, ec)) other->on_introduce_answer(*msg, src, true);
+    });
+  }
 }
 
 void broker::impl::stop_introductions() {

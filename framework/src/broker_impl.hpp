@@ -126,7 +126,10 @@ struct broker::impl {
 
   // broker_connect.cpp: Connect, the cache, Introduce and its acknowledgements.
   std::span<const std::byte> on_connect(const request& r);
-  void on_introduce_answer(const stun::message& m, const endpoint& from);
+  // `forwarded`: passed on by a sibling broker, not to be passed on again.
+  void on_introduce_answer(const stun::message& m, const endpoint& from, bool forwarded = false);
+  // Posts an Introduce answer this broker did not ask for to every sibling.
+  void forward_introduce_answer(const stun::message& m, const endpoint& from);
   asio::awaitable<void> run_introduction(std::shared_ptr<broker_detail::introduction> in);
   void stop_introductions();
 
@@ -155,6 +158,7 @@ struct broker::impl {
   std::size_t next_connect = 0;
   std::map<stun::transaction_id, std::shared_ptr<broker_detail::introduction>> introductions;
   std::vector<broker_event> expired;  // collected during registry::expire, emitted after
+  std::vector<broker*> siblings;      // brokers sharing the port on other threads
 };
 
 }  // namespace punch

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <unordered_map>
 
 namespace punch {
@@ -117,6 +118,60 @@ private:
   clock::time_point earliest_ = clock::time_point::max();
 };
 
+// memory_registry stripes behind mutexes, chosen by the id's hash.
+class shared_registry final : public registry {
+public:
+  shared_registry(std::size_t capacity, std::size_t stripes) : stripes_(std::max<std::size_t>(stripes, 1)) {
+    const std::size_t each = (capacity + stripes_.size() - 1) / stripes_.size();
+    for (auto& s : stripes_) s.reg = std::make_unique<memory_registry>(each);
+  }
+
+  using registry::find;
+  using registry::upsert;
+
+  error_code upsert(const registration_record& r, clock::time_point now) override {
+    stripe& s = stripe_of(r.id());
+    std::lock_guard lock(s.mutex);
+    return s.reg->upsert(r, now);
+  }
+  bool find(std::string_view id, clock::time_point now, registration_record& out) const override {
+    stripe& s = stripe_of(id);
+    std::lock_guard lock(s.mutex);
+    return s.reg->find(id, now, out);
+  }
+  bool erase(std::string_view id) override {
+    stripe& s = stripe_of(id);
+    std::lock_guard lock(s.mutex);
+    return s.reg->erase(id);
+  }
+  using registry::expire;
+  std::size_t expire(clock::time_point now, const expired_handler& on_expired) override {
+    std::size_t dropped = 0;
+    for (auto& s : stripes_) {
+      std::lock_guard lock(s.mutex);
+      dropped += s.reg->expire(now, on_expired);
+    }
+    return dropped;
+  }
+  std::size_t size() const override {
+    std::size_t n = 0;
+    for (auto& s : stripes_) {
+      std::lock_guard lock(s.mutex);
+      n += s.reg->size();
+    }
+    return n;
+  }
+
+private:
+  struct stripe {
+    mutable std::mutex mutex;
+    std::unique_ptr<memory_registry> reg;
+  };
+  stripe& stripe_of(std::string_view id) const { return stripes_[id_hash{}(id) % stripes_.size()]; }
+
+  mutable std::vector<stripe> stripes_;
+};
+
 }  // namespace
 
 error_code registry::upsert(const registration& r, clock::time_point now) {
@@ -138,6 +193,10 @@ std::optional<registration> registry::find(std::string_view id, clock::time_poin
 
 std::unique_ptr<registry> make_memory_registry(std::size_t capacity) {
   return std::make_unique<memory_registry>(capacity);
+}
+
+std::unique_ptr<registry> make_shared_registry(std::size_t capacity, std::size_t stripes) {
+  return std::make_unique<shared_registry>(capacity, stripes);
 }
 
 }  // namespace punch

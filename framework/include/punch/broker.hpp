@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace punch {
 
@@ -55,7 +56,8 @@ struct broker_event {
 };
 
 // Not thread-safe: run() and everything it starts use the socket's executor, which must be
-// single-threaded (or a strand). Destroy the broker before its io_context, as any I/O object.
+// single-threaded (or a strand); for more threads, one broker per thread (see
+// share_introductions_with). Destroy the broker before its io_context, as any I/O object.
 class broker {
 public:
   // The socket and the registry must outlive run(); the broker must outlive run() too.
@@ -68,6 +70,13 @@ public:
   // Serves until the socket is closed or the coroutine is cancelled. Throws system_error
   // for a receive error other than the transient ones (ICMP-induced refusals, truncation).
   asio::awaitable<void> run();
+
+  // Brokers on several threads, each with its own io_context and socket on one shared port
+  // (SO_REUSEPORT) and one shared registry (make_shared_registry): the kernel hands a peer's
+  // datagrams to the socket its address hashes to, so an Introduce answer may reach another
+  // broker than the one that sent the Introduce. Each broker passes such answers on to
+  // `siblings` (posted to their executors). Call before run(); the siblings must outlive it.
+  void share_introductions_with(std::vector<broker*> siblings);
 
   void on_event(std::function<void(const broker_event&)> handler);
   const broker_stats& stats() const noexcept;

@@ -86,4 +86,10 @@ public:
 // A hash map bounded by `capacity` registrations. Not thread-safe.
 std::unique_ptr<registry> make_memory_registry(std::size_t capacity);
 
+// The same, safe to share between threads (punch-broker --threads): `stripes` memory
+// registries, each behind its own mutex, an id always in the same one. Each stripe holds
+// capacity / stripes (rounded up), so a stripe can be full a little before the whole is.
+// expire() calls `on_expired` with a stripe locked: the handler must not call the registry.
+std::unique_ptr<registry> make_shared_registry(std::size_t capacity, std::size_t stripes = 64);
+
 }  // namespace punch

@@ -33,7 +33,7 @@ struct datagram_batch {
   std::vector<iovec> iov;
   std::vector<mmsghdr> msgs;
   std::size_t count = 0;  // filled
-  std::size_t next = 0;   // receive: the next one to hand out
+  std::size_t next = 0;   // the next one to hand out (receive) or to send (send)
 
   void prepare_receive() {
     for (std::size_t i = 0; i < msgs.size(); ++i) {
@@ -58,6 +58,7 @@ struct batch_socket::state : std::enable_shared_from_this<state> {
   datagram_batch in, out;
   bool waiting = false;       // a readiness wait is in flight
   bool flush_posted = false;  // a flush is queued behind the handlers already posted
+  bool write_waiting = false; // the send buffer was full: a flush waits for writability
   std::uint64_t receives = 0; // receive calls so far: a draining loop defers the flush
 
   // Completes `h` later (never inside the initiating call), without allocating when it runs
@@ -106,17 +107,30 @@ struct batch_socket::state : std::enable_shared_from_this<state> {
     return 0;
   }
 
-  // Sends everything queued. Send errors concern single datagrams (UDP is lossy): dropped.
+  // Sends what is queued. A full send buffer (EAGAIN) keeps the rest queued until the socket
+  // is writable; other errors concern single datagrams (UDP is lossy): those are dropped.
   void flush() {
-    std::size_t sent = 0;
-    while (sent < out.count) {
-      const int n = ::sendmmsg(socket.native_handle(), out.msgs.data() + sent,
-                               static_cast<unsigned>(out.count - sent), 0);
-      if (n > 0) sent += static_cast<std::size_t>(n);
-      else if (n < 0 && errno == EINTR) continue;
-      else ++sent;  // the first one failed (ICMP feedback, full buffer): skip it
+    while (out.next < out.count) {
+      const int n = ::sendmmsg(socket.native_handle(), out.msgs.data() + out.next,
+                               static_cast<unsigned>(out.count - out.next), 0);
+      if (n > 0) {
+        out.next += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!write_waiting) {
+          write_waiting = true;
+          socket.async_wait(asio::socket_base::wait_write, [self = shared_from_this()](error_code ec) {
+            self->write_waiting = false;
+            if (!ec && self->socket.is_open()) self->flush();
+          });
+        }
+        return;
+      } else {
+        ++out.next;  // ICMP feedback for this destination: skip it
+      }
     }
-    out.count = 0;
+    out.next = out.count = 0;
   }
 
   // A flush behind the handlers already posted; a loop still draining the receive queue
@@ -190,11 +204,16 @@ void batch_socket::close() {
 void batch_socket::async_send_to(asio::const_buffer data, const endpoint& to, datagram_handler handler) {
   state& s = *s_;
   if (!s.socket.is_open()) return s.post(std::move(handler), errc::socket_closed, 0);
-  if (data.size() > max_datagram) {
+  if (data.size() > max_datagram || !runs_on(handler, s.socket.get_executor())) {
     s.flush();  // keep the order
     if (runs_on(handler, s.socket.get_executor()))
       return s.socket.async_send_to(data, to, asio::bind_executor(s.socket.get_executor(), std::move(handler)));
     return s.socket.async_send_to(data, to, std::move(handler));
+  }
+  if (s.out.count == s.out.msgs.size()) s.flush();
+  if (s.out.count == s.out.msgs.size()) {
+    // Still full (the kernel's send buffer is): asio's own send waits for room.
+    return s.socket.async_send_to(data, to, asio::bind_executor(s.socket.get_executor(), std::move(handler)));
   }
   const std::size_t i = s.out.count++;
   std::memcpy(s.out.bytes[i].data(), data.data(), data.size());
