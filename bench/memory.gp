@@ -3,7 +3,7 @@
 set terminal pngcairo size 800,500 font ",11"
 set output png
 set datafile separator ","
-set key top left
+set key bottom right
 set grid
 set title "punch-broker memory against registered peers"
 set xlabel "registered peers (millions)"

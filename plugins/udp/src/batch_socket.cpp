@@ -108,13 +108,15 @@ struct batch_socket::state : std::enable_shared_from_this<state> {
   }
 
   // Sends what is queued. A full send buffer (EAGAIN) keeps the rest queued until the socket
-  // is writable; other errors concern single datagrams (UDP is lossy): those are dropped.
+  // is writable; a datagram that fails twice in a row is dropped (UDP is lossy).
   void flush() {
+    bool retried = false;
     while (out.next < out.count) {
       const int n = ::sendmmsg(socket.native_handle(), out.msgs.data() + out.next,
                                static_cast<unsigned>(out.count - out.next), 0);
       if (n > 0) {
         out.next += static_cast<std::size_t>(n);
+        retried = false;
       } else if (n < 0 && errno == EINTR) {
         continue;
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -126,8 +128,13 @@ struct batch_socket::state : std::enable_shared_from_this<state> {
           });
         }
         return;
+      } else if (!retried) {
+        // Often an earlier datagram's ICMP feedback (ECONNREFUSED), reported once on this
+        // call and then cleared: the datagram itself may well go through.
+        retried = true;
       } else {
-        ++out.next;  // ICMP feedback for this destination: skip it
+        ++out.next;  // this one really fails: drop it
+        retried = false;
       }
     }
     out.next = out.count = 0;
