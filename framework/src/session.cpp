@@ -149,6 +149,12 @@ void session_state::shutdown() {
       c->send_farewell();
       c->mark_closed(make_error_code(errc::connection_closed), "connection to \"" + c->peer + "\" ended: session closed", false);
     }
+  // Punched connections nobody accepted: they hold this state, and it holds them.
+  for (auto& c : backlog) {
+    c->send_farewell();
+    c->mark_closed(make_error_code(errc::connection_closed), "connection from \"" + c->peer + "\" not accepted: session closed", false);
+  }
+  backlog.clear();
   accept_ready.fire();
   socket.close();
 }
