@@ -5,6 +5,7 @@
 #include "punch/wire/protocol.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -175,6 +176,35 @@ BOOST_AUTO_TEST_CASE(a_closed_session_or_a_dropped_connection_tells_the_other_si
     const auto started = std::chrono::steady_clock::now();
     BOOST_CHECK_EQUAL(co_await ends_with(cb), make_error_code(errc::connection_closed));
     BOOST_CHECK(std::chrono::steady_clock::now() - started < 2s);
+  }());
+}
+
+// bob never calls accept(): the punched connection waits in his backlog. Closing his session
+// closes it, tells alice, and frees it (LeakSanitizer watches the sanitizer run).
+BOOST_AUTO_TEST_CASE(closing_a_session_closes_connections_nobody_accepted) {
+  sim_world w;
+  auto& alice = w.add_session(w.add_peer_host("alice", "full-cone"), "alice", quick());
+  auto& bob = w.add_session(w.add_peer_host("bob", "full-cone"), "bob", quick());
+  std::size_t connected = 0;
+  asio::steady_timer bob_connected(w.ctx, asio::steady_timer::time_point::max());
+  bob.on_event([&](const session_event& e) {
+    if (e.what != session_event::kind::connected) return;
+    ++connected;
+    bob_connected.cancel();
+  });
+  w.run([&]() -> asio::awaitable<void> {
+    co_await (alice.register_self() && bob.register_self());
+    auto ca = co_await alice.connect("bob");
+    if (connected == 0) co_await bob_connected.async_wait(asio::as_tuple(asio::use_awaitable));
+    BOOST_CHECK_EQUAL(connected, 1u);  // punched on bob's side too, waiting for accept()
+    bob.close();
+    error_code ec;
+    try {
+      co_await receive_text(ca);
+    } catch (const system_error& e) {
+      ec = e.code();
+    }
+    BOOST_CHECK_EQUAL(ec, make_error_code(errc::connection_closed));
   }());
 }
 
