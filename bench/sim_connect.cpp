@@ -60,7 +60,9 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
   broker_host.set_receive_queue_limit(static_cast<std::size_t>(o.pairs) * 2 + 256);
   auto broker_socket = broker_host.transport().open({{}, 3478});
   auto reg = make_memory_registry(static_cast<std::size_t>(o.pairs) * 2 + 16);
-  broker b(broker_socket, *reg);
+  broker_options bo;
+  bo.max_pending_introductions = static_cast<std::size_t>(o.pairs) * 4 + 64;  // every pair at once, resent
+  broker b(broker_socket, *reg, bo);
   asio::co_spawn(ctx, b.run(), asio::detached);
 
   session_options so;

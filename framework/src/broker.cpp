@@ -78,6 +78,7 @@ std::chrono::seconds clamp_lifetime(std::chrono::seconds s, const broker_options
 broker::impl::impl(datagram_socket& s, registry& r, broker_options o)
     : socket(s), reg(r), options(std::move(o)) {
   v6_socket = socket.local_endpoint().address().is_v6();
+  connects.resize(options.connect_cache_size);
 }
 
 endpoint broker::impl::socket_form(const endpoint& ep) const {

@@ -21,8 +21,9 @@ using namespace broker_detail;
 std::span<const std::byte> broker::impl::on_connect(const request& r) {
   ++stats.connects;
   // A retransmission (same transaction, same source) gets the first answer again.
-  for (const auto& c : connects) {
-    if (!c.answer.empty() && c.id == r.msg.id() && c.from == r.from && r.now - c.at < connect_cache_ttl) {
+  if (auto it = connect_index.find(r.msg.id()); it != connect_index.end()) {
+    const auto& c = connects[it->second];
+    if (c.from == r.from && r.now - c.at < connect_cache_ttl) {
       // Copied: the record may be reused while this answer waits for its send.
       std::copy(c.answer.begin(), c.answer.end(), out.begin());
       return out.first(c.answer.size());
@@ -45,7 +46,7 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
   if (!reg.find(requester, r.now, me)) return error(r, wire::error::forbidden, "PEER-ID not registered");
   if (me.reflexive != r.source) return error(r, wire::error::forbidden, "PEER-ID registered elsewhere");
   if (!reg.find(target, r.now, peer)) return error(r, wire::error::not_found, "TARGET-ID not registered");
-  if (introductions.size() >= max_pending_introductions)
+  if (introductions.size() >= options.max_pending_introductions)
     return error(r, wire::error::rate_limited, "too many introductions");
 
   wire::token token;
@@ -78,7 +79,11 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
     if (e) std::rethrow_exception(e);
   });
 
+  if (connects.empty()) return answer;  // a cache of size 0: every retransmission introduces again
   auto& record = connects[next_connect];
+  if (auto old = connect_index.find(record.id); !record.answer.empty() && old != connect_index.end() && old->second == next_connect)
+    connect_index.erase(old);
+  connect_index[r.msg.id()] = next_connect;
   next_connect = (next_connect + 1) % connects.size();
   record.id = r.msg.id();
   record.from = r.from;

@@ -34,10 +34,7 @@ inline constexpr std::size_t max_reason_size = 28;
 static_assert(wire::answer_bound::connect == 356 && wire::answer_bound::reg <= response_floor);
 
 // Retransmitted Connects are answered from this cache instead of introducing twice.
-inline constexpr std::size_t connect_cache_size = 256;
 inline constexpr std::chrono::seconds connect_cache_ttl{10};
-// More introductions in flight than this are refused with 429.
-inline constexpr std::size_t max_pending_introductions = 4096;
 
 // A STUN attribute the broker understands when it asks for nothing (RFC 5780 §7.2).
 inline constexpr std::uint16_t change_request_attr = 0x0003;
@@ -154,7 +151,9 @@ struct broker::impl {
   std::span<std::byte> out;  // the answer buffer of the datagram being handled
   std::array<std::byte, stun::max_message_size> scratch{};  // RFC 3489 requests, re-framed
 
-  std::array<broker_detail::connect_record, broker_detail::connect_cache_size> connects{};
+  // A ring of recent Connect answers (options.connect_cache_size) and its index by transaction.
+  std::vector<broker_detail::connect_record> connects;
+  std::map<stun::transaction_id, std::size_t> connect_index;
   std::size_t next_connect = 0;
   std::map<stun::transaction_id, std::shared_ptr<broker_detail::introduction>> introductions;
   std::vector<broker_event> expired;  // collected during registry::expire, emitted after

@@ -24,6 +24,11 @@ struct broker_options {
   // Introduce requests are retransmitted until acknowledged, at most this many times.
   int introduce_attempts = 6;
   std::chrono::milliseconds introduce_rto{100};
+  // Introductions waiting for their acknowledgement, at most; a Connect beyond it gets 429.
+  std::size_t max_pending_introductions = 4096;
+  // Answers to recent Connects, kept so that a retransmitted Connect is answered again
+  // instead of introducing twice; size it for the Connects a broker sees within a few RTOs.
+  std::size_t connect_cache_size = 4096;
   // How often expired registrations are dropped (and `expired` events emitted).
   std::chrono::milliseconds expiry_interval{1000};
   // No SOFTWARE option: answers stay small (docs/protocol.md, "Amplification").
