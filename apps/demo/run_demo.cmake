@@ -1,9 +1,7 @@
 # Runs COMMAND with ARGS (one string, split like a shell would) and passes only when
 #   - it exits with EXPECTED_EXIT (CTest's WILL_FAIL would also pass on a crash; this does not),
 #   - its standard output matches every regular expression in EXPECTED_FILE (one a line),
-#   - it prints at most MAX_LINES lines (if given),
-#   - with SAME_TWICE set, a second run prints the same text once times are masked: the
-#     network's decisions repeat by seed, the host's scheduling may move a stamp by 1 ms.
+#   - it prints at most MAX_LINES lines (if given).
 separate_arguments(args UNIX_COMMAND "${ARGS}")
 
 function(run_once out_var)
@@ -31,13 +29,5 @@ if(DEFINED MAX_LINES)
   list(LENGTH newlines lines)
   if(lines GREATER MAX_LINES)
     message(FATAL_ERROR "${COMMAND} ${ARGS}: ${lines} lines, expected at most ${MAX_LINES}")
-  endif()
-endif()
-if(SAME_TWICE)
-  run_once(again)
-  string(REGEX REPLACE " *[0-9]+ ms" " N ms" first "${output}")
-  string(REGEX REPLACE " *[0-9]+ ms" " N ms" second "${again}")
-  if(NOT first STREQUAL second)
-    message(FATAL_ERROR "${COMMAND} ${ARGS}: two runs with one seed differ:\n${second}")
   endif()
 endif()
