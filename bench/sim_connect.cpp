@@ -4,6 +4,8 @@
 // registers, then alice-i connects to bob-i while bob-i accepts; the bench reports the
 // connect() latency (p50/p99/max) against the 4L bound of the protocol (request, answer and
 // introduction, checks crossing, responses) and the wall time for all pairs.
+#include "cli.hpp"
+
 #include "punch/broker.hpp"
 #include "punch/plugins/sim.hpp"
 #include "punch/registry.hpp"
@@ -157,18 +159,7 @@ int main(int argc, char* argv[]) {
       ("nat-b", po::value(&o.nat_b)->default_value(o.nat_b), "NAT of each accepting peer")
       ("seed", po::value(&o.seed)->default_value(o.seed), "seed of the first trial")
       ("help,h", "print this help and exit");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, d), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "punch-bench-sim: " << e.what() << '\n';
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << d << "\nExit codes: 0 every pair connected; 1 some pair failed; 2 bad options\n";
-    return 0;
-  }
+  if (auto stop = bench::parse_command_line(argc, argv, d, "punch-bench-sim", "Exit codes: 0 every pair connected; 1 some pair failed; 2 bad options\n")) return *stop;
   if (o.pairs < 1 || o.trials < 1 || latency_ms < 0 || latency_ms > 10000) {
     std::cerr << "punch-bench-sim: --pairs and --trials must be ≥ 1, --latency-ms in 0..10000\n";
     return 2;

@@ -2,6 +2,8 @@
 // loopback, against raw UDP between two plain asio sockets, in the same process and the same
 // pattern: batches of `window` datagrams sent, then received, on one thread. Rounds alternate
 // raw, punch, raw, punch … and the medians are compared (these machines are noisy).
+#include "cli.hpp"
+
 #include "punch/broker.hpp"
 #include "punch/connection.hpp"
 #include "punch/plugins/udp.hpp"
@@ -85,18 +87,7 @@ int main(int argc, char* argv[]) {
       ("rounds", po::value(&o.rounds)->default_value(o.rounds), "rounds of each (raw, punch alternating)")
       ("size", po::value(&o.size)->default_value(o.size), "payload bytes per datagram (1..1200)")
       ("help,h", "print this help and exit");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, d), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "punch-bench-throughput: " << e.what() << '\n';
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << d << "\nExit codes: 0 measured; 1 the connection failed; 2 bad options\n";
-    return 0;
-  }
+  if (auto stop = bench::parse_command_line(argc, argv, d, "punch-bench-throughput", "Exit codes: 0 measured; 1 the connection failed; 2 bad options\n")) return *stop;
   if (o.datagrams < 1 || o.window < 1 || o.window > 256 || o.rounds < 1 || o.size < 1 || o.size > 1200) {
     std::cerr << "punch-bench-throughput: --datagrams, --rounds ≥ 1; --window 1..256; --size 1..1200\n";
     return 2;
