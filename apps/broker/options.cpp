@@ -1,6 +1,8 @@
 // punch-broker's command line, parsed with Boost.Program_options and checked value by value.
 #include "options.hpp"
 
+#include "transport_choice.hpp"
+
 #include <boost/program_options.hpp>
 
 #include <algorithm>
@@ -21,13 +23,10 @@ po::options_description make_description() {
   // Values are taken as strings and checked below, so every message can name its option.
   d.add_options()
     ("listen", po::value<std::string>()->value_name("ADDR:PORT")->default_value("0.0.0.0:3478"),
-     "where to listen; IPv6 as [::]:3478; port 0 picks a free port (printed at start-up)")
-    ("transport", po::value<std::string>()->value_name("NAME")->default_value("udp"),
-     "transport by registry name (built in: udp, sim)")
-    ("transport-plugin", po::value<std::vector<std::string>>()->value_name("PATH")->composing(),
-     "load a transport plugin (shared object) first; repeatable")
-    ("transport-option", po::value<std::vector<std::string>>()->value_name("KEY=VALUE")->composing(),
-     "an option for the transport; repeatable (udp defaults: batch=32 receive-buffer=4194304 send-buffer=4194304)")
+     "where to listen; IPv6 as [::]:3478; port 0 picks a free port (printed at start-up)");
+  apps::add_transport_options(
+      d, "an option for the transport; repeatable (udp defaults: batch=32 receive-buffer=4194304 send-buffer=4194304)");
+  d.add_options()
     ("max-peers", po::value<std::string>()->value_name("N")->default_value("100000"),
      "most registrations held at once; more are refused (508)")
     ("lifetime-max", po::value<std::string>()->value_name("SECONDS")->default_value("600"),
@@ -170,21 +169,8 @@ parse_result parse_options(int argc, const char* const argv[]) {
   if (!ep) return failure("--listen \"" + listen + "\": " + error);
   o.listen = *ep;
 
-  o.transport = vm["transport"].as<std::string>();
-  if (o.transport.empty()) return failure("--transport: the name is empty");
-  if (vm.count("transport-plugin"))
-    for (const auto& path : vm["transport-plugin"].as<std::vector<std::string>>()) {
-      if (path.empty()) return failure("--transport-plugin: the path is empty");
-      o.transport_plugins.emplace_back(path);
-    }
-  if (vm.count("transport-option")) {
-    for (const auto& kv : vm["transport-option"].as<std::vector<std::string>>()) {
-      auto eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0)
-        return failure("--transport-option \"" + kv + "\": expected KEY=VALUE");
-      o.transport_settings.insert_or_assign(kv.substr(0, eq), kv.substr(eq + 1));
-    }
-  }
+  if (auto why = apps::read_transport_options(vm, o.transport, o.transport_plugins, o.transport_settings); !why.empty())
+    return failure(why);
 
   const auto& peers = vm["max-peers"].as<std::string>();
   auto n = parse_number(peers, std::numeric_limits<std::uint32_t>::max());

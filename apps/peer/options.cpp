@@ -1,7 +1,10 @@
 // punch-peer's command line, parsed with Boost.Program_options and checked value by value.
 #include "options.hpp"
 
+#include "transport_choice.hpp"
+
 #include "punch/connection.hpp"
+#include "punch/wire/protocol.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -27,13 +30,9 @@ po::options_description make_description() {
     ("id", po::value<std::string>()->value_name("NAME"),
      "our peer id (required): 1..64 of A-Z a-z 0-9 . _ @ -")
     ("connect", po::value<std::string>()->value_name("OTHER"),
-     "connect to peer OTHER; without it, wait for one incoming connection")
-    ("transport", po::value<std::string>()->value_name("NAME")->default_value("udp"),
-     "transport by registry name (built in: udp, sim)")
-    ("transport-plugin", po::value<std::vector<std::string>>()->value_name("PATH")->composing(),
-     "load a transport plugin (shared object) first; repeatable")
-    ("transport-option", po::value<std::vector<std::string>>()->value_name("KEY=VALUE")->composing(),
-     "an option for the transport; repeatable")
+     "connect to peer OTHER; without it, wait for one incoming connection");
+  apps::add_transport_options(d);
+  d.add_options()
     ("bind", po::value<std::string>()->value_name("ADDR:PORT"),
      "local address of our socket (default 0.0.0.0:0)")
     ("timeout", po::value<std::string>()->value_name("SECONDS")->default_value("30"),
@@ -130,15 +129,7 @@ std::optional<host_port> parse_host_port(std::string_view text, std::string& err
   return hp;
 }
 
-bool is_valid_peer_id(std::string_view id) noexcept {
-  if (id.empty() || id.size() > max_peer_id_length) return false;
-  for (char c : id) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '@' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
+bool is_valid_peer_id(std::string_view id) noexcept { return wire::valid_peer_id(id); }
 
 std::string format_seconds(std::chrono::milliseconds d) {
   std::ostringstream out;
@@ -191,19 +182,8 @@ parse_result parse_options(int argc, const char* const argv[]) {
     if (*o.connect == o.id) return failure("--connect \"" + o.id + "\": that is our own --id");
   }
 
-  o.transport = vm["transport"].as<std::string>();
-  if (o.transport.empty()) return failure("--transport: the name is empty");
-  if (vm.count("transport-plugin"))
-    for (const auto& path : vm["transport-plugin"].as<std::vector<std::string>>())
-      o.transport_plugins.emplace_back(path);
-  if (vm.count("transport-option")) {
-    for (const auto& kv : vm["transport-option"].as<std::vector<std::string>>()) {
-      auto eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0)
-        return failure("--transport-option \"" + kv + "\": expected KEY=VALUE");
-      o.transport_settings.insert_or_assign(kv.substr(0, eq), kv.substr(eq + 1));
-    }
-  }
+  if (auto why = apps::read_transport_options(vm, o.transport, o.transport_plugins, o.transport_settings); !why.empty())
+    return failure(why);
 
   if (vm.count("bind")) {
     const auto& text = vm["bind"].as<std::string>();
