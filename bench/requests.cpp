@@ -7,16 +7,6 @@
 namespace punch::bench {
 namespace {
 
-// PADDING so that the finished request (with FINGERPRINT) is at least `size` bytes, as the
-// session does it.
-void pad_to(stun::builder& b, std::size_t size) {
-  static constexpr std::array<std::byte, stun::max_message_size> zeros{};
-  const std::size_t finished = b.size() + stun::fingerprint_size;
-  if (finished >= size) return;
-  const std::size_t value = std::max<std::size_t>(4, (size - finished + 3) / 4 * 4 - 4);
-  b.add(wire::attr::padding, std::span(zeros).first(value));
-}
-
 std::uint16_t method_code(request_kind k) noexcept {
   switch (k) {
     case request_kind::binding: return wire::method::binding;
@@ -52,12 +42,12 @@ std::span<const std::byte> build_request(std::span<std::byte> out, const request
       break;
     case request_kind::lookup:
       b.add_string(wire::attr::target_id, f.target);
-      pad_to(b, wire::answer_bound::lookup);
+      wire::pad_request(b, wire::answer_bound::lookup);
       break;
     case request_kind::connect:
       b.add_string(wire::attr::peer_id, f.id);
       b.add_string(wire::attr::target_id, f.target);
-      pad_to(b, wire::answer_bound::connect);
+      wire::pad_request(b, wire::answer_bound::connect);
       break;
   }
   return b.finish_with_fingerprint();

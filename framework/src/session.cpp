@@ -96,15 +96,6 @@ std::size_t answer_bound_of(std::uint16_t method) {
   }
 }
 
-// Adds PADDING so that the finished request (with FINGERPRINT) is at least `size` bytes.
-void pad_to(stun::builder& b, std::size_t size) {
-  static constexpr std::array<std::byte, stun::max_message_size> zeros{};
-  const std::size_t finished = b.size() + stun::fingerprint_size;
-  if (finished >= size) return;
-  const std::size_t value = std::max<std::size_t>(4, (size - finished + 3) / 4 * 4 - 4);
-  b.add(wire::attr::padding, std::span(zeros).first(value));
-}
-
 peer_info read_peer(const stun::message& m, std::string_view fallback_id) {
   peer_info p;
   p.id = std::string(fallback_id);
@@ -245,7 +236,7 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
   std::array<std::byte, stun::max_message_size> buf;
   stun::builder b(buf, stun::message_class::request, method, id);
   build(b);
-  pad_to(b, answer_bound_of(method));
+  wire::pad_request(b, answer_bound_of(method));
   const auto req = b.finish_with_fingerprint();
   if (b.error()) throw system_error(b.error(), std::string(what) + ": request does not fit");
 

@@ -1,7 +1,18 @@
 // Peer id rules and the data-frame header (see punch/wire/protocol.hpp).
 #include "punch/wire/protocol.hpp"
 
+#include <algorithm>
+#include <array>
+
 namespace punch::wire {
+
+void pad_request(stun::builder& b, std::size_t size) noexcept {
+  static constexpr std::array<std::byte, stun::max_message_size> zeros{};
+  const std::size_t finished = b.size() + stun::fingerprint_size;
+  if (finished >= size) return;
+  const std::size_t value = std::max<std::size_t>(4, (size - finished + 3) / 4 * 4 - 4);
+  b.add(attr::padding, std::span(zeros).first(value));
+}
 
 bool valid_peer_id(std::string_view id) noexcept {
   if (id.empty() || id.size() > max_peer_id_size) return false;

@@ -64,6 +64,10 @@ inline constexpr std::size_t lookup = stun::header_size + (4 + max_peer_id_size)
 inline constexpr std::size_t connect = lookup + (4 + token_size) + address;
 }  // namespace answer_bound
 
+// Adds PADDING so that the request, once finished with FINGERPRINT, is at least `size` bytes:
+// the amplification rule (docs/protocol.md) answers only requests as large as their answer.
+void pad_request(stun::builder& b, std::size_t size) noexcept;
+
 // Ids are 1..64 characters of [A-Za-z0-9._@-]: printable in logs and JSON without escaping.
 bool valid_peer_id(std::string_view id) noexcept;
 
