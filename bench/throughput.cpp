@@ -97,6 +97,10 @@ int main(int argc, char* argv[]) {
   asio::io_context ctx;
   error_code ec;
   auto udp = udp::make_transport(ctx.get_executor(), {}, ec);
+  if (ec) {
+    std::cerr << "punch-bench-throughput: the udp transport: " << ec.message() << '\n';
+    return 1;
+  }
   const auto loopback = asio::ip::make_address("127.0.0.1");
   auto broker_socket = udp->open(endpoint{loopback, 0});
   auto reg = make_memory_registry(16);
