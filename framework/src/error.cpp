@@ -44,6 +44,9 @@ public:
       case errc::rejected: return "request rejected";
       case errc::id_taken: return "peer id is already taken";
       case errc::rate_limited: return "rate limited";
+      case errc::authentication_failed: return "authentication failed";
+      case errc::key_mismatch: return "the peer's key is not the expected one";
+      case errc::bad_key_file: return "bad identity key file";
     }
     return "unknown punch error " + std::to_string(ev);
   }

@@ -1,6 +1,7 @@
 // A direct datagram connection to another peer, found by hole punching.
 #pragma once
 
+#include "punch/identity.hpp"
 #include "punch/transport.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -37,6 +38,8 @@ public:
   asio::awaitable<void> close();
 
   const std::string& peer() const;
+  // The identity key the peer proved it holds in the connection's handshake.
+  const public_key& peer_key() const;
   endpoint remote_endpoint() const;
   path_kind path() const;
   bool is_open() const;

@@ -53,6 +53,9 @@ enum class errc {
   rejected,                    // the broker answered with an error we do not know
   id_taken,                    // the id is registered by someone else
   rate_limited,                // the broker refuses: too many requests
+  authentication_failed,       // the broker did not accept our signature, or a peer's did not verify
+  key_mismatch,                // the peer's identity key is not the one expected
+  bad_key_file,                // an identity key file is unreadable, malformed or not private
 };
 
 const boost::system::error_category& category() noexcept;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "punch/connection.hpp"
+#include "punch/identity.hpp"
 #include "punch/transport.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -31,6 +32,11 @@ struct session_options {
   endpoint broker;                      // where the broker listens
   std::string id;                       // our peer id: 1..64 of [A-Za-z0-9._@-]
   endpoint local{asio::ip::address_v4::any(), 0};  // where our socket binds
+  // Our identity key: the broker binds our id to it, and our connections' handshakes prove
+  // we hold it. Empty (the default): a fresh key for this session only, so a later session
+  // cannot take the id over until this registration expires. Apps keep it in a file
+  // (identity::load_or_create).
+  std::optional<identity> key;
   // Host candidates to announce; empty = the socket's own address, or every non-loopback
   // IPv4 interface address when bound to 0.0.0.0.
   std::vector<endpoint> host_candidates;
@@ -59,6 +65,7 @@ struct registration_info {
 // A peer's candidates as the broker reports them.
 struct peer_info {
   std::string id;
+  public_key key{};                     // the identity key the broker bound the id to
   endpoint reflexive;
   std::vector<endpoint> host;
 };
@@ -74,6 +81,24 @@ struct session_event {
   // refresh_failed, punch_failed; for closed: empty when closed locally, else why
   // (errc::connection_closed by the peer, errc::timeout when nothing was heard).
   error_code error{};
+};
+
+// Options of one connect().
+struct connect_options {
+  // Deadline of the whole connect (broker request and punching); default: the session's
+  // request_timeout + punch_timeout.
+  std::optional<std::chrono::milliseconds> timeout;
+  // The identity key the peer must prove it holds. Without it the key the broker reports is
+  // trusted (a broker that lies can then stand in for the peer; see docs/security.md).
+  std::optional<public_key> expected_key;
+};
+
+// Counters of what the session dropped, for logs and tests.
+struct session_stats {
+  std::uint64_t checks_rejected = 0;   // punch checks or answers whose integrity or signature failed
+  std::uint64_t checks_replayed = 0;   // punch checks seen before
+  std::uint64_t frames_rejected = 0;   // data frames that failed to decrypt (forged or altered)
+  std::uint64_t frames_replayed = 0;   // data frames seen before, or too old for the window
 };
 
 class session {
@@ -97,12 +122,16 @@ public:
   // errc::peer_not_found, errc::punch_timeout, errc::broker_unreachable.
   asio::awaitable<connection> connect(std::string_view id);
   asio::awaitable<connection> connect(std::string_view id, std::chrono::milliseconds timeout);
+  // errc::key_mismatch when the broker reports another key than options.expected_key.
+  asio::awaitable<connection> connect(std::string_view id, const connect_options& options);
 
   // Waits for an introduction and punches back; returns the direct connection.
   asio::awaitable<connection> accept();
 
   void on_event(std::function<void(const session_event&)> handler);
   endpoint local_endpoint() const;
+  const public_key& key() const noexcept;  // our identity key
+  const session_stats& stats() const noexcept;
   const session_options& options() const noexcept;
   // Stops the keepalive, closes every connection's path and the socket.
   void close();

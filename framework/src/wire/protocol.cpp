@@ -1,8 +1,12 @@
 // Peer id rules and the data-frame header (see punch/wire/protocol.hpp).
 #include "punch/wire/protocol.hpp"
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <array>
+#include <cstring>
+#include <string_view>
 
 namespace punch::wire {
 
@@ -24,10 +28,20 @@ bool valid_peer_id(std::string_view id) noexcept {
   return true;
 }
 
-connection_tag tag_of(const token& t) noexcept {
-  return (std::to_integer<std::uint32_t>(t[0]) << 24) | (std::to_integer<std::uint32_t>(t[1]) << 16) |
-         (std::to_integer<std::uint32_t>(t[2]) << 8) | std::to_integer<std::uint32_t>(t[3]);
+introduction_keys derive_keys(const token& t) noexcept {
+  static constexpr std::string_view context = "punch introduction keys v1";
+  std::array<unsigned char, 44> out;
+  crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(context.data()), context.size(),
+                     reinterpret_cast<const unsigned char*>(t.data()), t.size());
+  introduction_keys k;
+  std::memcpy(k.check_key.data(), out.data(), 32);
+  std::memcpy(k.punch_id.data(), out.data() + 32, 8);
+  k.tag = (std::uint32_t{out[40]} << 24) | (std::uint32_t{out[41]} << 16) | (std::uint32_t{out[42]} << 8) | out[43];
+  sodium_memzero(out.data(), out.size());
+  return k;
 }
+
+connection_tag tag_of(const token& t) noexcept { return derive_keys(t).tag; }
 
 void write_frame_header(std::span<std::byte, frame_header_size> out, frame_kind kind,
                         connection_tag tag) noexcept {

@@ -6,6 +6,7 @@
 #include "stun_bytes.hpp"
 
 #include <boost/crc.hpp>
+#include <sodium.h>
 
 #include <algorithm>
 
@@ -151,6 +152,44 @@ std::optional<attribute> message::find(std::uint16_t type) const noexcept {
     }
   }
   return std::nullopt;
+}
+
+std::optional<std::span<const std::byte>> message::covered_by(std::uint16_t type,
+                                                              std::span<std::byte> scratch) const noexcept {
+  for (auto it = begin(); it != end(); ++it) {
+    const attribute a = *it;
+    if (a.type != type) {
+      continue;
+    }
+    // The attribute's header starts 4 bytes before its value; the message was validated.
+    const auto at = static_cast<std::size_t>(a.value.data() - bytes_.data()) - attribute_header_size;
+    const std::size_t end_of_attribute = at + attribute_header_size + padded(a.value.size());
+    if (scratch.size() < at) {
+      return std::nullopt;
+    }
+    std::copy_n(bytes_.begin(), at, scratch.begin());
+    detail::write_u16(scratch.data() + 2, static_cast<std::uint16_t>(end_of_attribute - header_size));
+    return scratch.first(at);
+  }
+  return std::nullopt;
+}
+
+bool check_message_integrity_sha256(const message& m, std::span<const std::byte> key) noexcept {
+  auto mi = m.find(attr::message_integrity_sha256);
+  if (!mi || mi->value.size() != crypto_auth_hmacsha256_BYTES) {
+    return false;
+  }
+  std::array<std::byte, max_message_size> scratch;
+  auto covered = m.covered_by(attr::message_integrity_sha256, scratch);
+  if (!covered) {
+    return false;
+  }
+  std::array<unsigned char, crypto_auth_hmacsha256_BYTES> mac;
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(covered->data()), covered->size());
+  crypto_auth_hmacsha256_final(&st, mac.data());
+  return sodium_memcmp(mac.data(), mi->value.data(), mac.size()) == 0;
 }
 
 // min() keeps a default-constructed (empty) message an empty range.

@@ -4,6 +4,8 @@
 
 #include "stun_bytes.hpp"
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -181,6 +183,17 @@ builder& builder::add_error_code(int code, std::string_view reason) noexcept {
     put(out + 4, reason.data(), reason.size());
   }
   return *this;
+}
+
+builder& builder::add_message_integrity_sha256(std::span<const std::byte> key) noexcept {
+  return add_covering(attr::message_integrity_sha256, crypto_auth_hmacsha256_BYTES,
+                      [&](std::span<const std::byte> covered, std::span<std::byte> value) {
+                        crypto_auth_hmacsha256_state st;
+                        crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+                        crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(covered.data()),
+                                                      covered.size());
+                        crypto_auth_hmacsha256_final(&st, reinterpret_cast<unsigned char*>(value.data()));
+                      });
 }
 
 void builder::write_length() noexcept {

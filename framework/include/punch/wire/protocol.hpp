@@ -29,6 +29,13 @@ inline constexpr std::uint16_t host_candidate = 0x4A03;      // XOR-MAPPED-ADDRE
 inline constexpr std::uint16_t reflexive_candidate = 0x4A04; // XOR-MAPPED-ADDRESS layout
 inline constexpr std::uint16_t lifetime = 0x4A05;            // u32 seconds
 inline constexpr std::uint16_t token = 0x4A06;               // 16 random bytes per introduction
+inline constexpr std::uint16_t public_key = 0x4A07;          // 32-byte Ed25519 identity key
+inline constexpr std::uint16_t signature = 0x4A08;           // 64-byte Ed25519 signature, covering
+                                                             // the message before it (add_covering)
+inline constexpr std::uint16_t ephemeral_key = 0x4A09;       // 32-byte X25519 key of a handshake
+inline constexpr std::uint16_t punch_id = 0x4A0A;            // 8 bytes naming an introduction in checks
+inline constexpr std::uint16_t nonce = stun::attr::nonce;    // broker-issued, signed in Register
+inline constexpr std::uint16_t message_integrity_sha256 = stun::attr::message_integrity_sha256;
 // RFC 5780 §7.6 PADDING: requests are padded to the size of the largest possible answer,
 // because the broker never answers with more bytes than it received (no amplification).
 inline constexpr std::uint16_t padding = 0x0026;
@@ -41,6 +48,8 @@ inline constexpr std::uint16_t use_candidate = stun::attr::use_candidate;
 // STUN error codes the broker answers with (RFC 8489 §14.8 classes).
 namespace error {
 inline constexpr int bad_request = 400;         // malformed, missing attribute, invalid id
+inline constexpr int unauthenticated = 401;     // Register without a valid NONCE and SIGNATURE
+inline constexpr int stale_nonce = 438;         // the NONCE expired or belongs to another source
 inline constexpr int forbidden = 403;           // id held by another endpoint / not your registration
 inline constexpr int not_found = 404;           // no such peer
 inline constexpr int unknown_attribute = 420;
@@ -52,14 +61,21 @@ inline constexpr int insufficient_capacity = 508;  // registry full
 inline constexpr std::size_t max_peer_id_size = 64;
 inline constexpr std::size_t max_host_candidates = 8;
 inline constexpr std::size_t token_size = 16;
+// The broker's NONCE: 4 bytes of issue time and a 16-byte MAC over it and the requester's
+// address (a stateless cookie: the broker keeps nothing per nonce).
+inline constexpr std::size_t nonce_size = 20;
 using token = std::array<std::byte, token_size>;
 
 // Upper bounds of the broker's answers (IPv6 addresses, longest id, every host candidate),
 // which the peer pads its requests to. header + attributes + FINGERPRINT.
 namespace answer_bound {
 inline constexpr std::size_t address = 4 + 20;  // an XOR-address attribute for IPv6
-inline constexpr std::size_t reg = stun::header_size + address + 8 + stun::fingerprint_size;
-inline constexpr std::size_t lookup = stun::header_size + (4 + max_peer_id_size) + address +
+// Register's answers: success (XOR-MAPPED-ADDRESS, LIFETIME, a fresh NONCE) or 401/438
+// (ERROR-CODE with a reason of at most 28 bytes, NONCE).
+inline constexpr std::size_t reg_success = stun::header_size + address + 8 + (4 + nonce_size) + stun::fingerprint_size;
+inline constexpr std::size_t reg_challenge = stun::header_size + (8 + 28) + (4 + nonce_size) + stun::fingerprint_size;
+inline constexpr std::size_t reg = reg_success > reg_challenge ? reg_success : reg_challenge;
+inline constexpr std::size_t lookup = stun::header_size + (4 + max_peer_id_size) + (4 + 32) + address +
                                       max_host_candidates * address + stun::fingerprint_size;
 inline constexpr std::size_t connect = lookup + (4 + token_size) + address;
 }  // namespace answer_bound
@@ -83,7 +99,17 @@ constexpr bool looks_like_frame(std::span<const std::byte> d) noexcept {
   return d.size() >= frame_header_size && (d[0] & std::byte{0xF0}) == frame_marker &&
          std::to_integer<std::uint8_t>(d[0] & std::byte{0x0F}) <= 3;
 }
-connection_tag tag_of(const token& t) noexcept;
+// What both peers of an introduction derive from its token (BLAKE2b keyed with the token):
+// the key of their checks' MESSAGE-INTEGRITY-SHA256, the PUNCH-ID that names the
+// introduction in checks (the token itself never travels between the peers), and the tag of
+// the connection's data frames.
+struct introduction_keys {
+  std::array<std::byte, 32> check_key{};
+  std::array<std::byte, 8> punch_id{};
+  connection_tag tag = 0;
+};
+introduction_keys derive_keys(const token& t) noexcept;
+connection_tag tag_of(const token& t) noexcept;  // derive_keys(t).tag
 void write_frame_header(std::span<std::byte, frame_header_size> out, frame_kind kind,
                         connection_tag tag) noexcept;
 // Precondition: looks_like_frame(d).

@@ -141,6 +141,13 @@ public:
   iterator begin() const noexcept;
   iterator end() const noexcept;
 
+  // The input of the MAC or signature in the first attribute of `type` (see
+  // builder::add_covering): every byte before that attribute, copied into `scratch` with the
+  // header's length set to end with the attribute. nullopt when there is no such attribute
+  // or `scratch` is too small.
+  std::optional<std::span<const std::byte>> covered_by(std::uint16_t type,
+                                                       std::span<std::byte> scratch) const noexcept;
+
 private:
   std::span<const std::byte> bytes_;
   std::uint16_t method_ = 0;
@@ -200,9 +207,21 @@ public:
   builder& add_error_code(int code, std::string_view reason) noexcept;
   builder& add_software(std::string_view text) noexcept { return add_string(attr::software, text); }
 
-  // Appends MESSAGE-INTEGRITY-SHA256 (RFC 8489 §14.6) over the message so far with `key`.
-  // Implemented with libsodium when trust lands; until then sets errc::integrity_check_failed.
-  // builder& add_message_integrity_sha256(std::span<const std::byte> key) noexcept;
+  // Appends an attribute of `size` bytes whose value covers the message so far, the way
+  // MESSAGE-INTEGRITY does (RFC 8489 §14.5): the header's length already counts this
+  // attribute when `compute(covered, value)` runs; `covered` is every byte before the
+  // attribute and `value` is where it writes its `size` bytes. For MACs and signatures.
+  template <typename Compute>
+  builder& add_covering(std::uint16_t type, std::size_t size, Compute&& compute) noexcept {
+    const std::size_t before = size_;
+    if (std::byte* out = reserve(type, size)) {
+      write_length();
+      compute(std::span<const std::byte>(buf_.data(), before), std::span<std::byte>(out, size));
+    }
+    return *this;
+  }
+  // Appends MESSAGE-INTEGRITY-SHA256 (RFC 8489 §14.6, 32 bytes of HMAC-SHA256) with `key`.
+  builder& add_message_integrity_sha256(std::span<const std::byte> key) noexcept;
 
   // Writes the length field and returns the finished message (empty after an error).
   std::span<const std::byte> finish() noexcept;
@@ -225,6 +244,10 @@ private:
   error_code ec_;
   bool sealed_ = false;  // FINGERPRINT written: it must stay the last attribute
 };
+
+// True if `m` carries a MESSAGE-INTEGRITY-SHA256 of 32 bytes that verifies with `key`
+// (constant-time comparison).
+bool check_message_integrity_sha256(const message& m, std::span<const std::byte> key) noexcept;
 
 // CRC-32 based FINGERPRINT value over `bytes` (RFC 8489 §14.7), for tests and tools: the
 // CRC-32 of everything before the FINGERPRINT attribute, XOR 0x5354554E.
