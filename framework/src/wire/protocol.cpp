@@ -44,12 +44,13 @@ introduction_keys derive_keys(const token& t) noexcept {
 connection_tag tag_of(const token& t) noexcept { return derive_keys(t).tag; }
 
 void write_frame_header(std::span<std::byte, frame_header_size> out, frame_kind kind,
-                        connection_tag tag) noexcept {
+                        connection_tag tag, std::uint64_t counter) noexcept {
   out[0] = frame_marker | std::byte{static_cast<std::uint8_t>(kind)};
   out[1] = std::byte(tag >> 24);
   out[2] = std::byte(tag >> 16);
   out[3] = std::byte(tag >> 8);
   out[4] = std::byte(tag);
+  for (int i = 0; i < 8; ++i) out[5 + i] = std::byte(counter >> (56 - 8 * i));
 }
 
 frame_kind frame_kind_of(std::span<const std::byte> d) noexcept {
@@ -59,6 +60,12 @@ frame_kind frame_kind_of(std::span<const std::byte> d) noexcept {
 connection_tag frame_tag_of(std::span<const std::byte> d) noexcept {
   return (std::to_integer<std::uint32_t>(d[1]) << 24) | (std::to_integer<std::uint32_t>(d[2]) << 16) |
          (std::to_integer<std::uint32_t>(d[3]) << 8) | std::to_integer<std::uint32_t>(d[4]);
+}
+
+std::uint64_t frame_counter_of(std::span<const std::byte> d) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | std::to_integer<std::uint64_t>(d[5 + i]);
+  return v;
 }
 
 }  // namespace punch::wire

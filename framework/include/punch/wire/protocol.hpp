@@ -87,18 +87,8 @@ void pad_request(stun::builder& b, std::size_t size) noexcept;
 // Ids are 1..64 characters of [A-Za-z0-9._@-]: printable in logs and JSON without escaping.
 bool valid_peer_id(std::string_view id) noexcept;
 
-// Application data and connection control travel in data frames, told apart from STUN by the
-// first byte (RFC 7983: STUN starts 0..3; we use 0xD0..0xDF, above RTP's 128..191).
-//   byte 0: 0xD0 | kind     bytes 1..4: connection tag (first 4 bytes of the token)
-inline constexpr std::size_t frame_header_size = 5;
-enum class frame_kind : std::uint8_t { data = 0, keepalive = 1, close = 2, close_ack = 3 };
-inline constexpr std::byte frame_marker{0xD0};
 using connection_tag = std::uint32_t;
 
-constexpr bool looks_like_frame(std::span<const std::byte> d) noexcept {
-  return d.size() >= frame_header_size && (d[0] & std::byte{0xF0}) == frame_marker &&
-         std::to_integer<std::uint8_t>(d[0] & std::byte{0x0F}) <= 3;
-}
 // What both peers of an introduction derive from its token (BLAKE2b keyed with the token):
 // the key of their checks' MESSAGE-INTEGRITY-SHA256, the PUNCH-ID that names the
 // introduction in checks (the token itself never travels between the peers), and the tag of
@@ -110,10 +100,27 @@ struct introduction_keys {
 };
 introduction_keys derive_keys(const token& t) noexcept;
 connection_tag tag_of(const token& t) noexcept;  // derive_keys(t).tag
+
+// Application data and connection control travel in data frames, told apart from STUN by the
+// first byte (RFC 7983: STUN starts 0..3; we use 0xD0..0xDF, above RTP's 128..191).
+//   byte 0: 0xD0 | kind   bytes 1..4: connection tag   bytes 5..12: counter (big-endian)
+//   then the payload sealed with XChaCha20-Poly1305 (the 13 header bytes are its associated
+//   data, the counter its nonce) and the 16-byte Poly1305 tag. Control frames seal nothing.
+inline constexpr std::size_t frame_header_size = 13;
+inline constexpr std::size_t frame_mac_size = 16;
+inline constexpr std::size_t frame_overhead = frame_header_size + frame_mac_size;
+enum class frame_kind : std::uint8_t { data = 0, keepalive = 1, close = 2, close_ack = 3 };
+inline constexpr std::byte frame_marker{0xD0};
+
+constexpr bool looks_like_frame(std::span<const std::byte> d) noexcept {
+  return d.size() >= frame_overhead && (d[0] & std::byte{0xF0}) == frame_marker &&
+         std::to_integer<std::uint8_t>(d[0] & std::byte{0x0F}) <= 3;
+}
 void write_frame_header(std::span<std::byte, frame_header_size> out, frame_kind kind,
-                        connection_tag tag) noexcept;
+                        connection_tag tag, std::uint64_t counter) noexcept;
 // Precondition: looks_like_frame(d).
 frame_kind frame_kind_of(std::span<const std::byte> d) noexcept;
 connection_tag frame_tag_of(std::span<const std::byte> d) noexcept;
+std::uint64_t frame_counter_of(std::span<const std::byte> d) noexcept;
 
 }  // namespace punch::wire
