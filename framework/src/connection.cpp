@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sodium.h>
+
 #include <algorithm>
 
 namespace punch {
@@ -30,7 +32,7 @@ connection_state::connection_state(std::shared_ptr<session_state> s, std::shared
     : session(std::move(s)),
       attempt(std::move(a)),
       peer(attempt->peer),
-      tag(wire::tag_of(attempt->token)),
+      tag(attempt->keys.tag),
       remote(attempt->selected->address),
       path(attempt->selected->kind),
       last_heard(clock::now()),
@@ -41,14 +43,62 @@ connection_state::connection_state(std::shared_ptr<session_state> s, std::shared
 
 connection_state::~connection_state() {
   if (open) send_farewell();
+  sodium_memzero(rx_key.data(), rx_key.size());
+  sodium_memzero(tx_key.data(), tx_key.size());
   if (auto it = session->connections.find(tag); it != session->connections.end() && it->second.expired())
     session->connections.erase(it);
   session->finish_attempt(*attempt);
-  if (auto it = session->punches.find(attempt->token); it != session->punches.end() && it->second == attempt)
+  if (auto it = session->punches.find(attempt->keys.punch_id); it != session->punches.end() && it->second == attempt)
     session->punches.erase(it);
 }
 
-void connection_state::on_frame(std::span<const std::byte> d, const endpoint& from) {
+namespace {
+// XChaCha20-Poly1305's 24-byte nonce: the frame's counter, zero-extended. Each direction has
+// its own key, so a counter never repeats under one key.
+std::array<unsigned char, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES> nonce_of(std::uint64_t counter) {
+  std::array<unsigned char, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES> n{};
+  for (int i = 0; i < 8; ++i) n[n.size() - 1 - i] = static_cast<unsigned char>(counter >> (8 * i));
+  return n;
+}
+auto* uc(std::byte* p) { return reinterpret_cast<unsigned char*>(p); }
+auto* uc(const std::byte* p) { return reinterpret_cast<const unsigned char*>(p); }
+}  // namespace
+
+std::span<const std::byte> connection_state::seal(wire::frame_kind kind, std::span<const std::byte> payload,
+                                                  std::span<std::byte> out) {
+  const std::uint64_t counter = tx_counter++;
+  wire::write_frame_header(out.first<wire::frame_header_size>(), kind, tag, counter);
+  const auto nonce = nonce_of(counter);
+  std::byte* body = out.data() + wire::frame_header_size;
+  crypto_aead_xchacha20poly1305_ietf_encrypt_detached(uc(body), uc(body + payload.size()), nullptr, uc(payload.data()),
+                                                      payload.size(), uc(out.data()), wire::frame_header_size, nullptr,
+                                                      nonce.data(), uc(tx_key.data()));
+  return out.first(wire::frame_overhead + payload.size());
+}
+
+std::optional<std::span<std::byte>> connection_state::open_frame(std::span<std::byte> d) {
+  const std::uint64_t counter = wire::frame_counter_of(d);
+  if (!rx_window.fresh(counter)) {
+    ++session->stats.frames_replayed;
+    return std::nullopt;
+  }
+  const std::size_t size = d.size() - wire::frame_overhead;
+  std::byte* body = d.data() + wire::frame_header_size;
+  const auto nonce = nonce_of(counter);
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(uc(body), nullptr, uc(body), size, uc(body + size),
+                                                          uc(d.data()), wire::frame_header_size, nonce.data(),
+                                                          uc(rx_key.data())) != 0) {
+    ++session->stats.frames_rejected;
+    return std::nullopt;
+  }
+  rx_window.accept(counter);
+  return d.subspan(wire::frame_header_size, size);
+}
+
+void connection_state::on_frame(std::span<std::byte> d, const endpoint& from) {
+  // Nothing is believed before it authenticates: not the kind, not the path it came on.
+  auto opened = open_frame(d);
+  if (!opened) return;
   if (from != remote) {
     // The controlling side chooses the path; follow it, but only to a candidate of this peer.
     const remote_candidate* rc = attempt->find(from);
@@ -63,7 +113,7 @@ void connection_state::on_frame(std::span<const std::byte> d, const endpoint& fr
   switch (wire::frame_kind_of(d)) {
     case wire::frame_kind::data: {
       if (!open) return;
-      const auto payload = d.subspan(wire::frame_header_size);
+      const std::span<const std::byte> payload = *opened;
       if (waiting) {
         const std::size_t n = std::min(payload.size(), waiting->size());
         std::memcpy(waiting->data(), payload.data(), n);
@@ -113,15 +163,15 @@ void connection_state::mark_closed(error_code why, std::string text, bool by_rem
 void connection_state::send_farewell() {
   if (!session->socket.is_open()) return;
   // The handler owns the frame: this state may be gone before the send completes.
-  auto frame = std::make_shared<std::array<std::byte, wire::frame_header_size>>();
-  wire::write_frame_header(*frame, wire::frame_kind::close, tag);
+  auto frame = std::make_shared<std::array<std::byte, wire::frame_overhead>>();
+  seal(wire::frame_kind::close, {}, *frame);
   session->socket.async_send_to(asio::buffer(*frame), remote, [frame](error_code, std::size_t) {});
 }
 
 asio::awaitable<void> connection_state::send_control(wire::frame_kind kind) {
   auto self = shared_from_this();
-  std::array<std::byte, wire::frame_header_size> frame;
-  wire::write_frame_header(frame, kind, tag);
+  std::array<std::byte, wire::frame_overhead> frame;
+  seal(kind, {}, frame);
   co_await session->socket.async_send_to(asio::buffer(frame), remote, asio::as_tuple(asio::use_awaitable));
   last_sent = clock::now();
 }
@@ -169,7 +219,7 @@ asio::awaitable<void> connection::send(asio::const_buffer data) {
   if (own) {
     c->tx_busy = true;
   } else {
-    fallback.resize(wire::frame_header_size + max_payload());
+    fallback.resize(wire::frame_overhead + max_payload());
     out = fallback;
   }
   struct release {
@@ -179,11 +229,10 @@ asio::awaitable<void> connection::send(asio::const_buffer data) {
       if (own) c->tx_busy = false;
     }
   } guard{c.get(), own};
-  wire::write_frame_header(out.first<wire::frame_header_size>(), wire::frame_kind::data, c->tag);
-  std::memcpy(out.data() + wire::frame_header_size, data.data(), data.size());
-  auto [ec, n] = co_await c->session->socket.async_send_to(
-      asio::buffer(out.data(), wire::frame_header_size + data.size()), c->remote,
-      asio::as_tuple(asio::use_awaitable));
+  const auto frame = c->seal(wire::frame_kind::data,
+                            std::span<const std::byte>(static_cast<const std::byte*>(data.data()), data.size()), out);
+  auto [ec, n] = co_await c->session->socket.async_send_to(asio::buffer(frame.data(), frame.size()), c->remote,
+                                                          asio::as_tuple(asio::use_awaitable));
   if (ec) fail(ec, "sending to \"" + c->peer + "\"");
   c->last_sent = clock::now();
 }
@@ -223,6 +272,7 @@ asio::awaitable<void> connection::close() {
 }
 
 const std::string& connection::peer() const { return state_->peer; }
+const public_key& connection::peer_key() const { return state_->attempt->peer_key; }
 endpoint connection::remote_endpoint() const { return state_->remote; }
 path_kind connection::path() const { return state_->path; }
 bool connection::is_open() const { return state_ && state_->open; }

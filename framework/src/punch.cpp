@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <sstream>
 
@@ -28,9 +30,11 @@ constexpr std::chrono::milliseconds nomination_gap{100};
 // Peer-reflexive candidates learned per attempt, at most (each costs a check per round).
 constexpr std::size_t max_remotes = 16;
 
-bool read_token(const stun::message& m, wire::token& out) {
-  auto t = m.find(wire::attr::token);
-  if (!t || t->value.size() != wire::token_size) return false;
+using punch_id = std::array<std::byte, 8>;
+
+bool read_punch_id(const stun::message& m, punch_id& out) {
+  auto t = m.find(wire::attr::punch_id);
+  if (!t || t->value.size() != out.size()) return false;
   std::memcpy(out.data(), t->value.data(), out.size());
   return true;
 }
@@ -52,7 +56,11 @@ std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& to
                                                            bool controlling, const peer_info& remote) {
   auto a = std::make_shared<punch_attempt>(ex);
   a->token = token;
+  a->keys = wire::derive_keys(token);
   a->peer = std::move(peer);
+  a->peer_key = remote.key;
+  crypto_kx_keypair(reinterpret_cast<unsigned char*>(a->ephemeral_public.data()),
+                    reinterpret_cast<unsigned char*>(a->ephemeral_secret.data()));
   a->controlling = controlling;
   a->tiebreaker = detail::random_u64();
   a->started = clock::now();
@@ -66,19 +74,59 @@ std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& to
   }
   if (remote.reflexive.port() != 0 && !a->find(remote.reflexive))
     a->remotes.push_back({remote.reflexive, path_kind::reflexive});
-  punches[token] = a;
+  punches[a->keys.punch_id] = a;
   return a;
+}
+
+punch_attempt::~punch_attempt() { sodium_memzero(ephemeral_secret.data(), ephemeral_secret.size()); }
+
+std::span<const std::byte> session_state::seal_check(punch_attempt& a, stun::builder& b) {
+  b.add(wire::attr::ephemeral_key, a.ephemeral_public);
+  b.add_covering(wire::attr::signature, signature_size, [&](std::span<const std::byte> covered, std::span<std::byte> out) {
+    const auto sig = me.sign(covered);
+    std::memcpy(out.data(), sig.data(), sig.size());
+  });
+  b.add_message_integrity_sha256(a.keys.check_key);
+  return b.finish_with_fingerprint();
+}
+
+bool session_state::authentic(punch_attempt& a, const stun::message& m) {
+  // The introduction's key first: it is cheap, and only the two peers (and the broker) have it.
+  if (!stun::check_message_integrity_sha256(m, a.keys.check_key)) {
+    ++stats.checks_rejected;
+    return false;
+  }
+  auto eph = m.find(wire::attr::ephemeral_key);
+  auto sig = m.find(wire::attr::signature);
+  std::array<std::byte, stun::max_message_size> scratch;
+  auto covered = m.covered_by(wire::attr::signature, scratch);
+  signature s{};
+  if (!eph || eph->value.size() != 32 || !sig || sig->value.size() != s.size() || !covered) {
+    ++stats.checks_rejected;
+    return false;
+  }
+  std::memcpy(s.data(), sig->value.data(), s.size());
+  x25519_key peer_eph;
+  std::memcpy(peer_eph.data(), eph->value.data(), peer_eph.size());
+  // The peer's identity key signs every check: the broker and on-path observers know the
+  // token, not the peer's secret key.
+  if (!verify(a.peer_key, *covered, s) || (a.peer_ephemeral && *a.peer_ephemeral != peer_eph)) {
+    ++stats.checks_rejected;
+    return false;
+  }
+  a.peer_ephemeral = peer_eph;
+  return true;
 }
 
 asio::awaitable<void> session_state::send_check(punch_attempt& a, const endpoint& to, bool nominate) {
   const auto id = detail::random_transaction_id();
-  std::array<std::byte, 256> buf;
+  std::array<std::byte, 512> buf;
   stun::builder b(buf, stun::message_class::request, wire::method::binding, id);
-  b.add(wire::attr::token, a.token);
+  b.add(wire::attr::punch_id, a.keys.punch_id);
   b.add_string(wire::attr::peer_id, options.id);
   b.add_u64(a.controlling ? wire::attr::ice_controlling : wire::attr::ice_controlled, a.tiebreaker);
   if (nominate) b.add(wire::attr::use_candidate, {});
-  auto msg = b.finish_with_fingerprint();
+  auto msg = seal_check(a, b);
   checks[id] = check_ref{a.weak_from_this(), to, nominate};
   a.checks.push_back(id);
   co_await socket.async_send_to(asio::buffer(msg.data(), msg.size()), to, asio::as_tuple(asio::use_awaitable));
@@ -96,13 +144,13 @@ asio::awaitable<std::shared_ptr<connection_state>> session_state::run_punch(std:
     }
   } catch (...) {
     finish_attempt(*a);
-    punches.erase(a->token);
+    punches.erase(a->keys.punch_id);
     throw;
   }
   if (!a->selected) {
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - a->started);
     finish_attempt(*a);
-    punches.erase(a->token);
+    punches.erase(a->keys.punch_id);
     if (closed) throw system_error(make_error_code(errc::connection_closed), "punching to \"" + a->peer + "\": session closed");
     const auto ec = make_error_code(errc::punch_timeout);
     emit({.what = session_event::kind::punch_failed, .peer = a->peer, .elapsed = waited, .error = ec});
@@ -115,7 +163,26 @@ asio::awaitable<std::shared_ptr<connection_state>> session_state::run_punch(std:
 }
 
 std::shared_ptr<connection_state> session_state::make_connection(punch_attempt& a) {
+  // The controlling side is crypto_kx's client: both sides then agree which key is whose.
+  std::array<unsigned char, crypto_kx_SESSIONKEYBYTES> rx, tx;
+  const auto* own_pk = reinterpret_cast<const unsigned char*>(a.ephemeral_public.data());
+  const auto* own_sk = reinterpret_cast<const unsigned char*>(a.ephemeral_secret.data());
+  const auto* peer_pk = a.peer_ephemeral ? reinterpret_cast<const unsigned char*>(a.peer_ephemeral->data()) : nullptr;
+  const int rc = !peer_pk ? -1
+                 : a.controlling ? crypto_kx_client_session_keys(rx.data(), tx.data(), own_pk, own_sk, peer_pk)
+                                 : crypto_kx_server_session_keys(rx.data(), tx.data(), own_pk, own_sk, peer_pk);
+  sodium_memzero(a.ephemeral_secret.data(), a.ephemeral_secret.size());
+  if (rc != 0) {
+    finish_attempt(a);
+    punches.erase(a.keys.punch_id);
+    throw system_error(make_error_code(errc::authentication_failed),
+                       "handshake with \"" + a.peer + "\": unusable ephemeral key");
+  }
   auto c = std::make_shared<connection_state>(shared_from_this(), a.shared_from_this());
+  std::memcpy(c->rx_key.data(), rx.data(), rx.size());
+  std::memcpy(c->tx_key.data(), tx.data(), tx.size());
+  sodium_memzero(rx.data(), rx.size());
+  sodium_memzero(tx.data(), tx.size());
   connections[c->tag] = c;
   a.conn = c;
   asio::co_spawn(ex, connection_state::tick_loop(c), asio::detached);
@@ -158,10 +225,10 @@ asio::awaitable<void> session_state::nominate(std::shared_ptr<punch_attempt> a) 
 }
 
 asio::awaitable<void> session_state::handle_check_request(const stun::message& m, const endpoint& from) {
-  wire::token token;
-  if (!read_token(m, token)) co_return;
-  auto it = punches.find(token);
-  if (it == punches.end()) co_return;  // stray or spoofed: no introduction with this token
+  punch_id id;
+  if (!read_punch_id(m, id)) co_return;
+  auto it = punches.find(id);
+  if (it == punches.end()) co_return;  // stray or spoofed: no introduction with this id
   auto a = it->second;
   // A check names its sender: it must be the peer this token introduced us to.
   if (auto sender = m.find(wire::attr::peer_id); !sender || stun::decode_string(*sender) != a->peer) co_return;
@@ -170,12 +237,19 @@ asio::awaitable<void> session_state::handle_check_request(const stun::message& m
     error_code ec;
     if (auto v = stun::decode_u64(*role, ec); v && *v == a->tiebreaker) co_return;
   }
+  // Every check has a fresh transaction id: one seen before is a replay (from anywhere).
+  if (a->seen.contains(m.id())) {
+    ++stats.checks_replayed;
+    co_return;
+  }
+  if (a->seen.size() >= punch_attempt::max_seen || !authentic(*a, m)) co_return;
+  a->seen.insert(m.id());
 
-  std::array<std::byte, 128> buf;
+  std::array<std::byte, 512> buf;
   stun::builder b(buf, stun::message_class::success_response, wire::method::binding, m.id());
   b.add_xor_address(stun::attr::xor_mapped_address, from);
-  b.add(wire::attr::token, a->token);
-  auto reply = b.finish_with_fingerprint();
+  b.add(wire::attr::punch_id, a->keys.punch_id);
+  auto reply = seal_check(*a, b);
   co_await socket.async_send_to(asio::buffer(reply.data(), reply.size()), from, asio::as_tuple(asio::use_awaitable));
 
   bool learned = false;
@@ -206,8 +280,9 @@ void session_state::handle_check_response(const stun::message& m, const endpoint
     checks.erase(it);
     return;
   }
-  wire::token token;
-  if (!read_token(m, token) || token != a->token || from != ref.target) return;
+  punch_id id;
+  if (!read_punch_id(m, id) || id != a->keys.punch_id || from != ref.target) return;
+  if (!authentic(*a, m)) return;
   if (ref.nomination) {
     a->nominated.fire();
     return;

@@ -83,6 +83,8 @@ errc errc_from_stun(std::uint16_t method, int code, errc fallback) {
       return method == wire::method::register_peer ? errc::id_taken : errc::not_registered;
     case wire::error::insufficient_capacity: return errc::registry_full;
     case wire::error::rate_limited: return errc::rate_limited;
+    case wire::error::unauthenticated:
+    case wire::error::stale_nonce: return errc::authentication_failed;
     default: return fallback;
   }
 }
@@ -96,6 +98,11 @@ std::size_t answer_bound_of(std::uint16_t method) {
   }
 }
 
+bool has_key(const stun::message& m) {
+  auto k = m.find(wire::attr::public_key);
+  return k && k->value.size() == public_key_size;
+}
+
 peer_info read_peer(const stun::message& m, std::string_view fallback_id) {
   peer_info p;
   p.id = std::string(fallback_id);
@@ -103,6 +110,8 @@ peer_info read_peer(const stun::message& m, std::string_view fallback_id) {
   for (const stun::attribute a : m) {
     if (a.type == wire::attr::peer_id) {
       p.id = std::string(stun::decode_string(a));
+    } else if (a.type == wire::attr::public_key && a.value.size() == p.key.size()) {
+      std::memcpy(p.key.data(), a.value.data(), p.key.size());
     } else if (a.type == wire::attr::reflexive_candidate) {
       if (auto ep = stun::decode_xor_address(a, m.id(), ec)) p.reflexive = *ep;
     } else if (a.type == wire::attr::host_candidate && p.host.size() < wire::max_host_candidates) {
@@ -117,6 +126,7 @@ peer_info read_peer(const stun::message& m, std::string_view fallback_id) {
 session_state::session_state(transport& t, session_options o)
     : ex(t.get_executor()),
       options(std::move(o)),
+      me(options.key ? *options.key : identity::generate()),
       socket(t.open(options.local)),
       keepalive_timer(ex),
       accept_ready(ex) {
@@ -165,7 +175,7 @@ asio::awaitable<void> session_state::receive_loop() {
       continue;
     }
     consecutive_errors = 0;
-    const std::span<const std::byte> d(rx_buffer.data(), n);
+    const std::span<std::byte> d(rx_buffer.data(), n);
     const endpoint from = rx_from;
     if (wire::looks_like_frame(d)) {
       handle_frame(d, from);
@@ -175,7 +185,7 @@ asio::awaitable<void> session_state::receive_loop() {
   }
 }
 
-void session_state::handle_frame(std::span<const std::byte> d, const endpoint& from) {
+void session_state::handle_frame(std::span<std::byte> d, const endpoint& from) {
   auto it = connections.find(wire::frame_tag_of(d));
   if (it == connections.end()) return;
   if (auto c = it->second.lock()) c->on_frame(d, from);
@@ -210,9 +220,10 @@ asio::awaitable<void> session_state::handle_stun(std::span<const std::byte> d, c
         if (!tok || tok->value.size() != wire::token_size) co_return;
         wire::token token;
         std::memcpy(token.data(), tok->value.data(), token.size());
-        if (punches.contains(token)) co_return;  // a retransmitted introduction
+        if (punches.contains(wire::derive_keys(token).punch_id)) co_return;  // a retransmitted introduction
         peer_info remote = read_peer(*m, "");
-        if (!wire::valid_peer_id(remote.id)) co_return;
+        // Without the peer's key there is no handshake to authenticate: not a punch to join.
+        if (!wire::valid_peer_id(remote.id) || !has_key(*m)) co_return;
         emit({.what = session_event::kind::introduced, .peer = remote.id, .address = remote.reflexive});
         auto a = make_attempt(token, remote.id, false, remote);
         asio::co_spawn(ex, accept_introduction(a), asio::detached);
@@ -230,13 +241,18 @@ asio::awaitable<void> session_state::handle_stun(std::span<const std::byte> d, c
 template <typename Build>
 asio::awaitable<session_state::response> session_state::request(std::uint16_t method, Build&& build,
                                                                 clock::time_point deadline,
-                                                                std::string_view what) {
+                                                                std::string_view what, bool sign) {
   if (closed) fail(errc::connection_closed, "session is closed");
   const auto id = detail::random_transaction_id();
   std::array<std::byte, stun::max_message_size> buf;
   stun::builder b(buf, stun::message_class::request, method, id);
   build(b);
   wire::pad_request(b, answer_bound_of(method));
+  if (sign)
+    b.add_covering(wire::attr::signature, signature_size, [&](std::span<const std::byte> covered, std::span<std::byte> out) {
+      const auto sig = me.sign(covered);
+      std::memcpy(out.data(), sig.data(), sig.size());
+    });
   const auto req = b.finish_with_fingerprint();
   if (b.error()) throw system_error(b.error(), std::string(what) + ": request does not fit");
 
@@ -269,6 +285,9 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
   auto m = stun::message::parse(r.bytes, ec);
   if (!m || m->method() != method) fail(errc::bad_response, std::string(what) + ": broker sent a malformed answer");
   r.msg = *m;
+  // Register's answers, success or challenge, carry the NONCE the next Register signs.
+  if (auto n = m->find(wire::attr::nonce); n && method == wire::method::register_peer && n->value.size() <= 64)
+    nonce.assign(n->value.begin(), n->value.end());
   if (m->cls() == stun::message_class::error_response) {
     int code = 0;
     std::string reason;
@@ -286,14 +305,29 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
 
 asio::awaitable<registration_info> session_state::do_register(clock::time_point deadline) {
   const std::string what = "registering \"" + options.id + "\"";
-  auto r = co_await request(
-      wire::method::register_peer,
-      [&](stun::builder& b) {
-        b.add_string(wire::attr::peer_id, options.id);
-        b.add_u32(wire::attr::lifetime, static_cast<std::uint32_t>(options.lifetime.count()));
-        for (const auto& h : host_candidates) b.add_xor_address(wire::attr::host_candidate, h);
-      },
-      deadline, what);
+  // The broker binds our id to our key: a Register is signed over a NONCE the broker gave us
+  // (docs/protocol.md). Without a nonce, or with a stale one, the broker answers 401/438
+  // with a fresh nonce, and we ask again at once.
+  std::optional<response> answer;
+  for (int attempt = 1; !answer; ++attempt) {
+    const bool signing = !nonce.empty();
+    try {
+      answer.emplace(co_await request(
+          wire::method::register_peer,
+          [&](stun::builder& b) {
+            b.add_string(wire::attr::peer_id, options.id);
+            b.add_u32(wire::attr::lifetime, static_cast<std::uint32_t>(options.lifetime.count()));
+            for (const auto& h : host_candidates) b.add_xor_address(wire::attr::host_candidate, h);
+            b.add(wire::attr::public_key, me.key());
+            if (signing) b.add(wire::attr::nonce, nonce);
+          },
+          deadline, what, signing));
+    } catch (const system_error& e) {
+      // Once unsigned (no nonce yet) and once with a stale nonce may be refused; not more.
+      if (e.code() != errc::authentication_failed || attempt >= 3 || nonce.empty()) throw;
+    }
+  }
+  auto& r = *answer;
   registration_info info;
   error_code ec;
   auto mapped = r.msg.find(stun::attr::xor_mapped_address);
@@ -347,6 +381,10 @@ endpoint session::local_endpoint() const { return state_->socket.local_endpoint(
 
 const session_options& session::options() const noexcept { return state_->options; }
 
+const public_key& session::key() const noexcept { return state_->me.key(); }
+
+const session_stats& session::stats() const noexcept { return state_->stats; }
+
 asio::awaitable<registration_info> session::register_self() {
   return register_self(state_->options.request_timeout);
 }
@@ -376,11 +414,17 @@ asio::awaitable<peer_info> session::lookup(std::string_view id) {
 }
 
 asio::awaitable<connection> session::connect(std::string_view id) {
-  return connect(id, state_->options.request_timeout + state_->options.punch_timeout);
+  return connect(id, connect_options{});
 }
 
 asio::awaitable<connection> session::connect(std::string_view id, std::chrono::milliseconds timeout) {
+  return connect(id, connect_options{.timeout = timeout, .expected_key = {}});
+}
+
+asio::awaitable<connection> session::connect(std::string_view id, connect_options co) {
   auto s = state_;
+  const auto timeout = co.timeout.value_or(s->options.request_timeout + s->options.punch_timeout);
+  const std::optional<public_key> expected = co.expected_key;
   check_id(id);
   const std::string target(id);
   if (!s->registered)
@@ -413,7 +457,12 @@ asio::awaitable<connection> session::connect(std::string_view id, std::chrono::m
     fail(errc::bad_response, "connecting to \"" + target + "\": broker's answer lacks a token");
   wire::token token;
   std::memcpy(token.data(), tok->value.data(), token.size());
-  auto a = s->make_attempt(token, target, true, read_peer(r.msg, target));
+  if (!has_key(r.msg)) fail(errc::bad_response, what + ": broker's answer lacks the peer's PUBLIC-KEY");
+  peer_info remote = read_peer(r.msg, target);
+  if (expected && remote.key != *expected)
+    fail(errc::key_mismatch, what + ": the broker reports key " + to_string(remote.key) + ", expected " +
+                                 to_string(*expected));
+  auto a = s->make_attempt(token, target, true, remote);
   a->started = started;
   auto c = co_await s->run_punch(a, std::min(deadline, clock::now() + s->options.punch_timeout));
   asio::co_spawn(s->ex, s->nominate(a), asio::detached);

@@ -3,9 +3,11 @@
 #pragma once
 
 #include "punch/connection.hpp"
+#include "punch/identity.hpp"
 #include "punch/session.hpp"
 #include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
+#include "replay_window.hpp"
 #include "signal.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -18,6 +20,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace punch {
@@ -54,10 +57,25 @@ struct connection_state;
 
 // One hole-punching attempt, keyed by the introduction's token. It stays registered while its
 // connection lives, so late checks and nominations from the other side are still answered.
+// The handshake rides on the checks: every check and check answer carries our X25519 key for
+// this attempt (EPHEMERAL-KEY) and our identity's SIGNATURE over the message, and is sealed
+// with MESSAGE-INTEGRITY-SHA256 keyed from the introduction. Once a check has crossed, both
+// sides derive the connection's keys (crypto_kx) from the two ephemeral keys.
+using x25519_key = std::array<std::byte, 32>;
+
 struct punch_attempt : std::enable_shared_from_this<punch_attempt> {
   punch_attempt(const asio::any_io_executor& ex) : done(ex), nominated(ex) {}
+  ~punch_attempt();
   wire::token token{};
+  wire::introduction_keys keys;
   std::string peer;
+  public_key peer_key{};           // the identity the peer's signatures must verify with
+  x25519_key ephemeral_public{};   // ours, for this attempt only
+  x25519_key ephemeral_secret{};   // wiped once the connection's keys are derived
+  std::optional<x25519_key> peer_ephemeral;  // the peer's, from its first authentic check
+  // Check requests already answered, so that a replayed one is dropped (bounded).
+  static constexpr std::size_t max_seen = 1024;
+  std::unordered_set<stun::transaction_id, detail::random_bytes_hash> seen;
   bool controlling = false;
   std::uint64_t tiebreaker = 0;
   std::vector<remote_candidate> remotes;
@@ -87,7 +105,10 @@ struct session_state : std::enable_shared_from_this<session_state> {
 
   asio::any_io_executor ex;
   session_options options;
+  identity me;
   datagram_socket socket;
+  session_stats stats;
+  std::vector<std::byte> nonce;  // the broker's latest NONCE, signed into the next Register
   std::function<void(const session_event&)> on_event;
   bool closed = false;
 
@@ -100,7 +121,8 @@ struct session_state : std::enable_shared_from_this<session_state> {
 
   std::unordered_map<stun::transaction_id, transaction*, detail::random_bytes_hash> requests;
   std::unordered_map<stun::transaction_id, check_ref, detail::random_bytes_hash> checks;
-  std::unordered_map<wire::token, std::shared_ptr<punch_attempt>, detail::random_bytes_hash> punches;
+  // Punch attempts by PUNCH-ID (wire::derive_keys of their token).
+  std::unordered_map<std::array<std::byte, 8>, std::shared_ptr<punch_attempt>, detail::random_bytes_hash> punches;
   std::unordered_map<wire::connection_tag, std::weak_ptr<connection_state>> connections;
 
   // accept(): connections punched after an introduction, waiting to be taken.
@@ -118,7 +140,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // receive loop and demultiplexing (session.cpp)
   asio::awaitable<void> receive_loop();
   asio::awaitable<void> handle_stun(std::span<const std::byte> d, const endpoint& from);
-  void handle_frame(std::span<const std::byte> d, const endpoint& from);
+  void handle_frame(std::span<std::byte> d, const endpoint& from);
 
   // broker transactions (session.cpp)
   struct response {
@@ -126,8 +148,9 @@ struct session_state : std::enable_shared_from_this<session_state> {
     stun::message msg;
   };
   template <typename Build>
+  // `sign`: end the request with our SIGNATURE over it (after the PADDING).
   asio::awaitable<response> request(std::uint16_t method, Build&& build,
-                                    clock::time_point deadline, std::string_view what);
+                                    clock::time_point deadline, std::string_view what, bool sign = false);
   asio::awaitable<registration_info> do_register(clock::time_point deadline);
   asio::awaitable<void> keepalive_loop();
 
@@ -140,6 +163,11 @@ struct session_state : std::enable_shared_from_this<session_state> {
   asio::awaitable<void> nominate(std::shared_ptr<punch_attempt> a);
   asio::awaitable<void> send_check(punch_attempt& a, const endpoint& to, bool nominate);
   asio::awaitable<void> handle_check_request(const stun::message& m, const endpoint& from);
+  // Finishes a check or check answer: EPHEMERAL-KEY, SIGNATURE, MESSAGE-INTEGRITY-SHA256.
+  std::span<const std::byte> seal_check(punch_attempt& a, stun::builder& b);
+  // Verifies a check or check answer from the peer of `a` (integrity, then signature) and
+  // learns its ephemeral key; counts what it rejects.
+  bool authentic(punch_attempt& a, const stun::message& m);
   void handle_check_response(const stun::message& m, const endpoint& from);
   void finish_attempt(punch_attempt& a);
   std::shared_ptr<connection_state> make_connection(punch_attempt& a);
@@ -154,6 +182,10 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   std::shared_ptr<punch_attempt> attempt;
   std::string peer;
   wire::connection_tag tag = 0;
+  // XChaCha20-Poly1305 keys of each direction, from crypto_kx over the ephemeral keys.
+  std::array<std::byte, 32> rx_key{}, tx_key{};
+  std::uint64_t tx_counter = 0;
+  detail::replay_window rx_window;
   endpoint remote;
   path_kind path = path_kind::reflexive;
   bool open = true;
@@ -172,11 +204,16 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   detail::signal readable;
   detail::signal close_acked;
   asio::steady_timer ticker;  // keepalive and idle detection
-  std::array<std::byte, wire::frame_header_size + connection::max_payload()> tx_buffer{};
+  std::array<std::byte, wire::frame_overhead + connection::max_payload()> tx_buffer{};
   bool tx_busy = false;
   std::uint64_t dropped = 0;
 
-  void on_frame(std::span<const std::byte> d, const endpoint& from);
+  void on_frame(std::span<std::byte> d, const endpoint& from);
+  // Writes the frame of `payload` into `out` (at least frame_overhead + payload bytes) and
+  // returns it: header, sealed payload, tag. Each frame takes the next counter.
+  std::span<const std::byte> seal(wire::frame_kind kind, std::span<const std::byte> payload, std::span<std::byte> out);
+  // Opens a frame in place; the plaintext, or nullopt for a replayed or forged frame (counted).
+  std::optional<std::span<std::byte>> open_frame(std::span<std::byte> d);
   void mark_closed(error_code why, std::string text, bool by_remote);
   asio::awaitable<void> send_control(wire::frame_kind kind);
   // One close frame, not waited for: when the connection ends without close() (the session

@@ -123,7 +123,7 @@ public:
   asio::awaitable<connection> connect(std::string_view id);
   asio::awaitable<connection> connect(std::string_view id, std::chrono::milliseconds timeout);
   // errc::key_mismatch when the broker reports another key than options.expected_key.
-  asio::awaitable<connection> connect(std::string_view id, const connect_options& options);
+  asio::awaitable<connection> connect(std::string_view id, connect_options options);
 
   // Waits for an introduction and punches back; returns the direct connection.
   asio::awaitable<connection> accept();
