@@ -1,16 +1,23 @@
-// The broker service: the receive loop, registration expiry, and the answers to Binding
-// (RFC 8489 and RFC 3489 clients), Register and Lookup. Connect and Introduce live in
-// broker_connect.cpp; the wire rules are in docs/protocol.md.
+// The broker service: the receive loop with its rate limit, registration expiry, and the
+// answers to Binding (RFC 8489 and RFC 3489 clients), Register (NONCE and signature) and
+// Lookup. Connect and Introduce live in broker_connect.cpp; the wire rules are in
+// docs/protocol.md.
 #include "broker_impl.hpp"
+
+#include "punch/identity.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sodium.h>
+
 #include <algorithm>
+#include <charconv>
 #include <exception>
 #include <sstream>
+#include <stdexcept>
 
 namespace punch {
 
@@ -44,6 +51,9 @@ bool understood(std::uint16_t type) {
     case wire::attr::reflexive_candidate:
     case wire::attr::lifetime:
     case wire::attr::token:
+    case wire::attr::public_key:
+    case wire::attr::signature:
+    case wire::attr::nonce:
     case wire::attr::padding:
     // A broker without credentials ignores ICE's and long-term auth's attributes.
     case stun::attr::username:
@@ -51,7 +61,6 @@ bool understood(std::uint16_t type) {
     case stun::attr::message_integrity_sha256:
     case stun::attr::userhash:
     case stun::attr::realm:
-    case stun::attr::nonce:
     case stun::attr::priority:
     case stun::attr::use_candidate:
       return true;
@@ -75,8 +84,20 @@ std::chrono::seconds clamp_lifetime(std::chrono::seconds s, const broker_options
 
 }  // namespace
 
+broker_secret random_broker_secret() {
+  // Idempotent and thread-safe; randombytes needs it before its first use.
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  broker_secret s;
+  randombytes_buf(s.data(), s.size());
+  return s;
+}
+
 broker::impl::impl(datagram_socket& s, registry& r, broker_options o)
-    : socket(s), reg(r), options(std::move(o)) {
+    : socket(s),
+      reg(r),
+      options(std::move(o)),
+      nonces(options.nonce_secret ? *options.nonce_secret : random_broker_secret()),
+      limiter(options.rate_limit, options.rate_burst, options.rate_limit_table) {
   v6_socket = socket.local_endpoint().address().is_v6();
   connects.resize(options.connect_cache_size);
 }
@@ -91,6 +112,12 @@ std::span<const std::byte> broker::impl::handle(std::span<const std::byte> d, co
                                                 clock::time_point now, std::span<std::byte> answer) {
   out = answer;
   ++stats.received;
+  const endpoint source = unmapped(src);
+  // Before any parsing: a flood from one address costs a hash and a bucket, nothing more.
+  if (!limiter.admit(source.address(), now)) {
+    ++stats.rate_limited;
+    return {};
+  }
   error_code ec;
   auto m = stun::message::parse(d, ec);
   if (!m) {
@@ -114,7 +141,7 @@ std::span<const std::byte> broker::impl::handle(std::span<const std::byte> d, co
       ++stats.malformed;
       return {};
   }
-  const request r{*m, src, unmapped(src), std::max(d.size(), response_floor), now};
+  const request r{*m, src, source, std::max(d.size(), response_floor), now};
   switch (m->method()) {
     case wire::method::binding:
     case wire::method::register_peer:
@@ -203,10 +230,25 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
     if (!ep) return error(r, wire::error::bad_request, "bad HOST-CANDIDATE");
     entry.add_host(unmapped(*ep));
   }
+  auto key = r.msg.find(wire::attr::public_key);
+  if (!key) return error(r, wire::error::bad_request, "missing PUBLIC-KEY");
+  if (key->value.size() != entry.key.size()) return error(r, wire::error::bad_request, "bad PUBLIC-KEY");
+  std::copy(key->value.begin(), key->value.end(), entry.key.begin());
+
+  // The source first (a MAC, cheap), the key second (a signature, dear): a spoofed source
+  // never sees the NONCE sent to it, so it cannot make the broker verify anything.
+  auto nonce = r.msg.find(wire::attr::nonce);
+  if (!nonce) return challenge(r, wire::error::unauthenticated, "unauthenticated");
+  if (!nonces.valid(nonce->value, r.source, r.now, options.nonce_lifetime))
+    return challenge(r, wire::error::stale_nonce, "stale nonce");
+  if (!signed_by(r, entry.key)) {
+    ++stats.auth_failed;
+    return challenge(r, wire::error::unauthenticated, "bad signature");
+  }
 
   const bool refresh = reg.find(id, r.now, found_b) && found_b.reflexive == r.source;
   if (auto ec = reg.upsert(entry, r.now)) {
-    if (ec == errc::id_taken) return error(r, wire::error::forbidden, "PEER-ID taken elsewhere");
+    if (ec == errc::id_taken) return error(r, wire::error::forbidden, "PEER-ID held by another key");
     if (ec == errc::registry_full) return error(r, wire::error::insufficient_capacity, "registry full");
     return error(r, wire::error::server_error, "registry failure");
   }
@@ -219,7 +261,37 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
   stun::builder b(out, stun::message_class::success_response, wire::method::register_peer, r.msg.id());
   b.add_xor_address(stun::attr::xor_mapped_address, r.source);
   b.add_u32(wire::attr::lifetime, static_cast<std::uint32_t>(lifetime.count()));
+  // For the next refresh, which then needs no challenge.
+  b.add(wire::attr::nonce, nonces.issue(r.source, r.now));
   return finish(r, b);
+}
+
+std::span<const std::byte> broker::impl::challenge(const request& r, int code, std::string_view reason) {
+  stun::builder b(out, stun::message_class::error_response, r.msg.method(), r.msg.id());
+  b.add_error_code(code, reason.substr(0, max_reason_size));
+  b.add(wire::attr::nonce, nonces.issue(r.source, r.now));
+  if (b.error()) return error(r, wire::error::server_error, "answer does not fit");
+  if (!fits(r, b)) return pad_error(r, b.size() + stun::fingerprint_size);
+  ++stats.challenges;
+  ++stats.errors_sent;
+  return b.finish_with_fingerprint();
+}
+
+bool broker::impl::signed_by(const request& r, const public_key& key) {
+  std::optional<stun::attribute> sig;
+  for (const stun::attribute a : r.msg) {
+    if (!sig) {
+      if (a.type == wire::attr::signature) sig = a;
+    } else if (a.type != stun::attr::fingerprint) {
+      return false;
+    }
+  }
+  if (!sig || sig->value.size() != signature_size) return false;
+  const auto signed_bytes = r.msg.covered_by(wire::attr::signature, covered);
+  if (!signed_bytes) return false;
+  signature value;
+  std::copy(sig->value.begin(), sig->value.end(), value.begin());
+  return verify(key, *signed_bytes, value);
 }
 
 std::span<const std::byte> broker::impl::on_lookup(const request& r) {
@@ -236,6 +308,7 @@ std::span<const std::byte> broker::impl::on_lookup(const request& r) {
 
 void broker::impl::add_candidates(stun::builder& b, const registration_record& peer) {
   b.add_string(wire::attr::peer_id, peer.id());
+  b.add(wire::attr::public_key, peer.key);
   b.add_xor_address(wire::attr::reflexive_candidate, peer.reflexive);
   for (const auto& h : peer.host()) b.add_xor_address(wire::attr::host_candidate, h);
 }
@@ -246,12 +319,19 @@ bool broker::impl::fits(const request& r, const stun::builder& b) const {
 
 std::span<const std::byte> broker::impl::finish(const request& r, stun::builder& b) {
   if (b.error()) return error(r, wire::error::server_error, "answer does not fit");
-  if (!fits(r, b)) {
-    // Amplification rule: the client pads its request (PADDING) to the answer's size.
-    const std::string reason = "pad request to " + std::to_string(b.size() + stun::fingerprint_size) + " bytes";
-    return error(r, wire::error::bad_request, reason);
-  }
+  if (!fits(r, b)) return pad_error(r, b.size() + stun::fingerprint_size);
   return b.finish_with_fingerprint();
+}
+
+std::span<const std::byte> broker::impl::pad_error(const request& r, std::size_t answer_size) {
+  // Amplification rule: the client pads its request (PADDING) to the answer's size. The
+  // reason is written in place: a stream of small requests must not allocate.
+  constexpr std::string_view head = "pad request to ", tail = " bytes";
+  std::array<char, max_reason_size> text{};
+  auto at = std::copy(head.begin(), head.end(), text.begin());
+  at = std::to_chars(at, text.end() - tail.size(), answer_size).ptr;
+  at = std::copy(tail.begin(), tail.end(), at);
+  return error(r, wire::error::bad_request, std::string_view(text.data(), static_cast<std::size_t>(at - text.begin())));
 }
 
 std::span<const std::byte> broker::impl::error(const request& r, int code, std::string_view reason) {
@@ -302,7 +382,7 @@ asio::awaitable<void> broker::impl::receive_loop(loop_buffers& b) {
       throw system_error(ec, what.str());
     }
     const endpoint source = b.from;
-    auto answer = handle(std::span<const std::byte>(b.in).first(n), source, clock::now(), b.out);
+    auto answer = handle(std::span<const std::byte>(b.in).first(n), source, now(), b.out);
     if (answer.empty()) continue;
     // A failed send is that one client's loss (unreachable, filtered); keep serving.
     auto [sec, sent] = co_await socket.async_send_to(asio::buffer(answer.data(), answer.size()),
@@ -328,7 +408,7 @@ asio::awaitable<void> broker::impl::expiry_loop() {
       co_return;
     // Collected first: an event handler must not run while the registry iterates.
     expired.clear();
-    reg.expire(clock::now(), [this](std::string_view id, const endpoint& ep) {
+    reg.expire(now(), [this](std::string_view id, const endpoint& ep) {
       expired.push_back({.what = broker_event::kind::expired, .id = std::string(id), .target = {}, .address = ep});
     });
     for (const auto& e : expired) emit(e);

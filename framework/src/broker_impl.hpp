@@ -3,6 +3,9 @@
 // are in docs/protocol.md.
 #pragma once
 
+#include "broker_nonce.hpp"
+#include "broker_rate_limit.hpp"
+
 #include "punch/broker.hpp"
 #include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
@@ -30,8 +33,15 @@ inline constexpr std::size_t response_floor = 64;
 // Error reasons are at most this long, so that an error response fits response_floor:
 // 20 header + 8 ERROR-CODE header + 28 reason + 8 FINGERPRINT.
 inline constexpr std::size_t max_reason_size = 28;
-// Peers pad requests to wire::answer_bound; the answers must stay within it.
-static_assert(wire::answer_bound::connect == 356 && wire::answer_bound::reg <= response_floor);
+static_assert(stun::header_size + 8 + max_reason_size + stun::fingerprint_size <= response_floor);
+// Peers pad requests to wire::answer_bound; the answers must stay within it (the values
+// docs/protocol.md quotes). A Register's challenge (401, 438) adds a NONCE to an error, which
+// takes it past the floor: it is sent only to requests as large as it (peers pad to
+// answer_bound::reg), and the success answer adds a NONCE too.
+static_assert(wire::answer_bound::lookup == 348 && wire::answer_bound::connect == 392);
+static_assert(wire::answer_bound::reg == 88 && wire::answer_bound::reg_success == 84);
+static_assert(stun::header_size + 8 + max_reason_size + 4 + wire::nonce_size + stun::fingerprint_size <=
+              wire::answer_bound::reg);
 
 // Retransmitted Connects are answered from this cache instead of introducing twice.
 inline constexpr std::chrono::seconds connect_cache_ttl{10};
@@ -105,6 +115,9 @@ struct broker::impl {
   asio::awaitable<void> receive_loops_from(std::size_t first, std::size_t count);
   asio::awaitable<void> expiry_loop();
 
+  // The broker's time: options.clock, or the steady clock.
+  clock::time_point now() const { return options.clock ? options.clock() : clock::now(); }
+
   // broker.cpp: the simple requests.
   std::span<const std::byte> on_binding(const request& r);
   std::span<const std::byte> on_classic_binding(std::span<const std::byte> datagram,
@@ -112,14 +125,22 @@ struct broker::impl {
   std::span<const std::byte> on_register(const request& r);
   std::span<const std::byte> on_lookup(const request& r);
   std::span<const std::byte> error(const request& r, int code, std::string_view reason);
+  // 401 or 438 with a fresh NONCE for the request's source (400 "pad request" when that
+  // would be larger than the request).
+  std::span<const std::byte> challenge(const request& r, int code, std::string_view reason);
+  // True if the request's SIGNATURE is `key`'s over everything before it, and nothing but
+  // FINGERPRINT follows it (the attributes after a signature are not covered by it).
+  bool signed_by(const request& r, const public_key& key);
   std::span<const std::byte> unknown_attributes(const request& r);
-  // PEER-ID, REFLEXIVE-CANDIDATE and HOST-CANDIDATEs of `peer`.
+  // PEER-ID, PUBLIC-KEY, REFLEXIVE-CANDIDATE and HOST-CANDIDATEs of `peer`.
   static void add_candidates(stun::builder& b, const registration_record& peer);
   // True if the success answer in `b` plus FINGERPRINT fits the request's budget.
   bool fits(const request& r, const stun::builder& b) const;
   // Finishes a success answer with FINGERPRINT, or answers 400 (pad the request) when it
   // would not fit the budget, or 500 when the builder failed.
   std::span<const std::byte> finish(const request& r, stun::builder& b);
+  // 400 "pad request to N bytes": the answer would be `answer_size` bytes.
+  std::span<const std::byte> pad_error(const request& r, std::size_t answer_size);
 
   // broker_connect.cpp: Connect, the cache, Introduce and its acknowledgements.
   std::span<const std::byte> on_connect(const request& r);
@@ -142,6 +163,8 @@ struct broker::impl {
   registry& reg;
   broker_options options;
   broker_stats stats;
+  broker_detail::nonce_issuer nonces;
+  broker_detail::rate_limiter limiter;
   std::function<void(const broker_event&)> on_event;
   bool v6_socket = false;
   std::string local;  // the socket's endpoint, for error messages
@@ -150,6 +173,7 @@ struct broker::impl {
   std::array<loop_buffers, receive_loops> loops{};
   std::span<std::byte> out;  // the answer buffer of the datagram being handled
   std::array<std::byte, stun::max_message_size> scratch{};  // RFC 3489 requests, re-framed
+  std::array<std::byte, stun::max_message_size> covered{};  // what a Register's SIGNATURE signs
 
   // A ring of recent Connect answers (options.connect_cache_size) and its index by transaction.
   std::vector<broker_detail::connect_record> connects;

@@ -22,6 +22,7 @@ struct id_hash {
 // an exactly sized array: most peers announce one or two, and a vector's capacity word and
 // growth slack would be paid a million times over.
 struct entry {
+  public_key key{};
   endpoint reflexive;
   std::uint8_t host_count = 0;  // fits in the endpoint's tail padding
   std::unique_ptr<endpoint[]> host;
@@ -50,8 +51,9 @@ public:
   error_code upsert(const registration_record& r, clock::time_point now) override {
     if (auto it = map_.find(r.id()); it != map_.end()) {
       entry& e = it->second;
-      // A live id belongs to the endpoint that registered it; an expired one is free.
-      if (e.expires > now && e.reflexive != r.reflexive) return errc::id_taken;
+      // A live id belongs to the key that registered it (from wherever it moves); an expired
+      // one is free.
+      if (e.expires > now && e.key != r.key) return errc::id_taken;
       store(e, r);
       return {};
     }
@@ -68,6 +70,7 @@ public:
     if (it == map_.end() || it->second.expires <= now) return false;
     const entry& e = it->second;
     out.set_id(it->first);
+    out.key = e.key;
     out.reflexive = e.reflexive;
     out.host_count = 0;
     for (std::size_t i = 0; i < e.host_count; ++i) out.add_host(e.host[i]);
@@ -106,6 +109,7 @@ public:
 
 private:
   void store(entry& e, const registration_record& r) {
+    e.key = r.key;
     e.reflexive = r.reflexive;
     e.set_host(r.host());
     e.expires = r.expires;
@@ -179,6 +183,7 @@ error_code registry::upsert(const registration& r, clock::time_point now) {
   if (!record.set_id(r.id)) return errc::bad_attribute_value;
   for (const auto& h : r.host)
     if (!record.add_host(h)) return errc::bad_attribute_value;
+  record.key = r.key;
   record.reflexive = r.reflexive;
   record.expires = r.expires;
   return upsert(record, now);
@@ -187,7 +192,7 @@ error_code registry::upsert(const registration& r, clock::time_point now) {
 std::optional<registration> registry::find(std::string_view id, clock::time_point now) const {
   registration_record record;
   if (!find(id, now, record)) return std::nullopt;
-  return registration{std::string(record.id()), record.reflexive,
+  return registration{std::string(record.id()), record.key, record.reflexive,
                       std::vector<endpoint>(record.host().begin(), record.host().end()), record.expires};
 }
 

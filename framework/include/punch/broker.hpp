@@ -1,5 +1,7 @@
 // The broker service: answers STUN Binding, Register, Lookup and Connect on one datagram
 // socket of any transport, and introduces both peers of a Connect to each other at once.
+// A Register proves its source address (a NONCE the broker gave it) and its identity key (a
+// signature); every source address gets a token bucket. See docs/protocol.md.
 #pragma once
 
 #include "punch/registry.hpp"
@@ -8,14 +10,22 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace punch {
+
+// The key of the broker's NONCE MACs (BLAKE2b, docs/protocol.md "NONCE").
+using broker_secret = std::array<std::byte, 32>;
+// A new random secret (libsodium's randombytes), for brokers that must share one.
+broker_secret random_broker_secret();
 
 struct broker_options {
   std::chrono::seconds min_lifetime{10};
@@ -31,21 +41,46 @@ struct broker_options {
   std::size_t connect_cache_size = 4096;
   // How often expired registrations are dropped (and `expired` events emitted).
   std::chrono::milliseconds expiry_interval{1000};
+
+  // How long a NONCE the broker issued stays good for a Register (438 after that).
+  std::chrono::seconds nonce_lifetime{300};
+  // The NONCE secret. Empty: a random one per broker. Brokers that serve one port from
+  // several threads (punch-broker --threads) must share one: a peer's next datagram may
+  // reach another thread than the one that gave it its NONCE.
+  std::optional<broker_secret> nonce_secret;
+
+  // A token bucket per source IP address (not port), checked for every datagram before it
+  // is parsed: `rate_limit` datagrams per second, bursts of up to `rate_burst`; beyond that
+  // datagrams are dropped without an answer (broker_stats::rate_limited). Buckets live in a
+  // fixed table of `rate_limit_table` entries chosen by a keyed hash of the address;
+  // addresses that collide share one. 0 in any of the three: no limit. Peers behind one
+  // public address (a carrier-grade NAT) share its bucket.
+  std::uint32_t rate_limit = 100;
+  std::uint32_t rate_burst = 200;
+  std::size_t rate_limit_table = 65536;
+
+  // Where the broker reads the time (registration expiry, NONCE age, token buckets); empty:
+  // std::chrono::steady_clock::now. For tests that move time on without waiting; timers
+  // (expiry sweep, Introduce retransmission) still run on real time.
+  std::function<std::chrono::steady_clock::time_point()> clock;
   // No SOFTWARE option: answers stay small (docs/protocol.md, "Amplification").
 };
 
 // Counters, readable at any time (the broker logs them periodically in the app).
 struct broker_stats {
-  std::uint64_t received = 0;
+  std::uint64_t received = 0;        // every datagram, the rate-limited ones included
+  std::uint64_t rate_limited = 0;    // dropped unread: the source address was over its rate
   std::uint64_t malformed = 0;       // dropped: not a valid STUN message
   std::uint64_t bindings = 0;
   std::uint64_t registrations = 0;   // successful Register (new or refresh)
+  std::uint64_t challenges = 0;      // 401 and 438 answers to Register (each with a NONCE)
+  std::uint64_t auth_failed = 0;     // Registers with a good NONCE whose SIGNATURE did not verify
   std::uint64_t lookups = 0;
   std::uint64_t connects = 0;
   std::uint64_t introductions = 0;        // Introduce exchanges started (one per Connect)
   std::uint64_t introductions_acked = 0;
   std::uint64_t introductions_failed = 0; // never acknowledged, or answered with an error
-  std::uint64_t errors_sent = 0;
+  std::uint64_t errors_sent = 0;     // error answers of every kind, challenges included
 };
 
 // What happened, for logs: one call per new registration and per introduction.

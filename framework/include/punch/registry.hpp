@@ -2,6 +2,7 @@
 #pragma once
 
 #include "punch/error.hpp"
+#include "punch/identity.hpp"
 #include "punch/transport.hpp"
 #include "punch/wire/protocol.hpp"
 
@@ -23,6 +24,7 @@ namespace punch {
 // What the broker knows about one registered peer.
 struct registration {
   std::string id;
+  public_key key{};                 // the identity key the id is bound to while it is live
   endpoint reflexive;               // the source address the broker saw (the NAT's mapping)
   std::vector<endpoint> host;       // the peer's own interface addresses (≤ wire::max_host_candidates)
   std::chrono::steady_clock::time_point expires;
@@ -32,6 +34,7 @@ struct registration {
 // wire::max_host_candidates host candidates): the broker's hot path reads and writes these
 // without allocating.
 struct registration_record {
+  public_key key{};
   endpoint reflexive;
   std::chrono::steady_clock::time_point expires;
   std::array<endpoint, wire::max_host_candidates> host_storage{};
@@ -60,8 +63,10 @@ class registry {
 public:
   virtual ~registry() = default;
 
-  // Inserts or refreshes `r`. errc::registry_full when a new id does not fit;
-  // errc::id_taken when the id is live and registered from another reflexive endpoint.
+  // Inserts or refreshes `r`: a live id is bound to the key that registered it, which may
+  // refresh it or move it to another reflexive endpoint. errc::id_taken when the id is live
+  // and held by another key (an expired id is free for any key); errc::registry_full when a
+  // new id does not fit.
   virtual error_code upsert(const registration_record& r, std::chrono::steady_clock::time_point now) = 0;
   // Copies the live registration for `id` into `out` and returns true, if there is one
   // (expired entries count as absent).

@@ -1,0 +1,94 @@
+// The broker's NONCE (private header; docs/protocol.md, "NONCE"): 4 bytes of issue time and
+// a 16-byte keyed BLAKE2b over that time and the requester's address and port. Stateless,
+// like WireGuard's cookies: a NONCE proves that its holder receives what the broker sends to
+// that address, and the broker keeps nothing per NONCE, so a spoofed source allocates nothing.
+#pragma once
+
+#include "punch/broker.hpp"
+#include "punch/wire/protocol.hpp"
+
+#include <sodium.h>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace punch::broker_detail {
+
+using nonce = std::array<std::byte, wire::nonce_size>;
+
+class nonce_issuer {
+public:
+  using clock = std::chrono::steady_clock;
+
+  explicit nonce_issuer(const broker_secret& secret) noexcept : secret_(secret) {}
+  ~nonce_issuer() { sodium_memzero(secret_.data(), secret_.size()); }
+  nonce_issuer(const nonce_issuer&) = delete;
+  nonce_issuer& operator=(const nonce_issuer&) = delete;
+
+  // A NONCE for `source` (unmapped: IPv4 as IPv4), issued at `now`.
+  nonce issue(const endpoint& source, clock::time_point now) const noexcept {
+    nonce n;
+    const std::uint32_t t = seconds_of(now);
+    n[0] = std::byte(t >> 24);
+    n[1] = std::byte(t >> 16);
+    n[2] = std::byte(t >> 8);
+    n[3] = std::byte(t);
+    mac(t, source, std::span<std::byte, mac_size>(n.data() + 4, mac_size));
+    return n;
+  }
+
+  // True if `value` is a NONCE this broker (or one sharing its secret) issued for `source`
+  // at most `lifetime` before `now`. The age is checked first: it is public, and cheaper.
+  bool valid(std::span<const std::byte> value, const endpoint& source, clock::time_point now,
+             std::chrono::seconds lifetime) const noexcept {
+    if (value.size() != wire::nonce_size) return false;
+    const std::uint32_t issued = (std::to_integer<std::uint32_t>(value[0]) << 24) |
+                                 (std::to_integer<std::uint32_t>(value[1]) << 16) |
+                                 (std::to_integer<std::uint32_t>(value[2]) << 8) |
+                                 std::to_integer<std::uint32_t>(value[3]);
+    // Modulo 2^32: a NONCE "from the future" has a huge age and is stale.
+    const std::uint32_t age = seconds_of(now) - issued;
+    if (age > static_cast<std::uint64_t>(lifetime.count())) return false;
+    std::array<std::byte, mac_size> expected;
+    mac(issued, source, expected);
+    return sodium_memcmp(expected.data(), value.data() + 4, mac_size) == 0;
+  }
+
+private:
+  static constexpr std::size_t mac_size = wire::nonce_size - 4;
+
+  // Seconds of the steady clock, modulo 2^32: only differences are used.
+  static std::uint32_t seconds_of(clock::time_point t) noexcept {
+    return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+  }
+
+  // BLAKE2b-128 keyed with the secret over time (4) ‖ family (1: 4 or 6) ‖ address (4 or
+  // 16) ‖ port (2), all big-endian.
+  void mac(std::uint32_t t, const endpoint& source, std::span<std::byte, mac_size> out) const noexcept {
+    std::array<unsigned char, 4 + 1 + 16 + 2> in{};
+    std::size_t n = 0;
+    in[n++] = static_cast<unsigned char>(t >> 24);
+    in[n++] = static_cast<unsigned char>(t >> 16);
+    in[n++] = static_cast<unsigned char>(t >> 8);
+    in[n++] = static_cast<unsigned char>(t);
+    const auto a = source.address();
+    if (a.is_v4()) {
+      in[n++] = 4;
+      for (auto b : a.to_v4().to_bytes()) in[n++] = b;
+    } else {
+      in[n++] = 6;
+      for (auto b : a.to_v6().to_bytes()) in[n++] = b;
+    }
+    in[n++] = static_cast<unsigned char>(source.port() >> 8);
+    in[n++] = static_cast<unsigned char>(source.port() & 0xFF);
+    crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(), n,
+                       reinterpret_cast<const unsigned char*>(secret_.data()), secret_.size());
+  }
+
+  broker_secret secret_;
+};
+
+}  // namespace punch::broker_detail
