@@ -275,7 +275,7 @@ BOOST_AUTO_TEST_CASE(an_invalid_id_is_rejected_before_anything_is_sent) {
   }());
 }
 
-BOOST_AUTO_TEST_CASE(after_a_broker_restart_peers_reregister_within_one_keepalive_and_connect_again) {
+BOOST_AUTO_TEST_CASE(a_broker_restart_keeps_established_connections_and_peers_reregister_and_connect_again) {
   sim_world w;
   auto o = quick();
   o.keepalive = 300ms;
@@ -289,7 +289,7 @@ BOOST_AUTO_TEST_CASE(after_a_broker_restart_peers_reregister_within_one_keepaliv
   alice.on_event(count);
   bob.on_event(count);
   w.run([&]() -> asio::awaitable<void> {
-    co_await connect_pair(alice, bob);
+    auto [old_a, old_b] = co_await connect_pair(alice, bob);
     w.restart_broker();
     restarted = true;
     BOOST_CHECK_EQUAL(w.current_registry().size(), 0u);
@@ -298,6 +298,10 @@ BOOST_AUTO_TEST_CASE(after_a_broker_restart_peers_reregister_within_one_keepaliv
     co_await t.async_wait(asio::use_awaitable);
     BOOST_CHECK_EQUAL(w.current_registry().size(), 2u);
     BOOST_CHECK_GE(refreshed_after_restart, 2);
+    // The connection made before the restart is direct: the broker was never on its path.
+    co_await send_text(old_a, "still here");
+    BOOST_CHECK_EQUAL(co_await receive_text(old_b), "still here");
+    BOOST_CHECK(old_a.is_open() && old_b.is_open());
     auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
     co_await send_text(ca, "again");
     BOOST_CHECK_EQUAL(co_await receive_text(cb), "again");

@@ -1,0 +1,70 @@
+// A transport that wraps another and lets a test meddle with every datagram a socket sends:
+// change its bytes, send it twice, or drop it — an attacker on the path, for the trust tests.
+#pragma once
+
+#include "punch/transport.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace punch::test {
+
+class tap_transport : public transport {
+public:
+  // Called with every datagram before it leaves; returns how many copies to send (0 drops
+  // it). It may change the bytes.
+  using hook = std::function<int(std::vector<std::byte>& datagram, const endpoint& to)>;
+
+  tap_transport(transport& inner, hook h) : inner_(inner), hook_(std::move(h)) {}
+
+  std::string name() const override { return "tap(" + inner_.name() + ")"; }
+  asio::any_io_executor get_executor() override { return inner_.get_executor(); }
+  datagram_socket open(const endpoint& local, error_code& ec) override {
+    auto s = inner_.open(local, ec);
+    if (ec) return {};
+    return datagram_socket(std::make_unique<socket>(std::move(s), hook_));
+  }
+  using transport::open;
+
+private:
+  class socket : public socket_impl {
+  public:
+    socket(datagram_socket inner, hook& h) : inner_(std::move(inner)), hook_(h) {}
+    asio::any_io_executor get_executor() override { return inner_.get_executor(); }
+    endpoint local_endpoint() const override { return inner_.local_endpoint(); }
+    bool is_open() const override { return inner_.is_open(); }
+    void close() override { inner_.close(); }
+    void async_receive_from(asio::mutable_buffer data, endpoint& from, datagram_handler handler) override {
+      inner_.impl()->async_receive_from(data, from, std::move(handler));
+    }
+    void async_send_to(asio::const_buffer data, const endpoint& to, datagram_handler handler) override {
+      auto copy = std::make_shared<std::vector<std::byte>>(static_cast<const std::byte*>(data.data()),
+                                                           static_cast<const std::byte*>(data.data()) + data.size());
+      const int copies = hook_(*copy, to);
+      const std::size_t size = data.size();
+      for (int i = 1; i < copies; ++i)
+        inner_.impl()->async_send_to(asio::buffer(*copy), to, datagram_handler([copy](error_code, std::size_t) {}));
+      if (copies <= 0) {
+        // Dropped on the path: the sender cannot tell.
+        asio::post(inner_.get_executor(),
+                   [h = std::move(handler), size]() mutable { std::move(h)(error_code{}, size); });
+        return;
+      }
+      inner_.impl()->async_send_to(asio::buffer(*copy), to, datagram_handler(
+          [h = std::move(handler), copy, size](error_code ec, std::size_t) mutable { std::move(h)(ec, size); }));
+    }
+
+  private:
+    datagram_socket inner_;
+    hook& hook_;
+  };
+
+  transport& inner_;
+  hook hook_;
+};
+
+}  // namespace punch::test
