@@ -71,12 +71,12 @@ void check_peer_id(std::string_view id) {
 }
 
 // wire/protocol.hpp: frames and STUN are told apart by the first byte; a frame header
-// re-encodes to the same five bytes.
+// re-encodes to the same 13 bytes.
 void check_frame(std::span<const std::byte> input) {
   const bool frame = wire::looks_like_frame(input);
   expect(!(frame && looks_like_stun(input)), "a datagram looks like both a frame and STUN");
   if (!frame) {
-    expect(input.size() < wire::frame_header_size || (input[0] & std::byte{0xF0}) != wire::frame_marker ||
+    expect(input.size() < wire::frame_overhead || (input[0] & std::byte{0xF0}) != wire::frame_marker ||
                std::to_integer<unsigned>(input[0] & std::byte{0x0F}) > 3,
            "looks_like_frame refused a frame");
     return;
@@ -84,11 +84,12 @@ void check_frame(std::span<const std::byte> input) {
   const auto kind = wire::frame_kind_of(input);
   expect(static_cast<unsigned>(kind) <= 3, "frame kind out of range");
   std::array<std::byte, wire::frame_header_size> header;
-  wire::write_frame_header(header, kind, wire::frame_tag_of(input));
+  wire::write_frame_header(header, kind, wire::frame_tag_of(input), wire::frame_counter_of(input));
   expect(same_bytes(header, input.first(wire::frame_header_size)), "frame header does not round trip");
+  // The connection tag is one of the keys derived from the introduction token.
   wire::token t{};
-  std::copy(input.begin() + 1, input.begin() + 5, t.begin());
-  expect(wire::tag_of(t) == wire::frame_tag_of(input), "tag_of and frame_tag_of disagree");
+  std::copy_n(input.begin(), std::min(input.size(), t.size()), t.begin());
+  expect(wire::tag_of(t) == wire::derive_keys(t).tag, "tag_of and derive_keys disagree");
 }
 
 void decode_everything(const message& m) {
