@@ -1,8 +1,13 @@
 // The broker's hot path does not allocate: a counting global operator new (tests/support,
 // linked into this binary only) sees no allocation while the broker answers a steady-state
-// burst of Binding, Register refreshes and Lookups over real UDP. The client is a raw POSIX socket on another thread,
-// with every request built before the burst, so that whatever is counted is the broker's.
+// burst of Binding, signed Register refreshes (NONCE check, signature verification) and
+// Lookups over real UDP, every datagram through the rate limiter. (Connect allocates by
+// design: each one starts an Introduce exchange, a coroutine with its own state.) The client is a raw
+// POSIX socket on another thread, with every request built (and signed) before the burst, so
+// that whatever is counted is the broker's.
 #include "counting_new.hpp"
+#include "signed_register.hpp"
+
 #include "punch/broker.hpp"
 #include "punch/plugins/udp.hpp"
 #include "punch/registry.hpp"
@@ -30,16 +35,18 @@ namespace asio = boost::asio;
 using namespace punch;
 using bytes = std::vector<std::byte>;
 
+stun::transaction_id tid_of(std::uint32_t n) {
+  stun::transaction_id tid{};
+  std::memcpy(tid.data(), &n, sizeof n);
+  return tid;
+}
+
 bytes request(std::uint16_t method, std::uint32_t n, std::string_view id, std::string_view target,
               std::size_t pad_to = 0) {
   std::array<std::byte, stun::max_message_size> buf;
-  stun::transaction_id tid{};
-  std::memcpy(tid.data(), &n, sizeof n);
-  stun::builder b(buf, stun::message_class::request, method, tid);
+  stun::builder b(buf, stun::message_class::request, method, tid_of(n));
   if (!id.empty()) b.add_string(wire::attr::peer_id, id);
   if (!target.empty()) b.add_string(wire::attr::target_id, target);
-  if (method == wire::method::register_peer)
-    b.add_xor_address(wire::attr::host_candidate, endpoint{asio::ip::make_address("192.168.1.2"), 4000});
   static const std::array<std::byte, 400> zeros{};
   if (b.size() + stun::fingerprint_size < pad_to)
     b.add(wire::attr::padding, std::span(zeros).first((pad_to - b.size() - stun::fingerprint_size - 4 + 3) & ~std::size_t{3}));
@@ -59,6 +66,18 @@ std::size_t exchange_all(int fd, const sockaddr_in& to, const std::vector<bytes>
   return ok;
 }
 
+// The NONCE of the broker's 401 to an unsigned Register from `fd`.
+bytes nonce_for(int fd, const sockaddr_in& to, const identity& who, const broker_test::register_fields& f) {
+  const auto r = broker_test::register_request(who, f, {}, tid_of(0xFFFFFFFF));
+  ::sendto(fd, r.data(), r.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+  std::array<std::byte, 2048> in;
+  const auto n = ::recv(fd, in.data(), in.size(), 0);
+  error_code ec;
+  auto m = stun::message::parse(std::span<const std::byte>(in.data(), n > 0 ? static_cast<std::size_t>(n) : 0), ec);
+  BOOST_TEST_REQUIRE(m.has_value(), "no answer to the unsigned Register");
+  return broker_test::nonce_of(*m);
+}
+
 // Serves a warm-up burst, then counts allocations during a second burst.
 void check_burst_without_allocation(const transport_options& options) {
   asio::io_context ctx;
@@ -67,8 +86,13 @@ void check_burst_without_allocation(const transport_options& options) {
   BOOST_TEST_REQUIRE(!ec);
   auto socket = udp->open(endpoint{asio::ip::make_address("127.0.0.1"), 0});
   auto reg = make_memory_registry(1000);
-  // A short expiry interval, so that the expiry loop runs during the burst too.
-  broker b(socket, *reg, broker_options{.expiry_interval = std::chrono::milliseconds(20)});
+  // A short expiry interval, so that the expiry loop runs during the burst too; a rate limit
+  // that admits everything, so that every datagram goes through a bucket.
+  broker_options settings;
+  settings.expiry_interval = std::chrono::milliseconds(20);
+  settings.rate_limit = 10'000'000;
+  settings.rate_burst = 10'000'000;
+  broker b(socket, *reg, settings);
   asio::co_spawn(ctx, b.run(), asio::detached);
   std::thread server([&] { ctx.run(); });
 
@@ -81,14 +105,19 @@ void check_burst_without_allocation(const transport_options& options) {
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 
   // Every kind of request the hot path serves, the ids long enough to defeat the small-string
-  // optimisation: a Binding, a Register refresh (same id, same source), a Lookup.
+  // optimisation: a Binding, signed Register refreshes (same id, same source, same NONCE), a
+  // Lookup.
   const std::string alice = "alice-with-a-long-peer-id-0001", bob = "bob-with-a-long-peer-id-000002";
+  const identity alice_key = broker_test::test_identity(1), bob_key = broker_test::test_identity(2);
+  const std::vector<endpoint> host{endpoint{asio::ip::make_address("192.168.1.2"), 4000}};
+  const broker_test::register_fields alice_fields{alice, 600, host}, bob_fields{bob, 600, host};
+  const bytes nonce = nonce_for(fd, to, alice_key, alice_fields);  // good for 5 minutes
   std::vector<bytes> warm_up, burst;
   for (std::uint32_t i = 0; i < 600; ++i) {
     auto& into = i < 200 ? warm_up : burst;
     into.push_back(request(stun::method::binding, i * 4, {}, {}));
-    into.push_back(request(wire::method::register_peer, i * 4 + 1, alice, {}));
-    into.push_back(request(wire::method::register_peer, i * 4 + 2, bob, {}));
+    into.push_back(broker_test::register_request(alice_key, alice_fields, nonce, tid_of(i * 4 + 1)));
+    into.push_back(broker_test::register_request(bob_key, bob_fields, nonce, tid_of(i * 4 + 2)));
     into.push_back(request(wire::method::lookup, i * 4 + 3, {}, bob, wire::answer_bound::lookup));
   }
   const std::size_t warm_ok = exchange_all(fd, to, warm_up);
@@ -102,6 +131,8 @@ void check_burst_without_allocation(const transport_options& options) {
   BOOST_TEST(warm_ok == warm_up.size(), "the warm-up burst was not answered with successes");
   BOOST_TEST(burst_ok == burst.size(), "the burst was not answered with successes");
   BOOST_TEST(b.stats().lookups >= 600u);
+  BOOST_TEST(b.stats().registrations >= 1200u);
+  BOOST_TEST(b.stats().auth_failed == 0u);
   BOOST_TEST(counted == 0u, counted << " allocations while answering " << burst.size() << " requests");
 }
 

@@ -14,13 +14,24 @@ using kind = punch::broker_event::kind;
 
 namespace {
 
-bytes register_request(std::string_view peer, std::vector<endpoint> host = {},
-                       std::uint32_t lifetime = 60) {
-  return make_request(wire::method::register_peer, random_id(), [&](stun::builder& b) {
-    b.add_string(wire::attr::peer_id, peer);
-    b.add_u32(wire::attr::lifetime, lifetime);
-    for (const auto& h : host) b.add_xor_address(wire::attr::host_candidate, h);
-  });
+const punch::identity alice_key = test_identity(1), bob_key = test_identity(2);
+
+// Registers `c` as "alice" or "bob" (their keys), with the NONCE exchange; the success answer.
+asio::awaitable<std::optional<answer>> register_peer(client& c, const endpoint& broker, std::string_view peer,
+                                                     std::vector<endpoint> host = {}, std::uint32_t lifetime = 60) {
+  const register_fields fields{std::string(peer), lifetime, std::move(host)};
+  auto a = co_await c.register_as(peer == "bob" ? bob_key : alice_key, fields, broker);
+  BOOST_TEST_REQUIRE(a.has_value());
+  BOOST_TEST_REQUIRE(a->msg.cls() == cls::success_response,
+                     "registering " << peer << ": " << a->error_code() << " " << a->reason());
+  co_return a;
+}
+
+// PUBLIC-KEY follows PEER-ID (docs/protocol.md, "Connect", "Introduce").
+bool key_follows_id(const answer& a) {
+  auto it = a.msg.begin();
+  while (it != a.msg.end() && (*it).type != wire::attr::peer_id) ++it;
+  return it != a.msg.end() && ++it != a.msg.end() && (*it).type == wire::attr::public_key;
 }
 
 bytes connect_request(const stun::transaction_id& id, std::string_view requester, std::string_view target) {
@@ -64,12 +75,14 @@ BOOST_AUTO_TEST_CASE(connect_gives_both_peers_each_others_candidates_and_the_sam
   broker_fixture f;
   f.run([&]() -> asio::awaitable<void> {
     client alice(*f.udp), bob(*f.udp);
-    co_await alice.exchange(register_request("alice", alice_host), f.address);
-    co_await bob.exchange(register_request("bob", bob_host), f.address);
+    co_await register_peer(alice, f.address, "alice", alice_host);
+    co_await register_peer(bob, f.address, "bob", bob_host);
 
     auto a = co_await alice.exchange(connect_request(random_id(), "alice", "bob"), f.address);
     BOOST_TEST_REQUIRE(a->msg.cls() == cls::success_response);
     BOOST_TEST(a->text(wire::attr::peer_id) == "bob");
+    BOOST_TEST((a->key() == bob_key.key()));
+    BOOST_TEST(key_follows_id(*a));
     BOOST_TEST(a->xor_address(wire::attr::reflexive_candidate) == std::optional<endpoint>(bob.local()));
     BOOST_TEST((a->all_xor_addresses(wire::attr::host_candidate) == bob_host));
     BOOST_TEST(a->xor_address(stun::attr::xor_mapped_address) == std::optional<endpoint>(alice.local()));
@@ -80,6 +93,8 @@ BOOST_AUTO_TEST_CASE(connect_gives_both_peers_each_others_candidates_and_the_sam
     auto i = co_await next_introduce(bob, f.address);
     BOOST_TEST_REQUIRE(i.has_value());
     BOOST_TEST(i->text(wire::attr::peer_id) == "alice");
+    BOOST_TEST((i->key() == alice_key.key()));
+    BOOST_TEST(key_follows_id(*i));
     BOOST_TEST(i->xor_address(wire::attr::reflexive_candidate) == std::optional<endpoint>(alice.local()));
     BOOST_TEST((i->all_xor_addresses(wire::attr::host_candidate) == alice_host));
     BOOST_TEST((i->token() == token));
@@ -103,8 +118,8 @@ BOOST_AUTO_TEST_CASE(introduce_is_retransmitted_until_acknowledged_then_stops) {
   broker_fixture f(o);
   f.run([&]() -> asio::awaitable<void> {
     client alice(*f.udp), bob(*f.udp);
-    co_await alice.exchange(register_request("alice"), f.address);
-    co_await bob.exchange(register_request("bob"), f.address);
+    co_await register_peer(alice, f.address, "alice");
+    co_await register_peer(bob, f.address, "bob");
     co_await alice.exchange(connect_request(random_id(), "alice", "bob"), f.address);
 
     // Bob stays silent for two copies: the third one is the same transaction.
@@ -131,8 +146,8 @@ BOOST_AUTO_TEST_CASE(introduce_gives_up_after_the_configured_number_of_attempts)
   broker_fixture f(o);
   f.run([&]() -> asio::awaitable<void> {
     client alice(*f.udp), bob(*f.udp);
-    co_await alice.exchange(register_request("alice"), f.address);
-    co_await bob.exchange(register_request("bob"), f.address);
+    co_await register_peer(alice, f.address, "alice");
+    co_await register_peer(bob, f.address, "bob");
     co_await alice.exchange(connect_request(random_id(), "alice", "bob"), f.address);
     int copies = 0;
     while (co_await next_introduce(bob, f.address, 300ms)) ++copies;
@@ -149,8 +164,8 @@ BOOST_AUTO_TEST_CASE(a_retransmitted_connect_gets_the_same_answer_and_introduces
   broker_fixture f(o);
   f.run([&]() -> asio::awaitable<void> {
     client alice(*f.udp), bob(*f.udp);
-    co_await alice.exchange(register_request("alice"), f.address);
-    co_await bob.exchange(register_request("bob"), f.address);
+    co_await register_peer(alice, f.address, "alice");
+    co_await register_peer(bob, f.address, "bob");
     const auto request = connect_request(random_id(), "alice", "bob");
     auto first = co_await alice.exchange(request, f.address);
     auto intro = co_await next_introduce(bob, f.address);
@@ -177,8 +192,8 @@ BOOST_AUTO_TEST_CASE(connect_is_refused_to_strangers_and_impostors_and_for_unkno
   broker_fixture f;
   f.run([&]() -> asio::awaitable<void> {
     client alice(*f.udp), bob(*f.udp), mallory(*f.udp);
-    co_await alice.exchange(register_request("alice"), f.address);
-    co_await bob.exchange(register_request("bob"), f.address);
+    co_await register_peer(alice, f.address, "alice");
+    co_await register_peer(bob, f.address, "bob");
     struct refusal {
       client* from;
       std::string requester, target;
@@ -217,7 +232,7 @@ BOOST_AUTO_TEST_CASE(a_registration_expires_after_its_lifetime) {
   f.run([&]() -> asio::awaitable<void> {
     client alice(*f.udp), bob(*f.udp);
     const auto registered = std::chrono::steady_clock::now();
-    auto r = co_await bob.exchange(register_request("bob", {}, 1), f.address);
+    auto r = co_await register_peer(bob, f.address, "bob", {}, 1);
     BOOST_TEST(r->u32(wire::attr::lifetime) == std::optional<std::uint32_t>(1));
     // Poll with Lookup (bounded) until the broker says 404.
     asio::steady_timer pause(co_await asio::this_coro::executor);
@@ -257,9 +272,9 @@ BOOST_AUTO_TEST_CASE(a_dual_stack_broker_reports_ipv4_peers_as_ipv4_and_introduc
   const endpoint to{asio::ip::make_address("127.0.0.1"), f.address.port()};
   f.run([&]() -> asio::awaitable<void> {
     client alice(*f.udp), bob(*f.udp);
-    auto r = co_await alice.exchange(register_request("alice"), to);
+    auto r = co_await register_peer(alice, to, "alice");
     BOOST_TEST(r->xor_address(stun::attr::xor_mapped_address) == std::optional<endpoint>(alice.local()));
-    co_await bob.exchange(register_request("bob"), to);
+    co_await register_peer(bob, to, "bob");
     auto a = co_await alice.exchange(connect_request(random_id(), "alice", "bob"), to);
     BOOST_TEST(a->xor_address(wire::attr::reflexive_candidate) == std::optional<endpoint>(bob.local()));
     endpoint from;
@@ -287,8 +302,8 @@ BOOST_AUTO_TEST_CASE(cancelling_run_ends_it_and_stops_introductions_in_flight) {
   bool tested = false;
   asio::co_spawn(f.ctx, [&]() -> asio::awaitable<void> {
     client alice(*f.udp), bob(*f.udp);
-    co_await alice.exchange(register_request("alice"), f.address);
-    co_await bob.exchange(register_request("bob"), f.address);
+    co_await register_peer(alice, f.address, "alice");
+    co_await register_peer(bob, f.address, "bob");
     co_await alice.exchange(connect_request(random_id(), "alice", "bob"), f.address);
     BOOST_TEST((co_await next_introduce(bob, f.address)).has_value());
     stop.emit(asio::cancellation_type::terminal);

@@ -1,6 +1,9 @@
-// Test support for the broker protocol tests: a broker serving on real UDP (127.0.0.1), raw
-// client sockets that send hand-built requests, and helpers to read the answers.
+// Test support for the broker protocol tests: a broker serving on real UDP (127.0.0.1) with a
+// clock the test can move on, raw client sockets that send hand-built requests (and register
+// with the NONCE exchange and a signature), and helpers to read the answers.
 #pragma once
+
+#include "signed_register.hpp"
 
 #include "punch/broker.hpp"
 #include "punch/plugins/udp.hpp"
@@ -126,6 +129,14 @@ struct answer {
     auto v = a ? punch::stun::decode_error_code(*a, ec) : std::nullopt;
     return v ? std::string(v->reason) : std::string{};
   }
+  std::optional<punch::public_key> key() const {
+    auto a = msg.find(punch::wire::attr::public_key);
+    if (!a || a->value.size() != punch::public_key_size) return std::nullopt;
+    punch::public_key k;
+    std::memcpy(k.data(), a->value.data(), k.size());
+    return k;
+  }
+  bytes nonce() const { return nonce_of(msg); }
   std::optional<punch::wire::token> token() const {
     auto a = msg.find(punch::wire::attr::token);
     if (!a || a->value.size() != punch::wire::token_size) return std::nullopt;
@@ -146,11 +157,11 @@ inline std::optional<answer> parse(bytes data) {
   return a;
 }
 
-// A raw client socket on 127.0.0.1.
+// A raw client socket, on 127.0.0.1 unless told otherwise.
 class client {
 public:
-  explicit client(punch::transport& udp)
-      : socket_(udp.open(endpoint{asio::ip::make_address("127.0.0.1"), 0})) {}
+  explicit client(punch::transport& udp, const char* address = "127.0.0.1")
+      : socket_(udp.open(endpoint{asio::ip::make_address(address), 0})) {}
 
   endpoint local() const { return socket_.local_endpoint(); }
   punch::datagram_socket& socket() { return socket_; }
@@ -183,19 +194,41 @@ public:
     co_return parse(std::move(*data));
   }
 
+  // Registers as a peer does: with the NONCE of the broker's last answer to this socket, or
+  // first unsigned (answered 401 with a NONCE), then signed by `who`; a 401 or 438 with a
+  // fresh NONCE is tried once more. Returns the last answer (the test fails if none comes).
+  // (By value: a coroutine must not keep references to its caller's temporaries.)
+  asio::awaitable<std::optional<answer>> register_as(punch::identity who, register_fields f, endpoint to) {
+    std::optional<answer> a;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      a = co_await exchange(register_request(who, f, nonce, random_id()), to);
+      if (!a) co_return a;
+      if (auto n = a->nonce(); !n.empty()) nonce = n;
+      const int code = a->error_code();
+      if (code != punch::wire::error::unauthenticated && code != punch::wire::error::stale_nonce) break;
+      if (code == punch::wire::error::unauthenticated && a->reason() == "bad signature") break;
+    }
+    co_return a;
+  }
+
+  // The NONCE the broker last gave this socket.
+  bytes nonce;
+
 private:
   punch::datagram_socket socket_;
   std::array<std::byte, 2048> buf_{};
 };
 
-// A broker on 127.0.0.1 over the udp transport, with the events it emitted.
+// A broker on 127.0.0.1 over the udp transport, with the events it emitted. Its clock is the
+// steady clock plus `skew`, which a test moves on instead of waiting (NONCE age, expiry,
+// token buckets); freeze() stops it, so that only `skew` moves it.
 struct broker_fixture {
   explicit broker_fixture(punch::broker_options options = {}, std::size_t capacity = 100,
                           endpoint listen = endpoint{asio::ip::make_address("127.0.0.1"), 0})
       : udp(make_udp(ctx)),
         socket(udp->open(listen)),
         registry(punch::make_memory_registry(capacity)),
-        broker(socket, *registry, std::move(options)),
+        broker(socket, *registry, with_clock(std::move(options))),
         address(socket.local_endpoint()),
         event_timer(ctx) {
     broker.on_event([this](const punch::broker_event& e) {
@@ -203,6 +236,16 @@ struct broker_fixture {
       event_timer.cancel();
     });
   }
+
+  punch::broker_options with_clock(punch::broker_options o) {
+    if (!o.clock) o.clock = [this] { return now(); };
+    return o;
+  }
+  // The broker's time.
+  std::chrono::steady_clock::time_point now() const {
+    return (frozen ? *frozen : std::chrono::steady_clock::now()) + skew;
+  }
+  void freeze() { frozen = std::chrono::steady_clock::now(); }
 
   static std::unique_ptr<punch::transport> make_udp(asio::io_context& ctx) {
     punch::error_code ec;
@@ -245,6 +288,9 @@ struct broker_fixture {
     if (failure) std::rethrow_exception(failure);
   }
 
+  // Declared first: the broker's clock reads them.
+  std::chrono::nanoseconds skew{0};
+  std::optional<std::chrono::steady_clock::time_point> frozen;
   asio::io_context ctx;
   std::unique_ptr<punch::transport> udp;
   punch::datagram_socket socket;

@@ -1,8 +1,10 @@
-// Brokers on two threads, one port (SO_REUSEPORT) and one shared registry, as punch-broker
-// --threads runs them: a Connect finds a peer registered through the other thread, and the
-// target's Introduce answer, which the kernel hands to the other thread's socket, still ends
-// the introduction (no retransmissions, an `introduced` event). Also the shared registry's
-// own contract: the memory registry's, from several threads at once.
+// Brokers on two threads, one port (SO_REUSEPORT), one shared registry and one NONCE secret,
+// as punch-broker --threads runs them: a Connect finds a peer registered through the other
+// thread, and the target's Introduce answer, which the kernel hands to the other thread's
+// socket, still ends the introduction (no retransmissions, an `introduced` event). Also the
+// shared registry's own contract: the memory registry's, from several threads at once.
+#include "signed_register.hpp"
+
 #include "punch/broker.hpp"
 #include "punch/plugins/udp.hpp"
 #include "punch/registry.hpp"
@@ -61,6 +63,20 @@ struct client {
   }
   ~client() { ::close(fd); }
   void send(const bytes& b) { ::sendto(fd, b.data(), b.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to); }
+  // Registers as `id` with key `who`: the unsigned Register, then the signed one over the
+  // NONCE of the 401 answer. The last answer.
+  std::optional<stun::message> register_as(const identity& who, const std::string& id, std::uint32_t n) {
+    const broker_test::register_fields fields{id, {}, {}};
+    stun::transaction_id tid{std::byte{0x7f}};
+    std::memcpy(tid.data() + 4, &n, sizeof n);
+    send(broker_test::register_request(who, fields, {}, tid));
+    auto challenge = receive(std::chrono::seconds(2));
+    if (!challenge) return challenge;
+    const auto nonce = broker_test::nonce_of(*challenge);  // copied: the next receive reuses `in`
+    tid[3] = std::byte{1};
+    send(broker_test::register_request(who, fields, nonce, tid));
+    return receive(std::chrono::seconds(2));
+  }
   std::optional<stun::message> receive(std::chrono::milliseconds patience) {
     const timeval tv{0, static_cast<suseconds_t>(std::chrono::microseconds(patience).count())};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -91,7 +107,9 @@ struct two_threads {
       w.t = udp::make_transport(w.ctx.get_executor(), {{"reuse-port", "true"}, {"batch", "8"}}, ec);
       BOOST_TEST_REQUIRE(!ec);
       w.socket = w.t->open(i == 0 ? endpoint{asio::ip::make_address("127.0.0.1"), 0} : workers[0].socket.local_endpoint());
-      w.b = std::make_unique<broker>(w.socket, *reg);
+      broker_options options;
+      options.nonce_secret = secret;  // a peer's datagrams may reach either thread
+      w.b = std::make_unique<broker>(w.socket, *reg, options);
       w.b->on_event([this, i](const broker_event& e) {
         std::lock_guard lock(mutex);
         events.emplace_back(i, e);
@@ -115,6 +133,7 @@ struct two_threads {
   }
 
   std::unique_ptr<registry> reg = make_shared_registry(1000, 4);
+  broker_secret secret = random_broker_secret();
   std::array<worker, 2> workers;
   std::mutex mutex;
   std::vector<std::pair<std::size_t, broker_event>> events;
@@ -128,8 +147,7 @@ BOOST_AUTO_TEST_CASE(a_connect_across_threads_introduces_once_and_is_acknowledge
   std::vector<std::unique_ptr<client>> peers;
   for (std::uint32_t i = 0; i < 16; ++i) {
     auto& c = *peers.emplace_back(std::make_unique<client>(brokers.port()));
-    c.send(make(stun::message_class::request, wire::method::register_peer, i, "peer" + std::to_string(i)));
-    auto answer = c.receive(2s);
+    auto answer = c.register_as(broker_test::test_identity(static_cast<int>(i)), "peer" + std::to_string(i), i);
     BOOST_TEST_REQUIRE(answer.has_value());
     BOOST_TEST_REQUIRE((answer->cls() == stun::message_class::success_response));
   }
@@ -177,6 +195,7 @@ BOOST_AUTO_TEST_CASE(the_shared_registry_keeps_every_registration_made_from_seve
       for (int i = 0; i < 500; ++i) {
         registration_record r;
         r.set_id("t" + std::to_string(t) + "-" + std::to_string(i));
+        r.key[0] = std::byte(t);
         r.reflexive = endpoint{asio::ip::make_address("203.0.113.1"), static_cast<std::uint16_t>(1000 + t)};
         r.expires = now + std::chrono::seconds(i % 2 ? 10 : 100);
         reg->upsert(r, now);

@@ -1,4 +1,4 @@
-// The in-memory registry: upsert and refresh, expiry, id ownership, capacity.
+// The in-memory registry: upsert and refresh, expiry, id ownership by key, capacity.
 #include "punch/registry.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -17,9 +17,16 @@ const endpoint alice_ep{asio::ip::make_address("203.0.113.5"), 40000};
 const endpoint other_ep{asio::ip::make_address("203.0.113.5"), 40001};
 const clock_type::time_point t0{std::chrono::hours(1)};
 
+punch::public_key key_of(int n) {
+  punch::public_key k{};
+  k[0] = std::byte(n);
+  return k;
+}
+const punch::public_key alice_key = key_of(1), other_key = key_of(2);
+
 punch::registration make(std::string id, endpoint reflexive, clock_type::time_point expires,
-                         std::vector<endpoint> host = {}) {
-  return {std::move(id), reflexive, std::move(host), expires};
+                         std::vector<endpoint> host = {}, punch::public_key key = alice_key) {
+  return {std::move(id), key, reflexive, std::move(host), expires};
 }
 
 }  // namespace
@@ -34,6 +41,7 @@ BOOST_AUTO_TEST_CASE(an_upserted_registration_is_found_with_all_its_fields) {
   auto found = reg->find("alice", t0);
   BOOST_TEST_REQUIRE(found.has_value());
   BOOST_TEST(found->id == "alice");
+  BOOST_TEST((found->key == alice_key));
   BOOST_TEST(found->reflexive == alice_ep);
   BOOST_TEST((found->host == host));
   BOOST_TEST((found->expires == t0 + 60s));
@@ -79,13 +87,29 @@ BOOST_AUTO_TEST_CASE(a_refresh_to_an_earlier_expiry_is_still_dropped_on_time) {
   BOOST_TEST(reg->expire(t0 + 6s) == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_live_id_from_another_endpoint_is_taken_but_an_expired_one_is_free) {
+BOOST_AUTO_TEST_CASE(a_live_id_held_by_another_key_is_taken_but_an_expired_one_is_free) {
   auto reg = punch::make_memory_registry(10);
   BOOST_TEST(!reg->upsert(make("alice", alice_ep, t0 + 10s), t0));
-  BOOST_TEST(reg->upsert(make("alice", other_ep, t0 + 20s), t0 + 1s) == punch::make_error_code(punch::errc::id_taken));
+  BOOST_TEST(reg->upsert(make("alice", other_ep, t0 + 20s, {}, other_key), t0 + 1s) ==
+             punch::make_error_code(punch::errc::id_taken));
+  // Also from the very endpoint that holds it.
+  BOOST_TEST(reg->upsert(make("alice", alice_ep, t0 + 20s, {}, other_key), t0 + 1s) ==
+             punch::make_error_code(punch::errc::id_taken));
   BOOST_TEST(reg->find("alice", t0 + 1s)->reflexive == alice_ep);
-  BOOST_TEST(!reg->upsert(make("alice", other_ep, t0 + 40s), t0 + 10s));
+  BOOST_TEST((reg->find("alice", t0 + 1s)->key == alice_key));
+  BOOST_TEST(!reg->upsert(make("alice", other_ep, t0 + 40s, {}, other_key), t0 + 10s));
   BOOST_TEST(reg->find("alice", t0 + 10s)->reflexive == other_ep);
+  BOOST_TEST((reg->find("alice", t0 + 10s)->key == other_key));
+}
+
+BOOST_AUTO_TEST_CASE(the_key_that_holds_an_id_moves_it_to_another_endpoint) {
+  auto reg = punch::make_memory_registry(10);
+  BOOST_TEST(!reg->upsert(make("alice", alice_ep, t0 + 10s), t0));
+  BOOST_TEST(!reg->upsert(make("alice", other_ep, t0 + 20s), t0 + 1s));
+  auto found = reg->find("alice", t0 + 1s);
+  BOOST_TEST(found->reflexive == other_ep);
+  BOOST_TEST((found->expires == t0 + 20s));
+  BOOST_TEST(reg->size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_full_registry_makes_room_from_expired_entries_before_refusing) {

@@ -1,0 +1,84 @@
+// Register requests as a peer builds them (docs/protocol.md, "Register"), for the broker tests
+// that speak the protocol by hand: PEER-ID, LIFETIME, HOST-CANDIDATEs, PUBLIC-KEY, then — once
+// the broker gave a NONCE — NONCE, PADDING and a SIGNATURE by the identity; FINGERPRINT.
+#pragma once
+
+#include "punch/identity.hpp"
+#include "punch/transport.hpp"
+#include "punch/wire/protocol.hpp"
+#include "punch/wire/stun.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace broker_test {
+
+using bytes = std::vector<std::byte>;
+
+// A deterministic identity per number: tests name keys, they do not generate them.
+inline punch::identity test_identity(int n) {
+  std::array<std::byte, 32> seed{};
+  seed[0] = std::byte(n);
+  seed[31] = std::byte{0x5e};
+  return punch::identity::from_seed(seed);
+}
+
+// What a Register says besides its key and proof.
+struct register_fields {
+  std::string id;
+  std::optional<std::uint32_t> lifetime;
+  std::vector<punch::endpoint> host;
+};
+
+// How a Register is signed; the defaults are a peer's.
+struct signing {
+  const punch::identity* signer = nullptr;  // null: the Register's own identity
+  std::function<void(std::span<std::byte>)> tamper;         // applied to the signature's bytes
+  std::function<void(punch::stun::builder&)> after;         // attributes after the SIGNATURE
+};
+
+// The Register of `who`: unsigned without `nonce` (the first one, answered 401 with a NONCE),
+// signed with it. The unsigned one is padded to `pad_to` (the session pads to
+// wire::answer_bound::reg, the size of the challenge).
+inline bytes register_request(const punch::identity& who, const register_fields& f,
+                              std::span<const std::byte> nonce, const punch::stun::transaction_id& tid,
+                              std::size_t pad_to = punch::wire::answer_bound::reg, const signing& how = {}) {
+  namespace stun = punch::stun;
+  namespace wire = punch::wire;
+  std::array<std::byte, stun::max_message_size> buf;
+  stun::builder b(buf, stun::message_class::request, wire::method::register_peer, tid);
+  b.add_string(wire::attr::peer_id, f.id);
+  if (f.lifetime) b.add_u32(wire::attr::lifetime, *f.lifetime);
+  for (const auto& h : f.host) b.add_xor_address(wire::attr::host_candidate, h);
+  b.add(wire::attr::public_key, who.key());
+  const bool sign = !nonce.empty();
+  if (sign) b.add(wire::attr::nonce, nonce);
+  // A signed Register (164 bytes or more) is always larger than its answers.
+  if (!sign) wire::pad_request(b, pad_to);
+  if (sign) {
+    const punch::identity& signer = how.signer ? *how.signer : who;
+    b.add_covering(wire::attr::signature, punch::signature_size,
+                   [&](std::span<const std::byte> covered, std::span<std::byte> out) {
+                     const auto sig = signer.sign(covered);
+                     std::memcpy(out.data(), sig.data(), sig.size());
+                     if (how.tamper) how.tamper(out);
+                   });
+    if (how.after) how.after(b);
+  }
+  const auto out = b.finish_with_fingerprint();
+  return {out.begin(), out.end()};
+}
+
+// The NONCE in a broker answer, if any.
+inline bytes nonce_of(const punch::stun::message& m) {
+  auto n = m.find(punch::wire::attr::nonce);
+  return n ? bytes(n->value.begin(), n->value.end()) : bytes{};
+}
+
+}  // namespace broker_test
