@@ -10,13 +10,16 @@
 //   [flags][length: 2 bytes, big-endian, low 11 bits][datagram]
 // flags bits 0-1: the source (broker, bob's host, bob's reflexive, a stranger); bit 2: fix
 // the length field; bit 3: fix FINGERPRINT; bit 4: take the transaction id of the last
-// request the session sent; bit 5: set every TOKEN (and a frame's tag) to T1, or to T2 when
-// bit 6 is set too; bit 7: the application sends a datagram on its connection afterwards.
+// request the session sent; bit 5: make it authentic for introduction T1, or T2 when bit 6
+// is set too (TOKEN, PUBLIC-KEY, a check's PUNCH-ID, EPHEMERAL-KEY, SIGNATURE and
+// MESSAGE-INTEGRITY-SHA256 as bob would send them; a frame's tag, and its seal once alice's
+// checks gave bob the key); bit 7: the application sends a datagram on its connection afterwards.
 // PUNCH_FUZZ_VERBOSE=1 traces each datagram.
 #include "fake_transport.hpp"
 #include "fixups.hpp"
 
 #include "punch/connection.hpp"
+#include "punch/identity.hpp"
 #include "punch/session.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -25,8 +28,10 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <exception>
 #include <optional>
@@ -60,6 +65,65 @@ wire::token fixed_token(std::uint8_t seed) {
 }
 const wire::token t1 = fixed_token(0x10), t2 = fixed_token(0x20);
 
+// Bob: a fixed identity and ephemeral key, so that fixed-up checks verify and frames open.
+struct bob_keys {
+  identity id = identity::from_seed(std::span<const std::byte, 32>(seed(0x42)));
+  std::array<std::byte, 32> eph_pk{}, eph_sk{};
+  bob_keys() {
+    const auto s = seed(0x43);
+    crypto_kx_seed_keypair(reinterpret_cast<unsigned char*>(eph_pk.data()), reinterpret_cast<unsigned char*>(eph_sk.data()),
+                           reinterpret_cast<const unsigned char*>(s.data()));
+  }
+  static std::array<std::byte, 32> seed(std::uint8_t v) {
+    std::array<std::byte, 32> s;
+    s.fill(std::byte{v});
+    return s;
+  }
+};
+const bob_keys& bob() {
+  static const bob_keys k;
+  return k;
+}
+
+fuzz::check_signer signer_for(const wire::token& t) {
+  fuzz::check_signer s;
+  s.token = t;
+  s.public_key = bob().id.key();
+  s.ephemeral_public = bob().eph_pk;
+  s.sign = [](std::span<const std::byte> covered, std::span<std::byte> out) {
+    const auto sig = bob().id.sign(covered);
+    std::copy(sig.begin(), sig.end(), out.begin());
+  };
+  return s;
+}
+
+// The key bob seals frames with on the connection of introduction `t`: crypto_kx between
+// bob's ephemeral key and the one alice sent in her checks (bob is the server when alice
+// connected, the client when she accepted). nullopt until alice has sent a check for `t`.
+std::optional<std::array<std::byte, 32>> bob_tx_key(const fuzz::wire_log& log, const wire::token& t, bool alice_controls) {
+  const auto id = wire::derive_keys(t).punch_id;
+  for (auto it = log.sent.rbegin(); it != log.sent.rend(); ++it) {
+    error_code ec;
+    const auto m = stun::message::parse(it->bytes, ec);
+    if (!m) continue;
+    auto pid = m->find(wire::attr::punch_id);
+    auto eph = m->find(wire::attr::ephemeral_key);
+    if (!pid || !eph || eph->value.size() != 32 || !std::equal(id.begin(), id.end(), pid->value.begin(), pid->value.end()))
+      continue;
+    std::array<unsigned char, 32> rx, tx;
+    const auto* pk = reinterpret_cast<const unsigned char*>(bob().eph_pk.data());
+    const auto* sk = reinterpret_cast<const unsigned char*>(bob().eph_sk.data());
+    const auto* peer = reinterpret_cast<const unsigned char*>(eph->value.data());
+    const int rc = alice_controls ? crypto_kx_server_session_keys(rx.data(), tx.data(), pk, sk, peer)
+                                  : crypto_kx_client_session_keys(rx.data(), tx.data(), pk, sk, peer);
+    if (rc != 0) return std::nullopt;
+    std::array<std::byte, 32> key;
+    std::memcpy(key.data(), tx.data(), key.size());
+    return key;
+  }
+  return std::nullopt;
+}
+
 // A coroutine's end: punch's own errors are expected outcomes of fuzzed input; anything else
 // escapes poll() and crashes the run.
 void ended(std::exception_ptr e) {
@@ -83,6 +147,7 @@ std::vector<std::byte> answer_last_request(const fuzz::wire_log& log, std::uint1
     b.add_u32(wire::attr::lifetime, 60);
   } else {
     b.add_string(wire::attr::peer_id, "bob");
+    b.add(wire::attr::public_key, bob().id.key());
     b.add_xor_address(wire::attr::reflexive_candidate, bob_reflexive);
     b.add_xor_address(wire::attr::host_candidate, bob_host);
     b.add(wire::attr::token, t1);
@@ -170,11 +235,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (flags & 4) fuzz::fix_length(datagram);
     if ((flags & 16) && last_request) fuzz::set_transaction_id(datagram, *last_request);
     if (flags & 32) {
-      const auto& token = (flags & 64) ? t2 : t1;
-      if (!datagram.empty() && (datagram[0] & std::byte{0xF0}) == wire::frame_marker)
-        fuzz::set_frame_tag(datagram, token);
-      else
-        fuzz::set_token(datagram, token);
+      // T1 is alice's connect (she controls), T2 an introduction the input sends her.
+      const bool second = flags & 64;
+      const auto& token = second ? t2 : t1;
+      if (!datagram.empty() && (datagram[0] & std::byte{0xF0}) == wire::frame_marker) {
+        const auto key = bob_tx_key(log, token, !second);
+        fuzz::seal_frame(datagram, token, key ? &*key : nullptr);
+      } else {
+        fuzz::authenticate(datagram, signer_for(token));
+      }
     }
     if (flags & 8) fuzz::fix_fingerprint(datagram);
 

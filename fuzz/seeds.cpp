@@ -120,17 +120,28 @@ void broker_seeds(const std::filesystem::path& dir) {
             .add(fix | 3, message(stun::message_class::indication, wire::method::binding, 13)));
 }
 
+// Placeholders of the right sizes: fuzz_session's fixups (flag 32) fill in bob's key, the
+// introduction's PUNCH-ID, bob's EPHEMERAL-KEY and SIGNATURE and MESSAGE-INTEGRITY-SHA256.
+void add_check_auth(stun::builder& b) {
+  b.add(wire::attr::ephemeral_key, bytes(32));
+  b.add(wire::attr::signature, bytes(64));
+  b.add(wire::attr::message_integrity_sha256, bytes(32));
+}
+
 void session_seeds(const std::filesystem::path& dir) {
   const endpoint bob_host = ep("192.168.1.5", 5000), bob_reflexive = ep("203.0.113.5", 6000);
   const auto check_response = [](int tx) {
     return message(stun::message_class::success_response, wire::method::binding, tx, [](stun::builder& b) {
       b.add_xor_address(stun::attr::xor_mapped_address, ep("198.51.100.20", 4000));
-      b.add(wire::attr::token, token_of(0));
+      b.add(wire::attr::punch_id, bytes(8));
+      add_check_auth(b);
     });
   };
-  const auto frame = [](wire::frame_kind kind, std::size_t payload) {
-    bytes f(wire::frame_header_size + payload, std::byte{0x61});
-    wire::write_frame_header(std::span<std::byte, wire::frame_header_size>(f.data(), wire::frame_header_size), kind, 0);
+  std::uint64_t counter = 0;
+  const auto frame = [&](wire::frame_kind kind, std::size_t payload) {
+    bytes f(wire::frame_overhead + payload, std::byte{0x61});
+    wire::write_frame_header(std::span<std::byte, wire::frame_header_size>(f.data(), wire::frame_header_size), kind, 0,
+                             counter++);
     return f;
   };
   // Token flags: 32 = T1 (connect's), 32|64 = T2 (the fuzzer's Introduce).
@@ -143,15 +154,23 @@ void session_seeds(const std::filesystem::path& dir) {
             .add(fix | t1 | 2, frame(wire::frame_kind::close, 0)));
   const bytes introduce = request(wire::method::introduce, 2, [&](stun::builder& b) {
     b.add_string(wire::attr::peer_id, "bob");
+    b.add(wire::attr::public_key, bytes(32));
     b.add_xor_address(wire::attr::reflexive_candidate, bob_reflexive);
     b.add_xor_address(wire::attr::host_candidate, bob_host);
     b.add(wire::attr::token, token_of(0));
   });
   const bytes check = request(wire::method::binding, 3, [](stun::builder& b) {
-    b.add(wire::attr::token, token_of(0));
+    b.add(wire::attr::punch_id, bytes(8));
     b.add_string(wire::attr::peer_id, "bob");
     b.add_u64(wire::attr::ice_controlling, 42);
     b.add(wire::attr::use_candidate, {});
+    add_check_auth(b);
+  });
+  const bytes check_again = request(wire::method::binding, 5, [](stun::builder& b) {
+    b.add(wire::attr::punch_id, bytes(8));
+    b.add_string(wire::attr::peer_id, "bob");
+    b.add_u64(wire::attr::ice_controlling, 42);
+    add_check_auth(b);
   });
   write(dir, "introduce_check_accept",
         input(2)
@@ -159,7 +178,8 @@ void session_seeds(const std::filesystem::path& dir) {
             .add(fix | t2 | 2, check)
             .add(fix | t2 | last_id | 2, check_response(4))
             .add(fix | t2 | 2, frame(wire::frame_kind::data, 40))
-            .add(fix | t2 | 3, check)  // from a new address: peer-reflexive
+            .add(fix | t2 | 3, check_again)  // from a new address: peer-reflexive
+            .add(fix | t2 | 3, check_again)  // the same again: a replay
             .add(fix | t2 | 3, frame(wire::frame_kind::close_ack, 0)));
   write(dir, "strays",
         input(3)
