@@ -65,10 +65,11 @@ std::string event_text(const broker_event& e) {
 
 std::string stats_text(const broker_stats& s, std::size_t registrations) {
   std::ostringstream out;
-  out << "stats: " << registrations << " registered; received " << s.received << ", malformed "
-      << s.malformed << ", bindings " << s.bindings << ", registrations " << s.registrations
-      << ", lookups " << s.lookups << ", connects " << s.connects << ", introductions "
-      << s.introductions << " (acked " << s.introductions_acked << ", failed "
+  out << "stats: " << registrations << " registered; received " << s.received << ", rate-limited "
+      << s.rate_limited << ", malformed " << s.malformed << ", bindings " << s.bindings
+      << ", registrations " << s.registrations << " (challenges " << s.challenges << ", auth failed "
+      << s.auth_failed << "), lookups " << s.lookups << ", connects " << s.connects
+      << ", introductions " << s.introductions << " (acked " << s.introductions_acked << ", failed "
       << s.introductions_failed << "), errors sent " << s.errors_sent;
   return out.str();
 }

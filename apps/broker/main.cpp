@@ -91,6 +91,10 @@ int main(int argc, char* argv[]) {
   }
   // Several threads share one registry: Connect finds peers registered through any of them.
   auto reg = o.threads > 1 ? make_shared_registry(o.max_peers) : make_memory_registry(o.max_peers);
+  // One NONCE secret for all threads: a peer's next datagram may reach another thread than
+  // the one that gave it its NONCE.
+  auto settings = make_broker_options(o);
+  settings.nonce_secret = random_broker_secret();
   std::vector<std::unique_ptr<worker>> workers;
   for (std::size_t i = 0; i < o.threads; ++i) {
     auto& w = *workers.emplace_back(std::make_unique<worker>());
@@ -109,7 +113,7 @@ int main(int argc, char* argv[]) {
       std::cerr << "punch-broker: cannot listen on " << at << ": " << ec.message() << '\n';
       return exit_failure;
     }
-    w.b = std::make_unique<broker>(w.socket, *reg, make_broker_options(o));
+    w.b = std::make_unique<broker>(w.socket, *reg, settings);
     if (!o.quiet) {
       w.b->on_event([](const broker_event& e) {
         if (auto text = event_text(e); !text.empty()) log_line(text);

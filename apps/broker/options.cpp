@@ -33,6 +33,11 @@ po::options_description make_description() {
      "longest registration lifetime granted; longer requests are cut to it")
     ("stats-interval", po::value<std::string>()->value_name("SECONDS")->default_value("0"),
      "print a line of counters every SECONDS (0: never)")
+    ("rate-limit", po::value<std::string>()->value_name("N")->default_value("100"),
+     "datagrams per second a source address may send; beyond that (and the burst) they are "
+     "dropped unanswered (0: no limit)")
+    ("rate-burst", po::value<std::string>()->value_name("N")->default_value("200"),
+     "datagrams a source address may send at once before --rate-limit applies (0: no limit)")
     ("threads", po::value<std::string>()->value_name("N")->default_value("1"),
      "serve with N threads (udp only): one socket each on the same port (SO_REUSEPORT), one io_context "
      "each, one registry shared by all")
@@ -137,6 +142,8 @@ broker_options make_broker_options(const broker_app_options& o) {
   b.max_lifetime = o.lifetime_max;
   b.min_lifetime = std::min(b.min_lifetime, b.max_lifetime);
   b.default_lifetime = std::min(b.default_lifetime, b.max_lifetime);
+  b.rate_limit = o.rate_limit;
+  b.rate_burst = o.rate_burst;
   return b;
 }
 
@@ -192,6 +199,13 @@ parse_result parse_options(int argc, const char* const argv[]) {
   if (!t || *t == 0) return failure("--threads \"" + threads + "\": expected a number from 1 to 64");
   o.threads = static_cast<std::size_t>(*t);
   if (o.threads > 1 && o.transport != "udp") return failure("--threads: more than one needs the udp transport");
+
+  for (auto [name, into] : {std::pair{"rate-limit", &o.rate_limit}, std::pair{"rate-burst", &o.rate_burst}}) {
+    const auto& text = vm[name].as<std::string>();
+    auto v = parse_number(text, 100'000'000);
+    if (!v) return failure(std::string("--") + name + " \"" + text + "\": expected a number from 0 (no limit) to 100000000");
+    *into = static_cast<std::uint32_t>(*v);
+  }
 
   o.quiet = vm["quiet"].as<bool>();
   r.what = parse_result::action::run;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -29,6 +30,8 @@ struct broker_app_options {
   std::chrono::seconds lifetime_max{600};
   std::chrono::seconds stats_interval{0};   // 0: no counters line
   std::size_t threads = 1;                  // brokers on one port (SO_REUSEPORT), one per thread
+  std::uint32_t rate_limit = 100;           // datagrams per second per source address; 0: no limit
+  std::uint32_t rate_burst = 200;           // saved up at most; 0: no limit
   bool quiet = false;
 };
 
@@ -49,7 +52,8 @@ std::optional<endpoint> parse_endpoint(std::string_view text, std::string& error
 // receive-buffer and send-buffer 4194304: bursts wait in the kernel instead of being dropped).
 transport_options transport_settings_for(const broker_app_options& o);
 
-// The broker's settings from the app's: lifetimes are clamped so min ≤ default ≤ max.
+// The broker's settings from the app's: lifetimes are clamped so min ≤ default ≤ max; the
+// rate limit as given. The NONCE secret is main's: one for all threads.
 broker_options make_broker_options(const broker_app_options& o);
 
 }  // namespace punch::broker_app

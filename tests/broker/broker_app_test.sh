@@ -2,14 +2,16 @@
 # punch-broker as a process: --help and --version, exit code 2 with one line for bad options,
 # exit code 1 naming the address when the port is taken, a log line per registration, and a
 # clean exit 0 on SIGTERM and SIGINT.
-# Usage: broker_app_test.sh PATH/TO/punch-broker
+# Usage: broker_app_test.sh PATH/TO/punch-broker PATH/TO/broker_register_client
 set -euo pipefail
 source "$(dirname "$0")/broker_lib.sh"
 bin=$1
+register_client=$2
 
 help=$("$bin" --help) || fail "--help exited $?"
 for option in --listen --transport --transport-plugin --transport-option --max-peers \
-              --lifetime-max --stats-interval --quiet --help --version "Exit codes"; do
+              --lifetime-max --stats-interval --rate-limit --rate-burst --quiet --help --version \
+              "Exit codes"; do
   grep -q -- "$option" <<<"$help" || fail "--help does not mention $option"
 done
 "$bin" --version | grep -Eq '^punch-broker [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
@@ -25,6 +27,7 @@ check_bad() {
   grep -q -- "$option" <<<"$err" || fail "punch-broker $*: '$err' does not name $option"
 }
 check_bad --max-peers --max-peers 0
+check_bad --rate-limit --rate-limit -5
 check_bad --listen --listen nowhere
 check_bad --bogus --bogus
 check_bad --transport --transport carrier-pigeon
@@ -37,10 +40,8 @@ err=$("$bin" --listen "127.0.0.1:$broker_port" 2>&1 >/dev/null) || rc=$?
 (( rc == 1 )) || fail "a second broker on a taken port exited $rc, expected 1"
 grep -q "cannot listen on 127.0.0.1:$broker_port: .*in use" <<<"$err" || fail "unexpected message: $err"
 
-# A Register (method 0x0D0, PEER-ID "alice", no FINGERPRINT) sent with bash's /dev/udp
-# gives a registration line.
-printf '\x02\xa0\x00\x0c\x21\x12\xa4\x42ABCDEFGHIJKL\x4a\x01\x00\x05alice\x00\x00\x00' \
-  >"/dev/udp/127.0.0.1/$broker_port"
+# A signed Register (the NONCE exchange, then the signature) gives a registration line.
+"$register_client" 127.0.0.1 "$broker_port" alice || fail "the Register was not answered with success"
 expect_line '[0-9T:.-]+Z registered alice at 127\.0\.0\.1:[0-9]+ \(lifetime 60 s\)$' >/dev/null
 
 # SIGTERM and SIGINT: a clean stop, exit 0.

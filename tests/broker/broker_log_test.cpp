@@ -40,7 +40,13 @@ BOOST_AUTO_TEST_CASE(the_counters_line_names_every_counter) {
   s.received = 11;
   s.malformed = 2;
   s.introductions_failed = 7;
+  s.rate_limited = 13;
+  s.challenges = 17;
+  s.auth_failed = 19;
   const auto text = stats_text(s, 5);
+  BOOST_TEST(text.find("rate-limited 13") != std::string::npos);
+  BOOST_TEST(text.find("challenges 17") != std::string::npos);
+  BOOST_TEST(text.find("auth failed 19") != std::string::npos);
   BOOST_TEST(text.find("5 registered") != std::string::npos);
   BOOST_TEST(text.find("received 11") != std::string::npos);
   BOOST_TEST(text.find("malformed 2") != std::string::npos);

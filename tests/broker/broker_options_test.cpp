@@ -36,7 +36,7 @@ BOOST_AUTO_TEST_CASE(every_option_is_read) {
   auto r = parse({"--listen", "[::]:0", "--transport", "sim", "--transport-plugin", "/x/a.so",
                   "--transport-plugin", "/x/b.so", "--transport-option", "loss=0.1",
                   "--transport-option", "seed=7", "--max-peers", "5", "--lifetime-max", "30",
-                  "--stats-interval", "10", "--quiet"});
+                  "--stats-interval", "10", "--rate-limit", "5", "--rate-burst", "0", "--quiet"});
   BOOST_TEST_REQUIRE((r.what == parse_result::action::run), r.text);
   const auto& o = r.options;
   BOOST_TEST(o.listen == punch::endpoint(asio::ip::address_v6::any(), 0));
@@ -47,7 +47,19 @@ BOOST_AUTO_TEST_CASE(every_option_is_read) {
   BOOST_TEST(o.max_peers == 5u);
   BOOST_TEST(o.lifetime_max == 30s);
   BOOST_TEST(o.stats_interval == 10s);
+  BOOST_TEST(o.rate_limit == 5u);
+  BOOST_TEST(o.rate_burst == 0u);
   BOOST_TEST(o.quiet);
+  const auto b = make_broker_options(o);
+  BOOST_TEST(b.rate_limit == 5u);
+  BOOST_TEST(b.rate_burst == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(the_rate_limit_defaults_to_100_per_second_with_bursts_of_200) {
+  const auto b = make_broker_options(parse({}).options);
+  BOOST_TEST(b.rate_limit == 100u);
+  BOOST_TEST(b.rate_burst == 200u);
+  BOOST_TEST(b.rate_limit_table == 65536u);
 }
 
 BOOST_AUTO_TEST_CASE(a_short_maximum_lifetime_pulls_the_minimum_and_default_down_with_it) {
@@ -65,7 +77,8 @@ BOOST_AUTO_TEST_CASE(help_mentions_every_option_and_the_exit_codes) {
   auto r = parse({"--help"});
   BOOST_TEST_REQUIRE((r.what == parse_result::action::help));
   for (const char* name : {"--listen", "--transport", "--transport-plugin", "--transport-option",
-                           "--max-peers", "--lifetime-max", "--stats-interval", "--quiet", "--help",
+                           "--max-peers", "--lifetime-max", "--stats-interval", "--rate-limit",
+                           "--rate-burst", "--quiet", "--help",
                            "--version", "Exit codes"})
     BOOST_TEST(r.text.find(name) != std::string::npos, name << " is not in --help");
   BOOST_TEST((parse({"--version"}).what == parse_result::action::version));
@@ -86,6 +99,9 @@ BOOST_AUTO_TEST_CASE(bad_values_give_one_line_naming_the_option) {
       {{"--lifetime-max", "ten"}, "--lifetime-max"},
       {{"--lifetime-max", "0"}, "--lifetime-max"},
       {{"--stats-interval", "1.5"}, "--stats-interval"},
+      {{"--rate-limit", "-1"}, "--rate-limit"},
+      {{"--rate-limit", "fast"}, "--rate-limit"},
+      {{"--rate-burst", "1e3"}, "--rate-burst"},
       {{"--bogus"}, "--bogus"},
       {{"--listen"}, "--listen"},
   };
