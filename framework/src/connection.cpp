@@ -24,6 +24,7 @@ const char* to_string(path_kind k) noexcept {
     case path_kind::host: return "host";
     case path_kind::reflexive: return "reflexive";
     case path_kind::peer_reflexive: return "peer-reflexive";
+    case path_kind::relay: return "relay";
   }
   return "unknown";
 }

@@ -49,6 +49,11 @@ struct session_options {
   std::chrono::milliseconds request_rto{200ms};
   // Deadline of hole punching, from introduction to an answered check.
   std::chrono::milliseconds punch_timeout{10s};
+  // A relay (punch-relay) to fall back on when no direct path answers within relay_after;
+  // unset: direct paths only. While relayed, direct paths keep being tried, and the
+  // connection moves to the first that opens.
+  std::optional<endpoint> relay;
+  std::chrono::milliseconds relay_after{1500ms};
   // Connection keepalive when idle, and how long silence means the peer is gone.
   std::chrono::milliseconds connection_keepalive{5s};
   std::chrono::milliseconds connection_idle_timeout{30s};

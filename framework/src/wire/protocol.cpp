@@ -30,13 +30,14 @@ bool valid_peer_id(std::string_view id) noexcept {
 
 introduction_keys derive_keys(const token& t) noexcept {
   static constexpr std::string_view context = "punch introduction keys v1";
-  std::array<unsigned char, 44> out;
+  std::array<unsigned char, 60> out;
   crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(context.data()), context.size(),
                      reinterpret_cast<const unsigned char*>(t.data()), t.size());
   introduction_keys k;
   std::memcpy(k.check_key.data(), out.data(), 32);
   std::memcpy(k.punch_id.data(), out.data() + 32, 8);
   k.tag = (std::uint32_t{out[40]} << 24) | (std::uint32_t{out[41]} << 16) | (std::uint32_t{out[42]} << 8) | out[43];
+  std::memcpy(k.relay_id.data(), out.data() + 44, 16);
   sodium_memzero(out.data(), out.size());
   return k;
 }

@@ -19,6 +19,7 @@ inline constexpr std::uint16_t register_peer = 0x0D0;  // peer → broker: id, h
 inline constexpr std::uint16_t lookup = 0x0D1;         // peer → broker: a peer's candidates
 inline constexpr std::uint16_t connect = 0x0D2;        // peer → broker: introduce me to a peer
 inline constexpr std::uint16_t introduce = 0x0D3;      // broker → peer: someone wants to connect
+inline constexpr std::uint16_t allocate = 0x0D4;       // peer → relay: relay me to my peer
 }  // namespace method
 
 // Attributes from the unassigned comprehension-required range 0x4000-0x7FFF (RFC 8489 §18.3).
@@ -34,6 +35,7 @@ inline constexpr std::uint16_t signature = 0x4A08;           // 64-byte Ed25519 
                                                              // the message before it (add_covering)
 inline constexpr std::uint16_t ephemeral_key = 0x4A09;       // 32-byte X25519 key of a handshake
 inline constexpr std::uint16_t punch_id = 0x4A0A;            // 8 bytes naming an introduction in checks
+inline constexpr std::uint16_t relay_id = 0x4A0B;            // 16 bytes naming an allocation (ALLOCATE)
 inline constexpr std::uint16_t nonce = stun::attr::nonce;    // broker-issued, signed in Register
 inline constexpr std::uint16_t message_integrity_sha256 = stun::attr::message_integrity_sha256;
 // RFC 5780 §7.6 PADDING: requests are padded to the size of the largest possible answer,
@@ -78,6 +80,8 @@ inline constexpr std::size_t reg = reg_success > reg_challenge ? reg_success : r
 inline constexpr std::size_t lookup = stun::header_size + (4 + max_peer_id_size) + (4 + 32) + address +
                                       max_host_candidates * address + stun::fingerprint_size;
 inline constexpr std::size_t connect = lookup + (4 + token_size) + address;
+// ALLOCATE's answers: success (XOR-MAPPED-ADDRESS, LIFETIME) or 401/403/429 with a NONCE.
+inline constexpr std::size_t allocate = reg;
 }  // namespace answer_bound
 
 // Adds PADDING so that the request, once finished with FINGERPRINT, is at least `size` bytes:
@@ -97,6 +101,7 @@ struct introduction_keys {
   std::array<std::byte, 32> check_key{};
   std::array<std::byte, 8> punch_id{};
   connection_tag tag = 0;
+  std::array<std::byte, 16> relay_id{};  // names the pair's allocation at a relay (ALLOCATE)
 };
 introduction_keys derive_keys(const token& t) noexcept;
 connection_tag tag_of(const token& t) noexcept;  // derive_keys(t).tag
