@@ -4,6 +4,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <sodium.h>
@@ -135,6 +136,7 @@ asio::awaitable<void> session_state::send_check(punch_attempt& a, const endpoint
 asio::awaitable<std::shared_ptr<connection_state>> session_state::run_punch(std::shared_ptr<punch_attempt> a,
                                                                             clock::time_point deadline) {
   std::size_t round = 0;
+  if (options.relay) asio::co_spawn(ex, allocate_relay(a, deadline), asio::detached);
   try {
     while (!closed && !a->done.fired() && clock::now() < deadline) {
       // Index loop: a check that arrives meanwhile may add a peer-reflexive candidate.
@@ -179,6 +181,7 @@ std::shared_ptr<connection_state> session_state::make_connection(punch_attempt& 
                        "handshake with \"" + a.peer + "\": unusable ephemeral key");
   }
   auto c = std::make_shared<connection_state>(shared_from_this(), a.shared_from_this());
+  if (c->path == path_kind::relay) asio::co_spawn(ex, keep_trying_direct(a.shared_from_this()), asio::detached);
   std::memcpy(c->rx_key.data(), rx.data(), rx.size());
   std::memcpy(c->tx_key.data(), tx.data(), tx.size());
   sodium_memzero(rx.data(), rx.size());
@@ -212,16 +215,42 @@ asio::awaitable<void> session_state::accept_introduction(std::shared_ptr<punch_a
 }
 
 // The controlling side tells the other which pair it chose (ICE's USE-CANDIDATE, RFC 8445 §7.2.2).
-asio::awaitable<void> session_state::nominate(std::shared_ptr<punch_attempt> a) {
+asio::awaitable<void> session_state::nominate(std::shared_ptr<punch_attempt> a, endpoint to) {
   auto self = shared_from_this();
   for (int i = 0; i < nomination_attempts && !closed && !a->nominated.fired(); ++i) {
     auto c = a->conn.lock();
     if (!c || !c->open) break;
-    const endpoint to = c->remote;
     c.reset();
     co_await send_check(*a, to, true);
     co_await a->nominated.wait_until(clock::now() + nomination_gap);
   }
+  a->upgrading = false;
+}
+
+asio::awaitable<void> session_state::keep_trying_direct(std::shared_ptr<punch_attempt> a) {
+  auto self = shared_from_this();
+  asio::steady_timer timer(ex);
+  const auto until = clock::now() + options.punch_timeout;
+  for (std::size_t round = 0; !closed && clock::now() < until; ++round) {
+    {
+      auto c = a->conn.lock();
+      if (!c || !c->open || c->path != path_kind::relay) co_return;
+    }
+    for (std::size_t i = 0; i < a->remotes.size(); ++i)
+      if (a->remotes[i].kind != path_kind::relay) co_await send_check(*a, a->remotes[i].address, false);
+    timer.expires_after(round_gap(round));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+void session_state::switch_path(punch_attempt& a, const remote_candidate& to) {
+  a.selected = to;
+  auto c = a.conn.lock();
+  if (!c || (c->remote == to.address && c->path == to.kind)) return;
+  const bool upgrade = c->path == path_kind::relay && to.kind != path_kind::relay;
+  c->remote = to.address;
+  c->path = to.kind;
+  if (upgrade) emit({.what = session_event::kind::path_changed, .peer = a.peer, .address = to.address, .path = to.kind});
 }
 
 asio::awaitable<void> session_state::handle_check_request(const stun::message& m, const endpoint& from) {
@@ -254,16 +283,14 @@ asio::awaitable<void> session_state::handle_check_request(const stun::message& m
 
   bool learned = false;
   if (!a->find(from) && a->remotes.size() < max_remotes) {
-    a->remotes.push_back({from, path_kind::peer_reflexive});
+    // Through our relay: the other side's allocation forwarded it.
+    const bool relayed = options.relay && from == *options.relay;
+    a->remotes.push_back({from, relayed ? path_kind::relay : path_kind::peer_reflexive});
     learned = true;
   }
   if (!a->controlling && m.find(wire::attr::use_candidate)) {
     if (const remote_candidate* rc = a->find(from)) {
-      a->selected = *rc;
-      if (auto c = a->conn.lock()) {
-        c->remote = rc->address;
-        c->path = rc->kind;
-      }
+      switch_path(*a, *rc);
       a->done.fire();
     }
   }
@@ -283,14 +310,26 @@ void session_state::handle_check_response(const stun::message& m, const endpoint
   punch_id id;
   if (!read_punch_id(m, id) || id != a->keys.punch_id || from != ref.target) return;
   if (!authentic(*a, m)) return;
+  const remote_candidate* rc = a->find(ref.target);
+  const remote_candidate target = rc ? *rc : remote_candidate{ref.target, path_kind::peer_reflexive};
   if (ref.nomination) {
+    // Both sides now use this pair: the connection moves there (from the relay, if relayed).
+    switch_path(*a, target);
     a->nominated.fire();
     return;
   }
   if (!a->selected) {
-    const remote_candidate* rc = a->find(ref.target);
-    a->selected = rc ? *rc : remote_candidate{ref.target, path_kind::peer_reflexive};
+    a->selected = target;
     a->done.fire();
+    return;
+  }
+  // Relayed, and a direct pair answered: the controlling side nominates it (the upgrade).
+  auto c = a->conn.lock();
+  if (a->controlling && c && c->open && c->path == path_kind::relay && target.kind != path_kind::relay &&
+      !a->upgrading) {
+    a->upgrading = true;
+    a->nominated.reset();
+    asio::co_spawn(ex, nominate(a, target.address), asio::detached);
   }
 }
 

@@ -94,6 +94,7 @@ std::size_t answer_bound_of(std::uint16_t method) {
     case wire::method::register_peer: return wire::answer_bound::reg;
     case wire::method::lookup: return wire::answer_bound::lookup;
     case wire::method::connect: return wire::answer_bound::connect;
+    case wire::method::allocate: return wire::answer_bound::allocate;
     default: return 0;
   }
 }
@@ -199,7 +200,7 @@ asio::awaitable<void> session_state::handle_stun(std::span<const std::byte> d, c
     case stun::message_class::success_response:
     case stun::message_class::error_response: {
       if (auto it = requests.find(m->id()); it != requests.end()) {
-        if (from != options.broker) co_return;  // only the broker answers our requests
+        if (from != it->second->to) co_return;  // only the broker (or relay) asked answers
         it->second->response.assign(d.begin(), d.end());
         it->second->done.fire();
       } else if (m->method() == wire::method::binding &&
@@ -241,7 +242,10 @@ asio::awaitable<void> session_state::handle_stun(std::span<const std::byte> d, c
 template <typename Build>
 asio::awaitable<session_state::response> session_state::request(std::uint16_t method, Build&& build,
                                                                 clock::time_point deadline,
-                                                                std::string_view what, bool sign) {
+                                                                std::string_view what, bool sign,
+                                                                std::optional<endpoint> server) {
+  const endpoint to = server.value_or(options.broker);
+  const char* const role = server ? "relay " : "broker ";
   if (closed) fail(errc::connection_closed, "session is closed");
   const auto id = detail::random_transaction_id();
   std::array<std::byte, stun::max_message_size> buf;
@@ -256,7 +260,7 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
   const auto req = b.finish_with_fingerprint();
   if (b.error()) throw system_error(b.error(), std::string(what) + ": request does not fit");
 
-  transaction tx(ex);
+  transaction tx(ex, to);
   requests.emplace(id, &tx);
   struct unregister {
     session_state* s;
@@ -267,13 +271,12 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
   auto rto = options.request_rto;
   const auto started = clock::now();
   while (!closed) {
-    co_await socket.async_send_to(asio::buffer(req.data(), req.size()), options.broker,
-                                  asio::as_tuple(asio::use_awaitable));
+    co_await socket.async_send_to(asio::buffer(req.data(), req.size()), to, asio::as_tuple(asio::use_awaitable));
     const auto wake = std::min(clock::now() + rto, deadline);
     if (co_await tx.done.wait_until(wake)) break;
     if (clock::now() >= deadline) {
       fail(errc::broker_unreachable,
-           std::string(what) + ": no answer from broker " + str(options.broker) + " after " +
+           std::string(what) + ": no answer from " + role + str(to) + " after " +
                seconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started)));
     }
     rto = std::min<std::chrono::milliseconds>(rto * 2, std::chrono::seconds(1));
@@ -286,8 +289,10 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
   if (!m || m->method() != method) fail(errc::bad_response, std::string(what) + ": broker sent a malformed answer");
   r.msg = *m;
   // Register's answers, success or challenge, carry the NONCE the next Register signs.
-  if (auto n = m->find(wire::attr::nonce); n && method == wire::method::register_peer && n->value.size() <= 64)
-    nonce.assign(n->value.begin(), n->value.end());
+  if (auto n = m->find(wire::attr::nonce); n && n->value.size() <= 64) {
+    if (method == wire::method::register_peer) nonce.assign(n->value.begin(), n->value.end());
+    if (method == wire::method::allocate) relay_nonce.assign(n->value.begin(), n->value.end());
+  }
   if (m->cls() == stun::message_class::error_response) {
     int code = 0;
     std::string reason;
@@ -297,10 +302,37 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
         reason = std::string(v->reason);
       }
     throw system_error(make_error_code(errc_from_stun(method, code, errc::rejected)),
-                       std::string(what) + ": broker " + str(options.broker) + " answered " +
+                       std::string(what) + ": " + role + str(to) + " answered " +
                            std::to_string(code) + " " + reason);
   }
   co_return r;
+}
+
+// At relay_after without an answered pair (punch.cpp starts it with run_punch).
+asio::awaitable<void> session_state::allocate_relay(std::shared_ptr<punch_attempt> a, clock::time_point deadline) {
+  auto self = shared_from_this();
+  // A direct pair that answers within relay_after makes the relay unnecessary.
+  if (co_await a->done.wait_until(std::min(a->started + options.relay_after, deadline)) || closed) co_return;
+  const endpoint relay = *options.relay;
+  const std::string what = "allocating at the relay for \"" + a->peer + "\"";
+  for (int attempt = 1; attempt <= 3 && !closed && !a->done.fired(); ++attempt) {
+    const bool with_nonce = !relay_nonce.empty();
+    try {
+      co_await request(
+          wire::method::allocate,
+          [&](stun::builder& b) {
+            b.add(wire::attr::relay_id, a->keys.relay_id);
+            if (with_nonce) b.add(wire::attr::nonce, relay_nonce);
+          },
+          deadline, what, false, relay);
+    } catch (const system_error& e) {
+      // 401 (no nonce yet, or a stale one) is answered with a fresh nonce: ask again once.
+      if (e.code() == errc::authentication_failed && !relay_nonce.empty()) continue;
+      co_return;  // the relay is unreachable or refused: direct paths only
+    }
+    if (!a->find(relay)) a->remotes.push_back({relay, path_kind::relay});
+    co_return;
+  }
 }
 
 asio::awaitable<registration_info> session_state::do_register(clock::time_point deadline) {
@@ -465,7 +497,7 @@ asio::awaitable<connection> session::connect(std::string_view id, connect_option
   auto a = s->make_attempt(token, target, true, remote);
   a->started = started;
   auto c = co_await s->run_punch(a, std::min(deadline, clock::now() + s->options.punch_timeout));
-  asio::co_spawn(s->ex, s->nominate(a), asio::detached);
+  asio::co_spawn(s->ex, s->nominate(a, c->remote), asio::detached);
   co_return connection(c);
 }
 

@@ -43,8 +43,9 @@ std::uint64_t random_u64();
 
 // A broker request waiting for its response.
 struct transaction {
-  explicit transaction(const asio::any_io_executor& ex) : done(ex) {}
+  transaction(const asio::any_io_executor& ex, const endpoint& server) : done(ex), to(server) {}
   detail::signal done;
+  endpoint to;  // the broker or the relay: only it may answer
   std::vector<std::byte> response;
 };
 
@@ -85,6 +86,7 @@ struct punch_attempt : std::enable_shared_from_this<punch_attempt> {
   std::optional<remote_candidate> selected;
   std::vector<stun::transaction_id> checks;  // outstanding check ids, erased at the end
   std::weak_ptr<connection_state> conn;
+  bool upgrading = false;  // controlling, relayed: a direct pair answered and is being nominated
 
   const remote_candidate* find(const endpoint& ep) const {
     for (const auto& r : remotes)
@@ -109,6 +111,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
   datagram_socket socket;
   session_stats stats;
   std::vector<std::byte> nonce;  // the broker's latest NONCE, signed into the next Register
+  std::vector<std::byte> relay_nonce;  // the relay's latest NONCE, for the next ALLOCATE
   std::function<void(const session_event&)> on_event;
   bool closed = false;
 
@@ -148,9 +151,11 @@ struct session_state : std::enable_shared_from_this<session_state> {
     stun::message msg;
   };
   template <typename Build>
-  // `sign`: end the request with our SIGNATURE over it (after the PADDING).
-  asio::awaitable<response> request(std::uint16_t method, Build&& build,
-                                    clock::time_point deadline, std::string_view what, bool sign = false);
+  // `sign`: end the request with our SIGNATURE over it (after the PADDING). `server`: the
+  // broker (default) or the relay.
+  asio::awaitable<response> request(std::uint16_t method, Build&& build, clock::time_point deadline,
+                                    std::string_view what, bool sign = false,
+                                    std::optional<endpoint> server = std::nullopt);
   asio::awaitable<registration_info> do_register(clock::time_point deadline);
   asio::awaitable<void> keepalive_loop();
 
@@ -160,7 +165,15 @@ struct session_state : std::enable_shared_from_this<session_state> {
   asio::awaitable<std::shared_ptr<connection_state>> run_punch(std::shared_ptr<punch_attempt> a,
                                                                clock::time_point deadline);
   asio::awaitable<void> accept_introduction(std::shared_ptr<punch_attempt> a);
-  asio::awaitable<void> nominate(std::shared_ptr<punch_attempt> a);
+  // Sends USE-CANDIDATE checks to `to` until one is answered; the answer moves the
+  // connection there (the upgrade from the relay to a direct path).
+  asio::awaitable<void> nominate(std::shared_ptr<punch_attempt> a, endpoint to);
+  // At relay_after without an answered pair: ALLOCATE at the relay, whose endpoint then
+  // becomes a candidate like any other (checks and frames go through it).
+  asio::awaitable<void> allocate_relay(std::shared_ptr<punch_attempt> a, clock::time_point deadline);
+  // Relayed: keeps sending checks on the direct pairs, so that a hole that opens late is found.
+  asio::awaitable<void> keep_trying_direct(std::shared_ptr<punch_attempt> a);
+  void switch_path(punch_attempt& a, const remote_candidate& to);
   asio::awaitable<void> send_check(punch_attempt& a, const endpoint& to, bool nominate);
   asio::awaitable<void> handle_check_request(const stun::message& m, const endpoint& from);
   // Finishes a check or check answer: EPHEMERAL-KEY, SIGNATURE, MESSAGE-INTEGRITY-SHA256.

@@ -77,7 +77,8 @@ struct peer_info {
 
 // Session events for logs and the apps' --events output.
 struct session_event {
-  enum class kind { registered, refreshed, refresh_failed, introduced, connected, punch_failed, closed };
+  // path_changed: a relayed connection moved to a direct path (address, path: the new one).
+  enum class kind { registered, refreshed, refresh_failed, introduced, connected, punch_failed, closed, path_changed };
   kind what = kind::registered;
   std::string peer{};                   // our id (registered, refreshed) or the other peer's
   endpoint address{};                   // reflexive (registered) or remote path (connected, closed)
