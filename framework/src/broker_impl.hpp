@@ -38,8 +38,8 @@ static_assert(stun::header_size + 8 + max_reason_size + stun::fingerprint_size <
 // docs/protocol.md quotes). A Register's challenge (401, 438) adds a NONCE to an error, which
 // takes it past the floor: it is sent only to requests as large as it (peers pad to
 // answer_bound::reg), and the success answer adds a NONCE too.
-static_assert(wire::answer_bound::lookup == 348 && wire::answer_bound::connect == 392);
-static_assert(wire::answer_bound::reg == 88 && wire::answer_bound::reg_success == 84);
+static_assert(wire::answer_bound::lookup == 356 && wire::answer_bound::connect == 400);
+static_assert(wire::answer_bound::reg == 108 && wire::answer_bound::reg_success == 108);
 static_assert(stun::header_size + 8 + max_reason_size + 4 + wire::nonce_size + stun::fingerprint_size <=
               wire::answer_bound::reg);
 

@@ -60,6 +60,8 @@ std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& to
   a->keys = wire::derive_keys(token);
   a->peer = std::move(peer);
   a->peer_key = remote.key;
+  a->peer_nat = remote.nat;
+  a->relay_first = nat == nat_mapping::endpoint_dependent && remote.nat == nat_mapping::endpoint_dependent;
   crypto_kx_keypair(reinterpret_cast<unsigned char*>(a->ephemeral_public.data()),
                     reinterpret_cast<unsigned char*>(a->ephemeral_secret.data()));
   a->controlling = controlling;
@@ -193,6 +195,7 @@ std::shared_ptr<connection_state> session_state::make_connection(punch_attempt& 
         .peer = a.peer,
         .address = c->remote,
         .path = c->path,
+        .nat = a.peer_nat,
         .elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - a.started)});
   return c;
 }

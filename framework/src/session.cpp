@@ -113,6 +113,8 @@ peer_info read_peer(const stun::message& m, std::string_view fallback_id) {
       p.id = std::string(stun::decode_string(a));
     } else if (a.type == wire::attr::public_key && a.value.size() == p.key.size()) {
       std::memcpy(p.key.data(), a.value.data(), p.key.size());
+    } else if (a.type == wire::attr::nat_mapping) {
+      if (auto v = stun::decode_u32(a, ec); v && *v <= 2) p.nat = static_cast<nat_mapping>(*v);
     } else if (a.type == wire::attr::reflexive_candidate) {
       if (auto ep = stun::decode_xor_address(a, m.id(), ec)) p.reflexive = *ep;
     } else if (a.type == wire::attr::host_candidate && p.host.size() < wire::max_host_candidates) {
@@ -225,7 +227,7 @@ asio::awaitable<void> session_state::handle_stun(std::span<const std::byte> d, c
         peer_info remote = read_peer(*m, "");
         // Without the peer's key there is no handshake to authenticate: not a punch to join.
         if (!wire::valid_peer_id(remote.id) || !has_key(*m)) co_return;
-        emit({.what = session_event::kind::introduced, .peer = remote.id, .address = remote.reflexive});
+        emit({.what = session_event::kind::introduced, .peer = remote.id, .address = remote.reflexive, .nat = remote.nat});
         auto a = make_attempt(token, remote.id, false, remote);
         asio::co_spawn(ex, accept_introduction(a), asio::detached);
       } else if (m->method() == wire::method::binding) {
@@ -312,7 +314,8 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
 asio::awaitable<void> session_state::allocate_relay(std::shared_ptr<punch_attempt> a, clock::time_point deadline) {
   auto self = shared_from_this();
   // A direct pair that answers within relay_after makes the relay unnecessary.
-  if (co_await a->done.wait_until(std::min(a->started + options.relay_after, deadline)) || closed) co_return;
+  const auto after = a->relay_first ? std::chrono::milliseconds(0) : options.relay_after;
+  if (co_await a->done.wait_until(std::min(a->started + after, deadline)) || closed) co_return;
   const endpoint relay = *options.relay;
   const std::string what = "allocating at the relay for \"" + a->peer + "\"";
   for (int attempt = 1; attempt <= 3 && !closed && !a->done.fired(); ++attempt) {
@@ -351,6 +354,7 @@ asio::awaitable<registration_info> session_state::do_register(clock::time_point 
             b.add_u32(wire::attr::lifetime, static_cast<std::uint32_t>(options.lifetime.count()));
             for (const auto& h : host_candidates) b.add_xor_address(wire::attr::host_candidate, h);
             b.add(wire::attr::public_key, me.key());
+            if (nat != nat_mapping::unknown) b.add_u32(wire::attr::nat_mapping, static_cast<std::uint32_t>(nat));
             if (signing) b.add(wire::attr::nonce, nonce);
           },
           deadline, what, signing));
@@ -368,7 +372,26 @@ asio::awaitable<registration_info> session_state::do_register(clock::time_point 
   info.reflexive = *reflexive;
   if (auto lt = r.msg.find(wire::attr::lifetime))
     if (auto v = stun::decode_u32(*lt, ec)) info.lifetime = std::chrono::seconds(*v);
+  if (auto other = r.msg.find(wire::attr::other_address))
+    if (auto ep = stun::decode_address(*other, ec)) other_address = *ep;
+  info.nat = nat;
   co_return info;
+}
+
+asio::awaitable<void> session_state::discover_nat(const registration_info& info, clock::time_point deadline) {
+  if (!other_address) co_return;
+  try {
+    auto r = co_await request(wire::method::binding, [](stun::builder&) {}, deadline,
+                              "measuring our NAT's mapping", false, *other_address);
+    error_code ec;
+    auto mapped = r.msg.find(stun::attr::xor_mapped_address);
+    auto seen = mapped ? stun::decode_xor_address(*mapped, r.msg.id(), ec) : std::nullopt;
+    if (!seen) co_return;
+    // The same external address toward another destination port: endpoint-independent.
+    nat = *seen == info.reflexive ? nat_mapping::endpoint_independent : nat_mapping::endpoint_dependent;
+  } catch (const system_error&) {
+    // No answer from the other port (filtered, or not served): the mapping stays unknown.
+  }
 }
 
 // Refreshes the registration and, with it, the NAT mapping toward the broker. After a broker
@@ -390,6 +413,15 @@ asio::awaitable<void> session_state::keepalive_loop() {
     }
   }
   keepalive_running = false;
+}
+
+const char* to_string(nat_mapping m) noexcept {
+  switch (m) {
+    case nat_mapping::endpoint_independent: return "easy";
+    case nat_mapping::endpoint_dependent: return "hard";
+    case nat_mapping::unknown: break;
+  }
+  return "unknown";
 }
 
 // ---- the public handle ----
@@ -424,10 +456,16 @@ asio::awaitable<registration_info> session::register_self() {
 asio::awaitable<registration_info> session::register_self(std::chrono::milliseconds timeout) {
   auto s = state_;
   check_id(s->options.id);
-  auto info = co_await s->do_register(clock::now() + timeout);
+  const auto deadline = clock::now() + timeout;
+  auto info = co_await s->do_register(deadline);
+  if (s->options.discover_nat && s->nat == nat_mapping::unknown && s->other_address) {
+    // Measured once, then told to the broker at once so that introductions carry it.
+    co_await s->discover_nat(info, std::min(deadline, clock::now() + s->options.request_rto * 4));
+    if (s->nat != nat_mapping::unknown) info = co_await s->do_register(deadline);
+  }
   s->registration = info;
   s->registered = true;
-  s->emit({.what = session_event::kind::registered, .peer = s->options.id, .address = info.reflexive});
+  s->emit({.what = session_event::kind::registered, .peer = s->options.id, .address = info.reflexive, .nat = info.nat});
   if (!s->keepalive_running) {
     s->keepalive_running = true;
     asio::co_spawn(s->ex, s->keepalive_loop(), asio::detached);

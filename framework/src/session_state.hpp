@@ -71,6 +71,8 @@ struct punch_attempt : std::enable_shared_from_this<punch_attempt> {
   wire::introduction_keys keys;
   std::string peer;
   public_key peer_key{};           // the identity the peer's signatures must verify with
+  nat_mapping peer_nat = nat_mapping::unknown;
+  bool relay_first = false;        // both NATs hard: punching cannot work, allocate at once
   x25519_key ephemeral_public{};   // ours, for this attempt only
   x25519_key ephemeral_secret{};   // wiped once the connection's keys are derived
   std::optional<x25519_key> peer_ephemeral;  // the peer's, from its first authentic check
@@ -112,6 +114,8 @@ struct session_state : std::enable_shared_from_this<session_state> {
   session_stats stats;
   std::vector<std::byte> nonce;  // the broker's latest NONCE, signed into the next Register
   std::vector<std::byte> relay_nonce;  // the relay's latest NONCE, for the next ALLOCATE
+  nat_mapping nat = nat_mapping::unknown;  // ours, measured against the broker's other port
+  std::optional<endpoint> other_address;  // the broker's other port (OTHER-ADDRESS), if any
   std::function<void(const session_event&)> on_event;
   bool closed = false;
 
@@ -157,6 +161,8 @@ struct session_state : std::enable_shared_from_this<session_state> {
                                     std::string_view what, bool sign = false,
                                     std::optional<endpoint> server = std::nullopt);
   asio::awaitable<registration_info> do_register(clock::time_point deadline);
+  // One Binding to the broker's other port: the same reflexive address means an easy NAT.
+  asio::awaitable<void> discover_nat(const registration_info& info, clock::time_point deadline);
   asio::awaitable<void> keepalive_loop();
 
   // punching (punch.cpp)

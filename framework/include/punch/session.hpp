@@ -54,6 +54,9 @@ struct session_options {
   // connection moves to the first that opens.
   std::optional<endpoint> relay;
   std::chrono::milliseconds relay_after{1500ms};
+  // Measure our NAT's mapping when registering (one Binding to the broker's other port, which
+  // the broker announces with OTHER-ADDRESS); two hard sides then use the relay at once.
+  bool discover_nat = true;
   // Connection keepalive when idle, and how long silence means the peer is gone.
   std::chrono::milliseconds connection_keepalive{5s};
   std::chrono::milliseconds connection_idle_timeout{30s};
@@ -62,15 +65,28 @@ struct session_options {
 };
 
 // What the broker said about us.
+// How a NAT maps our socket's outgoing datagrams (RFC 4787 §4.1, measured RFC 5780 style by
+// asking the broker's second port what it sees): "easy" NATs (and no NAT) keep one external
+// address for every destination, so hole punching works against them; "hard" ones (symmetric
+// NATs) give each destination a new port, so two hard sides need the relay.
+enum class nat_mapping : std::uint8_t {
+  unknown = 0,               // not measured (the broker has no second port, or it did not answer)
+  endpoint_independent = 1,  // easy
+  endpoint_dependent = 2,    // hard
+};
+const char* to_string(nat_mapping m) noexcept;  // "unknown", "easy", "hard"
+
 struct registration_info {
   endpoint reflexive;                   // our address as the broker saw it
   std::chrono::seconds lifetime{0};     // granted lifetime
+  nat_mapping nat = nat_mapping::unknown;  // our NAT's mapping, when the broker lets us measure it
 };
 
 // A peer's candidates as the broker reports them.
 struct peer_info {
   std::string id;
   public_key key{};                     // the identity key the broker bound the id to
+  nat_mapping nat = nat_mapping::unknown;  // what the peer measured of its NAT
   endpoint reflexive;
   std::vector<endpoint> host;
 };
@@ -82,7 +98,8 @@ struct session_event {
   kind what = kind::registered;
   std::string peer{};                   // our id (registered, refreshed) or the other peer's
   endpoint address{};                   // reflexive (registered) or remote path (connected, closed)
-  path_kind path = path_kind::reflexive;  // connected, closed
+  path_kind path = path_kind::reflexive;  // connected, closed, path_changed
+  nat_mapping nat = nat_mapping::unknown;  // registered: ours; introduced, connected: the peer's
   std::chrono::milliseconds elapsed{0}; // connected, punch_failed: since connect()/introduction
   // refresh_failed, punch_failed; for closed: empty when closed locally, else why
   // (errc::connection_closed by the peer, errc::timeout when nothing was heard).

@@ -36,6 +36,9 @@ inline constexpr std::uint16_t signature = 0x4A08;           // 64-byte Ed25519 
 inline constexpr std::uint16_t ephemeral_key = 0x4A09;       // 32-byte X25519 key of a handshake
 inline constexpr std::uint16_t punch_id = 0x4A0A;            // 8 bytes naming an introduction in checks
 inline constexpr std::uint16_t relay_id = 0x4A0B;            // 16 bytes naming an allocation (ALLOCATE)
+inline constexpr std::uint16_t nat_mapping = 0x4A0C;         // u32: 0 unknown, 1 easy, 2 hard (Register,
+                                                             // and the subject's in Lookup/Connect/Introduce)
+inline constexpr std::uint16_t other_address = stun::attr::other_address;  // RFC 5780: the broker's second port
 inline constexpr std::uint16_t nonce = stun::attr::nonce;    // broker-issued, signed in Register
 inline constexpr std::uint16_t message_integrity_sha256 = stun::attr::message_integrity_sha256;
 // RFC 5780 §7.6 PADDING: requests are padded to the size of the largest possible answer,
@@ -68,16 +71,18 @@ inline constexpr std::size_t token_size = 16;
 inline constexpr std::size_t nonce_size = 20;
 using token = std::array<std::byte, token_size>;
 
-// Upper bounds of the broker's answers (IPv6 addresses, longest id, every host candidate),
+// Upper bounds of the broker's answers (IPv6 addresses, longest id, every host candidate,
+// PUBLIC-KEY and NAT-MAPPING of the subject),
 // which the peer pads its requests to. header + attributes + FINGERPRINT.
 namespace answer_bound {
 inline constexpr std::size_t address = 4 + 20;  // an XOR-address attribute for IPv6
-// Register's answers: success (XOR-MAPPED-ADDRESS, LIFETIME, a fresh NONCE) or 401/438
+// Register's answers: success (XOR-MAPPED-ADDRESS, LIFETIME, a fresh NONCE, OTHER-ADDRESS) or 401/438
 // (ERROR-CODE with a reason of at most 28 bytes, NONCE).
-inline constexpr std::size_t reg_success = stun::header_size + address + 8 + (4 + nonce_size) + stun::fingerprint_size;
+inline constexpr std::size_t reg_success =
+    stun::header_size + address + 8 + (4 + nonce_size) + address /* OTHER-ADDRESS */ + stun::fingerprint_size;
 inline constexpr std::size_t reg_challenge = stun::header_size + (8 + 28) + (4 + nonce_size) + stun::fingerprint_size;
 inline constexpr std::size_t reg = reg_success > reg_challenge ? reg_success : reg_challenge;
-inline constexpr std::size_t lookup = stun::header_size + (4 + max_peer_id_size) + (4 + 32) + address +
+inline constexpr std::size_t lookup = stun::header_size + (4 + max_peer_id_size) + (4 + 32) + 8 + address +
                                       max_host_candidates * address + stun::fingerprint_size;
 inline constexpr std::size_t connect = lookup + (4 + token_size) + address;
 // ALLOCATE's answers: success (XOR-MAPPED-ADDRESS, LIFETIME) or 401/403/429 with a NONCE.
