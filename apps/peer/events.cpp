@@ -42,6 +42,7 @@ const char* path_name(path_kind k) noexcept {
     case path_kind::host: return "host";
     case path_kind::reflexive: return "reflexive";
     case path_kind::peer_reflexive: return "peer-reflexive";
+    case path_kind::relay: return "relay";
   }
   return "unknown";
 }
@@ -61,10 +62,12 @@ void event_log::write(const std::string& line) {
 
 // Peer ids are limited to [A-Za-z0-9._@-] by the options and the broker, yet they are escaped
 // anyway: the session may report an id that a broker sent.
-void event_log::registered(std::string_view id, const endpoint& reflexive) {
+// A key's text form is URL-safe base64: nothing in it needs escaping.
+void event_log::registered(std::string_view id, const public_key& key, const endpoint& reflexive) {
   if (!enabled_) return;
-  write("{\"event\":\"registered\",\"id\":\"" + json_escape(id) + "\",\"reflexive\":\"" +
-        to_text(reflexive) + "\",\"ms\":" + std::to_string(ms()) + "}\n");
+  write("{\"event\":\"registered\",\"id\":\"" + json_escape(id) + "\",\"key\":\"" +
+        to_string(key) + "\",\"reflexive\":\"" + to_text(reflexive) + "\",\"ms\":" +
+        std::to_string(ms()) + "}\n");
 }
 
 void event_log::introduced(std::string_view peer) {
@@ -73,9 +76,17 @@ void event_log::introduced(std::string_view peer) {
         std::to_string(ms()) + "}\n");
 }
 
-void event_log::connected(std::string_view peer, const endpoint& remote, path_kind path) {
+void event_log::connected(std::string_view peer, const public_key& key, const endpoint& remote,
+                          path_kind path) {
   if (!enabled_) return;
-  write("{\"event\":\"connected\",\"peer\":\"" + json_escape(peer) + "\",\"remote\":\"" +
+  write("{\"event\":\"connected\",\"peer\":\"" + json_escape(peer) + "\",\"key\":\"" +
+        to_string(key) + "\",\"remote\":\"" + to_text(remote) + "\",\"path\":\"" +
+        path_name(path) + "\",\"ms\":" + std::to_string(ms()) + "}\n");
+}
+
+void event_log::path_changed(std::string_view peer, const endpoint& remote, path_kind path) {
+  if (!enabled_) return;
+  write("{\"event\":\"path_changed\",\"peer\":\"" + json_escape(peer) + "\",\"remote\":\"" +
         to_text(remote) + "\",\"path\":\"" + path_name(path) + "\",\"ms\":" +
         std::to_string(ms()) + "}\n");
 }
@@ -103,6 +114,9 @@ void event_log::from_session(const session_event& e) {
       break;
     case kind::punch_failed:
       error("hole punching to \"" + e.peer + "\" failed: " + e.error.message());
+      break;
+    case kind::path_changed:
+      path_changed(e.peer, e.address, e.path);
       break;
     // The app writes these itself, with the values connect()/accept() returned.
     case kind::registered:

@@ -27,9 +27,12 @@ public:
   event_log(bool enabled, clock::time_point start, std::FILE* out = stderr);
 
   bool enabled() const noexcept { return enabled_; }
-  void registered(std::string_view id, const endpoint& reflexive);
+  // `key` is ours (registered) or the peer's (connected), in its text form.
+  void registered(std::string_view id, const public_key& key, const endpoint& reflexive);
   void introduced(std::string_view peer);
-  void connected(std::string_view peer, const endpoint& remote, path_kind path);
+  void connected(std::string_view peer, const public_key& key, const endpoint& remote, path_kind path);
+  // A relayed connection moved to a direct path.
+  void path_changed(std::string_view peer, const endpoint& remote, path_kind path);
   void closed(std::string_view peer, std::string_view reason);
   void error(std::string_view message);
   // What only the session sees: introductions, and failed refreshes while connected.

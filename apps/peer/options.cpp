@@ -10,6 +10,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 namespace punch::peer_app {
@@ -30,7 +31,13 @@ po::options_description make_description() {
     ("id", po::value<std::string>()->value_name("NAME"),
      "our peer id (required): 1..64 of A-Z a-z 0-9 . _ @ -")
     ("connect", po::value<std::string>()->value_name("OTHER"),
-     "connect to peer OTHER; without it, wait for one incoming connection");
+     "connect to peer OTHER; without it, wait for one incoming connection")
+    ("key", po::value<std::string>()->value_name("PATH"),
+     "our identity key file (default ${XDG_CONFIG_HOME:-~/.config}/punch/NAME.key); "
+     "made with mode 0600 on first run, refused if group or others can read it")
+    ("expect-key", po::value<std::string>()->value_name("KEY"),
+     "with --connect: the public key OTHER must prove it holds (43 characters, as "
+     "punch-peer prints its own); without it, the key the broker reports is trusted");
   apps::add_transport_options(d);
   d.add_options()
     ("bind", po::value<std::string>()->value_name("ADDR:PORT"),
@@ -55,14 +62,19 @@ std::string help_text(const po::options_description& d) {
       << "\nbytes is skipped with a message on stderr. End of stdin, SIGINT or SIGTERM closes\n"
          "the connection; the other peer then exits too.\n\n"
       << d
-      << "\n--events objects: registered {id, reflexive, ms}, introduced {peer},\n"
-         "connected {peer, remote, path: host|reflexive|peer-reflexive, ms}, closed {peer,\n"
-         "reason: local|remote}, error {message}; ms counts from start-up.\n\n"
+      << "\nOn start it prints our public key on stderr (with --events: in the registered\n"
+         "event); the other side passes it as --expect-key.\n\n"
+         "--events objects: registered {id, key, reflexive, ms}, introduced {peer},\n"
+         "connected {peer, key, remote, path: host|reflexive|peer-reflexive|relay, ms},\n"
+         "path_changed {peer, remote, path} (a relayed connection went direct), closed\n"
+         "{peer, reason: local|remote}, error {message}; ms counts from start-up.\n\n"
          "Exit codes:\n"
          "  0  connected, then the connection closed cleanly (either side closed it)\n"
          "  1  runtime failure: broker unreachable, peer not registered, hole punching\n"
-         "     timed out, connection lost; one line on stderr says which\n"
-         "  2  bad options: one line on stderr names the option\n";
+         "     timed out, the peer's key is not the --expect-key, connection lost; one\n"
+         "     line on stderr says which\n"
+         "  2  bad options, or a --key file that is malformed or not private: one line on\n"
+         "     stderr names the option\n";
   return out.str();
 }
 
@@ -129,6 +141,18 @@ std::optional<host_port> parse_host_port(std::string_view text, std::string& err
   return hp;
 }
 
+std::optional<std::filesystem::path> default_key_path(std::string_view id, const char* xdg_config_home,
+                                                      const char* home) {
+  std::filesystem::path config;
+  if (xdg_config_home && std::filesystem::path{xdg_config_home}.is_absolute())
+    config = xdg_config_home;
+  else if (home && *home)
+    config = std::filesystem::path{home} / ".config";
+  else
+    return std::nullopt;
+  return config / "punch" / (std::string{id} + ".key");
+}
+
 bool is_valid_peer_id(std::string_view id) noexcept { return wire::valid_peer_id(id); }
 
 std::string format_seconds(std::chrono::milliseconds d) {
@@ -180,6 +204,23 @@ parse_result parse_options(int argc, const char* const argv[]) {
     if (!is_valid_peer_id(*o.connect))
       return failure("--connect \"" + *o.connect + "\": use 1..64 of A-Z a-z 0-9 . _ @ -");
     if (*o.connect == o.id) return failure("--connect \"" + o.id + "\": that is our own --id");
+  }
+
+  if (vm.count("key")) {
+    o.key = vm["key"].as<std::string>();
+    if (o.key.empty()) return failure("--key: the path is empty");
+  } else if (auto path = default_key_path(o.id, std::getenv("XDG_CONFIG_HOME"), std::getenv("HOME"))) {
+    o.key = *path;
+  } else {
+    return failure("--key PATH is required when neither HOME nor XDG_CONFIG_HOME is set");
+  }
+
+  if (vm.count("expect-key")) {
+    const auto& text = vm["expect-key"].as<std::string>();
+    if (!o.connect) return failure("--expect-key needs --connect: it is the key of the peer we connect to");
+    o.expect_key = parse_public_key(text);
+    if (!o.expect_key)
+      return failure("--expect-key \"" + text + "\": expected a public key, 43 characters of A-Z a-z 0-9 - _");
   }
 
   if (auto why = apps::read_transport_options(vm, o.transport, o.transport_plugins, o.transport_settings); !why.empty())

@@ -1,6 +1,7 @@
 // punch-peer's command line: what it accepts, how it is checked, and the --help text.
 #pragma once
 
+#include "punch/identity.hpp"
 #include "punch/transport.hpp"
 #include "punch/transport_registry.hpp"
 
@@ -17,7 +18,7 @@ namespace punch::peer_app {
 // Exit codes, documented in --help.
 inline constexpr int exit_ok = 0;           // connected, then closed cleanly (either side)
 inline constexpr int exit_failure = 1;      // broker unreachable, peer not found, punch timeout, ...
-inline constexpr int exit_bad_options = 2;  // an option is missing or malformed
+inline constexpr int exit_bad_options = 2;  // an option is missing or malformed, or the --key file is bad
 
 // A HOST:PORT as typed: the host may be a name, resolved later with asio's resolver.
 struct host_port {
@@ -29,6 +30,8 @@ struct peer_options {
   host_port broker;
   std::string id;
   std::optional<std::string> connect;       // initiate to this peer; none = accept one
+  std::filesystem::path key;                // our identity key file, made on first run
+  std::optional<public_key> expect_key;     // the key the --connect peer must prove it holds
   std::string transport = "udp";
   std::vector<std::filesystem::path> transport_plugins;
   transport_options transport_settings;     // --transport-option KEY=VALUE
@@ -49,6 +52,12 @@ parse_result parse_options(int argc, const char* const argv[]);
 
 // Splits "HOST:PORT" or "[V6]:PORT"; on failure `error` says what is wrong with `text`.
 std::optional<host_port> parse_host_port(std::string_view text, std::string& error);
+
+// Where --key defaults to: ${XDG_CONFIG_HOME:-$HOME/.config}/punch/<id>.key, from the values of
+// those variables (null when unset). A relative XDG_CONFIG_HOME is ignored, as the XDG base
+// directory spec says; nullopt when there is no usable directory at all.
+std::optional<std::filesystem::path> default_key_path(std::string_view id, const char* xdg_config_home,
+                                                      const char* home);
 
 // Peer ids: 1..64 characters of [A-Za-z0-9._@-] (the broker's rule; also keeps JSON simple).
 bool is_valid_peer_id(std::string_view id) noexcept;

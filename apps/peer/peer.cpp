@@ -22,6 +22,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <vector>
@@ -125,15 +126,16 @@ asio::awaitable<endpoint> resolve_broker(const peer_options& o) {
 asio::awaitable<connection> get_connected(session& s, const peer_options& o,
                                           clock::time_point deadline, event_log& log) {
   auto reg = co_await s.register_self(remaining(deadline));
-  log.registered(o.id, reg.reflexive);
+  log.registered(o.id, s.key(), reg.reflexive);
   // Not `o.connect ? co_await ... : co_await ...`: GCC 12 destroys a co_await temporary
   // of the conditional operator twice (a double free of the connection state).
   connection c;
   if (o.connect)
-    c = co_await s.connect(*o.connect, remaining(deadline));
+    c = co_await s.connect(*o.connect, connect_options{.timeout = remaining(deadline),
+                                                       .expected_key = o.expect_key});
   else
     c = co_await s.accept();
-  log.connected(c.peer(), c.remote_endpoint(), c.path());
+  log.connected(c.peer(), c.peer_key(), c.remote_endpoint(), c.path());
   co_return c;
 }
 
@@ -202,6 +204,21 @@ asio::awaitable<int> run_peer(const peer_options& o, clock::time_point start) {
     co_return exit_bad_options;
   }
 
+  // After the transport, so that a typo in --transport does not leave a new key file behind.
+  std::optional<identity> key;
+  std::error_code missing;
+  const bool made = !std::filesystem::exists(o.key, missing);
+  try {
+    key = identity::load_or_create(o.key);
+  } catch (const system_error& e) {
+    fail("--key " + describe(e));
+    co_return exit_bad_options;
+  }
+  // The other side's --expect-key; with --events it is in the registered event instead.
+  if (!o.events)
+    say("our key is " + to_string(key->key()) + (made ? " (new, saved in " : " (from ") +
+        o.key.string() + ")");
+
   std::string peer = o.connect.value_or("");
   close_reason reason{};
   try {
@@ -212,6 +229,7 @@ asio::awaitable<int> run_peer(const peer_options& o, clock::time_point start) {
     so.broker = broker;
     so.id = o.id;
     so.local = o.bind;
+    so.key = key;
     if (!o.bind_given && broker.protocol() != o.bind.protocol())
       so.local = endpoint{asio::ip::address_v6::any(), 0};
     // One --timeout for everything: no single step may take longer than the whole.

@@ -53,20 +53,28 @@ BOOST_AUTO_TEST_CASE(path_kinds_have_the_documented_names) {
   BOOST_TEST(std::string{path_name(punch::path_kind::host)} == "host");
   BOOST_TEST(std::string{path_name(punch::path_kind::reflexive)} == "reflexive");
   BOOST_TEST(std::string{path_name(punch::path_kind::peer_reflexive)} == "peer-reflexive");
+  BOOST_TEST(std::string{path_name(punch::path_kind::relay)} == "relay");
 }
 
 BOOST_AUTO_TEST_CASE(each_event_is_one_json_line_with_its_fields) {
   captured out;
   event_log log{true, long_ago, out.file};
   namespace ip = boost::asio::ip;
-  log.registered("alice", {ip::make_address("203.0.113.5"), 40000});
-  log.connected("bob", {ip::make_address("198.51.100.7"), 1234}, punch::path_kind::peer_reflexive);
+  // RFC 8032 §7.1 TEST 1 and TEST 2 public keys, in their text form.
+  const auto alice_key = punch::parse_public_key("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+  const auto bob_key = punch::parse_public_key("PUAXw-hDiVqStwqnTRt-vJyYLM8uxJaMwM1V8Sr0Zgw");
+  BOOST_TEST_REQUIRE((alice_key && bob_key));
+  log.registered("alice", *alice_key, {ip::make_address("203.0.113.5"), 40000});
+  log.connected("bob", *bob_key, {ip::make_address("198.51.100.7"), 1234},
+                punch::path_kind::peer_reflexive);
   log.closed("bob", "remote");
   log.error("peer \"bob\" is not registered");
   auto text = out.text();
   BOOST_TEST(text.starts_with("{\"event\":\"registered\",\"id\":\"alice\","
+                              "\"key\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\","
                               "\"reflexive\":\"203.0.113.5:40000\",\"ms\":"), text);
-  BOOST_TEST(text.find("\n{\"event\":\"connected\",\"peer\":\"bob\",\"remote\":"
+  BOOST_TEST(text.find("\n{\"event\":\"connected\",\"peer\":\"bob\","
+                       "\"key\":\"PUAXw-hDiVqStwqnTRt-vJyYLM8uxJaMwM1V8Sr0Zgw\",\"remote\":"
                        "\"198.51.100.7:1234\",\"path\":\"peer-reflexive\",\"ms\":") !=
                  std::string::npos, text);
   BOOST_TEST(text.find("{\"event\":\"closed\",\"peer\":\"bob\",\"reason\":\"remote\"") !=
@@ -98,10 +106,25 @@ BOOST_AUTO_TEST_CASE(session_introductions_are_forwarded_and_its_connected_event
   BOOST_TEST(text.find("connected") == std::string::npos, text);
 }
 
+BOOST_AUTO_TEST_CASE(a_relayed_connection_going_direct_is_an_event) {
+  captured out;
+  event_log log{true, long_ago, out.file};
+  punch::session_event moved{};
+  moved.what = punch::session_event::kind::path_changed;
+  moved.peer = "bob";
+  moved.address = {boost::asio::ip::make_address("198.51.100.7"), 1234};
+  moved.path = punch::path_kind::reflexive;
+  log.from_session(moved);
+  auto text = out.text();
+  BOOST_TEST(text.starts_with("{\"event\":\"path_changed\",\"peer\":\"bob\","
+                              "\"remote\":\"198.51.100.7:1234\",\"path\":\"reflexive\",\"ms\":"),
+             text);
+}
+
 BOOST_AUTO_TEST_CASE(a_disabled_log_writes_nothing) {
   captured out;
   event_log log{false, long_ago, out.file};
-  log.registered("alice", {});
+  log.registered("alice", {}, {});
   log.error("x");
   BOOST_TEST(out.text().empty());
 }

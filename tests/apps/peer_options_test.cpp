@@ -3,6 +3,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -22,9 +23,21 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// Without --key the default path needs $HOME: give every case one, even where the test
+// runner has none.
+struct with_home {
+  bool had_home = std::getenv("HOME") != nullptr;
+  with_home() {
+    if (!had_home) ::setenv("HOME", "/nonexistent/home", 1);
+  }
+  ~with_home() {
+    if (!had_home) ::unsetenv("HOME");
+  }
+};
+
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(peer_options)
+BOOST_FIXTURE_TEST_SUITE(peer_options, with_home)
 
 BOOST_AUTO_TEST_CASE(broker_and_id_are_enough_and_the_rest_has_defaults) {
   auto r = parse({"--broker", "127.0.0.1:3478", "--id", "alice"});
@@ -39,6 +52,8 @@ BOOST_AUTO_TEST_CASE(broker_and_id_are_enough_and_the_rest_has_defaults) {
   BOOST_TEST(!r.options.bind_given);
   BOOST_TEST(r.options.timeout.count() == 30000);
   BOOST_TEST(!r.options.events);
+  BOOST_TEST(r.options.key.filename() == "alice.key");
+  BOOST_TEST(!r.options.expect_key.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(every_option_is_taken_as_given) {
@@ -142,11 +157,76 @@ BOOST_AUTO_TEST_CASE(an_unknown_option_is_an_error_naming_it) {
   BOOST_TEST(contains(r.text, "frobnicate"), r.text);
 }
 
+BOOST_AUTO_TEST_CASE(the_key_file_is_taken_as_given) {
+  auto r = parse({"--broker", "127.0.0.1:1", "--id", "alice", "--key", "/srv/keys/alice.key"});
+  BOOST_TEST_REQUIRE(static_cast<int>(r.what) == static_cast<int>(action::run), r.text);
+  BOOST_TEST(r.options.key.string() == "/srv/keys/alice.key");
+  r = parse({"--broker", "127.0.0.1:1", "--id", "alice", "--key", ""});
+  BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::error));
+  BOOST_TEST(contains(r.text, "--key"), r.text);
+}
+
+BOOST_AUTO_TEST_CASE(the_default_key_file_is_under_the_xdg_config_directory_named_by_id) {
+  BOOST_TEST(default_key_path("alice", "/cfg", "/home/a").value_or("").string() ==
+             "/cfg/punch/alice.key");
+  BOOST_TEST(default_key_path("alice", nullptr, "/home/a").value_or("").string() ==
+             "/home/a/.config/punch/alice.key");
+  // Empty or relative XDG_CONFIG_HOME values are ignored (XDG base directory spec).
+  BOOST_TEST(default_key_path("bob", "", "/home/b").value_or("").string() ==
+             "/home/b/.config/punch/bob.key");
+  BOOST_TEST(default_key_path("bob", "cfg", "/home/b").value_or("").string() ==
+             "/home/b/.config/punch/bob.key");
+  BOOST_TEST(!default_key_path("bob", nullptr, nullptr).has_value());
+  BOOST_TEST(!default_key_path("bob", "cfg", "").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(without_key_the_parser_uses_the_default_and_needs_a_home) {
+  const char* home = std::getenv("HOME");
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  const std::string saved_home = home ? home : "", saved_xdg = xdg ? xdg : "";
+  ::setenv("HOME", "/home/tester", 1);
+  ::unsetenv("XDG_CONFIG_HOME");
+  auto r = parse({"--broker", "127.0.0.1:1", "--id", "alice"});
+  BOOST_TEST(r.options.key.string() == "/home/tester/.config/punch/alice.key");
+  ::unsetenv("HOME");
+  auto homeless = parse({"--broker", "127.0.0.1:1", "--id", "alice"});
+  BOOST_TEST(static_cast<int>(homeless.what) == static_cast<int>(action::error));
+  BOOST_TEST(contains(homeless.text, "--key"), homeless.text);
+  if (home) ::setenv("HOME", saved_home.c_str(), 1);
+  if (xdg) ::setenv("XDG_CONFIG_HOME", saved_xdg.c_str(), 1);
+}
+
+BOOST_AUTO_TEST_CASE(an_expected_key_is_parsed_and_needs_connect) {
+  const char* key = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";  // RFC 8032 TEST 1
+  auto r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--connect", "b", "--expect-key", key});
+  BOOST_TEST_REQUIRE(static_cast<int>(r.what) == static_cast<int>(action::run), r.text);
+  BOOST_TEST_REQUIRE(r.options.expect_key.has_value());
+  BOOST_TEST(punch::to_string(*r.options.expect_key) == key);
+  BOOST_TEST(!parse({"--broker", "127.0.0.1:1", "--id", "a", "--connect", "b"})
+                  .options.expect_key.has_value());
+
+  r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--expect-key", key});
+  BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::error));
+  BOOST_TEST(contains(r.text, "--expect-key needs --connect"), r.text);
+}
+
+BOOST_AUTO_TEST_CASE(a_malformed_expected_key_is_an_error_naming_the_option) {
+  for (const char* bad : {"", "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHUR",
+                          "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+                          "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+                          "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"}) {
+    auto r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--connect", "b", "--expect-key", bad});
+    BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::error), bad);
+    BOOST_TEST(contains(r.text, "--expect-key \"" + std::string{bad} + "\""), r.text);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(help_needs_no_other_option_and_documents_the_exit_codes) {
   auto r = parse({"--help"});
   BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::help));
-  for (const char* part : {"--broker", "--id", "--connect", "--transport", "--transport-plugin",
-                           "--transport-option", "--bind", "--timeout", "--events",
+  for (const char* part : {"--broker", "--id", "--connect", "--key", "--expect-key", "--transport",
+                           "--transport-plugin", "--transport-option", "--bind", "--timeout",
+                           "--events", "registered {id, key,", "connected {peer, key,",
                            "Exit codes", "  0  ", "  1  ", "  2  "})
     BOOST_TEST(contains(r.text, part), part);
 }

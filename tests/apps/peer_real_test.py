@@ -5,13 +5,15 @@ Usage: peer_real_test.py --broker PATH --peer PATH [--chat PATH] SCENARIO
 Each scenario is one CTest test (see CMakeLists.txt). Every wait is bounded; every process
 is killed on the way out, whatever happens. Nothing sleeps to synchronise: the script waits
 for the line (an --events object, the broker's listening line, a printed datagram) that
-proves the step happened.
+proves the step happened. Every punch-peer gets --key in a temporary directory of the
+script's own: nothing is written into $HOME.
 """
 import argparse
 import json
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +24,10 @@ import time
 
 WAIT = 10.0  # seconds: the longest any single step may take on a loaded CI machine
 PATHS = {"host", "reflexive", "peer-reflexive"}
+KEY_TEXT = re.compile(r"[A-Za-z0-9_-]{43}")
+# RFC 8032 §7.1 TEST 1's public key: a well-formed key that no peer here holds.
+STRANGER_KEY = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+KEY_DIR = None  # made by main(), removed on the way out
 
 
 class Failure(Exception):
@@ -134,10 +140,25 @@ def start_broker(args):
     return broker, f"127.0.0.1:{match.group(1)}"
 
 
+def key_path(name):
+    return os.path.join(KEY_DIR, f"{name}.key")
+
+
 def peer(args, name, broker, *extra, stdin=subprocess.PIPE):
     # Bound to loopback, so the peers' host candidates and every datagram stay on lo.
     argv = [args.peer, "--broker", broker, "--id", name, "--bind", "127.0.0.1:0", *extra]
+    if "--key" not in extra:
+        argv += ["--key", key_path(name)]
     return Process(f"punch-peer {name}", argv, stdin=stdin)
+
+
+def is_key_line(line):
+    return line.startswith("punch-peer: our key is ")
+
+
+def messages(p):
+    """stderr without the line that shows our key on start."""
+    return [l for l in p.lines("stderr") if not is_key_line(l)]
 
 
 def check_connected(event, name, other):
@@ -170,10 +191,20 @@ def two_peers_exchange_lines_both_ways_and_exit_0(args):
     check(registered["id"] == "bob", f"bob registered as {registered['id']!r}")
     check(re.fullmatch(r"127\.0\.0\.1:\d+", registered["reflexive"]) is not None,
           f"bob's reflexive address {registered['reflexive']!r} is not on loopback")
-    alice = peer(args, "alice", ep, "--connect", "bob", "--events")
+    bob_key = registered["key"]
+    check(KEY_TEXT.fullmatch(bob_key), f"bob's key {bob_key!r} is not 43 characters of base64")
+    # --expect-key with the key bob registered: the connection comes up all the same.
+    alice = peer(args, "alice", ep, "--connect", "bob", "--expect-key", bob_key, "--events")
     alice.write("alice early 1\n")  # before alice is connected
-    check_connected(alice.wait_event("connected"), "alice", "bob")
-    check_connected(bob.wait_event("connected"), "bob", "alice")
+    alice_key = alice.wait_event("registered")["key"]
+    check(alice_key != bob_key, "alice and bob have the same key")
+    connected = alice.wait_event("connected")
+    check_connected(connected, "alice", "bob")
+    check(connected["key"] == bob_key, f"alice reports bob's key {connected['key']}, not {bob_key}")
+    connected = bob.wait_event("connected")
+    check_connected(connected, "bob", "alice")
+    check(connected["key"] == alice_key,
+          f"bob reports alice's key {connected['key']}, not {alice_key}")
     alice.write("alice after\n")
     bob.write("bob after\n")
     got_by_bob = collect(bob, 2, "line from alice")
@@ -205,7 +236,7 @@ def a_file_on_stdin_is_sent_and_then_the_connection_closes(args):
         check(got == ["from a file", "last line without newline"], f"bob printed {got}")
         check(alice.wait_exit() == 0, f"alice exited {alice.proc.returncode}")
         check(bob.wait_exit() == 0, f"bob exited {bob.proc.returncode}")
-        warnings = alice.lines("stderr")
+        warnings = messages(alice)
         check(len(warnings) == 1 and "line 2" in warnings[0] and "1200" in warnings[0],
               f"alice did not report the long line 2 once: {warnings}")
 
@@ -225,8 +256,9 @@ def sigterm_closes_the_connection_cleanly_on_both_sides(args):
 
 
 def one_error_line(p):
-    lines = p.lines("stderr")
-    check(len(lines) == 1, f"{p.name}: expected one line on stderr, got {lines}")
+    lines = messages(p)
+    check(len(lines) == 1, f"{p.name}: expected one line on stderr besides our key, got "
+          f"{p.lines('stderr')}")
     check(lines[0].startswith("punch-peer: "), f"{p.name}: {lines[0]!r} lacks the program name")
     return lines[0]
 
@@ -273,16 +305,82 @@ def an_accepting_peer_gives_up_after_its_timeout(args):
 
 
 def bad_options_exit_2_with_one_line_naming_the_option(args):
+    malformed = key_path("malformed")
+    with open(malformed, "w") as f:
+        f.write("punch-ed25519-seed: too short\n")
+    os.chmod(malformed, 0o600)
+    public = key_path("public")
+    run_until_exit(args, "public", "--key", public)  # makes the key file
+    os.chmod(public, 0o644)
     for argv, option in ((["--id", "alice"], "--broker"),
                          (["--broker", "127.0.0.1:1", "--id", "al ice"], "--id"),
                          (["--broker", "127.0.0.1", "--id", "alice"], "--broker"),
                          (["--broker", "127.0.0.1:1", "--id", "a", "--transport", "nosuch"],
-                          "nosuch")):
+                          "nosuch"),
+                         (["--broker", "127.0.0.1:1", "--id", "a", "--expect-key", STRANGER_KEY],
+                          "--expect-key"),
+                         (["--broker", "127.0.0.1:1", "--id", "a", "--connect", "b",
+                           "--expect-key", "0123"], "--expect-key"),
+                         (["--broker", "127.0.0.1:1", "--id", "a", "--key", malformed],
+                          f"--key {malformed}: bad seed"),
+                         (["--broker", "127.0.0.1:1", "--id", "a", "--key", public],
+                          f"--key {public}: is readable by group or others (mode 0644): "
+                          f"run chmod 600 {public}")):
+        if "--key" not in argv:
+            argv = [*argv, "--key", key_path("unused")]
         p = Process("punch-peer", [args.peer, *argv], stdin=subprocess.DEVNULL)
         code = p.wait_exit()
         check(code == 2, f"{argv}: exit code {code}, expected 2")
         line = one_error_line(p)
         check(option in line, f"{argv}: the message does not name {option}: {line!r}")
+    check(not os.path.exists(key_path("unused")), "a run with bad options made a key file")
+
+
+def run_until_exit(args, name, *extra):
+    """A peer whose broker never answers: it shows its key on start, then gives up."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        p = peer(args, name, f"127.0.0.1:{silent.getsockname()[1]}", "--timeout", "0.2", *extra,
+                 stdin=subprocess.DEVNULL)
+        code = p.wait_exit()
+    finally:
+        silent.close()
+    check(code == 1, f"{p.name}: exit code {code}, expected 1: {p.lines('stderr')}")
+    return p
+
+
+def the_key_file_is_made_once_with_mode_0600_and_keeps_the_key(args):
+    path = os.path.join(KEY_DIR, "config", "punch", "carol.key")
+    first = run_until_exit(args, "carol", "--key", path)
+    shown = [l for l in first.lines("stderr") if is_key_line(l)]
+    check(len(shown) == 1 and shown[0].endswith(f" (new, saved in {path})"),
+          f"the first run did not show one new key: {first.lines('stderr')}")
+    key = shown[0].split()[4]
+    check(KEY_TEXT.fullmatch(key), f"the key shown, {key!r}, is not 43 characters of base64")
+    check(os.stat(path).st_mode & 0o777 == 0o600, f"{path} has mode {os.stat(path).st_mode:o}")
+    for d in (os.path.dirname(path), os.path.dirname(os.path.dirname(path))):
+        check(os.stat(d).st_mode & 0o777 == 0o700, f"{d} has mode {os.stat(d).st_mode:o}")
+    with open(path) as f:
+        check(f"public: {key}\n" in f.read(), f"{path} does not hold the key shown")
+    second = run_until_exit(args, "carol", "--key", path)
+    shown = [l for l in second.lines("stderr") if is_key_line(l)]
+    check(shown == [f"punch-peer: our key is {key} (from {path})"],
+          f"the second run did not show the same key from the file: {second.lines('stderr')}")
+
+
+def a_wrong_expect_key_fails_with_key_mismatch_and_exit_1(args):
+    broker, ep = start_broker(args)
+    bob = peer(args, "bob", ep, "--events")
+    bob_key = bob.wait_event("registered")["key"]
+    check(bob_key != STRANGER_KEY, "bob holds the RFC 8032 test key")
+    alice = peer(args, "alice", ep, "--connect", "bob", "--expect-key", STRANGER_KEY,
+                 stdin=subprocess.DEVNULL)
+    code = alice.wait_exit()
+    check(code == 1, f"exit code {code}, expected 1: {alice.lines('stderr')}")
+    line = one_error_line(alice)
+    for part in ('"bob"', bob_key, f"expected {STRANGER_KEY}", "not the expected one"):
+        check(part in line, f"the key mismatch message lacks {part!r}: {line!r}")
 
 
 def the_chat_example_talks_to_punch_peer_over_udp(args):
@@ -313,6 +411,8 @@ SCENARIOS = {f.__name__: f for f in (
     a_peer_reports_an_unregistered_id_by_name_without_waiting_for_its_timeout,
     an_accepting_peer_gives_up_after_its_timeout,
     bad_options_exit_2_with_one_line_naming_the_option,
+    the_key_file_is_made_once_with_mode_0600_and_keeps_the_key,
+    a_wrong_expect_key_fails_with_key_mismatch_and_exit_1,
 )}
 
 
@@ -325,6 +425,8 @@ def main():
     args = parser.parse_args()
     # CTest's timeout sends SIGTERM: still kill the children.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    global KEY_DIR
+    KEY_DIR = tempfile.mkdtemp(prefix="punch-peer-keys-")
     try:
         SCENARIOS[args.scenario](args)
     except Failure as e:
@@ -332,6 +434,7 @@ def main():
         return 1
     finally:
         kill_all()
+        shutil.rmtree(KEY_DIR, ignore_errors=True)
     print(f"passed {args.scenario}")
     return 0
 
