@@ -9,11 +9,15 @@
 // Input: byte 0 bit 0 picks an IPv6 (dual-stack) broker socket; then records of
 //   [flags][length: 2 bytes, big-endian, low 11 bits][datagram]
 // flags bits 0-1: the source (4 fixed endpoints); bit 2: fix the length field; bit 3: fix
-// FINGERPRINT; bit 4: take the transaction id of the last Introduce the broker sent.
+// FINGERPRINT; bit 4: take the transaction id of the last Introduce the broker sent; bit 5:
+// sign as a peer would (a 20-byte NONCE gets the last NONCE the broker sent to this source,
+// a 32-byte PUBLIC-KEY the fuzzer's key, and a 64-byte SIGNATURE that key's signature);
+// bit 6: with the second of the fuzzer's two keys (the id binding: 403).
 #include "fake_transport.hpp"
 #include "fixups.hpp"
 
 #include "punch/broker.hpp"
+#include "punch/identity.hpp"
 #include "punch/registry.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -49,12 +53,48 @@ std::array<endpoint, 4> sources(bool v6) {
           v4("2001:db8::3", 3001)};
 }
 
+// The fuzzer's identities (bit 6 picks one): the same seeds as fuzz/seeds.cpp's.
+const punch::identity& key_of(bool second) {
+  static const punch::identity keys[] = {punch::identity::from_seed(std::array<std::byte, 32>{}),
+                                         punch::identity::from_seed(std::array<std::byte, 32>{std::byte{1}})};
+  return keys[second ? 1 : 0];
+}
+
+// Makes a Register say what a peer holding `key` says over `nonce` (empty: keeps its own):
+// NONCE and PUBLIC-KEY values replaced, the first SIGNATURE recomputed over the bytes before
+// it with the header's length ending at it (stun::message::covered_by). Walks the raw
+// attributes: the datagram need not parse.
+void sign(std::vector<std::byte>& d, std::span<const std::byte> nonce, const punch::identity& key) {
+  std::size_t at = stun::header_size;
+  while (at + 4 <= d.size()) {
+    const std::uint16_t type = fuzz::read_u16(d, at), len = fuzz::read_u16(d, at + 2);
+    if (at + 4 + len > d.size()) return;
+    auto value = d.begin() + static_cast<std::ptrdiff_t>(at + 4);
+    if (type == wire::attr::nonce && len == wire::nonce_size && nonce.size() == wire::nonce_size)
+      std::copy(nonce.begin(), nonce.end(), value);
+    if (type == wire::attr::public_key && len == punch::public_key_size)
+      std::copy(key.key().begin(), key.key().end(), value);
+    if (type == wire::attr::signature && len == punch::signature_size) {
+      std::vector<std::byte> covered(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(at));
+      const std::size_t length = at + 4 + punch::signature_size - stun::header_size;
+      covered[2] = std::byte(length >> 8);
+      covered[3] = std::byte(length & 0xFF);
+      const auto sig = key.sign(covered);
+      std::copy(sig.begin(), sig.end(), value);
+      return;
+    }
+    at += 4 + ((len + 3u) & ~3u);
+  }
+}
+
 struct checker {
   stun::transaction_id last_introduce{};
   bool have_introduce = false;
+  std::array<std::vector<std::byte>, 4> nonces;  // the last NONCE sent to each source
 
-  // What the broker sent while handling `request` from `from`.
-  void check(std::span<const std::byte> request, const endpoint& from, std::span<const fuzz::datagram> sent) {
+  // What the broker sent while handling `request` from `from` (source number `source`).
+  void check(std::span<const std::byte> request, const endpoint& from, int source,
+             std::span<const fuzz::datagram> sent) {
     std::size_t answers = 0;
     for (const auto& d : sent) {
       const std::span<const std::byte> out(d.bytes);
@@ -85,6 +125,10 @@ struct checker {
       if (stun::looks_like_stun(request)) {
         const auto m = stun::message::parse(out, ec);
         expect(m.has_value(), "the broker's answer does not parse");
+        if (auto n = m->find(wire::attr::nonce)) {
+          expect(n->value.size() == wire::nonce_size, "a NONCE that is not 20 bytes");
+          nonces[static_cast<std::size_t>(source)].assign(n->value.begin(), n->value.end());
+        }
       }
     }
     expect(answers <= 1, "more than one answer to one datagram");
@@ -110,6 +154,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto reg = make_memory_registry(4);
   broker_options options;
   options.introduce_attempts = 2;
+  // Reached by long inputs from one source; past it the broker drops without answering.
+  options.rate_burst = 48;
+  options.rate_limit_table = 64;  // small: a table per input
   std::optional<broker> b(std::in_place, socket, *reg, options);
   bool ended = false;
   asio::co_spawn(ctx, b->run(), [&](std::exception_ptr e) {
@@ -129,6 +176,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     datagram.assign(bytes.begin(), bytes.end());
     if (flags & 4) fuzz::fix_length(datagram);
     if ((flags & 16) && check.have_introduce) fuzz::set_transaction_id(datagram, check.last_introduce);
+    if (flags & 32) sign(datagram, check.nonces[flags & 3], key_of((flags & 64) != 0));
     if (flags & 8) fuzz::fix_fingerprint(datagram);
     const endpoint& source = from[flags & 3];
 
@@ -138,7 +186,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ctx.restart();
     ctx.poll();
     expect(b->stats().received == received + 1, "a delivered datagram was not counted");
-    check.check(datagram, source, log.sent);
+    check.check(datagram, source, flags & 3, log.sent);
     if (verbose) {
       std::fprintf(stderr, "datagram %d: %zu bytes from source %d;", records, datagram.size(), flags & 3);
       for (const auto& d : log.sent)
@@ -149,8 +197,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (verbose) {
     const auto& st = b->stats();
-    std::fprintf(stderr, "received %llu malformed %llu registrations %llu lookups %llu connects %llu introductions %llu acked %llu errors %llu\n",
-                 (unsigned long long)st.received, (unsigned long long)st.malformed, (unsigned long long)st.registrations,
+    std::fprintf(stderr, "received %llu rate-limited %llu malformed %llu registrations %llu challenges %llu auth-failed %llu lookups %llu connects %llu introductions %llu acked %llu errors %llu\n",
+                 (unsigned long long)st.received, (unsigned long long)st.rate_limited, (unsigned long long)st.malformed,
+                 (unsigned long long)st.registrations, (unsigned long long)st.challenges, (unsigned long long)st.auth_failed,
                  (unsigned long long)st.lookups, (unsigned long long)st.connects, (unsigned long long)st.introductions,
                  (unsigned long long)st.introductions_acked, (unsigned long long)st.errors_sent);
   }

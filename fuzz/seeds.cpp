@@ -1,6 +1,10 @@
 // Writes the seed corpora of fuzz_broker and fuzz_session (fuzz/corpus/broker, fuzz/corpus/session):
 // valid conversations in the record format of those targets, built with stun::builder.
 //   punch_fuzz_seeds fuzz/corpus
+// A registration is two records, as a peer sends them: the unsigned Register (answered 401
+// with a NONCE) and the signed one, whose NONCE fuzz_broker replaces with the one its broker
+// sent and whose SIGNATURE it recomputes (record flag 32, "sign").
+#include "punch/identity.hpp"
 #include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
 
@@ -72,13 +76,43 @@ void write(const std::filesystem::path& dir, const std::string& name, const inpu
 
 // Record flags shared by both targets: fix the length field and FINGERPRINT.
 constexpr std::uint8_t fix = 4 | 8;
+// fuzz_broker: sign with the broker's last NONCE for the source.
+constexpr std::uint8_t sign = 32;
 
-bytes register_peer(const char* id, int tx, std::initializer_list<endpoint> hosts = {}) {
-  return request(wire::method::register_peer, tx, [&](stun::builder& b) {
-    b.add_string(wire::attr::peer_id, id);
-    b.add_u32(wire::attr::lifetime, 30);
-    for (const auto& h : hosts) b.add_xor_address(wire::attr::host_candidate, h);
-  }, wire::answer_bound::reg);
+// fuzz_broker's first key (its seed is all zero bytes).
+const identity& peer_key() {
+  static const identity key = identity::from_seed(std::array<std::byte, 32>{});
+  return key;
+}
+
+// A Register: unsigned (padded to the challenge's size) or signed over `nonce` (a placeholder
+// that fuzz_broker replaces).
+// `trailing`: an attribute after the SIGNATURE, which it does not cover (refused, 401).
+bytes register_message(const char* id, int tx, std::initializer_list<endpoint> hosts, bool signed_,
+                       bool trailing = false) {
+  std::array<std::byte, stun::max_message_size> buf;
+  stun::builder b(buf, stun::message_class::request, wire::method::register_peer, id_of(tx));
+  b.add_string(wire::attr::peer_id, id);
+  b.add_u32(wire::attr::lifetime, 30);
+  for (const auto& h : hosts) b.add_xor_address(wire::attr::host_candidate, h);
+  b.add(wire::attr::public_key, peer_key().key());
+  if (signed_) {
+    b.add(wire::attr::nonce, bytes(wire::nonce_size));
+    b.add_covering(wire::attr::signature, signature_size, [](std::span<const std::byte> covered, std::span<std::byte> out) {
+      const auto sig = peer_key().sign(covered);
+      std::copy(sig.begin(), sig.end(), out.begin());
+    });
+    if (trailing) b.add(wire::attr::padding, bytes(4));
+  } else {
+    wire::pad_request(b, wire::answer_bound::reg);
+  }
+  const auto out = b.finish_with_fingerprint();
+  return {out.begin(), out.end()};
+}
+
+// Registers `id` from the source in `flags`: the two records of the NONCE exchange.
+input& register_peer(input& in, std::uint8_t flags, const char* id, int tx, std::initializer_list<endpoint> hosts = {}) {
+  return in.add(flags, register_message(id, tx, hosts, false)).add(flags | sign, register_message(id, tx + 100, hosts, true));
 }
 
 void broker_seeds(const std::filesystem::path& dir) {
@@ -86,13 +120,18 @@ void broker_seeds(const std::filesystem::path& dir) {
   bytes classic = message(stun::message_class::request, wire::method::binding, 2, {}, 0, false);
   classic[4] = classic[5] = classic[6] = classic[7] = std::byte{0x5A};  // RFC 3489: no cookie
   write(dir, "classic_binding", input(0).add(0, classic));
-  write(dir, "register_lookup",
-        input(0)
-            .add(fix | 0, register_peer("alice", 3, {ep("10.0.0.2", 4000)}))
-            .add(fix | 1, register_peer("bob", 4))
-            .add(fix | 2, request(wire::method::lookup, 5,
-                                  [](stun::builder& b) { b.add_string(wire::attr::target_id, "bob"); },
-                                  wire::answer_bound::lookup)));
+  {
+    input in(0);
+    register_peer(in, fix | 0, "alice", 3, {ep("10.0.0.2", 4000)});
+    register_peer(in, fix | 1, "bob", 4);
+    in.add(fix | 2, request(wire::method::lookup, 5,
+                            [](stun::builder& b) { b.add_string(wire::attr::target_id, "bob"); },
+                            wire::answer_bound::lookup));
+    // Another key for a live id (403), then the same key from another source (a move).
+    register_peer(in, fix | 2 | 64, "alice", 14);
+    register_peer(in, fix | 3, "alice", 15);
+    write(dir, "register_lookup", in);
+  }
   const auto connect = [](int tx) {
     return request(wire::method::connect, tx, [](stun::builder& b) {
       b.add_string(wire::attr::peer_id, "alice");
@@ -101,13 +140,13 @@ void broker_seeds(const std::filesystem::path& dir) {
   };
   const bytes introduce_ok = message(stun::message_class::success_response, wire::method::introduce, 0);
   for (std::uint8_t mode : {0, 1}) {
-    write(dir, mode ? "connect_introduce_v6" : "connect_introduce",
-          input(mode)
-              .add(fix | 0, register_peer("alice", 6, {ep("10.0.0.2", 4000), ep("2001:db8::2", 4000)}))
-              .add(fix | 1, register_peer("bob", 7))
-              .add(fix | 0, connect(8))
-              .add(fix | 16 | 1, introduce_ok)
-              .add(fix | 0, connect(8)));  // a retransmission: answered from the cache
+    input in(mode);
+    register_peer(in, fix | 0, "alice", 6, {ep("10.0.0.2", 4000), ep("2001:db8::2", 4000)});
+    register_peer(in, fix | 1, "bob", 7);
+    in.add(fix | 0, connect(8))
+        .add(fix | 16 | 1, introduce_ok)
+        .add(fix | 0, connect(8));  // a retransmission: answered from the cache
+    write(dir, mode ? "connect_introduce_v6" : "connect_introduce", in);
   }
   write(dir, "errors",
         input(0)
@@ -115,6 +154,10 @@ void broker_seeds(const std::filesystem::path& dir) {
             .add(fix | 3, request(wire::method::introduce, 10))
             .add(fix | 3, request(wire::method::register_peer, 11,
                                   [](stun::builder& b) { b.add_string(wire::attr::peer_id, "no spaces"); }))
+            // A NONCE that is not the broker's (438), a signature that does not verify (401).
+            .add(fix | 3, register_message("carol", 16, {}, true))
+            .add(fix | 3, register_message("carol", 17, {}, false))
+            .add(fix | 3 | sign, register_message("carol", 18, {}, true, true))
             .add(fix | 3, request(wire::method::lookup, 12,
                                   [](stun::builder& b) { b.add_string(wire::attr::target_id, "bob"); }))
             .add(fix | 3, message(stun::message_class::indication, wire::method::binding, 13)));
