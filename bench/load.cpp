@@ -139,7 +139,7 @@ void load::state::complete(client_socket& c, std::size_t i, workload& w, std::sp
     ++result.ok;
   else
     ++result.errors;
-  w.answered(i, s.id, w.echo ? answer_class::success : cls);
+  w.answered(i, s.id, w.echo ? answer_class::success : cls, d);
   while (c.tail < c.head && !c.slots[c.tail & (ring - 1)].pending) ++c.tail;
 }
 

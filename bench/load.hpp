@@ -29,8 +29,9 @@ public:
   // workload may put what it needs to recognise the answer in bytes 8..11.
   virtual std::span<const std::byte> next(std::size_t socket, const udp_endpoint& local,
                                           std::span<std::byte> out, stun::transaction_id& id) = 0;
-  // An answer (success or error) for a request that `next` built with `id`.
-  virtual void answered(std::size_t /*socket*/, const stun::transaction_id& /*id*/, answer_class /*c*/) {}
+  // An answer (success or error, its bytes in `datagram`) for a request that `next` built with `id`.
+  virtual void answered(std::size_t /*socket*/, const stun::transaction_id& /*id*/, answer_class /*c*/,
+                        std::span<const std::byte> /*datagram*/) {}
   // No answer within the timeout.
   virtual void lost(std::size_t /*socket*/, const stun::transaction_id& /*id*/) {}
   // True when the run may end before its duration (every request answered).

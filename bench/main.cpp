@@ -123,17 +123,21 @@ std::vector<memory_point> memory_curve(const bench_options& o, asio::io_context&
   const udp_endpoint at(asio::ip::address_v4::loopback(), free_udp_port());
   const std::string listen = "127.0.0.1:" + std::to_string(at.port());
   std::vector<std::string> argv{o.broker, "--listen", listen, "--quiet", "--lifetime-max", "3600",
-                                "--max-peers", std::to_string(o.peers + o.peers / 8 + 16)};
+                                "--max-peers", std::to_string(o.peers + o.peers / 8 + 16), "--rate-limit", "0"};
   argv.insert(argv.end(), o.broker_args.begin(), o.broker_args.end());
   auto broker = start("punch-broker", std::move(argv), o.server_cpu, ctx, at);
   std::vector<memory_point> points;
   auto m = memory_of(broker->pid());
   points.push_back({0, m.rss_kib, m.hwm_kib, 0});
   load l(ctx, at, o.load);
+  credentials creds(l.sockets(), false);
+  register_sockets setup("mem", l.sockets(), creds);  // every socket gets its NONCE
+  l.run(setup, std::chrono::seconds(5));
+  if (!setup.finished() || setup.failed) throw std::runtime_error("memory: cannot register the sockets");
   std::uint32_t done = 0;
   for (int step = 1; step <= o.steps; ++step) {
     const auto last = static_cast<std::uint32_t>(static_cast<std::uint64_t>(o.peers) * step / o.steps);
-    bulk_register w(done, last);
+    bulk_register w(done, last, creds);
     const auto r = l.run(w, std::chrono::minutes(10));
     done = last;
     m = memory_of(broker->pid());
@@ -162,7 +166,9 @@ int main(int argc, char* argv[]) {
       targets.push_back({name, at, echo, stun_only, servers.back()->pid()});
     };
     auto port = free_udp_port();
-    std::vector<std::string> broker_argv{o.broker, "--listen", "127.0.0.1:" + std::to_string(port), "--quiet"};
+    // No rate limit: the whole load comes from one address (127.0.0.1).
+    std::vector<std::string> broker_argv{o.broker, "--listen", "127.0.0.1:" + std::to_string(port), "--quiet",
+                                         "--rate-limit", "0"};
     broker_argv.insert(broker_argv.end(), o.broker_args.begin(), o.broker_args.end());
     add("broker", broker_argv, false, false, port);
     if (!o.alt_broker_args.empty()) {
@@ -187,13 +193,14 @@ int main(int argc, char* argv[]) {
         for (const auto& t : targets) {
           if (t.stun_only && kind != request_kind::binding) continue;
           load l(ctx, t.at, o.load);
+          credentials creds(l.sockets(), t.echo);
           const std::string tag = "r" + std::to_string(round) + std::string(name_of(kind)).substr(0, 1);
-          if (!t.echo && (kind == request_kind::lookup || kind == request_kind::connect)) {
-            register_sockets setup(tag, l.sockets());
+          if (!t.echo && kind != request_kind::binding) {
+            register_sockets setup(tag, l.sockets(), creds);
             l.run(setup, std::chrono::seconds(5));
             if (!setup.finished() || setup.failed) throw std::runtime_error(t.name + ": cannot register the sockets");
           }
-          steady_workload w(kind, tag, l.sockets());
+          steady_workload w(kind, tag, l.sockets(), creds);
           w.echo = t.echo;
           const double cpu_before = cpu_seconds_of(t.pid);
           const auto result = l.run(w, o.duration);

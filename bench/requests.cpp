@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 namespace punch::bench {
 namespace {
@@ -39,6 +40,16 @@ std::span<const std::byte> build_request(std::span<std::byte> out, const request
       b.add_string(wire::attr::peer_id, f.id);
       b.add_xor_address(wire::attr::host_candidate, f.host);
       b.add_u32(wire::attr::lifetime, f.lifetime);
+      if (f.key) b.add(wire::attr::public_key, f.key->key());
+      if (f.key && !f.nonce.empty()) {
+        b.add(wire::attr::nonce, f.nonce);
+        b.add_covering(wire::attr::signature, signature_size, [&](std::span<const std::byte> covered, std::span<std::byte> value) {
+          const auto sig = f.key->sign(covered);
+          std::memcpy(value.data(), sig.data(), sig.size());
+        });
+      } else {
+        wire::pad_request(b, wire::answer_bound::reg);  // the size of the challenge
+      }
       break;
     case request_kind::lookup:
       b.add_string(wire::attr::target_id, f.target);
@@ -58,6 +69,21 @@ std::uint16_t method_of(std::span<const std::byte> d) noexcept {
   const auto type = static_cast<std::uint16_t>((std::to_integer<unsigned>(d[0]) << 8) | std::to_integer<unsigned>(d[1]));
   // RFC 8489 §5: the method's bits around the two class bits (0x0110).
   return static_cast<std::uint16_t>((type & 0x000F) | ((type & 0x00E0) >> 1) | ((type & 0x3E00) >> 2));
+}
+
+int error_code_of(std::span<const std::byte> d) noexcept {
+  error_code ec;
+  auto m = stun::message::parse(d, ec);
+  auto a = m ? m->find(stun::attr::error_code) : std::nullopt;
+  auto v = a ? stun::decode_error_code(*a, ec) : std::nullopt;
+  return v ? v->code : 0;
+}
+
+std::span<const std::byte> nonce_of(std::span<const std::byte> d) noexcept {
+  error_code ec;
+  auto m = stun::message::parse(d, ec);
+  auto a = m ? m->find(wire::attr::nonce) : std::nullopt;
+  return a ? a->value : std::span<const std::byte>{};
 }
 
 answer_class classify(std::span<const std::byte> d) noexcept {

@@ -1,7 +1,9 @@
-// punch-bench's requests: Binding, Register, Lookup and Connect built with the wire codec,
-// padded as the amplification rule asks (docs/protocol.md), and the checks on the answers.
+// punch-bench's requests: Binding, Register (signed over the broker's NONCE), Lookup and
+// Connect built with the wire codec, padded as the amplification rule asks
+// (docs/protocol.md), and the checks on the answers.
 #pragma once
 
+#include "punch/identity.hpp"
 #include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
 
@@ -24,10 +26,13 @@ struct request_fields {
   std::string_view target;  // Lookup, Connect
   stun::endpoint host;      // Register: one host candidate
   std::uint32_t lifetime = 600;
+  const identity* key = nullptr;      // Register: PUBLIC-KEY, and the SIGNATURE's key
+  std::span<const std::byte> nonce;   // Register: the broker's NONCE; empty: unsigned
 };
 
 // Builds the request into `out` (stun::max_message_size bytes): FINGERPRINT always, PADDING
-// up to the answer bound for Lookup and Connect. Empty if `out` is too small.
+// up to the answer bound for Lookup, Connect and an unsigned Register; a Register with a
+// NONCE is signed by `key`. Empty if `out` is too small.
 std::span<const std::byte> build_request(std::span<std::byte> out, const request_fields& f,
                                          const stun::transaction_id& id);
 
@@ -35,6 +40,9 @@ std::span<const std::byte> build_request(std::span<std::byte> out, const request
 enum class answer_class : std::uint8_t { success, error, request, other };
 answer_class classify(std::span<const std::byte> datagram) noexcept;
 std::uint16_t method_of(std::span<const std::byte> datagram) noexcept;
+// The ERROR-CODE of an error answer (0 if none), and its NONCE (empty if none); both parse.
+int error_code_of(std::span<const std::byte> datagram) noexcept;
+std::span<const std::byte> nonce_of(std::span<const std::byte> datagram) noexcept;
 
 // The 20-byte success response that acknowledges an Introduce with transaction `datagram`'s id.
 std::span<const std::byte> introduce_ack(std::span<std::byte, stun::header_size> out,

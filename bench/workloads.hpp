@@ -1,8 +1,13 @@
-// What punch-bench sends: a steady stream of one request kind, the registrations a Lookup or
-// Connect run needs first, and the bulk registration that fills a broker for the memory curve.
+// What punch-bench sends: a steady stream of one request kind, the registrations a Register,
+// Lookup or Connect run needs first (which also get each socket its NONCE), and the bulk
+// registration that fills a broker for the memory curve. Registers are signed as a peer
+// signs them: one identity key per client socket, over the NONCE of the broker's last answer
+// to that socket, so the broker verifies a signature per Register (docs/protocol.md).
 #pragma once
 
 #include "load.hpp"
+
+#include "punch/identity.hpp"
 
 #include <array>
 #include <cstdio>
@@ -36,6 +41,32 @@ inline request_fields fields(request_kind k, std::string_view id = {}, std::stri
   return f;
 }
 
+// Per client socket of one load: its identity key (made once) and the NONCE the broker last
+// sent it. For the echo server, which issues none, a stand-in NONCE of the right size, so that
+// it gets Registers of the broker's size, signed just the same.
+struct credentials {
+  credentials(std::size_t sockets, bool stand_in_nonce) : nonces(sockets) {
+    for (std::size_t i = 0; i < sockets; ++i) {
+      std::array<std::byte, 32> seed{};
+      std::memcpy(seed.data(), &i, sizeof i);
+      keys.push_back(identity::from_seed(seed));
+      if (stand_in_nonce) nonces[i].assign(wire::nonce_size, std::byte{0});
+    }
+  }
+  // Keeps the NONCE of an answer to socket i, if it has one.
+  void learn(std::size_t i, std::span<const std::byte> answer) {
+    if (auto n = nonce_of(answer); !n.empty()) nonces[i].assign(n.begin(), n.end());
+  }
+  request_fields signed_register(std::size_t i, std::string_view id, stun::endpoint host, std::uint32_t lifetime) const {
+    auto f = fields(request_kind::register_peer, id, {}, host, lifetime);
+    f.key = &keys[i];
+    f.nonce = nonces[i];
+    return f;
+  }
+  std::vector<identity> keys;
+  std::vector<std::vector<std::byte>> nonces;
+};
+
 inline stun::endpoint host_candidate(const udp_endpoint& local) {
   return {asio::ip::make_address_v4("192.168.77.1"), local.port()};
 }
@@ -46,8 +77,8 @@ inline stun::endpoint host_candidate(const udp_endpoint& local) {
 // ids per socket in turn.
 class steady_workload final : public workload {
 public:
-  steady_workload(request_kind k, std::string tag, std::size_t sockets)
-      : kind_(k), tag_(std::move(tag)), sockets_(sockets), turn_(sockets) {}
+  steady_workload(request_kind k, std::string tag, std::size_t sockets, credentials& creds)
+      : kind_(k), tag_(std::move(tag)), sockets_(sockets), turn_(sockets), creds_(creds) {}
 
   std::span<const std::byte> next(std::size_t i, const udp_endpoint& local, std::span<std::byte> out,
                                   stun::transaction_id& id) override {
@@ -57,7 +88,7 @@ public:
         return build_request(out, fields(kind_), id);
       case request_kind::register_peer: {
         const id_text me("%ss%zuk%zu", tag_.c_str(), i, turn_[i]++ % 16);
-        return build_request(out, fields(kind_, me.view, {}, host_candidate(local)), id);
+        return build_request(out, creds_.signed_register(i, me.view, host_candidate(local), 600), id);
       }
       case request_kind::lookup: {
         const id_text target("%ss%zu", tag_.c_str(), peer);
@@ -70,27 +101,41 @@ public:
     }
     return {};
   }
+  // A refresh signs the NONCE of the answer before it, as a peer's keepalive does.
+  void answered(std::size_t i, const stun::transaction_id&, answer_class c, std::span<const std::byte> d) override {
+    if (kind_ == request_kind::register_peer && c == answer_class::success && !echo) creds_.learn(i, d);
+  }
 
 private:
   request_kind kind_;
   std::string tag_;
   std::size_t sockets_;
   std::vector<std::size_t> turn_;
+  credentials& creds_;
 };
 
-// Registers socket i as "<tag>s<i>" once, retrying a lost request; done when all are.
+// Registers socket i as "<tag>s<i>" once, retrying a lost request; done when all are. The
+// first Register of a socket without a NONCE is unsigned and challenged (401 with a NONCE),
+// and sent again signed: afterwards every socket has its NONCE.
 class register_sockets final : public workload {
 public:
-  register_sockets(std::string tag, std::size_t sockets) : tag_(std::move(tag)), state_(sockets, 0) {}
+  register_sockets(std::string tag, std::size_t sockets, credentials& creds)
+      : tag_(std::move(tag)), state_(sockets, 0), tries_(sockets, 0), creds_(creds) {}
 
   std::span<const std::byte> next(std::size_t i, const udp_endpoint& local, std::span<std::byte> out,
                                   stun::transaction_id& id) override {
     if (state_[i] != 0) return {};
     state_[i] = 1;
     const id_text me("%ss%zu", tag_.c_str(), i);
-    return build_request(out, fields(request_kind::register_peer, me.view, {}, host_candidate(local)), id);
+    return build_request(out, creds_.signed_register(i, me.view, host_candidate(local), 600), id);
   }
-  void answered(std::size_t i, const stun::transaction_id&, answer_class c) override {
+  void answered(std::size_t i, const stun::transaction_id&, answer_class c, std::span<const std::byte> d) override {
+    creds_.learn(i, d);
+    const int code = c == answer_class::error ? error_code_of(d) : 0;
+    if ((code == wire::error::unauthenticated || code == wire::error::stale_nonce) && ++tries_[i] < 3) {
+      state_[i] = 0;  // again, signed over the NONCE it came with
+      return;
+    }
     state_[i] = 2;
     if (c != answer_class::success) ++failed;
     ++done_;
@@ -102,15 +147,19 @@ public:
 private:
   std::string tag_;
   std::vector<int> state_;  // 0 to send, 1 in flight, 2 answered
+  std::vector<int> tries_;
   std::size_t done_ = 0;
+  credentials& creds_;
 };
 
 // Registers "peer-<n>" for n in [first, last) from whichever socket is free, each with one
 // host candidate, so that the broker ends up holding all of them. A lost request is retried
-// from the same socket: from another one, an answer that was only late would make it 403.
+// from the same socket: from another one (another key), an answer that was only late would
+// make it 403. The sockets need their NONCEs first (register_sockets).
 class bulk_register final : public workload {
 public:
-  bulk_register(std::uint32_t first, std::uint32_t last) : next_(first), last_(last), todo_(last - first) {}
+  bulk_register(std::uint32_t first, std::uint32_t last, credentials& creds)
+      : next_(first), last_(last), todo_(last - first), creds_(creds) {}
 
   std::span<const std::byte> next(std::size_t i, const udp_endpoint& local, std::span<std::byte> out,
                                   stun::transaction_id& id) override {
@@ -126,10 +175,11 @@ public:
     }
     std::memcpy(id.data() + 8, &n, sizeof n);
     const id_text me("peer-%07u", n);
-    return build_request(out, fields(request_kind::register_peer, me.view, {}, host_candidate(local), 3600), id);
+    return build_request(out, creds_.signed_register(i, me.view, host_candidate(local), 3600), id);
   }
-  void answered(std::size_t, const stun::transaction_id&, answer_class c) override {
+  void answered(std::size_t i, const stun::transaction_id&, answer_class c, std::span<const std::byte> d) override {
     if (c != answer_class::success) ++failed;
+    creds_.learn(i, d);
     --todo_;
   }
   void lost(std::size_t i, const stun::transaction_id& id) override {
@@ -145,6 +195,7 @@ private:
   std::uint32_t next_, last_;
   std::size_t todo_;
   std::vector<std::vector<std::uint32_t>> retry_;  // per socket
+  credentials& creds_;
 };
 
 }  // namespace punch::bench
