@@ -103,7 +103,8 @@ public:
   // The whole datagram logic without I/O (run() calls it; tests and fuzzers may too): an
   // answer is written into `answer` (stun::max_message_size bytes suffice), a forward
   // points into `datagram`. `from` is the source as the socket reports it. Never allocates
-  // but when an allocation is created. Reads the time from relay_options::clock.
+  // but when an allocation is created. Reads the time from relay_options::clock. The socket
+  // is not touched: a relay over a default-constructed datagram_socket can be fed this way.
   relay_action handle(std::span<const std::byte> datagram, const endpoint& from,
                       std::span<std::byte> answer);
   // Drops the allocations idle past their lifetime (run() does it every expiry_interval);
