@@ -239,14 +239,21 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
   // never sees the NONCE sent to it, so it cannot make the broker verify anything.
   auto nonce = r.msg.find(wire::attr::nonce);
   if (!nonce) return challenge(r, wire::error::unauthenticated, "unauthenticated");
-  if (!nonces.valid(nonce->value, r.source, r.now, options.nonce_lifetime))
-    return challenge(r, wire::error::stale_nonce, "stale nonce");
+  const auto issued = nonces.valid(nonce->value, r.source, r.now, options.nonce_lifetime);
+  if (!issued) return challenge(r, wire::error::stale_nonce, "stale nonce");
   if (!signed_by(r, entry.key)) {
     ++stats.auth_failed;
     return challenge(r, wire::error::unauthenticated, "bad signature");
   }
+  entry.nonce_time = *issued;
 
-  const bool refresh = reg.find(id, r.now, found_b) && found_b.reflexive == r.source;
+  const bool live = reg.find(id, r.now, found_b);
+  // A signed Register replayed from the address it came from, after a newer one (from there
+  // or elsewhere) was taken: its NONCE is older than the stored one. The peer itself signs the
+  // fresh NONCE of the 438 and gets through.
+  if (live && found_b.key == entry.key && nonce_issuer::before(*issued, found_b.nonce_time))
+    return challenge(r, wire::error::stale_nonce, "stale nonce");
+  const bool refresh = live && found_b.reflexive == r.source;
   if (auto ec = reg.upsert(entry, r.now)) {
     if (ec == errc::id_taken) return error(r, wire::error::forbidden, "PEER-ID held by another key");
     if (ec == errc::registry_full) return error(r, wire::error::insufficient_capacity, "registry full");

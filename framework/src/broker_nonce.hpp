@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 namespace punch::broker_detail {
@@ -40,21 +41,28 @@ public:
     return n;
   }
 
-  // True if `value` is a NONCE this broker (or one sharing its secret) issued for `source`
-  // at most `lifetime` before `now`. The age is checked first: it is public, and cheaper.
-  bool valid(std::span<const std::byte> value, const endpoint& source, clock::time_point now,
-             std::chrono::seconds lifetime) const noexcept {
-    if (value.size() != wire::nonce_size) return false;
+  // The issue time of `value` if it is a NONCE this broker (or one sharing its secret) issued
+  // for `source` at most `lifetime` before `now`. The age is checked first: it is public, and
+  // cheaper.
+  std::optional<std::uint32_t> valid(std::span<const std::byte> value, const endpoint& source,
+                                     clock::time_point now, std::chrono::seconds lifetime) const noexcept {
+    if (value.size() != wire::nonce_size) return std::nullopt;
     const std::uint32_t issued = (std::to_integer<std::uint32_t>(value[0]) << 24) |
                                  (std::to_integer<std::uint32_t>(value[1]) << 16) |
                                  (std::to_integer<std::uint32_t>(value[2]) << 8) |
                                  std::to_integer<std::uint32_t>(value[3]);
     // Modulo 2^32: a NONCE "from the future" has a huge age and is stale.
     const std::uint32_t age = seconds_of(now) - issued;
-    if (age > static_cast<std::uint64_t>(lifetime.count())) return false;
+    if (age > static_cast<std::uint64_t>(lifetime.count())) return std::nullopt;
     std::array<std::byte, mac_size> expected;
     mac(issued, source, expected);
-    return sodium_memcmp(expected.data(), value.data() + 4, mac_size) == 0;
+    if (sodium_memcmp(expected.data(), value.data() + 4, mac_size) != 0) return std::nullopt;
+    return issued;
+  }
+
+  // True if issue time `a` is before `b` (modulo 2^32 seconds).
+  static bool before(std::uint32_t a, std::uint32_t b) noexcept {
+    return static_cast<std::int32_t>(a - b) < 0;
   }
 
 private:

@@ -24,7 +24,8 @@ struct id_hash {
 struct entry {
   public_key key{};
   endpoint reflexive;
-  std::uint8_t host_count = 0;  // fits in the endpoint's tail padding
+  std::uint32_t nonce_time = 0;
+  std::uint8_t host_count = 0;  // the node stays in malloc's 144-byte class
   std::unique_ptr<endpoint[]> host;
   clock::time_point expires;
 
@@ -72,6 +73,7 @@ public:
     out.set_id(it->first);
     out.key = e.key;
     out.reflexive = e.reflexive;
+    out.nonce_time = e.nonce_time;
     out.host_count = 0;
     for (std::size_t i = 0; i < e.host_count; ++i) out.add_host(e.host[i]);
     out.expires = e.expires;
@@ -111,6 +113,7 @@ private:
   void store(entry& e, const registration_record& r) {
     e.key = r.key;
     e.reflexive = r.reflexive;
+    e.nonce_time = r.nonce_time;
     e.set_host(r.host());
     e.expires = r.expires;
     earliest_ = std::min(earliest_, r.expires);

@@ -193,6 +193,29 @@ BOOST_AUTO_TEST_CASE(the_same_key_moves_its_id_to_a_new_source) {
   BOOST_TEST(f.count(kind::refreshed) == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(an_older_signed_register_replayed_after_a_move_is_answered_438) {
+  broker_fixture f;
+  f.run([&]() -> asio::awaitable<void> {
+    client before(*f.udp), after(*f.udp);
+    auto first = co_await before.exchange(register_request(alice_key, alice, {}, random_id()), f.address);
+    const auto signed_before = register_request(alice_key, alice, first->nonce(), random_id());
+    auto a = co_await before.exchange(signed_before, f.address);
+    BOOST_TEST(a->msg.cls() == cls::success_response);
+    // Two seconds later the peer moves (a NAT rebinding).
+    f.skew += 2s;
+    auto moved = co_await after.register_as(alice_key, alice, f.address);
+    BOOST_TEST(moved->msg.cls() == cls::success_response);
+    // Someone who saw the first signed Register sends it again from the old address: it
+    // verifies, and its NONCE is still within its lifetime, but older than the stored one.
+    auto replayed = co_await before.exchange(signed_before, f.address);
+    BOOST_TEST(replayed->error_code() == 438);
+    BOOST_TEST(f.registry->find("alice", f.now())->reflexive == after.local());
+    // The very same Register again from where it is registered is a refresh, and harmless.
+    auto again = co_await after.register_as(alice_key, alice, f.address);
+    BOOST_TEST(again->msg.cls() == cls::success_response);
+  });
+}
+
 BOOST_AUTO_TEST_CASE(challenges_never_exceed_the_request_whatever_its_size) {
   punch::broker_options o;
   o.rate_limit = 0;  // 300 requests from one address

@@ -36,6 +36,9 @@ struct registration {
 struct registration_record {
   public_key key{};
   endpoint reflexive;
+  // The broker's: the issue time (seconds, modulo 2^32) of the NONCE that the stored Register
+  // signed, so that an older signed Register replayed later is refused.
+  std::uint32_t nonce_time = 0;
   std::chrono::steady_clock::time_point expires;
   std::array<endpoint, wire::max_host_candidates> host_storage{};
   std::array<char, wire::max_peer_id_size> id_storage{};
