@@ -39,15 +39,17 @@ public:
   // The key pair of a 32-byte seed (deterministic: for tests and tools).
   static identity from_seed(std::span<const std::byte, 32> seed);
 
-  // Reads a key file written by save(). errc::bad_key_file (thrown as system_error whose
-  // message names the path and the problem) when it is missing, unreadable, malformed, or
-  // readable by group or others.
+  // Reads a key file written by save() (format: docs/security.md). errc::bad_key_file
+  // (thrown as system_error whose message is "<path>: <problem>") when it is missing,
+  // unreadable, malformed, or readable or writable by group or others.
   static identity load(const std::filesystem::path& path);
   // Reads the key file, or, when there is none, makes a new key and saves it there
-  // (creating missing parent directories with mode 0700).
+  // (creating missing parent directories with mode 0700). When another process saves one
+  // at the same moment, both return the key that landed.
   static identity load_or_create(const std::filesystem::path& path);
-  // Writes the key file with mode 0600, atomically (a temporary file, then rename); never
-  // overwrites an existing file. errc::bad_key_file on failure.
+  // Writes the key file with mode 0600, atomically (a synced temporary file in the same
+  // directory, then link()); never overwrites an existing file ("already exists").
+  // Creates missing parent directories with mode 0700. errc::bad_key_file on failure.
   void save(const std::filesystem::path& path) const;
 
   const public_key& key() const noexcept { return public_; }
@@ -55,6 +57,7 @@ public:
 
   identity(const identity&) = default;
   identity& operator=(const identity&) = default;
+  // Wipes the secret (sodium_memzero); every copy wipes its own.
   ~identity();
 
 private:
