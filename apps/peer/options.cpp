@@ -34,7 +34,7 @@ po::options_description make_description() {
      "connect to peer OTHER; without it, wait for one incoming connection")
     ("key", po::value<std::string>()->value_name("PATH"),
      "our identity key file (default ${XDG_CONFIG_HOME:-~/.config}/punch/NAME.key); "
-     "made with mode 0600 on first run, refused if group or others can read it")
+     "made with mode 0600 on first run, refused if group or others may read or write it")
     ("expect-key", po::value<std::string>()->value_name("KEY"),
      "with --connect: the public key OTHER must prove it holds (43 characters, as "
      "punch-peer prints its own); without it, the key the broker reports is trusted");
