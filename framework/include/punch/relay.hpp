@@ -67,7 +67,7 @@ struct relay_stats {
   std::uint64_t challenges = 0;        // 401 and 438 answers (each with a fresh NONCE)
   std::uint64_t rejected = 0;          // 403 (allocation full, source elsewhere) and 508
   std::uint64_t bad_requests = 0;      // 400 and 420 answers
-  std::uint64_t unanswered = 0;        // ALLOCATE too small for any answer, or not STUN
+  std::uint64_t unanswered = 0;        // ALLOCATE not valid STUN, or too small for any answer
   std::uint64_t oversized = 0;         // datagrams that may have been truncated: dropped
 };
 
@@ -116,7 +116,8 @@ public:
   const relay_stats& stats() const noexcept;
   endpoint local_endpoint() const;
 
-  // Datagrams larger than this (less one byte) may have been truncated and are dropped.
+  // run() receives into this many bytes: a datagram that fills them may have been truncated,
+  // and is dropped (relay_stats::oversized) rather than forwarded changed.
   static constexpr std::size_t receive_buffer_size = 2048;
 
 private:
