@@ -183,7 +183,6 @@ std::shared_ptr<connection_state> session_state::make_connection(punch_attempt& 
                        "handshake with \"" + a.peer + "\": unusable ephemeral key");
   }
   auto c = std::make_shared<connection_state>(shared_from_this(), a.shared_from_this());
-  if (c->path == path_kind::relay) asio::co_spawn(ex, keep_trying_direct(a.shared_from_this()), asio::detached);
   std::memcpy(c->rx_key.data(), rx.data(), rx.size());
   std::memcpy(c->tx_key.data(), tx.data(), tx.size());
   sodium_memzero(rx.data(), rx.size());
@@ -191,6 +190,7 @@ std::shared_ptr<connection_state> session_state::make_connection(punch_attempt& 
   connections[c->tag] = c;
   a.conn = c;
   asio::co_spawn(ex, connection_state::tick_loop(c), asio::detached);
+  if (c->path == path_kind::relay) asio::co_spawn(ex, keep_trying_direct(a.shared_from_this()), asio::detached);
   emit({.what = session_event::kind::connected,
         .peer = a.peer,
         .address = c->remote,

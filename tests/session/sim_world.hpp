@@ -5,6 +5,7 @@
 
 #include "punch/broker.hpp"
 #include "punch/plugins/sim.hpp"
+#include "punch/relay.hpp"
 #include "punch/session.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -48,6 +49,7 @@ public:
     ctx.restart();
     for (auto& s : sessions) s->close();
     for (auto& b : brokers) b->socket.close();
+    for (auto& r : relays) r->socket.close();
     ctx.run_for(3s);
     sessions.clear();
     ctx.restart();
@@ -76,6 +78,22 @@ public:
     brokers.back()->socket.close();
     start_broker();
   }
+
+  // A relay on the internet next to the broker, at relay_endpoint().
+  struct relay_instance {
+    datagram_socket socket;
+    std::unique_ptr<punch::relay> service;
+  };
+  punch::relay& start_relay(relay_options o = {}) {
+    if (!relay_host) relay_host = &net.add_host("relay", net.internet(), addr("203.0.113.2"), link);
+    auto r = std::make_unique<relay_instance>();
+    r->socket = relay_host->transport().open({{}, 3479});
+    r->service = std::make_unique<punch::relay>(r->socket, std::move(o));
+    asio::co_spawn(ctx, r->service->run(), asio::detached);
+    relays.push_back(std::move(r));
+    return *relays.back()->service;
+  }
+  endpoint relay_endpoint() const { return {addr("203.0.113.2"), 3479}; }
 
   punch::broker& current_broker() { return *brokers.back()->service; }
   registry& current_registry() { return *brokers.back()->reg; }
@@ -151,6 +169,8 @@ public:
   sim::host* broker_host = nullptr;
   broker_options broker_opts;
   std::list<std::unique_ptr<broker_instance>> brokers;
+  sim::host* relay_host = nullptr;
+  std::list<std::unique_ptr<relay_instance>> relays;
   std::list<std::unique_ptr<session>> sessions;
   int hosts_made = 0;
   bool hung = false;

@@ -1,0 +1,156 @@
+// Every pair connects (issue 5) on the simulated network: directly where hole punching can
+// work, through the relay where it cannot, and a relayed connection moves to a direct path
+// that opens later without losing or reordering what is sent meanwhile.
+#include "sim_world.hpp"
+#include "tap_transport.hpp"
+
+#include "punch/wire/protocol.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using namespace punch;
+using namespace punch::test;
+using namespace boost::asio::experimental::awaitable_operators;
+namespace asio = boost::asio;
+
+namespace {
+
+const char* const nat_types[] = {"none", "full-cone", "restricted-cone", "port-restricted-cone", "symmetric"};
+
+// Direct punching cannot work when one side needs a new port per destination and the other
+// filters by port (RFC 4787 §4.1/§5): port-restricted↔symmetric and symmetric↔symmetric.
+bool punchable(std::string_view a, std::string_view b) {
+  const bool a_sym = a == "symmetric", b_sym = b == "symmetric";
+  const bool a_pr = a == "port-restricted-cone", b_pr = b == "port-restricted-cone";
+  return !((a_sym && (b_sym || b_pr)) || (b_sym && a_pr));
+}
+
+session_options with_relay(const sim_world& w) {
+  session_options o;
+  o.relay = w.relay_endpoint();
+  o.relay_after = 500ms;
+  o.punch_timeout = 5s;
+  o.request_timeout = 2s;
+  return o;
+}
+
+asio::awaitable<void> send_text(connection& c, std::string_view s) { co_await c.send(asio::buffer(s.data(), s.size())); }
+
+asio::awaitable<std::string> receive_text(connection& c) {
+  std::array<char, 1500> buf;
+  const std::size_t n = co_await c.receive(asio::buffer(buf));
+  co_return std::string(buf.data(), n);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(traversal_on_simulated_network)
+
+BOOST_AUTO_TEST_CASE(all_25_ordered_nat_pairs_connect_directly_where_punching_works_and_through_the_relay_where_not) {
+  for (const char* a : nat_types) {
+    for (const char* b : nat_types) {
+      BOOST_TEST_CONTEXT("alice behind " << a << ", bob behind " << b) {
+        sim_world w;
+        auto& relay = w.start_relay();
+        auto& alice = w.add_session(w.add_peer_host("alice", a), "alice", with_relay(w));
+        auto& bob = w.add_session(w.add_peer_host("bob", b), "bob", with_relay(w));
+        path_kind alice_path{}, bob_path{};
+        w.run([&]() -> asio::awaitable<void> {
+          co_await (alice.register_self() && bob.register_self());
+          auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
+          co_await send_text(ca, "hello bob");
+          BOOST_CHECK_EQUAL(co_await receive_text(cb), "hello bob");
+          co_await send_text(cb, "hello alice");
+          BOOST_CHECK_EQUAL(co_await receive_text(ca), "hello alice");
+          alice_path = ca.path();
+          bob_path = cb.path();
+        }());
+        const bool direct = punchable(a, b);
+        BOOST_CHECK_EQUAL(alice_path == path_kind::relay, !direct);
+        BOOST_CHECK_EQUAL(bob_path == path_kind::relay, !direct);
+        // Punchable pairs answer within relay_after: they never allocate.
+        BOOST_CHECK_EQUAL(relay.stats().pairs, direct ? 0u : 1u);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_relayed_connection_moves_to_a_direct_path_that_opens_later_losing_and_reordering_nothing) {
+  sim_world w;
+  w.start_relay();
+  auto& alice_host = w.add_peer_host("alice", "port-restricted-cone");
+  auto& bob = w.add_session(w.add_peer_host("bob", "port-restricted-cone"), "bob", with_relay(w));
+  // A firewall on alice's side that lets only the broker and the relay through, until opened.
+  bool direct_blocked = true;
+  tap_transport tap(alice_host.transport(), [&](std::vector<std::byte>&, const endpoint& to) {
+    return !direct_blocked || to == w.broker_endpoint() || to == w.relay_endpoint() ? 1 : 0;
+  });
+  auto o = with_relay(w);
+  o.broker = w.broker_endpoint();
+  o.id = "alice";
+  session alice(tap, o);
+  std::vector<session_event> alice_changes, bob_changes;
+  alice.on_event([&](const session_event& e) {
+    if (e.what == session_event::kind::path_changed) alice_changes.push_back(e);
+  });
+  bob.on_event([&](const session_event& e) {
+    if (e.what == session_event::kind::path_changed) bob_changes.push_back(e);
+  });
+  constexpr int messages = 60;
+  std::vector<int> received;
+  w.run([&]() -> asio::awaitable<void> {
+    co_await (alice.register_self() && bob.register_self());
+    auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
+    BOOST_REQUIRE(ca.path() == path_kind::relay);
+    auto sender = [&]() -> asio::awaitable<void> {
+      asio::steady_timer t(co_await asio::this_coro::executor);
+      for (int i = 0; i < messages; ++i) {
+        if (i == 10) direct_blocked = false;  // the direct path opens while data flows
+        co_await send_text(ca, std::to_string(i));
+        t.expires_after(20ms);
+        co_await t.async_wait(asio::use_awaitable);
+      }
+    };
+    auto receiver = [&]() -> asio::awaitable<void> {
+      while (received.size() < messages) received.push_back(std::stoi(co_await receive_text(cb)));
+    };
+    co_await (sender() && receiver());
+    BOOST_CHECK(ca.path() != path_kind::relay);
+    BOOST_CHECK(cb.path() != path_kind::relay);
+  }());
+  // Every datagram arrived once, in the order sent, across the switch.
+  std::vector<int> expected(messages);
+  for (int i = 0; i < messages; ++i) expected[static_cast<std::size_t>(i)] = i;
+  BOOST_CHECK_EQUAL_COLLECTIONS(received.begin(), received.end(), expected.begin(), expected.end());
+  BOOST_REQUIRE_EQUAL(alice_changes.size(), 1u);
+  BOOST_CHECK(alice_changes[0].path != path_kind::relay);
+  BOOST_CHECK_EQUAL(bob_changes.size(), 1u);
+  alice.close();
+}
+
+BOOST_AUTO_TEST_CASE(without_a_relay_the_unpunchable_pairs_still_time_out) {
+  sim_world w;
+  session_options o;
+  o.punch_timeout = 1500ms;
+  auto& alice = w.add_session(w.add_peer_host("alice", "symmetric"), "alice", o);
+  auto& bob = w.add_session(w.add_peer_host("bob", "symmetric"), "bob", o);
+  error_code ec;
+  w.run([&]() -> asio::awaitable<void> {
+    co_await (alice.register_self() && bob.register_self());
+    try {
+      co_await alice.connect("bob");
+    } catch (const system_error& e) {
+      ec = e.code();
+    }
+  }());
+  BOOST_CHECK_EQUAL(ec, make_error_code(errc::punch_timeout));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
