@@ -32,6 +32,9 @@ po::options_description make_description() {
      "our peer id (required): 1..64 of A-Z a-z 0-9 . _ @ -")
     ("connect", po::value<std::string>()->value_name("OTHER"),
      "connect to peer OTHER; without it, wait for one incoming connection")
+    ("relay", po::value<std::string>()->value_name("HOST:PORT"),
+     "a punch-relay to go through when no direct path opens (both peers need the same one); "
+     "the connection moves to a direct path if one opens later")
     ("key", po::value<std::string>()->value_name("PATH"),
      "our identity key file (default ${XDG_CONFIG_HOME:-~/.config}/punch/NAME.key); "
      "made with mode 0600 on first run, refused if group or others may read or write it")
@@ -193,6 +196,12 @@ parse_result parse_options(int argc, const char* const argv[]) {
   if (!broker) return failure("--broker \"" + vm["broker"].as<std::string>() + "\": " + error);
   if (broker->port == 0) return failure("--broker: the port must not be 0");
   o.broker = *broker;
+  if (vm.count("relay")) {
+    auto relay = parse_host_port(vm["relay"].as<std::string>(), error);
+    if (!relay) return failure("--relay \"" + vm["relay"].as<std::string>() + "\": " + error);
+    if (relay->port == 0) return failure("--relay: the port must not be 0");
+    o.relay = *relay;
+  }
 
   if (!vm.count("id")) return failure("--id NAME is required");
   o.id = vm["id"].as<std::string>();

@@ -28,6 +28,7 @@ struct host_port {
 
 struct peer_options {
   host_port broker;
+  std::optional<host_port> relay;           // punch-relay to fall back on when punching fails
   std::string id;
   std::optional<std::string> connect;       // initiate to this peer; none = accept one
   std::filesystem::path key;                // our identity key file, made on first run

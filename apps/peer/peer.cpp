@@ -108,12 +108,12 @@ asio::awaitable<T> bounded(asio::awaitable<T> op, clock::time_point deadline,
 
 // Getaddrinfo cannot be interrupted: a hung DNS lookup outlives the deadline (asio's resolver
 // ignores cancellation), so names are best avoided where the deadline matters.
-asio::awaitable<endpoint> resolve_broker(const peer_options& o) {
+asio::awaitable<endpoint> resolve_server(const peer_options& o, const host_port& server, std::string_view role) {
   asio::ip::udp::resolver resolver{co_await asio::this_coro::executor};
   auto [ec, results] = co_await resolver.async_resolve(
-      o.broker.host, std::to_string(o.broker.port), asio::ip::udp::resolver::numeric_service,
+      server.host, std::to_string(server.port), asio::ip::udp::resolver::numeric_service,
       asio::as_tuple(use_awaitable));
-  const std::string what = "cannot resolve broker host \"" + o.broker.host + "\"";
+  const std::string what = "cannot resolve " + std::string(role) + " host \"" + server.host + "\"";
   if (ec) throw system_error{ec, what};
   // Our socket's address family decides, unless --bind was left to us.
   for (const auto& r : results)
@@ -222,14 +222,20 @@ asio::awaitable<int> run_peer(const peer_options& o, clock::time_point start) {
   std::string peer = o.connect.value_or("");
   close_reason reason{};
   try {
-    auto broker = co_await bounded(resolve_broker(o), deadline, signals,
+    auto broker = co_await bounded(resolve_server(o, o.broker, "broker"), deadline, signals,
                                    "cannot resolve broker host \"" + o.broker.host +
                                        "\" within " + format_seconds(o.timeout));
+    std::optional<endpoint> relay_ep;
+    if (o.relay)
+      relay_ep = co_await bounded(resolve_server(o, *o.relay, "relay"), deadline, signals,
+                                  "cannot resolve relay host \"" + o.relay->host + "\" within " +
+                                      format_seconds(o.timeout));
     session_options so;
     so.broker = broker;
     so.id = o.id;
     so.local = o.bind;
     so.key = key;
+    so.relay = relay_ep;
     if (!o.bind_given && broker.protocol() != o.bind.protocol())
       so.local = endpoint{asio::ip::address_v6::any(), 0};
     // One --timeout for everything: no single step may take longer than the whole.

@@ -243,3 +243,19 @@ BOOST_AUTO_TEST_CASE(timeouts_are_written_in_seconds) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(a_relay_is_taken_as_given_and_bad_ones_are_errors_naming_relay) {
+  auto r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--relay", "[::1]:3479"});
+  BOOST_REQUIRE(r.what == parse_result::action::run);
+  BOOST_REQUIRE(r.options.relay);
+  BOOST_CHECK_EQUAL(r.options.relay->host, "::1");
+  BOOST_CHECK_EQUAL(r.options.relay->port, 3479);
+  BOOST_CHECK(!parse({"--broker", "127.0.0.1:1", "--id", "a"}).options.relay);
+  for (const char* bad : {"nope", "127.0.0.1:0", "127.0.0.1:99999"}) {
+    BOOST_TEST_CONTEXT(bad) {
+      auto e = parse({"--broker", "127.0.0.1:1", "--id", "a", "--relay", bad});
+      BOOST_CHECK(e.what == parse_result::action::error);
+      BOOST_CHECK_MESSAGE(e.text.find("--relay") != std::string::npos, e.text);
+    }
+  }
+}
