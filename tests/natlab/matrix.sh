@@ -5,9 +5,10 @@
 # Exits non-zero when the selftest fails or a run expected to connect did not (an expected
 # failure that connects is reported as XPASS and does not fail the run).
 #
-# Usage: matrix.sh --broker PATH --peer PATH [--timeout S] [--xfail-timeout S] [--loss N]
+# Usage: matrix.sh --broker PATH --peer PATH [--relay PATH] [--timeout S] [--xfail-timeout S] [--loss N]
 #                  [--types "T1 T2 ..."] [--no-selftest] [--no-scenarios]
 #        matrix.sh --selftest-only
+# --relay: run punch-relay too; the pairs that cannot punch must then connect through it.
 # --timeout: alice's deadline where the pair must connect (8); --xfail-timeout: where it is
 # expected to fail (3); --loss: the loss scenario's and selftest's percentage (10; 0: skip it).
 # Prints "SKIPPED: <reason>" and exits 0 when not root or namespaces/nftables are unavailable.
@@ -22,7 +23,7 @@ COUNT_ok=0 COUNT_FAIL=0 COUNT_xfail=0 COUNT_XPASS=0
 
 short_path() {
   case "$1" in
-    host) echo host ;; reflexive) echo refl ;; peer-reflexive) echo prflx ;; relayed) echo relay ;;
+    host) echo host ;; reflexive) echo refl ;; peer-reflexive) echo prflx ;; relay) echo relay ;;
     "") echo "?" ;; *) echo "$1" ;;
   esac
 }
@@ -54,7 +55,8 @@ print_matrix() {
     echo
   done
   echo "ok = connected, a line went each way, both exited 0; then the path kind alice chose (host, refl ="
-  echo "server-reflexive, prflx = peer-reflexive) and ms from alice's start to connected (registering included);"
+  echo "server-reflexive, prflx = peer-reflexive, relay = through punch-relay) and ms from alice's start to"
+  echo "connected (registering included);"
   echo "xfail = expected not to connect and failed cleanly (punch timeout); XPASS = expected to fail but connected."
 }
 

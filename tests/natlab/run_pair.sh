@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Peer runs in the NAT lab: punch-broker on the public switch, an accepting peer ("bob-N") and
-# a connecting peer ("alice-N") on two peer hosts, a line each way, EOF, both exit 0.
+# Peer runs in the NAT lab: punch-broker (and, with --relay, punch-relay) on the public switch,
+# an accepting peer ("bob-N") and a connecting peer ("alice-N") on two peer hosts, a line each
+# way, EOF, both exit 0.
 # Every wait is bounded; both peers are stopped afterwards (the broker at the end of the run).
 #
-# Usage: run_pair.sh --broker PATH --peer PATH [--timeout S] [--xfail-timeout S]
+# Usage: run_pair.sh --broker PATH --peer PATH [--relay PATH] [--timeout S] [--xfail-timeout S]
 #                    TYPE_A TYPE_B [--loss N] [--expect ok|fail]
 #        run_pair.sh --broker PATH --peer PATH same-nat|cgn
 #   TYPE_A is alice's NAT (she connects), TYPE_B is bob's (he accepts). same-nat: both
@@ -17,6 +18,9 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lab.sh"
 
 NATLAB_BROKER=${NATLAB_BROKER:-}
 NATLAB_PEER=${NATLAB_PEER:-}
+# punch-relay: when given, it runs next to the broker and every peer may fall back on it.
+NATLAB_RELAY=${NATLAB_RELAY:-}
+LAB_RELAY_PORT=3479
 # Alice's deadline (registration plus connect) when the pair must connect: generous, it costs
 # nothing when they do. When the pair is expected to fail it is all the pair costs, so short.
 NATLAB_PEER_TIMEOUT=${NATLAB_PEER_TIMEOUT:-8}
@@ -24,7 +28,7 @@ NATLAB_XFAIL_TIMEOUT=${NATLAB_XFAIL_TIMEOUT:-3}
 LAB_BROKER_PORT=3478
 PAIR_SEQ=0
 PAIR_RESULT="" PAIR_PATH="" PAIR_MS=""
-BROKER_PID="" BROKER_DIR=""
+BROKER_PID="" BROKER_DIR="" RELAY_PID=""
 
 # json_field FILE EVENT FIELD → the FIELD of the first EVENT line in FILE (strings unquoted).
 json_field() {
@@ -48,12 +52,19 @@ broker_start() {
   # Its first line says it listens (after the bind).
   lab_wait_for "$BROKER_DIR/err" 'listening on' 10 "$BROKER_PID" ||
     lab_die "punch-broker did not start listening on $ep: $(tail -n 3 "$BROKER_DIR/err")"
+  [[ -n "$NATLAB_RELAY" ]] || return 0
+  local rep="$LAB_BROKER_IP:$LAB_RELAY_PORT"
+  lab_spawn /dev/null "$BROKER_DIR/relay.out" "$BROKER_DIR/relay.err" "$(lab_ns_name brk)" \
+    "$NATLAB_RELAY" --listen "$rep" --transport udp
+  RELAY_PID=$LAB_LAST_PID
+  lab_wait_for "$BROKER_DIR/relay.err" 'listening on' 10 "$RELAY_PID" ||
+    lab_die "punch-relay did not start listening on $rep: $(tail -n 3 "$BROKER_DIR/relay.err")"
 }
 
 # run_pair EXPECT LABEL ALICE_ROLE BOB_ROLE [LINES]
 #   Roles are lab hosts ("a:symmetric", "b:none", "a2:port-restricted", "c:cgn"); EXPECT is ok
-#   or fail; LINES lines go each way (one must arrive). Sets PAIR_RESULT (ok|FAIL|xfail|XPASS),
-#   PAIR_PATH, PAIR_MS.
+#   (connect on a direct path), relay (connect through the relay) or fail; LINES lines go each
+#   way (one must arrive). Sets PAIR_RESULT (ok|FAIL|xfail|XPASS), PAIR_PATH, PAIR_MS.
 run_pair() {
   local expect=$1 label=$2 ra=$3 rb=$4 lines=${5:-1}
   PAIR_SEQ=$((PAIR_SEQ + 1))
@@ -63,6 +74,8 @@ run_pair() {
   mkdir -p "$dir"; echo "$label" >"$dir/label"
   PAIR_RESULT="" PAIR_PATH="" PAIR_MS=""
   local broker_ep="$LAB_BROKER_IP:$LAB_BROKER_PORT" alice_id="alice-$n" bob_id="bob-$n"
+  local relay_opt=()
+  [[ -z "$NATLAB_RELAY" ]] || relay_opt=(--relay "$LAB_BROKER_IP:$LAB_RELAY_PORT")
   # Fresh ports per run: no conntrack entry or address-set element of an earlier run matches.
   local alice_bind="0.0.0.0:$((20000 + n))" bob_bind="0.0.0.0:$((30000 + n))"
 
@@ -71,7 +84,8 @@ run_pair() {
   if [[ -z "$why" ]]; then
     lab_open_fifo "$dir/bob.in"; bob_fd=$LAB_FD
     lab_spawn "$dir/bob.in" "$dir/bob.out" "$dir/bob.err" "${LAB_HOST_NS[$rb]}" \
-      "$NATLAB_PEER" --broker "$broker_ep" --id "$bob_id" --bind "$bob_bind" --timeout "$((t + 10))" --events
+      "$NATLAB_PEER" --broker "$broker_ep" --id "$bob_id" --bind "$bob_bind" --timeout "$((t + 10))" --events \
+      --key "$dir/$bob_id.key" "${relay_opt[@]}"
     bob=$LAB_LAST_PID
     lab_wait_for "$dir/bob.err" '"event" *: *"registered"' 10 "$bob" ||
       why="bob did not register with the broker ($(last_error "$dir/bob.err"))"
@@ -80,7 +94,7 @@ run_pair() {
     lab_open_fifo "$dir/alice.in"; alice_fd=$LAB_FD
     lab_spawn "$dir/alice.in" "$dir/alice.out" "$dir/alice.err" "${LAB_HOST_NS[$ra]}" \
       "$NATLAB_PEER" --broker "$broker_ep" --id "$alice_id" --bind "$alice_bind" --connect "$bob_id" \
-      --timeout "$t" --events
+      --timeout "$t" --events --key "$dir/$alice_id.key" "${relay_opt[@]}"
     alice=$LAB_LAST_PID
     # Both must report connected, or alice give up, within her deadline plus slack; once one
     # side has, the other gets 5 s more.
@@ -123,6 +137,12 @@ run_pair() {
     [[ "$bob_rc" != running ]] || why="${why:+$why; }bob did not exit after alice closed the connection"
     [[ "$bob_rc" == 0 || "$bob_rc" == running ]] || why="${why:+$why; }bob exited $bob_rc ($(last_error "$dir/bob.err"))"
     notes=("path $PAIR_PATH, ${PAIR_MS} ms (bob: $bob_path, $bob_ms ms)")
+    # Direct wherever punching works; the relay only where it cannot.
+    if [[ "$expect" == relay && "$PAIR_PATH" != relay ]]; then
+      why="${why:+$why; }expected the relay path, got $PAIR_PATH"
+    elif [[ "$expect" == ok && "$PAIR_PATH" == relay ]]; then
+      why="${why:+$why; }went through the relay where a direct path should open"
+    fi
   elif (( a_ok || b_ok )); then
     # Half a connection is never right, whatever was expected.
     local who=alice other=bob
@@ -151,7 +171,7 @@ run_pair() {
   [[ -z "$bob_fd" ]] || lab_close_fd "$bob_fd"
 
   if (( connected )) && [[ -z "$why" ]]; then
-    if [[ "$expect" == ok ]]; then PAIR_RESULT=ok; else PAIR_RESULT=XPASS; fi
+    if [[ "$expect" != fail ]]; then PAIR_RESULT=ok; else PAIR_RESULT=XPASS; fi
   elif (( ! connected )) && [[ -z "$why" && "$expect" == fail ]]; then
     PAIR_RESULT=xfail
   else
@@ -195,6 +215,10 @@ natlab_need_apps() {
   [[ -n "$NATLAB_BROKER" && -x "$NATLAB_BROKER" ]] || lab_die "no punch-broker binary (give --broker PATH; got '${NATLAB_BROKER}')"
   [[ -n "$NATLAB_PEER" && -x "$NATLAB_PEER" ]] || lab_die "no punch-peer binary (give --peer PATH; got '${NATLAB_PEER}')"
   NATLAB_BROKER=$(readlink -f "$NATLAB_BROKER"); NATLAB_PEER=$(readlink -f "$NATLAB_PEER")
+  if [[ -n "$NATLAB_RELAY" ]]; then
+    [[ -x "$NATLAB_RELAY" ]] || lab_die "no punch-relay binary at '$NATLAB_RELAY'"
+    NATLAB_RELAY=$(readlink -f "$NATLAB_RELAY")
+  fi
 }
 
 # natlab_parse_common ARGS... → consumes --broker/--peer/--timeout/--xfail-timeout; the rest
@@ -207,6 +231,7 @@ natlab_parse_common() {
       --peer) NATLAB_PEER=${2:?--peer needs a path}; shift ;;
       --timeout) NATLAB_PEER_TIMEOUT=${2:?--timeout needs seconds}; shift ;;
       --xfail-timeout) NATLAB_XFAIL_TIMEOUT=${2:?--xfail-timeout needs seconds}; shift ;;
+      --relay) NATLAB_RELAY=${2:?--relay needs a path}; shift ;;
       *) NATLAB_ARGS+=("$1") ;;
     esac
     shift
