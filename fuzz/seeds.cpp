@@ -1,4 +1,4 @@
-// Writes the seed corpora of fuzz_broker and fuzz_session (fuzz/corpus/broker, fuzz/corpus/session):
+// Writes the seed corpora of fuzz_broker, fuzz_session and fuzz_relay (fuzz/corpus/<name>):
 // valid conversations in the record format of those targets, built with stun::builder.
 //   punch_fuzz_seeds fuzz/corpus
 // A registration is two records, as a peer sends them: the unsigned Register (answered 401
@@ -233,6 +233,32 @@ void session_seeds(const std::filesystem::path& dir) {
             .add(0, frame(wire::frame_kind::data, 3)));
 }
 
+// fuzz_relay: two sides allocate (401 with a NONCE, then ALLOCATE with it), then frames go
+// both ways, and a stranger's frame is dropped. Flags: 16 NONCE fixup, 32 RELAY-ID fixup.
+void relay_seeds(const std::filesystem::path& dir) {
+  const auto allocate = [](int tx, bool with_nonce) {
+    return request(wire::method::allocate, tx, [&](stun::builder& b) {
+      b.add(wire::attr::relay_id, bytes(16));
+      if (with_nonce) b.add(wire::attr::nonce, bytes(wire::nonce_size));
+    }, wire::answer_bound::allocate);
+  };
+  bytes frame(wire::frame_overhead + 8, std::byte{0x61});
+  wire::write_frame_header(std::span<std::byte, wire::frame_header_size>(frame.data(), wire::frame_header_size),
+                           wire::frame_kind::data, 7, 0);
+  constexpr std::uint8_t nonce = 16, id = 32;
+  write(dir, "allocate_pair_forward",
+        input(0)
+            .add(fix | id | 0, allocate(1, false))
+            .add(fix | id | nonce | 0, allocate(2, true))
+            .add(fix | id | 1, allocate(3, false))
+            .add(fix | id | nonce | 1, allocate(4, true))
+            .add(0, frame)
+            .add(1, frame)
+            .add(2, frame)
+            .add(fix | id | nonce | 0, allocate(5, true))
+            .add(128 | 0, frame));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -243,5 +269,6 @@ int main(int argc, char** argv) {
   const std::filesystem::path root = argv[1];
   broker_seeds(root / "broker");
   session_seeds(root / "session");
+  relay_seeds(root / "relay");
   return 0;
 }
