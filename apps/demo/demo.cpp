@@ -26,7 +26,7 @@ struct message {
 };
 constexpr std::array<message, 4> script{{
     {true, "hello bob, it's alice"},
-    {false, "hi alice! no relay between us"},
+    {false, "hi alice!"},
     {true, "then I'll close now"},
     {false, "bye"},
 }};
@@ -96,7 +96,7 @@ std::string hint(const options& o, punch::error_code ec) {
       if (b && b->mapping != sim::mapping_behaviour::endpoint_independent) {
         return "hint: a " + nat->name + " NAT gives each destination its own external port "
                "(RFC 4787 §4.1): the other side's NAT filters the port it never sent to, so "
-               "this pair needs a relay";
+               "this pair needs a relay (run without --no-relay)";
       }
     }
   }
@@ -126,7 +126,9 @@ asio::awaitable<int> story(world& w, narrator& say, const options& o) {
   auto [alice, bob] = co_await (w.alice.connect("bob") && w.bob.accept());
   const auto took = w.net.elapsed() - started;
 
-  say.section("3. messages over the punched path, no broker involved");
+  say.section(alice.path() == punch::path_kind::relay
+                  ? "3. messages through the relay (it forwards sealed frames it cannot read)"
+                  : "3. messages over the punched path, no broker involved");
   const auto wait = std::max<std::chrono::milliseconds>(100ms, resend_after * 4 * o.latency);
   for (const message& m : script) {
     // Not `co_await (c ? a : b)`: GCC 12 mishandles the conditional's awaitable temporary.
@@ -163,6 +165,7 @@ void narrate(world& w, narrator& say) {
   say.broker(w.broker_socket.local_endpoint());
   say.label(w.alice.local_endpoint(), "alice's host address");
   say.label(w.bob.local_endpoint(), "bob's host address");
+  say.label(w.relay_socket.local_endpoint(), "the relay");
   if (auto* nat = w.net.find_nat("nat-a")) say.owner(*nat, "alice");
   if (auto* nat = w.net.find_nat("nat-b")) say.owner(*nat, "bob");
   w.net.on_event([&say](const sim::event& e) { say.network_event(e); });

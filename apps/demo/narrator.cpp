@@ -115,6 +115,10 @@ void narrator::session_event(const std::string& who, const punch::session_event&
       line(at, 0, who + " gave up punching to " + e.peer + " after " +
                       std::to_string(e.elapsed.count()) + " ms: " + e.error.message());
       break;
+    case kind::path_changed:
+      line(at, 0, who + "'s connection to " + e.peer + " moves to a direct path: " + text(e.address) +
+                      " (" + punch::to_string(e.path) + ")");
+      break;
     case kind::closed:
       if (!e.error)
         line(at, 0, who + " closed its connection to " + e.peer);

@@ -44,7 +44,9 @@ std::variant<options, int> parse_options(int argc, const char* const argv[], std
       "punch-demo: a punch::broker and two punch::sessions, alice and bob, each behind its own\n"
       "simulated NAT, all in this process. alice connects to bob through the broker, they\n"
       "exchange messages over the punched path and close; every step and every decision of\n"
-      "the NATs is printed, stamped with the simulated network's time.\n"
+      "the NATs is printed, stamped with the simulated network's time. When punching cannot\n"
+      "work (a symmetric NAT against a port-restricted or symmetric one) they go through a\n"
+      "punch::relay, also in this process, unless --no-relay.\n"
       "Exit status: 0 connected and exchanged messages, 3 could not connect (or no message got\n"
       "through), 2 bad options, 1 unexpected error.\n\n"
       "Options");
@@ -60,6 +62,7 @@ std::variant<options, int> parse_options(int argc, const char* const argv[], std
        "one-way latency of every link, in milliseconds (0-1000)")
       ("loss", po::value(&loss)->default_value("0"),
        "probability in [0, 1] that a link drops a datagram")
+      ("no-relay", "no relay: a pair that cannot punch fails")
       ("quiet,q", "print only the result");
   try {
     po::variables_map vm;
@@ -87,6 +90,7 @@ std::variant<options, int> parse_options(int argc, const char* const argv[], std
     o.nat_alice = parse_nat("alice-nat", nat_alice);
     o.nat_bob = parse_nat("bob-nat", nat_bob);
     o.quiet = vm.count("quiet") != 0;
+    o.relay = vm.count("no-relay") == 0;
     return o;
   } catch (const po::error& e) {
     err << "punch-demo: " << e.what() << "\nTry 'punch-demo --help'.\n";

@@ -25,6 +25,7 @@ struct options {
   nat_choice nat_alice;
   nat_choice nat_bob;
   bool quiet = false;                     // only the result
+  bool relay = true;                      // a punch::relay to fall back on (--no-relay: none)
 };
 
 // The options, or the exit code to leave with: 0 after --help, 2 after a bad option (the

@@ -13,6 +13,7 @@ namespace sim = punch::sim;
 using namespace std::chrono_literals;
 
 constexpr std::uint16_t broker_port = 3478;
+constexpr std::uint16_t relay_port = 3479;
 constexpr std::uint16_t peer_port = 5000;
 
 sim::link link_of(const options& o) {
@@ -42,6 +43,9 @@ punch::session_options session_for(const sim::host& h, const std::string& id, co
   s.local = {h.address(), peer_port};
   s.punch_timeout = std::max<std::chrono::milliseconds>(3s, 20 * o.latency);
   s.request_timeout = std::max<std::chrono::milliseconds>(5s, 40 * o.latency);
+  if (o.relay) s.relay = punch::endpoint{asio::ip::make_address("203.0.113.20"), relay_port};
+  // Punching answers within a few round trips or never: the relay after ten of them.
+  s.relay_after = std::max<std::chrono::milliseconds>(500ms, 10 * 4 * o.latency);
   return s;
 }
 
@@ -68,9 +72,12 @@ world::world(const asio::any_io_executor& ex, const options& o)
       alice_host(add_peer(net, "alice", o.nat_alice, "nat-a", "198.51.100.1", "10.0.1.2",
                           link_of(o))),
       bob_host(add_peer(net, "bob", o.nat_bob, "nat-b", "198.51.100.2", "10.0.2.2", link_of(o))),
+      relay_host(net.add_host("relay", net.internet(), asio::ip::make_address("203.0.113.20"), link_of(o))),
       broker_socket(broker_host.transport().open({{}, broker_port})),
+      relay_socket(relay_host.transport().open({{}, relay_port})),
       registrations(punch::make_memory_registry(16)),
       broker(broker_socket, *registrations),
+      relay(relay_socket),
       alice(alice_host.transport(), session_for(alice_host, "alice", o)),
       bob(bob_host.transport(), session_for(bob_host, "bob", o)) {}
 
@@ -79,6 +86,9 @@ void world::describe(std::ostream& out, const options& o) {
       << " ms one way, loss " << o.loss << "\n"
       << "  " << std::left << std::setw(7) << "broker" << std::right
       << broker_socket.local_endpoint() << " on the internet (punch::broker)\n";
+  if (o.relay)
+    out << "  " << std::left << std::setw(7) << "relay" << std::right << relay_socket.local_endpoint()
+        << " on the internet (punch::relay, used only if punching fails)\n";
   describe_peer(out, alice_host, o.nat_alice, net.find_nat("nat-a"));
   describe_peer(out, bob_host, o.nat_bob, net.find_nat("nat-b"));
 }
@@ -87,6 +97,7 @@ void world::close() {
   alice.close();
   bob.close();
   broker_socket.close();
+  relay_socket.close();
 }
 
 }  // namespace punch_demo

@@ -7,6 +7,7 @@
 #include "punch/broker.hpp"
 #include "punch/plugins/sim/network.hpp"
 #include "punch/registry.hpp"
+#include "punch/relay.hpp"
 #include "punch/session.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -16,7 +17,8 @@
 
 namespace punch_demo {
 
-// broker 203.0.113.10:3478 on the internet; alice 10.0.1.2:5000 behind nat-a (198.51.100.1)
+// broker 203.0.113.10:3478 and relay 203.0.113.20:3479 on the internet; alice 10.0.1.2:5000
+// behind nat-a (198.51.100.1)
 // and bob 10.0.2.2:5000 behind nat-b (198.51.100.2). A peer without a NAT takes the NAT's
 // public address instead. Every link gets the options' latency and loss.
 // Members are destroyed in reverse order: the sessions and the broker before the network.
@@ -33,9 +35,12 @@ public:
   punch::sim::host& broker_host;
   punch::sim::host& alice_host;
   punch::sim::host& bob_host;
+  punch::sim::host& relay_host;
   punch::datagram_socket broker_socket;
+  punch::datagram_socket relay_socket;
   std::unique_ptr<punch::registry> registrations;
   punch::broker broker;
+  punch::relay relay;
   punch::session alice;
   punch::session bob;
 };
