@@ -51,6 +51,7 @@ bool understood(std::uint16_t type) {
     case wire::attr::reflexive_candidate:
     case wire::attr::lifetime:
     case wire::attr::token:
+    case wire::attr::nat_mapping:
     case wire::attr::public_key:
     case wire::attr::signature:
     case wire::attr::nonce:
@@ -151,6 +152,8 @@ std::span<const std::byte> broker::impl::handle(std::span<const std::byte> d, co
     default:  // Introduce goes from the broker to peers, never to the broker
       return error(r, wire::error::bad_request, "unknown method");
   }
+  if (options.binding_only && m->method() != wire::method::binding)
+    return error(r, wire::error::bad_request, "Binding only on this port");
   if (auto answer = unknown_attributes(r); !answer.empty()) return answer;
   switch (m->method()) {
     case wire::method::binding: return on_binding(r);
@@ -216,8 +219,17 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
     lifetime = clamp_lifetime(std::chrono::seconds(*v), options);
   }
 
+  std::uint8_t nat = 0;
+  if (auto a = r.msg.find(wire::attr::nat_mapping)) {
+    error_code ec;
+    auto v = stun::decode_u32(*a, ec);
+    if (!v || *v > 2) return error(r, wire::error::bad_request, "bad NAT-MAPPING");
+    nat = static_cast<std::uint8_t>(*v);
+  }
+
   registration_record& entry = found_a;
   entry.set_id(id);  // id_problem() checked its length
+  entry.nat = nat;
   entry.reflexive = r.source;
   entry.expires = r.now + lifetime;
   entry.host_count = 0;
@@ -270,6 +282,8 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
   b.add_u32(wire::attr::lifetime, static_cast<std::uint32_t>(lifetime.count()));
   // For the next refresh, which then needs no challenge.
   b.add(wire::attr::nonce, nonces.issue(r.source, r.now));
+  // Where the peer can measure its NAT's mapping (docs/protocol.md, "NAT mapping discovery").
+  if (options.other_address) b.add_address(wire::attr::other_address, *options.other_address);
   return finish(r, b);
 }
 
@@ -316,6 +330,7 @@ std::span<const std::byte> broker::impl::on_lookup(const request& r) {
 void broker::impl::add_candidates(stun::builder& b, const registration_record& peer) {
   b.add_string(wire::attr::peer_id, peer.id());
   b.add(wire::attr::public_key, peer.key);
+  b.add_u32(wire::attr::nat_mapping, peer.nat);
   b.add_xor_address(wire::attr::reflexive_candidate, peer.reflexive);
   for (const auto& h : peer.host()) b.add_xor_address(wire::attr::host_candidate, h);
 }

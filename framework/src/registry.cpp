@@ -26,6 +26,7 @@ struct entry {
   endpoint reflexive;
   std::uint32_t nonce_time = 0;
   std::uint8_t host_count = 0;  // the node stays in malloc's 144-byte class
+  std::uint8_t nat = 0;         // (in the padding before `host`)
   std::unique_ptr<endpoint[]> host;
   clock::time_point expires;
 
@@ -74,6 +75,7 @@ public:
     out.key = e.key;
     out.reflexive = e.reflexive;
     out.nonce_time = e.nonce_time;
+    out.nat = e.nat;
     out.host_count = 0;
     for (std::size_t i = 0; i < e.host_count; ++i) out.add_host(e.host[i]);
     out.expires = e.expires;
@@ -114,6 +116,7 @@ private:
     e.key = r.key;
     e.reflexive = r.reflexive;
     e.nonce_time = r.nonce_time;
+    e.nat = r.nat;
     e.set_host(r.host());
     e.expires = r.expires;
     earliest_ = std::min(earliest_, r.expires);

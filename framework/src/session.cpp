@@ -461,7 +461,17 @@ asio::awaitable<registration_info> session::register_self(std::chrono::milliseco
   if (s->options.discover_nat && s->nat == nat_mapping::unknown && s->other_address) {
     // Measured once, then told to the broker at once so that introductions carry it.
     co_await s->discover_nat(info, std::min(deadline, clock::now() + s->options.request_rto * 4));
-    if (s->nat != nat_mapping::unknown) info = co_await s->do_register(deadline);
+    if (s->nat != nat_mapping::unknown) {
+      // Best effort: if this one is lost, the registration stands and the next refresh
+      // carries NAT-MAPPING.
+      bool told = false;
+      try {
+        info = co_await s->do_register(deadline);
+        told = true;
+      } catch (const system_error&) {
+      }
+      if (!told) info.nat = s->nat;
+    }
   }
   s->registration = info;
   s->registered = true;

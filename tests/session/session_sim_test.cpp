@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(ten_percent_loss_on_every_link_still_connects) {
       sim_world w(seed, {5ms, 2ms, 0.10});
       auto o = quick();
       o.punch_timeout = 5s;
-      o.request_timeout = 5s;
+      o.request_timeout = 10s;  // registering takes three exchanges here (NONCE, discovery)
       auto& alice = w.add_session(w.add_peer_host("alice", "port-restricted-cone"), "alice", o);
       auto& bob = w.add_session(w.add_peer_host("bob", "restricted-cone"), "bob", o);
       w.run([&]() -> asio::awaitable<void> {

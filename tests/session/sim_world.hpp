@@ -36,6 +36,14 @@ public:
     broker_host = &net.add_host("broker", net.internet(), addr("203.0.113.1"), link);
     // PUNCH_SIM_TRACE=1 prints every decision of the simulated network, for debugging.
     if (std::getenv("PUNCH_SIM_TRACE")) net.on_event([](const sim::event& e) { std::cerr << e << '\n'; });
+    // The broker's second port for NAT mapping discovery: Binding only, stateless, it
+    // survives broker restarts.
+    other_socket = broker_host->transport().open({{}, 3480});
+    broker_options other;
+    other.binding_only = true;
+    other_broker = std::make_unique<punch::broker>(other_socket, other_registry, other);
+    asio::co_spawn(ctx, other_broker->run(), asio::detached);
+    broker_opts.other_address = endpoint{addr("203.0.113.1"), 3480};
     start_broker();
   }
 
@@ -50,6 +58,7 @@ public:
     for (auto& s : sessions) s->close();
     for (auto& b : brokers) b->socket.close();
     for (auto& r : relays) r->socket.close();
+    other_socket.close();
     ctx.run_for(3s);
     sessions.clear();
     ctx.restart();
@@ -168,6 +177,10 @@ public:
   sim::link link;
   sim::host* broker_host = nullptr;
   broker_options broker_opts;
+  datagram_socket other_socket;
+  std::unique_ptr<registry> other_registry_storage = make_memory_registry(1);
+  registry& other_registry = *other_registry_storage;
+  std::unique_ptr<punch::broker> other_broker;
   std::list<std::unique_ptr<broker_instance>> brokers;
   sim::host* relay_host = nullptr;
   std::list<std::unique_ptr<relay_instance>> relays;

@@ -135,6 +135,50 @@ BOOST_AUTO_TEST_CASE(a_relayed_connection_moves_to_a_direct_path_that_opens_late
   alice.close();
 }
 
+BOOST_AUTO_TEST_CASE(each_session_learns_whether_its_nat_is_easy_or_hard_and_so_does_its_peer) {
+  for (const char* type : nat_types) {
+    BOOST_TEST_CONTEXT("behind " << type) {
+      sim_world w;
+      auto& me = w.add_session(w.add_peer_host("me", type), "me", with_relay(w));
+      auto& other = w.add_session(w.add_peer_host("other", "full-cone"), "other", with_relay(w));
+      nat_mapping seen_by_other = nat_mapping::unknown;
+      other.on_event([&](const session_event& e) {
+        if (e.what == session_event::kind::connected) seen_by_other = e.nat;
+      });
+      nat_mapping mine = nat_mapping::unknown;
+      w.run([&]() -> asio::awaitable<void> {
+        auto [r, o] = co_await (me.register_self() && other.register_self());
+        (void)o;
+        mine = r.nat;
+        co_await (me.connect("other") && other.accept());
+      }());
+      const auto expected = std::string_view(type) == "symmetric" ? nat_mapping::endpoint_dependent
+                                                                  : nat_mapping::endpoint_independent;
+      BOOST_CHECK_EQUAL(to_string(mine), to_string(expected));
+      BOOST_CHECK_EQUAL(to_string(seen_by_other), to_string(expected));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(two_hard_nats_go_to_the_relay_at_once_instead_of_after_relay_after) {
+  sim_world w;
+  w.start_relay();
+  auto o = with_relay(w);
+  o.relay_after = 3s;  // far beyond what the relay needs
+  auto& alice = w.add_session(w.add_peer_host("alice", "symmetric"), "alice", o);
+  auto& bob = w.add_session(w.add_peer_host("bob", "symmetric"), "bob", o);
+  std::chrono::milliseconds took{};
+  alice.on_event([&](const session_event& e) {
+    if (e.what == session_event::kind::connected) took = e.elapsed;
+  });
+  w.run([&]() -> asio::awaitable<void> {
+    co_await (alice.register_self() && bob.register_self());
+    auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
+    BOOST_CHECK(ca.path() == path_kind::relay);
+  }());
+  BOOST_CHECK_LT(took.count(), 1000);
+}
+
 BOOST_AUTO_TEST_CASE(without_a_relay_the_unpunchable_pairs_still_time_out) {
   sim_world w;
   session_options o;

@@ -63,6 +63,12 @@ struct broker_options {
   // std::chrono::steady_clock::now. For tests that move time on without waiting; timers
   // (expiry sweep, Introduce retransmission) still run on real time.
   std::function<std::chrono::steady_clock::time_point()> clock;
+
+  // NAT mapping discovery (RFC 5780): the broker's second port, announced to peers as
+  // OTHER-ADDRESS in Register answers. A second broker serves it with `binding_only`.
+  std::optional<endpoint> other_address;
+  // Answer Binding only (the second port's broker); everything else gets 400.
+  bool binding_only = false;
   // No SOFTWARE option: answers stay small (docs/protocol.md, "Amplification").
 };
 

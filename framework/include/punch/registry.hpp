@@ -44,6 +44,7 @@ struct registration_record {
   std::array<char, wire::max_peer_id_size> id_storage{};
   std::uint8_t id_size = 0;
   std::uint8_t host_count = 0;
+  std::uint8_t nat = 0;  // the NAT-MAPPING the peer reported: 0 unknown, 1 easy, 2 hard
 
   std::string_view id() const noexcept { return {id_storage.data(), id_size}; }
   std::span<const endpoint> host() const noexcept { return {host_storage.data(), host_count}; }
