@@ -126,10 +126,34 @@ int main(int argc, char* argv[]) {
     for (auto& w : workers) w->b->share_introductions_with(all);
   }
   worker& first = *workers.front();
+  // The second port (NAT mapping discovery): a Binding-only broker on the first thread.
+  datagram_socket other_socket;
+  std::unique_ptr<registry> no_registrations;
+  std::unique_ptr<broker> other_broker;
+  if (o.other_port != 0) {
+    const endpoint at{o.listen.address(), o.other_port};
+    error_code ec;
+    other_socket = first.t->open(at, ec);
+    if (ec) {
+      std::cerr << "punch-broker: cannot listen on --other-port " << at << ": " << ec.message() << '\n';
+      return exit_failure;
+    }
+    broker_options binding_only;
+    binding_only.binding_only = true;
+    binding_only.rate_limit = settings.rate_limit;
+    binding_only.rate_burst = settings.rate_burst;
+    no_registrations = make_memory_registry(1);
+    other_broker = std::make_unique<broker>(other_socket, *no_registrations, binding_only);
+    // Announced with the unspecified address when listening on every address: peers then
+    // take the address they reached the broker at (docs/protocol.md).
+    const endpoint announced{o.listen.address(), other_socket.local_endpoint().port()};
+    for (auto& w : workers) w->b->announce_other_address(announced);
+  }
   // Installed before the first line, so a signal sent by whoever read it is handled.
   asio::signal_set signals(first.ctx, SIGINT, SIGTERM);
   log_line("punch-broker listening on " + text_of(first.socket.local_endpoint()) + " (transport " + o.transport +
-           (o.threads > 1 ? ", " + std::to_string(o.threads) + " threads" : std::string{}) + ")");
+           (o.threads > 1 ? ", " + std::to_string(o.threads) + " threads" : std::string{}) +
+           (other_broker ? ", Binding also on " + text_of(other_socket.local_endpoint()) : std::string{}) + ")");
 
   std::mutex failure_mutex;
   int code = exit_ok;
@@ -149,6 +173,7 @@ int main(int argc, char* argv[]) {
     stop_all();
   };
   asio::co_spawn(first.ctx, serve(*first.b, *reg, signals, o.stats_interval, o.threads > 1 ? "thread 0: " : ""), on_end);
+  if (other_broker) asio::co_spawn(first.ctx, other_broker->run(), on_end);
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < workers.size(); ++i) {
     worker& w = *workers[i];

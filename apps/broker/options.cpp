@@ -38,6 +38,9 @@ po::options_description make_description() {
      "dropped unanswered (0: no limit)")
     ("rate-burst", po::value<std::string>()->value_name("N")->default_value("200"),
      "datagrams a source address may send at once before --rate-limit applies (0: no limit)")
+    ("other-port", po::value<std::string>()->value_name("PORT")->default_value("0"),
+     "also answer Binding on PORT of the same address, so that peers can tell an easy NAT from "
+     "a hard (symmetric) one and two hard ones go to their relay at once (0: no second port)")
     ("threads", po::value<std::string>()->value_name("N")->default_value("1"),
      "serve with N threads (udp only): one socket each on the same port (SO_REUSEPORT), one io_context "
      "each, one registry shared by all")
@@ -206,6 +209,12 @@ parse_result parse_options(int argc, const char* const argv[]) {
     if (!v) return failure(std::string("--") + name + " \"" + text + "\": expected a number from 0 (no limit) to 100000000");
     *into = static_cast<std::uint32_t>(*v);
   }
+
+  const auto& other = vm["other-port"].as<std::string>();
+  auto op = parse_number(other, 65535);
+  if (!op) return failure("--other-port \"" + other + "\": expected a port from 0 (none) to 65535");
+  if (*op != 0 && *op == o.listen.port()) return failure("--other-port " + other + ": that is the --listen port");
+  o.other_port = static_cast<std::uint16_t>(*op);
 
   o.quiet = vm["quiet"].as<bool>();
   r.what = parse_result::action::run;

@@ -32,6 +32,7 @@ struct broker_app_options {
   std::size_t threads = 1;                  // brokers on one port (SO_REUSEPORT), one per thread
   std::uint32_t rate_limit = 100;           // datagrams per second per source address; 0: no limit
   std::uint32_t rate_burst = 200;           // saved up at most; 0: no limit
+  std::uint16_t other_port = 0;             // NAT mapping discovery's second port; 0: none
   bool quiet = false;
 };
 

@@ -63,11 +63,12 @@ void event_log::write(const std::string& line) {
 // Peer ids are limited to [A-Za-z0-9._@-] by the options and the broker, yet they are escaped
 // anyway: the session may report an id that a broker sent.
 // A key's text form is URL-safe base64: nothing in it needs escaping.
-void event_log::registered(std::string_view id, const public_key& key, const endpoint& reflexive) {
+void event_log::registered(std::string_view id, const public_key& key, const endpoint& reflexive,
+                           nat_mapping nat) {
   if (!enabled_) return;
   write("{\"event\":\"registered\",\"id\":\"" + json_escape(id) + "\",\"key\":\"" +
-        to_string(key) + "\",\"reflexive\":\"" + to_text(reflexive) + "\",\"ms\":" +
-        std::to_string(ms()) + "}\n");
+        to_string(key) + "\",\"reflexive\":\"" + to_text(reflexive) + "\",\"nat\":\"" + to_string(nat) +
+        "\",\"ms\":" + std::to_string(ms()) + "}\n");
 }
 
 void event_log::introduced(std::string_view peer) {

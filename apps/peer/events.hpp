@@ -28,7 +28,8 @@ public:
 
   bool enabled() const noexcept { return enabled_; }
   // `key` is ours (registered) or the peer's (connected), in its text form.
-  void registered(std::string_view id, const public_key& key, const endpoint& reflexive);
+  void registered(std::string_view id, const public_key& key, const endpoint& reflexive,
+                  nat_mapping nat = nat_mapping::unknown);
   void introduced(std::string_view peer);
   void connected(std::string_view peer, const public_key& key, const endpoint& remote, path_kind path);
   // A relayed connection moved to a direct path.

@@ -67,7 +67,8 @@ std::string help_text(const po::options_description& d) {
       << d
       << "\nOn start it prints our public key on stderr (with --events: in the registered\n"
          "event); the other side passes it as --expect-key.\n\n"
-         "--events objects: registered {id, key, reflexive, ms}, introduced {peer},\n"
+         "--events objects: registered {id, key, reflexive, nat: easy|hard|unknown, ms},\n"
+         "introduced {peer},\n"
          "connected {peer, key, remote, path: host|reflexive|peer-reflexive|relay, ms},\n"
          "path_changed {peer, remote, path} (a relayed connection went direct), closed\n"
          "{peer, reason: local|remote}, error {message}; ms counts from start-up.\n\n"

@@ -466,6 +466,8 @@ void broker::share_introductions_with(std::vector<broker*> siblings) {
   impl_->siblings = std::move(siblings);
 }
 
+void broker::announce_other_address(std::optional<endpoint> other) { impl_->options.other_address = other; }
+
 void broker::on_event(std::function<void(const broker_event&)> handler) {
   impl_->on_event = std::move(handler);
 }

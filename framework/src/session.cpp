@@ -373,7 +373,10 @@ asio::awaitable<registration_info> session_state::do_register(clock::time_point 
   if (auto lt = r.msg.find(wire::attr::lifetime))
     if (auto v = stun::decode_u32(*lt, ec)) info.lifetime = std::chrono::seconds(*v);
   if (auto other = r.msg.find(wire::attr::other_address))
-    if (auto ep = stun::decode_address(*other, ec)) other_address = *ep;
+    if (auto ep = stun::decode_address(*other, ec)) {
+      // An unspecified address (a broker listening on every address): the one we reached it at.
+      other_address = ep->address().is_unspecified() ? endpoint(options.broker.address(), ep->port()) : *ep;
+    }
   info.nat = nat;
   co_return info;
 }

@@ -64,7 +64,7 @@ BOOST_AUTO_TEST_CASE(each_event_is_one_json_line_with_its_fields) {
   const auto alice_key = punch::parse_public_key("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
   const auto bob_key = punch::parse_public_key("PUAXw-hDiVqStwqnTRt-vJyYLM8uxJaMwM1V8Sr0Zgw");
   BOOST_TEST_REQUIRE((alice_key && bob_key));
-  log.registered("alice", *alice_key, {ip::make_address("203.0.113.5"), 40000});
+  log.registered("alice", *alice_key, {ip::make_address("203.0.113.5"), 40000}, punch::nat_mapping::endpoint_dependent);
   log.connected("bob", *bob_key, {ip::make_address("198.51.100.7"), 1234},
                 punch::path_kind::peer_reflexive);
   log.closed("bob", "remote");
@@ -72,7 +72,7 @@ BOOST_AUTO_TEST_CASE(each_event_is_one_json_line_with_its_fields) {
   auto text = out.text();
   BOOST_TEST(text.starts_with("{\"event\":\"registered\",\"id\":\"alice\","
                               "\"key\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\","
-                              "\"reflexive\":\"203.0.113.5:40000\",\"ms\":"), text);
+                              "\"reflexive\":\"203.0.113.5:40000\",\"nat\":\"hard\",\"ms\":"), text);
   BOOST_TEST(text.find("\n{\"event\":\"connected\",\"peer\":\"bob\","
                        "\"key\":\"PUAXw-hDiVqStwqnTRt-vJyYLM8uxJaMwM1V8Sr0Zgw\",\"remote\":"
                        "\"198.51.100.7:1234\",\"path\":\"peer-reflexive\",\"ms\":") !=

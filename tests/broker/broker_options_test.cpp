@@ -62,6 +62,18 @@ BOOST_AUTO_TEST_CASE(the_rate_limit_defaults_to_100_per_second_with_bursts_of_20
   BOOST_TEST(b.rate_limit_table == 65536u);
 }
 
+BOOST_AUTO_TEST_CASE(the_second_port_for_nat_discovery_is_off_unless_given_and_not_the_listen_port) {
+  BOOST_TEST(parse({}).options.other_port == 0);
+  auto r = parse({"--other-port", "3480"});
+  BOOST_TEST_REQUIRE((r.what == parse_result::action::run), r.text);
+  BOOST_TEST(r.options.other_port == 3480);
+  for (const char* bad : {"3478", "65536", "x", "-1"}) {
+    auto e = parse({"--other-port", bad});
+    BOOST_TEST((e.what == parse_result::action::error), bad);
+    BOOST_TEST(e.text.find("--other-port") != std::string::npos, e.text);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_short_maximum_lifetime_pulls_the_minimum_and_default_down_with_it) {
   broker_app_options o;
   o.lifetime_max = 5s;

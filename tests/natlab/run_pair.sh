@@ -26,6 +26,7 @@ LAB_RELAY_PORT=3479
 NATLAB_PEER_TIMEOUT=${NATLAB_PEER_TIMEOUT:-8}
 NATLAB_XFAIL_TIMEOUT=${NATLAB_XFAIL_TIMEOUT:-3}
 LAB_BROKER_PORT=3478
+LAB_OTHER_PORT=3480  # the broker's second port: peers learn whether their NAT is easy or hard
 PAIR_SEQ=0
 PAIR_RESULT="" PAIR_PATH="" PAIR_MS=""
 BROKER_PID="" BROKER_DIR="" RELAY_PID=""
@@ -47,7 +48,7 @@ broker_start() {
   # It serves the whole run, so its cap is the run's, not one peer's.
   local LAB_PROC_LIMIT=$LAB_RUN_LIMIT
   lab_spawn /dev/null "$BROKER_DIR/out" "$BROKER_DIR/err" "$(lab_ns_name brk)" \
-    "$NATLAB_BROKER" --listen "$ep" --transport udp
+    "$NATLAB_BROKER" --listen "$ep" --transport udp --other-port "$LAB_OTHER_PORT"
   BROKER_PID=$LAB_LAST_PID
   # Its first line says it listens (after the bind).
   lab_wait_for "$BROKER_DIR/err" 'listening on' 10 "$BROKER_PID" ||

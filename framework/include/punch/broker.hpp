@@ -125,6 +125,8 @@ public:
   void share_introductions_with(std::vector<broker*> siblings);
 
   void on_event(std::function<void(const broker_event&)> handler);
+  // Sets broker_options::other_address (once its socket is open); call before run().
+  void announce_other_address(std::optional<endpoint> other);
   const broker_stats& stats() const noexcept;
   endpoint local_endpoint() const;
 
