@@ -71,12 +71,13 @@ inline std::vector<std::byte> covered(std::span<const std::byte> d, std::size_t 
 }
 
 // What makes a check authentic for the introduction of `token` (docs/protocol.md): its
-// PUNCH-ID, the sender's EPHEMERAL-KEY, the sender's SIGNATURE and MESSAGE-INTEGRITY-SHA256.
+// PUNCH-ID, the sender's EPHEMERAL-KEY and HANDSHAKE-SIGNATURE, and MESSAGE-INTEGRITY-SHA256.
 struct check_signer {
   wire::token token{};
+  bool controlling = false;                      // the sender's role in that introduction
   std::array<std::byte, 32> public_key{};        // the sender's identity (an Introduce's PUBLIC-KEY)
   std::array<std::byte, 32> ephemeral_public{};
-  std::function<void(std::span<const std::byte> covered, std::span<std::byte> signature)> sign;
+  std::function<void(std::span<const std::byte> message, std::span<std::byte> signature)> sign;
 };
 
 // Every 16-byte TOKEN attribute gets `s.token` and every PUBLIC-KEY the sender's; a check's PUNCH-ID, EPHEMERAL-KEY, SIGNATURE
@@ -91,7 +92,8 @@ inline void authenticate(std::span<std::byte> d, const check_signer& s) {
     if (type == wire::attr::punch_id && len == keys.punch_id.size()) std::copy(keys.punch_id.begin(), keys.punch_id.end(), out.begin());
     if (type == wire::attr::ephemeral_key && len == 32) std::copy(s.ephemeral_public.begin(), s.ephemeral_public.end(), out.begin());
     if (type == wire::attr::public_key && len == 32) std::copy(s.public_key.begin(), s.public_key.end(), out.begin());
-    if (type == wire::attr::signature && len == 64) s.sign(covered(d, at, len), out);
+    if (type == wire::attr::handshake_signature && len == 64)
+      s.sign(wire::handshake_transcript(s.token, s.controlling, s.ephemeral_public), out);
     if (type == wire::attr::message_integrity_sha256 && len == crypto_auth_hmacsha256_BYTES) {
       const auto c = covered(d, at, len);
       crypto_auth_hmacsha256_state st;

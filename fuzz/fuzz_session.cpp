@@ -11,7 +11,7 @@
 // flags bits 0-1: the source (broker, bob's host, bob's reflexive, a stranger); bit 2: fix
 // the length field; bit 3: fix FINGERPRINT; bit 4: take the transaction id of the last
 // request the session sent; bit 5: make it authentic for introduction T1, or T2 when bit 6
-// is set too (TOKEN, PUBLIC-KEY, a check's PUNCH-ID, EPHEMERAL-KEY, SIGNATURE and
+// is set too (TOKEN, PUBLIC-KEY, a check's PUNCH-ID, EPHEMERAL-KEY, HANDSHAKE-SIGNATURE and
 // MESSAGE-INTEGRITY-SHA256 as bob would send them; a frame's tag, and its seal once alice's
 // checks gave bob the key); bit 7: the application sends a datagram on its connection afterwards.
 // PUNCH_FUZZ_VERBOSE=1 traces each datagram.
@@ -85,13 +85,15 @@ const bob_keys& bob() {
   return k;
 }
 
-fuzz::check_signer signer_for(const wire::token& t) {
+// Bob controls the introduction T2 (he connected to alice); alice controls T1.
+fuzz::check_signer signer_for(const wire::token& t, bool bob_controls) {
   fuzz::check_signer s;
   s.token = t;
+  s.controlling = bob_controls;
   s.public_key = bob().id.key();
   s.ephemeral_public = bob().eph_pk;
-  s.sign = [](std::span<const std::byte> covered, std::span<std::byte> out) {
-    const auto sig = bob().id.sign(covered);
+  s.sign = [](std::span<const std::byte> message, std::span<std::byte> out) {
+    const auto sig = bob().id.sign(message);
     std::copy(sig.begin(), sig.end(), out.begin());
   };
   return s;
@@ -242,7 +244,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto key = bob_tx_key(log, token, !second);
         fuzz::seal_frame(datagram, token, key ? &*key : nullptr);
       } else {
-        fuzz::authenticate(datagram, signer_for(token));
+        fuzz::authenticate(datagram, signer_for(token, second));
       }
     }
     if (flags & 8) fuzz::fix_fingerprint(datagram);

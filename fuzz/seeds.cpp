@@ -164,10 +164,10 @@ void broker_seeds(const std::filesystem::path& dir) {
 }
 
 // Placeholders of the right sizes: fuzz_session's fixups (flag 32) fill in bob's key, the
-// introduction's PUNCH-ID, bob's EPHEMERAL-KEY and SIGNATURE and MESSAGE-INTEGRITY-SHA256.
+// introduction's PUNCH-ID, bob's EPHEMERAL-KEY and HANDSHAKE-SIGNATURE, MESSAGE-INTEGRITY-SHA256.
 void add_check_auth(stun::builder& b) {
   b.add(wire::attr::ephemeral_key, bytes(32));
-  b.add(wire::attr::signature, bytes(64));
+  b.add(wire::attr::handshake_signature, bytes(64));
   b.add(wire::attr::message_integrity_sha256, bytes(32));
 }
 

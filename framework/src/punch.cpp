@@ -64,6 +64,8 @@ std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& to
   a->relay_first = nat == nat_mapping::endpoint_dependent && remote.nat == nat_mapping::endpoint_dependent;
   crypto_kx_keypair(reinterpret_cast<unsigned char*>(a->ephemeral_public.data()),
                     reinterpret_cast<unsigned char*>(a->ephemeral_secret.data()));
+  // One signature per attempt: every check carries it, MESSAGE-INTEGRITY-SHA256 protects each.
+  a->handshake_signature = me.sign(wire::handshake_transcript(token, controlling, a->ephemeral_public));
   a->controlling = controlling;
   a->tiebreaker = detail::random_u64();
   a->started = clock::now();
@@ -85,10 +87,7 @@ punch_attempt::~punch_attempt() { sodium_memzero(ephemeral_secret.data(), epheme
 
 std::span<const std::byte> session_state::seal_check(punch_attempt& a, stun::builder& b) {
   b.add(wire::attr::ephemeral_key, a.ephemeral_public);
-  b.add_covering(wire::attr::signature, signature_size, [&](std::span<const std::byte> covered, std::span<std::byte> out) {
-    const auto sig = me.sign(covered);
-    std::memcpy(out.data(), sig.data(), sig.size());
-  });
+  b.add(wire::attr::handshake_signature, a.handshake_signature);
   b.add_message_integrity_sha256(a.keys.check_key);
   return b.finish_with_fingerprint();
 }
@@ -100,24 +99,31 @@ bool session_state::authentic(punch_attempt& a, const stun::message& m) {
     return false;
   }
   auto eph = m.find(wire::attr::ephemeral_key);
-  auto sig = m.find(wire::attr::signature);
-  std::array<std::byte, stun::max_message_size> scratch;
-  auto covered = m.covered_by(wire::attr::signature, scratch);
-  signature s{};
-  if (!eph || eph->value.size() != 32 || !sig || sig->value.size() != s.size() || !covered) {
+  auto sig = m.find(wire::attr::handshake_signature);
+  if (!eph || eph->value.size() != 32 || !sig || sig->value.size() != signature_size) {
     ++stats.checks_rejected;
     return false;
   }
-  std::memcpy(s.data(), sig->value.data(), s.size());
   x25519_key peer_eph;
   std::memcpy(peer_eph.data(), eph->value.data(), peer_eph.size());
-  // The peer's identity key signs every check: the broker and on-path observers know the
-  // token, not the peer's secret key.
-  if (!verify(a.peer_key, *covered, s) || (a.peer_ephemeral && *a.peer_ephemeral != peer_eph)) {
+  signature s;
+  std::memcpy(s.data(), sig->value.data(), s.size());
+  if (a.peer_ephemeral) {
+    // Verified before: the same key and signature again, or nothing.
+    if (*a.peer_ephemeral != peer_eph || s != a.peer_signature) {
+      ++stats.checks_rejected;
+      return false;
+    }
+    return true;
+  }
+  // The peer's identity binds its ephemeral key to this introduction: the broker and anyone
+  // who saw the token can make MESSAGE-INTEGRITY-SHA256, not this signature.
+  if (!verify(a.peer_key, wire::handshake_transcript(a.token, !a.controlling, peer_eph), s)) {
     ++stats.checks_rejected;
     return false;
   }
   a.peer_ephemeral = peer_eph;
+  a.peer_signature = s;
   return true;
 }
 

@@ -59,8 +59,9 @@ struct connection_state;
 // One hole-punching attempt, keyed by the introduction's token. It stays registered while its
 // connection lives, so late checks and nominations from the other side are still answered.
 // The handshake rides on the checks: every check and check answer carries our X25519 key for
-// this attempt (EPHEMERAL-KEY) and our identity's SIGNATURE over the message, and is sealed
-// with MESSAGE-INTEGRITY-SHA256 keyed from the introduction. Once a check has crossed, both
+// this attempt (EPHEMERAL-KEY) and our identity's HANDSHAKE-SIGNATURE binding it to the
+// introduction (made once per attempt), and is sealed with MESSAGE-INTEGRITY-SHA256 keyed
+// from the introduction. Once a check has crossed, both
 // sides derive the connection's keys (crypto_kx) from the two ephemeral keys.
 using x25519_key = std::array<std::byte, 32>;
 
@@ -76,6 +77,8 @@ struct punch_attempt : std::enable_shared_from_this<punch_attempt> {
   x25519_key ephemeral_public{};   // ours, for this attempt only
   x25519_key ephemeral_secret{};   // wiped once the connection's keys are derived
   std::optional<x25519_key> peer_ephemeral;  // the peer's, from its first authentic check
+  signature handshake_signature{};           // ours over wire::handshake_transcript, made once
+  signature peer_signature{};                // the peer's, verified once with peer_ephemeral
   // Check requests already answered, so that a replayed one is dropped (bounded).
   static constexpr std::size_t max_seen = 1024;
   std::unordered_set<stun::transaction_id, detail::random_bytes_hash> seen;
@@ -182,7 +185,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
   void switch_path(punch_attempt& a, const remote_candidate& to);
   asio::awaitable<void> send_check(punch_attempt& a, const endpoint& to, bool nominate);
   asio::awaitable<void> handle_check_request(const stun::message& m, const endpoint& from);
-  // Finishes a check or check answer: EPHEMERAL-KEY, SIGNATURE, MESSAGE-INTEGRITY-SHA256.
+  // Finishes a check or check answer: EPHEMERAL-KEY, HANDSHAKE-SIGNATURE, MESSAGE-INTEGRITY-SHA256.
   std::span<const std::byte> seal_check(punch_attempt& a, stun::builder& b);
   // Verifies a check or check answer from the peer of `a` (integrity, then signature) and
   // learns its ephemeral key; counts what it rejects.

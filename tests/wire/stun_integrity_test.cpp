@@ -119,3 +119,24 @@ BOOST_AUTO_TEST_CASE(frame_headers_round_trip_kind_tag_and_counter) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(handshake)
+
+BOOST_AUTO_TEST_CASE(the_transcript_binds_context_token_role_and_ephemeral_key_in_that_order) {
+  wire::token t{};
+  for (std::size_t i = 0; i < t.size(); ++i) t[i] = std::byte(0x40 + i);
+  std::array<std::byte, 32> eph{};
+  eph.fill(std::byte{0xE5});
+  const auto a = wire::handshake_transcript(t, true, eph);
+  const auto b = wire::handshake_transcript(t, false, eph);
+  BOOST_TEST(a.size() == 18u + 16u + 1u + 32u);
+  BOOST_TEST(std::string(reinterpret_cast<const char*>(a.data()), 18) == "punch handshake v1");
+  BOOST_TEST(std::memcmp(a.data() + 18, t.data(), 16) == 0);
+  BOOST_TEST(std::to_integer<int>(a[34]) == 1);
+  BOOST_TEST(std::to_integer<int>(b[34]) == 0);
+  BOOST_TEST(std::memcmp(a.data() + 35, eph.data(), 32) == 0);
+  // Everything else equal, the roles differ: a peer's signature is never valid as the other's.
+  BOOST_TEST((a != b));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

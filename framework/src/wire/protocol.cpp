@@ -44,6 +44,18 @@ introduction_keys derive_keys(const token& t) noexcept {
 
 connection_tag tag_of(const token& t) noexcept { return derive_keys(t).tag; }
 
+std::array<std::byte, handshake_transcript_size> handshake_transcript(const token& t, bool controlling,
+                                                                      std::span<const std::byte, 32> ephemeral) noexcept {
+  static constexpr std::string_view context = "punch handshake v1";
+  static_assert(context.size() == 18);
+  std::array<std::byte, handshake_transcript_size> out{};
+  std::memcpy(out.data(), context.data(), context.size());
+  std::memcpy(out.data() + 18, t.data(), t.size());
+  out[18 + token_size] = std::byte{static_cast<unsigned char>(controlling ? 1 : 0)};
+  std::memcpy(out.data() + 18 + token_size + 1, ephemeral.data(), ephemeral.size());
+  return out;
+}
+
 void write_frame_header(std::span<std::byte, frame_header_size> out, frame_kind kind,
                         connection_tag tag, std::uint64_t counter) noexcept {
   out[0] = frame_marker | std::byte{static_cast<std::uint8_t>(kind)};

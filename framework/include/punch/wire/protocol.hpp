@@ -35,6 +35,7 @@ inline constexpr std::uint16_t signature = 0x4A08;           // 64-byte Ed25519 
                                                              // the message before it (add_covering)
 inline constexpr std::uint16_t ephemeral_key = 0x4A09;       // 32-byte X25519 key of a handshake
 inline constexpr std::uint16_t punch_id = 0x4A0A;            // 8 bytes naming an introduction in checks
+inline constexpr std::uint16_t handshake_signature = 0x4A0D; // 64 bytes: Ed25519 over handshake_transcript
 inline constexpr std::uint16_t relay_id = 0x4A0B;            // 16 bytes naming an allocation (ALLOCATE)
 inline constexpr std::uint16_t nat_mapping = 0x4A0C;         // u32: 0 unknown, 1 easy, 2 hard (Register,
                                                              // and the subject's in Lookup/Connect/Introduce)
@@ -109,6 +110,15 @@ struct introduction_keys {
   std::array<std::byte, 16> relay_id{};  // names the pair's allocation at a relay (ALLOCATE)
 };
 introduction_keys derive_keys(const token& t) noexcept;
+
+// What a peer's identity signs once per punch attempt (HANDSHAKE-SIGNATURE in every check and
+// check answer): a context string, the introduction's token (which the two peers know and
+// never send), the signer's role and its ephemeral X25519 key. The signature binds the
+// ephemeral key to the identity and to this introduction; MESSAGE-INTEGRITY-SHA256 protects
+// each check.
+inline constexpr std::size_t handshake_transcript_size = 18 + token_size + 1 + 32;
+std::array<std::byte, handshake_transcript_size> handshake_transcript(const token& t, bool controlling,
+                                                                      std::span<const std::byte, 32> ephemeral) noexcept;
 connection_tag tag_of(const token& t) noexcept;  // derive_keys(t).tag
 
 // Application data and connection control travel in data frames, told apart from STUN by the
