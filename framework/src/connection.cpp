@@ -46,6 +46,8 @@ connection_state::~connection_state() {
   if (open) send_farewell();
   sodium_memzero(rx_key.data(), rx_key.size());
   sodium_memzero(tx_key.data(), tx_key.size());
+  sodium_memzero(&rx_aes, sizeof rx_aes);
+  sodium_memzero(&tx_aes, sizeof tx_aes);
   if (auto it = session->connections.find(tag); it != session->connections.end() && it->second.expired())
     session->connections.erase(it);
   session->finish_attempt(*attempt);
@@ -54,11 +56,14 @@ connection_state::~connection_state() {
 }
 
 namespace {
-// XChaCha20-Poly1305's 24-byte nonce: the frame's counter, zero-extended. Each direction has
-// its own key, so a counter never repeats under one key.
-std::array<unsigned char, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES> nonce_of(std::uint64_t counter) {
+// The AEAD nonce: the frame's counter, zero-extended to 24 bytes (XChaCha20-Poly1305) or 12
+// (AES-256-GCM, which reads the first 12 of these). Each direction has its own key, so a
+// counter never repeats under one key.
+std::array<unsigned char, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES> nonce_of(std::uint64_t counter, bool aes) {
+  static_assert(crypto_aead_aes256gcm_NPUBBYTES == 12);
   std::array<unsigned char, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES> n{};
-  for (int i = 0; i < 8; ++i) n[n.size() - 1 - i] = static_cast<unsigned char>(counter >> (8 * i));
+  const std::size_t end = aes ? crypto_aead_aes256gcm_NPUBBYTES : n.size();
+  for (std::size_t i = 0; i < 8; ++i) n[end - 1 - i] = static_cast<unsigned char>(counter >> (8 * i));
   return n;
 }
 auto* uc(std::byte* p) { return reinterpret_cast<unsigned char*>(p); }
@@ -69,11 +74,17 @@ std::span<const std::byte> connection_state::seal(wire::frame_kind kind, std::sp
                                                   std::span<std::byte> out) {
   const std::uint64_t counter = tx_counter++;
   wire::write_frame_header(out.first<wire::frame_header_size>(), kind, tag, counter);
-  const auto nonce = nonce_of(counter);
+  const auto nonce = nonce_of(counter, aes);
   std::byte* body = out.data() + wire::frame_header_size;
-  crypto_aead_xchacha20poly1305_ietf_encrypt_detached(uc(body), uc(body + payload.size()), nullptr, uc(payload.data()),
-                                                      payload.size(), uc(out.data()), wire::frame_header_size, nullptr,
-                                                      nonce.data(), uc(tx_key.data()));
+  if (aes) {
+    crypto_aead_aes256gcm_encrypt_detached_afternm(uc(body), uc(body + payload.size()), nullptr, uc(payload.data()),
+                                                   payload.size(), uc(out.data()), wire::frame_header_size, nullptr,
+                                                   nonce.data(), &tx_aes);
+  } else {
+    crypto_aead_xchacha20poly1305_ietf_encrypt_detached(uc(body), uc(body + payload.size()), nullptr,
+                                                        uc(payload.data()), payload.size(), uc(out.data()),
+                                                        wire::frame_header_size, nullptr, nonce.data(), uc(tx_key.data()));
+  }
   return out.first(wire::frame_overhead + payload.size());
 }
 
@@ -85,10 +96,15 @@ std::optional<std::span<std::byte>> connection_state::open_frame(std::span<std::
   }
   const std::size_t size = d.size() - wire::frame_overhead;
   std::byte* body = d.data() + wire::frame_header_size;
-  const auto nonce = nonce_of(counter);
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(uc(body), nullptr, uc(body), size, uc(body + size),
-                                                          uc(d.data()), wire::frame_header_size, nonce.data(),
-                                                          uc(rx_key.data())) != 0) {
+  const auto nonce = nonce_of(counter, aes);
+  const int rc = aes ? crypto_aead_aes256gcm_decrypt_detached_afternm(uc(body), nullptr, uc(body), size, uc(body + size),
+                                                                      uc(d.data()), wire::frame_header_size,
+                                                                      nonce.data(), &rx_aes)
+                     : crypto_aead_xchacha20poly1305_ietf_decrypt_detached(uc(body), nullptr, uc(body), size,
+                                                                           uc(body + size), uc(d.data()),
+                                                                           wire::frame_header_size, nonce.data(),
+                                                                           uc(rx_key.data()));
+  if (rc != 0) {
     ++session->stats.frames_rejected;
     return std::nullopt;
   }
@@ -274,6 +290,7 @@ asio::awaitable<void> connection::close() {
 
 const std::string& connection::peer() const { return state_->peer; }
 const public_key& connection::peer_key() const { return state_->attempt->peer_key; }
+const char* connection::cipher() const { return state_->aes ? "aes-256-gcm" : "xchacha20-poly1305"; }
 endpoint connection::remote_endpoint() const { return state_->remote; }
 path_kind connection::path() const { return state_->path; }
 bool connection::is_open() const { return state_ && state_->open; }

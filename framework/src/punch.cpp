@@ -88,6 +88,7 @@ punch_attempt::~punch_attempt() { sodium_memzero(ephemeral_secret.data(), epheme
 std::span<const std::byte> session_state::seal_check(punch_attempt& a, stun::builder& b) {
   b.add(wire::attr::ephemeral_key, a.ephemeral_public);
   b.add(wire::attr::handshake_signature, a.handshake_signature);
+  b.add_u32(wire::attr::ciphers, ciphers);
   b.add_message_integrity_sha256(a.keys.check_key);
   return b.finish_with_fingerprint();
 }
@@ -124,6 +125,8 @@ bool session_state::authentic(punch_attempt& a, const stun::message& m) {
   }
   a.peer_ephemeral = peer_eph;
   a.peer_signature = s;
+  error_code ec;
+  if (auto c = m.find(wire::attr::ciphers)) a.peer_ciphers = stun::decode_u32(*c, ec).value_or(0);
   return true;
 }
 
@@ -191,6 +194,12 @@ std::shared_ptr<connection_state> session_state::make_connection(punch_attempt& 
   auto c = std::make_shared<connection_state>(shared_from_this(), a.shared_from_this());
   std::memcpy(c->rx_key.data(), rx.data(), rx.size());
   std::memcpy(c->tx_key.data(), tx.data(), tx.size());
+  // Both offered AES-256-GCM (the CIPHERS of authentic checks): both pick it.
+  if (ciphers & a.peer_ciphers & wire::cipher::aes256gcm) {
+    c->aes = true;
+    crypto_aead_aes256gcm_beforenm(&c->rx_aes, rx.data());
+    crypto_aead_aes256gcm_beforenm(&c->tx_aes, tx.data());
+  }
   sodium_memzero(rx.data(), rx.size());
   sodium_memzero(tx.data(), tx.size());
   connections[c->tag] = c;

@@ -134,6 +134,7 @@ session_state::session_state(transport& t, session_options o)
       keepalive_timer(ex),
       accept_ready(ex) {
   if (sodium_init() < 0) fail(errc::rejected, "libsodium failed to initialise");
+  if (options.allow_aes_gcm && crypto_aead_aes256gcm_is_available()) ciphers |= wire::cipher::aes256gcm;
   host_candidates = options.host_candidates.empty() ? gather_host_candidates(socket.local_endpoint())
                                                     : options.host_candidates;
   if (host_candidates.size() > wire::max_host_candidates) host_candidates.resize(wire::max_host_candidates);

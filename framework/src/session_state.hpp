@@ -12,6 +12,8 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <sodium.h>
+
 #include <array>
 #include <cstring>
 #include <deque>
@@ -79,6 +81,7 @@ struct punch_attempt : std::enable_shared_from_this<punch_attempt> {
   std::optional<x25519_key> peer_ephemeral;  // the peer's, from its first authentic check
   signature handshake_signature{};           // ours over wire::handshake_transcript, made once
   signature peer_signature{};                // the peer's, verified once with peer_ephemeral
+  std::uint32_t peer_ciphers = 0;            // the peer's CIPHERS, from its first authentic check
   // Check requests already answered, so that a replayed one is dropped (bounded).
   static constexpr std::size_t max_seen = 1024;
   std::unordered_set<stun::transaction_id, detail::random_bytes_hash> seen;
@@ -118,6 +121,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
   std::vector<std::byte> nonce;  // the broker's latest NONCE, signed into the next Register
   std::vector<std::byte> relay_nonce;  // the relay's latest NONCE, for the next ALLOCATE
   nat_mapping nat = nat_mapping::unknown;  // ours, measured against the broker's other port
+  std::uint32_t ciphers = 0;  // what we offer in CIPHERS (wire::cipher bits)
   std::optional<endpoint> other_address;  // the broker's other port (OTHER-ADDRESS), if any
   std::function<void(const session_event&)> on_event;
   bool closed = false;
@@ -206,6 +210,9 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   wire::connection_tag tag = 0;
   // XChaCha20-Poly1305 keys of each direction, from crypto_kx over the ephemeral keys.
   std::array<std::byte, 32> rx_key{}, tx_key{};
+  // AES-256-GCM (when both sides offered it): the keys expanded once.
+  bool aes = false;
+  crypto_aead_aes256gcm_state rx_aes{}, tx_aes{};
   std::uint64_t tx_counter = 0;
   detail::replay_window rx_window;
   endpoint remote;

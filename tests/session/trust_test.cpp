@@ -13,6 +13,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sodium.h>
+
 #include <array>
 #include <cstring>
 #include <map>
@@ -232,6 +234,40 @@ BOOST_AUTO_TEST_CASE(a_tampered_or_replayed_datagram_is_rejected_and_counted) {
     BOOST_CHECK_EQUAL(bob.stats().frames_replayed, 2u);
   }());
   alice.close();
+}
+
+BOOST_AUTO_TEST_CASE(both_ciphers_carry_data_and_reject_tampering_and_both_sides_agree_on_one) {
+  const bool aes_here = crypto_aead_aes256gcm_is_available() != 0;
+  for (const bool alice_allows_aes : {true, false}) {
+    BOOST_TEST_CONTEXT("alice allows AES-256-GCM: " << alice_allows_aes) {
+      sim_world w;
+      auto& alice_host = w.add_peer_host("alice", "port-restricted-cone");
+      auto& bob = w.add_session(w.add_peer_host("bob", "full-cone"), "bob", quick());
+      path_attacker attacker;
+      tap_transport tap(alice_host.transport(), std::ref(attacker));
+      auto o = quick();
+      o.broker = w.broker_endpoint();
+      o.id = "alice";
+      o.allow_aes_gcm = alice_allows_aes;
+      session alice(tap, o);
+      w.run([&]() -> asio::awaitable<void> {
+        co_await (alice.register_self() && bob.register_self());
+        auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
+        const std::string expected = alice_allows_aes && aes_here ? "aes-256-gcm" : "xchacha20-poly1305";
+        BOOST_CHECK_EQUAL(std::string(ca.cipher()), expected);
+        BOOST_CHECK_EQUAL(std::string(cb.cipher()), expected);
+        attacker.victim = ca.remote_endpoint();
+        attacker.tamper_data = true;
+        co_await send_text(ca, "tampered");
+        co_await send_text(ca, "intact");
+        BOOST_CHECK_EQUAL(co_await receive_text(cb), "intact");
+        co_await send_text(cb, "back");
+        BOOST_CHECK_EQUAL(co_await receive_text(ca), "back");
+      }());
+      BOOST_CHECK_EQUAL(bob.stats().frames_rejected, 1u);
+      alice.close();
+    }
+  }
 }
 
 // A broker that lies: it answers alice's Connect to "bob" with bob's real key but mallory's

@@ -41,6 +41,8 @@ public:
   const std::string& peer() const;
   // The identity key the peer proved it holds in the connection's handshake.
   const public_key& peer_key() const;
+  // The AEAD that seals this connection: "aes-256-gcm" or "xchacha20-poly1305".
+  const char* cipher() const;
   endpoint remote_endpoint() const;
   path_kind path() const;
   bool is_open() const;

@@ -54,6 +54,9 @@ struct session_options {
   // connection moves to the first that opens.
   std::optional<endpoint> relay;
   std::chrono::milliseconds relay_after{1500ms};
+  // Seal connections with AES-256-GCM when both sides have AES instructions (faster);
+  // XChaCha20-Poly1305 otherwise, or when false. Both are authenticated encryption.
+  bool allow_aes_gcm = true;
   // Measure our NAT's mapping when registering (one Binding to the broker's other port, which
   // the broker announces with OTHER-ADDRESS); two hard sides then use the relay at once.
   bool discover_nat = true;
