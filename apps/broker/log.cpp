@@ -11,19 +11,6 @@
 namespace punch::broker_app {
 namespace {
 
-// UTC with milliseconds, ISO 8601: sortable, and the same on every host of a deployment.
-std::string timestamp() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  const std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(text + n, sizeof text - n, ".%03dZ", static_cast<int>(ms));
-  return text;
-}
-
 // The first two bytes are enough to match the two peers' logs; the rest stays private.
 std::string token_prefix(const wire::token& t) {
   char text[8];
@@ -33,13 +20,6 @@ std::string token_prefix(const wire::token& t) {
 
 }  // namespace
 
-void log_line(std::string_view text) {
-  // Whole lines, also when brokers on several threads (--threads) log at once.
-  static std::mutex mutex;
-  const std::string line = timestamp() + ' ' + std::string(text) + '\n';
-  std::lock_guard lock(mutex);
-  std::cerr << line << std::flush;
-}
 
 std::string event_text(const broker_event& e) {
   std::ostringstream out;

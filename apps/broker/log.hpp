@@ -1,6 +1,8 @@
 // punch-broker's log: timestamped lines on stderr, and the text of each event and counter.
 #pragma once
 
+#include "server_common.hpp"
+
 #include "punch/broker.hpp"
 
 #include <cstddef>
@@ -9,9 +11,8 @@
 
 namespace punch::broker_app {
 
-// Writes "2026-11-24T18:13:38.123Z <text>" to stderr and flushes it, so that a script that
-// reads the first line (where we listen) gets it at once.
-void log_line(std::string_view text);
+// The timestamped line on stderr (apps/common/server_common.hpp).
+using apps::log_line;
 
 // "registered alice at 203.0.113.5:40000 (lifetime 60 s)", "introduced alice → bob (token
 // 3fa2…)", ...; empty for events not worth a line (refreshes happen every keepalive).

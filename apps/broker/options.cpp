@@ -1,6 +1,8 @@
 // punch-broker's command line, parsed with Boost.Program_options and checked value by value.
 #include "options.hpp"
 
+#include "server_common.hpp"
+
 #include "transport_choice.hpp"
 
 #include <boost/program_options.hpp>
@@ -12,6 +14,9 @@
 
 namespace punch::broker_app {
 namespace {
+
+using apps::parse_endpoint;
+using apps::parse_number;
 
 namespace po = boost::program_options;
 
@@ -77,57 +82,9 @@ parse_result failure(std::string message) {
   return r;
 }
 
-std::optional<std::uint64_t> parse_number(std::string_view text, std::uint64_t max) {
-  std::uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value > max)
-    return std::nullopt;
-  return value;
-}
 
 }  // namespace
 
-std::optional<endpoint> parse_endpoint(std::string_view text, std::string& error) {
-  std::string_view host;
-  std::string_view port;
-  if (text.starts_with('[')) {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      error = "expected [IPv6]:PORT";
-      return std::nullopt;
-    }
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-      error = "expected ADDR:PORT";
-      return std::nullopt;
-    }
-    if (text.find(':') != colon) {
-      error = "an IPv6 address needs brackets, as in [::]:3478";
-      return std::nullopt;
-    }
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  auto p = parse_number(port, 65535);
-  if (!p) {
-    error = "the port must be a number from 0 to 65535";
-    return std::nullopt;
-  }
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(std::string(host), ec);
-  if (ec) {
-    error = "the address must be numeric, as in 0.0.0.0 or [::]";
-    return std::nullopt;
-  }
-  if (text.starts_with('[') != address.is_v6()) {
-    error = address.is_v6() ? "an IPv6 address needs brackets" : "only IPv6 addresses go in brackets";
-    return std::nullopt;
-  }
-  return endpoint{address, static_cast<std::uint16_t>(*p)};
-}
 
 transport_options transport_settings_for(const broker_app_options& o) {
   transport_options t = o.transport_settings;

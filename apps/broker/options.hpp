@@ -45,8 +45,6 @@ struct parse_result {
 // Never throws and never prints: main decides where the text goes and which code to exit with.
 parse_result parse_options(int argc, const char* const argv[]);
 
-// "ADDR:PORT" or "[V6]:PORT" with a numeric address; on failure `error` says what is wrong.
-std::optional<endpoint> parse_endpoint(std::string_view text, std::string& error);
 
 // The transport options the broker opens its socket with: --transport-option values, and for
 // the udp transport the fast path unless given otherwise (batch=32: recvmmsg/sendmmsg;

@@ -1,5 +1,5 @@
 // punch-relay's log text: one line per allocation event and the counters line. The lines go
-// out through punch-broker's log_line (timestamped, on stderr).
+// out through apps::log_line (timestamped, on stderr).
 #pragma once
 
 #include "punch/relay.hpp"

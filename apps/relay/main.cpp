@@ -3,8 +3,7 @@
 #include "log.hpp"
 #include "options.hpp"
 
-// punch-broker's log_line: the same timestamped lines on stderr.
-#include "../broker/log.hpp"
+#include "server_common.hpp"
 
 #include "punch/plugins/builtin.hpp"
 #include "punch/relay.hpp"
@@ -27,7 +26,7 @@ namespace {
 
 using namespace punch;
 using namespace punch::relay_app;
-using broker_app::log_line;
+using apps::log_line;
 
 // Prints the counters every `interval`, until cancelled.
 asio::awaitable<void> print_stats(const relay& r, std::chrono::seconds interval) {

@@ -3,8 +3,7 @@
 
 #include "transport_choice.hpp"
 
-// punch-broker's parse_endpoint: one spelling of ADDR:PORT for both apps.
-#include "../broker/options.hpp"
+#include "server_common.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -79,13 +78,6 @@ parse_result failure(std::string message) {
   return r;
 }
 
-std::optional<std::uint64_t> parse_number(std::string_view text, std::uint64_t max) {
-  std::uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value > max)
-    return std::nullopt;
-  return value;
-}
 
 }  // namespace
 
@@ -133,7 +125,7 @@ parse_result parse_options(int argc, const char* const argv[]) {
   relay_app_options& o = r.options;
   std::string error;
   const auto& listen = vm["listen"].as<std::string>();
-  auto ep = broker_app::parse_endpoint(listen, error);
+  auto ep = apps::parse_endpoint(listen, error);
   if (!ep) return failure("--listen \"" + listen + "\": " + error);
   o.listen = *ep;
 
@@ -141,24 +133,24 @@ parse_result parse_options(int argc, const char* const argv[]) {
     return failure(why);
 
   const auto& max = vm["max-allocations"].as<std::string>();
-  auto n = parse_number(max, std::numeric_limits<std::uint32_t>::max());
+  auto n = apps::parse_number(max, std::numeric_limits<std::uint32_t>::max());
   if (!n || *n == 0) return failure("--max-allocations \"" + max + "\": expected a number from 1 to 4294967295");
   o.max_allocations = static_cast<std::size_t>(*n);
 
   const auto& lifetime = vm["lifetime"].as<std::string>();
-  auto l = parse_number(lifetime, max_seconds);
+  auto l = apps::parse_number(lifetime, max_seconds);
   if (!l || *l == 0) return failure("--lifetime \"" + lifetime + "\": expected seconds, from 1 to 604800");
   o.lifetime = std::chrono::seconds(*l);
 
   for (auto [name, into] : {std::pair{"rate-limit", &o.rate_limit}, std::pair{"rate-burst", &o.rate_burst}}) {
     const auto& text = vm[name].as<std::string>();
-    auto v = parse_number(text, 100'000'000);
+    auto v = apps::parse_number(text, 100'000'000);
     if (!v) return failure(std::string("--") + name + " \"" + text + "\": expected a number from 0 (no limit) to 100000000");
     *into = static_cast<std::uint32_t>(*v);
   }
 
   const auto& interval = vm["stats-interval"].as<std::string>();
-  auto s = parse_number(interval, max_seconds);
+  auto s = apps::parse_number(interval, max_seconds);
   if (!s) return failure("--stats-interval \"" + interval + "\": expected seconds, from 0 (off) to 604800");
   o.stats_interval = std::chrono::seconds(*s);
 
