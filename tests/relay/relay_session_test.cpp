@@ -2,6 +2,7 @@
 // symmetric NATs, which cannot punch, connect through the relay (session_options::relay) and
 // exchange data both ways; the relay saw one pair and forwarded their checks and frames.
 // The world is tests/session's (a broker on the internet, peers behind NAT boxes).
+#include "session_test_support.hpp"
 #include "sim_world.hpp"
 
 #include "punch/relay.hpp"
@@ -19,13 +20,6 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-asio::awaitable<void> send_text(connection& c, std::string_view s) { co_await c.send(asio::buffer(s.data(), s.size())); }
-
-asio::awaitable<std::string> receive_text(connection& c) {
-  std::array<char, 1500> buf;
-  const std::size_t n = co_await c.receive(asio::buffer(buf));
-  co_return std::string(buf.data(), n);
-}
 
 // A relay on the sim internet next to the broker; closed and finished before it goes.
 struct relay_host {

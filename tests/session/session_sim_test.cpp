@@ -1,5 +1,6 @@
 // Broker and peer sessions on the simulated network: every NAT pair, same-NAT peers, loss,
 // broker restart, expiry, unknown peers, data both ways and close.
+#include "session_test_support.hpp"
 #include "sim_world.hpp"
 
 #include "punch/wire/protocol.hpp"
@@ -19,15 +20,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-const char* const nat_types[] = {"none", "full-cone", "restricted-cone", "port-restricted-cone", "symmetric"};
-
-// Direct punching cannot work when one side needs a new port per destination and the other
-// filters by port (RFC 4787 §4.1/§5): port-restricted↔symmetric and symmetric↔symmetric.
-bool punchable(std::string_view a, std::string_view b) {
-  const bool a_sym = a == "symmetric", b_sym = b == "symmetric";
-  const bool a_pr = a == "port-restricted-cone", b_pr = b == "port-restricted-cone";
-  return !((a_sym && (b_sym || b_pr)) || (b_sym && a_pr));
-}
 
 session_options quick() {
   session_options o;
@@ -37,13 +29,6 @@ session_options quick() {
 }
 
 
-asio::awaitable<void> send_text(connection& c, std::string_view s) { co_await c.send(asio::buffer(s.data(), s.size())); }
-
-asio::awaitable<std::string> receive_text(connection& c) {
-  std::array<char, 1500> buf;
-  const std::size_t n = co_await c.receive(asio::buffer(buf));
-  co_return std::string(buf.data(), n);
-}
 
 // alice connects to bob; both exchange one message each way. Returns the two connections.
 asio::awaitable<std::pair<connection, connection>> connect_pair(session& alice, session& bob) {

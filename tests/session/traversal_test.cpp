@@ -1,6 +1,7 @@
 // Every pair connects (issue 5) on the simulated network: directly where hole punching can
 // work, through the relay where it cannot, and a relayed connection moves to a direct path
 // that opens later without losing or reordering what is sent meanwhile.
+#include "session_test_support.hpp"
 #include "sim_world.hpp"
 #include "tap_transport.hpp"
 
@@ -22,15 +23,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-const char* const nat_types[] = {"none", "full-cone", "restricted-cone", "port-restricted-cone", "symmetric"};
-
-// Direct punching cannot work when one side needs a new port per destination and the other
-// filters by port (RFC 4787 §4.1/§5): port-restricted↔symmetric and symmetric↔symmetric.
-bool punchable(std::string_view a, std::string_view b) {
-  const bool a_sym = a == "symmetric", b_sym = b == "symmetric";
-  const bool a_pr = a == "port-restricted-cone", b_pr = b == "port-restricted-cone";
-  return !((a_sym && (b_sym || b_pr)) || (b_sym && a_pr));
-}
 
 session_options with_relay(const sim_world& w) {
   session_options o;
@@ -41,13 +33,6 @@ session_options with_relay(const sim_world& w) {
   return o;
 }
 
-asio::awaitable<void> send_text(connection& c, std::string_view s) { co_await c.send(asio::buffer(s.data(), s.size())); }
-
-asio::awaitable<std::string> receive_text(connection& c) {
-  std::array<char, 1500> buf;
-  const std::size_t n = co_await c.receive(asio::buffer(buf));
-  co_return std::string(buf.data(), n);
-}
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 // is enforced, an attacker on the path cannot alter or replay checks or data, and a broker
 // that lies about where a peer is cannot complete the handshake. docs/security.md names
 // these tests.
+#include "session_test_support.hpp"
 #include "sim_world.hpp"
 #include "tap_transport.hpp"
 
@@ -34,13 +35,6 @@ session_options quick() {
   return o;
 }
 
-asio::awaitable<void> send_text(connection& c, std::string_view s) { co_await c.send(asio::buffer(s.data(), s.size())); }
-
-asio::awaitable<std::string> receive_text(connection& c) {
-  std::array<char, 1500> buf;
-  const std::size_t n = co_await c.receive(asio::buffer(buf));
-  co_return std::string(buf.data(), n);
-}
 
 // A check: a Binding request naming an introduction.
 bool is_check(const std::vector<std::byte>& d) {

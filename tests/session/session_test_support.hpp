@@ -1,0 +1,36 @@
+// Helpers the session-level tests share: the five NAT presets, which pairs can punch, and one
+// text datagram sent or received over a connection.
+#pragma once
+
+#include "punch/connection.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace punch::test {
+
+inline const char* const nat_types[] = {"none", "full-cone", "restricted-cone", "port-restricted-cone", "symmetric"};
+
+// Direct punching cannot work when one side needs a new port per destination and the other
+// filters by port (RFC 4787 §4.1/§5): port-restricted↔symmetric and symmetric↔symmetric.
+inline bool punchable(std::string_view a, std::string_view b) {
+  const bool a_sym = a == "symmetric", b_sym = b == "symmetric";
+  const bool a_pr = a == "port-restricted-cone", b_pr = b == "port-restricted-cone";
+  return !((a_sym && (b_sym || b_pr)) || (b_sym && a_pr));
+}
+
+inline boost::asio::awaitable<void> send_text(connection& c, std::string_view s) {
+  co_await c.send(boost::asio::buffer(s.data(), s.size()));
+}
+
+inline boost::asio::awaitable<std::string> receive_text(connection& c) {
+  std::array<char, 1500> buf;
+  const std::size_t n = co_await c.receive(boost::asio::buffer(buf));
+  co_return std::string(buf.data(), n);
+}
+
+}  // namespace punch::test
