@@ -1,8 +1,11 @@
-// A one-shot wake-up a single coroutine can await with a deadline (private).
+// A one-shot wake-up that coroutines await with a deadline (private).
 //
-// fire() wakes the waiter by cancelling a timer; the waiter tells a wake-up from its own
+// fire() wakes every waiter by cancelling its timer; a waiter tells a wake-up from its own
 // cancellation (awaitable_operators `||`, a cancelled co_spawn) by the fired flag, and
-// rethrows the latter as operation_aborted so cancellation propagates.
+// rethrows the latter as operation_aborted so cancellation propagates. Each waiter has its
+// own timer in its own coroutine frame: with one shared timer, two waiters (punching and the
+// relay's start, say) would cancel each other's wait in turn, a busy loop until the signal
+// fires.
 #pragma once
 
 #include <boost/asio/as_tuple.hpp>
@@ -18,24 +21,40 @@ namespace punch::detail {
 class signal {
 public:
   using clock = std::chrono::steady_clock;
-
-  explicit signal(const boost::asio::any_io_executor& ex) : timer_(ex) {}
+  explicit signal(const boost::asio::any_io_executor& ex) : ex_(ex) {}
+  signal(const signal&) = delete;
+  signal& operator=(const signal&) = delete;
 
   void fire() {
     fired_ = true;
-    timer_.cancel();
+    for (waiter* w = waiters_; w; w = w->next) w->timer.cancel();
   }
   void reset() noexcept { fired_ = false; }
   bool fired() const noexcept { return fired_; }
 
   // True once fired, false at the deadline; throws operation_aborted if the awaiting
-  // coroutine is cancelled.
+  // coroutine is cancelled. The signal must outlive its waiters.
   boost::asio::awaitable<bool> wait_until(clock::time_point deadline) {
     namespace asio = boost::asio;
+    if (fired_) co_return true;
+    if (clock::now() >= deadline) co_return false;
+    waiter self{asio::steady_timer(ex_), waiters_};
+    waiters_ = &self;
+    struct unlink {
+      signal& s;
+      waiter& w;
+      ~unlink() {
+        for (waiter** p = &s.waiters_; *p; p = &(*p)->next)
+          if (*p == &w) {
+            *p = w.next;
+            break;
+          }
+      }
+    } guard{*this, self};
     while (!fired_) {
       if (clock::now() >= deadline) co_return false;
-      timer_.expires_at(deadline);
-      auto [ec] = co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+      self.timer.expires_at(deadline);
+      auto [ec] = co_await self.timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (fired_) break;
       if (ec == asio::error::operation_aborted) {
         auto cs = co_await asio::this_coro::cancellation_state;
@@ -47,7 +66,12 @@ public:
   }
 
 private:
-  boost::asio::steady_timer timer_;
+  struct waiter {
+    boost::asio::steady_timer timer;
+    waiter* next;
+  };
+  boost::asio::any_io_executor ex_;
+  waiter* waiters_ = nullptr;
   bool fired_ = false;
 };
 
