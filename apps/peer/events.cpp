@@ -37,15 +37,7 @@ std::string to_text(const endpoint& ep) {
   return out.str();
 }
 
-const char* path_name(path_kind k) noexcept {
-  switch (k) {
-    case path_kind::host: return "host";
-    case path_kind::reflexive: return "reflexive";
-    case path_kind::peer_reflexive: return "peer-reflexive";
-    case path_kind::relay: return "relay";
-  }
-  return "unknown";
-}
+const char* path_name(path_kind k) noexcept { return punch::to_string(k); }
 
 event_log::event_log(bool enabled, clock::time_point start, std::FILE* out)
     : enabled_(enabled), start_(start), out_(out) {}

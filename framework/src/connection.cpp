@@ -1,5 +1,5 @@
-// A punched connection: data frames on the session's socket, keepalive, idle detection, and a
-// close that the other side acknowledges.
+// A punched connection: data frames on the session's socket (or on a port-prediction socket),
+// keepalive, idle detection, and a close that the other side acknowledges.
 #include "session_state.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -24,6 +24,7 @@ const char* to_string(path_kind k) noexcept {
     case path_kind::host: return "host";
     case path_kind::reflexive: return "reflexive";
     case path_kind::peer_reflexive: return "peer-reflexive";
+    case path_kind::predicted: return "predicted";
     case path_kind::relay: return "relay";
   }
   return "unknown";
@@ -36,6 +37,7 @@ connection_state::connection_state(std::shared_ptr<session_state> s, std::shared
       tag(attempt->keys.tag),
       remote(attempt->selected->address),
       path(attempt->selected->kind),
+      via(attempt->selected->via),
       last_heard(clock::now()),
       last_sent(clock::now()),
       readable(session->ex),
@@ -112,19 +114,20 @@ std::optional<std::span<std::byte>> connection_state::open_frame(std::span<std::
   return d.subspan(wire::frame_header_size, size);
 }
 
-void connection_state::on_frame(std::span<std::byte> d, const endpoint& from) {
+void connection_state::on_frame(std::span<std::byte> d, const endpoint& from, std::size_t on) {
   // Nothing is believed before it authenticates: not the kind, not the path it came on.
   auto opened = open_frame(d);
   if (!opened) return;
-  if (from != remote) {
+  if (from != remote || on != via) {
     // The controlling side chooses the path; follow it, but only to a candidate of this peer.
-    const remote_candidate* rc = attempt->find(from);
+    const remote_candidate* rc = attempt->find(from, on);
     if (!rc) {
       ++dropped;
       return;
     }
     remote = rc->address;
     path = rc->kind;
+    via = rc->via;
   }
   last_heard = clock::now();
   switch (wire::frame_kind_of(d)) {
@@ -178,18 +181,19 @@ void connection_state::mark_closed(error_code why, std::string text, bool by_rem
 }
 
 void connection_state::send_farewell() {
-  if (!session->socket.is_open()) return;
+  datagram_socket& s = out();
+  if (!s.is_open()) return;
   // The handler owns the frame: this state may be gone before the send completes.
   auto frame = std::make_shared<std::array<std::byte, wire::frame_overhead>>();
   seal(wire::frame_kind::close, {}, *frame);
-  session->socket.async_send_to(asio::buffer(*frame), remote, [frame](error_code, std::size_t) {});
+  s.async_send_to(asio::buffer(*frame), remote, [frame](error_code, std::size_t) {});
 }
 
 asio::awaitable<void> connection_state::send_control(wire::frame_kind kind) {
   auto self = shared_from_this();
   std::array<std::byte, wire::frame_overhead> frame;
   seal(kind, {}, frame);
-  co_await session->socket.async_send_to(asio::buffer(frame), remote, asio::as_tuple(asio::use_awaitable));
+  co_await out().async_send_to(asio::buffer(frame), remote, asio::as_tuple(asio::use_awaitable));
   last_sent = clock::now();
 }
 
@@ -248,8 +252,8 @@ asio::awaitable<void> connection::send(asio::const_buffer data) {
   } guard{c.get(), own};
   const auto frame = c->seal(wire::frame_kind::data,
                             std::span<const std::byte>(static_cast<const std::byte*>(data.data()), data.size()), out);
-  auto [ec, n] = co_await c->session->socket.async_send_to(asio::buffer(frame.data(), frame.size()), c->remote,
-                                                          asio::as_tuple(asio::use_awaitable));
+  auto [ec, n] = co_await c->out().async_send_to(asio::buffer(frame.data(), frame.size()), c->remote,
+                                                asio::as_tuple(asio::use_awaitable));
   if (ec) fail(ec, "sending to \"" + c->peer + "\"");
   c->last_sent = clock::now();
 }

@@ -61,6 +61,7 @@ std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& to
   a->peer = std::move(peer);
   a->peer_key = remote.key;
   a->peer_nat = remote.nat;
+  a->peer_reflexive = remote.reflexive;
   a->relay_first = nat == nat_mapping::endpoint_dependent && remote.nat == nat_mapping::endpoint_dependent;
   crypto_kx_keypair(reinterpret_cast<unsigned char*>(a->ephemeral_public.data()),
                     reinterpret_cast<unsigned char*>(a->ephemeral_secret.data()));
@@ -83,7 +84,12 @@ std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& to
   return a;
 }
 
-punch_attempt::~punch_attempt() { sodium_memzero(ephemeral_secret.data(), ephemeral_secret.size()); }
+punch_attempt::~punch_attempt() {
+  sodium_memzero(ephemeral_secret.data(), ephemeral_secret.size());
+  // Their receive loops hold them: closing ends the loops.
+  for (auto& s : spray)
+    if (s) s->close();
+}
 
 std::span<const std::byte> session_state::seal_check(punch_attempt& a, stun::builder& b) {
   b.add(wire::attr::ephemeral_key, a.ephemeral_public);
@@ -130,7 +136,12 @@ bool session_state::authentic(punch_attempt& a, const stun::message& m) {
   return true;
 }
 
-asio::awaitable<void> session_state::send_check(punch_attempt& a, const endpoint& to, bool nominate) {
+datagram_socket& session_state::socket_of(const punch_attempt& a, std::size_t via) {
+  if (via == 0 || via > a.spray.size() || !a.spray[via - 1]) return socket;
+  return *a.spray[via - 1];
+}
+
+asio::awaitable<void> session_state::send_check(punch_attempt& a, remote_candidate to, bool nominate) {
   const auto id = detail::random_transaction_id();
   std::array<std::byte, 512> buf;
   stun::builder b(buf, stun::message_class::request, wire::method::binding, id);
@@ -141,18 +152,25 @@ asio::awaitable<void> session_state::send_check(punch_attempt& a, const endpoint
   auto msg = seal_check(a, b);
   checks[id] = check_ref{a.weak_from_this(), to, nominate};
   a.checks.push_back(id);
-  co_await socket.async_send_to(asio::buffer(msg.data(), msg.size()), to, asio::as_tuple(asio::use_awaitable));
+  co_await socket_of(a, to.via).async_send_to(asio::buffer(msg.data(), msg.size()), to.address,
+                                              asio::as_tuple(asio::use_awaitable));
 }
 
 asio::awaitable<std::shared_ptr<connection_state>> session_state::run_punch(std::shared_ptr<punch_attempt> a,
                                                                             clock::time_point deadline) {
   std::size_t round = 0;
   if (options.relay) asio::co_spawn(ex, allocate_relay(a, deadline), asio::detached);
+  // One NAT hard, the other easy: plain punching fails against port-restricted filtering.
+  const bool hard = nat == nat_mapping::endpoint_dependent;
+  const bool peer_hard = a->peer_nat == nat_mapping::endpoint_dependent;
+  if (options.prediction.enabled && nat != nat_mapping::unknown && a->peer_nat != nat_mapping::unknown &&
+      hard != peer_hard && a->peer_reflexive.port() != 0)
+    asio::co_spawn(ex, predict(a), asio::detached);
   try {
     while (!closed && !a->done.fired() && clock::now() < deadline) {
       // Index loop: a check that arrives meanwhile may add a peer-reflexive candidate.
       for (std::size_t i = 0; i < a->remotes.size() && !a->done.fired(); ++i)
-        co_await send_check(*a, a->remotes[i].address, false);
+        co_await send_check(*a, a->remotes[i], false);
       co_await a->done.wait_until(std::min(clock::now() + round_gap(round++), deadline));
     }
   } catch (...) {
@@ -233,7 +251,7 @@ asio::awaitable<void> session_state::accept_introduction(std::shared_ptr<punch_a
 }
 
 // The controlling side tells the other which pair it chose (ICE's USE-CANDIDATE, RFC 8445 §7.2.2).
-asio::awaitable<void> session_state::nominate(std::shared_ptr<punch_attempt> a, endpoint to) {
+asio::awaitable<void> session_state::nominate(std::shared_ptr<punch_attempt> a, remote_candidate to) {
   auto self = shared_from_this();
   for (int i = 0; i < nomination_attempts && !closed && !a->nominated.fired(); ++i) {
     auto c = a->conn.lock();
@@ -255,7 +273,7 @@ asio::awaitable<void> session_state::keep_trying_direct(std::shared_ptr<punch_at
       if (!c || !c->open || c->path != path_kind::relay) co_return;
     }
     for (std::size_t i = 0; i < a->remotes.size(); ++i)
-      if (a->remotes[i].kind != path_kind::relay) co_await send_check(*a, a->remotes[i].address, false);
+      if (a->remotes[i].kind != path_kind::relay) co_await send_check(*a, a->remotes[i], false);
     timer.expires_after(round_gap(round));
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
@@ -264,19 +282,22 @@ asio::awaitable<void> session_state::keep_trying_direct(std::shared_ptr<punch_at
 void session_state::switch_path(punch_attempt& a, const remote_candidate& to) {
   a.selected = to;
   auto c = a.conn.lock();
-  if (!c || (c->remote == to.address && c->path == to.kind)) return;
+  if (!c || (c->remote == to.address && c->path == to.kind && c->via == to.via)) return;
   const bool upgrade = c->path == path_kind::relay && to.kind != path_kind::relay;
   c->remote = to.address;
   c->path = to.kind;
+  c->via = to.via;
   if (upgrade) emit({.what = session_event::kind::path_changed, .peer = a.peer, .address = to.address, .path = to.kind});
 }
 
-asio::awaitable<void> session_state::handle_check_request(const stun::message& m, const endpoint& from) {
+asio::awaitable<void> session_state::handle_check_request(const stun::message& m, const endpoint& from,
+                                                         std::size_t via, const punch_attempt* owner) {
   punch_id id;
   if (!read_punch_id(m, id)) co_return;
   auto it = punches.find(id);
   if (it == punches.end()) co_return;  // stray or spoofed: no introduction with this id
   auto a = it->second;
+  if (via != 0 && a.get() != owner) co_return;  // a prediction socket serves its own attempt only
   // A check names its sender: it must be the peer this token introduced us to.
   if (auto sender = m.find(wire::attr::peer_id); !sender || stun::decode_string(*sender) != a->peer) co_return;
   // Our own check, looped back to us (same role, same tie-breaker): never a path.
@@ -297,26 +318,29 @@ asio::awaitable<void> session_state::handle_check_request(const stun::message& m
   b.add_xor_address(stun::attr::xor_mapped_address, from);
   b.add(wire::attr::punch_id, a->keys.punch_id);
   auto reply = seal_check(*a, b);
-  co_await socket.async_send_to(asio::buffer(reply.data(), reply.size()), from, asio::as_tuple(asio::use_awaitable));
+  co_await socket_of(*a, via).async_send_to(asio::buffer(reply.data(), reply.size()), from,
+                                            asio::as_tuple(asio::use_awaitable));
 
-  bool learned = false;
-  if (!a->find(from) && a->remotes.size() < max_remotes) {
-    // Through our relay: the other side's allocation forwarded it.
-    const bool relayed = options.relay && from == *options.relay;
-    a->remotes.push_back({from, relayed ? path_kind::relay : path_kind::peer_reflexive});
-    learned = true;
+  std::optional<remote_candidate> learned;
+  if (!a->find(from, via) && a->remotes.size() < max_remotes) {
+    // Through our relay: the other side's allocation forwarded it. On one of our prediction
+    // sockets, or from a port of the hard peer's address we probed: port prediction's.
+    const bool relayed = options.relay && from == *options.relay && via == 0;
+    const bool predicted = via != 0 || (a->probing && from.address() == a->peer_reflexive.address());
+    learned = remote_candidate{from, relayed ? path_kind::relay : predicted ? path_kind::predicted : path_kind::peer_reflexive, via};
+    a->remotes.push_back(*learned);
   }
   if (!a->controlling && m.find(wire::attr::use_candidate)) {
-    if (const remote_candidate* rc = a->find(from)) {
+    if (const remote_candidate* rc = a->find(from, via)) {
       switch_path(*a, *rc);
       a->done.fire();
     }
   }
   // A triggered check (RFC 8445 §7.3.1.4) opens our side toward the new address at once.
-  if (learned && !a->done.fired()) co_await send_check(*a, from, false);
+  if (learned && !a->done.fired()) co_await send_check(*a, *learned, false);
 }
 
-void session_state::handle_check_response(const stun::message& m, const endpoint& from) {
+void session_state::handle_check_response(const stun::message& m, const endpoint& from, std::size_t via) {
   auto it = checks.find(m.id());
   if (it == checks.end()) return;
   const check_ref ref = it->second;
@@ -326,10 +350,12 @@ void session_state::handle_check_response(const stun::message& m, const endpoint
     return;
   }
   punch_id id;
-  if (!read_punch_id(m, id) || id != a->keys.punch_id || from != ref.target) return;
+  if (!read_punch_id(m, id) || id != a->keys.punch_id || from != ref.target.address || via != ref.target.via) return;
   if (!authentic(*a, m)) return;
-  const remote_candidate* rc = a->find(ref.target);
-  const remote_candidate target = rc ? *rc : remote_candidate{ref.target, path_kind::peer_reflexive};
+  // A check to an address we never listed (a probe, a prediction socket's) gets its pair listed.
+  const remote_candidate* rc = a->find(ref.target.address, ref.target.via);
+  if (!rc && a->remotes.size() < max_remotes) a->remotes.push_back(ref.target);
+  const remote_candidate target = rc ? *rc : ref.target;
   if (ref.nomination) {
     // Both sides now use this pair: the connection moves there (from the relay, if relayed).
     switch_path(*a, target);
@@ -347,11 +373,12 @@ void session_state::handle_check_response(const stun::message& m, const endpoint
       !a->upgrading) {
     a->upgrading = true;
     a->nominated.reset();
-    asio::co_spawn(ex, nominate(a, target.address), asio::detached);
+    asio::co_spawn(ex, nominate(a, target), asio::detached);
   }
 }
 
 void session_state::finish_attempt(punch_attempt& a) {
+  a.finished = true;
   for (const auto& id : a.checks) checks.erase(id);
   a.checks.clear();
 }

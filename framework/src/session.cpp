@@ -127,7 +127,8 @@ peer_info read_peer(const stun::message& m, std::string_view fallback_id) {
 }  // namespace
 
 session_state::session_state(transport& t, session_options o)
-    : ex(t.get_executor()),
+    : net(t),
+      ex(t.get_executor()),
       options(std::move(o)),
       me(options.key ? *options.key : identity::generate()),
       socket(t.open(options.local)),
@@ -161,6 +162,9 @@ void session_state::shutdown() {
   }
   backlog.clear();
   accept_ready.fire();
+  for (auto& [token, a] : punches)
+    for (auto& sock : a->spray)
+      if (sock) sock->close();
   socket.close();
 }
 
@@ -189,10 +193,13 @@ asio::awaitable<void> session_state::receive_loop() {
   }
 }
 
-void session_state::handle_frame(std::span<std::byte> d, const endpoint& from) {
+void session_state::handle_frame(std::span<std::byte> d, const endpoint& from, std::size_t via,
+                                 const punch_attempt* owner) {
   auto it = connections.find(wire::frame_tag_of(d));
   if (it == connections.end()) return;
-  if (auto c = it->second.lock()) c->on_frame(d, from);
+  auto c = it->second.lock();
+  // A prediction socket belongs to one attempt: another connection's frames are not its.
+  if (c && (via == 0 || c->attempt.get() == owner)) c->on_frame(d, from, via);
 }
 
 asio::awaitable<void> session_state::handle_stun(std::span<const std::byte> d, const endpoint& from) {
@@ -549,7 +556,7 @@ asio::awaitable<connection> session::connect(std::string_view id, connect_option
   auto a = s->make_attempt(token, target, true, remote);
   a->started = started;
   auto c = co_await s->run_punch(a, std::min(deadline, clock::now() + s->options.punch_timeout));
-  asio::co_spawn(s->ex, s->nominate(a, c->remote), asio::detached);
+  asio::co_spawn(s->ex, s->nominate(a, remote_candidate{c->remote, c->path, c->via}), asio::detached);
   co_return connection(c);
 }
 

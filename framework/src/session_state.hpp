@@ -51,9 +51,12 @@ struct transaction {
   std::vector<std::byte> response;
 };
 
+// A candidate pair: the peer's address, and which of our sockets reaches it (0: the
+// session's socket; i > 0: the attempt's port-prediction socket i - 1).
 struct remote_candidate {
   endpoint address;
   path_kind kind;
+  std::size_t via = 0;
 };
 
 struct connection_state;
@@ -95,24 +98,33 @@ struct punch_attempt : std::enable_shared_from_this<punch_attempt> {
   std::vector<stun::transaction_id> checks;  // outstanding check ids, erased at the end
   std::weak_ptr<connection_state> conn;
   bool upgrading = false;  // controlling, relayed: a direct pair answered and is being nominated
+  bool finished = false;   // finish_attempt ran: no more checks
+  // Port prediction (predict.cpp): the peer's reflexive address as the broker reported it;
+  // on the hard side the extra sockets (a slot is empty once closed, so indices stay valid).
+  endpoint peer_reflexive;
+  bool probing = false;  // the easy side: probes to the peer's address are predicted candidates
+  std::vector<std::shared_ptr<datagram_socket>> spray;
 
-  const remote_candidate* find(const endpoint& ep) const {
+  const remote_candidate* find(const endpoint& ep, std::size_t via = 0) const {
     for (const auto& r : remotes)
-      if (r.address == ep) return &r;
+      if (r.address == ep && r.via == via) return &r;
     return nullptr;
   }
+  // A direct pair answered (the connection may still wait for the upgrade from the relay).
+  bool direct() const { return selected && selected->kind != path_kind::relay; }
 };
 
 // A check we sent, so its response finds its attempt.
 struct check_ref {
   std::weak_ptr<punch_attempt> attempt;
-  endpoint target;
+  remote_candidate target;
   bool nomination = false;
 };
 
 struct session_state : std::enable_shared_from_this<session_state> {
   session_state(transport& t, session_options o);
 
+  transport& net;  // opens the port-prediction sockets
   asio::any_io_executor ex;
   session_options options;
   identity me;
@@ -154,7 +166,8 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // receive loop and demultiplexing (session.cpp)
   asio::awaitable<void> receive_loop();
   asio::awaitable<void> handle_stun(std::span<const std::byte> d, const endpoint& from);
-  void handle_frame(std::span<std::byte> d, const endpoint& from);
+  void handle_frame(std::span<std::byte> d, const endpoint& from, std::size_t via = 0,
+                    const punch_attempt* owner = nullptr);
 
   // broker transactions (session.cpp)
   struct response {
@@ -180,22 +193,37 @@ struct session_state : std::enable_shared_from_this<session_state> {
   asio::awaitable<void> accept_introduction(std::shared_ptr<punch_attempt> a);
   // Sends USE-CANDIDATE checks to `to` until one is answered; the answer moves the
   // connection there (the upgrade from the relay to a direct path).
-  asio::awaitable<void> nominate(std::shared_ptr<punch_attempt> a, endpoint to);
+  asio::awaitable<void> nominate(std::shared_ptr<punch_attempt> a, remote_candidate to);
   // At relay_after without an answered pair: ALLOCATE at the relay, whose endpoint then
   // becomes a candidate like any other (checks and frames go through it).
   asio::awaitable<void> allocate_relay(std::shared_ptr<punch_attempt> a, clock::time_point deadline);
   // Relayed: keeps sending checks on the direct pairs, so that a hole that opens late is found.
   asio::awaitable<void> keep_trying_direct(std::shared_ptr<punch_attempt> a);
   void switch_path(punch_attempt& a, const remote_candidate& to);
-  asio::awaitable<void> send_check(punch_attempt& a, const endpoint& to, bool nominate);
-  asio::awaitable<void> handle_check_request(const stun::message& m, const endpoint& from);
+  asio::awaitable<void> send_check(punch_attempt& a, remote_candidate to, bool nominate);
+  // `via`: the socket it came on (0: the session's; else a prediction socket of `owner`).
+  asio::awaitable<void> handle_check_request(const stun::message& m, const endpoint& from, std::size_t via = 0,
+                                             const punch_attempt* owner = nullptr);
   // Finishes a check or check answer: EPHEMERAL-KEY, HANDSHAKE-SIGNATURE, MESSAGE-INTEGRITY-SHA256.
   std::span<const std::byte> seal_check(punch_attempt& a, stun::builder& b);
   // Verifies a check or check answer from the peer of `a` (integrity, then signature) and
   // learns its ephemeral key; counts what it rejects.
   bool authentic(punch_attempt& a, const stun::message& m);
-  void handle_check_response(const stun::message& m, const endpoint& from);
+  void handle_check_response(const stun::message& m, const endpoint& from, std::size_t via = 0);
   void finish_attempt(punch_attempt& a);
+  // The socket of a candidate pair (the session's when the prediction socket is gone).
+  datagram_socket& socket_of(const punch_attempt& a, std::size_t via);
+
+  // port prediction (predict.cpp)
+  // Started with run_punch when one side is hard and the other easy; waits
+  // options.prediction.after, then sprays (hard side) or probes (easy side).
+  asio::awaitable<void> predict(std::shared_ptr<punch_attempt> a);
+  asio::awaitable<void> spray(std::shared_ptr<punch_attempt> a, clock::time_point until);
+  asio::awaitable<void> probe(std::shared_ptr<punch_attempt> a, clock::time_point until);
+  asio::awaitable<void> spray_receive(std::weak_ptr<punch_attempt> owner, std::size_t via,
+                                      std::shared_ptr<datagram_socket> s);
+  // Closes the prediction sockets that the connection does not use.
+  void prune_spray(punch_attempt& a);
   std::shared_ptr<connection_state> make_connection(punch_attempt& a);
 };
 
@@ -217,6 +245,7 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   detail::replay_window rx_window;
   endpoint remote;
   path_kind path = path_kind::reflexive;
+  std::size_t via = 0;  // which of our sockets (remote_candidate::via)
   bool open = true;
   error_code close_reason;  // why receive() ends
   std::string close_text;
@@ -237,7 +266,8 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   bool tx_busy = false;
   std::uint64_t dropped = 0;
 
-  void on_frame(std::span<std::byte> d, const endpoint& from);
+  void on_frame(std::span<std::byte> d, const endpoint& from, std::size_t via);
+  datagram_socket& out() { return session->socket_of(*attempt, via); }
   // Writes the frame of `payload` into `out` (at least frame_overhead + payload bytes) and
   // returns it: header, sealed payload, tag. Each frame takes the next counter.
   std::span<const std::byte> seal(wire::frame_kind kind, std::span<const std::byte> payload, std::span<std::byte> out);

@@ -53,6 +53,7 @@ BOOST_AUTO_TEST_CASE(path_kinds_have_the_documented_names) {
   BOOST_TEST(std::string{path_name(punch::path_kind::host)} == "host");
   BOOST_TEST(std::string{path_name(punch::path_kind::reflexive)} == "reflexive");
   BOOST_TEST(std::string{path_name(punch::path_kind::peer_reflexive)} == "peer-reflexive");
+  BOOST_TEST(std::string{path_name(punch::path_kind::predicted)} == "predicted");
   BOOST_TEST(std::string{path_name(punch::path_kind::relay)} == "relay");
 }
 

@@ -23,6 +23,15 @@ inline bool punchable(std::string_view a, std::string_view b) {
   return !((a_sym && (b_sym || b_pr)) || (b_sym && a_pr));
 }
 
+// Port prediction (session_options::prediction) connects the two where exactly one side is
+// hard: symmetric↔port-restricted, either way round. Two symmetric NATs need the relay.
+inline bool predictable(std::string_view a, std::string_view b) {
+  return (a == "symmetric" && b == "port-restricted-cone") || (a == "port-restricted-cone" && b == "symmetric");
+}
+
+// A direct path opens, by plain punching or by port prediction.
+inline bool connects_directly(std::string_view a, std::string_view b) { return punchable(a, b) || predictable(a, b); }
+
 inline boost::asio::awaitable<void> send_text(connection& c, std::string_view s) {
   co_await c.send(boost::asio::buffer(s.data(), s.size()));
 }

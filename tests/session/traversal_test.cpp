@@ -38,7 +38,7 @@ session_options with_relay(const sim_world& w) {
 
 BOOST_AUTO_TEST_SUITE(traversal_on_simulated_network)
 
-BOOST_AUTO_TEST_CASE(all_25_ordered_nat_pairs_connect_directly_where_punching_works_and_through_the_relay_where_not) {
+BOOST_AUTO_TEST_CASE(all_25_ordered_nat_pairs_connect_directly_by_punching_or_port_prediction_and_only_two_symmetric_nats_through_the_relay) {
   for (const char* a : nat_types) {
     for (const char* b : nat_types) {
       BOOST_TEST_CONTEXT("alice behind " << a << ", bob behind " << b) {
@@ -57,9 +57,12 @@ BOOST_AUTO_TEST_CASE(all_25_ordered_nat_pairs_connect_directly_where_punching_wo
           alice_path = ca.path();
           bob_path = cb.path();
         }());
-        const bool direct = punchable(a, b);
+        const bool direct = connects_directly(a, b);
         BOOST_CHECK_EQUAL(alice_path == path_kind::relay, !direct);
         BOOST_CHECK_EQUAL(bob_path == path_kind::relay, !direct);
+        // Symmetric↔port-restricted: port prediction's path, on both sides.
+        BOOST_CHECK_EQUAL(alice_path == path_kind::predicted, predictable(a, b));
+        BOOST_CHECK_EQUAL(bob_path == path_kind::predicted, predictable(a, b));
         // Punchable pairs answer within relay_after: they never allocate.
         BOOST_CHECK_EQUAL(relay.stats().pairs, direct ? 0u : 1u);
       }

@@ -17,6 +17,7 @@ enum class path_kind {
   host,            // an interface address the peer announced (same LAN / same NAT)
   reflexive,       // the address the broker saw (the peer's NAT mapping)
   peer_reflexive,  // learned from a check that arrived from an unexpected address
+  predicted,       // found by port prediction: one NAT hard, the other easy (docs/nat-traversal.md)
   relay,           // through a relay (session_options::relay), when no direct path opens
 };
 const char* to_string(path_kind k) noexcept;

@@ -5,7 +5,8 @@
 //   punch::connection c = co_await s.connect("bob");      // or: co_await s.accept();
 //
 // One socket carries the broker traffic and every peer path, because the NAT mapping that
-// the broker saw is the one the other peer must hit. Errors are punch::errc values thrown as
+// the broker saw is the one the other peer must hit; only port prediction behind a hard NAT
+// opens more (session_options::prediction). Errors are punch::errc values thrown as
 // punch::system_error whose message names the peer and the broker; cancellation is asio's
 // (race a step with a timer using awaitable_operators `||`).
 #pragma once
@@ -17,6 +18,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -27,6 +29,22 @@
 namespace punch {
 
 using namespace std::chrono_literals;
+
+// Port prediction (docs/nat-traversal.md): when one NAT is hard (a new external port per
+// destination) and the other easy, plain punching fails against port-restricted filtering.
+// The hard side then opens `sockets` extra sockets, each a new mapping toward the easy side's
+// address, and the easy side probes `probes` ports of the hard side's address: first the
+// ports right after its known mapping (NATs that allocate in sequence), interleaved with
+// random ones (the birthday paradox: 256 mappings and 2048 probes miss about 1 time in 3000
+// on a NAT that picks among 64,512 ports at random). Bounded in count, rate and time.
+struct port_prediction_options {
+  bool enabled = true;
+  std::size_t sockets = 256;                 // hard side: extra sockets (mappings), at most
+  std::size_t probes = 2048;                 // easy side: probe checks, at most
+  std::size_t probes_per_second = 1000;      // easy side: probe rate
+  std::chrono::milliseconds after{200};      // starts when no pair answered this long
+  std::chrono::milliseconds duration{3000};  // then lasts at most this long
+};
 
 struct session_options {
   endpoint broker;                      // where the broker listens
@@ -54,6 +72,7 @@ struct session_options {
   // connection moves to the first that opens.
   std::optional<endpoint> relay;
   std::chrono::milliseconds relay_after{1500ms};
+  port_prediction_options prediction;
   // Seal connections with AES-256-GCM when both sides have AES instructions (faster);
   // XChaCha20-Poly1305 otherwise, or when false. Both are authenticated encryption.
   bool allow_aes_gcm = true;
