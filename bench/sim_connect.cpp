@@ -3,7 +3,10 @@
 // the one-way latency between any two parties (peer↔broker, peer↔peer) is L. Every pair
 // registers, then alice-i connects to bob-i while bob-i accepts; the bench reports the
 // connect() latency (p50/p99/max) against the 4L bound of the protocol (request, answer and
-// introduction, checks crossing, responses) and the wall time for all pairs.
+// introduction, checks crossing, responses) and the wall time for all pairs. The broker has
+// a second port, so peers measure their NAT's mapping as they register; with one hard side
+// and one easy side, pairs connect by port prediction, and the bench counts how many do (its
+// success rate) and by which path.
 #include "cli.hpp"
 
 #include "punch/broker.hpp"
@@ -22,7 +25,9 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,7 +55,18 @@ struct run_result {
   std::vector<double> connect_ms;
   int failed = 0;
   double wall_ms = 0;
+  std::map<std::string, int> paths;  // connections by path kind
 };
+
+// The presets, and "symmetric-sequential": a symmetric NAT that hands out ports in sequence.
+std::optional<sim::nat_behaviour> nat_of(const std::string& name) {
+  if (name == "symmetric-sequential") {
+    auto b = sim::nat_behaviour::symmetric();
+    b.ports = sim::port_allocation::sequential;
+    return b;
+  }
+  return sim::nat_behaviour::preset(name);
+}
 
 run_result run_once(const bench_options& o, std::uint64_t seed) {
   asio::io_context ctx;
@@ -64,6 +80,14 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
   auto reg = make_memory_registry(static_cast<std::size_t>(o.pairs) * 2 + 16);
   broker_options bo;
   bo.max_pending_introductions = static_cast<std::size_t>(o.pairs) * 4 + 64;  // every pair at once, resent
+  // The second port answers Bindings only: NAT mapping discovery (OTHER-ADDRESS).
+  auto other_socket = broker_host.transport().open({{}, 3480});
+  auto other_reg = make_memory_registry(1);
+  broker_options other_opts;
+  other_opts.binding_only = true;
+  broker other(other_socket, *other_reg, other_opts);
+  asio::co_spawn(ctx, other.run(), asio::detached);
+  bo.other_address = endpoint{v4(0xCB007101), 3480};
   broker b(broker_socket, *reg, bo);
   asio::co_spawn(ctx, b.run(), asio::detached);
 
@@ -80,7 +104,7 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
       sessions.push_back(std::make_unique<session>(net.add_host(id, net.internet(), ext, half).transport(),
                                                    [&] { auto s = so; s.id = id; return s; }()));
     } else {
-      auto behaviour = sim::nat_behaviour::preset(nat_type);
+      auto behaviour = nat_of(nat_type);
       if (!behaviour) throw std::invalid_argument("unknown NAT type " + nat_type);
       auto& nat = net.add_nat("nat-" + id, net.internet(), ext, *behaviour, half);
       auto& h = net.add_host(id, nat.inside(), v4(0x0A000002), {});
@@ -109,6 +133,10 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
             co_return c;
           };
           auto [ca, cb] = co_await (timed_connect() && bob.accept());
+          // A probe may hit the hard side's own mapping toward the easy side (a sequential NAT's
+          // next port): the hard side then calls the pair reflexive, the easy side predicted.
+          const bool predicted = ca.path() == path_kind::predicted || cb.path() == path_kind::predicted;
+          ++r.paths[predicted ? "predicted" : to_string(ca.path())];
         },
         [&r, &running, &ctx, i](std::exception_ptr e) {
           if (e && r.failed++ < 3) {
@@ -132,6 +160,7 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
   r.failed += running;  // pairs still running after the limit
   for (auto& s : sessions) s->close();
   broker_socket.close();
+  other_socket.close();
   ctx.restart();
   ctx.run_for(2s);
   return r;
@@ -155,7 +184,9 @@ int main(int argc, char* argv[]) {
       ("trials", po::value(&o.trials)->default_value(o.trials), "runs, each with its own seed")
       ("latency-ms", po::value(&latency_ms)->default_value(latency_ms),
        "one-way latency L between any two parties, in milliseconds (even)")
-      ("nat-a", po::value(&o.nat_a)->default_value(o.nat_a), "NAT of each connecting peer")
+      ("nat-a", po::value(&o.nat_a)->default_value(o.nat_a),
+       "NAT of each connecting peer: none, full-cone, restricted-cone, port-restricted-cone, symmetric, "
+       "symmetric-sequential")
       ("nat-b", po::value(&o.nat_b)->default_value(o.nat_b), "NAT of each accepting peer")
       ("seed", po::value(&o.seed)->default_value(o.seed), "seed of the first trial")
       ("help,h", "print this help and exit");
@@ -165,14 +196,21 @@ int main(int argc, char* argv[]) {
     return 2;
   }
   o.latency = std::chrono::milliseconds(latency_ms);
+  for (const auto& n : {o.nat_a, o.nat_b})
+    if (n != "none" && !nat_of(n)) {
+      std::cerr << "punch-bench-sim: unknown NAT type '" << n << "' (see --help)\n";
+      return 2;
+    }
 
   std::vector<double> all, walls;
+  std::map<std::string, int> paths;
   int failed = 0;
   for (int t = 0; t < o.trials; ++t) {
     auto r = run_once(o, o.seed + static_cast<std::uint64_t>(t));
     all.insert(all.end(), r.connect_ms.begin(), r.connect_ms.end());
     walls.push_back(r.wall_ms);
     failed += r.failed;
+    for (const auto& [k, n] : r.paths) paths[k] += n;
   }
   const double bound = 4.0 * static_cast<double>(o.latency.count()) * 1.1;
   std::printf("pairs %d x trials %d, %s -> %s, one-way latency L = %lld ms\n", o.pairs, o.trials,
@@ -181,5 +219,10 @@ int main(int argc, char* argv[]) {
               percentile(all, 0.5), percentile(all, 0.99), percentile(all, 1.0), bound, failed);
   std::printf("wall time per run (register + connect, all pairs): median %.0f ms  max %.0f ms\n",
               percentile(walls, 0.5), percentile(walls, 1.0));
+  const int total = o.pairs * o.trials;
+  std::printf("connected %d of %d (%.1f%%); paths:", total - failed, total,
+              100.0 * static_cast<double>(total - failed) / static_cast<double>(total));
+  for (const auto& [k, n] : paths) std::printf(" %s %d", k.c_str(), n);
+  std::printf("\n");
   return failed == 0 ? 0 : 1;
 }

@@ -6,11 +6,13 @@
 # failure that connects is reported as XPASS and does not fail the run).
 #
 # Usage: matrix.sh --broker PATH --peer PATH [--relay PATH] [--timeout S] [--xfail-timeout S] [--loss N]
-#                  [--types "T1 T2 ..."] [--no-selftest] [--no-scenarios]
+#                  [--types "T1 T2 ..."] [--no-selftest] [--no-scenarios] [--prediction-trials N]
 #        matrix.sh --selftest-only
 # --relay: run punch-relay too; the pairs that cannot punch must then connect through it.
 # --timeout: alice's deadline where the pair must connect (8); --xfail-timeout: where it is
 # expected to fail (3); --loss: the loss scenario's and selftest's percentage (10; 0: skip it).
+# --prediction-trials: after the matrix, N more symmetric<->port-restricted runs (alternating
+# which side connects) and the share that connected by port prediction (0: none).
 # Prints "SKIPPED: <reason>" and exits 0 when not root or namespaces/nftables are unavailable.
 
 # shellcheck source=run_pair.sh
@@ -23,7 +25,8 @@ COUNT_ok=0 COUNT_FAIL=0 COUNT_xfail=0 COUNT_XPASS=0
 
 short_path() {
   case "$1" in
-    host) echo host ;; reflexive) echo refl ;; peer-reflexive) echo prflx ;; relay) echo relay ;;
+    host) echo host ;; reflexive) echo refl ;; peer-reflexive) echo prflx ;; predicted) echo pred ;;
+    relay) echo relay ;;
     "") echo "?" ;; *) echo "$1" ;;
   esac
 }
@@ -55,14 +58,15 @@ print_matrix() {
     echo
   done
   echo "ok = connected, a line went each way, both exited 0; then the path kind alice chose (host, refl ="
-  echo "server-reflexive, prflx = peer-reflexive, relay = through punch-relay) and ms from alice's start to"
-  echo "connected (registering included);"
+  echo "server-reflexive, prflx = peer-reflexive, pred = port prediction, relay = through punch-relay) and ms"
+  echo "from alice's start to connected (registering included);"
   echo "xfail = expected not to connect and failed cleanly (punch timeout); XPASS = expected to fail but connected."
 }
 
 matrix_main() {
   set -uo pipefail
   local selftest=1 scenarios=1 only_selftest=0 loss=${NATLAB_LOSS:-10} types=("${NATLAB_TYPES[@]}") t
+  local prediction_trials=0
   natlab_parse_common "$@"
   set -- "${NATLAB_ARGS[@]}"
   while [[ $# -gt 0 ]]; do
@@ -72,12 +76,15 @@ matrix_main() {
       --selftest-only) only_selftest=1 ;;
       --loss) loss=${2:?--loss needs a percentage}; shift ;;
       --types) read -r -a types <<<"${2:?--types needs a list}"; shift ;;
+      --prediction-trials) prediction_trials=${2:?--prediction-trials needs a count}; shift ;;
       -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
       *) echo "matrix.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
   done
   [[ "$loss" =~ ^[0-9]+$ ]] && (( loss < 100 )) || lab_die "--loss takes a percentage from 0 to 99"
+  [[ "$prediction_trials" =~ ^[0-9]+$ ]] && (( prediction_trials <= 1000 )) ||
+    lab_die "--prediction-trials takes a count from 0 to 1000"
   for t in "${!types[@]}"; do types[$t]=$(natlab_type_name "${types[$t]}") || lab_die "unknown NAT type '${types[$t]}'"; done
 
   lab_preflight
@@ -115,7 +122,21 @@ matrix_main() {
     (( loss > 0 )) && { run_loss_pair "$loss"; tally; }
   fi
 
+  local predicted=0 i
+  if (( prediction_trials > 0 )); then
+    echo "== port prediction: $prediction_trials runs, symmetric <-> port-restricted =="
+    for (( i = 1; i <= prediction_trials; i++ )); do
+      printf '[%2d/%d] ' "$i" "$prediction_trials"
+      if (( i % 2 )); then run_pair predicted "symmetric->port-restricted" a:symmetric b:port-restricted
+      else run_pair predicted "port-restricted->symmetric" a:port-restricted b:symmetric; fi
+      [[ "$PAIR_RESULT" == ok ]] && predicted=$((predicted + 1))
+      tally
+    done
+  fi
+
   print_matrix "${types[@]}"
+  (( prediction_trials == 0 )) ||
+    echo "port prediction: $predicted of $prediction_trials runs connected directly ($(( 100 * predicted / prediction_trials ))%)"
   echo
   echo "natlab: $COUNT_ok ok, $COUNT_xfail xfail, $COUNT_XPASS XPASS, $COUNT_FAIL FAIL;" \
        "selftest $([[ $selftest == 0 ]] && echo "not run" || { [[ $selftest_rc == 0 ]] && echo passed || echo FAILED; })" \

@@ -64,7 +64,8 @@ broker_start() {
 
 # run_pair EXPECT LABEL ALICE_ROLE BOB_ROLE [LINES]
 #   Roles are lab hosts ("a:symmetric", "b:none", "a2:port-restricted", "c:cgn"); EXPECT is ok
-#   (connect on a direct path), relay (connect through the relay) or fail; LINES lines go each
+#   (connect on a direct path), predicted (connect directly by port prediction: either side's
+#   path is "predicted"), relay (connect through the relay) or fail; LINES lines go each
 #   way (one must arrive). Sets PAIR_RESULT (ok|FAIL|xfail|XPASS), PAIR_PATH, PAIR_MS.
 run_pair() {
   local expect=$1 label=$2 ra=$3 rb=$4 lines=${5:-1}
@@ -143,6 +144,8 @@ run_pair() {
       why="${why:+$why; }expected the relay path, got $PAIR_PATH"
     elif [[ "$expect" == ok && "$PAIR_PATH" == relay ]]; then
       why="${why:+$why; }went through the relay where a direct path should open"
+    elif [[ "$expect" == predicted && "$PAIR_PATH" != predicted && "$bob_path" != predicted ]]; then
+      why="${why:+$why; }expected port prediction's path, got $PAIR_PATH (bob: $bob_path)"
     fi
   elif (( a_ok || b_ok )); then
     # Half a connection is never right, whatever was expected.

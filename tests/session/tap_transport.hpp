@@ -26,18 +26,31 @@ public:
   datagram_socket open(const endpoint& local, error_code& ec) override {
     auto s = inner_.open(local, ec);
     if (ec) return {};
-    return datagram_socket(std::make_unique<socket>(std::move(s), hook_));
+    ++*opened_;
+    return datagram_socket(std::make_unique<socket>(std::move(s), hook_, live_));
   }
   using transport::open;
+
+  // Sockets opened through this transport, in all, and still open.
+  std::size_t opened() const { return *opened_; }
+  std::size_t open_now() const { return *live_; }
 
 private:
   class socket : public socket_impl {
   public:
-    socket(datagram_socket inner, hook& h) : inner_(std::move(inner)), hook_(h) {}
+    socket(datagram_socket inner, hook& h, std::shared_ptr<std::size_t> live)
+        : inner_(std::move(inner)), hook_(h), live_(std::move(live)) {
+      ++*live_;
+    }
+    ~socket() override { close(); }
     asio::any_io_executor get_executor() override { return inner_.get_executor(); }
     endpoint local_endpoint() const override { return inner_.local_endpoint(); }
     bool is_open() const override { return inner_.is_open(); }
-    void close() override { inner_.close(); }
+    void close() override {
+      if (counted_) --*live_;
+      counted_ = false;
+      inner_.close();
+    }
     void async_receive_from(asio::mutable_buffer data, endpoint& from, datagram_handler handler) override {
       inner_.impl()->async_receive_from(data, from, std::move(handler));
     }
@@ -61,10 +74,14 @@ private:
   private:
     datagram_socket inner_;
     hook& hook_;
+    std::shared_ptr<std::size_t> live_;
+    bool counted_ = true;
   };
 
   transport& inner_;
   hook hook_;
+  std::shared_ptr<std::size_t> opened_ = std::make_shared<std::size_t>(0);
+  std::shared_ptr<std::size_t> live_ = std::make_shared<std::size_t>(0);
 };
 
 }  // namespace punch::test
