@@ -1,6 +1,6 @@
 // The broker service: the receive loop with its rate limit, registration expiry, and the
-// answers to Binding (RFC 8489 and RFC 3489 clients), Register (NONCE and signature) and
-// Lookup. Connect and Introduce live in broker_connect.cpp; the wire rules are in
+// answers to Binding (RFC 8489 and RFC 3489 clients) and Lookup. Register lives in
+// broker_register.cpp, Connect and Introduce in broker_connect.cpp; the wire rules are in
 // docs/protocol.md.
 #include "broker_impl.hpp"
 
@@ -25,14 +25,6 @@ using namespace broker_detail;
 
 namespace {
 
-// A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d; we store and report IPv4.
-endpoint unmapped(const endpoint& ep) {
-  const auto a = ep.address();
-  if (a.is_v6() && a.to_v6().is_v4_mapped())
-    return {asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()), ep.port()};
-  return ep;
-}
-
 // Receive errors that concern one earlier datagram, not the socket: ICMP feedback for a
 // send, or a datagram larger than the buffer.
 bool transient(const error_code& ec) {
@@ -55,6 +47,7 @@ bool understood(std::uint16_t type) {
     case wire::attr::public_key:
     case wire::attr::signature:
     case wire::attr::nonce:
+    case wire::attr::refresh_credential:
     case wire::attr::padding:
     // A broker without credentials ignores ICE's and long-term auth's attributes.
     case stun::attr::username:
@@ -79,10 +72,6 @@ bool understood(const stun::attribute& a) {
   return flags && (*flags & 0x6) == 0;  // RFC 5780 §7.2: A (0x4) change IP, B (0x2) change port
 }
 
-std::chrono::seconds clamp_lifetime(std::chrono::seconds s, const broker_options& o) {
-  return std::min(std::max(s, o.min_lifetime), o.max_lifetime);
-}
-
 }  // namespace
 
 broker_secret random_broker_secret() {
@@ -93,12 +82,27 @@ broker_secret random_broker_secret() {
   return s;
 }
 
+namespace {
+
+// The options with a secret: the caller's, or a random one. NONCEs and REFRESH-CREDENTIALs
+// use the same (each derives its own key from it).
+broker_options with_secret(broker_options o) {
+  if (!o.nonce_secret) o.nonce_secret = random_broker_secret();
+  return o;
+}
+
+}  // namespace
+
 broker::impl::impl(datagram_socket& s, registry& r, broker_options o)
     : socket(s),
       reg(r),
-      options(std::move(o)),
-      nonces(options.nonce_secret ? *options.nonce_secret : random_broker_secret()),
+      options(with_secret(std::move(o))),
+      nonces(*options.nonce_secret),
+      credentials(*options.nonce_secret),
       limiter(options.rate_limit, options.rate_burst, options.rate_limit_table) {
+  // The issuers keep their own copies (wiped when they go); the options need none.
+  sodium_memzero(options.nonce_secret->data(), options.nonce_secret->size());
+  options.nonce_secret.reset();
   v6_socket = socket.local_endpoint().address().is_v6();
   connects.resize(options.connect_cache_size);
 }
@@ -203,116 +207,6 @@ std::span<const std::byte> broker::impl::on_classic_binding(std::span<const std:
   // RFC 8489 §11: echo the client's 128-bit transaction id, cookie field included.
   if (answer.size() >= stun::header_size) std::copy(d.begin() + 4, d.begin() + 8, out.begin() + 4);
   return answer;
-}
-
-std::span<const std::byte> broker::impl::on_register(const request& r) {
-  auto id_attr = r.msg.find(wire::attr::peer_id);
-  if (!id_attr) return error(r, wire::error::bad_request, "missing PEER-ID");
-  const std::string_view id = stun::decode_string(*id_attr);
-  if (auto why = id_problem(id, false); !why.empty()) return error(r, wire::error::bad_request, why);
-
-  auto lifetime = clamp_lifetime(options.default_lifetime, options);
-  if (auto a = r.msg.find(wire::attr::lifetime)) {
-    error_code ec;
-    auto v = stun::decode_u32(*a, ec);
-    if (!v) return error(r, wire::error::bad_request, "bad LIFETIME");
-    lifetime = clamp_lifetime(std::chrono::seconds(*v), options);
-  }
-
-  std::uint8_t nat = 0;
-  if (auto a = r.msg.find(wire::attr::nat_mapping)) {
-    error_code ec;
-    auto v = stun::decode_u32(*a, ec);
-    if (!v || *v > 2) return error(r, wire::error::bad_request, "bad NAT-MAPPING");
-    nat = static_cast<std::uint8_t>(*v);
-  }
-
-  registration_record& entry = found_a;
-  entry.set_id(id);  // id_problem() checked its length
-  entry.nat = nat;
-  entry.reflexive = r.source;
-  entry.expires = r.now + lifetime;
-  entry.host_count = 0;
-  for (const stun::attribute a : r.msg) {
-    if (a.type != wire::attr::host_candidate) continue;
-    if (entry.host_count == wire::max_host_candidates)
-      return error(r, wire::error::bad_request, "over 8 HOST-CANDIDATEs");
-    error_code ec;
-    auto ep = stun::decode_xor_address(a, r.msg.id(), ec);
-    if (!ep) return error(r, wire::error::bad_request, "bad HOST-CANDIDATE");
-    entry.add_host(unmapped(*ep));
-  }
-  auto key = r.msg.find(wire::attr::public_key);
-  if (!key) return error(r, wire::error::bad_request, "missing PUBLIC-KEY");
-  if (key->value.size() != entry.key.size()) return error(r, wire::error::bad_request, "bad PUBLIC-KEY");
-  std::copy(key->value.begin(), key->value.end(), entry.key.begin());
-
-  // The source first (a MAC, cheap), the key second (a signature, dear): a spoofed source
-  // never sees the NONCE sent to it, so it cannot make the broker verify anything.
-  auto nonce = r.msg.find(wire::attr::nonce);
-  if (!nonce) return challenge(r, wire::error::unauthenticated, "unauthenticated");
-  const auto issued = nonces.valid(nonce->value, r.source, r.now, options.nonce_lifetime);
-  if (!issued) return challenge(r, wire::error::stale_nonce, "stale nonce");
-  if (!signed_by(r, entry.key)) {
-    ++stats.auth_failed;
-    return challenge(r, wire::error::unauthenticated, "bad signature");
-  }
-  entry.nonce_time = *issued;
-
-  const bool live = reg.find(id, r.now, found_b);
-  // A signed Register replayed from the address it came from, after a newer one (from there
-  // or elsewhere) was taken: its NONCE is older than the stored one. The peer itself signs the
-  // fresh NONCE of the 438 and gets through.
-  if (live && found_b.key == entry.key && nonce_issuer::before(*issued, found_b.nonce_time))
-    return challenge(r, wire::error::stale_nonce, "stale nonce");
-  const bool refresh = live && found_b.reflexive == r.source;
-  if (auto ec = reg.upsert(entry, r.now)) {
-    if (ec == errc::id_taken) return error(r, wire::error::forbidden, "PEER-ID held by another key");
-    if (ec == errc::registry_full) return error(r, wire::error::insufficient_capacity, "registry full");
-    return error(r, wire::error::server_error, "registry failure");
-  }
-  ++stats.registrations;
-  // Built only when someone listens: the event's strings would allocate per request.
-  if (on_event)
-    emit({.what = refresh ? broker_event::kind::refreshed : broker_event::kind::registered,
-          .id = std::string(id), .target = {}, .address = r.source, .lifetime = lifetime});
-
-  stun::builder b(out, stun::message_class::success_response, wire::method::register_peer, r.msg.id());
-  b.add_xor_address(stun::attr::xor_mapped_address, r.source);
-  b.add_u32(wire::attr::lifetime, static_cast<std::uint32_t>(lifetime.count()));
-  // For the next refresh, which then needs no challenge.
-  b.add(wire::attr::nonce, nonces.issue(r.source, r.now));
-  // Where the peer can measure its NAT's mapping (docs/protocol.md, "NAT mapping discovery").
-  if (options.other_address) b.add_address(wire::attr::other_address, *options.other_address);
-  return finish(r, b);
-}
-
-std::span<const std::byte> broker::impl::challenge(const request& r, int code, std::string_view reason) {
-  stun::builder b(out, stun::message_class::error_response, r.msg.method(), r.msg.id());
-  b.add_error_code(code, reason.substr(0, max_reason_size));
-  b.add(wire::attr::nonce, nonces.issue(r.source, r.now));
-  if (b.error()) return error(r, wire::error::server_error, "answer does not fit");
-  if (!fits(r, b)) return pad_error(r, b.size() + stun::fingerprint_size);
-  ++stats.challenges;
-  ++stats.errors_sent;
-  return b.finish_with_fingerprint();
-}
-
-bool broker::impl::signed_by(const request& r, const public_key& key) {
-  std::optional<stun::attribute> sig;
-  for (const stun::attribute a : r.msg) {
-    if (!sig) {
-      if (a.type == wire::attr::signature) sig = a;
-    } else if (a.type != stun::attr::fingerprint) {
-      return false;
-    }
-  }
-  if (!sig || sig->value.size() != signature_size) return false;
-  const auto signed_bytes = r.msg.covered_by(wire::attr::signature, covered);
-  if (!signed_bytes) return false;
-  signature value;
-  std::copy(sig->value.begin(), sig->value.end(), value.begin());
-  return verify(key, *signed_bytes, value);
 }
 
 std::span<const std::byte> broker::impl::on_lookup(const request& r) {

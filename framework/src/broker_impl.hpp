@@ -5,6 +5,7 @@
 
 #include "broker_nonce.hpp"
 #include "broker_rate_limit.hpp"
+#include "broker_refresh.hpp"
 
 #include "punch/broker.hpp"
 #include "punch/wire/protocol.hpp"
@@ -37,7 +38,8 @@ static_assert(stun::header_size + 8 + max_reason_size + stun::fingerprint_size <
 // Peers pad requests to wire::answer_bound; the answers must stay within it (the values
 // docs/protocol.md quotes). A Register's challenge (401, 438) adds a NONCE to an error, which
 // takes it past the floor: it is sent only to requests as large as it (peers pad to
-// answer_bound::reg), and the success answer adds a NONCE too.
+// answer_bound::reg, refreshes included), and the success answer to a signed Register adds a
+// REFRESH-CREDENTIAL of the NONCE's size.
 static_assert(wire::answer_bound::lookup == 356 && wire::answer_bound::connect == 400);
 static_assert(wire::answer_bound::reg == 108 && wire::answer_bound::reg_success == 108);
 static_assert(stun::header_size + 8 + max_reason_size + 4 + wire::nonce_size + stun::fingerprint_size <=
@@ -48,6 +50,14 @@ inline constexpr std::chrono::seconds connect_cache_ttl{10};
 
 // A STUN attribute the broker understands when it asks for nothing (RFC 5780 §7.2).
 inline constexpr std::uint16_t change_request_attr = 0x0003;
+
+// A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d; we store and report IPv4.
+inline endpoint unmapped(const endpoint& ep) {
+  const auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return {asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()), ep.port()};
+  return ep;
+}
 
 // Why `id` is not a valid peer id, in at most max_reason_size bytes; empty when it is.
 inline std::string_view id_problem(std::string_view id, bool target) {
@@ -122,16 +132,22 @@ struct broker::impl {
   std::span<const std::byte> on_binding(const request& r);
   std::span<const std::byte> on_classic_binding(std::span<const std::byte> datagram,
                                                 const endpoint& from, clock::time_point now);
-  std::span<const std::byte> on_register(const request& r);
   std::span<const std::byte> on_lookup(const request& r);
   std::span<const std::byte> error(const request& r, int code, std::string_view reason);
+  std::span<const std::byte> unknown_attributes(const request& r);
+
+  // broker_register.cpp: Register, signed over a NONCE or refreshed with a credential.
+  std::span<const std::byte> on_register(const request& r);
+  // A Register with REFRESH-CREDENTIAL and no NONCE: `entry` is what it asks to register,
+  // `credential` the attribute's value.
+  std::span<const std::byte> on_refresh(const request& r, registration_record& entry, std::chrono::seconds lifetime,
+                                        std::span<const std::byte> credential);
   // 401 or 438 with a fresh NONCE for the request's source (400 "pad request" when that
   // would be larger than the request).
   std::span<const std::byte> challenge(const request& r, int code, std::string_view reason);
   // True if the request's SIGNATURE is `key`'s over everything before it, and nothing but
   // FINGERPRINT follows it (the attributes after a signature are not covered by it).
   bool signed_by(const request& r, const public_key& key);
-  std::span<const std::byte> unknown_attributes(const request& r);
   // PEER-ID, PUBLIC-KEY, REFLEXIVE-CANDIDATE and HOST-CANDIDATEs of `peer`.
   static void add_candidates(stun::builder& b, const registration_record& peer);
   // True if the success answer in `b` plus FINGERPRINT fits the request's budget.
@@ -164,6 +180,7 @@ struct broker::impl {
   broker_options options;
   broker_stats stats;
   broker_detail::nonce_issuer nonces;
+  broker_detail::refresh_issuer credentials;
   broker_detail::rate_limiter limiter;
   std::function<void(const broker_event&)> on_event;
   bool v6_socket = false;

@@ -20,6 +20,50 @@ namespace punch::broker_detail {
 
 using nonce = std::array<std::byte, wire::nonce_size>;
 
+// Seconds of the steady clock, modulo 2^32: only differences are used.
+inline std::uint32_t seconds_of(std::chrono::steady_clock::time_point t) noexcept {
+  return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+}
+
+// The issue time at the front of a NONCE or REFRESH-CREDENTIAL (at least 4 bytes).
+inline std::uint32_t issue_time_of(std::span<const std::byte> value) noexcept {
+  return (std::to_integer<std::uint32_t>(value[0]) << 24) | (std::to_integer<std::uint32_t>(value[1]) << 16) |
+         (std::to_integer<std::uint32_t>(value[2]) << 8) | std::to_integer<std::uint32_t>(value[3]);
+}
+
+// True if `issued` is at most `lifetime` before `now` (modulo 2^32: a time "from the future"
+// has a huge age and is stale).
+inline bool fresh(std::uint32_t issued, std::chrono::steady_clock::time_point now, std::chrono::seconds lifetime) noexcept {
+  const std::uint32_t age = seconds_of(now) - issued;
+  return age <= static_cast<std::uint64_t>(lifetime.count());
+}
+
+// MAC inputs, written big-endian into a fixed buffer at `at`; each returns the new end.
+inline constexpr std::size_t max_endpoint_bytes = 1 + 16 + 2;
+template <std::size_t N>
+std::size_t put_u32(std::array<unsigned char, N>& in, std::size_t at, std::uint32_t v) noexcept {
+  in[at++] = static_cast<unsigned char>(v >> 24);
+  in[at++] = static_cast<unsigned char>(v >> 16);
+  in[at++] = static_cast<unsigned char>(v >> 8);
+  in[at++] = static_cast<unsigned char>(v);
+  return at;
+}
+// family (1: 4 or 6) ‖ address (4 or 16) ‖ port (2).
+template <std::size_t N>
+std::size_t put_endpoint(std::array<unsigned char, N>& in, std::size_t at, const endpoint& ep) noexcept {
+  const auto a = ep.address();
+  if (a.is_v4()) {
+    in[at++] = 4;
+    for (auto b : a.to_v4().to_bytes()) in[at++] = b;
+  } else {
+    in[at++] = 6;
+    for (auto b : a.to_v6().to_bytes()) in[at++] = b;
+  }
+  in[at++] = static_cast<unsigned char>(ep.port() >> 8);
+  in[at++] = static_cast<unsigned char>(ep.port() & 0xFF);
+  return at;
+}
+
 class nonce_issuer {
 public:
   using clock = std::chrono::steady_clock;
@@ -33,10 +77,7 @@ public:
   nonce issue(const endpoint& source, clock::time_point now) const noexcept {
     nonce n;
     const std::uint32_t t = seconds_of(now);
-    n[0] = std::byte(t >> 24);
-    n[1] = std::byte(t >> 16);
-    n[2] = std::byte(t >> 8);
-    n[3] = std::byte(t);
+    for (int i = 0; i < 4; ++i) n[static_cast<std::size_t>(i)] = std::byte(t >> (24 - 8 * i));
     mac(t, source, std::span<std::byte, mac_size>(n.data() + 4, mac_size));
     return n;
   }
@@ -47,13 +88,8 @@ public:
   std::optional<std::uint32_t> valid(std::span<const std::byte> value, const endpoint& source,
                                      clock::time_point now, std::chrono::seconds lifetime) const noexcept {
     if (value.size() != wire::nonce_size) return std::nullopt;
-    const std::uint32_t issued = (std::to_integer<std::uint32_t>(value[0]) << 24) |
-                                 (std::to_integer<std::uint32_t>(value[1]) << 16) |
-                                 (std::to_integer<std::uint32_t>(value[2]) << 8) |
-                                 std::to_integer<std::uint32_t>(value[3]);
-    // Modulo 2^32: a NONCE "from the future" has a huge age and is stale.
-    const std::uint32_t age = seconds_of(now) - issued;
-    if (age > static_cast<std::uint64_t>(lifetime.count())) return std::nullopt;
+    const std::uint32_t issued = issue_time_of(value);
+    if (!fresh(issued, now, lifetime)) return std::nullopt;
     std::array<std::byte, mac_size> expected;
     mac(issued, source, expected);
     if (sodium_memcmp(expected.data(), value.data() + 4, mac_size) != 0) return std::nullopt;
@@ -68,30 +104,12 @@ public:
 private:
   static constexpr std::size_t mac_size = wire::nonce_size - 4;
 
-  // Seconds of the steady clock, modulo 2^32: only differences are used.
-  static std::uint32_t seconds_of(clock::time_point t) noexcept {
-    return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
-  }
-
   // BLAKE2b-128 keyed with the secret over time (4) ‖ family (1: 4 or 6) ‖ address (4 or
   // 16) ‖ port (2), all big-endian.
   void mac(std::uint32_t t, const endpoint& source, std::span<std::byte, mac_size> out) const noexcept {
-    std::array<unsigned char, 4 + 1 + 16 + 2> in{};
-    std::size_t n = 0;
-    in[n++] = static_cast<unsigned char>(t >> 24);
-    in[n++] = static_cast<unsigned char>(t >> 16);
-    in[n++] = static_cast<unsigned char>(t >> 8);
-    in[n++] = static_cast<unsigned char>(t);
-    const auto a = source.address();
-    if (a.is_v4()) {
-      in[n++] = 4;
-      for (auto b : a.to_v4().to_bytes()) in[n++] = b;
-    } else {
-      in[n++] = 6;
-      for (auto b : a.to_v6().to_bytes()) in[n++] = b;
-    }
-    in[n++] = static_cast<unsigned char>(source.port() >> 8);
-    in[n++] = static_cast<unsigned char>(source.port() & 0xFF);
+    std::array<unsigned char, 4 + max_endpoint_bytes> in{};
+    std::size_t n = put_u32(in, 0, t);
+    n = put_endpoint(in, n, source);
     crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(), n,
                        reinterpret_cast<const unsigned char*>(secret_.data()), secret_.size());
   }

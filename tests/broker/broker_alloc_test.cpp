@@ -1,10 +1,11 @@
 // The broker's hot path does not allocate: a counting global operator new (tests/support,
 // linked into this binary only) sees no allocation while the broker answers a steady-state
-// burst of Binding, signed Register refreshes (NONCE check, signature verification) and
-// Lookups over real UDP, every datagram through the rate limiter. (Connect allocates by
-// design: each one starts an Introduce exchange, a coroutine with its own state.) The client is a raw
-// POSIX socket on another thread, with every request built (and signed) before the burst, so
-// that whatever is counted is the broker's.
+// burst of Binding, signed Register refreshes (NONCE check, signature verification), refreshes
+// by REFRESH-CREDENTIAL (a keyed hash) and Lookups over real UDP, every datagram through the
+// rate limiter. (Connect allocates by design: each one starts an Introduce exchange, a
+// coroutine with its own state.) The client is a raw POSIX socket on another thread, with
+// every request built (and signed) before the burst, so that whatever is counted is the
+// broker's.
 #include "counting_new.hpp"
 #include "signed_register.hpp"
 
@@ -78,6 +79,21 @@ bytes nonce_for(int fd, const sockaddr_in& to, const identity& who, const broker
   return broker_test::nonce_of(*m);
 }
 
+// The REFRESH-CREDENTIAL of the broker's answer to `who`'s Register signed over `nonce`.
+bytes credential_for(int fd, const sockaddr_in& to, const identity& who, const broker_test::register_fields& f,
+                     std::span<const std::byte> nonce) {
+  const auto r = broker_test::register_request(who, f, nonce, tid_of(0xFFFFFFFE));
+  ::sendto(fd, r.data(), r.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+  std::array<std::byte, 2048> in;
+  const auto n = ::recv(fd, in.data(), in.size(), 0);
+  error_code ec;
+  auto m = stun::message::parse(std::span<const std::byte>(in.data(), n > 0 ? static_cast<std::size_t>(n) : 0), ec);
+  BOOST_TEST_REQUIRE(m.has_value(), "no answer to the signed Register");
+  const bytes c = broker_test::credential_of(*m);
+  BOOST_TEST_REQUIRE(c.size() == wire::refresh_credential_size, "no REFRESH-CREDENTIAL in the answer");
+  return c;
+}
+
 // Serves a warm-up burst, then counts allocations during a second burst.
 void check_burst_without_allocation(const transport_options& options) {
   asio::io_context ctx;
@@ -105,20 +121,23 @@ void check_burst_without_allocation(const transport_options& options) {
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 
   // Every kind of request the hot path serves, the ids long enough to defeat the small-string
-  // optimisation: a Binding, signed Register refreshes (same id, same source, same NONCE), a
-  // Lookup.
+  // optimisation: a Binding, signed Register refreshes (same id, same source, same NONCE),
+  // refreshes by REFRESH-CREDENTIAL, a Lookup.
   const std::string alice = "alice-with-a-long-peer-id-0001", bob = "bob-with-a-long-peer-id-000002";
   const identity alice_key = broker_test::test_identity(1), bob_key = broker_test::test_identity(2);
   const std::vector<endpoint> host{endpoint{asio::ip::make_address("192.168.1.2"), 4000}};
   const broker_test::register_fields alice_fields{alice, 600, host}, bob_fields{bob, 600, host};
   const bytes nonce = nonce_for(fd, to, alice_key, alice_fields);  // good for 5 minutes
+  const bytes alice_credential = credential_for(fd, to, alice_key, alice_fields, nonce);
+  const bytes bob_credential = credential_for(fd, to, bob_key, bob_fields, nonce);
   std::vector<bytes> warm_up, burst;
   for (std::uint32_t i = 0; i < 600; ++i) {
     auto& into = i < 200 ? warm_up : burst;
-    into.push_back(request(stun::method::binding, i * 4, {}, {}));
-    into.push_back(broker_test::register_request(alice_key, alice_fields, nonce, tid_of(i * 4 + 1)));
-    into.push_back(broker_test::register_request(bob_key, bob_fields, nonce, tid_of(i * 4 + 2)));
-    into.push_back(request(wire::method::lookup, i * 4 + 3, {}, bob, wire::answer_bound::lookup));
+    into.push_back(request(stun::method::binding, i * 5, {}, {}));
+    into.push_back(broker_test::register_request(alice_key, alice_fields, nonce, tid_of(i * 5 + 1)));
+    into.push_back(broker_test::refresh_request(alice_key, alice_fields, alice_credential, tid_of(i * 5 + 2)));
+    into.push_back(broker_test::refresh_request(bob_key, bob_fields, bob_credential, tid_of(i * 5 + 3)));
+    into.push_back(request(wire::method::lookup, i * 5 + 4, {}, bob, wire::answer_bound::lookup));
   }
   const std::size_t warm_ok = exchange_all(fd, to, warm_up);
   test::start_counting();
@@ -131,7 +150,8 @@ void check_burst_without_allocation(const transport_options& options) {
   BOOST_TEST(warm_ok == warm_up.size(), "the warm-up burst was not answered with successes");
   BOOST_TEST(burst_ok == burst.size(), "the burst was not answered with successes");
   BOOST_TEST(b.stats().lookups >= 600u);
-  BOOST_TEST(b.stats().registrations >= 1200u);
+  BOOST_TEST(b.stats().registrations >= 1800u);
+  BOOST_TEST(b.stats().refreshes >= 1200u);
   BOOST_TEST(b.stats().auth_failed == 0u);
   BOOST_TEST(counted == 0u, counted << " allocations while answering " << burst.size() << " requests");
 }

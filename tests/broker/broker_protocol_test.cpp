@@ -120,7 +120,10 @@ BOOST_AUTO_TEST_CASE(register_returns_the_reflexive_address_and_a_clamped_lifeti
     BOOST_TEST(a->msg.has_fingerprint());
     BOOST_TEST(a->xor_address(stun::attr::xor_mapped_address) == std::optional<endpoint>(c.local()));
     BOOST_TEST(a->u32(wire::attr::lifetime) == std::optional<std::uint32_t>(30));
-    BOOST_TEST(a->nonce().size() == wire::nonce_size, "the success answer carries the next NONCE");
+    BOOST_TEST(a->credential().size() == wire::refresh_credential_size,
+               "the success answer carries the REFRESH-CREDENTIAL for the keepalive");
+    BOOST_TEST(a->nonce().empty(), "the success answer carries a credential, not a NONCE");
+    BOOST_TEST(a->data.size() <= wire::answer_bound::reg_success);
 
     auto stored = f.registry->find("alice", f.now());
     BOOST_TEST_REQUIRE(stored.has_value());

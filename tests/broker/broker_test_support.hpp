@@ -137,6 +137,7 @@ struct answer {
     return k;
   }
   bytes nonce() const { return nonce_of(msg); }
+  bytes credential() const { return credential_of(msg); }
   std::optional<punch::wire::token> token() const {
     auto a = msg.find(punch::wire::attr::token);
     if (!a || a->value.size() != punch::wire::token_size) return std::nullopt;
@@ -196,7 +197,8 @@ public:
 
   // Registers as a peer does: with the NONCE of the broker's last answer to this socket, or
   // first unsigned (answered 401 with a NONCE), then signed by `who`; a 401 or 438 with a
-  // fresh NONCE is tried once more. Returns the last answer (the test fails if none comes).
+  // fresh NONCE is tried once more. Keeps the success answer's REFRESH-CREDENTIAL. Returns
+  // the last answer (the test fails if none comes).
   // (By value: a coroutine must not keep references to its caller's temporaries.)
   asio::awaitable<std::optional<answer>> register_as(punch::identity who, register_fields f, endpoint to) {
     std::optional<answer> a;
@@ -204,6 +206,7 @@ public:
       a = co_await exchange(register_request(who, f, nonce, random_id()), to);
       if (!a) co_return a;
       if (auto n = a->nonce(); !n.empty()) nonce = n;
+      if (auto c = a->credential(); !c.empty()) credential = c;
       const int code = a->error_code();
       if (code != punch::wire::error::unauthenticated && code != punch::wire::error::stale_nonce) break;
       if (code == punch::wire::error::unauthenticated && a->reason() == "bad signature") break;
@@ -211,8 +214,10 @@ public:
     co_return a;
   }
 
-  // The NONCE the broker last gave this socket.
+  // The NONCE the broker last gave this socket, and the REFRESH-CREDENTIAL of its last
+  // successful signed Register (register_as).
   bytes nonce;
+  bytes credential;
 
 private:
   punch::datagram_socket socket_;

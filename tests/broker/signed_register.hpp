@@ -1,6 +1,7 @@
 // Register requests as a peer builds them (docs/protocol.md, "Register"), for the broker tests
 // that speak the protocol by hand: PEER-ID, LIFETIME, HOST-CANDIDATEs, PUBLIC-KEY, then — once
-// the broker gave a NONCE — NONCE, PADDING and a SIGNATURE by the identity; FINGERPRINT.
+// the broker gave a NONCE — NONCE, PADDING and a SIGNATURE by the identity; FINGERPRINT. And
+// the refresh that carries the broker's REFRESH-CREDENTIAL instead ("Refresh").
 #pragma once
 
 #include "punch/identity.hpp"
@@ -73,6 +74,34 @@ inline bytes register_request(const punch::identity& who, const register_fields&
   }
   const auto out = b.finish_with_fingerprint();
   return {out.begin(), out.end()};
+}
+
+// A refresh as a session's keepalive sends it (docs/protocol.md, "Refresh"): the same fields,
+// PUBLIC-KEY, NAT-MAPPING when `nat` is set, the REFRESH-CREDENTIAL of the broker's answer to
+// the signed Register, no NONCE and no SIGNATURE; padded to `pad_to` like an unsigned Register.
+inline bytes refresh_request(const punch::identity& who, const register_fields& f,
+                             std::span<const std::byte> credential, const punch::stun::transaction_id& tid,
+                             std::optional<std::uint32_t> nat = std::nullopt,
+                             std::size_t pad_to = punch::wire::answer_bound::reg) {
+  namespace stun = punch::stun;
+  namespace wire = punch::wire;
+  std::array<std::byte, stun::max_message_size> buf;
+  stun::builder b(buf, stun::message_class::request, wire::method::register_peer, tid);
+  b.add_string(wire::attr::peer_id, f.id);
+  if (f.lifetime) b.add_u32(wire::attr::lifetime, *f.lifetime);
+  for (const auto& h : f.host) b.add_xor_address(wire::attr::host_candidate, h);
+  b.add(wire::attr::public_key, who.key());
+  if (nat) b.add_u32(wire::attr::nat_mapping, *nat);
+  b.add(wire::attr::refresh_credential, credential);
+  wire::pad_request(b, pad_to);
+  const auto out = b.finish_with_fingerprint();
+  return {out.begin(), out.end()};
+}
+
+// The REFRESH-CREDENTIAL in a broker answer, if any.
+inline bytes credential_of(const punch::stun::message& m) {
+  auto c = m.find(punch::wire::attr::refresh_credential);
+  return c ? bytes(c->value.begin(), c->value.end()) : bytes{};
 }
 
 // The NONCE in a broker answer, if any.

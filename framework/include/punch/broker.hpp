@@ -1,7 +1,9 @@
 // The broker service: answers STUN Binding, Register, Lookup and Connect on one datagram
 // socket of any transport, and introduces both peers of a Connect to each other at once.
 // A Register proves its source address (a NONCE the broker gave it) and its identity key (a
-// signature); every source address gets a token bucket. See docs/protocol.md.
+// signature); its answer carries a REFRESH-CREDENTIAL with which the same peer refreshes from
+// the same address without signing. Every source address gets a token bucket. See
+// docs/protocol.md.
 #pragma once
 
 #include "punch/registry.hpp"
@@ -22,7 +24,8 @@
 
 namespace punch {
 
-// The key of the broker's NONCE MACs (BLAKE2b, docs/protocol.md "NONCE").
+// The key of the broker's NONCE and REFRESH-CREDENTIAL MACs (BLAKE2b, docs/protocol.md "NONCE",
+// "Refresh").
 using broker_secret = std::array<std::byte, 32>;
 // A new random secret (libsodium's randombytes), for brokers that must share one.
 broker_secret random_broker_secret();
@@ -44,9 +47,14 @@ struct broker_options {
 
   // How long a NONCE the broker issued stays good for a Register (438 after that).
   std::chrono::seconds nonce_lifetime{300};
-  // The NONCE secret. Empty: a random one per broker. Brokers that serve one port from
-  // several threads (punch-broker --threads) must share one: a peer's next datagram may
-  // reach another thread than the one that gave it its NONCE.
+  // How long the REFRESH-CREDENTIAL of a signed Register lets the same peer refresh from the
+  // same address without a signature (438 after that, and the peer signs again): an observer
+  // on the path who copies a credential can keep that registration alive that long, as it can
+  // with a copied signed Register for nonce_lifetime (docs/security.md).
+  std::chrono::seconds refresh_lifetime{300};
+  // The secret of NONCEs and REFRESH-CREDENTIALs. Empty: a random one per broker. Brokers
+  // that serve one port from several threads (punch-broker --threads) must share one: a
+  // peer's next datagram may reach another thread than the one that gave it its NONCE.
   std::optional<broker_secret> nonce_secret;
 
   // A token bucket per source IP address (not port), checked for every datagram before it
@@ -78,7 +86,9 @@ struct broker_stats {
   std::uint64_t rate_limited = 0;    // dropped unread: the source address was over its rate
   std::uint64_t malformed = 0;       // dropped: not a valid STUN message
   std::uint64_t bindings = 0;
-  std::uint64_t registrations = 0;   // successful Register (new or refresh)
+  std::uint64_t registrations = 0;   // successful Register (new or refresh, signed or by credential)
+  std::uint64_t refreshes = 0;       // of those, refreshes by REFRESH-CREDENTIAL (no signature)
+  std::uint64_t signatures_verified = 0;  // Ed25519 verifications of Register SIGNATUREs, failed ones too
   std::uint64_t challenges = 0;      // 401 and 438 answers to Register (each with a NONCE)
   std::uint64_t auth_failed = 0;     // Registers with a good NONCE whose SIGNATURE did not verify
   std::uint64_t lookups = 0;

@@ -40,6 +40,8 @@ inline constexpr std::uint16_t ciphers = 0x4A0E;             // u32: the AEADs t
 inline constexpr std::uint16_t relay_id = 0x4A0B;            // 16 bytes naming an allocation (ALLOCATE)
 inline constexpr std::uint16_t nat_mapping = 0x4A0C;         // u32: 0 unknown, 1 easy, 2 hard (Register,
                                                              // and the subject's in Lookup/Connect/Introduce)
+inline constexpr std::uint16_t refresh_credential = 0x4A0F; // 20 bytes: the broker's answer to a signed Register;
+                                                             // a Register carrying it refreshes without a signature
 inline constexpr std::uint16_t other_address = stun::attr::other_address;  // RFC 5780: the broker's second port
 inline constexpr std::uint16_t nonce = stun::attr::nonce;    // broker-issued, signed in Register
 inline constexpr std::uint16_t message_integrity_sha256 = stun::attr::message_integrity_sha256;
@@ -71,6 +73,11 @@ inline constexpr std::size_t token_size = 16;
 // The broker's NONCE: 4 bytes of issue time and a 16-byte MAC over it and the requester's
 // address (a stateless cookie: the broker keeps nothing per nonce).
 inline constexpr std::size_t nonce_size = 20;
+// The broker's REFRESH-CREDENTIAL: 4 bytes of issue time and a 16-byte MAC over it, the
+// requester's address, its PUBLIC-KEY and PEER-ID (docs/protocol.md, "Refresh"). The same size
+// as a NONCE, which it replaces in the answer to a signed Register (answer_bound::reg_success).
+inline constexpr std::size_t refresh_credential_size = 20;
+static_assert(refresh_credential_size == nonce_size);
 using token = std::array<std::byte, token_size>;
 
 // Upper bounds of the broker's answers (IPv6 addresses, longest id, every host candidate,
@@ -78,10 +85,10 @@ using token = std::array<std::byte, token_size>;
 // which the peer pads its requests to. header + attributes + FINGERPRINT.
 namespace answer_bound {
 inline constexpr std::size_t address = 4 + 20;  // an XOR-address attribute for IPv6
-// Register's answers: success (XOR-MAPPED-ADDRESS, LIFETIME, a fresh NONCE, OTHER-ADDRESS) or 401/438
-// (ERROR-CODE with a reason of at most 28 bytes, NONCE).
-inline constexpr std::size_t reg_success =
-    stun::header_size + address + 8 + (4 + nonce_size) + address /* OTHER-ADDRESS */ + stun::fingerprint_size;
+// Register's answers: success (XOR-MAPPED-ADDRESS, LIFETIME, REFRESH-CREDENTIAL after a signed
+// Register, OTHER-ADDRESS) or 401/438 (ERROR-CODE with a reason of at most 28 bytes, NONCE).
+inline constexpr std::size_t reg_success = stun::header_size + address + 8 + (4 + refresh_credential_size) +
+                                           address /* OTHER-ADDRESS */ + stun::fingerprint_size;
 inline constexpr std::size_t reg_challenge = stun::header_size + (8 + 28) + (4 + nonce_size) + stun::fingerprint_size;
 inline constexpr std::size_t reg = reg_success > reg_challenge ? reg_success : reg_challenge;
 inline constexpr std::size_t lookup = stun::header_size + (4 + max_peer_id_size) + (4 + 32) + 8 + address +

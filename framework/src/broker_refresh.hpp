@@ -1,0 +1,80 @@
+// The broker's REFRESH-CREDENTIAL (private header; docs/protocol.md, "Refresh"): what the
+// answer to a signed Register carries, so that the peer's keepalive refreshes cost the broker
+// a keyed hash instead of a signature verification. 4 bytes of issue time and a 16-byte
+// keyed BLAKE2b over that time, the source address and port, the PUBLIC-KEY and the PEER-ID.
+// Stateless like the NONCE: the broker keeps nothing per credential. The MAC key is derived
+// from the broker secret with its own context, so a NONCE never passes for a credential nor
+// the reverse.
+#pragma once
+
+#include "broker_nonce.hpp"
+
+#include "punch/identity.hpp"
+
+#include <algorithm>
+#include <string_view>
+
+namespace punch::broker_detail {
+
+using refresh_credential = std::array<std::byte, wire::refresh_credential_size>;
+
+class refresh_issuer {
+public:
+  using clock = std::chrono::steady_clock;
+
+  explicit refresh_issuer(const broker_secret& secret) noexcept {
+    static constexpr std::string_view context = "punch REFRESH-CREDENTIAL key";
+    crypto_generichash(key_.data(), key_.size(), reinterpret_cast<const unsigned char*>(context.data()),
+                       context.size(), reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
+  }
+  ~refresh_issuer() { sodium_memzero(key_.data(), key_.size()); }
+  refresh_issuer(const refresh_issuer&) = delete;
+  refresh_issuer& operator=(const refresh_issuer&) = delete;
+
+  // The credential of `id`, bound to `key`, registered from `source` (unmapped) at `now`.
+  refresh_credential issue(const endpoint& source, const public_key& key, std::string_view id,
+                           clock::time_point now) const noexcept {
+    refresh_credential c;
+    const std::uint32_t t = seconds_of(now);
+    for (int i = 0; i < 4; ++i) c[static_cast<std::size_t>(i)] = std::byte(t >> (24 - 8 * i));
+    mac(t, source, key, id, std::span<std::byte, mac_size>(c.data() + 4, mac_size));
+    return c;
+  }
+
+  enum class verdict { good, stale, bad };
+  // Whether `value` is a credential this broker (or one sharing its secret) issued for exactly
+  // this source, key and id at most `lifetime` before `now`. The age first: it is public, and
+  // cheaper. `bad` covers a forgery, another source, key or id, and another broker's secret.
+  verdict check(std::span<const std::byte> value, const endpoint& source, const public_key& key, std::string_view id,
+                clock::time_point now, std::chrono::seconds lifetime) const noexcept {
+    if (value.size() != wire::refresh_credential_size) return verdict::bad;
+    const std::uint32_t issued = issue_time_of(value);
+    if (!fresh(issued, now, lifetime)) return verdict::stale;
+    std::array<std::byte, mac_size> expected;
+    mac(issued, source, key, id, expected);
+    return sodium_memcmp(expected.data(), value.data() + 4, mac_size) == 0 ? verdict::good : verdict::bad;
+  }
+
+private:
+  static constexpr std::size_t mac_size = wire::refresh_credential_size - 4;
+
+  // BLAKE2b-128 keyed with the derived key over time (4) ‖ source (family, address, port) ‖
+  // PUBLIC-KEY (32) ‖ id length (1) ‖ id: at most 120 bytes, one BLAKE2b block.
+  void mac(std::uint32_t t, const endpoint& source, const public_key& key, std::string_view id,
+           std::span<std::byte, mac_size> out) const noexcept {
+    std::array<unsigned char, 4 + max_endpoint_bytes + 32 + 1 + wire::max_peer_id_size> in{};
+    static_assert(public_key_size == 32);
+    std::size_t n = put_u32(in, 0, t);
+    n = put_endpoint(in, n, source);
+    for (auto b : key) in[n++] = std::to_integer<unsigned char>(b);
+    const std::size_t id_size = std::min(id.size(), wire::max_peer_id_size);  // the broker checked it
+    in[n++] = static_cast<unsigned char>(id_size);
+    for (std::size_t i = 0; i < id_size; ++i) in[n++] = static_cast<unsigned char>(id[i]);
+    crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(), n, key_.data(),
+                       key_.size());
+  }
+
+  std::array<unsigned char, crypto_generichash_KEYBYTES> key_{};
+};
+
+}  // namespace punch::broker_detail
