@@ -22,12 +22,12 @@ struct bench_options {
   std::string echo = PUNCH_BENCH_ECHO;
   std::string coturn;  // empty: not measured
   std::vector<std::string> broker_args;
-  std::vector<std::string> alt_broker_args;  // non-empty: a second broker, "broker-alt"
+  std::vector<std::string> alt_broker_args;  // non-empty: a second broker, "alt"
+  std::string alt_broker;                    // non-empty: "alt" runs this punch-broker
   int rounds = 5;
   std::chrono::milliseconds duration{1000};
   load_options load;
-  std::vector<request_kind> kinds{request_kind::binding, request_kind::register_peer, request_kind::lookup,
-                                  request_kind::connect};
+  std::vector<request_kind> kinds{std::begin(all_kinds), std::end(all_kinds)};
   std::uint32_t peers = 1'000'000;
   int steps = 8;
   int server_cpu = 0, client_cpu = 1;
@@ -47,12 +47,15 @@ std::optional<bench_options> parse(int argc, char* argv[]) {
                                                            "(--broker-arg=--transport-option=batch=1)")
     ("alt-broker-arg", po::value(&o.alt_broker_args)->composing(),
      "also measure a second punch-broker (\"alt\") with this extra argument; repeatable")
+    ("alt-broker", po::value(&o.alt_broker)->value_name("PATH"),
+     "also measure this punch-broker (\"alt\"; another build, for a before/after in one run)")
     ("coturn", po::value(&o.coturn)->value_name("PATH"), "also measure this STUN server (turnserver) by Binding")
     ("rounds", po::value(&o.rounds)->default_value(o.rounds), "interleaved rounds; medians are reported")
     ("duration-ms", po::value(&duration_ms)->default_value(duration_ms), "length of one run")
     ("sockets", po::value(&o.load.sockets)->default_value(o.load.sockets), "client sockets")
     ("window", po::value(&o.load.window)->default_value(o.load.window), "requests in flight per socket (≤ 64)")
-    ("kinds", po::value(&kinds)->default_value("binding,register,lookup,connect"), "request kinds to run")
+    ("kinds", po::value(&kinds)->default_value("binding,register,register-signed,lookup,connect"),
+     "request kinds to run (register: refreshes with the broker's credential; register-signed: signed Registers)")
     ("peers", po::value(&o.peers)->default_value(o.peers), "registrations for the memory curve (0: skip it)")
     ("steps", po::value(&o.steps)->default_value(o.steps), "points on the memory curve")
     ("server-cpu", po::value(&o.server_cpu)->default_value(o.server_cpu), "CPU every server is pinned to (-1: none)")
@@ -74,7 +77,8 @@ std::optional<bench_options> parse(int argc, char* argv[]) {
     std::cout << "Usage: punch-bench [options]\n\n"
                  "Measures punch-broker against a raw UDP echo server (recvmmsg/sendmmsg, the\n"
                  "ceiling of a one-core request/response server) and optionally coturn, all pinned\n"
-                 "to one CPU, with Binding, Register, Lookup and Connect requests from many sockets;\n"
+                 "to one CPU, with Binding, Register (refreshes with the broker's credential, and\n"
+                 "signed), Lookup and Connect requests from many sockets;\n"
                  "then registers --peers ids in a fresh broker and reads its RSS (VmRSS, VmHWM).\n\n"
               << d;
     std::exit(0);
@@ -85,7 +89,7 @@ std::optional<bench_options> parse(int argc, char* argv[]) {
     const auto comma = std::min(kinds.find(',', at), kinds.size());
     const std::string k = kinds.substr(at, comma - at);
     bool known = false;
-    for (auto kind : {request_kind::binding, request_kind::register_peer, request_kind::lookup, request_kind::connect})
+    for (auto kind : all_kinds)
       if (k == name_of(kind)) o.kinds.push_back(kind), known = true;
     if (!known) {
       std::cerr << "punch-bench: --kinds: unknown kind \"" << k << "\"\n";
@@ -171,8 +175,9 @@ int main(int argc, char* argv[]) {
                                          "--rate-limit", "0"};
     broker_argv.insert(broker_argv.end(), o.broker_args.begin(), o.broker_args.end());
     add("broker", broker_argv, false, false, port);
-    if (!o.alt_broker_args.empty()) {
+    if (!o.alt_broker_args.empty() || !o.alt_broker.empty()) {
       port = free_udp_port();
+      if (!o.alt_broker.empty()) broker_argv[0] = o.alt_broker;
       broker_argv[2] = "127.0.0.1:" + std::to_string(port);
       broker_argv.insert(broker_argv.end(), o.alt_broker_args.begin(), o.alt_broker_args.end());
       add("alt", std::move(broker_argv), false, false, port);
@@ -194,7 +199,7 @@ int main(int argc, char* argv[]) {
           if (t.stun_only && kind != request_kind::binding) continue;
           load l(ctx, t.at, o.load);
           credentials creds(l.sockets(), t.echo);
-          const std::string tag = "r" + std::to_string(round) + std::string(name_of(kind)).substr(0, 1);
+          const std::string tag = "r" + std::to_string(round) + "k" + std::to_string(static_cast<int>(kind));
           if (!t.echo && kind != request_kind::binding) {
             register_sockets setup(tag, l.sockets(), creds);
             l.run(setup, std::chrono::seconds(5));

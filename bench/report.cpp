@@ -59,10 +59,10 @@ std::vector<median_record> median_of(const std::vector<run_record>& runs) {
 }
 
 void print_table(std::ostream& out, const std::vector<median_record>& m) {
-  out << "\nrequest   server   runs   req/s  req/cpu-s  server cpu  p50 (us)  p99 (us)    loss  errors  vs echo (req/s, req/cpu-s)\n";
+  out << "\nrequest          server   runs   req/s  req/cpu-s  server cpu  p50 (us)  p99 (us)    loss  errors  vs echo (req/s, req/cpu-s)\n";
   for (const auto& r : m) {
     const auto* echo = find(m, r.kind, "echo");
-    out << std::left << std::setw(10) << name_of(r.kind) << std::setw(9) << r.target << std::right << std::fixed
+    out << std::left << std::setw(17) << name_of(r.kind) << std::setw(9) << r.target << std::right << std::fixed
         << std::setw(4) << r.runs << std::setprecision(0) << std::setw(8) << r.rate << std::setw(11)
         << r.per_cpu_second << std::setw(11) << 100 * r.cpu_share << '%' << std::setw(10) << r.p50_us
         << std::setw(10) << r.p99_us << std::setw(7) << std::setprecision(2)
@@ -86,7 +86,7 @@ void print_ratios(std::ostream& out, const std::vector<median_record>& m) {
         << (by_rate >= target ? "met" : "NOT MET") << '\n';
   };
   line("broker Binding / echo ceiling", request_kind::binding, "broker", "echo", 0.8);
-  line("broker Register / echo ceiling", request_kind::register_peer, "broker", "echo", 0.6);
+  line("broker Register (refresh) / echo ceiling", request_kind::register_peer, "broker", "echo", 0.6);
   line("broker Lookup / echo ceiling", request_kind::lookup, "broker", "echo", 0.6);
   line("broker Binding / coturn Binding", request_kind::binding, "broker", "coturn", 1.5);
 }

@@ -11,7 +11,8 @@ namespace {
 std::uint16_t method_code(request_kind k) noexcept {
   switch (k) {
     case request_kind::binding: return wire::method::binding;
-    case request_kind::register_peer: return wire::method::register_peer;
+    case request_kind::register_peer:
+    case request_kind::register_signed: return wire::method::register_peer;
     case request_kind::lookup: return wire::method::lookup;
     case request_kind::connect: return wire::method::connect;
   }
@@ -24,6 +25,7 @@ std::string_view name_of(request_kind k) noexcept {
   switch (k) {
     case request_kind::binding: return "binding";
     case request_kind::register_peer: return "register";
+    case request_kind::register_signed: return "register-signed";
     case request_kind::lookup: return "lookup";
     case request_kind::connect: return "connect";
   }
@@ -37,6 +39,7 @@ std::span<const std::byte> build_request(std::span<std::byte> out, const request
     case request_kind::binding:
       break;
     case request_kind::register_peer:
+    case request_kind::register_signed:
       b.add_string(wire::attr::peer_id, f.id);
       b.add_xor_address(wire::attr::host_candidate, f.host);
       b.add_u32(wire::attr::lifetime, f.lifetime);
@@ -48,7 +51,8 @@ std::span<const std::byte> build_request(std::span<std::byte> out, const request
           std::memcpy(value.data(), sig.data(), sig.size());
         });
       } else {
-        wire::pad_request(b, wire::answer_bound::reg);  // the size of the challenge
+        if (!f.credential.empty()) b.add(wire::attr::refresh_credential, f.credential);
+        wire::pad_request(b, wire::answer_bound::reg);  // the size of the largest answer
       }
       break;
     case request_kind::lookup:
@@ -83,6 +87,13 @@ std::span<const std::byte> nonce_of(std::span<const std::byte> d) noexcept {
   error_code ec;
   auto m = stun::message::parse(d, ec);
   auto a = m ? m->find(wire::attr::nonce) : std::nullopt;
+  return a ? a->value : std::span<const std::byte>{};
+}
+
+std::span<const std::byte> credential_of(std::span<const std::byte> d) noexcept {
+  error_code ec;
+  auto m = stun::message::parse(d, ec);
+  auto a = m ? m->find(wire::attr::refresh_credential) : std::nullopt;
   return a ? a->value : std::span<const std::byte>{};
 }
 

@@ -1,5 +1,5 @@
-// punch-bench's requests: Binding, Register (signed over the broker's NONCE), Lookup and
-// Connect built with the wire codec, padded as the amplification rule asks
+// punch-bench's requests: Binding, Register (refreshed with the broker's REFRESH-CREDENTIAL,
+// or signed over its NONCE), Lookup and Connect built with the wire codec, padded as the amplification rule asks
 // (docs/protocol.md), and the checks on the answers.
 #pragma once
 
@@ -14,9 +14,14 @@
 
 namespace punch::bench {
 
-enum class request_kind : std::uint8_t { binding, register_peer, lookup, connect };
+// register_peer is the keepalive's refresh, with the broker's REFRESH-CREDENTIAL;
+// register_signed a Register signed over the broker's NONCE (docs/protocol.md, "Register").
+enum class request_kind : std::uint8_t { binding, register_peer, register_signed, lookup, connect };
+inline constexpr request_kind all_kinds[] = {request_kind::binding, request_kind::register_peer,
+                                             request_kind::register_signed, request_kind::lookup,
+                                             request_kind::connect};
 
-// "binding", "register", "lookup", "connect".
+// "binding", "register", "register-signed", "lookup", "connect".
 std::string_view name_of(request_kind k) noexcept;
 
 // What one request says; the ids are the caller's.
@@ -27,12 +32,14 @@ struct request_fields {
   stun::endpoint host;      // Register: one host candidate
   std::uint32_t lifetime = 600;
   const identity* key = nullptr;      // Register: PUBLIC-KEY, and the SIGNATURE's key
-  std::span<const std::byte> nonce;   // Register: the broker's NONCE; empty: unsigned
+  std::span<const std::byte> nonce;   // Register: the broker's NONCE; empty: not signed
+  std::span<const std::byte> credential;  // Register without NONCE: the REFRESH-CREDENTIAL
 };
 
 // Builds the request into `out` (stun::max_message_size bytes): FINGERPRINT always, PADDING
-// up to the answer bound for Lookup, Connect and an unsigned Register; a Register with a
-// NONCE is signed by `key`. Empty if `out` is too small.
+// up to the answer bound for Lookup, Connect and a Register that is not signed (a refresh
+// with its credential, or the first, unsigned one); a Register with a NONCE is signed by
+// `key`. Empty if `out` is too small.
 std::span<const std::byte> build_request(std::span<std::byte> out, const request_fields& f,
                                          const stun::transaction_id& id);
 
@@ -40,9 +47,11 @@ std::span<const std::byte> build_request(std::span<std::byte> out, const request
 enum class answer_class : std::uint8_t { success, error, request, other };
 answer_class classify(std::span<const std::byte> datagram) noexcept;
 std::uint16_t method_of(std::span<const std::byte> datagram) noexcept;
-// The ERROR-CODE of an error answer (0 if none), and its NONCE (empty if none); both parse.
+// The ERROR-CODE of an error answer (0 if none), its NONCE and REFRESH-CREDENTIAL (empty if
+// none); each parses the datagram.
 int error_code_of(std::span<const std::byte> datagram) noexcept;
 std::span<const std::byte> nonce_of(std::span<const std::byte> datagram) noexcept;
+std::span<const std::byte> credential_of(std::span<const std::byte> datagram) noexcept;
 
 // The 20-byte success response that acknowledges an Introduce with transaction `datagram`'s id.
 std::span<const std::byte> introduce_ack(std::span<std::byte, stun::header_size> out,

@@ -1,8 +1,10 @@
 // What punch-bench sends: a steady stream of one request kind, the registrations a Register,
-// Lookup or Connect run needs first (which also get each socket its NONCE), and the bulk
-// registration that fills a broker for the memory curve. Registers are signed as a peer
-// signs them: one identity key per client socket, over the NONCE of the broker's last answer
-// to that socket, so the broker verifies a signature per Register (docs/protocol.md).
+// Lookup or Connect run needs first (which also get each socket its NONCE and its
+// REFRESH-CREDENTIAL), and the bulk registration that fills a broker for the memory curve.
+// Signed Registers are signed as a peer signs them: one identity key per client socket, over
+// the NONCE of the broker's last answer to that socket, so the broker verifies a signature
+// per Register; refreshes carry the credential of the socket's signed Register instead, as a
+// session's keepalive does (docs/protocol.md).
 #pragma once
 
 #include "load.hpp"
@@ -41,30 +43,43 @@ inline request_fields fields(request_kind k, std::string_view id = {}, std::stri
   return f;
 }
 
-// Per client socket of one load: its identity key (made once) and the NONCE the broker last
-// sent it. For the echo server, which issues none, a stand-in NONCE of the right size, so that
-// it gets Registers of the broker's size, signed just the same.
+// Per client socket of one load: its identity key (made once), the NONCE the broker last
+// sent it and the REFRESH-CREDENTIAL of its last signed Register. For the echo server, which
+// issues neither, stand-ins of the right sizes, so that it gets Registers of the broker's
+// size, signed just the same.
 struct credentials {
-  credentials(std::size_t sockets, bool stand_in_nonce) : nonces(sockets) {
+  credentials(std::size_t sockets, bool stand_in) : nonces(sockets), refresh(sockets) {
     for (std::size_t i = 0; i < sockets; ++i) {
       std::array<std::byte, 32> seed{};
       std::memcpy(seed.data(), &i, sizeof i);
       keys.push_back(identity::from_seed(seed));
-      if (stand_in_nonce) nonces[i].assign(wire::nonce_size, std::byte{0});
+      if (stand_in) {
+        nonces[i].assign(wire::nonce_size, std::byte{0});
+        refresh[i].assign(wire::refresh_credential_size, std::byte{0});
+      }
     }
   }
-  // Keeps the NONCE of an answer to socket i, if it has one.
+  // Keeps the NONCE and the REFRESH-CREDENTIAL of an answer to socket i, if it has them.
   void learn(std::size_t i, std::span<const std::byte> answer) {
     if (auto n = nonce_of(answer); !n.empty()) nonces[i].assign(n.begin(), n.end());
+    if (auto c = credential_of(answer); !c.empty()) refresh[i].assign(c.begin(), c.end());
   }
   request_fields signed_register(std::size_t i, std::string_view id, stun::endpoint host, std::uint32_t lifetime) const {
-    auto f = fields(request_kind::register_peer, id, {}, host, lifetime);
+    auto f = fields(request_kind::register_signed, id, {}, host, lifetime);
     f.key = &keys[i];
     f.nonce = nonces[i];
     return f;
   }
+  // What socket i's signed Register registered, refreshed with its credential.
+  request_fields refresh_register(std::size_t i, std::string_view id, stun::endpoint host, std::uint32_t lifetime) const {
+    auto f = fields(request_kind::register_peer, id, {}, host, lifetime);
+    f.key = &keys[i];
+    f.credential = refresh[i];
+    return f;
+  }
   std::vector<identity> keys;
   std::vector<std::vector<std::byte>> nonces;
+  std::vector<std::vector<std::byte>> refresh;
 };
 
 inline stun::endpoint host_candidate(const udp_endpoint& local) {
@@ -72,9 +87,10 @@ inline stun::endpoint host_candidate(const udp_endpoint& local) {
 }
 
 // The same kind of request from every socket, for as long as the run lasts. Socket i is
-// registered as "<tag>s<i>" (register_sockets); Lookup asks for socket i+1, Connect introduces
-// socket i to socket i+1 (whose load acknowledges the Introduce). Register refreshes one of 16
-// ids per socket in turn.
+// registered as "<tag>s<i>" (register_sockets); Register refreshes that registration with the
+// socket's credential (no signature: the steady state of a keepalive), Lookup asks for socket
+// i+1, Connect introduces socket i to socket i+1 (whose load acknowledges the Introduce).
+// Register-signed registers one of 16 other ids per socket in turn, each signed.
 class steady_workload final : public workload {
 public:
   steady_workload(request_kind k, std::string tag, std::size_t sockets, credentials& creds)
@@ -87,6 +103,10 @@ public:
       case request_kind::binding:
         return build_request(out, fields(kind_), id);
       case request_kind::register_peer: {
+        const id_text me("%ss%zu", tag_.c_str(), i);
+        return build_request(out, creds_.refresh_register(i, me.view, host_candidate(local), 600), id);
+      }
+      case request_kind::register_signed: {
         const id_text me("%ss%zuk%zu", tag_.c_str(), i, turn_[i]++ % 16);
         return build_request(out, creds_.signed_register(i, me.view, host_candidate(local), 600), id);
       }
@@ -101,9 +121,9 @@ public:
     }
     return {};
   }
-  // A refresh signs the NONCE of the answer before it, as a peer's keepalive does.
+  // A signed Register signs the NONCE of the answer before it, as a peer does.
   void answered(std::size_t i, const stun::transaction_id&, answer_class c, std::span<const std::byte> d) override {
-    if (kind_ == request_kind::register_peer && c == answer_class::success && !echo) creds_.learn(i, d);
+    if (kind_ == request_kind::register_signed && c == answer_class::success && !echo) creds_.learn(i, d);
   }
 
 private:
@@ -116,7 +136,8 @@ private:
 
 // Registers socket i as "<tag>s<i>" once, retrying a lost request; done when all are. The
 // first Register of a socket without a NONCE is unsigned and challenged (401 with a NONCE),
-// and sent again signed: afterwards every socket has its NONCE.
+// and sent again signed: afterwards every socket has its NONCE, and the credential that
+// refreshes "<tag>s<i>".
 class register_sockets final : public workload {
 public:
   register_sockets(std::string tag, std::size_t sockets, credentials& creds)
