@@ -11,8 +11,9 @@
 // flags bits 0-1: the source (4 fixed endpoints); bit 2: fix the length field; bit 3: fix
 // FINGERPRINT; bit 4: take the transaction id of the last Introduce the broker sent; bit 5:
 // sign as a peer would (a 20-byte NONCE gets the last NONCE the broker sent to this source,
-// a 32-byte PUBLIC-KEY the fuzzer's key, and a 64-byte SIGNATURE that key's signature);
-// bit 6: with the second of the fuzzer's two keys (the id binding: 403).
+// a 20-byte REFRESH-CREDENTIAL the last credential it sent there, a 32-byte PUBLIC-KEY the
+// fuzzer's key, and a 64-byte SIGNATURE that key's signature); bit 6: with the second of the
+// fuzzer's two keys (the id binding: 403).
 #include "fake_transport.hpp"
 #include "fixups.hpp"
 
@@ -61,10 +62,11 @@ const punch::identity& key_of(bool second) {
 }
 
 // Makes a Register say what a peer holding `key` says over `nonce` (empty: keeps its own):
-// NONCE and PUBLIC-KEY values replaced, the first SIGNATURE recomputed over the bytes before
-// it with the header's length ending at it (stun::message::covered_by). Walks the raw
-// attributes: the datagram need not parse.
-void sign(std::vector<std::byte>& d, std::span<const std::byte> nonce, const punch::identity& key) {
+// NONCE, REFRESH-CREDENTIAL (with `credential`, if not empty) and PUBLIC-KEY values replaced,
+// the first SIGNATURE recomputed over the bytes before it with the header's length ending at
+// it (stun::message::covered_by). Walks the raw attributes: the datagram need not parse.
+void sign(std::vector<std::byte>& d, std::span<const std::byte> nonce, std::span<const std::byte> credential,
+          const punch::identity& key) {
   std::size_t at = stun::header_size;
   while (at + 4 <= d.size()) {
     const std::uint16_t type = fuzz::read_u16(d, at), len = fuzz::read_u16(d, at + 2);
@@ -72,6 +74,9 @@ void sign(std::vector<std::byte>& d, std::span<const std::byte> nonce, const pun
     auto value = d.begin() + static_cast<std::ptrdiff_t>(at + 4);
     if (type == wire::attr::nonce && len == wire::nonce_size && nonce.size() == wire::nonce_size)
       std::copy(nonce.begin(), nonce.end(), value);
+    if (type == wire::attr::refresh_credential && len == wire::refresh_credential_size &&
+        credential.size() == wire::refresh_credential_size)
+      std::copy(credential.begin(), credential.end(), value);
     if (type == wire::attr::public_key && len == punch::public_key_size)
       std::copy(key.key().begin(), key.key().end(), value);
     if (type == wire::attr::signature && len == punch::signature_size) {
@@ -91,6 +96,7 @@ struct checker {
   stun::transaction_id last_introduce{};
   bool have_introduce = false;
   std::array<std::vector<std::byte>, 4> nonces;  // the last NONCE sent to each source
+  std::array<std::vector<std::byte>, 4> credentials;  // the last REFRESH-CREDENTIAL, likewise
 
   // What the broker sent while handling `request` from `from` (source number `source`).
   void check(std::span<const std::byte> request, const endpoint& from, int source,
@@ -128,6 +134,12 @@ struct checker {
         if (auto n = m->find(wire::attr::nonce)) {
           expect(n->value.size() == wire::nonce_size, "a NONCE that is not 20 bytes");
           nonces[static_cast<std::size_t>(source)].assign(n->value.begin(), n->value.end());
+        }
+        if (auto c = m->find(wire::attr::refresh_credential)) {
+          expect(m->cls() == stun::message_class::success_response && m->method() == wire::method::register_peer,
+                 "a REFRESH-CREDENTIAL outside a Register success answer");
+          expect(c->value.size() == wire::refresh_credential_size, "a REFRESH-CREDENTIAL that is not 20 bytes");
+          credentials[static_cast<std::size_t>(source)].assign(c->value.begin(), c->value.end());
         }
       }
     }
@@ -176,7 +188,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     datagram.assign(bytes.begin(), bytes.end());
     if (flags & 4) fuzz::fix_length(datagram);
     if ((flags & 16) && check.have_introduce) fuzz::set_transaction_id(datagram, check.last_introduce);
-    if (flags & 32) sign(datagram, check.nonces[flags & 3], key_of((flags & 64) != 0));
+    if (flags & 32) sign(datagram, check.nonces[flags & 3], check.credentials[flags & 3], key_of((flags & 64) != 0));
     if (flags & 8) fuzz::fix_fingerprint(datagram);
     const endpoint& source = from[flags & 3];
 
@@ -197,9 +209,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (verbose) {
     const auto& st = b->stats();
-    std::fprintf(stderr, "received %llu rate-limited %llu malformed %llu registrations %llu challenges %llu auth-failed %llu lookups %llu connects %llu introductions %llu acked %llu errors %llu\n",
+    std::fprintf(stderr, "received %llu rate-limited %llu malformed %llu registrations %llu refreshes %llu challenges %llu auth-failed %llu lookups %llu connects %llu introductions %llu acked %llu errors %llu\n",
                  (unsigned long long)st.received, (unsigned long long)st.rate_limited, (unsigned long long)st.malformed,
-                 (unsigned long long)st.registrations, (unsigned long long)st.challenges, (unsigned long long)st.auth_failed,
+                 (unsigned long long)st.registrations, (unsigned long long)st.refreshes, (unsigned long long)st.challenges, (unsigned long long)st.auth_failed,
                  (unsigned long long)st.lookups, (unsigned long long)st.connects, (unsigned long long)st.introductions,
                  (unsigned long long)st.introductions_acked, (unsigned long long)st.errors_sent);
   }

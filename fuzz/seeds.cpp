@@ -3,7 +3,8 @@
 //   punch_fuzz_seeds fuzz/corpus
 // A registration is two records, as a peer sends them: the unsigned Register (answered 401
 // with a NONCE) and the signed one, whose NONCE fuzz_broker replaces with the one its broker
-// sent and whose SIGNATURE it recomputes (record flag 32, "sign").
+// sent and whose SIGNATURE it recomputes (record flag 32, "sign"). A refresh is one record
+// whose REFRESH-CREDENTIAL the same flag replaces with the one the broker sent that source.
 #include "punch/identity.hpp"
 #include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
@@ -110,6 +111,23 @@ bytes register_message(const char* id, int tx, std::initializer_list<endpoint> h
   return {out.begin(), out.end()};
 }
 
+// The keepalive's refresh of what register_message registered: no NONCE, no SIGNATURE, a
+// placeholder REFRESH-CREDENTIAL that fuzz_broker replaces (flag 32); padded like the
+// unsigned Register. `nat`: a NAT-MAPPING that the registration did not have (refused).
+bytes refresh_message(const char* id, int tx, std::initializer_list<endpoint> hosts, bool nat = false) {
+  std::array<std::byte, stun::max_message_size> buf;
+  stun::builder b(buf, stun::message_class::request, wire::method::register_peer, id_of(tx));
+  b.add_string(wire::attr::peer_id, id);
+  b.add_u32(wire::attr::lifetime, 30);
+  for (const auto& h : hosts) b.add_xor_address(wire::attr::host_candidate, h);
+  b.add(wire::attr::public_key, peer_key().key());
+  if (nat) b.add_u32(wire::attr::nat_mapping, 1);
+  b.add(wire::attr::refresh_credential, bytes(wire::refresh_credential_size));
+  wire::pad_request(b, wire::answer_bound::reg);
+  const auto out = b.finish_with_fingerprint();
+  return {out.begin(), out.end()};
+}
+
 // Registers `id` from the source in `flags`: the two records of the NONCE exchange.
 input& register_peer(input& in, std::uint8_t flags, const char* id, int tx, std::initializer_list<endpoint> hosts = {}) {
   return in.add(flags, register_message(id, tx, hosts, false)).add(flags | sign, register_message(id, tx + 100, hosts, true));
@@ -127,9 +145,20 @@ void broker_seeds(const std::filesystem::path& dir) {
     in.add(fix | 2, request(wire::method::lookup, 5,
                             [](stun::builder& b) { b.add_string(wire::attr::target_id, "bob"); },
                             wire::answer_bound::lookup));
+    // The keepalive's refresh (accepted); then one with other candidates, one with a
+    // NAT-MAPPING (refused: registration changed), and one with the placeholder credential
+    // left as it is (refused).
+    in.add(fix | 0 | sign, refresh_message("alice", 20, {ep("10.0.0.2", 4000)}))
+        .add(fix | 0 | sign, refresh_message("alice", 21, {}))
+        .add(fix | 0 | sign, refresh_message("alice", 22, {ep("10.0.0.2", 4000)}, true))
+        .add(fix | 0, refresh_message("alice", 23, {ep("10.0.0.2", 4000)}));
     // Another key for a live id (403), then the same key from another source (a move).
     register_peer(in, fix | 2 | 64, "alice", 14);
     register_peer(in, fix | 3, "alice", 15);
+    // Source 0's credential, now that alice moved to source 3, is refused; source 3's own
+    // refreshes the moved registration.
+    in.add(fix | 0 | sign, refresh_message("alice", 24, {ep("10.0.0.2", 4000)}))
+        .add(fix | 3 | sign, refresh_message("alice", 25, {}));
     write(dir, "register_lookup", in);
   }
   const auto connect = [](int tx) {
