@@ -35,6 +35,9 @@ po::options_description make_description() {
     ("relay", po::value<std::string>()->value_name("HOST:PORT"),
      "a punch-relay to go through when no direct path opens (both peers need the same one); "
      "the connection moves to a direct path if one opens later")
+    ("no-port-prediction", po::bool_switch(),
+     "do not try port prediction when one NAT is hard and the other easy (it opens up to 256 "
+     "sockets behind a hard NAT, or sends up to 2048 probes behind an easy one)")
     ("key", po::value<std::string>()->value_name("PATH"),
      "our identity key file (default ${XDG_CONFIG_HOME:-~/.config}/punch/NAME.key); "
      "made with mode 0600 on first run, refused if group or others may read or write it")
@@ -69,7 +72,8 @@ std::string help_text(const po::options_description& d) {
          "event); the other side passes it as --expect-key.\n\n"
          "--events objects: registered {id, key, reflexive, nat: easy|hard|unknown, ms},\n"
          "introduced {peer},\n"
-         "connected {peer, key, remote, path: host|reflexive|peer-reflexive|relay, ms},\n"
+         "connected {peer, key, remote, path: host|reflexive|peer-reflexive|predicted|relay,\n"
+         "ms},\n"
          "path_changed {peer, remote, path} (a relayed connection went direct), closed\n"
          "{peer, reason: local|remote}, error {message}; ms counts from start-up.\n\n"
          "Exit codes:\n"
@@ -253,6 +257,7 @@ parse_result parse_options(int argc, const char* const argv[]) {
                    "\": expected seconds, more than 0 and at most 86400");
   o.timeout = *timeout;
   o.events = vm["events"].as<bool>();
+  o.port_prediction = !vm["no-port-prediction"].as<bool>();
 
   r.what = parse_result::action::run;
   return r;

@@ -40,6 +40,7 @@ struct peer_options {
   bool bind_given = false;                  // false: the address family may follow the broker's
   std::chrono::milliseconds timeout{std::chrono::seconds{30}};
   bool events = false;
+  bool port_prediction = true;              // false: --no-port-prediction
 };
 
 struct parse_result {

@@ -236,6 +236,7 @@ asio::awaitable<int> run_peer(const peer_options& o, clock::time_point start) {
     so.local = o.bind;
     so.key = key;
     so.relay = relay_ep;
+    so.prediction.enabled = o.port_prediction;
     if (!o.bind_given && broker.protocol() != o.bind.protocol())
       so.local = endpoint{asio::ip::address_v6::any(), 0};
     // One --timeout for everything: no single step may take longer than the whole.

@@ -259,3 +259,10 @@ BOOST_AUTO_TEST_CASE(a_relay_is_taken_as_given_and_bad_ones_are_errors_naming_re
     }
   }
 }
+
+BOOST_AUTO_TEST_CASE(port_prediction_is_on_unless_no_port_prediction_is_given) {
+  BOOST_CHECK(parse({"--broker", "127.0.0.1:1", "--id", "a"}).options.port_prediction);
+  auto r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--no-port-prediction"});
+  BOOST_REQUIRE(r.what == parse_result::action::run);
+  BOOST_CHECK(!r.options.port_prediction);
+}
