@@ -24,7 +24,7 @@
 
 namespace punch {
 
-// The key of the broker's NONCE and REFRESH-CREDENTIAL MACs (BLAKE2b, docs/protocol.md "NONCE",
+// The secret behind the broker's NONCE and REFRESH-CREDENTIAL MACs (docs/protocol.md "NONCE",
 // "Refresh").
 using broker_secret = std::array<std::byte, 32>;
 // A new random secret (libsodium's randombytes), for brokers that must share one.
