@@ -95,7 +95,7 @@ std::string hint(const options& o, punch::error_code ec) {
       const auto& b = nat->behaviour;
       if (b && b->mapping != sim::mapping_behaviour::endpoint_independent) {
         return "hint: a " + nat->name + " NAT gives each destination its own external port "
-               "(RFC 4787 §4.1): the other side's NAT filters the port it never sent to, so "
+               "(RFC 4787 §4.1): when both sides do, neither can guess where to aim, so "
                "this pair needs a relay (run without --no-relay)";
       }
     }
@@ -163,6 +163,7 @@ asio::awaitable<int> story(world& w, narrator& say, const options& o) {
 void narrate(world& w, narrator& say) {
   say.set_clock(w.net);
   say.broker(w.broker_socket.local_endpoint());
+  say.broker(w.other_socket.local_endpoint());
   say.label(w.alice.local_endpoint(), "alice's host address");
   say.label(w.bob.local_endpoint(), "bob's host address");
   say.label(w.relay_socket.local_endpoint(), "the relay");

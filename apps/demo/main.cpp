@@ -26,6 +26,9 @@ int main(int argc, char* argv[]) {
     boost::asio::co_spawn(ctx, w.broker.run(), [&](std::exception_ptr e) {
       if (e && !error) error = e;
     });
+    boost::asio::co_spawn(ctx, w.other_port.run(), [&](std::exception_ptr e) {
+      if (e && !error) error = e;
+    });
     boost::asio::co_spawn(ctx, w.relay.run(), [&](std::exception_ptr e) {
       if (e && !error) error = e;
     });

@@ -15,6 +15,8 @@ using kind = punch::session_event::kind;
 
 // Losses shown one by one; the rest are only counted.
 constexpr std::size_t losses_shown = 3;
+// Lines of one kind (mappings, destinations, drops) at one node; the rest are only counted.
+constexpr std::size_t lines_per_kind = 4;
 
 bool is_peer(const std::string& node) { return node == "alice" || node == "bob"; }
 
@@ -52,23 +54,33 @@ std::string narrator::filter_reason(const sim::event& e) {
          std::string(sim::to_string(f)) + ")";
 }
 
+// True while lines of `kind` at `node` are still told; the line after the last says so.
+bool narrator::tell(const std::string& kind, const std::string& node, std::chrono::nanoseconds at) {
+  const std::size_t n = ++told_[kind + " " + node];
+  if (n == lines_per_kind + 1)
+    line(at, 4, "(" + node + ": more " + kind + " follow, only counted: port prediction at work)");
+  return n <= lines_per_kind;
+}
+
 void narrator::network_event(const sim::event& e) {
   switch (e.kind) {
     case sim::event_kind::sent:
-      if (is_peer(e.node) && e.to != broker_ && first("sent " + e.node + text(e.to)))
+      if (is_peer(e.node) && !brokers_.contains(e.to) && first("sent " + e.node + text(e.to)) &&
+          tell("destinations", e.node, e.at))
         line(e.at, 2, e.node + " sends checks to " + name(e.to));
       break;
     case sim::event_kind::delivered:
-      if (is_peer(e.node) && e.from != broker_ && first("heard " + e.node + text(e.from)))
+      if (is_peer(e.node) && !brokers_.contains(e.from) && first("heard " + e.node + text(e.from)))
         line(e.at, 2, e.node + " hears from " + name(e.from));
       break;
     case sim::event_kind::mapping_created:
-      line(e.at, 4, e.node + " opens a mapping " + text(e.inside) + " => " + text(e.external) +
-                        " (first packet to " + text(e.remote) + ")");
+      if (tell("mappings", e.node, e.at))
+        line(e.at, 4, e.node + " opens a mapping " + text(e.inside) + " => " + text(e.external) +
+                          " (first packet to " + text(e.remote) + ")");
       break;
     case sim::event_kind::filtered:
       ++filtered_;
-      if (first("filtered " + e.node + text(e.from) + text(e.to)))
+      if (first("filtered " + e.node + text(e.from) + text(e.to)) && tell("drops", e.node, e.at))
         line(e.at, 4, e.node + " drops " + text(e.from) + " -> " + text(e.to) + ": " +
                           filter_reason(e));
       break;
@@ -93,7 +105,12 @@ void narrator::session_event(const std::string& who, const punch::session_event&
   switch (e.what) {
     case kind::registered:
       label(e.address, who + "'s reflexive address");
-      line(at, 0, who + " registered: the broker sees it at " + text(e.address));
+      line(at, 0, who + " registered: the broker sees it at " + text(e.address) +
+                      (e.nat == punch::nat_mapping::endpoint_dependent
+                           ? "; its NAT is hard (a new port for every destination)"
+                       : e.nat == punch::nat_mapping::endpoint_independent
+                           ? "; its NAT is easy (one port for every destination)"
+                           : ""));
       break;
     case kind::refreshed:
       break;

@@ -32,8 +32,8 @@ public:
   void label(const punch::endpoint& ep, std::string what);
   // Which peer sits behind a NAT box, for "alice has not sent to ... yet".
   void owner(const punch::sim::nat_box& nat, std::string peer);
-  // The endpoint whose traffic is the broker's (not narrated as punching).
-  void broker(const punch::endpoint& ep) { broker_ = ep; }
+  // An endpoint whose traffic is the broker's (not narrated as punching).
+  void broker(const punch::endpoint& ep) { brokers_.insert(ep); }
 
   // Handlers to attach to the network and to each session.
   void network_event(const punch::sim::event& e);
@@ -65,7 +65,11 @@ private:
   const punch::sim::network* net_ = nullptr;
   std::chrono::nanoseconds origin_{0};
   bool finished_ = false;
-  punch::endpoint broker_;
+  std::set<punch::endpoint> brokers_;
+  // Lines of one kind at one node so far: port prediction sends thousands of datagrams, and
+  // the story tells the first few of each kind and counts the rest.
+  std::map<std::string, std::size_t> told_;
+  bool tell(const std::string& kind, const std::string& node, std::chrono::nanoseconds at);
   std::map<punch::endpoint, std::string> labels_;
   std::map<std::string, nat_info> nats_;
   std::set<std::string> seen_;

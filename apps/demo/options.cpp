@@ -44,9 +44,9 @@ std::variant<options, int> parse_options(int argc, const char* const argv[], std
       "punch-demo: a punch::broker and two punch::sessions, alice and bob, each behind its own\n"
       "simulated NAT, all in this process. alice connects to bob through the broker, they\n"
       "exchange messages over the punched path and close; every step and every decision of\n"
-      "the NATs is printed, stamped with the simulated network's time. When punching cannot\n"
-      "work (a symmetric NAT against a port-restricted or symmetric one) they go through a\n"
-      "punch::relay, also in this process, unless --no-relay.\n"
+      "the NATs is printed, stamped with the simulated network's time. A symmetric NAT\n"
+      "against a port-restricted one connects by port prediction; two symmetric NATs cannot\n"
+      "connect directly and go through a punch::relay, also in this process, unless --no-relay.\n"
       "Exit status: 0 connected and exchanged messages, 3 could not connect (or no message got\n"
       "through), 2 bad options, 1 unexpected error.\n\n"
       "Options");

@@ -14,6 +14,19 @@ using namespace std::chrono_literals;
 
 constexpr std::uint16_t broker_port = 3478;
 constexpr std::uint16_t relay_port = 3479;
+constexpr std::uint16_t second_port = 3480;
+
+punch::broker_options main_port_options() {
+  punch::broker_options b;
+  b.other_address = punch::endpoint{asio::ip::make_address("203.0.113.10"), second_port};
+  return b;
+}
+
+punch::broker_options other_port_options() {
+  punch::broker_options b;
+  b.binding_only = true;
+  return b;
+}
 constexpr std::uint16_t peer_port = 5000;
 
 sim::link link_of(const options& o) {
@@ -74,9 +87,12 @@ world::world(const asio::any_io_executor& ex, const options& o)
       bob_host(add_peer(net, "bob", o.nat_bob, "nat-b", "198.51.100.2", "10.0.2.2", link_of(o))),
       relay_host(net.add_host("relay", net.internet(), asio::ip::make_address("203.0.113.20"), link_of(o))),
       broker_socket(broker_host.transport().open({{}, broker_port})),
+      other_socket(broker_host.transport().open({{}, second_port})),
       relay_socket(relay_host.transport().open({{}, relay_port})),
       registrations(punch::make_memory_registry(16)),
-      broker(broker_socket, *registrations),
+      no_registrations(punch::make_memory_registry(1)),
+      broker(broker_socket, *registrations, main_port_options()),
+      other_port(other_socket, *no_registrations, other_port_options()),
       relay(relay_socket),
       alice(alice_host.transport(), session_for(alice_host, "alice", o)),
       bob(bob_host.transport(), session_for(bob_host, "bob", o)) {}
@@ -85,7 +101,8 @@ void world::describe(std::ostream& out, const options& o) {
   out << "punch-demo: seed " << o.seed << ", every link " << o.latency.count()
       << " ms one way, loss " << o.loss << "\n"
       << "  " << std::left << std::setw(7) << "broker" << std::right
-      << broker_socket.local_endpoint() << " on the internet (punch::broker)\n";
+      << broker_socket.local_endpoint() << " on the internet (punch::broker; port "
+      << other_socket.local_endpoint().port() << " tells peers whether their NAT is easy or hard)\n";
   if (o.relay)
     out << "  " << std::left << std::setw(7) << "relay" << std::right << relay_socket.local_endpoint()
         << " on the internet (punch::relay, used only if punching fails)\n";
@@ -97,6 +114,7 @@ void world::close() {
   alice.close();
   bob.close();
   broker_socket.close();
+  other_socket.close();
   relay_socket.close();
 }
 

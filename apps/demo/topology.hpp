@@ -17,7 +17,8 @@
 
 namespace punch_demo {
 
-// broker 203.0.113.10:3478 and relay 203.0.113.20:3479 on the internet; alice 10.0.1.2:5000
+// broker 203.0.113.10:3478 (and its second port 3480, where peers learn whether their NAT is
+// easy or hard) and relay 203.0.113.20:3479 on the internet; alice 10.0.1.2:5000
 // behind nat-a (198.51.100.1)
 // and bob 10.0.2.2:5000 behind nat-b (198.51.100.2). A peer without a NAT takes the NAT's
 // public address instead. Every link gets the options' latency and loss.
@@ -37,9 +38,12 @@ public:
   punch::sim::host& bob_host;
   punch::sim::host& relay_host;
   punch::datagram_socket broker_socket;
+  punch::datagram_socket other_socket;  // the broker's second port: Binding only
   punch::datagram_socket relay_socket;
   std::unique_ptr<punch::registry> registrations;
+  std::unique_ptr<punch::registry> no_registrations;
   punch::broker broker;
+  punch::broker other_port;
   punch::relay relay;
   punch::session alice;
   punch::session bob;

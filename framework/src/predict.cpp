@@ -48,10 +48,8 @@ std::uint16_t probe_port(std::uint16_t known, std::size_t n) {
 asio::awaitable<void> session_state::predict(std::shared_ptr<punch_attempt> a) {
   auto self = shared_from_this();
   const auto& p = options.prediction;
-  // A pair that answers within `after` (cone filtering on the easy side, a shared LAN) makes
-  // prediction unnecessary.
   asio::steady_timer timer(ex);
-  timer.expires_at(a->started + p.after);
+  timer.expires_at(*a->prediction_start);
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   if (closed || a->finished || a->direct()) co_return;
   const auto until = clock::now() + p.duration;

@@ -159,13 +159,20 @@ asio::awaitable<void> session_state::send_check(punch_attempt& a, remote_candida
 asio::awaitable<std::shared_ptr<connection_state>> session_state::run_punch(std::shared_ptr<punch_attempt> a,
                                                                             clock::time_point deadline) {
   std::size_t round = 0;
-  if (options.relay) asio::co_spawn(ex, allocate_relay(a, deadline), asio::detached);
   // One NAT hard, the other easy: plain punching fails against port-restricted filtering.
   const bool hard = nat == nat_mapping::endpoint_dependent;
   const bool peer_hard = a->peer_nat == nat_mapping::endpoint_dependent;
   if (options.prediction.enabled && nat != nat_mapping::unknown && a->peer_nat != nat_mapping::unknown &&
-      hard != peer_hard && a->peer_reflexive.port() != 0)
+      hard != peer_hard && a->peer_reflexive.port() != 0) {
+    // A pair that answers within `after` plus three broker round trips (cone filtering on the
+    // easy side, a shared LAN; the peers' round trip is about the broker's on a slow network)
+    // makes prediction unnecessary.
+    a->prediction_start = a->started + options.prediction.after + 3 * broker_rtt;
     asio::co_spawn(ex, predict(a), asio::detached);
+  }
+  // After the prediction's start is known: the relay waits for it (and co_spawn may run the
+  // coroutine up to its first wait at once).
+  if (options.relay) asio::co_spawn(ex, allocate_relay(a, deadline), asio::detached);
   try {
     while (!closed && !a->done.fired() && clock::now() < deadline) {
       // Index loop: a check that arrives meanwhile may add a peer-reflexive candidate.

@@ -280,10 +280,14 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
 
   auto rto = options.request_rto;
   const auto started = clock::now();
-  while (!closed) {
+  for (int sent = 1; !closed; ++sent) {
     co_await socket.async_send_to(asio::buffer(req.data(), req.size()), to, asio::as_tuple(asio::use_awaitable));
     const auto wake = std::min(clock::now() + rto, deadline);
-    if (co_await tx.done.wait_until(wake)) break;
+    if (co_await tx.done.wait_until(wake)) {
+      // A round trip to the broker, when the answer cannot be a retransmission's (Karn).
+      if (sent == 1 && !server) broker_rtt = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
+      break;
+    }
     if (clock::now() >= deadline) {
       fail(errc::broker_unreachable,
            std::string(what) + ": no answer from " + role + str(to) + " after " +
@@ -321,9 +325,12 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
 // At relay_after without an answered pair (punch.cpp starts it with run_punch).
 asio::awaitable<void> session_state::allocate_relay(std::shared_ptr<punch_attempt> a, clock::time_point deadline) {
   auto self = shared_from_this();
-  // A direct pair that answers within relay_after makes the relay unnecessary.
-  const auto after = a->relay_first ? std::chrono::milliseconds(0) : options.relay_after;
-  if (co_await a->done.wait_until(std::min(a->started + after, deadline)) || closed) co_return;
+  // A direct pair that answers within relay_after makes the relay unnecessary. Port
+  // prediction gets a second of probing first (1000 probes against 256 mappings: a hit 98
+  // times in 100); the relay would win the race otherwise, and the upgrade come later.
+  auto from = a->relay_first ? a->started : a->started + options.relay_after;
+  if (a->prediction_start && !a->relay_first) from = std::max(from, *a->prediction_start + std::chrono::seconds(1));
+  if (co_await a->done.wait_until(std::min(from, deadline)) || closed) co_return;
   const endpoint relay = *options.relay;
   const std::string what = "allocating at the relay for \"" + a->peer + "\"";
   for (int attempt = 1; attempt <= 3 && !closed && !a->done.fired(); ++attempt) {

@@ -103,6 +103,8 @@ struct punch_attempt : std::enable_shared_from_this<punch_attempt> {
   // on the hard side the extra sockets (a slot is empty once closed, so indices stay valid).
   endpoint peer_reflexive;
   bool probing = false;  // the easy side: probes to the peer's address are predicted candidates
+  // When port prediction starts (unset: it does not run in this attempt).
+  std::optional<clock::time_point> prediction_start;
   std::vector<std::shared_ptr<datagram_socket>> spray;
 
   const remote_candidate* find(const endpoint& ep, std::size_t via = 0) const {
@@ -135,6 +137,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
   nat_mapping nat = nat_mapping::unknown;  // ours, measured against the broker's other port
   std::uint32_t ciphers = 0;  // what we offer in CIPHERS (wire::cipher bits)
   std::optional<endpoint> other_address;  // the broker's other port (OTHER-ADDRESS), if any
+  std::chrono::milliseconds broker_rtt{0};  // the last round trip to the broker (unretransmitted requests)
   std::function<void(const session_event&)> on_event;
   bool closed = false;
 

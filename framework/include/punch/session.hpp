@@ -42,7 +42,7 @@ struct port_prediction_options {
   std::size_t sockets = 256;                 // hard side: extra sockets (mappings), at most
   std::size_t probes = 2048;                 // easy side: probe checks, at most
   std::size_t probes_per_second = 1000;      // easy side: probe rate
-  std::chrono::milliseconds after{200};      // starts when no pair answered this long
+  std::chrono::milliseconds after{200};      // starts when no pair answered this long plus 3 broker round trips
   std::chrono::milliseconds duration{3000};  // then lasts at most this long
 };
 
