@@ -19,13 +19,6 @@ std::chrono::seconds clamp_lifetime(std::chrono::seconds s, const broker_options
   return std::min(std::max(s, o.min_lifetime), o.max_lifetime);
 }
 
-// True if the live registration `stored` is exactly what `asked` registers: the same key, the
-// reflexive address, NAT-MAPPING and host candidates (in order, as the peer sends them).
-bool same_registration(const registration_record& stored, const registration_record& asked) {
-  return stored.key == asked.key && stored.reflexive == asked.reflexive && stored.nat == asked.nat &&
-         std::ranges::equal(stored.host(), asked.host());
-}
-
 }  // namespace
 
 std::span<const std::byte> broker::impl::on_register(const request& r) {
@@ -128,10 +121,7 @@ std::span<const std::byte> broker::impl::on_refresh(const request& r, registrati
   }
   // A refresh extends what is registered and changes nothing else: a credential copied from an
   // older registration cannot bring that one back once the peer moved or changed it.
-  if (!reg.find(entry.id(), r.now, found_b) || !same_registration(found_b, entry))
-    return challenge(r, wire::error::stale_nonce, "registration changed");
-  entry.nonce_time = found_b.nonce_time;
-  if (reg.upsert(entry, r.now)) return error(r, wire::error::server_error, "registry failure");
+  if (!reg.extend(entry, r.now)) return challenge(r, wire::error::stale_nonce, "registration changed");
   ++stats.registrations;
   ++stats.refreshes;
   if (on_event)

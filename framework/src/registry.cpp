@@ -12,6 +12,13 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+// True if `stored` registers what `r` asks: the key, reflexive endpoint, NAT-MAPPING and host
+// candidates of a registration (the expiry and the NONCE time aside).
+bool same_registration(const public_key& key, const endpoint& reflexive, std::uint8_t nat,
+                       std::span<const endpoint> host, const registration_record& r) {
+  return key == r.key && reflexive == r.reflexive && nat == r.nat && std::ranges::equal(host, r.host());
+}
+
 // Transparent hashing so find(string_view) does not build a std::string.
 struct id_hash {
   using is_transparent = void;
@@ -82,6 +89,17 @@ public:
     return true;
   }
 
+  bool extend(const registration_record& r, clock::time_point now) override {
+    auto it = map_.find(r.id());
+    if (it == map_.end() || it->second.expires <= now) return false;
+    entry& e = it->second;
+    if (!same_registration(e.key, e.reflexive, e.nat, std::span<const endpoint>(e.host.get(), e.host_count), r))
+      return false;
+    e.expires = r.expires;
+    earliest_ = std::min(earliest_, r.expires);
+    return true;
+  }
+
   bool erase(std::string_view id) override {
     auto it = map_.find(id);
     if (it == map_.end()) return false;
@@ -149,6 +167,11 @@ public:
     std::lock_guard lock(s.mutex);
     return s.reg->find(id, now, out);
   }
+  bool extend(const registration_record& r, clock::time_point now) override {
+    stripe& s = stripe_of(r.id());
+    std::lock_guard lock(s.mutex);
+    return s.reg->extend(r, now);
+  }
   bool erase(std::string_view id) override {
     stripe& s = stripe_of(id);
     std::lock_guard lock(s.mutex);
@@ -193,6 +216,14 @@ error_code registry::upsert(const registration& r, clock::time_point now) {
   record.reflexive = r.reflexive;
   record.expires = r.expires;
   return upsert(record, now);
+}
+
+bool registry::extend(const registration_record& r, clock::time_point now) {
+  registration_record stored;
+  if (!find(r.id(), now, stored) || !same_registration(stored.key, stored.reflexive, stored.nat, stored.host(), r))
+    return false;
+  stored.expires = r.expires;
+  return !upsert(stored, now);
 }
 
 std::optional<registration> registry::find(std::string_view id, clock::time_point now) const {

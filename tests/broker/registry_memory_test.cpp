@@ -1,8 +1,10 @@
-// The in-memory registry: upsert and refresh, expiry, id ownership by key, capacity.
+// The in-memory registry: upsert and refresh, expiry, id ownership by key, capacity, and
+// extend() (the broker's refresh by credential) in every registry.
 #include "punch/registry.hpp"
 
 #include <boost/test/unit_test.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -128,6 +130,83 @@ BOOST_AUTO_TEST_CASE(a_full_registry_makes_room_from_expired_entries_before_refu
 BOOST_AUTO_TEST_CASE(a_registry_of_capacity_zero_refuses_everything) {
   auto reg = punch::make_memory_registry(0);
   BOOST_TEST(reg->upsert(make("a", alice_ep, t0 + 10s), t0) == punch::make_error_code(punch::errc::registry_full));
+}
+
+namespace {
+
+// A registry with only the pure virtuals: extend() is the base class's find, compare, upsert.
+class forwarding_registry final : public punch::registry {
+public:
+  using registry::find;
+  using registry::upsert;
+  using registry::expire;
+  punch::error_code upsert(const punch::registration_record& r, clock_type::time_point now) override {
+    return inner_->upsert(r, now);
+  }
+  bool find(std::string_view id, clock_type::time_point now, punch::registration_record& out) const override {
+    return inner_->find(id, now, out);
+  }
+  bool erase(std::string_view id) override { return inner_->erase(id); }
+  std::size_t expire(clock_type::time_point now, const expired_handler& on_expired) override {
+    return inner_->expire(now, on_expired);
+  }
+  std::size_t size() const override { return inner_->size(); }
+
+private:
+  std::unique_ptr<punch::registry> inner_ = punch::make_memory_registry(10);
+};
+
+punch::registration_record record_of(const punch::registration& r, std::uint8_t nat = 0) {
+  punch::registration_record out;
+  out.set_id(r.id);
+  out.key = r.key;
+  out.reflexive = r.reflexive;
+  for (const auto& h : r.host) out.add_host(h);
+  out.expires = r.expires;
+  out.nat = nat;
+  return out;
+}
+
+// extend(): only an identical live registration gets the new expiry; nothing else changes.
+void check_extend(punch::registry& reg) {
+  const endpoint lan{asio::ip::make_address("192.168.0.2"), 1000}, lan2{asio::ip::make_address("192.168.0.3"), 1000};
+  auto stored = record_of(make("alice", alice_ep, t0 + 10s, {lan, lan2}));
+  stored.nonce_time = 1234;
+  BOOST_TEST_REQUIRE(!reg.upsert(stored, t0));
+  auto asked = record_of(make("alice", alice_ep, t0 + 70s, {lan, lan2}));
+  BOOST_TEST(reg.extend(asked, t0 + 5s));
+  punch::registration_record found;
+  BOOST_TEST_REQUIRE(reg.find("alice", t0 + 60s, found));
+  BOOST_TEST((found.expires == t0 + 70s));
+  BOOST_TEST(found.nonce_time == 1234u, "extend() kept the stored NONCE time");
+  // Different: key, reflexive endpoint, NAT-MAPPING, host candidates (or their order).
+  const std::vector<punch::registration_record> different{
+      record_of(make("alice", alice_ep, t0 + 99s, {lan, lan2}, other_key)),
+      record_of(make("alice", other_ep, t0 + 99s, {lan, lan2})),
+      record_of(make("alice", alice_ep, t0 + 99s, {lan, lan2}), 1),
+      record_of(make("alice", alice_ep, t0 + 99s, {lan})),
+      record_of(make("alice", alice_ep, t0 + 99s, {lan2, lan}))};
+  for (const auto& d : different) BOOST_TEST(!reg.extend(d, t0 + 6s));
+  BOOST_TEST_REQUIRE(reg.find("alice", t0 + 6s, found));
+  BOOST_TEST((found.expires == t0 + 70s));
+  BOOST_TEST(found.reflexive == alice_ep);
+  BOOST_TEST(found.host().size() == 2u);
+  // Absent, or expired: nothing to extend, and nothing is created.
+  BOOST_TEST(!reg.extend(record_of(make("bob", alice_ep, t0 + 99s)), t0 + 6s));
+  BOOST_TEST(!reg.extend(asked, t0 + 70s));
+  BOOST_TEST(!reg.find("alice", t0 + 70s, found));
+  BOOST_TEST(!reg.find("bob", t0 + 6s, found));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(extend_moves_the_expiry_of_an_identical_live_registration_and_nothing_else) {
+  auto memory = punch::make_memory_registry(10);
+  BOOST_TEST_CONTEXT("memory registry") { check_extend(*memory); }
+  auto shared = punch::make_shared_registry(10, 4);
+  BOOST_TEST_CONTEXT("shared registry") { check_extend(*shared); }
+  forwarding_registry base;
+  BOOST_TEST_CONTEXT("registry::extend, the default") { check_extend(base); }
 }
 
 BOOST_AUTO_TEST_CASE(erase_removes_an_id_and_reports_whether_it_was_there) {
