@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test: the full CTest suite (unit, sim and real rings, the NAT lab when root and
 # nftables are there), the same suite under AddressSanitizer + UndefinedBehaviorSanitizer,
-# and each libFuzzer target for PUNCH_FUZZ_SECONDS (default 60).
+# and each libFuzzer target for PUNCH_FUZZ_SECONDS (default 30).
 # Usage: ./test.sh [--quick]   (--quick: the plain suite only)
 set -euo pipefail
 cd "$(dirname "$0")"
 quick=0
 [[ "${1:-}" == "--quick" ]] && quick=1
 jobs=$(nproc)
-fuzz_seconds=${PUNCH_FUZZ_SECONDS:-60}
+fuzz_seconds=${PUNCH_FUZZ_SECONDS:-30}
 
 step() { printf '\n=== %s ===\n' "$*"; }
 
