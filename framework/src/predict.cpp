@@ -82,6 +82,7 @@ asio::awaitable<void> session_state::spray(std::shared_ptr<punch_attempt> a, clo
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   prune_spray(*a);
+  forget_prediction_checks(*a);
 }
 
 asio::awaitable<void> session_state::probe(std::shared_ptr<punch_attempt> a, clock::time_point until) {
@@ -98,6 +99,7 @@ asio::awaitable<void> session_state::probe(std::shared_ptr<punch_attempt> a, clo
     timer.expires_after(probe_tick);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
+  forget_prediction_checks(*a);
 }
 
 // A prediction socket's own receive loop: checks, check answers and data frames of its
@@ -132,6 +134,18 @@ asio::awaitable<void> session_state::spray_receive(std::weak_ptr<punch_attempt> 
     else if (m->cls() == stun::message_class::success_response)
       handle_check_response(*m, from, via);
   }
+}
+
+// Thousands of unanswered checks would otherwise wait in `checks` for as long as the
+// connection lives; a late answer to one is of no use once prediction is over.
+void session_state::forget_prediction_checks(punch_attempt& a) {
+  std::erase_if(a.checks, [&](const stun::transaction_id& id) {
+    auto it = checks.find(id);
+    if (it == checks.end()) return true;
+    if (it->second.target.kind != path_kind::predicted) return false;
+    checks.erase(it);
+    return true;
+  });
 }
 
 void session_state::prune_spray(punch_attempt& a) {

@@ -232,6 +232,8 @@ struct session_state : std::enable_shared_from_this<session_state> {
                                       std::shared_ptr<datagram_socket> s);
   // Closes the prediction sockets that the connection does not use.
   void prune_spray(punch_attempt& a);
+  // Drops the bookkeeping of prediction's unanswered checks once it is over.
+  void forget_prediction_checks(punch_attempt& a);
   std::shared_ptr<connection_state> make_connection(punch_attempt& a);
 };
 
