@@ -113,7 +113,7 @@ bytes register_message(const char* id, int tx, std::initializer_list<endpoint> h
 
 // The keepalive's refresh of what register_message registered: no NONCE, no SIGNATURE, a
 // placeholder REFRESH-CREDENTIAL that fuzz_broker replaces (flag 32); padded like the
-// unsigned Register. `nat`: a NAT-MAPPING that the registration did not have (refused).
+// unsigned Register. `nat`: a NAT-MAPPING that the registration did not have (taken).
 bytes refresh_message(const char* id, int tx, std::initializer_list<endpoint> hosts, bool nat = false) {
   std::array<std::byte, stun::max_message_size> buf;
   stun::builder b(buf, stun::message_class::request, wire::method::register_peer, id_of(tx));
@@ -145,9 +145,9 @@ void broker_seeds(const std::filesystem::path& dir) {
     in.add(fix | 2, request(wire::method::lookup, 5,
                             [](stun::builder& b) { b.add_string(wire::attr::target_id, "bob"); },
                             wire::answer_bound::lookup));
-    // The keepalive's refresh (accepted); then one with other candidates, one with a
-    // NAT-MAPPING (refused: registration changed), and one with the placeholder credential
-    // left as it is (refused).
+    // The keepalive's refresh (accepted); then one with other candidates (refused:
+    // registration changed), one with a NAT-MAPPING (taken, as after discovery), and one
+    // with the placeholder credential left as it is (refused).
     in.add(fix | 0 | sign, refresh_message("alice", 20, {ep("10.0.0.2", 4000)}))
         .add(fix | 0 | sign, refresh_message("alice", 21, {}))
         .add(fix | 0 | sign, refresh_message("alice", 22, {ep("10.0.0.2", 4000)}, true))

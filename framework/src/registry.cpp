@@ -14,9 +14,11 @@ using clock = std::chrono::steady_clock;
 
 // True if `stored` registers what `r` asks: the key, reflexive endpoint, NAT-MAPPING and host
 // candidates of a registration (the expiry and the NONCE time aside).
-bool same_registration(const public_key& key, const endpoint& reflexive, std::uint8_t nat,
-                       std::span<const endpoint> host, const registration_record& r) {
-  return key == r.key && reflexive == r.reflexive && nat == r.nat && std::ranges::equal(host, r.host());
+// What a refresh by credential may not change. NAT-MAPPING it may: the peer measures it
+// after its first Register, and telling it must not cost a second signature.
+bool same_registration(const public_key& key, const endpoint& reflexive, std::span<const endpoint> host,
+                       const registration_record& r) {
+  return key == r.key && reflexive == r.reflexive && std::ranges::equal(host, r.host());
 }
 
 // Transparent hashing so find(string_view) does not build a std::string.
@@ -93,9 +95,10 @@ public:
     auto it = map_.find(r.id());
     if (it == map_.end() || it->second.expires <= now) return false;
     entry& e = it->second;
-    if (!same_registration(e.key, e.reflexive, e.nat, std::span<const endpoint>(e.host.get(), e.host_count), r))
+    if (!same_registration(e.key, e.reflexive, std::span<const endpoint>(e.host.get(), e.host_count), r))
       return false;
     e.expires = r.expires;
+    e.nat = r.nat;
     earliest_ = std::min(earliest_, r.expires);
     return true;
   }
@@ -220,9 +223,10 @@ error_code registry::upsert(const registration& r, clock::time_point now) {
 
 bool registry::extend(const registration_record& r, clock::time_point now) {
   registration_record stored;
-  if (!find(r.id(), now, stored) || !same_registration(stored.key, stored.reflexive, stored.nat, stored.host(), r))
+  if (!find(r.id(), now, stored) || !same_registration(stored.key, stored.reflexive, stored.host(), r))
     return false;
   stored.expires = r.expires;
+  stored.nat = r.nat;
   return !upsert(stored, now);
 }
 

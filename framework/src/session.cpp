@@ -360,7 +360,9 @@ asio::awaitable<registration_info> session_state::do_register(clock::time_point 
   // with a fresh nonce, and we ask again at once. Its answer carries a REFRESH-CREDENTIAL:
   // while nothing we register changes, the keepalive sends that instead of a signature, which
   // spares the broker a signature verification per refresh.
-  bool refreshing = !refresh_credential.empty() && refresh_credential_nat == nat;
+  // NAT-MAPPING may change under a credential: telling the broker what discovery measured
+  // right after the first Register costs no second signature.
+  bool refreshing = !refresh_credential.empty();
   std::optional<response> answer;
   for (int attempt = 1; !answer;) {
     const bool signing = !refreshing && !nonce.empty();
@@ -394,7 +396,6 @@ asio::awaitable<registration_info> session_state::do_register(clock::time_point 
   // A signed Register's answer: the credential for the refreshes to come.
   if (auto c = r.msg.find(wire::attr::refresh_credential); c && c->value.size() == wire::refresh_credential_size) {
     refresh_credential.assign(c->value.begin(), c->value.end());
-    refresh_credential_nat = nat;
   }
   registration_info info;
   error_code ec;

@@ -147,11 +147,10 @@ struct session_state : std::enable_shared_from_this<session_state> {
   registration_info registration;
   asio::steady_timer keepalive_timer;
   std::vector<endpoint> host_candidates;
-  // The broker's REFRESH-CREDENTIAL from its answer to our last signed Register, and the
-  // NAT-MAPPING that Register carried: refreshes send it instead of a signature until the
-  // broker refuses it (438) or our NAT-MAPPING changes.
+  // The broker's REFRESH-CREDENTIAL from its answer to our last signed Register: refreshes
+  // (and the Register that tells our NAT-MAPPING) send it instead of a signature until the
+  // broker refuses it (438).
   std::vector<std::byte> refresh_credential;
-  nat_mapping refresh_credential_nat = nat_mapping::unknown;
 
   std::unordered_map<stun::transaction_id, transaction*, detail::random_bytes_hash> requests;
   std::unordered_map<stun::transaction_id, check_ref, detail::random_bytes_hash> checks;

@@ -144,6 +144,10 @@ BOOST_AUTO_TEST_CASE(each_session_learns_whether_its_nat_is_easy_or_hard_and_so_
                                                                   : nat_mapping::endpoint_independent;
       BOOST_CHECK_EQUAL(to_string(mine), to_string(expected));
       BOOST_CHECK_EQUAL(to_string(seen_by_other), to_string(expected));
+      // Telling the broker what discovery measured rides on the refresh credential: one
+      // signature per session start, not two.
+      BOOST_CHECK_EQUAL(w.current_broker().stats().signatures_verified, 2u);
+      BOOST_CHECK_EQUAL(w.current_broker().stats().refreshes, 2u);
     }
   }
 }

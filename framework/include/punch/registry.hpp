@@ -76,9 +76,9 @@ public:
   // (expired entries count as absent).
   virtual bool find(std::string_view id, std::chrono::steady_clock::time_point now,
                     registration_record& out) const = 0;
-  // Moves the expiry of the live registration of `r.id()` to `r.expires` and returns true if
-  // it is exactly `r` otherwise: the same key, reflexive endpoint, NAT-MAPPING and host
-  // candidates (in order). False, and nothing changes, when it is absent, expired or different.
+  // Moves the expiry of the live registration of `r.id()` to `r.expires`, takes `r.nat`, and
+  // returns true if it is `r` otherwise: the same key, reflexive endpoint and host candidates
+  // (in order). False, and nothing changes, when it is absent, expired or different.
   // The broker's refresh by credential (docs/protocol.md, "Refresh"): one step, so that no
   // upsert from another thread comes between the comparison and the update. The default finds,
   // compares and upserts; the registries here do it in one look-up, under one lock.
