@@ -47,8 +47,9 @@ std::string stats_text(const broker_stats& s, std::size_t registrations) {
   std::ostringstream out;
   out << "stats: " << registrations << " registered; received " << s.received << ", rate-limited "
       << s.rate_limited << ", malformed " << s.malformed << ", bindings " << s.bindings
-      << ", registrations " << s.registrations << " (challenges " << s.challenges << ", auth failed "
-      << s.auth_failed << "), lookups " << s.lookups << ", connects " << s.connects
+      << ", registrations " << s.registrations << " (refreshes " << s.refreshes << ", signatures verified "
+      << s.signatures_verified << ", challenges " << s.challenges << ", auth failed " << s.auth_failed
+      << "), lookups " << s.lookups << ", connects " << s.connects
       << ", introductions " << s.introductions << " (acked " << s.introductions_acked << ", failed "
       << s.introductions_failed << "), errors sent " << s.errors_sent;
   return out.str();

@@ -43,7 +43,11 @@ BOOST_AUTO_TEST_CASE(the_counters_line_names_every_counter) {
   s.rate_limited = 13;
   s.challenges = 17;
   s.auth_failed = 19;
+  s.refreshes = 23;
+  s.signatures_verified = 29;
   const auto text = stats_text(s, 5);
+  BOOST_TEST(text.find("refreshes 23") != std::string::npos);
+  BOOST_TEST(text.find("signatures verified 29") != std::string::npos);
   BOOST_TEST(text.find("rate-limited 13") != std::string::npos);
   BOOST_TEST(text.find("challenges 17") != std::string::npos);
   BOOST_TEST(text.find("auth failed 19") != std::string::npos);
