@@ -11,8 +11,8 @@
 # --relay: run punch-relay too; the pairs that cannot punch must then connect through it.
 # --timeout: alice's deadline where the pair must connect (8); --xfail-timeout: where it is
 # expected to fail (3); --loss: the loss scenario's and selftest's percentage (10; 0: skip it).
-# --prediction-trials: after the matrix, N more symmetric<->port-restricted runs (alternating
-# which side connects) and the share that connected by port prediction (0: none).
+# --prediction-trials: after the matrix, N more symmetric<->port-restricted runs without the
+# relay (alternating which side connects) and the share that connected by port prediction.
 # Prints "SKIPPED: <reason>" and exits 0 when not root or namespaces/nftables are unavailable.
 
 # shellcheck source=run_pair.sh
@@ -122,9 +122,11 @@ matrix_main() {
     (( loss > 0 )) && { run_loss_pair "$loss"; tally; }
   fi
 
-  local predicted=0 i
+  local predicted=0 i relay=$NATLAB_RELAY
   if (( prediction_trials > 0 )); then
-    echo "== port prediction: $prediction_trials runs, symmetric <-> port-restricted =="
+    # Without the relay: what is measured is port prediction alone, as in the simulated runs.
+    echo "== port prediction: $prediction_trials runs, symmetric <-> port-restricted, no relay =="
+    NATLAB_RELAY=""
     for (( i = 1; i <= prediction_trials; i++ )); do
       printf '[%2d/%d] ' "$i" "$prediction_trials"
       if (( i % 2 )); then run_pair predicted "symmetric->port-restricted" a:symmetric b:port-restricted
@@ -132,6 +134,7 @@ matrix_main() {
       [[ "$PAIR_RESULT" == ok ]] && predicted=$((predicted + 1))
       tally
     done
+    NATLAB_RELAY=$relay
   fi
 
   print_matrix "${types[@]}"
