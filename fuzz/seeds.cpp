@@ -86,6 +86,14 @@ const identity& peer_key() {
   return key;
 }
 
+// What every Register of the fuzz peer starts with, signed, unsigned or a refresh.
+void add_register_fields(stun::builder& b, const char* id, std::initializer_list<endpoint> hosts) {
+  b.add_string(wire::attr::peer_id, id);
+  b.add_u32(wire::attr::lifetime, 30);
+  for (const auto& h : hosts) b.add_xor_address(wire::attr::host_candidate, h);
+  b.add(wire::attr::public_key, peer_key().key());
+}
+
 // A Register: unsigned (padded to the challenge's size) or signed over `nonce` (a placeholder
 // that fuzz_broker replaces).
 // `trailing`: an attribute after the SIGNATURE, which it does not cover (refused, 401).
@@ -93,10 +101,7 @@ bytes register_message(const char* id, int tx, std::initializer_list<endpoint> h
                        bool trailing = false) {
   std::array<std::byte, stun::max_message_size> buf;
   stun::builder b(buf, stun::message_class::request, wire::method::register_peer, id_of(tx));
-  b.add_string(wire::attr::peer_id, id);
-  b.add_u32(wire::attr::lifetime, 30);
-  for (const auto& h : hosts) b.add_xor_address(wire::attr::host_candidate, h);
-  b.add(wire::attr::public_key, peer_key().key());
+  add_register_fields(b, id, hosts);
   if (signed_) {
     b.add(wire::attr::nonce, bytes(wire::nonce_size));
     b.add_covering(wire::attr::signature, signature_size, [](std::span<const std::byte> covered, std::span<std::byte> out) {
@@ -117,10 +122,7 @@ bytes register_message(const char* id, int tx, std::initializer_list<endpoint> h
 bytes refresh_message(const char* id, int tx, std::initializer_list<endpoint> hosts, bool nat = false) {
   std::array<std::byte, stun::max_message_size> buf;
   stun::builder b(buf, stun::message_class::request, wire::method::register_peer, id_of(tx));
-  b.add_string(wire::attr::peer_id, id);
-  b.add_u32(wire::attr::lifetime, 30);
-  for (const auto& h : hosts) b.add_xor_address(wire::attr::host_candidate, h);
-  b.add(wire::attr::public_key, peer_key().key());
+  add_register_fields(b, id, hosts);
   if (nat) b.add_u32(wire::attr::nat_mapping, 1);
   b.add(wire::attr::refresh_credential, bytes(wire::refresh_credential_size));
   wire::pad_request(b, wire::answer_bound::reg);

@@ -44,6 +44,15 @@ struct signing {
   std::function<void(punch::stun::builder&)> after;         // attributes after the SIGNATURE
 };
 
+// What every Register of `who` starts with, signed, unsigned or a refresh.
+inline void add_register_fields(punch::stun::builder& b, const punch::identity& who, const register_fields& f) {
+  namespace wire = punch::wire;
+  b.add_string(wire::attr::peer_id, f.id);
+  if (f.lifetime) b.add_u32(wire::attr::lifetime, *f.lifetime);
+  for (const auto& h : f.host) b.add_xor_address(wire::attr::host_candidate, h);
+  b.add(wire::attr::public_key, who.key());
+}
+
 // The Register of `who`: unsigned without `nonce` (the first one, answered 401 with a NONCE),
 // signed with it. The unsigned one is padded to `pad_to` (the session pads to
 // wire::answer_bound::reg, the size of the challenge).
@@ -54,10 +63,7 @@ inline bytes register_request(const punch::identity& who, const register_fields&
   namespace wire = punch::wire;
   std::array<std::byte, stun::max_message_size> buf;
   stun::builder b(buf, stun::message_class::request, wire::method::register_peer, tid);
-  b.add_string(wire::attr::peer_id, f.id);
-  if (f.lifetime) b.add_u32(wire::attr::lifetime, *f.lifetime);
-  for (const auto& h : f.host) b.add_xor_address(wire::attr::host_candidate, h);
-  b.add(wire::attr::public_key, who.key());
+  add_register_fields(b, who, f);
   const bool sign = !nonce.empty();
   if (sign) b.add(wire::attr::nonce, nonce);
   // A signed Register (164 bytes or more) is always larger than its answers.
@@ -87,10 +93,7 @@ inline bytes refresh_request(const punch::identity& who, const register_fields& 
   namespace wire = punch::wire;
   std::array<std::byte, stun::max_message_size> buf;
   stun::builder b(buf, stun::message_class::request, wire::method::register_peer, tid);
-  b.add_string(wire::attr::peer_id, f.id);
-  if (f.lifetime) b.add_u32(wire::attr::lifetime, *f.lifetime);
-  for (const auto& h : f.host) b.add_xor_address(wire::attr::host_candidate, h);
-  b.add(wire::attr::public_key, who.key());
+  add_register_fields(b, who, f);
   if (nat) b.add_u32(wire::attr::nat_mapping, *nat);
   b.add(wire::attr::refresh_credential, credential);
   wire::pad_request(b, pad_to);
