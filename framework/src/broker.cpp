@@ -284,9 +284,9 @@ std::span<const std::byte> broker::impl::unknown_attributes(const request& r) {
 asio::awaitable<void> broker::impl::receive_loop(loop_buffers& b) {
   // Cancellation is checked explicitly, so a cancelled loop ends without throwing.
   co_await asio::this_coro::throw_if_cancelled(false);
+  for (std::size_t i = 0; i < batch; ++i) b.received[i].buffer = asio::buffer(b.in[i]);
   for (;;) {
-    auto [ec, n] = co_await socket.async_receive_from(asio::buffer(b.in), b.from,
-                                                      asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await socket.async_receive_batch(b.received, asio::as_tuple(asio::use_awaitable));
     if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
       co_return;
     if (ec) {
@@ -297,12 +297,19 @@ asio::awaitable<void> broker::impl::receive_loop(loop_buffers& b) {
       what << "broker on " << local << ": receive failed";
       throw system_error(ec, what.str());
     }
-    const endpoint source = b.from;
-    auto answer = handle(std::span<const std::byte>(b.in).first(n), source, now(), b.out);
-    if (answer.empty()) continue;
-    // A failed send is that one client's loss (unreachable, filtered); keep serving.
-    auto [sec, sent] = co_await socket.async_send_to(asio::buffer(answer.data(), answer.size()),
-                                                      source, asio::as_tuple(asio::use_awaitable));
+    // One batch arrived at one time; its answers go out together.
+    const auto t = now();
+    std::size_t answers = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const received_datagram& d = b.received[i];
+      auto answer = handle(std::span<const std::byte>(b.in[i]).first(d.size), d.from, t, b.out[answers]);
+      if (!answer.empty()) b.answers[answers++] = {asio::buffer(answer.data(), answer.size()), d.from};
+    }
+    if (answers == 0) continue;
+    // A datagram the network refuses is that one client's loss (unreachable, filtered); the
+    // batch fails only when the socket is closed.
+    auto [sec, sent] = co_await socket.async_send_batch(std::span<const outgoing_datagram>(b.answers).first(answers),
+                                                        asio::as_tuple(asio::use_awaitable));
     if (sec == asio::error::operation_aborted || !socket.is_open()) co_return;
   }
 }

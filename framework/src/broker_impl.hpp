@@ -106,14 +106,21 @@ struct broker::impl {
 
   impl(datagram_socket& s, registry& r, broker_options o);
 
-  // One receive loop's buffers. Several loops share the socket so that one turn of the
-  // io_context serves several datagrams: fewer epoll_wait calls per datagram.
+  // Datagrams per receive: a transport with batches (udp's batch=N) fills up to this many per
+  // resumption of a loop, and the answers go out together in one batch send.
+  static constexpr std::size_t batch = 32;
+  using message_buffer = std::array<std::byte, stun::max_message_size>;
+  // One receive loop's buffers: requests in[i] and answers out[i].
   struct loop_buffers {
-    std::array<std::byte, stun::max_message_size> in{};
-    std::array<std::byte, stun::max_message_size> out{};
-    endpoint from;
+    std::array<message_buffer, batch> in{};
+    std::array<message_buffer, batch> out{};
+    std::array<received_datagram, batch> received{};
+    std::array<outgoing_datagram, batch> answers{};
   };
-  static constexpr std::size_t receive_loops = 8;
+  // Several loops share the socket. With a transport that receives one datagram per
+  // operation, one turn of the io_context then serves several datagrams (fewer epoll_wait
+  // calls per datagram); with batches, one loop receives while another sends.
+  static constexpr std::size_t receive_loops = 2;
 
   // Handles one datagram; returns the answer to send to `from` (empty: none), written into
   // `answer` (which stays untouched until the caller's next call).

@@ -131,12 +131,16 @@ struct relay::impl {
     if (on_event) on_event(e);
   }
 
+  // Datagrams per receive (the broker's rule: see broker_impl.hpp). Forwarded datagrams go
+  // out from in[i], answers from out[i].
+  static constexpr std::size_t batch = 32;
   struct loop_buffers {
-    std::array<std::byte, receive_buffer_size> in{};
-    std::array<std::byte, stun::max_message_size> out{};
-    endpoint from;
+    std::array<std::array<std::byte, receive_buffer_size>, batch> in{};
+    std::array<std::array<std::byte, stun::max_message_size>, batch> out{};
+    std::array<received_datagram, batch> received{};
+    std::array<outgoing_datagram, batch> sends{};
   };
-  static constexpr std::size_t receive_loops = 8;
+  static constexpr std::size_t receive_loops = 2;
   asio::awaitable<void> receive_loop(loop_buffers& b);
   asio::awaitable<void> receive_loops_from(std::size_t first, std::size_t count);
   asio::awaitable<void> expiry_loop();
@@ -363,8 +367,9 @@ relay_action relay::impl::unknown_attributes(const request& r) {
 
 asio::awaitable<void> relay::impl::receive_loop(loop_buffers& b) {
   co_await asio::this_coro::throw_if_cancelled(false);
+  for (std::size_t i = 0; i < batch; ++i) b.received[i].buffer = asio::buffer(b.in[i]);
   for (;;) {
-    auto [ec, n] = co_await socket.async_receive_from(asio::buffer(b.in), b.from, asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await socket.async_receive_batch(b.received, asio::as_tuple(asio::use_awaitable));
     if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted || ec == errc::socket_closed || !socket.is_open()) co_return;
@@ -373,18 +378,25 @@ asio::awaitable<void> relay::impl::receive_loop(loop_buffers& b) {
       what << "relay on " << local << ": receive failed";
       throw system_error(ec, what.str());
     }
-    // A full buffer may hold a truncated datagram: forwarding it would change it.
-    if (n >= b.in.size()) {
-      ++stats.received;
-      ++stats.oversized;
-      continue;
+    const auto t = now();
+    std::size_t sends = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const received_datagram& d = b.received[i];
+      // A full buffer may hold a truncated datagram: forwarding it would change it.
+      if (d.size >= b.in[i].size()) {
+        ++stats.received;
+        ++stats.oversized;
+        continue;
+      }
+      out = b.out[sends];
+      const relay_action act = handle(std::span<const std::byte>(b.in[i]).first(d.size), d.from, t);
+      if (act.what == relay_action::kind::none) continue;
+      b.sends[sends++] = {asio::buffer(act.bytes.data(), act.bytes.size()), act.to};
     }
-    out = b.out;
-    const relay_action act = handle(std::span<const std::byte>(b.in).first(n), b.from, now());
-    if (act.what == relay_action::kind::none) continue;
-    // A failed send is that one peer's loss (unreachable, filtered); keep serving.
-    auto [sec, sent] = co_await socket.async_send_to(asio::buffer(act.bytes.data(), act.bytes.size()), act.to,
-                                                      asio::as_tuple(asio::use_awaitable));
+    if (sends == 0) continue;
+    // A datagram the network refuses is that one peer's loss (unreachable, filtered).
+    auto [sec, sent] = co_await socket.async_send_batch(std::span<const outgoing_datagram>(b.sends).first(sends),
+                                                        asio::as_tuple(asio::use_awaitable));
     if (sec == asio::error::operation_aborted || !socket.is_open()) co_return;
   }
 }

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 
 namespace punch {
@@ -32,6 +33,19 @@ using datagram_signature = void(error_code, std::size_t);
 // operator= recurses until the stack overflows (fixed in Boost 1.82). std::list and std::deque
 // push/pop are safe; std::vector::erase and std::optional assignment are not.
 using datagram_handler = asio::any_completion_handler<datagram_signature>;
+
+// One slot of a batch receive: the caller's buffer; the operation fills `from` and `size`.
+struct received_datagram {
+  asio::mutable_buffer buffer;
+  endpoint from;
+  std::size_t size = 0;  // bytes received (a longer datagram is truncated to the buffer)
+};
+
+// One datagram of a batch send.
+struct outgoing_datagram {
+  asio::const_buffer data;
+  endpoint to;
+};
 
 // What a plugin implements. Handlers must not be invoked from inside the initiating call
 // (post them, honouring their associated executor), receive operations must honour the
@@ -54,6 +68,20 @@ public:
   // `from` must stay valid until the handler runs.
   virtual void async_receive_from(asio::mutable_buffer data, endpoint& from,
                                   datagram_handler handler) = 0;
+
+  // Batches, for servers that loop on receive. Optional: the defaults (transport.cpp) do one
+  // datagram at a time with the two operations above; a plugin overrides them where the
+  // system has a cheaper way (recvmmsg/sendmmsg). `slots` and `datagrams` must stay valid
+  // until the handler runs.
+  //
+  // Receives at least one and at most slots.size() datagrams into slots[0, n), in order of
+  // arrival, and completes with n (an error completes with 0). An empty span completes with 0.
+  virtual void async_receive_batch(std::span<received_datagram> slots, datagram_handler handler);
+  // Sends the datagrams in order and completes with the number the network took. A datagram
+  // refused on its own (ICMP feedback reported on this send, an unreachable address) is
+  // skipped, as UDP may lose it anyway; the batch fails only when the socket cannot send at
+  // all: closed (errc::socket_closed) or cancelled (asio::error::operation_aborted).
+  virtual void async_send_batch(std::span<const outgoing_datagram> datagrams, datagram_handler handler);
 };
 
 // A datagram socket opened by a transport. Movable, not copyable; closing happens on
@@ -95,6 +123,26 @@ public:
           impl->async_receive_from(d, *f, datagram_handler(std::move(handler)));
         },
         token, impl_.get(), data, &from);
+  }
+
+  // Receives 1 to slots.size() datagrams; completes with how many (see socket_impl).
+  template <typename CompletionToken>
+  auto async_receive_batch(std::span<received_datagram> slots, CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, datagram_signature>(
+        [](auto handler, socket_impl* impl, std::span<received_datagram> s) {
+          impl->async_receive_batch(s, datagram_handler(std::move(handler)));
+        },
+        token, impl_.get(), slots);
+  }
+
+  // Sends the datagrams in order; completes with how many the network took (see socket_impl).
+  template <typename CompletionToken>
+  auto async_send_batch(std::span<const outgoing_datagram> datagrams, CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, datagram_signature>(
+        [](auto handler, socket_impl* impl, std::span<const outgoing_datagram> d) {
+          impl->async_send_batch(d, datagram_handler(std::move(handler)));
+        },
+        token, impl_.get(), datagrams);
   }
 
   // The plugin's implementation, for plugin-specific extensions.

@@ -17,6 +17,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <span>
 #include <vector>
 
 namespace punch::udp {
@@ -51,11 +52,46 @@ error_code last_error() { return {errno, asio::error::get_system_category()}; }
 
 }  // namespace
 
+// Message headers pointing into a caller's batch (async_receive_batch, async_send_batch).
+struct direct_headers {
+  explicit direct_headers(std::size_t n) : iov(n), msgs(n) {}
+  std::vector<iovec> iov;
+  std::vector<mmsghdr> msgs;
+
+  // Up to msgs.size() slots; returns how many were prepared.
+  std::size_t prepare(std::span<received_datagram> slots) {
+    const std::size_t n = std::min(slots.size(), msgs.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      iov[i] = {slots[i].buffer.data(), slots[i].buffer.size()};
+      msgs[i].msg_hdr = {};
+      msgs[i].msg_hdr.msg_name = slots[i].from.data();
+      msgs[i].msg_hdr.msg_namelen = static_cast<socklen_t>(slots[i].from.capacity());
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    return n;
+  }
+  std::size_t prepare(std::span<const outgoing_datagram> datagrams) {
+    const std::size_t n = std::min(datagrams.size(), msgs.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      // sendmmsg only reads through these pointers.
+      iov[i] = {const_cast<void*>(datagrams[i].data.data()), datagrams[i].data.size()};
+      msgs[i].msg_hdr = {};
+      msgs[i].msg_hdr.msg_name = const_cast<sockaddr*>(datagrams[i].to.data());
+      msgs[i].msg_hdr.msg_namelen = static_cast<socklen_t>(datagrams[i].to.size());
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    return n;
+  }
+};
+
 struct batch_socket::state : std::enable_shared_from_this<state> {
-  state(asio::ip::udp::socket s, std::size_t n) : socket(std::move(s)), in(n), out(n) {}
+  state(asio::ip::udp::socket s, std::size_t n) : socket(std::move(s)), in(n), out(n), direct_in(n), direct_out(n) {}
 
   asio::ip::udp::socket socket;
   datagram_batch in, out;
+  direct_headers direct_in, direct_out;
   bool waiting = false;       // a readiness wait is in flight
   bool flush_posted = false;  // a flush is queued behind the handlers already posted
   bool write_waiting = false; // the send buffer was full: a flush waits for writability
@@ -153,7 +189,33 @@ struct batch_socket::state : std::enable_shared_from_this<state> {
     });
   }
 
+  // Fills the caller's slots without blocking: the queued datagrams first, else recvmmsg
+  // straight into their buffers. Returns how many (0: nothing yet, or an error in ec).
+  std::size_t fill(std::span<received_datagram> slots, error_code& ec) {
+    std::size_t k = 0;
+    if (in.count > 0) {
+      for (; k < slots.size() && in.count > 0; ++k) slots[k].size = take(slots[k].buffer, slots[k].from);
+      return k;
+    }
+    const std::size_t n = direct_in.prepare(slots);
+    const int r = ::recvmmsg(socket.native_handle(), direct_in.msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
+    if (r < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ec = last_error();
+      return 0;
+    }
+    for (; k < static_cast<std::size_t>(r); ++k) {
+      const msghdr& m = direct_in.msgs[k].msg_hdr;
+      slots[k].size = std::min<std::size_t>(direct_in.msgs[k].msg_len, slots[k].buffer.size());
+      slots[k].from.resize(std::min<std::size_t>(m.msg_namelen, slots[k].from.capacity()));
+    }
+    return k;
+  }
+
   void receive(asio::mutable_buffer data, endpoint& from, datagram_handler h);
+  void receive_batch(std::span<received_datagram> slots, datagram_handler h);
+  // Sends datagrams[next, end) with sendmmsg, `sent` of them already; waits for room in the
+  // kernel's buffer when it is full. `inside`: running in a completion (no post needed).
+  void send_batch(std::span<const outgoing_datagram> datagrams, std::size_t sent, datagram_handler h, bool inside);
 };
 
 void batch_socket::state::receive(asio::mutable_buffer data, endpoint& from, datagram_handler h) {
@@ -183,6 +245,72 @@ void batch_socket::state::receive(asio::mutable_buffer data, endpoint& from, dat
                       --self->receives;
                       self->receive(data, *f, std::move(h));  // woken for nothing: wait again
                     }));
+}
+
+void batch_socket::state::receive_batch(std::span<received_datagram> slots, datagram_handler h) {
+  ++receives;
+  if (in.count == 0) flush();  // about to read from the kernel: what we owe goes out first
+  error_code ec;
+  if (const std::size_t n = fill(slots, ec); n > 0) return post(std::move(h), {}, n);
+  if (ec) return post(std::move(h), ec, 0);
+  auto slot = asio::get_associated_cancellation_slot(h);
+  if (waiting) {
+    // A second receive at once: one datagram, through asio directly.
+    received_datagram& first = slots.front();
+    return socket.async_receive_from(
+        first.buffer, first.from,
+        asio::bind_cancellation_slot(slot, asio::bind_executor(socket.get_executor(), [self = shared_from_this(), &first, h = std::move(h)](error_code ec, std::size_t n) mutable {
+          first.size = ec ? 0 : n;
+          self->complete(std::move(h), ec, ec ? 0 : 1);
+        })));
+  }
+  waiting = true;
+  socket.async_wait(asio::socket_base::wait_read,
+                    asio::bind_cancellation_slot(slot, [self = shared_from_this(), slots, h = std::move(h)](error_code wait_ec) mutable {
+                      self->waiting = false;
+                      if (!wait_ec && !self->socket.is_open()) wait_ec = asio::error::operation_aborted;
+                      if (wait_ec) return self->complete(std::move(h), wait_ec, 0);
+                      error_code ec;
+                      if (const std::size_t n = self->fill(slots, ec); n > 0) return self->complete(std::move(h), {}, n);
+                      if (ec) return self->complete(std::move(h), ec, 0);
+                      --self->receives;
+                      self->receive_batch(slots, std::move(h));  // woken for nothing: wait again
+                    }));
+}
+
+void batch_socket::state::send_batch(std::span<const outgoing_datagram> datagrams, std::size_t sent, datagram_handler h,
+                                     bool inside) {
+  const auto done = [&](error_code ec) {
+    if (inside) complete(std::move(h), ec, sent);
+    else post(std::move(h), ec, sent);
+  };
+  if (!socket.is_open()) return done(errc::socket_closed);
+  bool retried = false;
+  std::size_t next = 0;
+  while (next < datagrams.size()) {
+    const std::size_t n = direct_out.prepare(datagrams.subspan(next));
+    const int r = ::sendmmsg(socket.native_handle(), direct_out.msgs.data(), static_cast<unsigned>(n), 0);
+    if (r > 0) {
+      next += static_cast<std::size_t>(r);
+      sent += static_cast<std::size_t>(r);
+      retried = false;
+    } else if (r < 0 && errno == EINTR) {
+      continue;
+    } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // The kernel's send buffer is full: the rest waits for room (the caller keeps the batch).
+      return socket.async_wait(asio::socket_base::wait_write, [self = shared_from_this(), rest = datagrams.subspan(next), sent,
+                                                               h = std::move(h)](error_code ec) mutable {
+        if (ec) return self->complete(std::move(h), ec, sent);
+        self->send_batch(rest, sent, std::move(h), true);
+      });
+    } else if (!retried) {
+      retried = true;  // ICMP feedback of an earlier datagram, reported once (see flush)
+    } else {
+      ++next;  // this one really fails: skip it
+      retried = false;
+    }
+  }
+  done({});
 }
 
 batch_socket::batch_socket(asio::ip::udp::socket socket, std::size_t batch)
@@ -241,6 +369,28 @@ void batch_socket::async_send_to(asio::const_buffer data, const endpoint& to, da
 void batch_socket::async_receive_from(asio::mutable_buffer data, endpoint& from, datagram_handler handler) {
   if (!s_->socket.is_open()) return s_->post(std::move(handler), errc::socket_closed, 0);
   s_->receive(data, from, std::move(handler));
+}
+
+void batch_socket::async_receive_batch(std::span<received_datagram> slots, datagram_handler handler) {
+  if (!s_->socket.is_open()) return s_->post(std::move(handler), errc::socket_closed, 0);
+  if (slots.empty()) return s_->post(std::move(handler), {}, 0);
+  s_->receive_batch(slots, std::move(handler));
+}
+
+void batch_socket::async_send_batch(std::span<const outgoing_datagram> datagrams, datagram_handler handler) {
+  state& s = *s_;
+  if (!s.socket.is_open()) return s.post(std::move(handler), errc::socket_closed, 0);
+  if (datagrams.empty()) return s.post(std::move(handler), {}, 0);
+  s.flush();  // the datagrams queued before go first
+  if (s.out.count > 0) {
+    // Those are still waiting for room in the kernel's buffer: so does this batch.
+    return s.socket.async_wait(asio::socket_base::wait_write, [self = s_, datagrams, h = std::move(handler)](error_code ec) mutable {
+      if (ec) return self->complete(std::move(h), ec, 0);
+      self->flush();
+      self->send_batch(datagrams, 0, std::move(h), true);
+    });
+  }
+  s.send_batch(datagrams, 0, std::move(handler), false);
 }
 
 }  // namespace punch::udp

@@ -2,7 +2,9 @@
 // recvmmsg and serves the queued ones to later receives without a system call; sends are
 // queued and go out N at a time with sendmmsg when the receive queue runs dry, when N are
 // queued, or after the handlers already queued have run. For servers that loop on receive
-// (the broker); udp_socket is the one-datagram-per-call fallback.
+// (the broker); udp_socket is the one-datagram-per-call fallback. The batch operations
+// (async_receive_batch, async_send_batch) skip the queues: one system call moves a whole
+// batch between the kernel and the caller's buffers.
 #pragma once
 
 #include "punch/transport.hpp"
@@ -25,6 +27,9 @@ public:
   void close() override;
   void async_send_to(asio::const_buffer data, const endpoint& to, datagram_handler handler) override;
   void async_receive_from(asio::mutable_buffer data, endpoint& from, datagram_handler handler) override;
+  // recvmmsg straight into the caller's buffers; sendmmsg straight from them.
+  void async_receive_batch(std::span<received_datagram> slots, datagram_handler handler) override;
+  void async_send_batch(std::span<const outgoing_datagram> datagrams, datagram_handler handler) override;
 
   struct state;
 
