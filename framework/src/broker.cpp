@@ -298,6 +298,7 @@ asio::awaitable<void> broker::impl::receive_loop(loop_buffers& b) {
       throw system_error(ec, what.str());
     }
     // One batch arrived at one time; its answers go out together.
+    ++stats.batches;
     const auto t = now();
     std::size_t answers = 0;
     for (std::size_t i = 0; i < n; ++i) {

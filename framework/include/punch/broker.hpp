@@ -83,6 +83,7 @@ struct broker_options {
 // Counters, readable at any time (the broker logs them periodically in the app).
 struct broker_stats {
   std::uint64_t received = 0;        // every datagram, the rate-limited ones included
+  std::uint64_t batches = 0;         // receive operations that brought them (received / batches: the mean batch)
   std::uint64_t rate_limited = 0;    // dropped unread: the source address was over its rate
   std::uint64_t malformed = 0;       // dropped: not a valid STUN message
   std::uint64_t bindings = 0;
