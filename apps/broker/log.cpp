@@ -45,7 +45,8 @@ std::string event_text(const broker_event& e) {
 
 std::string stats_text(const broker_stats& s, std::size_t registrations) {
   std::ostringstream out;
-  out << "stats: " << registrations << " registered; received " << s.received << ", rate-limited "
+  out << "stats: " << registrations << " registered; received " << s.received << " (in " << s.batches
+      << " batches), rate-limited "
       << s.rate_limited << ", malformed " << s.malformed << ", bindings " << s.bindings
       << ", registrations " << s.registrations << " (refreshes " << s.refreshes << ", signatures verified "
       << s.signatures_verified << ", challenges " << s.challenges << ", auth failed " << s.auth_failed

@@ -45,6 +45,7 @@ BOOST_AUTO_TEST_CASE(the_counters_line_names_every_counter) {
   s.auth_failed = 19;
   s.refreshes = 23;
   s.signatures_verified = 29;
+  s.batches = 3;
   const auto text = stats_text(s, 5);
   BOOST_TEST(text.find("refreshes 23") != std::string::npos);
   BOOST_TEST(text.find("signatures verified 29") != std::string::npos);
@@ -52,7 +53,7 @@ BOOST_AUTO_TEST_CASE(the_counters_line_names_every_counter) {
   BOOST_TEST(text.find("challenges 17") != std::string::npos);
   BOOST_TEST(text.find("auth failed 19") != std::string::npos);
   BOOST_TEST(text.find("5 registered") != std::string::npos);
-  BOOST_TEST(text.find("received 11") != std::string::npos);
+  BOOST_TEST(text.find("received 11 (in 3 batches)") != std::string::npos);
   BOOST_TEST(text.find("malformed 2") != std::string::npos);
   BOOST_TEST(text.find("failed 7") != std::string::npos);
 }
