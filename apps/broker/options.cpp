@@ -30,7 +30,7 @@ po::options_description make_description() {
     ("listen", po::value<std::string>()->value_name("ADDR:PORT")->default_value("0.0.0.0:3478"),
      "where to listen; IPv6 as [::]:3478; port 0 picks a free port (printed at start-up)");
   apps::add_transport_options(
-      d, "an option for the transport; repeatable (udp defaults: batch=32 receive-buffer=4194304 send-buffer=4194304)");
+      d, "an option for the transport; repeatable (udp defaults: batch=64 receive-buffer=4194304 send-buffer=4194304)");
   d.add_options()
     ("max-peers", po::value<std::string>()->value_name("N")->default_value("100000"),
      "most registrations held at once; more are refused (508)")
@@ -89,7 +89,7 @@ parse_result failure(std::string message) {
 transport_options transport_settings_for(const broker_app_options& o) {
   transport_options t = o.transport_settings;
   if (o.transport == "udp") {
-    t.try_emplace("batch", "32");
+    t.try_emplace("batch", "64");
     t.try_emplace("receive-buffer", "4194304");
     t.try_emplace("send-buffer", "4194304");
     if (o.threads > 1) t.insert_or_assign("reuse-port", "true");

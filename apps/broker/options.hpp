@@ -47,7 +47,7 @@ parse_result parse_options(int argc, const char* const argv[]);
 
 
 // The transport options the broker opens its socket with: --transport-option values, and for
-// the udp transport the fast path unless given otherwise (batch=32: recvmmsg/sendmmsg;
+// the udp transport the fast path unless given otherwise (batch=64: recvmmsg/sendmmsg;
 // receive-buffer and send-buffer 4194304: bursts wait in the kernel instead of being dropped).
 transport_options transport_settings_for(const broker_app_options& o);
 

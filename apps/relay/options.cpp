@@ -28,7 +28,7 @@ po::options_description make_description() {
     ("listen", po::value<std::string>()->value_name("ADDR:PORT")->default_value("0.0.0.0:3479"),
      "where to listen; IPv6 as [::]:3479; port 0 picks a free port (printed at start-up)");
   apps::add_transport_options(
-      d, "an option for the transport; repeatable (udp defaults: batch=32 receive-buffer=4194304 send-buffer=4194304)");
+      d, "an option for the transport; repeatable (udp defaults: batch=64 receive-buffer=4194304 send-buffer=4194304)");
   d.add_options()
     ("max-allocations", po::value<std::string>()->value_name("N")->default_value("10000"),
      "most allocations held at once (a pair of peers, or one waiting for the other); more are "
@@ -84,7 +84,7 @@ parse_result failure(std::string message) {
 transport_options transport_settings_for(const relay_app_options& o) {
   transport_options t = o.transport_settings;
   if (o.transport == "udp") {
-    t.try_emplace("batch", "32");
+    t.try_emplace("batch", "64");
     t.try_emplace("receive-buffer", "4194304");
     t.try_emplace("send-buffer", "4194304");
   }

@@ -42,7 +42,7 @@ struct parse_result {
 parse_result parse_options(int argc, const char* const argv[]);
 
 // The transport options the relay opens its socket with: --transport-option values, and for
-// udp the broker's fast path unless given otherwise (batch=32, 4 MiB socket buffers).
+// udp the broker's fast path unless given otherwise (batch=64, 4 MiB socket buffers).
 transport_options transport_settings_for(const relay_app_options& o);
 
 // The relay's settings from the app's.

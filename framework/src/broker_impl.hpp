@@ -108,7 +108,7 @@ struct broker::impl {
 
   // Datagrams per receive: a transport with batches (udp's batch=N) fills up to this many per
   // resumption of a loop, and the answers go out together in one batch send.
-  static constexpr std::size_t batch = 32;
+  static constexpr std::size_t batch = 64;
   using message_buffer = std::array<std::byte, stun::max_message_size>;
   // One receive loop's buffers: requests in[i] and answers out[i].
   struct loop_buffers {

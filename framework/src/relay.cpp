@@ -133,7 +133,7 @@ struct relay::impl {
 
   // Datagrams per receive (the broker's rule: see broker_impl.hpp). Forwarded datagrams go
   // out from in[i], answers from out[i].
-  static constexpr std::size_t batch = 32;
+  static constexpr std::size_t batch = 64;
   struct loop_buffers {
     std::array<std::array<std::byte, receive_buffer_size>, batch> in{};
     std::array<std::array<std::byte, stun::max_message_size>, batch> out{};

@@ -172,13 +172,13 @@ BOOST_AUTO_TEST_CASE(the_broker_answers_a_steady_burst_without_allocating) {
 }
 
 BOOST_AUTO_TEST_CASE(the_broker_on_batched_sockets_answers_a_steady_burst_without_allocating) {
-  check_burst_without_allocation({{"batch", "32"}}, 1);
+  check_burst_without_allocation({{"batch", "64"}}, 1);
 }
 
 // 50 requests in flight: the broker takes them in batches (recvmmsg) and answers each batch
 // with one sendmmsg, still without allocating.
 BOOST_AUTO_TEST_CASE(the_broker_on_batched_sockets_answers_windows_of_requests_in_batches_without_allocating) {
-  const broker_stats s = check_burst_without_allocation({{"batch", "32"}}, 50);
+  const broker_stats s = check_burst_without_allocation({{"batch", "64"}}, 50);
   BOOST_TEST_MESSAGE(s.received << " datagrams in " << s.batches << " receives");
   BOOST_TEST(s.batches < s.received, "every receive brought one datagram: no batch was ever taken");
 }

@@ -130,7 +130,7 @@ BOOST_AUTO_TEST_CASE(bad_values_give_one_line_naming_the_option) {
 BOOST_AUTO_TEST_CASE(the_udp_transport_gets_the_fast_path_unless_options_say_otherwise) {
   auto udp = parse({});
   auto t = punch::broker_app::transport_settings_for(udp.options);
-  BOOST_TEST(t.at("batch") == "32");
+  BOOST_TEST(t.at("batch") == "64");
   BOOST_TEST(t.at("receive-buffer") == "4194304");
   auto plain = parse({"--transport-option", "batch=1"});
   BOOST_TEST(punch::broker_app::transport_settings_for(plain.options).at("batch") == "1");

@@ -40,7 +40,7 @@ BOOST_AUTO_TEST_CASE(defaults_match_the_relay_options) {
   BOOST_TEST(relay.lifetime.count() == defaults.lifetime.count());
   BOOST_TEST(relay.rate_limit == defaults.rate_limit);
   BOOST_TEST(relay.rate_burst == defaults.rate_burst);
-  BOOST_TEST(transport_settings_for(r.options).at("batch") == "32");
+  BOOST_TEST(transport_settings_for(r.options).at("batch") == "64");
 }
 
 BOOST_AUTO_TEST_CASE(every_option_is_read) {
