@@ -222,7 +222,7 @@ int main(int argc, char* argv[]) {
 
     const auto medians = median_of(runs);
     print_table(std::cout, medians);
-    print_ratios(std::cout, medians);
+    print_ratios(std::cout, medians, runs);
     std::vector<memory_point> memory;
     if (o.peers > 0) {
       memory = memory_curve(o, ctx);

@@ -42,7 +42,9 @@ struct memory_point {
 
 std::vector<median_record> median_of(const std::vector<run_record>& runs);
 void print_table(std::ostream& out, const std::vector<median_record>& m);
-void print_ratios(std::ostream& out, const std::vector<median_record>& m);
+// The targets' ratios: of the medians (req/s and req/cpu-s) and the median of the rounds'
+// own req/cpu-s ratios with their range; "met" judges the median ratio by req/cpu-s.
+void print_ratios(std::ostream& out, const std::vector<median_record>& m, const std::vector<run_record>& runs);
 void print_memory(std::ostream& out, const std::vector<memory_point>& points);
 void write_csv(const std::string& path, const std::vector<run_record>& runs, const std::vector<median_record>& m);
 void write_memory_csv(const std::string& path, const std::vector<memory_point>& points);
