@@ -1,6 +1,8 @@
 // Tests of the transport interface: datagram_socket hands every completion token to the plugin
 // as one any_completion_handler (cancellation slot and executor included) and closes its
 // plugin socket when it goes away. A recording socket_impl stands in for a plugin.
+#include "run_coroutine.hpp"
+
 #include "punch/transport.hpp"
 
 #include <boost/asio/append.hpp>
@@ -146,18 +148,7 @@ struct fixture {
   std::shared_ptr<calls> seen = std::make_shared<calls>();
   fake_transport transport{ctx.get_executor(), seen};
 
-  // Runs `body` to completion, rethrowing what escaped it; fails if it did not finish.
-  void run(asio::awaitable<void> body) {
-    bool done = false;
-    std::exception_ptr failure;
-    asio::co_spawn(ctx, std::move(body), [&](std::exception_ptr e) {
-      failure = e;
-      done = true;
-    });
-    ctx.run_for(5s);
-    BOOST_REQUIRE(done);
-    if (failure) std::rethrow_exception(failure);
-  }
+  void run(asio::awaitable<void> body) { test::run_to_completion(ctx, std::move(body)); }
 };
 
 }  // namespace

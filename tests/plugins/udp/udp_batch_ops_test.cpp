@@ -3,6 +3,8 @@
 // slots, sendmmsg straight from them) and, on a socket without batches, the interface's
 // defaults (one datagram per operation). Order, senders, sizes, truncation, the slot and
 // batch limits, datagrams queued by a single receive, waiting, close and cancellation.
+#include "run_coroutine.hpp"
+
 #include "punch/plugins/udp.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -60,17 +62,7 @@ struct fixture {
   }
   punch::transport& under_test(bool with_batches) { return with_batches ? *batched : *plain; }
 
-  void run(asio::awaitable<void> body) {
-    bool done = false;
-    std::exception_ptr failure;
-    asio::co_spawn(ctx, std::move(body), [&](std::exception_ptr e) {
-      failure = e;
-      done = true;
-    });
-    ctx.run_for(5s);
-    BOOST_REQUIRE_MESSAGE(done, "the coroutine did not finish within 5 s");
-    if (failure) std::rethrow_exception(failure);
-  }
+  void run(asio::awaitable<void> body) { test::run_to_completion(ctx, std::move(body)); }
 
   // Sends "<prefix><i>" for i in [0, n) from `from` to `to`.
   static asio::awaitable<void> send_numbered(punch::datagram_socket& from, const endpoint& to, std::string prefix, int n) {

@@ -1,6 +1,8 @@
 // Tests of the udp transport's batched sockets (batch=N): a burst served from one recvmmsg in
 // order with every sender, sends that go out whether or not anyone receives, truncation,
 // close and cancellation; and SO_REUSEPORT sharing one port.
+#include "run_coroutine.hpp"
+
 #include "punch/plugins/udp.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -40,17 +42,7 @@ struct batch_fixture {
     return made;
   }
 
-  void run(asio::awaitable<void> body) {
-    bool done = false;
-    std::exception_ptr failure;
-    asio::co_spawn(ctx, std::move(body), [&](std::exception_ptr e) {
-      failure = e;
-      done = true;
-    });
-    ctx.run_for(5s);
-    BOOST_REQUIRE_MESSAGE(done, "the coroutine did not finish within 5 s");
-    if (failure) std::rethrow_exception(failure);
-  }
+  void run(asio::awaitable<void> body) { test::run_to_completion(ctx, std::move(body)); }
 };
 
 std::string text(const std::array<char, 64>& buf, std::size_t n) { return {buf.data(), n}; }

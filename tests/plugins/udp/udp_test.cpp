@@ -1,5 +1,7 @@
 // Tests of the "udp" transport over loopback (127.0.0.1, and ::1 where configured): datagrams,
 // binding and its error codes, close and cancellation, and every completion token.
+#include "run_coroutine.hpp"
+
 #include "punch/plugins/udp.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -56,18 +58,7 @@ struct fixture {
     return made;
   }
 
-  // Runs `body` to completion, rethrowing what escaped it; fails if it did not finish.
-  void run(asio::awaitable<void> body) {
-    bool done = false;
-    std::exception_ptr failure;
-    asio::co_spawn(ctx, std::move(body), [&](std::exception_ptr e) {
-      failure = e;
-      done = true;
-    });
-    ctx.run_for(5s);
-    BOOST_REQUIRE_MESSAGE(done, "the coroutine did not finish within 5 s");
-    if (failure) std::rethrow_exception(failure);
-  }
+  void run(asio::awaitable<void> body) { test::run_to_completion(ctx, std::move(body)); }
 };
 
 }  // namespace
