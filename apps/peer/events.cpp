@@ -37,8 +37,6 @@ std::string to_text(const endpoint& ep) {
   return out.str();
 }
 
-const char* path_name(path_kind k) noexcept { return punch::to_string(k); }
-
 event_log::event_log(bool enabled, clock::time_point start, std::FILE* out)
     : enabled_(enabled), start_(start), out_(out) {}
 
@@ -74,13 +72,13 @@ void event_log::connected(std::string_view peer, const public_key& key, const en
   if (!enabled_) return;
   write("{\"event\":\"connected\",\"peer\":\"" + json_escape(peer) + "\",\"key\":\"" +
         to_string(key) + "\",\"remote\":\"" + to_text(remote) + "\",\"path\":\"" +
-        path_name(path) + "\",\"ms\":" + std::to_string(ms()) + "}\n");
+        punch::to_string(path) + "\",\"ms\":" + std::to_string(ms()) + "}\n");
 }
 
 void event_log::path_changed(std::string_view peer, const endpoint& remote, path_kind path) {
   if (!enabled_) return;
   write("{\"event\":\"path_changed\",\"peer\":\"" + json_escape(peer) + "\",\"remote\":\"" +
-        to_text(remote) + "\",\"path\":\"" + path_name(path) + "\",\"ms\":" +
+        to_text(remote) + "\",\"path\":\"" + punch::to_string(path) + "\",\"ms\":" +
         std::to_string(ms()) + "}\n");
 }
 

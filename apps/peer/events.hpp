@@ -16,8 +16,8 @@ std::string json_escape(std::string_view text);
 // Endpoint as "203.0.113.5:40000" or "[2001:db8::1]:40000".
 std::string to_text(const endpoint& ep);
 
-// The --events schema is the app's own contract, so the path names are spelled here.
-const char* path_name(path_kind k) noexcept;
+// The --events schema names paths with punch::to_string(path_kind); peer_events_test pins
+// those names, since the schema is this app's contract.
 
 class event_log {
 public:

@@ -112,12 +112,9 @@ asio::awaitable<void> session_state::spray_receive(std::weak_ptr<punch_attempt> 
   int consecutive_errors = 0;
   while (!closed && s->is_open()) {
     auto [ec, n] = co_await s->async_receive_from(asio::buffer(buf), from, asio::as_tuple(asio::use_awaitable));
-    if (closed || ec == asio::error::operation_aborted || !s->is_open()) break;
-    if (ec) {
-      if (++consecutive_errors > 64) break;
-      continue;
-    }
-    consecutive_errors = 0;
+    const auto next = judge(ec, *s, consecutive_errors);
+    if (next == after_receive::stop) break;
+    if (next == after_receive::skip) continue;
     auto a = owner.lock();
     if (!a) break;
     const std::span<std::byte> d(buf.data(), n);

@@ -176,13 +176,9 @@ asio::awaitable<void> session_state::receive_loop() {
   while (!closed) {
     auto [ec, n] = co_await socket.async_receive_from(asio::buffer(rx_buffer), rx_from,
                                                       asio::as_tuple(asio::use_awaitable));
-    if (closed || ec == asio::error::operation_aborted || !socket.is_open()) break;
-    if (ec) {
-      // ICMP errors surface here on some platforms; a stream of them means a dead socket.
-      if (++consecutive_errors > 64) break;
-      continue;
-    }
-    consecutive_errors = 0;
+    const auto next = judge(ec, socket, consecutive_errors);
+    if (next == after_receive::stop) break;
+    if (next == after_receive::skip) continue;
     const std::span<std::byte> d(rx_buffer.data(), n);
     const endpoint from = rx_from;
     if (wire::looks_like_frame(d)) {
@@ -191,6 +187,14 @@ asio::awaitable<void> session_state::receive_loop() {
       co_await handle_stun(d, from);
     }
   }
+}
+
+session_state::after_receive session_state::judge(const error_code& ec, const datagram_socket& s,
+                                                  int& consecutive_errors) const {
+  if (closed || ec == asio::error::operation_aborted || !s.is_open()) return after_receive::stop;
+  if (ec) return ++consecutive_errors > 64 ? after_receive::stop : after_receive::skip;
+  consecutive_errors = 0;
+  return after_receive::handle;
 }
 
 void session_state::handle_frame(std::span<std::byte> d, const endpoint& from, std::size_t via,

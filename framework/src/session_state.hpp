@@ -172,6 +172,11 @@ struct session_state : std::enable_shared_from_this<session_state> {
 
   // receive loop and demultiplexing (session.cpp)
   asio::awaitable<void> receive_loop();
+  // What a receive loop does after a receive on `s`: stop (the session or the socket closed,
+  // or 64 errors in a row: ICMP errors surface on receive on some platforms, and a stream of
+  // them means a dead socket), skip one error, or handle the datagram.
+  enum class after_receive { stop, skip, handle };
+  after_receive judge(const error_code& ec, const datagram_socket& s, int& consecutive_errors) const;
   asio::awaitable<void> handle_stun(std::span<const std::byte> d, const endpoint& from);
   void handle_frame(std::span<std::byte> d, const endpoint& from, std::size_t via = 0,
                     const punch_attempt* owner = nullptr);
