@@ -18,7 +18,6 @@
 #include <exception>
 #include <sstream>
 #include <stdexcept>
-#include <tuple>
 
 namespace punch {
 
@@ -286,18 +285,10 @@ asio::awaitable<void> broker::impl::receive_loop(loop_buffers& b) {
   // Cancellation is checked explicitly, so a cancelled loop ends without throwing.
   co_await asio::this_coro::throw_if_cancelled(false);
   for (std::size_t i = 0; i < batch; ++i) b.received[i].buffer = asio::buffer(b.in[i]);
-  std::size_t turns = 0;
   for (;;) {
-    // Under load the next batch is already waiting: take it without a resumption. Every
-    // `resume_every` batches the loop resumes anyway, so that timers, introductions and a
-    // cancellation get their turn on the io_context.
-    error_code ec;
-    std::size_t n = ++turns % resume_every != 0 ? socket.try_receive_batch(b.received, ec) : 0;
-    if (n == 0 && !ec) {
-      std::tie(ec, n) = co_await socket.async_receive_batch(b.received, asio::as_tuple(asio::use_awaitable));
-      if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
-        co_return;
-    }
+    auto [ec, n] = co_await socket.async_receive_batch(b.received, asio::as_tuple(asio::use_awaitable));
+    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+      co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted || ec == errc::socket_closed || !socket.is_open())
         co_return;
@@ -317,13 +308,9 @@ asio::awaitable<void> broker::impl::receive_loop(loop_buffers& b) {
     }
     if (answers == 0) continue;
     // A datagram the network refuses is that one client's loss (unreachable, filtered); the
-    // batch fails only when the socket is closed. What the kernel does not take at once waits.
-    const auto out = std::span<const outgoing_datagram>(b.answers).first(answers);
-    error_code sec;
-    const std::size_t done = socket.try_send_batch(out, sec);
-    if (sec == errc::socket_closed) co_return;
-    if (done == answers) continue;
-    std::tie(sec, std::ignore) = co_await socket.async_send_batch(out.subspan(done), asio::as_tuple(asio::use_awaitable));
+    // batch fails only when the socket is closed.
+    auto [sec, sent] = co_await socket.async_send_batch(std::span<const outgoing_datagram>(b.answers).first(answers),
+                                                        asio::as_tuple(asio::use_awaitable));
     if (sec == asio::error::operation_aborted || !socket.is_open()) co_return;
   }
 }

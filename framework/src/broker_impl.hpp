@@ -121,9 +121,6 @@ struct broker::impl {
   // operation, one turn of the io_context then serves several datagrams (fewer epoll_wait
   // calls per datagram); with batches, one loop receives while another sends.
   static constexpr std::size_t receive_loops = 2;
-  // A loop that keeps finding datagrams waiting (try_receive_batch) still resumes through the
-  // io_context once per this many batches.
-  static constexpr std::size_t resume_every = 16;
 
   // Handles one datagram; returns the answer to send to `from` (empty: none), written into
   // `answer` (which stays untouched until the caller's next call).

@@ -82,16 +82,6 @@ void socket_impl::async_send_batch(std::span<const outgoing_datagram> datagrams,
   send_one_by_one::start(send_one_by_one{this, datagrams, 0, 0, std::move(handler)});
 }
 
-std::size_t socket_impl::try_receive_batch(std::span<received_datagram>, error_code& ec) {
-  ec.clear();
-  return 0;
-}
-
-std::size_t socket_impl::try_send_batch(std::span<const outgoing_datagram>, error_code& ec) {
-  ec.clear();
-  return 0;
-}
-
 transport::~transport() = default;
 
 datagram_socket::~datagram_socket() {

@@ -82,18 +82,6 @@ public:
   // skipped, as UDP may lose it anyway; the batch fails only when the socket cannot send at
   // all: closed (errc::socket_closed) or cancelled (asio::error::operation_aborted).
   virtual void async_send_batch(std::span<const outgoing_datagram> datagrams, datagram_handler handler);
-
-  // Non-blocking forms, for a loop that skips a resumption when datagrams are already waiting
-  // or the kernel takes the answers at once. They never wait and never run a handler, and
-  // report errors through `ec` (errc::socket_closed on a closed socket). The defaults do
-  // nothing and return 0: the caller then uses the asynchronous operations.
-  //
-  // Moves the datagrams already waiting (at most slots.size()) into the slots; returns how many.
-  virtual std::size_t try_receive_batch(std::span<received_datagram> slots, error_code& ec);
-  // Sends from the front of `datagrams` what the network takes at once; returns how many it is
-  // done with (sent, or refused on their own as async_send_batch skips them). The caller sends
-  // the rest with async_send_batch.
-  virtual std::size_t try_send_batch(std::span<const outgoing_datagram> datagrams, error_code& ec);
 };
 
 // A datagram socket opened by a transport. Movable, not copyable; closing happens on
@@ -155,14 +143,6 @@ public:
           impl->async_send_batch(d, datagram_handler(std::move(handler)));
         },
         token, impl_.get(), datagrams);
-  }
-
-  // Non-blocking: the datagrams already waiting, or the datagrams sent at once (see socket_impl).
-  std::size_t try_receive_batch(std::span<received_datagram> slots, error_code& ec) {
-    return impl_->try_receive_batch(slots, ec);
-  }
-  std::size_t try_send_batch(std::span<const outgoing_datagram> datagrams, error_code& ec) {
-    return impl_->try_send_batch(datagrams, ec);
   }
 
   // The plugin's implementation, for plugin-specific extensions.

@@ -216,10 +216,6 @@ struct batch_socket::state : std::enable_shared_from_this<state> {
   // Sends datagrams[next, end) with sendmmsg, `sent` of them already; waits for room in the
   // kernel's buffer when it is full. `inside`: running in a completion (no post needed).
   void send_batch(std::span<const outgoing_datagram> datagrams, std::size_t sent, datagram_handler h, bool inside);
-  // Sends datagrams[next, end) with sendmmsg until every one is dealt with (true) or the
-  // kernel's send buffer is full (false); `next` moves past the sent and the refused ones,
-  // `sent` counts the sent ones.
-  bool send_now(std::span<const outgoing_datagram> datagrams, std::size_t& next, std::size_t& sent);
 };
 
 void batch_socket::state::receive(asio::mutable_buffer data, endpoint& from, datagram_handler h) {
@@ -282,8 +278,15 @@ void batch_socket::state::receive_batch(std::span<received_datagram> slots, data
                     }));
 }
 
-bool batch_socket::state::send_now(std::span<const outgoing_datagram> datagrams, std::size_t& next, std::size_t& sent) {
+void batch_socket::state::send_batch(std::span<const outgoing_datagram> datagrams, std::size_t sent, datagram_handler h,
+                                     bool inside) {
+  const auto done = [&](error_code ec) {
+    if (inside) complete(std::move(h), ec, sent);
+    else post(std::move(h), ec, sent);
+  };
+  if (!socket.is_open()) return done(errc::socket_closed);
   bool retried = false;
+  std::size_t next = 0;
   while (next < datagrams.size()) {
     const std::size_t n = direct_out.prepare(datagrams.subspan(next));
     const int r = ::sendmmsg(socket.native_handle(), direct_out.msgs.data(), static_cast<unsigned>(n), 0);
@@ -294,7 +297,12 @@ bool batch_socket::state::send_now(std::span<const outgoing_datagram> datagrams,
     } else if (r < 0 && errno == EINTR) {
       continue;
     } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      return false;
+      // The kernel's send buffer is full: the rest waits for room (the caller keeps the batch).
+      return socket.async_wait(asio::socket_base::wait_write, [self = shared_from_this(), rest = datagrams.subspan(next), sent,
+                                                               h = std::move(h)](error_code ec) mutable {
+        if (ec) return self->complete(std::move(h), ec, sent);
+        self->send_batch(rest, sent, std::move(h), true);
+      });
     } else if (!retried) {
       retried = true;  // ICMP feedback of an earlier datagram, reported once (see flush)
     } else {
@@ -302,26 +310,7 @@ bool batch_socket::state::send_now(std::span<const outgoing_datagram> datagrams,
       retried = false;
     }
   }
-  return true;
-}
-
-void batch_socket::state::send_batch(std::span<const outgoing_datagram> datagrams, std::size_t sent, datagram_handler h,
-                                     bool inside) {
-  if (!socket.is_open()) {
-    if (inside) return complete(std::move(h), errc::socket_closed, sent);
-    return post(std::move(h), errc::socket_closed, sent);
-  }
-  std::size_t next = 0;
-  if (!send_now(datagrams, next, sent)) {
-    // The kernel's send buffer is full: the rest waits for room (the caller keeps the batch).
-    return socket.async_wait(asio::socket_base::wait_write, [self = shared_from_this(), rest = datagrams.subspan(next), sent,
-                                                             h = std::move(h)](error_code ec) mutable {
-      if (ec) return self->complete(std::move(h), ec, sent);
-      self->send_batch(rest, sent, std::move(h), true);
-    });
-  }
-  if (inside) return complete(std::move(h), {}, sent);
-  post(std::move(h), {}, sent);
+  done({});
 }
 
 batch_socket::batch_socket(asio::ip::udp::socket socket, std::size_t batch)
@@ -386,32 +375,6 @@ void batch_socket::async_receive_batch(std::span<received_datagram> slots, datag
   if (!s_->socket.is_open()) return s_->post(std::move(handler), errc::socket_closed, 0);
   if (slots.empty()) return s_->post(std::move(handler), {}, 0);
   s_->receive_batch(slots, std::move(handler));
-}
-
-std::size_t batch_socket::try_receive_batch(std::span<received_datagram> slots, error_code& ec) {
-  ec.clear();
-  state& s = *s_;
-  if (!s.socket.is_open()) {
-    ec = errc::socket_closed;
-    return 0;
-  }
-  ++s.receives;
-  if (s.in.count == 0) s.flush();  // about to read from the kernel: what we owe goes out first
-  return s.fill(slots, ec);
-}
-
-std::size_t batch_socket::try_send_batch(std::span<const outgoing_datagram> datagrams, error_code& ec) {
-  ec.clear();
-  state& s = *s_;
-  if (!s.socket.is_open()) {
-    ec = errc::socket_closed;
-    return 0;
-  }
-  s.flush();  // the datagrams queued before go first
-  if (s.out.count > 0) return 0;  // those wait for room: so does this batch
-  std::size_t next = 0, sent = 0;
-  s.send_now(datagrams, next, sent);
-  return next;
 }
 
 void batch_socket::async_send_batch(std::span<const outgoing_datagram> datagrams, datagram_handler handler) {

@@ -30,8 +30,6 @@ public:
   // recvmmsg straight into the caller's buffers; sendmmsg straight from them.
   void async_receive_batch(std::span<received_datagram> slots, datagram_handler handler) override;
   void async_send_batch(std::span<const outgoing_datagram> datagrams, datagram_handler handler) override;
-  std::size_t try_receive_batch(std::span<received_datagram> slots, error_code& ec) override;
-  std::size_t try_send_batch(std::span<const outgoing_datagram> datagrams, error_code& ec) override;
 
   struct state;
 

@@ -2,8 +2,7 @@
 // sockets: the udp transport's batched socket (batch=N, recvmmsg straight into the caller's
 // slots, sendmmsg straight from them) and, on a socket without batches, the interface's
 // defaults (one datagram per operation). Order, senders, sizes, truncation, the slot and
-// batch limits, datagrams queued by a single receive, waiting, close and cancellation; and
-// the non-blocking forms (try_receive_batch, try_send_batch).
+// batch limits, datagrams queued by a single receive, waiting, close and cancellation.
 #include "run_coroutine.hpp"
 
 #include "punch/plugins/udp.hpp"
@@ -314,68 +313,6 @@ BOOST_DATA_TEST_CASE(a_cancellation_slot_aborts_a_waiting_batch_receive_and_the_
     BOOST_TEST(n == 1u);
     BOOST_TEST(s.text(0) == "after0");
   }());
-}
-
-BOOST_DATA_TEST_CASE(try_receive_batch_takes_what_is_waiting_and_never_waits, both, with_batches) {
-  auto server = under_test(with_batches).open(v4_any_port);
-  auto client = plain->open(v4_any_port);
-  slots s(16);
-  error_code ec;
-  BOOST_TEST(server.try_receive_batch(s.at, ec) == 0u);  // nothing waiting: 0 at once
-  BOOST_TEST(!ec);
-  run(send_numbered(client, server.local_endpoint(), "t", 5));
-  const std::size_t n = server.try_receive_batch(s.at, ec);
-  BOOST_TEST(!ec);
-  // The default does nothing; the batched socket hands over all five, in order.
-  BOOST_TEST(n == (with_batches ? 5u : 0u));
-  for (std::size_t i = 0; i < n; ++i) {
-    BOOST_TEST(s.text(i) == "t" + std::to_string(i));
-    BOOST_TEST(s.at[i].from == client.local_endpoint());
-  }
-  if (with_batches) BOOST_TEST(server.try_receive_batch(s.at, ec) == 0u);
-}
-
-BOOST_DATA_TEST_CASE(try_send_batch_sends_what_the_kernel_takes_at_once, both, with_batches) {
-  auto sender = under_test(with_batches).open(v4_any_port);
-  auto receiver = plain->open(v4_any_port);
-  std::vector<std::string> texts;
-  for (int i = 0; i < 20; ++i) texts.push_back("x" + std::to_string(i));
-  std::vector<outgoing_datagram> out;
-  for (const auto& t : texts) out.push_back({asio::buffer(t), receiver.local_endpoint()});
-  error_code ec;
-  const std::size_t done = sender.try_send_batch(out, ec);
-  BOOST_TEST(!ec);
-  // The default does nothing: the caller sends the rest with async_send_batch.
-  BOOST_TEST(done == (with_batches ? out.size() : 0u));
-  run([&]() -> asio::awaitable<void> {
-    if (done < out.size()) {
-      auto [sec, sent] = co_await sender.async_send_batch(std::span(out).subspan(done), asio::as_tuple(asio::use_awaitable));
-      BOOST_TEST(!sec);
-      BOOST_TEST(sent == out.size() - done);
-    }
-    std::array<char, 64> buf{};
-    endpoint from;
-    asio::steady_timer timer(ctx, 2s);
-    for (const auto& t : texts) {
-      auto r = co_await (receiver.async_receive_from(asio::buffer(buf), from, asio::use_awaitable) ||
-                         timer.async_wait(asio::use_awaitable));
-      BOOST_REQUIRE_MESSAGE(r.index() == 0u, t << " never came");
-      BOOST_TEST(std::string(buf.data(), std::get<0>(r)) == t);
-    }
-  }());
-}
-
-BOOST_AUTO_TEST_CASE(the_batched_sockets_non_blocking_forms_say_socket_closed_once_closed) {
-  auto socket = batched->open(v4_any_port);
-  socket.close();
-  slots s(4);
-  const std::array<char, 1> x{'x'};
-  const std::vector<outgoing_datagram> out{{asio::buffer(x), v4_any_port}};
-  error_code ec;
-  BOOST_TEST(socket.try_receive_batch(s.at, ec) == 0u);
-  BOOST_TEST(ec == make_error_code(punch::errc::socket_closed));
-  BOOST_TEST(socket.try_send_batch(out, ec) == 0u);
-  BOOST_TEST(ec == make_error_code(punch::errc::socket_closed));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
