@@ -26,26 +26,27 @@ namespace {
 
 using slot_bytes = std::array<std::byte, batch_socket::max_datagram>;
 
-// N datagrams with their addresses, laid out for recvmmsg/sendmmsg.
+// The send queue: N datagrams with their addresses, laid out for sendmmsg.
 struct datagram_batch {
   explicit datagram_batch(std::size_t n) : bytes(n), names(n), iov(n), msgs(n) {}
   std::vector<slot_bytes> bytes;
   std::vector<sockaddr_storage> names;
   std::vector<iovec> iov;
   std::vector<mmsghdr> msgs;
-  std::size_t count = 0;  // filled
-  std::size_t next = 0;   // the next one to hand out (receive) or to send (send)
+  std::size_t count = 0;  // queued
+  std::size_t next = 0;   // the next one to send
+};
 
-  void prepare_receive() {
-    for (std::size_t i = 0; i < msgs.size(); ++i) {
-      iov[i] = {bytes[i].data(), bytes[i].size()};
-      msgs[i].msg_hdr = {};
-      msgs[i].msg_hdr.msg_name = &names[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof names[i];
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-    }
+// The receive queue of single receives: one recvmmsg fills the slots (each pointing at its
+// own bytes), and the receives take them one at a time.
+struct receive_queue {
+  explicit receive_queue(std::size_t n) : bytes(n), slots(n) {
+    for (std::size_t i = 0; i < n; ++i) slots[i].buffer = asio::buffer(bytes[i]);
   }
+  std::vector<slot_bytes> bytes;
+  std::vector<received_datagram> slots;
+  std::size_t count = 0;  // filled
+  std::size_t next = 0;   // the next one to hand out
 };
 
 error_code last_error() { return {errno, asio::error::get_system_category()}; }
@@ -90,7 +91,8 @@ struct batch_socket::state : std::enable_shared_from_this<state> {
   state(asio::ip::udp::socket s, std::size_t n) : socket(std::move(s)), in(n), out(n), direct_in(n), direct_out(n) {}
 
   asio::ip::udp::socket socket;
-  datagram_batch in, out;
+  receive_queue in;
+  datagram_batch out;
   direct_headers direct_in, direct_out;
   bool waiting = false;       // a readiness wait is in flight
   bool flush_posted = false;  // a flush is queued behind the handlers already posted
@@ -119,28 +121,35 @@ struct batch_socket::state : std::enable_shared_from_this<state> {
 
   // Copies the next queued datagram out; truncated to the buffer, as UDP does.
   std::size_t take(asio::mutable_buffer data, endpoint& from) {
-    const std::size_t i = in.next++;
-    const std::size_t n = std::min<std::size_t>(in.msgs[i].msg_len, data.size());
-    std::memcpy(data.data(), in.bytes[i].data(), n);
-    const std::size_t name = std::min<std::size_t>(in.msgs[i].msg_hdr.msg_namelen, from.capacity());
-    std::memcpy(from.data(), &in.names[i], name);
-    from.resize(name);
+    const received_datagram& d = in.slots[in.next++];
+    const std::size_t n = std::min(d.size, data.size());
+    std::memcpy(data.data(), d.buffer.data(), n);
+    from = d.from;
     if (in.next == in.count) in.next = in.count = 0;
     return n;
   }
 
-  // Fills the receive queue without blocking: > 0 datagrams, 0 (nothing yet), or an error.
-  int fill(error_code& ec) {
-    in.prepare_receive();
-    const int n = ::recvmmsg(socket.native_handle(), in.msgs.data(), static_cast<unsigned>(in.msgs.size()),
-                             MSG_DONTWAIT, nullptr);
-    if (n > 0) {
-      in.count = static_cast<std::size_t>(n);
-      in.next = 0;
-      return n;
+  // recvmmsg straight into `slots` (at most N of them), without blocking: how many arrived
+  // (0: nothing yet, or an error in ec).
+  std::size_t receive_into(std::span<received_datagram> slots, error_code& ec) {
+    const std::size_t n = direct_in.prepare(slots);
+    const int r = ::recvmmsg(socket.native_handle(), direct_in.msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
+    if (r < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ec = last_error();
+      return 0;
     }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ec = last_error();
-    return 0;
+    for (std::size_t k = 0; k < static_cast<std::size_t>(r); ++k) {
+      slots[k].size = std::min<std::size_t>(direct_in.msgs[k].msg_len, slots[k].buffer.size());
+      slots[k].from.resize(std::min<std::size_t>(direct_in.msgs[k].msg_hdr.msg_namelen, slots[k].from.capacity()));
+    }
+    return static_cast<std::size_t>(r);
+  }
+
+  // Fills the receive queue without blocking: > 0 datagrams, 0 (nothing yet), or an error.
+  std::size_t fill(error_code& ec) {
+    in.count = receive_into(in.slots, ec);
+    in.next = 0;
+    return in.count;
   }
 
   // Sends what is queued. A full send buffer (EAGAIN) keeps the rest queued until the socket
@@ -192,22 +201,9 @@ struct batch_socket::state : std::enable_shared_from_this<state> {
   // Fills the caller's slots without blocking: the queued datagrams first, else recvmmsg
   // straight into their buffers. Returns how many (0: nothing yet, or an error in ec).
   std::size_t fill(std::span<received_datagram> slots, error_code& ec) {
+    if (in.count == 0) return receive_into(slots, ec);
     std::size_t k = 0;
-    if (in.count > 0) {
-      for (; k < slots.size() && in.count > 0; ++k) slots[k].size = take(slots[k].buffer, slots[k].from);
-      return k;
-    }
-    const std::size_t n = direct_in.prepare(slots);
-    const int r = ::recvmmsg(socket.native_handle(), direct_in.msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
-    if (r < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ec = last_error();
-      return 0;
-    }
-    for (; k < static_cast<std::size_t>(r); ++k) {
-      const msghdr& m = direct_in.msgs[k].msg_hdr;
-      slots[k].size = std::min<std::size_t>(direct_in.msgs[k].msg_len, slots[k].buffer.size());
-      slots[k].from.resize(std::min<std::size_t>(m.msg_namelen, slots[k].from.capacity()));
-    }
+    for (; k < slots.size() && in.count > 0; ++k) slots[k].size = take(slots[k].buffer, slots[k].from);
     return k;
   }
 
