@@ -6,21 +6,29 @@
 // introduction, checks crossing, responses) and the wall time for all pairs. The broker has
 // a second port, so peers measure their NAT's mapping as they register; with one hard side
 // and one easy side, pairs connect by port prediction, and the bench counts how many do (its
-// success rate) and by which path.
+// success rate) and by which path. With --first-data, each side sends one datagram the moment
+// its connect()/accept() returns, and the bench counts those that never arrive (issue 13's
+// "no data lost at establishment"); --jitter-ms makes the seed matter on loss-free links, and
+// --relay adds a punch-relay for the pairs that cannot punch.
 #include "cli.hpp"
 
 #include "punch/broker.hpp"
 #include "punch/plugins/sim.hpp"
 #include "punch/registry.hpp"
+#include "punch/relay.hpp"
 #include "punch/session.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/program_options.hpp>
 
 #include <algorithm>
+#include <array>
+#include <string_view>
 #include <cstdlib>
 #include <chrono>
 #include <cstdio>
@@ -46,6 +54,9 @@ struct bench_options {
   std::chrono::milliseconds latency{20};
   std::string nat_a = "port-restricted-cone", nat_b = "port-restricted-cone";
   std::uint64_t seed = 1;
+  std::chrono::milliseconds jitter{0};
+  bool first_data = false;
+  bool relay = false;
 };
 
 asio::ip::address v4(std::uint32_t a) { return asio::ip::address_v4(a); }
@@ -56,6 +67,7 @@ struct run_result {
   int failed = 0;
   double wall_ms = 0;
   std::map<std::string, int> paths;  // connections by path kind
+  int first_sent = 0, first_lost = 0;  // --first-data: datagrams sent at once, and those lost
 };
 
 // The presets, and "symmetric-sequential": a symmetric NAT that hands out ports in sequence.
@@ -71,7 +83,7 @@ std::optional<sim::nat_behaviour> nat_of(const std::string& name) {
 run_result run_once(const bench_options& o, std::uint64_t seed) {
   asio::io_context ctx;
   sim::network net(ctx.get_executor(), seed);
-  const sim::link half{o.latency / 2, {}, 0.0};
+  const sim::link half{o.latency / 2, o.jitter / 2, 0.0};
   if (std::getenv("PUNCH_SIM_TRACE")) net.on_event([](const sim::event& e) { std::cerr << e << "\n"; });
   auto& broker_host = net.add_host("broker", net.internet(), v4(0xCB007101), half);  // 203.0.113.1
   // A broker serving thousands of peers sizes its socket buffer for them (SO_RCVBUF).
@@ -91,10 +103,19 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
   broker b(broker_socket, *reg, bo);
   asio::co_spawn(ctx, b.run(), asio::detached);
 
+  std::optional<datagram_socket> relay_socket;
+  std::unique_ptr<relay> relay_service;
+  if (o.relay) {
+    relay_socket = net.add_host("relay", net.internet(), v4(0xCB007102), half).transport().open({{}, 3479});
+    relay_service = std::make_unique<relay>(*relay_socket, relay_options{});
+    asio::co_spawn(ctx, relay_service->run(), asio::detached);
+  }
+
   session_options so;
   so.broker = {v4(0xCB007101), 3478};
   so.punch_timeout = 10s;
   so.request_timeout = 10s;
+  if (o.relay) so.relay = endpoint{v4(0xCB007102), 3479};
   std::vector<std::unique_ptr<session>> sessions;
   // 100.64.0.0/10 holds up to 4M external addresses: one per NAT.
   std::uint32_t next_external = 0x64400001;
@@ -123,16 +144,34 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
     auto& bob = add_peer("bob-" + std::to_string(i), o.nat_b);
     asio::co_spawn(
         ctx,
-        [&alice, &bob, &r, i]() -> asio::awaitable<void> {
+        [&alice, &bob, &r, &o, i]() -> asio::awaitable<void> {
           co_await (alice.register_self() && bob.register_self());
+          static constexpr std::string_view first = "first";
           // connect() alone is timed: accept() on the other side may end a moment later.
           auto timed_connect = [&]() -> asio::awaitable<connection> {
             const auto t0 = clock_type::now();
             auto c = co_await alice.connect("bob-" + std::to_string(i));
             r.connect_ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+            if (o.first_data) co_await c.send(asio::buffer(first.data(), first.size()));
             co_return c;
           };
-          auto [ca, cb] = co_await (timed_connect() && bob.accept());
+          auto accept_one = [&]() -> asio::awaitable<connection> {
+            auto c = co_await bob.accept();
+            if (o.first_data) co_await c.send(asio::buffer(first.data(), first.size()));
+            co_return c;
+          };
+          auto [ca, cb] = co_await (timed_connect() && accept_one());
+          if (o.first_data) {
+            // Each side's first datagram, or nothing within 2 s: lost.
+            auto arrives = [&](connection c) -> asio::awaitable<void> {
+              std::array<char, 64> buf{};
+              asio::steady_timer t(co_await asio::this_coro::executor, 2s);
+              auto got = co_await (c.receive(asio::buffer(buf)) || t.async_wait(asio::use_awaitable));
+              ++r.first_sent;
+              if (got.index() != 0 || std::string_view(buf.data(), std::get<0>(got)) != first) ++r.first_lost;
+            };
+            co_await (arrives(ca) && arrives(cb));
+          }
           // A probe may hit the hard side's own mapping toward the easy side (a sequential NAT's
           // next port): the hard side then calls the pair reflexive, the easy side predicted.
           const bool predicted = ca.path() == path_kind::predicted || cb.path() == path_kind::predicted;
@@ -159,6 +198,7 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
   r.wall_ms = std::chrono::duration<double, std::milli>(clock_type::now() - started).count();
   r.failed += running;  // pairs still running after the limit
   for (auto& s : sessions) s->close();
+  if (relay_socket) relay_socket->close();
   broker_socket.close();
   other_socket.close();
   ctx.restart();
@@ -178,6 +218,7 @@ double percentile(std::vector<double> v, double p) {
 int main(int argc, char* argv[]) {
   bench_options o;
   std::int64_t latency_ms = o.latency.count();
+  std::int64_t jitter_ms = 0;
   po::options_description d("Usage: punch-bench-sim [options]\n\nOptions");
   d.add_options()
       ("pairs", po::value(&o.pairs)->default_value(o.pairs), "pairs connecting at once in one run")
@@ -189,13 +230,19 @@ int main(int argc, char* argv[]) {
        "symmetric-sequential")
       ("nat-b", po::value(&o.nat_b)->default_value(o.nat_b), "NAT of each accepting peer")
       ("seed", po::value(&o.seed)->default_value(o.seed), "seed of the first trial")
+      ("jitter-ms", po::value(&jitter_ms)->default_value(jitter_ms),
+       "extra delay per datagram between two parties, drawn from [0, J] ms by the seed")
+      ("first-data", po::bool_switch(&o.first_data),
+       "each side sends a datagram the moment it is connected; count those never received")
+      ("relay", po::bool_switch(&o.relay), "run a punch-relay next to the broker (pairs that cannot punch use it)")
       ("help,h", "print this help and exit");
-  if (auto stop = bench::parse_command_line(argc, argv, d, "punch-bench-sim", "Exit codes: 0 every pair connected; 1 some pair failed; 2 bad options\n")) return *stop;
-  if (o.pairs < 1 || o.trials < 1 || latency_ms < 0 || latency_ms > 10000) {
-    std::cerr << "punch-bench-sim: --pairs and --trials must be ≥ 1, --latency-ms in 0..10000\n";
+  if (auto stop = bench::parse_command_line(argc, argv, d, "punch-bench-sim", "Exit codes: 0 every pair connected (and, with --first-data, no first datagram lost); 1 otherwise; 2 bad options\n")) return *stop;
+  if (o.pairs < 1 || o.trials < 1 || latency_ms < 0 || latency_ms > 10000 || jitter_ms < 0 || jitter_ms > 10000) {
+    std::cerr << "punch-bench-sim: --pairs and --trials must be ≥ 1, --latency-ms and --jitter-ms in 0..10000\n";
     return 2;
   }
   o.latency = std::chrono::milliseconds(latency_ms);
+  o.jitter = std::chrono::milliseconds(jitter_ms);
   for (const auto& n : {o.nat_a, o.nat_b})
     if (n != "none" && !nat_of(n)) {
       std::cerr << "punch-bench-sim: unknown NAT type '" << n << "' (see --help)\n";
@@ -204,12 +251,14 @@ int main(int argc, char* argv[]) {
 
   std::vector<double> all, walls;
   std::map<std::string, int> paths;
-  int failed = 0;
+  int failed = 0, first_sent = 0, first_lost = 0;
   for (int t = 0; t < o.trials; ++t) {
     auto r = run_once(o, o.seed + static_cast<std::uint64_t>(t));
     all.insert(all.end(), r.connect_ms.begin(), r.connect_ms.end());
     walls.push_back(r.wall_ms);
     failed += r.failed;
+    first_sent += r.first_sent;
+    first_lost += r.first_lost;
     for (const auto& [k, n] : r.paths) paths[k] += n;
   }
   const double bound = 4.0 * static_cast<double>(o.latency.count()) * 1.1;
@@ -224,5 +273,8 @@ int main(int argc, char* argv[]) {
               100.0 * static_cast<double>(total - failed) / static_cast<double>(total));
   for (const auto& [k, n] : paths) std::printf(" %s %d", k.c_str(), n);
   std::printf("\n");
-  return failed == 0 ? 0 : 1;
+  if (o.first_data)
+    std::printf("first datagrams (sent the moment connect()/accept() returned): %d sent, %d lost\n", first_sent,
+                first_lost);
+  return failed == 0 && first_lost == 0 ? 0 : 1;
 }

@@ -4,6 +4,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <sodium.h>
@@ -151,6 +153,7 @@ void connection_state::on_frame(std::span<std::byte> d, const endpoint& from, st
       } else {
         ++dropped;  // like a full socket buffer
       }
+      if (closing_at && rx_window.has_all_before(*closing_at)) closed_by_peer();
       break;
     }
     case wire::frame_kind::keepalive:
@@ -158,12 +161,30 @@ void connection_state::on_frame(std::span<std::byte> d, const endpoint& from, st
     case wire::frame_kind::close:
       // Acknowledge every copy: our previous ack may have been lost.
       asio::co_spawn(session->ex, send_control(wire::frame_kind::close_ack), asio::detached);
-      mark_closed(make_error_code(errc::connection_closed), "connection closed by \"" + peer + "\"", true);
+      if (!open || closing_at) break;
+      // What the peer sent before its close may still be on the way (UDP reorders): the
+      // close takes effect once every earlier frame is in, or after close_linger.
+      closing_at = wire::frame_counter_of(d);
+      if (rx_window.has_all_before(*closing_at)) {
+        closed_by_peer();
+      } else {
+        asio::co_spawn(session->ex, linger(weak_from_this()), asio::detached);
+      }
       break;
     case wire::frame_kind::close_ack:
       close_acked.fire();
       break;
   }
+}
+
+void connection_state::closed_by_peer() {
+  mark_closed(make_error_code(errc::connection_closed), "connection closed by \"" + peer + "\"", true);
+}
+
+asio::awaitable<void> connection_state::linger(std::weak_ptr<connection_state> weak) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, close_linger);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (auto c = weak.lock()) c->closed_by_peer();
 }
 
 void connection_state::mark_closed(error_code why, std::string text, bool by_remote) {

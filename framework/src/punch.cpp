@@ -81,6 +81,7 @@ std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& to
   if (remote.reflexive.port() != 0 && !a->find(remote.reflexive))
     a->remotes.push_back({remote.reflexive, path_kind::reflexive});
   punches[a->keys.punch_id] = a;
+  unconnected[a->keys.tag] = a;
   return a;
 }
 
@@ -181,14 +182,12 @@ asio::awaitable<std::shared_ptr<connection_state>> session_state::run_punch(std:
       co_await a->done.wait_until(std::min(clock::now() + round_gap(round++), deadline));
     }
   } catch (...) {
-    finish_attempt(*a);
-    punches.erase(a->keys.punch_id);
+    drop_attempt(*a);
     throw;
   }
   if (!a->selected) {
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - a->started);
-    finish_attempt(*a);
-    punches.erase(a->keys.punch_id);
+    drop_attempt(*a);
     if (closed) throw system_error(make_error_code(errc::connection_closed), "punching to \"" + a->peer + "\": session closed");
     const auto ec = make_error_code(errc::punch_timeout);
     emit({.what = session_event::kind::punch_failed, .peer = a->peer, .elapsed = waited, .error = ec});
@@ -211,8 +210,7 @@ std::shared_ptr<connection_state> session_state::make_connection(punch_attempt& 
                                  : crypto_kx_server_session_keys(rx.data(), tx.data(), own_pk, own_sk, peer_pk);
   sodium_memzero(a.ephemeral_secret.data(), a.ephemeral_secret.size());
   if (rc != 0) {
-    finish_attempt(a);
-    punches.erase(a.keys.punch_id);
+    drop_attempt(a);
     throw system_error(make_error_code(errc::authentication_failed),
                        "handshake with \"" + a.peer + "\": unusable ephemeral key");
   }
@@ -229,6 +227,13 @@ std::shared_ptr<connection_state> session_state::make_connection(punch_attempt& 
   sodium_memzero(tx.data(), tx.size());
   connections[c->tag] = c;
   a.conn = c;
+  unconnected.erase(a.keys.tag);
+  // Early data: what the other side sent before our handshake finished, in arrival order.
+  auto held = std::move(a.held);
+  a.held.clear();
+  a.held_bytes = 0;
+  stats.frames_held += held.size();
+  for (auto& f : held) c->on_frame(f.bytes, f.from, f.via);
   asio::co_spawn(ex, connection_state::tick_loop(c), asio::detached);
   if (c->path == path_kind::relay) asio::co_spawn(ex, keep_trying_direct(a.shared_from_this()), asio::detached);
   emit({.what = session_event::kind::connected,
@@ -382,6 +387,15 @@ void session_state::handle_check_response(const stun::message& m, const endpoint
     a->nominated.reset();
     asio::co_spawn(ex, nominate(a, target), asio::detached);
   }
+}
+
+void session_state::drop_attempt(punch_attempt& a) {
+  finish_attempt(a);
+  stats.frames_held_dropped += a.held.size();
+  a.held.clear();
+  a.held_bytes = 0;
+  unconnected.erase(a.keys.tag);
+  punches.erase(a.keys.punch_id);
 }
 
 void session_state::finish_attempt(punch_attempt& a) {

@@ -34,6 +34,17 @@ public:
     set(n);
   }
 
+  // True if every counter below `n` was accepted, as far as the window remembers: those
+  // older than the window count as in (they can no longer be taken anyway).
+  bool has_all_before(std::uint64_t n) const noexcept {
+    if (n == 0) return true;
+    if (!any_ || highest_ < n - 1) return false;
+    const std::uint64_t oldest = highest_ >= size ? highest_ - size + 1 : 0;
+    for (std::uint64_t i = oldest; i < n; ++i)
+      if (!test(i)) return false;
+    return true;
+  }
+
 private:
   static constexpr std::size_t words = size / 64;
   bool test(std::uint64_t n) const noexcept { return (bits_[(n / 64) % words] >> (n % 64)) & 1u; }

@@ -200,10 +200,26 @@ session_state::after_receive session_state::judge(const error_code& ec, const da
 void session_state::handle_frame(std::span<std::byte> d, const endpoint& from, std::size_t via,
                                  const punch_attempt* owner) {
   auto it = connections.find(wire::frame_tag_of(d));
-  if (it == connections.end()) return;
+  if (it == connections.end()) return hold_early_frame(d, from, via, owner);
   auto c = it->second.lock();
   // A prediction socket belongs to one attempt: another connection's frames are not its.
   if (c && (via == 0 || c->attempt.get() == owner)) c->on_frame(d, from, via);
+}
+
+void session_state::hold_early_frame(std::span<const std::byte> d, const endpoint& from, std::size_t via,
+                                     const punch_attempt* owner) {
+  auto it = unconnected.find(wire::frame_tag_of(d));
+  if (it == unconnected.end()) return;  // no attempt of ours: stray or forged
+  auto a = it->second.lock();
+  if (!a || a->finished || (via != 0 && a.get() != owner)) return;
+  // Unopened yet: the connection's keys exist once our handshake completes. A forged frame
+  // takes a slot until then, and is rejected (counted) when the connection opens it.
+  if (a->held.size() >= punch_attempt::max_held_frames || a->held_bytes + d.size() > punch_attempt::max_held_bytes) {
+    ++stats.frames_held_dropped;
+    return;
+  }
+  a->held.push_back({std::vector<std::byte>(d.begin(), d.end()), from, via});
+  a->held_bytes += d.size();
 }
 
 asio::awaitable<void> session_state::handle_stun(std::span<const std::byte> d, const endpoint& from) {

@@ -106,6 +106,18 @@ struct punch_attempt : std::enable_shared_from_this<punch_attempt> {
   // When port prediction starts (unset: it does not run in this attempt).
   std::optional<clock::time_point> prediction_start;
   std::vector<std::shared_ptr<datagram_socket>> spray;
+  // Early data: frames of this attempt's connection that arrived before our side of the
+  // handshake finished (the other side finished first and sent at once). Held as they came,
+  // unopened, and handed to the connection when it is made (make_connection); bounded.
+  struct held_frame {
+    std::vector<std::byte> bytes;
+    endpoint from;
+    std::size_t via = 0;
+  };
+  static constexpr std::size_t max_held_frames = 64;
+  static constexpr std::size_t max_held_bytes = 64 * 1024;
+  std::vector<held_frame> held;
+  std::size_t held_bytes = 0;
 
   const remote_candidate* find(const endpoint& ep, std::size_t via = 0) const {
     for (const auto& r : remotes)
@@ -157,6 +169,9 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // Punch attempts by PUNCH-ID (wire::derive_keys of their token).
   std::unordered_map<std::array<std::byte, 8>, std::shared_ptr<punch_attempt>, detail::random_bytes_hash> punches;
   std::unordered_map<wire::connection_tag, std::weak_ptr<connection_state>> connections;
+  // Attempts whose connection is not made yet, by the tag their connection's frames will
+  // carry: where early frames are held.
+  std::unordered_map<wire::connection_tag, std::weak_ptr<punch_attempt>> unconnected;
 
   // accept(): connections punched after an introduction, waiting to be taken.
   std::deque<std::shared_ptr<connection_state>> backlog;
@@ -180,6 +195,9 @@ struct session_state : std::enable_shared_from_this<session_state> {
   asio::awaitable<void> handle_stun(std::span<const std::byte> d, const endpoint& from);
   void handle_frame(std::span<std::byte> d, const endpoint& from, std::size_t via = 0,
                     const punch_attempt* owner = nullptr);
+  // A frame for an attempt whose connection is not made yet: held until it is (bounded).
+  void hold_early_frame(std::span<const std::byte> d, const endpoint& from, std::size_t via,
+                        const punch_attempt* owner);
 
   // broker transactions (session.cpp)
   struct response {
@@ -223,6 +241,8 @@ struct session_state : std::enable_shared_from_this<session_state> {
   bool authentic(punch_attempt& a, const stun::message& m);
   void handle_check_response(const stun::message& m, const endpoint& from, std::size_t via = 0);
   void finish_attempt(punch_attempt& a);
+  // An attempt that ends without a connection: finished, forgotten, its held frames dropped.
+  void drop_attempt(punch_attempt& a);
   // The socket of a candidate pair (the session's when the prediction socket is gone).
   datagram_socket& socket_of(const punch_attempt& a, std::size_t via);
 
@@ -288,6 +308,13 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   // Opens a frame in place; the plaintext, or nullopt for a replayed or forged frame (counted).
   std::optional<std::span<std::byte>> open_frame(std::span<std::byte> d);
   void mark_closed(error_code why, std::string text, bool by_remote);
+  // The peer's close, once it takes effect (on_frame).
+  void closed_by_peer();
+  // The counter of the peer's close frame, once one came: frames before it are still taken.
+  std::optional<std::uint64_t> closing_at;
+  // How long a close waits for the frames sent before it that have not arrived yet.
+  static constexpr std::chrono::milliseconds close_linger{250};
+  static asio::awaitable<void> linger(std::weak_ptr<connection_state> self);
   asio::awaitable<void> send_control(wire::frame_kind kind);
   // One close frame, not waited for: when the connection ends without close() (the session
   // closes, every handle is dropped, the accept backlog is full) the other side still learns

@@ -24,6 +24,26 @@ BOOST_AUTO_TEST_CASE(each_counter_is_accepted_once_in_any_order_within_the_windo
   BOOST_CHECK(w.fresh(10));
 }
 
+BOOST_AUTO_TEST_CASE(has_all_before_tells_whether_a_close_still_waits_for_earlier_frames) {
+  replay_window w;
+  BOOST_CHECK(w.has_all_before(0));
+  BOOST_CHECK(!w.has_all_before(1));
+  w.accept(2);  // the close overtook frames 0 and 1
+  BOOST_CHECK(!w.has_all_before(2));
+  w.accept(0);
+  BOOST_CHECK(!w.has_all_before(2));
+  w.accept(1);
+  BOOST_CHECK(w.has_all_before(2));
+  BOOST_CHECK(w.has_all_before(3));
+  BOOST_CHECK(!w.has_all_before(4));
+  // Behind the window counts as in: such a frame could no longer be taken anyway.
+  replay_window far;
+  far.accept(3 * replay_window::size);
+  BOOST_CHECK(!far.has_all_before(3 * replay_window::size));
+  for (std::uint64_t n = 2 * replay_window::size + 1; n < 3 * replay_window::size; ++n) far.accept(n);
+  BOOST_CHECK(far.has_all_before(3 * replay_window::size));
+}
+
 BOOST_AUTO_TEST_CASE(counters_older_than_the_window_are_refused) {
   replay_window w;
   w.accept(0);

@@ -2,6 +2,7 @@
 // broker restart, expiry, unknown peers, data both ways and close.
 #include "session_test_support.hpp"
 #include "sim_world.hpp"
+#include "tap_transport.hpp"
 
 #include "punch/wire/protocol.hpp"
 
@@ -11,6 +12,9 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <array>
+#include <optional>
+#include <utility>
+#include <vector>
 #include <string_view>
 
 using namespace punch;
@@ -128,6 +132,51 @@ BOOST_AUTO_TEST_CASE(close_ends_the_other_sides_receive_with_connection_closed) 
     BOOST_CHECK_EQUAL(ec, make_error_code(errc::connection_closed));
     BOOST_CHECK(!cb.is_open());
   }());
+}
+
+// UDP reorders: alice's close overtakes the datagram she sent just before it. bob still
+// receives that datagram, then the close.
+BOOST_AUTO_TEST_CASE(a_close_that_overtakes_the_last_datagram_still_delivers_it_first) {
+  sim_world w;
+  auto& alice_host = w.add_peer_host("alice", "full-cone");
+  auto& bob = w.add_session(w.add_peer_host("bob", "port-restricted-cone"), "bob", quick());
+  bool hold = false;
+  std::optional<std::pair<std::vector<std::byte>, endpoint>> held;
+  tap_transport* tap_ptr = nullptr;
+  tap_transport tap(alice_host.transport(), [&](std::vector<std::byte>& d, const endpoint& to) {
+    if (!hold || !wire::looks_like_frame(d)) return 1;
+    if (wire::frame_kind_of(d) == wire::frame_kind::data && !held) {
+      held.emplace(d, to);  // held back on the path
+      return 0;
+    }
+    if (wire::frame_kind_of(d) == wire::frame_kind::close && held) {
+      // The close goes first; the held datagram right after it.
+      asio::post(w.ctx, [&, d = std::move(held->first), to = held->second]() mutable { tap_ptr->inject(std::move(d), to); });
+      hold = false;
+    }
+    return 1;
+  });
+  tap_ptr = &tap;
+  auto o = quick();
+  o.broker = w.broker_endpoint();
+  o.id = "alice";
+  session alice(tap, o);
+  w.run([&]() -> asio::awaitable<void> {
+    auto [ca, cb] = co_await connect_pair(alice, bob);
+    hold = true;
+    co_await send_text(ca, "last words");
+    co_await ca.close();
+    BOOST_CHECK_EQUAL(co_await receive_text(cb), "last words");
+    error_code ec;
+    try {
+      co_await receive_text(cb);
+    } catch (const system_error& e) {
+      ec = e.code();
+    }
+    BOOST_CHECK_EQUAL(ec, make_error_code(errc::connection_closed));
+  }());
+  BOOST_CHECK(!hold);  // the close did overtake the datagram
+  alice.close();
 }
 
 // Without close(): the session closing, or the last handle being dropped, still tells the

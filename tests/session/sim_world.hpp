@@ -9,7 +9,10 @@
 #include "punch/session.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -21,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace punch::test {
 
@@ -28,6 +32,18 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 inline asio::ip::address addr(const char* s) { return asio::ip::make_address(s); }
+
+// Runs every coroutine at once and waits for all of them; rethrows the first failure.
+inline asio::awaitable<void> all_of(std::vector<asio::awaitable<void>> tasks) {
+  auto ex = co_await asio::this_coro::executor;
+  using op = decltype(asio::co_spawn(ex, std::declval<asio::awaitable<void>>(), asio::deferred));
+  std::vector<op> ops;
+  for (auto& t : tasks) ops.push_back(asio::co_spawn(ex, std::move(t), asio::deferred));
+  auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
+                             .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
 
 class sim_world {
 public:

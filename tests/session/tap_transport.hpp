@@ -1,5 +1,6 @@
 // A transport that wraps another and lets a test meddle with every datagram a socket sends:
-// change its bytes, send it twice, or drop it — an attacker on the path, for the trust tests.
+// change its bytes, send it twice, or drop it — an attacker on the path, for the trust tests —
+// or hold it back and send it later (inject), as a network that reorders does.
 #pragma once
 
 #include "punch/transport.hpp"
@@ -27,9 +28,18 @@ public:
     auto s = inner_.open(local, ec);
     if (ec) return {};
     ++*opened_;
-    return datagram_socket(std::make_unique<socket>(std::move(s), hook_, live_));
+    auto impl = std::make_unique<socket>(std::move(s), hook_, live_);
+    if (!first_) first_ = impl->inner();
+    return datagram_socket(std::move(impl));
   }
   using transport::open;
+
+  // Sends `datagram` to `to` from the first socket this transport opened (the session's),
+  // without the hook: a datagram the hook held back, now let through.
+  void inject(std::vector<std::byte> datagram, const endpoint& to) {
+    auto copy = std::make_shared<std::vector<std::byte>>(std::move(datagram));
+    first_->async_send_to(asio::buffer(*copy), to, datagram_handler([copy](error_code, std::size_t) {}));
+  }
 
   // Sockets opened through this transport, in all, and still open.
   std::size_t opened() const { return *opened_; }
@@ -43,6 +53,7 @@ private:
       ++*live_;
     }
     ~socket() override { close(); }
+    socket_impl* inner() { return inner_.impl(); }
     asio::any_io_executor get_executor() override { return inner_.get_executor(); }
     endpoint local_endpoint() const override { return inner_.local_endpoint(); }
     bool is_open() const override { return inner_.is_open(); }
@@ -80,6 +91,7 @@ private:
 
   transport& inner_;
   hook hook_;
+  socket_impl* first_ = nullptr;
   std::shared_ptr<std::size_t> opened_ = std::make_shared<std::size_t>(0);
   std::shared_ptr<std::size_t> live_ = std::make_shared<std::size_t>(0);
 };

@@ -144,6 +144,11 @@ struct session_stats {
   std::uint64_t checks_replayed = 0;   // punch checks seen before
   std::uint64_t frames_rejected = 0;   // data frames that failed to decrypt (forged or altered)
   std::uint64_t frames_replayed = 0;   // data frames seen before, or too old for the window
+  // Early data: frames that arrived before our side of the handshake finished, held and
+  // delivered once it did; and those dropped instead (over the bound of 64 frames or 64 KiB
+  // per connection, or their attempt failed).
+  std::uint64_t frames_held = 0;
+  std::uint64_t frames_held_dropped = 0;
 };
 
 class session {
