@@ -22,7 +22,7 @@ packages=(
   libboost1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
   libsodium-dev
   clang libclang-rt-14-dev          # libFuzzer and sanitizers
-  nftables iproute2                 # the NAT lab (network namespaces + kernel NAT)
+  nftables iproute2 conntrack       # the NAT lab (network namespaces + kernel NAT; conntrack -F: a NAT "reboots")
   coturn stun-client                # real STUN client/server for interop tests and benchmarks
   tshark gnuplot-nox python3 procps
 )
