@@ -17,6 +17,11 @@
 #     peer host S-T at 10.Sk.0.2 (a-port also has a second host, a2-port, at 10.13.0.3)
 #   behind cgn: bridge "lan" 100.64.0.1/24, home NAT "nat-c" wan 100.64.0.2,
 #     and behind nat-c: 10.31.0.1/24, peer host "c" at 10.31.0.2
+#   IPv6 (when the kernel has it): the same switch also carries 2001:db8::/64 (RFC 3849's
+#     documentation prefix), "pub" routes it (2001:db8::1), broker 2001:db8::10, far ::20;
+#     two dual-stack home routers "ds-a"/"ds-b" (wan 203.0.113.16/.26 and 2001:db8::16/::26:
+#     port-restricted NAT for IPv4, a stateful firewall without NAT for IPv6), each with a
+#     dual-stack host a-ds/b-ds at 10.S6.0.2 and 2001:db8:S6::2 (S = 1|2).
 # Every address lives only inside namespaces this run made; nothing is routed to the host.
 # Pairs run one after another on the same boxes; each run binds fresh ports, so conntrack
 # entries and address sets left by an earlier run never match a later one.
@@ -40,11 +45,20 @@ PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3 || true)}
 LAB_PUB=203.0.113         # TEST-NET-3 (RFC 5737): the lab's "internet"
 LAB_BROKER_IP=$LAB_PUB.10
 LAB_FAR_IP=$LAB_PUB.20
+LAB_PUB6=2001:db8:        # 2001:db8::/32 (RFC 3849): the internet's IPv6 segment 2001:db8::/64
+LAB_ROUTER_IP6=${LAB_PUB6}:1
+LAB_BROKER_IP6=${LAB_PUB6}:10
+LAB_FAR_IP6=${LAB_PUB6}:20
+# 1 when this kernel has IPv6 (lab_describe then builds the dual-stack part; set by lab_up).
+LAB_V6=0
 
 # Per peer host role ("a:port-restricted", "b:none", "a2:port-restricted", "c:cgn"): its
 # namespace, its own address, the public address the broker sees, and its (outermost) NAT box.
 declare -A LAB_HOST_NS=() LAB_HOST_IP=() LAB_PUBLIC_IP=() LAB_BOX_NS=()
-declare -A LAB_BATCH=() LAB_RULES=()
+# For the dual-stack hosts ("a:ds", "b:ds"): their IPv6 address, which is also what the world
+# sees (no NAT), and their box's IPv6 wan address.
+declare -A LAB_HOST_IP6=() LAB_BOX_IP6=()
+declare -A LAB_BATCH=() LAB_RULES=() LAB_SYSCTL=()
 
 lab_log() { printf '%s\n' "$*" >&2; }
 lab_die() { printf 'natlab: %s\n' "$*" >&2; exit 1; }
@@ -110,6 +124,18 @@ lab_spawn() {
   (
     for fd in "${LAB_FDS[@]}"; do eval "exec ${fd}>&-"; done
     exec timeout -k 2 "$LAB_PROC_LIMIT" ip netns exec "$ns" "$@" <"$in" >"$out" 2>"$err"
+  ) &
+  LAB_LAST_PID=$!
+  LAB_PIDS+=("$LAB_LAST_PID")
+}
+
+# lab_bg FUNCTION ARGS... → runs a shell function of ours in the background (a line generator,
+# a timestamper; each bounds itself); sets LAB_LAST_PID. Like lab_spawn it closes this shell's
+# fifo descriptors in the child, so that it never holds a peer's stdin open by accident.
+lab_bg() {
+  (
+    for fd in "${LAB_FDS[@]}"; do eval "exec ${fd}>&-"; done
+    "$@"
   ) &
   LAB_LAST_PID=$!
   LAB_PIDS+=("$LAB_LAST_PID")
@@ -212,8 +238,9 @@ lab_switch() {
 }
 
 # lab_plug PARENT BRIDGE CHILD IFNAME CIDR [GATEWAY] → a veth from PARENT's BRIDGE to CHILD's
-# new interface IFNAME. No IPv6 anywhere ("addrgenmode none": not even link-local addresses),
-# so host candidates and captures stay in the lab's IPv4 plan.
+# new interface IFNAME. No IPv6 link-local addresses ("addrgenmode none"), so host candidates
+# and captures stay in the lab's address plan; the dual-stack part adds global IPv6
+# addresses by hand (lab_addr6), and neighbour discovery works with those alone.
 lab_plug() {
   local parent=$1 br=$2 child=$3 ifname=$4 cidr=$5 gw=${6:-} port="to-$3"
   lab_cmd "$parent" "link add $port type veth peer name $ifname netns $(lab_ns_name "$child")"
@@ -225,6 +252,19 @@ lab_plug() {
   lab_cmd "$child" "link set $ifname up"
   [[ -z "$gw" ]] || lab_cmd "$child" "route add default via $gw"
 }
+
+# lab_addr6 SHORT IFNAME CIDR6 [GATEWAY6] → an IPv6 address (no duplicate address detection:
+# it is usable at once, not "tentative" for a second) and a default route.
+lab_addr6() {
+  lab_cmd "$1" "addr add $3 dev $2 nodad"
+  [[ -z "${4:-}" ]] || lab_cmd "$1" "route add ::/0 via $4"
+}
+
+# lab_router6 SHORT IFNAME LINK_LOCAL → a link-local address on an interface that forwards
+# IPv6: a router resolves the next hop of a forwarded packet with a neighbour solicitation
+# sent from its link-local address, and without one it sends none (a host's own packets
+# carry its global address, which does).
+lab_router6() { lab_cmd "$1" "addr add $3/64 dev $2 nodad"; }
 
 # lab_box SHORT TYPE WAN_IP LAN_CIDR INSIDE_IP → NAT box SHORT with a "lan" bridge and TYPE's
 # rules (loaded after the links exist). Its "wan" is plugged in by the caller.
@@ -268,11 +308,39 @@ lab_describe() {
   lab_plug cgn lan nat-c wan 100.64.0.2/24 100.64.0.1
   lab_node c; lab_plug nat-c lan c eth0 10.31.0.2/24 10.31.0.1
   lab_host "c:cgn" c 10.31.0.2 "$LAB_PUB.31" cgn
+  (( LAB_V6 )) && lab_describe_v6
+  return 0
+}
+
+# lab_describe_v6 → the dual-stack part: "pub" routes the internet's IPv6 segment; the broker
+# and "far" get IPv6 addresses; two dual-stack home routers with a dual-stack host each.
+lab_describe_v6() {
+  local side i wan4 wan6 lan6
+  lab_addr6 pub br0 "$LAB_ROUTER_IP6/64"; lab_router6 pub br0 fe80::1
+  LAB_SYSCTL[pub]="net.ipv6.conf.all.forwarding=1"
+  lab_addr6 brk eth0 "$LAB_BROKER_IP6/64" "$LAB_ROUTER_IP6"
+  lab_addr6 far eth0 "$LAB_FAR_IP6/64" "$LAB_ROUTER_IP6"
+  for side in a b; do
+    i=$([[ $side == a ]] && echo 1 || echo 2)
+    wan4=$LAB_PUB.${i}6 wan6=${LAB_PUB6}:${i}6 lan6=2001:db8:${i}6:
+    lab_box "ds-$side" port-restricted "$wan4" "10.${i}6.0.1/24" "10.${i}6.0.2"
+    LAB_RULES[ds-$side]+=$'\n'$(natlab_firewall6_ruleset)
+    LAB_SYSCTL[ds-$side]="net.ipv6.conf.all.forwarding=1 net.bridge.bridge-nf-call-ip6tables=0"
+    lab_addr6 "ds-$side" lan "$lan6:1/64"; lab_router6 "ds-$side" lan fe80::1
+    lab_plug pub br0 "ds-$side" wan "$wan4/24"
+    lab_addr6 "ds-$side" wan "$wan6/64" "$LAB_ROUTER_IP6"; lab_router6 "ds-$side" wan "fe80::${i}6"
+    lab_cmd pub "route add $lan6:/64 via $wan6"
+    lab_node "$side-ds"; lab_plug "ds-$side" lan "$side-ds" eth0 "10.${i}6.0.2/24" "10.${i}6.0.1"
+    lab_addr6 "$side-ds" eth0 "$lan6:2/64" "$lan6:1"
+    lab_host "$side:ds" "$side-ds" "10.${i}6.0.2" "$wan4" "ds-$side"
+    LAB_HOST_IP6[$side:ds]=$lan6:2; LAB_BOX_IP6[$side:ds]=$wan6
+  done
 }
 
 # lab_up → builds the whole lab: namespaces, links, NAT rules.
 lab_up() {
   local s ns list=""
+  [[ -d /proc/sys/net/ipv6 ]] && LAB_V6=1
   lab_describe
   for s in "${LAB_ORDER[@]}"; do ns=$(lab_ns_name "$s"); list+="netns add $ns"$'\n'; LAB_NS+=("$ns"); done
   ip -batch - <<<"$list" >/dev/null || lab_die "could not create the lab's namespaces"
@@ -284,8 +352,14 @@ lab_up() {
     # bridge-nf off (when br_netfilter is loaded): frames switched on a box's LAN bridge
     # must not pass through its NAT rules.
     ip netns exec "$(lab_ns_name "$s")" sh -c \
-      'sysctl -eqw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=0 && nft -f -' \
+      "sysctl -eqw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=0 ${LAB_SYSCTL[$s]:-} && nft -f -" \
       <<<"${LAB_RULES[$s]}" || lab_die "could not load the NAT rules of $s"
+  done
+  # Namespaces without rules that still need a setting (the IPv6 router "pub").
+  for s in "${!LAB_SYSCTL[@]}"; do
+    [[ -z "${LAB_RULES[$s]:-}" ]] || continue
+    # shellcheck disable=SC2086 # one word per setting
+    ip netns exec "$(lab_ns_name "$s")" sysctl -eqw ${LAB_SYSCTL[$s]} || lab_die "could not set ${LAB_SYSCTL[$s]} in $s"
   done
 }
 
@@ -294,6 +368,23 @@ lab_loss() {
   local rules="flush chain ip natlab loss"$'\n'
   (( $2 > 0 )) && rules+="add rule ip natlab loss $(natlab_loss_rule "$2")"$'\n'
   ip netns exec "$1" nft -f - <<<"$rules" || lab_die "could not set $2% loss on $1"
+}
+
+# lab_snat BOX_NS WAN_IP [PORTS] → the box's source NAT now maps to WAN_IP (keeping the inside
+# port when it is free), or to a port in PORTS ("40000-49999"). Mappings already in the
+# conntrack table keep their ports: flush them (lab_conntrack_flush) for new ones.
+lab_snat() {
+  local rules="flush chain ip natlab postrouting"$'\n'
+  # A port range needs a protocol with ports; the rest (ICMP) keeps the plain address.
+  [[ -z "${3:-}" ]] || rules+="add rule ip natlab postrouting oifname \"wan\" meta l4proto { tcp, udp } snat to $2:$3"$'\n'
+  rules+="add rule ip natlab postrouting oifname \"wan\" snat to $2"$'\n'
+  ip netns exec "$1" nft -f - <<<"$rules" || lab_die "could not make $1 map to $2${3:+:$3}"
+}
+
+# lab_conntrack_flush BOX_NS → forgets every connection and mapping the box tracks (what a
+# reboot does); the namespace's own table only.
+lab_conntrack_flush() {
+  ip netns exec "$1" conntrack -F 2>/dev/null || lab_die "conntrack -F failed in $1"
 }
 
 # lab_down → stops every process this run started, then deletes every namespace it made.
@@ -334,10 +425,10 @@ lab_main() {
     up)
       lab_preflight; lab_init; lab_up
       local role
-      echo "lab is up: ${#LAB_NS[@]} namespaces $LAB_PREFIX-*; broker host: ip netns exec $(lab_ns_name brk) bash ($LAB_BROKER_IP)"
+      echo "lab is up: ${#LAB_NS[@]} namespaces $LAB_PREFIX-*; broker host: ip netns exec $(lab_ns_name brk) bash ($LAB_BROKER_IP$( (( LAB_V6 )) && echo ", $LAB_BROKER_IP6"))"
       for role in $(printf '%s\n' "${!LAB_HOST_NS[@]}" | sort); do
-        printf '  %-22s ip netns exec %-24s # %s, public %s\n' "$role" "${LAB_HOST_NS[$role]} bash" \
-          "${LAB_HOST_IP[$role]}" "${LAB_PUBLIC_IP[$role]}"
+        printf '  %-22s ip netns exec %-24s # %s, public %s%s\n' "$role" "${LAB_HOST_NS[$role]} bash" \
+          "${LAB_HOST_IP[$role]}" "${LAB_PUBLIC_IP[$role]}" "${LAB_HOST_IP6[$role]:+; IPv6 ${LAB_HOST_IP6[$role]} (firewall, no NAT)}"
       done
       echo "Ctrl-C (or 10 minutes) tears it down."
       local n=600; while (( n-- > 0 )); do sleep 1; done

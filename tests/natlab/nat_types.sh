@@ -9,6 +9,8 @@
 #   symmetric           address-and-port-dependent mapping (random port per destination) /
 #                       address-and-port-dependent filtering
 #   none                no NAT box at all: the peer sits on the public segment
+# and, for the IPv6 scenarios, a dual-stack home router ("ds"): port-restricted NAT for IPv4,
+# a stateful firewall without NAT for IPv6 (natlab_firewall6_ruleset).
 # No type hairpins (RFC 4787 REQ-9 is not met on purpose: that is a later issue's concern).
 # Every type drops unsolicited traffic addressed to the NAT box itself, as home routers do.
 
@@ -101,6 +103,33 @@ table ip natlab {
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     oifname "wan" snat to $wan_ip $snat_flags
+  }
+}
+EOF
+}
+
+# natlab_firewall6_ruleset → prints the IPv6 half of a dual-stack home router (the "ds" boxes):
+# no NAT, the common IPv6 home setup, a stateful firewall. Outbound new flows are allowed;
+# inbound only what conntrack calls established or related (a reply from the exact remote
+# address and port the inside sent to: address-and-port-dependent filtering, as
+# port-restricted, but without translation). ICMPv6 to the box itself is accepted, so that
+# neighbour discovery works; nothing unsolicited reaches the box or the inside.
+natlab_firewall6_ruleset() {
+  cat <<EOF
+table ip6 natlab6 {
+  chain loss {
+  }
+  chain input {
+    type filter hook input priority filter; policy drop;
+    iif "lo" accept
+    ct state established,related accept
+    meta l4proto ipv6-icmp accept
+  }
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    jump loss
+    ct state established,related accept
+    iifname "lan" oifname "wan" accept
   }
 }
 EOF

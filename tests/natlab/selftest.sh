@@ -9,7 +9,8 @@
 #   the box    — a datagram to the NAT's own public address never reaches a socket on the box;
 #   hairpin    — a datagram from inside to its own public mapping is not looped back.
 # Every box of side a and side b is checked, and the carrier-grade NAT chain (it must map to
-# the CGN's address); then N% loss on a box must drop about N% of the datagrams each way.
+# the CGN's address), and both families of the dual-stack routers (IPv6: a stateful firewall,
+# no translation); then N% loss on a box must drop about N% of the datagrams each way.
 # Usage: selftest.sh [--loss N]
 
 # shellcheck source=lab.sh
@@ -30,6 +31,18 @@ selftest_all() {
   role="c:cgn"
   plan+="check cgn+home cgn ${LAB_HOST_NS[$role]} ${LAB_HOST_IP[$role]} ${LAB_BOX_NS[$role]}"
   plan+=" ${LAB_PUBLIC_IP[$role]} $port"$'\n'
+  if (( LAB_V6 )); then
+    # The dual-stack home routers: port-restricted NAT for IPv4, a stateful firewall for IPv6
+    # (seen as itself, replies only, nothing to the box).
+    plan+="broker $(lab_ns_name brk) $LAB_BROKER_IP6"$'\n'"far $(lab_ns_name far) $LAB_FAR_IP6"$'\n'
+    for side in a b; do
+      role="$side:ds"; port=$((port + 10))
+      plan+="check $side:ds-ipv4 port-restricted ${LAB_HOST_NS[$role]} ${LAB_HOST_IP[$role]} ${LAB_BOX_NS[$role]}"
+      plan+=" ${LAB_PUBLIC_IP[$role]} $port"$'\n'
+      plan+="check $side:ds-ipv6 firewall6 ${LAB_HOST_NS[$role]} ${LAB_HOST_IP6[$role]} ${LAB_BOX_NS[$role]}"
+      plan+=" ${LAB_HOST_IP6[$role]} $((port + 5)) ${LAB_BOX_IP6[$role]}"$'\n'
+    done
+  fi
   timeout -k 1 60 "$PYTHON" "$NATLAB_DIR/udp_probe.py" nat <<<"$plan" || rc=1
 
   # Both directions cross the lossy box: about (1-p)^2 of the round trips survive; a wide margin.

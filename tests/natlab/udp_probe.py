@@ -9,9 +9,15 @@ processes. Every wait has a deadline.
   udp_probe.py nat   (reads the plan on stdin, one line each:)
       broker NS IP                       the public host playing the broker (ports 7001, 7003)
       far    NS IP                       a second public host (port 7001)
-      check  LABEL TYPE INSIDE_NS INSIDE_IP BOX_NS PUBLIC_IP PORT
+      check  LABEL TYPE INSIDE_NS INSIDE_IP BOX_NS PUBLIC_IP PORT [BOX_IP]
                                          check one box (BOX_NS "-" for type none); PORT is the
-                                         first of three inside ports this check may use
+                                         first of three inside ports this check may use;
+                                         BOX_IP: the box's own public address (default
+                                         PUBLIC_IP; it differs for a firewall without NAT)
+      An IPv6 INSIDE_IP is checked against the broker and far lines with IPv6 addresses
+      (a host may have a line of each family); TYPE firewall6 is a stateful IPv6 firewall:
+      no translation, address-and-port-dependent filtering, no hairpin check (without NAT,
+      a datagram to one's own address is delivered locally, not looped through the box).
   udp_probe.py loss  LABEL INSIDE_NS INSIDE_IP PORT BROKER_NS BROKER_IP COUNT LOW HIGH
       COUNT round trips through a lossy box; PASS when LOW..HIGH of them survive
 
@@ -36,6 +42,7 @@ EXPECT = {
     "port-restricted": ("independent", False, False),
     "symmetric": ("per-destination", False, False),
     "cgn": ("independent", False, False),
+    "firewall6": ("public", False, False),
 }
 
 # How long an answer that must come may take; how long to keep listening for one that must not
@@ -50,12 +57,16 @@ def setns(fd):
         raise OSError(err, os.strerror(err))
 
 
+def family(ip):
+    return 6 if ":" in ip else 4
+
+
 def udp_socket(ns, ip, port):
     """A UDP socket bound to ip:port inside network namespace ns (a name under /run/netns)."""
     fd = os.open("/run/netns/" + ns, os.O_RDONLY)
     try:
         setns(fd)
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(socket.AF_INET6 if family(ip) == 6 else socket.AF_INET, socket.SOCK_DGRAM)
         s.bind((ip, port))
         return s
     finally:
@@ -64,7 +75,7 @@ def udp_socket(ns, ip, port):
 
 
 def fmt(ep):
-    return "%s:%d" % ep
+    return ("[%s]:%d" if ":" in ep[0] else "%s:%d") % ep[:2]
 
 
 def receive(sock, want, seconds):
@@ -93,7 +104,8 @@ def drain(sock):
             pass
 
 
-def check_nat(plan, label, typ, inside_ns, inside_ip, box_ns, public_ip, port):
+def check_nat(plan, label, typ, inside_ns, inside_ip, box_ns, public_ip, port, box_ip=None):
+    box_ip = box_ip or public_ip
     brk7001, brk7003, far7001 = plan["brk7001"], plan["brk7003"], plan["far7001"]
     for s in (brk7001, brk7003, far7001):
         drain(s)
@@ -112,6 +124,7 @@ def check_nat(plan, label, typ, inside_ns, inside_ip, box_ns, public_ip, port):
         problems.append("a mapping probe never arrived (broker saw %s, far saw %s)"
                         % (e1 and fmt(e1), e2 and fmt(e2)))
     else:
+        e1, e2 = e1[:2], e2[:2]  # an IPv6 source has flow info and scope id too
         if e1[0] != public_ip or e2[0] != public_ip:
             problems.append("mapped to %s / %s, expected address %s" % (fmt(e1), fmt(e2), public_ip))
         if want_map == "public":
@@ -135,14 +148,14 @@ def check_nat(plan, label, typ, inside_ns, inside_ip, box_ns, public_ip, port):
     inside = udp_socket(inside_ns, inside_ip, port + 1)
     inside.sendto(b"open " + tag, (plan["brk_ip"], 7001))
     m = receive(brk7001, b"open " + tag, ARRIVE_S)
-    box_sock = udp_socket(box_ns, "0.0.0.0", 7777) if box_ns != "-" else None
+    box_sock = udp_socket(box_ns, "::" if family(box_ip) == 6 else "0.0.0.0", 7777) if box_ns != "-" else None
     if not m:
         problems.append("the filtering probe never reached the broker host")
     else:
         brk7003.sendto(b"other-port", m)
         far7001.sendto(b"other-addr", m)
-        far7001.sendto(b"to-the-box", (public_ip, 7777))
-        if box_sock:
+        far7001.sendto(b"to-the-box", (box_ip, 7777))
+        if box_sock and typ != "firewall6":
             hairpin = udp_socket(inside_ns, inside_ip, port + 2)
             hairpin.sendto(b"hairpin", m)
             hairpin.close()
@@ -163,10 +176,11 @@ def check_nat(plan, label, typ, inside_ns, inside_ip, box_ns, public_ip, port):
                 problems.append("an unsolicited datagram reached a socket on the NAT box")
             else:
                 notes.append("box drops unsolicited")
-            if b"hairpin" in got:
-                problems.append("a datagram to our own public mapping came back inside (hairpin)")
-            else:
-                notes.append("no hairpin")
+            if typ != "firewall6":
+                if b"hairpin" in got:
+                    problems.append("a datagram to our own public mapping came back inside (hairpin)")
+                else:
+                    notes.append("no hairpin")
     inside.close()
     if box_sock:
         box_sock.close()
@@ -201,25 +215,31 @@ def report(label, problems, notes):
 
 
 def cmd_nat(lines):
-    plan, ok = {}, True
+    plans, ok = {4: {}, 6: {}}, True
     checks = []
     for line in lines:
         f = line.split()
         if not f or f[0].startswith("#"):
             continue
         if f[0] == "broker":
+            plan = plans[family(f[2])]
             plan["brk_ip"] = f[2]
             plan["brk7001"] = udp_socket(f[1], f[2], 7001)
             plan["brk7003"] = udp_socket(f[1], f[2], 7003)
         elif f[0] == "far":
+            plan = plans[family(f[2])]
             plan["far_ip"] = f[2]
             plan["far7001"] = udp_socket(f[1], f[2], 7001)
-        elif f[0] == "check" and len(f) == 8:
-            checks.append(f[1:7] + [int(f[7])])
+        elif f[0] == "check" and len(f) in (8, 9):
+            checks.append(f[1:7] + [int(f[7])] + f[8:])
         else:
             print("udp_probe: bad plan line: %s" % line.strip(), file=sys.stderr)
             return 2
     for c in checks:
+        plan = plans[family(c[3])]
+        if "brk_ip" not in plan or "far_ip" not in plan:
+            print("udp_probe: no broker/far line of the family of %s" % c[3], file=sys.stderr)
+            return 2
         ok = check_nat(plan, *c) and ok
     return 0 if ok else 1
 
