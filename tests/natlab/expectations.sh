@@ -20,13 +20,23 @@ NATLAB_EXPECTED_FAIL=(
   # Both sides send from a new port per destination: neither knows where to aim.
   "symmetric symmetric"
 )
+# Scenarios whose peers must connect directly over IPv6 (both sides' remote an IPv6
+# address): two stateful IPv6 firewalls, and the dual-stack hosts, which could also use IPv4.
+NATLAB_EXPECTED_IPV6=(
+  "scenario ipv6"
+  "scenario dual-stack"
+)
 # Every other pair and scenario must connect directly.
 
 # natlab_expected A B → prints "ok" (connects directly), "predicted" (connects directly by
 # port prediction: at least one side reports the predicted path), "relay" (no direct path,
-# but a relay is running: connects through it) or "fail" (no direct path, no relay).
+# but a relay is running: connects through it), "ipv6" (connects directly over IPv6) or
+# "fail" (no direct path, no relay).
 natlab_expected() {
   local key="$1 $2" line
+  for line in "${NATLAB_EXPECTED_IPV6[@]}"; do
+    [[ "$line" == "$key" ]] && { echo ipv6; return; }
+  done
   for line in "${NATLAB_PREDICTED[@]}"; do
     [[ "$line" == "$key" ]] && { echo predicted; return; }
   done
