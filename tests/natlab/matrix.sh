@@ -105,7 +105,7 @@ matrix_main() {
       --no-dual-stack) dual_stack=0 ;;
       --dual-stack-brokers) NATLAB_DS_BROKERS=${2:?--dual-stack-brokers needs endpoints}; shift ;;
       --table) table_copy=${2:?--table needs a file}; shift ;;
-      -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
       *) echo "matrix.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
