@@ -133,8 +133,12 @@ void narrator::session_event(const std::string& who, const punch::session_event&
                       std::to_string(e.elapsed.count()) + " ms: " + e.error.message());
       break;
     case kind::path_changed:
-      line(at, 0, who + "'s connection to " + e.peer + " moves to a direct path: " + text(e.address) +
-                      " (" + punch::to_string(e.path) + ")");
+      line(at, 0, who + "'s connection to " + e.peer + " moves to " + text(e.address) + " (" +
+                      punch::to_string(e.path) + " path)");
+      break;
+    case kind::path_lost:
+      line(at, 0, who + "'s path to " + e.peer + " at " + text(e.address) +
+                      " stopped answering: finding " + e.peer + " again");
       break;
     case kind::closed:
       if (!e.error)

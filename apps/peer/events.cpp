@@ -76,10 +76,17 @@ void event_log::connected(std::string_view peer, const public_key& key, const en
 }
 
 void event_log::path_changed(std::string_view peer, const endpoint& remote, path_kind path) {
+  path_event("path_changed", peer, remote, path);
+}
+
+void event_log::path_lost(std::string_view peer, const endpoint& remote, path_kind path) {
+  path_event("path_lost", peer, remote, path);
+}
+
+void event_log::path_event(std::string_view name, std::string_view peer, const endpoint& remote, path_kind path) {
   if (!enabled_) return;
-  write("{\"event\":\"path_changed\",\"peer\":\"" + json_escape(peer) + "\",\"remote\":\"" +
-        to_text(remote) + "\",\"path\":\"" + punch::to_string(path) + "\",\"ms\":" +
-        std::to_string(ms()) + "}\n");
+  write("{\"event\":\"" + std::string(name) + "\",\"peer\":\"" + json_escape(peer) + "\",\"remote\":\"" +
+        to_text(remote) + "\",\"path\":\"" + punch::to_string(path) + "\",\"ms\":" + std::to_string(ms()) + "}\n");
 }
 
 void event_log::closed(std::string_view peer, std::string_view reason) {
@@ -108,6 +115,9 @@ void event_log::from_session(const session_event& e) {
       break;
     case kind::path_changed:
       path_changed(e.peer, e.address, e.path);
+      break;
+    case kind::path_lost:
+      path_lost(e.peer, e.address, e.path);
       break;
     // The app writes these itself, with the values connect()/accept() returned.
     case kind::registered:

@@ -34,12 +34,14 @@ public:
   void connected(std::string_view peer, const public_key& key, const endpoint& remote, path_kind path);
   // A relayed connection moved to a direct path.
   void path_changed(std::string_view peer, const endpoint& remote, path_kind path);
+  void path_lost(std::string_view peer, const endpoint& remote, path_kind path);
   void closed(std::string_view peer, std::string_view reason);
   void error(std::string_view message);
   // What only the session sees: introductions, and failed refreshes while connected.
   void from_session(const session_event& e);
 
 private:
+  void path_event(std::string_view name, std::string_view peer, const endpoint& remote, path_kind path);
   long long ms() const;
   void write(const std::string& line);
 

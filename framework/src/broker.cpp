@@ -48,6 +48,7 @@ bool understood(std::uint16_t type) {
     case wire::attr::signature:
     case wire::attr::nonce:
     case wire::attr::refresh_credential:
+    case wire::attr::resume:
     case wire::attr::padding:
     // A broker without credentials ignores ICE's and long-term auth's attributes.
     case stun::attr::username:

@@ -39,6 +39,10 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
   const std::string_view target = stun::decode_string(*t);
   if (auto why = id_problem(target, true); !why.empty()) return error(r, wire::error::bad_request, why);
   if (target == requester) return error(r, wire::error::bad_request, "TARGET-ID is PEER-ID");
+  // A re-introduction of a live connection after one side moved: passed on to the target,
+  // which then punches for that connection instead of a new one (docs/protocol.md, "Connect").
+  auto resume = r.msg.find(wire::attr::resume);
+  if (resume && resume->value.size() != wire::resume_size) return error(r, wire::error::bad_request, "bad RESUME");
 
   // Only the registered endpoint may speak for an id: the target will punch toward it.
   registration_record& me = found_a;
@@ -69,6 +73,7 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
   stun::builder intro(buf, stun::message_class::request, wire::method::introduce, in->id);
   add_candidates(intro, me);
   intro.add(wire::attr::token, token);
+  if (resume) intro.add(wire::attr::resume, resume->value);
   const auto bytes = intro.finish_with_fingerprint();
   if (bytes.empty()) return error(r, wire::error::server_error, "introduce does not fit");
   in->request.assign(bytes.begin(), bytes.end());

@@ -42,6 +42,7 @@ connection_state::connection_state(std::shared_ptr<session_state> s, std::shared
       via(attempt->selected->via),
       last_heard(clock::now()),
       last_sent(clock::now()),
+      path_heard(last_heard),
       readable(session->ex),
       close_acked(session->ex),
       ticker(session->ex) {}
@@ -120,18 +121,8 @@ void connection_state::on_frame(std::span<std::byte> d, const endpoint& from, st
   // Nothing is believed before it authenticates: not the kind, not the path it came on.
   auto opened = open_frame(d);
   if (!opened) return;
-  if (from != remote || on != via) {
-    // The controlling side chooses the path; follow it, but only to a candidate of this peer.
-    const remote_candidate* rc = attempt->find(from, on);
-    if (!rc) {
-      ++dropped;
-      return;
-    }
-    remote = rc->address;
-    path = rc->kind;
-    via = rc->via;
-  }
-  last_heard = clock::now();
+  // Authentic: the peer is alive. Where it came from decides about the path (path.cpp).
+  heard(wire::frame_kind_of(d), *opened, from, on);
   switch (wire::frame_kind_of(d)) {
     case wire::frame_kind::data: {
       if (!open) return;
@@ -174,6 +165,9 @@ void connection_state::on_frame(std::span<std::byte> d, const endpoint& from, st
     case wire::frame_kind::close_ack:
       close_acked.fire();
       break;
+    case wire::frame_kind::probe:
+    case wire::frame_kind::probe_ack:
+      break;  // heard() answered or used it
   }
 }
 
@@ -218,21 +212,15 @@ asio::awaitable<void> connection_state::send_control(wire::frame_kind kind) {
   last_sent = clock::now();
 }
 
-// Keepalive frames when idle (the NAT mappings on both sides expire otherwise) and the idle
-// timeout. Holds the state weakly so that a dropped connection handle ends it.
+// Keepalive frames when idle (the NAT mappings on both sides expire otherwise), the path's
+// probes (path.cpp) and the idle timeout. Holds the state weakly so that a dropped connection
+// handle ends it.
 asio::awaitable<void> connection_state::tick_loop(std::weak_ptr<connection_state> weak) {
   for (;;) {
     auto c = weak.lock();
     if (!c || !c->open || c->session->closed) co_return;
-    const auto keepalive = c->session->options.connection_keepalive;
     const auto idle = c->session->options.connection_idle_timeout;
-    auto& timer = c->ticker;
-    timer.expires_after(std::max<std::chrono::milliseconds>(keepalive / 2, std::chrono::milliseconds(10)));
-    c.reset();
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    c = weak.lock();
-    if (!c || !c->open || c->session->closed) co_return;
-    const auto now = clock::now();
+    auto now = clock::now();
     if (now - c->last_heard >= idle) {
       c->mark_closed(make_error_code(errc::timeout),
                      "connection to \"" + c->peer + "\" timed out: nothing heard for " +
@@ -240,7 +228,16 @@ asio::awaitable<void> connection_state::tick_loop(std::weak_ptr<connection_state
                      true);
       co_return;
     }
+    auto wake = co_await c->tend_path(now);
+    if (!c->open) co_return;
+    const auto keepalive = c->session->options.connection_keepalive;
     if (now - c->last_sent >= keepalive) co_await c->send_control(wire::frame_kind::keepalive);
+    wake = std::min({wake, c->last_sent + keepalive, c->last_heard + idle});
+    auto& timer = c->ticker;
+    timer.expires_at(std::max(wake, clock::now() + std::chrono::milliseconds(1)));
+    c.reset();
+    // A cancel (a close, or a send into a quiet path) only makes the loop look again.
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
 }
 
@@ -276,7 +273,10 @@ asio::awaitable<void> connection::send(asio::const_buffer data) {
   auto [ec, n] = co_await c->out().async_send_to(asio::buffer(frame.data(), frame.size()), c->remote,
                                                 asio::as_tuple(asio::use_awaitable));
   if (ec) fail(ec, "sending to \"" + c->peer + "\"");
-  c->last_sent = clock::now();
+  const auto now = clock::now();
+  // Sending into silence: the ticker looks at the path now, not at its next keepalive.
+  if (now - c->path_heard >= c->session->options.path_probe_after && c->last_data_sent <= c->path_heard) c->ticker.cancel();
+  c->last_sent = c->last_data_sent = now;
 }
 
 asio::awaitable<std::size_t> connection::receive(asio::mutable_buffer data) {

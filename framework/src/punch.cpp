@@ -157,8 +157,7 @@ asio::awaitable<void> session_state::send_check(punch_attempt& a, remote_candida
                                               asio::as_tuple(asio::use_awaitable));
 }
 
-asio::awaitable<std::shared_ptr<connection_state>> session_state::run_punch(std::shared_ptr<punch_attempt> a,
-                                                                            clock::time_point deadline) {
+asio::awaitable<void> session_state::punch(std::shared_ptr<punch_attempt> a, clock::time_point deadline) {
   std::size_t round = 0;
   // One NAT hard, the other easy: plain punching fails against port-restricted filtering.
   const bool hard = nat == nat_mapping::endpoint_dependent;
@@ -196,6 +195,11 @@ asio::awaitable<std::shared_ptr<connection_state>> session_state::run_punch(std:
          << " s (" << describe(*a) << ")";
     throw system_error(ec, what.str());
   }
+}
+
+asio::awaitable<std::shared_ptr<connection_state>> session_state::run_punch(std::shared_ptr<punch_attempt> a,
+                                                                            clock::time_point deadline) {
+  co_await punch(a, deadline);
   co_return make_connection(*a);
 }
 
@@ -228,6 +232,9 @@ std::shared_ptr<connection_state> session_state::make_connection(punch_attempt& 
   connections[c->tag] = c;
   a.conn = c;
   unconnected.erase(a.keys.tag);
+  c->resume_id = a.keys.punch_id;
+  c->relay_id = a.keys.relay_id;
+  c->our_reflexive = registration.reflexive;
   // Early data: what the other side sent before our handshake finished, in arrival order.
   auto held = std::move(a.held);
   a.held.clear();
@@ -294,12 +301,13 @@ asio::awaitable<void> session_state::keep_trying_direct(std::shared_ptr<punch_at
 void session_state::switch_path(punch_attempt& a, const remote_candidate& to) {
   a.selected = to;
   auto c = a.conn.lock();
-  if (!c || (c->remote == to.address && c->path == to.kind && c->via == to.via)) return;
-  const bool upgrade = c->path == path_kind::relay && to.kind != path_kind::relay;
+  if (!c || c->attempt.get() != &a || (c->remote == to.address && c->path == to.kind && c->via == to.via)) return;
+  // The nomination settling both sides on one pair right after connect is no news; the
+  // upgrade from the relay, and any move after a re-introduction, are.
+  if (c->path == path_kind::relay && to.kind != path_kind::relay) return c->move_path(to);
   c->remote = to.address;
   c->path = to.kind;
   c->via = to.via;
-  if (upgrade) emit({.what = session_event::kind::path_changed, .peer = a.peer, .address = to.address, .path = to.kind});
 }
 
 asio::awaitable<void> session_state::handle_check_request(const stun::message& m, const endpoint& from,

@@ -79,6 +79,7 @@ struct side {
   endpoint address;  // as the socket reports it: forwards go there unchanged
   double tokens = 0;
   std::int64_t last = 0;  // ns of the relay's clock at the last refill
+  clock::time_point heard{};  // its last datagram or ALLOCATE
 };
 
 struct allocation {
@@ -170,11 +171,12 @@ relay_action relay::impl::handle(std::span<const std::byte> d, const endpoint& f
     ++stats.dropped_unknown;
     return {};
   }
+  const std::size_t me = a->sides[0].address == from ? 0 : 1;
+  a->sides[me].heard = now;
   if (a->count < 2) {
     ++stats.dropped_unpaired;
     return {};
   }
-  const std::size_t me = a->sides[0].address == from ? 0 : 1;
   if (!admit(a->sides[me], now)) {
     ++stats.rate_limited;
     return {};
@@ -228,7 +230,7 @@ relay_action relay::impl::allocate(const request& r, const endpoint& from, const
       return error(r, wire::error::insufficient_capacity, "relay full");
     allocation& a = allocations[id];
     a.id = id;
-    a.sides[0] = {from, static_cast<double>(options.rate_burst), ns_of(r.now)};
+    a.sides[0] = {from, static_cast<double>(options.rate_burst), ns_of(r.now), r.now};
     a.count = 1;
     a.expires = r.now + options.lifetime;
     by_source.emplace(from, &a);
@@ -236,17 +238,28 @@ relay_action relay::impl::allocate(const request& r, const endpoint& from, const
     emit(event_of(relay_event::kind::allocated, a));
   } else if (mine) {
     mine->expires = r.now + options.lifetime;
+    mine->sides[mine->sides[0].address == from ? 0 : 1].heard = r.now;
     ++stats.refreshes;
   } else if (it->second.count == 1) {
     allocation& a = it->second;
-    a.sides[1] = {from, static_cast<double>(options.rate_burst), ns_of(r.now)};
+    a.sides[1] = {from, static_cast<double>(options.rate_burst), ns_of(r.now), r.now};
     a.count = 2;
     a.expires = r.now + options.lifetime;
     by_source.emplace(from, &a);
     ++stats.pairs;
     emit(event_of(relay_event::kind::paired, a));
   } else {
-    return error(r, wire::error::forbidden, "allocation full");
+    // A pair whose side has gone quiet, asked for from a new source that knows its RELAY-ID
+    // (the peers and their broker do): that peer's address changed, and it takes its place
+    // (docs/relay.md). A pair whose two sides are both talking stays full.
+    allocation& a = it->second;
+    side& quiet = a.sides[0].heard <= a.sides[1].heard ? a.sides[0] : a.sides[1];
+    if (r.now - quiet.heard < options.takeover_after) return error(r, wire::error::forbidden, "allocation full");
+    by_source.erase(quiet.address);
+    quiet = {from, static_cast<double>(options.rate_burst), ns_of(r.now), r.now};
+    by_source.emplace(from, &a);
+    a.expires = r.now + options.lifetime;
+    ++stats.takeovers;
   }
   stun::builder b(out, stun::message_class::success_response, wire::method::allocate, r.msg.id());
   b.add_xor_address(stun::attr::xor_mapped_address, r.source);

@@ -27,6 +27,49 @@ std::uint64_t random_u64() {
   randombytes_buf(&v, sizeof v);
   return v;
 }
+
+// Host candidates: the socket's own address, or every non-loopback IPv4 interface address
+// when it is bound to the unspecified address.
+std::vector<endpoint> gather_host_candidates(const endpoint& local) {
+  std::vector<endpoint> out;
+  if (!local.address().is_unspecified()) {
+    if (!local.address().is_loopback()) out.push_back(local);
+    return out;
+  }
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i && out.size() < wire::max_host_candidates; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    sockaddr_in sin;
+    std::memcpy(&sin, i->ifa_addr, sizeof sin);
+    asio::ip::address_v4 a(ntohl(sin.sin_addr.s_addr));
+    if (a.is_loopback()) continue;
+    out.emplace_back(a, local.port());
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+peer_info read_peer(const stun::message& m, std::string_view fallback_id) {
+  peer_info p;
+  p.id = std::string(fallback_id);
+  error_code ec;
+  for (const stun::attribute a : m) {
+    if (a.type == wire::attr::peer_id) {
+      p.id = std::string(stun::decode_string(a));
+    } else if (a.type == wire::attr::public_key && a.value.size() == p.key.size()) {
+      std::memcpy(p.key.data(), a.value.data(), p.key.size());
+    } else if (a.type == wire::attr::nat_mapping) {
+      if (auto v = stun::decode_u32(a, ec); v && *v <= 2) p.nat = static_cast<nat_mapping>(*v);
+    } else if (a.type == wire::attr::reflexive_candidate) {
+      if (auto ep = stun::decode_xor_address(a, m.id(), ec)) p.reflexive = *ep;
+    } else if (a.type == wire::attr::host_candidate && p.host.size() < wire::max_host_candidates) {
+      if (auto ep = stun::decode_xor_address(a, m.id(), ec)) p.host.push_back(*ep);
+    }
+  }
+  return p;
+}
+
 }  // namespace detail
 
 namespace {
@@ -49,28 +92,6 @@ void check_id(std::string_view id) {
   if (!wire::valid_peer_id(id))
     fail(errc::invalid_peer_id, "peer id \"" + std::string(id) +
                                     "\" is invalid: use 1 to 64 characters of A-Z a-z 0-9 . _ @ -");
-}
-
-// Host candidates: the socket's own address, or every non-loopback IPv4 interface address
-// when it is bound to the unspecified address.
-std::vector<endpoint> gather_host_candidates(const endpoint& local) {
-  std::vector<endpoint> out;
-  if (!local.address().is_unspecified()) {
-    if (!local.address().is_loopback()) out.push_back(local);
-    return out;
-  }
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return out;
-  for (ifaddrs* i = list; i && out.size() < wire::max_host_candidates; i = i->ifa_next) {
-    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
-    sockaddr_in sin;
-    std::memcpy(&sin, i->ifa_addr, sizeof sin);
-    asio::ip::address_v4 a(ntohl(sin.sin_addr.s_addr));
-    if (a.is_loopback()) continue;
-    out.emplace_back(a, local.port());
-  }
-  freeifaddrs(list);
-  return out;
 }
 
 // Maps a broker error response onto our errc; the reason text goes into the message. A 403
@@ -104,26 +125,6 @@ bool has_key(const stun::message& m) {
   return k && k->value.size() == public_key_size;
 }
 
-peer_info read_peer(const stun::message& m, std::string_view fallback_id) {
-  peer_info p;
-  p.id = std::string(fallback_id);
-  error_code ec;
-  for (const stun::attribute a : m) {
-    if (a.type == wire::attr::peer_id) {
-      p.id = std::string(stun::decode_string(a));
-    } else if (a.type == wire::attr::public_key && a.value.size() == p.key.size()) {
-      std::memcpy(p.key.data(), a.value.data(), p.key.size());
-    } else if (a.type == wire::attr::nat_mapping) {
-      if (auto v = stun::decode_u32(a, ec); v && *v <= 2) p.nat = static_cast<nat_mapping>(*v);
-    } else if (a.type == wire::attr::reflexive_candidate) {
-      if (auto ep = stun::decode_xor_address(a, m.id(), ec)) p.reflexive = *ep;
-    } else if (a.type == wire::attr::host_candidate && p.host.size() < wire::max_host_candidates) {
-      if (auto ep = stun::decode_xor_address(a, m.id(), ec)) p.host.push_back(*ep);
-    }
-  }
-  return p;
-}
-
 }  // namespace
 
 session_state::session_state(transport& t, session_options o)
@@ -136,7 +137,7 @@ session_state::session_state(transport& t, session_options o)
       accept_ready(ex) {
   if (sodium_init() < 0) fail(errc::rejected, "libsodium failed to initialise");
   if (options.allow_aes_gcm && crypto_aead_aes256gcm_is_available()) ciphers |= wire::cipher::aes256gcm;
-  host_candidates = options.host_candidates.empty() ? gather_host_candidates(socket.local_endpoint())
+  host_candidates = options.host_candidates.empty() ? detail::gather_host_candidates(socket.local_endpoint())
                                                     : options.host_candidates;
   if (host_candidates.size() > wire::max_host_candidates) host_candidates.resize(wire::max_host_candidates);
 }
@@ -252,10 +253,21 @@ asio::awaitable<void> session_state::handle_stun(std::span<const std::byte> d, c
         wire::token token;
         std::memcpy(token.data(), tok->value.data(), token.size());
         if (punches.contains(wire::derive_keys(token).punch_id)) co_return;  // a retransmitted introduction
-        peer_info remote = read_peer(*m, "");
+        peer_info remote = detail::read_peer(*m, "");
         // Without the peer's key there is no handshake to authenticate: not a punch to join.
         if (!wire::valid_peer_id(remote.id) || !has_key(*m)) co_return;
         emit({.what = session_event::kind::introduced, .peer = remote.id, .address = remote.reflexive, .nat = remote.nat});
+        if (auto r = m->find(wire::attr::resume)) {
+          // A re-introduction: the peer moved. Punch for that live connection, or not at all
+          // (it is gone here: its connection times out on that side).
+          auto c = r->value.size() == wire::resume_size ? find_resumable(r->value, remote) : nullptr;
+          if (!c) co_return;
+          auto a = make_attempt(token, remote.id, false, remote);
+          unconnected.erase(a->keys.tag);
+          a->keys.relay_id = c->relay_id;
+          asio::co_spawn(ex, accept_resume(a, c), asio::detached);
+          co_return;
+        }
         auto a = make_attempt(token, remote.id, false, remote);
         asio::co_spawn(ex, accept_introduction(a), asio::detached);
       } else if (m->method() == wire::method::binding) {
@@ -340,6 +352,26 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
                            std::to_string(code) + " " + reason);
   }
   co_return r;
+}
+
+asio::awaitable<session_state::response> session_state::introduce_me(const std::string& target,
+                                                                     const std::array<std::byte, wire::resume_size>* resume,
+                                                                     clock::time_point deadline, const std::string& what) {
+  const auto build = [&](stun::builder& b) {
+    b.add_string(wire::attr::peer_id, options.id);
+    b.add_string(wire::attr::target_id, target);
+    if (resume) b.add(wire::attr::resume, *resume);
+  };
+  try {
+    co_return co_await request(wire::method::connect, build, std::min(deadline, clock::now() + options.request_timeout), what);
+  } catch (const system_error& e) {
+    if (e.code() != errc::not_registered) throw;
+  }
+  // The broker forgot us (it restarted, or our registration expired before the keepalive
+  // refreshed it): register again once, then ask again.
+  registration = co_await do_register(std::min(deadline, clock::now() + options.request_timeout));
+  emit({.what = session_event::kind::refreshed, .peer = options.id, .address = registration.reflexive});
+  co_return co_await request(wire::method::connect, build, std::min(deadline, clock::now() + options.request_timeout), what);
 }
 
 // At relay_after without an answered pair (punch.cpp starts it with run_punch).
@@ -461,8 +493,12 @@ asio::awaitable<void> session_state::keepalive_loop() {
     try {
       const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(options.request_timeout, options.keepalive);
       auto info = co_await do_register(deadline);
+      const bool changed = info.reflexive != registration.reflexive;
       registration = info;
       emit({.what = session_event::kind::refreshed, .peer = options.id, .address = info.reflexive});
+      // Our NAT gave us another address (a reboot, a mapping that expired, another network):
+      // every connection checks its path at once instead of at its next silence.
+      if (changed) moved();
     } catch (const system_error& e) {
       if (closed) break;
       emit({.what = session_event::kind::refresh_failed, .peer = options.id, .error = e.code()});
@@ -546,7 +582,7 @@ asio::awaitable<peer_info> session::lookup(std::string_view id) {
   auto r = co_await s->request(
       wire::method::lookup, [&](stun::builder& b) { b.add_string(wire::attr::target_id, target); },
       clock::now() + s->options.request_timeout, "looking up \"" + target + "\"");
-  co_return read_peer(r.msg, target);
+  co_return detail::read_peer(r.msg, target);
 }
 
 asio::awaitable<connection> session::connect(std::string_view id) {
@@ -568,33 +604,14 @@ asio::awaitable<connection> session::connect(std::string_view id, connect_option
   const auto started = clock::now();
   const auto deadline = started + timeout;
   const std::string what = "connecting to \"" + target + "\"";
-  const auto build = [&](stun::builder& b) {
-    b.add_string(wire::attr::peer_id, s->options.id);
-    b.add_string(wire::attr::target_id, target);
-  };
-  std::optional<session_state::response> answer;
-  try {
-    answer.emplace(co_await s->request(wire::method::connect, build,
-                                       std::min(deadline, clock::now() + s->options.request_timeout), what));
-  } catch (const system_error& e) {
-    if (e.code() != errc::not_registered) throw;
-  }
-  if (!answer) {
-    // The broker forgot us (it restarted, or our registration expired before the keepalive
-    // refreshed it): register again once, then ask again.
-    s->registration = co_await s->do_register(std::min(deadline, clock::now() + s->options.request_timeout));
-    s->emit({.what = session_event::kind::refreshed, .peer = s->options.id, .address = s->registration.reflexive});
-    answer.emplace(co_await s->request(wire::method::connect, build,
-                                       std::min(deadline, clock::now() + s->options.request_timeout), what));
-  }
-  auto& r = *answer;
+  auto r = co_await s->introduce_me(target, nullptr, deadline, what);
   auto tok = r.msg.find(wire::attr::token);
   if (!tok || tok->value.size() != wire::token_size)
     fail(errc::bad_response, "connecting to \"" + target + "\": broker's answer lacks a token");
   wire::token token;
   std::memcpy(token.data(), tok->value.data(), token.size());
   if (!has_key(r.msg)) fail(errc::bad_response, what + ": broker's answer lacks the peer's PUBLIC-KEY");
-  peer_info remote = read_peer(r.msg, target);
+  peer_info remote = detail::read_peer(r.msg, target);
   if (expected && remote.key != *expected)
     fail(errc::key_mismatch, what + ": the broker reports key " + to_string(remote.key) + ", expected " +
                                  to_string(*expected));

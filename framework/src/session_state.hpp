@@ -41,6 +41,11 @@ struct random_bytes_hash {
 };
 stun::transaction_id random_transaction_id();
 std::uint64_t random_u64();
+// Host candidates: the socket's own address, or every non-loopback interface address when it
+// is bound to the unspecified address (session.cpp).
+std::vector<endpoint> gather_host_candidates(const endpoint& local);
+// A peer's candidates as a broker answer or an Introduce lists them (session.cpp).
+peer_info read_peer(const stun::message& m, std::string_view fallback_id);
 }  // namespace detail
 
 // A broker request waiting for its response.
@@ -211,6 +216,10 @@ struct session_state : std::enable_shared_from_this<session_state> {
                                     std::string_view what, bool sign = false,
                                     std::optional<endpoint> server = std::nullopt);
   asio::awaitable<registration_info> do_register(clock::time_point deadline);
+  // Connect: asks the broker to introduce us to `target` (for a live connection, with its
+  // RESUME); registers again once if the broker forgot us.
+  asio::awaitable<response> introduce_me(const std::string& target, const std::array<std::byte, wire::resume_size>* resume,
+                                         clock::time_point deadline, const std::string& what);
   // One Binding to the broker's other port: the same reflexive address means an easy NAT.
   asio::awaitable<void> discover_nat(const registration_info& info, clock::time_point deadline);
   asio::awaitable<void> keepalive_loop();
@@ -259,6 +268,32 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // Drops the bookkeeping of prediction's unanswered checks once it is over.
   void forget_prediction_checks(punch_attempt& a);
   std::shared_ptr<connection_state> make_connection(punch_attempt& a);
+
+  // When the network changes (roaming.cpp).
+  // Re-registers (once for every connection that asks within relocation_reuse): our address
+  // as the broker now sees it, our host candidates gathered again.
+  asio::awaitable<void> relocate();
+  struct relocation {
+    explicit relocation(const asio::any_io_executor& ex) : done(ex) {}
+    detail::signal done;
+    clock::time_point finished;
+  };
+  std::shared_ptr<relocation> last_relocation;
+  static constexpr std::chrono::milliseconds relocation_reuse{1000};
+  // A connection lost its path: relocate, then re-introduce at once if we moved, else once
+  // the peer had resume_delay to do it.
+  asio::awaitable<void> recover(std::weak_ptr<connection_state> c);
+  // Connect with RESUME, punch with the new introduction, and move the connection there.
+  asio::awaitable<void> resume(std::shared_ptr<connection_state> c);
+  // The other side of it: an Introduce with RESUME for one of our live connections.
+  asio::awaitable<void> accept_resume(std::shared_ptr<punch_attempt> a, std::weak_ptr<connection_state> c);
+  std::shared_ptr<connection_state> find_resumable(std::span<const std::byte> resume_id, const peer_info& peer);
+  // A resume attempt succeeded: the connection takes its pair (and its sockets).
+  void adopt(connection_state& c, punch_attempt& a);
+  // The keepalive saw our reflexive address change: every connection checks its path now.
+  void moved();
+  // Punches until a pair answers (or throws errc::punch_timeout); run_punch without the connection.
+  asio::awaitable<void> punch(std::shared_ptr<punch_attempt> a, clock::time_point deadline);
 };
 
 // A connection's state (connection.cpp).
@@ -284,8 +319,36 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   error_code close_reason;  // why receive() ends
   std::string close_text;
 
-  clock::time_point last_heard;
+  clock::time_point last_heard;  // an authenticated frame from anywhere (the idle timeout)
   clock::time_point last_sent;
+  clock::time_point last_data_sent{};  // data and probes: what expects the peer to be there
+
+  // The path's liveness (path.cpp; docs/nat-traversal.md, "When the network changes").
+  clock::time_point path_heard;  // an authenticated frame from (remote, via)
+  bool path_suspect = false;     // our session saw its address change: probe at once
+  int probes_unanswered = 0;
+  clock::time_point last_probe{};
+  bool path_lost = false;
+  clock::time_point lost_at{};
+  bool recovering = false;       // session_state::recover runs for this connection
+  clock::time_point next_resume{};
+  // What the broker saw of our session when this path was set up: a new reflexive address
+  // since then means that we are the side that moved.
+  endpoint our_reflexive;
+  // Names this connection in a re-introduction (RESUME): the PUNCH-ID of its first attempt,
+  // which both peers know.
+  std::array<std::byte, wire::resume_size> resume_id{};
+  // Its first attempt's RELAY-ID: a re-introduction allocates the same pair at the relay,
+  // whose quiet side the moved peer takes over.
+  std::array<std::byte, 16> relay_id{};
+  // A path the peer's authenticated frames came from, being validated: it becomes the
+  // connection's path when the peer answers a probe carrying `challenge` from there.
+  struct path_validation {
+    remote_candidate to;
+    std::array<std::byte, 8> challenge{};
+    clock::time_point sent;
+  };
+  std::optional<path_validation> validating;
 
   // Inbound datagrams waiting for receive(); bounded like a socket buffer.
   static constexpr std::size_t max_queued = 256;
@@ -316,6 +379,17 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   static constexpr std::chrono::milliseconds close_linger{250};
   static asio::awaitable<void> linger(std::weak_ptr<connection_state> self);
   asio::awaitable<void> send_control(wire::frame_kind kind);
+  // A probe (8 bytes of challenge) or probe answer to `to` on our socket `via`.
+  asio::awaitable<void> send_probe(wire::frame_kind kind, endpoint to, std::size_t via,
+                                   std::array<std::byte, 8> challenge);
+  // After an authenticated frame: on the path it keeps the path alive; from elsewhere it
+  // starts (or, for the probe answer that completes it, ends) a validation (path.cpp).
+  void heard(wire::frame_kind kind, std::span<const std::byte> payload, const endpoint& from, std::size_t on);
+  // What a path probe or the path's silence calls for now; when to look again.
+  asio::awaitable<clock::time_point> tend_path(clock::time_point now);
+  bool path_quiet(clock::time_point now) const;
+  // The path moves to `to` (validated, or found by a re-introduction).
+  void move_path(const remote_candidate& to);
   // One close frame, not waited for: when the connection ends without close() (the session
   // closes, every handle is dropped, the accept backlog is full) the other side still learns
   // of it at once instead of after its idle timeout.

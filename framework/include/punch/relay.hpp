@@ -45,6 +45,9 @@ struct relay_options {
   std::chrono::seconds nonce_lifetime{300};
   // The NONCE secret; empty: a random one per relay.
   std::optional<relay_secret> nonce_secret;
+  // A pair takes a new source (with its RELAY-ID and a valid NONCE) in place of a side that
+  // sent nothing for this long: that peer's address changed and it is finding its pair again.
+  std::chrono::milliseconds takeover_after{1000};
   // How often idle allocations are dropped (and `expired` events emitted).
   std::chrono::milliseconds expiry_interval{1000};
   // Where the relay reads the time (lifetimes, NONCE age, token buckets); empty:
@@ -66,6 +69,7 @@ struct relay_stats {
   std::uint64_t allocate_rate_limited = 0;  // ALLOCATE over its source address's bucket
   std::uint64_t challenges = 0;        // 401 and 438 answers (each with a fresh NONCE)
   std::uint64_t rejected = 0;          // 403 (allocation full, source elsewhere) and 508
+  std::uint64_t takeovers = 0;         // a new source took a quiet side's place (a peer moved)
   std::uint64_t bad_requests = 0;      // 400 and 420 answers
   std::uint64_t unanswered = 0;        // ALLOCATE not valid STUN, or too small for any answer
   std::uint64_t oversized = 0;         // datagrams that may have been truncated: dropped

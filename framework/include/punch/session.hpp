@@ -82,6 +82,17 @@ struct session_options {
   // Connection keepalive when idle, and how long silence means the peer is gone.
   std::chrono::milliseconds connection_keepalive{5s};
   std::chrono::milliseconds connection_idle_timeout{30s};
+  // When the network changes (docs/nat-traversal.md): a connection that hears nothing on its
+  // path for path_probe_after while it sends (or for connection_keepalive + path_probe_after
+  // while idle) probes the path; path_probes unanswered probes, path_probe_gap apart, and the
+  // path is lost (session_event path_lost). The session then re-registers; the side whose
+  // address changed asks the broker at once to re-introduce the two peers, the other side
+  // after resume_delay, and the connection moves to the path that punching finds again, with
+  // the same keys (path_changed). Nothing heard for connection_idle_timeout still closes it.
+  std::chrono::milliseconds path_probe_after{1s};
+  std::chrono::milliseconds path_probe_gap{250ms};
+  int path_probes = 3;
+  std::chrono::milliseconds resume_delay{2s};
   // Introductions that arrived before accept() was called, at most.
   std::size_t accept_backlog = 16;
 };
@@ -115,8 +126,11 @@ struct peer_info {
 
 // Session events for logs and the apps' --events output.
 struct session_event {
-  // path_changed: a relayed connection moved to a direct path (address, path: the new one).
-  enum class kind { registered, refreshed, refresh_failed, introduced, connected, punch_failed, closed, path_changed };
+  // path_changed: the connection moved to another path (address, path: the new one): a
+  // relayed one to a direct path, or any one after the network changed.
+  // path_lost: the connection's path stopped answering (address, path: the lost one); the
+  // session is finding a new one (path_changed), or the idle timeout closes the connection.
+  enum class kind { registered, refreshed, refresh_failed, introduced, connected, punch_failed, closed, path_changed, path_lost };
   kind what = kind::registered;
   std::string peer{};                   // our id (registered, refreshed) or the other peer's
   endpoint address{};                   // reflexive (registered) or remote path (connected, closed)
@@ -149,6 +163,14 @@ struct session_stats {
   // per connection, or their attempt failed).
   std::uint64_t frames_held = 0;
   std::uint64_t frames_held_dropped = 0;
+  // When the network changes: paths that stopped answering, re-introductions asked of the
+  // broker (Connect with RESUME), and moves of a connection to another path after its start.
+  std::uint64_t paths_lost = 0;
+  std::uint64_t resumes_requested = 0;
+  std::uint64_t paths_changed = 0;
+  // Authenticated frames from an address that is not the connection's path: each such address
+  // is probed, and the path moves there only when the peer answers the probe from it.
+  std::uint64_t path_validations = 0;
 };
 
 class session {

@@ -63,6 +63,20 @@ void nat_box::expire_old() {
   }
 }
 
+void nat_box::reboot() {
+  for (const auto& [port, e] : by_port_) {
+    auto ev = detail::mapping_event(event_kind::mapping_expired, 0, name_, e.inside, {external_, port}, e.remote);
+    ev.reason = "rebooted";
+    network_.emit(std::move(ev));
+  }
+  by_port_.clear();
+  by_flow_.clear();
+  // A prime stride, far from the few ports a test uses.
+  const std::uint32_t range = std::uint32_t{behaviour_.port_max} - behaviour_.port_min + 1;
+  port_shift_ = (port_shift_ + 7919) % range;
+  next_port_ = static_cast<std::uint16_t>(behaviour_.port_min + (next_port_ - behaviour_.port_min + 7919) % range);
+}
+
 std::optional<std::uint16_t> nat_box::allocate_port(std::uint16_t inside_port) {
   const std::uint32_t lo = behaviour_.port_min;
   const std::uint32_t range = std::uint32_t{behaviour_.port_max} - lo + 1;
@@ -76,10 +90,13 @@ std::optional<std::uint16_t> nat_box::allocate_port(std::uint16_t inside_port) {
   };
   const bool in_range = inside_port >= lo && inside_port <= behaviour_.port_max;
   switch (behaviour_.ports) {
-    case port_allocation::preserve:
-      if (in_range && !by_port_.contains(inside_port)) return inside_port;
+    case port_allocation::preserve: {
+      // After a reboot the box no longer preserves the same port (port_shift_).
+      const auto wanted = static_cast<std::uint16_t>(lo + (inside_port - lo + port_shift_) % range);
+      if (in_range && !by_port_.contains(wanted)) return wanted;
       // RFC 4787 §4.2.1: preservation is best effort; take the next free port above.
-      return first_free(in_range ? inside_port - lo + 1 : 0);
+      return first_free(in_range ? wanted - lo + 1 : 0);
+    }
     case port_allocation::sequential: {
       const std::uint16_t p = first_free(next_port_ - lo);
       next_port_ = static_cast<std::uint16_t>(lo + (p - lo + 1) % range);

@@ -5,6 +5,7 @@
 #include "delivery_queue.hpp"
 #include "link_check.hpp"
 #include "rng.hpp"
+#include "socket.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -54,6 +55,16 @@ host& network::add_host(std::string name, realm where, const boost::asio::ip::ad
   host_names_.emplace(h->name(), h);
   host_places_.emplace(place{where.id, address}, h);
   return *h;
+}
+
+void network::move_host(host& h, const boost::asio::ip::address& address) {
+  if (address.is_unspecified() || address.is_multicast() || host_at(h.realm(), address) || nat_at(h.realm(), address))
+    throw std::invalid_argument("sim: " + h.name() + " cannot move to " + address.to_string() + " in " +
+                                realm_name(h.realm()));
+  host_places_.erase(place{h.realm().id, h.address()});
+  h.address_ = address;
+  host_places_.emplace(place{h.realm().id, address}, &h);
+  for (auto& [port, s] : h.ports_) s->move_to(address);
 }
 
 nat_box& network::add_nat(std::string name, realm outside,

@@ -36,6 +36,8 @@ public:
   bool deliver(const endpoint& from, std::vector<std::byte>&& payload);
   // The host is going away: close without touching its port table.
   void detach();
+  // The host got another address (network::move_host).
+  void move_to(const asio::ip::address& a) { local_ = endpoint(a, local_.port()); }
 
 private:
   struct datagram {

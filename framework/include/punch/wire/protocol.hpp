@@ -42,6 +42,9 @@ inline constexpr std::uint16_t nat_mapping = 0x4A0C;         // u32: 0 unknown, 
                                                              // and the subject's in Lookup/Connect/Introduce)
 inline constexpr std::uint16_t refresh_credential = 0x4A0F; // 20 bytes: the broker's answer to a signed Register;
                                                              // a Register carrying it refreshes without a signature
+inline constexpr std::uint16_t resume = 0x4A10;              // 8 bytes: the PUNCH-ID of the introduction that
+                                                             // made a live connection (Connect → Introduce):
+                                                             // re-introduce its two peers after a move
 inline constexpr std::uint16_t other_address = stun::attr::other_address;  // RFC 5780: the broker's second port
 inline constexpr std::uint16_t nonce = stun::attr::nonce;    // broker-issued, signed in Register
 inline constexpr std::uint16_t message_integrity_sha256 = stun::attr::message_integrity_sha256;
@@ -70,6 +73,7 @@ inline constexpr int insufficient_capacity = 508;  // registry full
 inline constexpr std::size_t max_peer_id_size = 64;
 inline constexpr std::size_t max_host_candidates = 8;
 inline constexpr std::size_t token_size = 16;
+inline constexpr std::size_t resume_size = 8;  // RESUME: a PUNCH-ID
 // The broker's NONCE: 4 bytes of issue time and a 16-byte MAC over it and the requester's
 // address (a stateless cookie: the broker keeps nothing per nonce).
 inline constexpr std::size_t nonce_size = 20;
@@ -143,12 +147,14 @@ inline constexpr std::uint32_t aes256gcm = 1;
 inline constexpr std::size_t frame_header_size = 13;
 inline constexpr std::size_t frame_mac_size = 16;
 inline constexpr std::size_t frame_overhead = frame_header_size + frame_mac_size;
-enum class frame_kind : std::uint8_t { data = 0, keepalive = 1, close = 2, close_ack = 3 };
+// probe / probe_ack: a path check inside the connection (docs/protocol.md, "Path probes"):
+// a probe asks for a probe_ack at once, on the path it came from.
+enum class frame_kind : std::uint8_t { data = 0, keepalive = 1, close = 2, close_ack = 3, probe = 4, probe_ack = 5 };
 inline constexpr std::byte frame_marker{0xD0};
 
 constexpr bool looks_like_frame(std::span<const std::byte> d) noexcept {
   return d.size() >= frame_overhead && (d[0] & std::byte{0xF0}) == frame_marker &&
-         std::to_integer<std::uint8_t>(d[0] & std::byte{0x0F}) <= 3;
+         std::to_integer<std::uint8_t>(d[0] & std::byte{0x0F}) <= 5;
 }
 void write_frame_header(std::span<std::byte, frame_header_size> out, frame_kind kind,
                         connection_tag tag, std::uint64_t counter) noexcept;

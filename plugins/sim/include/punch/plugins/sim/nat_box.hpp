@@ -48,6 +48,12 @@ public:
   // The mappings alive at network::now(), in external port order.
   std::vector<mapping> mappings() const;
 
+  // Forgets every mapping at once, as a home router does when it reboots (or as the outside
+  // sees a phone that changed networks): each is reported as expired ("rebooted"), and the
+  // mappings made afterwards take other external ports than before, port preservation
+  // included. Connections through the box must find their peers again.
+  void reboot();
+
 private:
   friend class network;
 
@@ -89,6 +95,8 @@ private:
   std::map<std::uint16_t, entry> by_port_;
   std::map<flow_key, std::uint16_t> by_flow_;
   std::uint16_t next_port_;
+  // Added to preserved and sequential ports after each reboot(), so that they differ.
+  std::uint32_t port_shift_ = 0;
 };
 
 }  // namespace punch::sim

@@ -60,6 +60,12 @@ public:
   nat_box& add_nat(std::string name, realm outside, const boost::asio::ip::address& external,
                    const nat_behaviour& behaviour, const link& uplink = {});
 
+  // Gives `h` another address in its realm, as when a machine gets a new DHCP lease or a
+  // phone a new address from its carrier: its open sockets stay open and send from the new
+  // address, and what is sent to the old one no longer reaches it. Throws
+  // std::invalid_argument if the address is used.
+  void move_host(host& h, const boost::asio::ip::address& address);
+
   host* find_host(std::string_view name) noexcept;
   nat_box* find_nat(std::string_view name) noexcept;
   // "internet" or "inside nat-a".
