@@ -356,8 +356,10 @@ asio::awaitable<void> session_state::handle_check_request(const stun::message& m
       a->done.fire();
     }
   }
-  // A triggered check (RFC 8445 §7.3.1.4) opens our side toward the new address at once.
-  if (learned && !a->done.fired()) co_await send_check(*a, *learned, false);
+  // A triggered check (RFC 8445 §7.3.1.4): the peer's check got through, so ours answered
+  // now gets through too; waiting for our next round would cost up to its gap.
+  if (!a->done.fired())
+    if (const remote_candidate* rc = a->find(from, via)) co_await send_check(*a, *rc, false);
 }
 
 void session_state::handle_check_response(const stun::message& m, const endpoint& from, std::size_t via) {
