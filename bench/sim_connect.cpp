@@ -57,6 +57,7 @@ struct bench_options {
   std::chrono::milliseconds jitter{0};
   bool first_data = false;
   bool relay = false;
+  bool dual_stack = false;  // every home also has IPv6 behind a stateful firewall
 };
 
 asio::ip::address v4(std::uint32_t a) { return asio::ip::address_v4(a); }
@@ -88,7 +89,13 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
   auto& broker_host = net.add_host("broker", net.internet(), v4(0xCB007101), half);  // 203.0.113.1
   // A broker serving thousands of peers sizes its socket buffer for them (SO_RCVBUF).
   broker_host.set_receive_queue_limit(static_cast<std::size_t>(o.pairs) * 2 + 256);
-  auto broker_socket = broker_host.transport().open({{}, 3478});
+  const auto v6 = [](std::uint32_t n) {
+    asio::ip::address_v6::bytes_type b{0x20, 0x01, 0x0d, 0xb8};
+    for (int i = 0; i < 4; ++i) b[static_cast<std::size_t>(12 + i)] = static_cast<unsigned char>(n >> (24 - 8 * i));
+    return asio::ip::address(asio::ip::address_v6(b));
+  };
+  if (o.dual_stack) net.add_address(broker_host, net.internet(), v6(1));  // 2001:db8::1
+  auto broker_socket = broker_host.transport().open({o.dual_stack ? asio::ip::address(asio::ip::address_v6::any()) : asio::ip::address{}, 3478});
   auto reg = make_memory_registry(static_cast<std::size_t>(o.pairs) * 2 + 16);
   broker_options bo;
   bo.max_pending_introductions = static_cast<std::size_t>(o.pairs) * 4 + 64;  // every pair at once, resent
@@ -116,6 +123,10 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
   so.punch_timeout = 10s;
   so.request_timeout = 10s;
   if (o.relay) so.relay = endpoint{v4(0xCB007102), 3479};
+  if (o.dual_stack) {
+    so.local = endpoint{asio::ip::address_v6::any(), 0};
+    so.broker_other_family = endpoint{v6(1), 3478};
+  }
   std::vector<std::unique_ptr<session>> sessions;
   // 100.64.0.0/10 holds up to 4M external addresses: one per NAT.
   std::uint32_t next_external = 0x64400001;
@@ -129,6 +140,12 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
       if (!behaviour) throw std::invalid_argument("unknown NAT type " + nat_type);
       auto& nat = net.add_nat("nat-" + id, net.internet(), ext, *behaviour, half);
       auto& h = net.add_host(id, nat.inside(), v4(0x0A000002), {});
+      if (o.dual_stack) {
+        // IPv6 behind a stateful firewall whose external address is the host's own.
+        const auto a6 = v6(next_external);
+        auto& fw = net.add_nat("fw-" + id, net.internet(), a6, sim::nat_behaviour::stateful_firewall(), half);
+        net.add_address(h, fw.inside(), a6);
+      }
       auto s = so;
       s.id = id;
       sessions.push_back(std::make_unique<session>(h.transport(), s));
@@ -175,7 +192,9 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
           // A probe may hit the hard side's own mapping toward the easy side (a sequential NAT's
           // next port): the hard side then calls the pair reflexive, the easy side predicted.
           const bool predicted = ca.path() == path_kind::predicted || cb.path() == path_kind::predicted;
-          ++r.paths[predicted ? "predicted" : to_string(ca.path())];
+          std::string path = predicted ? "predicted" : to_string(ca.path());
+          if (ca.remote_endpoint().address().is_v6()) path += "/ipv6";
+          ++r.paths[path];
         },
         [&r, &running, &ctx, i](std::exception_ptr e) {
           if (e && r.failed++ < 3) {
@@ -235,6 +254,8 @@ int main(int argc, char* argv[]) {
       ("first-data", po::bool_switch(&o.first_data),
        "each side sends a datagram the moment it is connected; count those never received")
       ("relay", po::bool_switch(&o.relay), "run a punch-relay next to the broker (pairs that cannot punch use it)")
+      ("dual-stack", po::bool_switch(&o.dual_stack),
+       "every NATed home also has IPv6 behind a stateful firewall; sessions are dual-stack and prefer IPv6")
       ("help,h", "print this help and exit");
   if (auto stop = bench::parse_command_line(argc, argv, d, "punch-bench-sim", "Exit codes: 0 every pair connected (and, with --first-data, no first datagram lost); 1 otherwise; 2 bad options\n")) return *stop;
   if (o.pairs < 1 || o.trials < 1 || latency_ms < 0 || latency_ms > 10000 || jitter_ms < 0 || jitter_ms > 10000) {

@@ -108,6 +108,12 @@ broker::impl::impl(datagram_socket& s, registry& r, broker_options o)
   connects.resize(options.connect_cache_size);
 }
 
+endpoint broker::impl::reachable(const registration_record& peer) const {
+  // An IPv4 socket cannot send to IPv6; a dual-stack peer is reachable over its other family.
+  if (!v6_socket && !peer.reflexive.address().is_v4() && peer.reflexive_alt.port() != 0) return peer.reflexive_alt;
+  return peer.reflexive;
+}
+
 endpoint broker::impl::socket_form(const endpoint& ep) const {
   if (v6_socket && ep.address().is_v4())
     return {asio::ip::make_address_v6(asio::ip::v4_mapped, ep.address().to_v4()), ep.port()};
@@ -227,6 +233,7 @@ void broker::impl::add_candidates(stun::builder& b, const registration_record& p
   b.add(wire::attr::public_key, peer.key);
   b.add_u32(wire::attr::nat_mapping, peer.nat);
   b.add_xor_address(wire::attr::reflexive_candidate, peer.reflexive);
+  if (peer.reflexive_alt.port() != 0) b.add_xor_address(wire::attr::reflexive_candidate, peer.reflexive_alt);
   for (const auto& h : peer.host()) b.add_xor_address(wire::attr::host_candidate, h);
 }
 

@@ -48,7 +48,8 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
   registration_record& me = found_a;
   registration_record& peer = found_b;
   if (!reg.find(requester, r.now, me)) return error(r, wire::error::forbidden, "PEER-ID not registered");
-  if (me.reflexive != r.source) return error(r, wire::error::forbidden, "PEER-ID registered elsewhere");
+  if (me.reflexive != r.source && me.reflexive_alt != r.source)
+    return error(r, wire::error::forbidden, "PEER-ID registered elsewhere");
   if (!reg.find(target, r.now, peer)) return error(r, wire::error::not_found, "TARGET-ID not registered");
   if (introductions.size() >= options.max_pending_introductions)
     return error(r, wire::error::rate_limited, "too many introductions");
@@ -66,7 +67,7 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
 
   auto in = std::make_shared<introduction>(socket.get_executor());
   randombytes_buf(in->id.data(), in->id.size());
-  in->to = socket_form(peer.reflexive);
+  in->to = socket_form(reachable(peer));
   in->event = {.what = broker_event::kind::introduced, .id = std::string(me.id()), .target = std::string(peer.id()),
                .address = me.reflexive, .token = token};
   std::array<std::byte, stun::max_message_size> buf;

@@ -40,7 +40,7 @@ static_assert(stun::header_size + 8 + max_reason_size + stun::fingerprint_size <
 // takes it past the floor: it is sent only to requests as large as it (peers pad to
 // answer_bound::reg, refreshes included), and the success answer to a signed Register adds a
 // REFRESH-CREDENTIAL of the NONCE's size.
-static_assert(wire::answer_bound::lookup == 356 && wire::answer_bound::connect == 400);
+static_assert(wire::answer_bound::lookup == 380 && wire::answer_bound::connect == 424);
 static_assert(wire::answer_bound::reg == 108 && wire::answer_bound::reg_success == 108);
 static_assert(stun::header_size + 8 + max_reason_size + 4 + wire::nonce_size + stun::fingerprint_size <=
               wire::answer_bound::reg);
@@ -181,6 +181,9 @@ struct broker::impl {
   registration_record found_a, found_b;
   // The socket's form of an endpoint we store unmapped (IPv4 on an IPv6 socket → mapped).
   endpoint socket_form(const endpoint& ep) const;
+  // Where an Introduce reaches `peer` from our socket: its reflexive address, or its other
+  // family's when our socket cannot send to that one.
+  endpoint reachable(const registration_record& peer) const;
 
   datagram_socket& socket;
   registry& reg;

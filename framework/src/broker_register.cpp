@@ -82,12 +82,23 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
   entry.nonce_time = *issued;
 
   const bool live = reg.find(id, r.now, found_b);
+  // A dual-stack peer registers over each family: a signed Register from the other family
+  // than the stored address adds that family's; from the same family it moves the
+  // registration there, and keeps the other family's.
+  if (live && found_b.key == entry.key) {
+    if (r.source.address().is_v4() != found_b.reflexive.address().is_v4()) {
+      entry.reflexive_alt = r.source;
+      entry.reflexive = found_b.reflexive;
+    } else {
+      entry.reflexive_alt = found_b.reflexive_alt;
+    }
+  }
   // A signed Register replayed from the address it came from, after a newer one (from there
   // or elsewhere) was taken: its NONCE is older than the stored one. The peer itself signs the
   // fresh NONCE of the 438 and gets through.
   if (live && found_b.key == entry.key && nonce_issuer::before(*issued, found_b.nonce_time))
     return challenge(r, wire::error::stale_nonce, "stale nonce");
-  const bool refresh = live && found_b.reflexive == r.source;
+  const bool refresh = live && (found_b.reflexive == r.source || found_b.reflexive_alt == r.source);
   if (auto ec = reg.upsert(entry, r.now)) {
     if (ec == errc::id_taken) return error(r, wire::error::forbidden, "PEER-ID held by another key");
     if (ec == errc::registry_full) return error(r, wire::error::insufficient_capacity, "registry full");

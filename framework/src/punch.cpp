@@ -72,14 +72,23 @@ std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& to
   a->started = clock::now();
   // Host candidates first: an endpoint announced as both (a peer without NAT) counts as host.
   // A host candidate equal to one of ours is another LAN's private address that happens to
-  // match: sending there would reach ourselves.
+  // match: sending there would reach ourselves. Of each kind IPv6 first (RFC 8421): it needs
+  // no NAT traversal behind the usual stateful firewall, and the first pair that answers wins.
   const endpoint local = socket.local_endpoint();
-  for (const auto& h : remote.host) {
+  const bool dual = local.address().is_v6() && local.address().is_unspecified();
+  const auto reachable = [&](const endpoint& ep) { return dual || ep.address().is_v4() == local.address().is_v4(); };
+  std::vector<endpoint> hosts(remote.host.begin(), remote.host.end());
+  std::stable_partition(hosts.begin(), hosts.end(), [](const endpoint& e) { return e.address().is_v6(); });
+  for (const auto& h : hosts) {
     const bool ours = h == local || std::find(host_candidates.begin(), host_candidates.end(), h) != host_candidates.end();
-    if (!ours && !a->find(h)) a->remotes.push_back({h, path_kind::host});
+    if (!ours && reachable(h) && !a->find(h)) a->remotes.push_back({h, path_kind::host});
   }
-  if (remote.reflexive.port() != 0 && !a->find(remote.reflexive))
-    a->remotes.push_back({remote.reflexive, path_kind::reflexive});
+  std::vector<endpoint> reflexive;
+  if (remote.reflexive.port() != 0) reflexive.push_back(remote.reflexive);
+  if (remote.reflexive_other) reflexive.push_back(*remote.reflexive_other);
+  std::stable_partition(reflexive.begin(), reflexive.end(), [](const endpoint& e) { return e.address().is_v6(); });
+  for (const auto& r : reflexive)
+    if (reachable(r) && !a->find(r)) a->remotes.push_back({r, path_kind::reflexive});
   punches[a->keys.punch_id] = a;
   unconnected[a->keys.tag] = a;
   return a;
@@ -151,7 +160,7 @@ asio::awaitable<void> session_state::send_check(punch_attempt& a, remote_candida
   b.add_u64(a.controlling ? wire::attr::ice_controlling : wire::attr::ice_controlled, a.tiebreaker);
   if (nominate) b.add(wire::attr::use_candidate, {});
   auto msg = seal_check(a, b);
-  checks[id] = check_ref{a.weak_from_this(), to, nominate};
+  checks[id] = check_ref{a.weak_from_this(), to, nominate, clock::now()};
   a.checks.push_back(id);
   co_await socket_of(a, to.via).async_send_to(asio::buffer(msg.data(), msg.size()), to.address,
                                               asio::as_tuple(asio::use_awaitable));
@@ -179,6 +188,16 @@ asio::awaitable<void> session_state::punch(std::shared_ptr<punch_attempt> a, clo
       for (std::size_t i = 0; i < a->remotes.size() && !a->done.fired(); ++i)
         co_await send_check(*a, a->remotes[i], false);
       co_await a->done.wait_until(std::min(clock::now() + round_gap(round++), deadline));
+    }
+    // IPv4 answered first, and IPv6 pairs are being checked: their answers were sent about
+    // when this one was, so a quarter of its round trip is enough to let one arrive.
+    const auto v6 = [](const remote_candidate& r) { return r.kind != path_kind::relay && r.address.address().is_v6(); };
+    if (a->selected && !v6(*a->selected) && a->selected->kind != path_kind::relay && !closed &&
+        std::any_of(a->remotes.begin(), a->remotes.end(), v6)) {
+      a->waiting_for_ipv6 = true;
+      const auto grace = std::chrono::duration_cast<clock::duration>(a->selected_rtt / 4);
+      co_await a->ipv6_answered.wait_until(std::min(clock::now() + grace, deadline));
+      a->waiting_for_ipv6 = false;
     }
   } catch (...) {
     drop_attempt(*a);
@@ -386,13 +405,22 @@ void session_state::handle_check_response(const stun::message& m, const endpoint
   }
   if (!a->selected) {
     a->selected = target;
+    a->selected_rtt = clock::now() - ref.sent;
     a->done.fire();
     return;
   }
-  // Relayed, and a direct pair answered: the controlling side nominates it (the upgrade).
+  if (a->waiting_for_ipv6 && target.kind != path_kind::relay && target.address.address().is_v6()) {
+    a->selected = target;
+    a->ipv6_answered.fire();
+    return;
+  }
+  // A better pair answered (direct where the connection is relayed; IPv6 where it runs over
+  // IPv4): the controlling side nominates it (the upgrade).
   auto c = a->conn.lock();
-  if (a->controlling && c && c->open && c->path == path_kind::relay && target.kind != path_kind::relay &&
-      !a->upgrading) {
+  const bool better = c && ((c->path == path_kind::relay && target.kind != path_kind::relay) ||
+                            (target.kind != path_kind::relay && c->path != path_kind::relay &&
+                             target.address.address().is_v6() && c->remote.address().is_v4()));
+  if (a->controlling && c && c->open && c->attempt.get() == a.get() && better && !a->upgrading) {
     a->upgrading = true;
     a->nominated.reset();
     asio::co_spawn(ex, nominate(a, target), asio::detached);

@@ -16,9 +16,10 @@ using clock = std::chrono::steady_clock;
 // candidates of a registration (the expiry and the NONCE time aside).
 // What a refresh by credential may not change. NAT-MAPPING it may: the peer measures it
 // after its first Register, and telling it must not cost a second signature.
-bool same_registration(const public_key& key, const endpoint& reflexive, std::span<const endpoint> host,
-                       const registration_record& r) {
-  return key == r.key && reflexive == r.reflexive && std::ranges::equal(host, r.host());
+bool same_registration(const public_key& key, const endpoint& reflexive, const endpoint& alt,
+                       std::span<const endpoint> host, const registration_record& r) {
+  return key == r.key && (reflexive == r.reflexive || (alt.port() != 0 && alt == r.reflexive)) &&
+         std::ranges::equal(host, r.host());
 }
 
 // Transparent hashing so find(string_view) does not build a std::string.
@@ -36,16 +37,22 @@ struct entry {
   std::uint32_t nonce_time = 0;
   std::uint8_t host_count = 0;  // the node stays in malloc's 144-byte class
   std::uint8_t nat = 0;         // (in the padding before `host`)
+  bool has_alt = false;         // a dual-stack peer's other reflexive follows the hosts
+  // The host candidates, then (has_alt) the other family's reflexive address.
   std::unique_ptr<endpoint[]> host;
   clock::time_point expires;
 
+  std::span<const endpoint> hosts() const { return {host.get(), host_count}; }
+  endpoint alt() const { return has_alt ? host[host_count] : endpoint{}; }
   // Reallocates only when the count changes: a keepalive refresh never allocates.
-  void set_host(std::span<const endpoint> h) {
-    if (h.size() != host_count) {
-      host = h.empty() ? nullptr : std::make_unique<endpoint[]>(h.size());
-      host_count = static_cast<std::uint8_t>(h.size());
-    }
+  void set_endpoints(std::span<const endpoint> h, const endpoint& reflexive_alt) {
+    const bool alt = reflexive_alt.port() != 0;
+    const std::size_t n = h.size() + (alt ? 1 : 0);
+    if (n != std::size_t{host_count} + (has_alt ? 1 : 0)) host = n == 0 ? nullptr : std::make_unique<endpoint[]>(n);
+    host_count = static_cast<std::uint8_t>(h.size());
+    has_alt = alt;
     std::copy(h.begin(), h.end(), host.get());
+    if (alt) host[host_count] = reflexive_alt;
   }
 };
 
@@ -83,10 +90,11 @@ public:
     out.set_id(it->first);
     out.key = e.key;
     out.reflexive = e.reflexive;
+    out.reflexive_alt = e.alt();
     out.nonce_time = e.nonce_time;
     out.nat = e.nat;
     out.host_count = 0;
-    for (std::size_t i = 0; i < e.host_count; ++i) out.add_host(e.host[i]);
+    for (const auto& h : e.hosts()) out.add_host(h);
     out.expires = e.expires;
     return true;
   }
@@ -95,8 +103,7 @@ public:
     auto it = map_.find(r.id());
     if (it == map_.end() || it->second.expires <= now) return false;
     entry& e = it->second;
-    if (!same_registration(e.key, e.reflexive, std::span<const endpoint>(e.host.get(), e.host_count), r))
-      return false;
+    if (!same_registration(e.key, e.reflexive, e.alt(), e.hosts(), r)) return false;
     e.expires = r.expires;
     e.nat = r.nat;
     earliest_ = std::min(earliest_, r.expires);
@@ -138,7 +145,7 @@ private:
     e.reflexive = r.reflexive;
     e.nonce_time = r.nonce_time;
     e.nat = r.nat;
-    e.set_host(r.host());
+    e.set_endpoints(r.host(), r.reflexive_alt);
     e.expires = r.expires;
     earliest_ = std::min(earliest_, r.expires);
   }
@@ -217,13 +224,15 @@ error_code registry::upsert(const registration& r, clock::time_point now) {
     if (!record.add_host(h)) return errc::bad_attribute_value;
   record.key = r.key;
   record.reflexive = r.reflexive;
+  record.reflexive_alt = r.reflexive_alt;
   record.expires = r.expires;
   return upsert(record, now);
 }
 
 bool registry::extend(const registration_record& r, clock::time_point now) {
   registration_record stored;
-  if (!find(r.id(), now, stored) || !same_registration(stored.key, stored.reflexive, stored.host(), r))
+  if (!find(r.id(), now, stored) ||
+      !same_registration(stored.key, stored.reflexive, stored.reflexive_alt, stored.host(), r))
     return false;
   stored.expires = r.expires;
   stored.nat = r.nat;
@@ -234,7 +243,8 @@ std::optional<registration> registry::find(std::string_view id, clock::time_poin
   registration_record record;
   if (!find(id, now, record)) return std::nullopt;
   return registration{std::string(record.id()), record.key, record.reflexive,
-                      std::vector<endpoint>(record.host().begin(), record.host().end()), record.expires};
+                      std::vector<endpoint>(record.host().begin(), record.host().end()), record.expires,
+                      record.reflexive_alt};
 }
 
 std::unique_ptr<registry> make_memory_registry(std::size_t capacity) {

@@ -25,13 +25,15 @@ asio::awaitable<void> session_state::relocate() {
   auto r = std::make_shared<relocation>(ex);
   last_relocation = r;
   if (options.host_candidates.empty()) {
-    host_candidates = detail::gather_host_candidates(socket.local_endpoint());
+    host_candidates = detail::gather_host_candidates(net, socket.local_endpoint());
     if (host_candidates.size() > wire::max_host_candidates) host_candidates.resize(wire::max_host_candidates);
   }
   try {
     // A refresh from a new address is refused (its credential names the old one) and signed
     // again at once: the broker then holds the address it sees now.
-    auto info = co_await do_register(clock::now() + options.request_timeout);
+    const auto deadline = clock::now() + options.request_timeout;
+    auto info = co_await do_register(deadline);
+    co_await register_other_family(info, deadline);
     registration = info;
     emit({.what = session_event::kind::refreshed, .peer = options.id, .address = info.reflexive});
   } catch (const system_error& e) {

@@ -8,7 +8,6 @@
 
 #include <sodium.h>
 
-#include <ifaddrs.h>
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -30,23 +29,21 @@ std::uint64_t random_u64() {
 
 // Host candidates: the socket's own address, or every non-loopback IPv4 interface address
 // when it is bound to the unspecified address.
-std::vector<endpoint> gather_host_candidates(const endpoint& local) {
+std::vector<endpoint> gather_host_candidates(transport& t, const endpoint& local) {
   std::vector<endpoint> out;
   if (!local.address().is_unspecified()) {
     if (!local.address().is_loopback()) out.push_back(local);
     return out;
   }
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return out;
-  for (ifaddrs* i = list; i && out.size() < wire::max_host_candidates; i = i->ifa_next) {
-    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
-    sockaddr_in sin;
-    std::memcpy(&sin, i->ifa_addr, sizeof sin);
-    asio::ip::address_v4 a(ntohl(sin.sin_addr.s_addr));
-    if (a.is_loopback()) continue;
+  // 0.0.0.0 reaches IPv4 only; :: is dual-stack and reaches both, IPv6 listed first (RFC 8421).
+  const bool dual = local.address().is_v6();
+  auto addresses = t.interface_addresses();
+  std::stable_partition(addresses.begin(), addresses.end(), [](const asio::ip::address& a) { return a.is_v6(); });
+  for (const auto& a : addresses) {
+    if (out.size() == wire::max_host_candidates) break;
+    if (a.is_v6() && !dual) continue;
     out.emplace_back(a, local.port());
   }
-  freeifaddrs(list);
   return out;
 }
 
@@ -62,7 +59,13 @@ peer_info read_peer(const stun::message& m, std::string_view fallback_id) {
     } else if (a.type == wire::attr::nat_mapping) {
       if (auto v = stun::decode_u32(a, ec); v && *v <= 2) p.nat = static_cast<nat_mapping>(*v);
     } else if (a.type == wire::attr::reflexive_candidate) {
-      if (auto ep = stun::decode_xor_address(a, m.id(), ec)) p.reflexive = *ep;
+      // A dual-stack peer has one per family.
+      if (auto ep = stun::decode_xor_address(a, m.id(), ec)) {
+        if (p.reflexive.port() == 0)
+          p.reflexive = *ep;
+        else if (!p.reflexive_other && ep->address().is_v4() != p.reflexive.address().is_v4())
+          p.reflexive_other = *ep;
+      }
     } else if (a.type == wire::attr::host_candidate && p.host.size() < wire::max_host_candidates) {
       if (auto ep = stun::decode_xor_address(a, m.id(), ec)) p.host.push_back(*ep);
     }
@@ -137,7 +140,15 @@ session_state::session_state(transport& t, session_options o)
       accept_ready(ex) {
   if (sodium_init() < 0) fail(errc::rejected, "libsodium failed to initialise");
   if (options.allow_aes_gcm && crypto_aead_aes256gcm_is_available()) ciphers |= wire::cipher::aes256gcm;
-  host_candidates = options.host_candidates.empty() ? detail::gather_host_candidates(socket.local_endpoint())
+  broker_main.to = options.broker;
+  // Only a dual-stack socket ("::") reaches both families.
+  if (options.broker_other_family) {
+    const endpoint local = socket.local_endpoint();
+    const bool dual = local.address().is_v6() && local.address().is_unspecified();
+    if (dual && options.broker_other_family->address().is_v4() != options.broker.address().is_v4())
+      broker_alt = broker_link{*options.broker_other_family, {}, {}};
+  }
+  host_candidates = options.host_candidates.empty() ? detail::gather_host_candidates(net, socket.local_endpoint())
                                                     : options.host_candidates;
   if (host_candidates.size() > wire::max_host_candidates) host_candidates.resize(wire::max_host_candidates);
 }
@@ -241,7 +252,7 @@ asio::awaitable<void> session_state::handle_stun(std::span<const std::byte> d, c
       break;
     }
     case stun::message_class::request:
-      if (m->method() == wire::method::introduce && from == options.broker) {
+      if (m->method() == wire::method::introduce && is_broker(from)) {
         // Acknowledge first (the broker retransmits until we do), then punch.
         std::array<std::byte, 64> buf;
         stun::builder b(buf, stun::message_class::success_response, wire::method::introduce, m->id());
@@ -287,7 +298,7 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
                                                                 std::string_view what, bool sign,
                                                                 std::optional<endpoint> server) {
   const endpoint to = server.value_or(options.broker);
-  const char* const role = server ? "relay " : "broker ";
+  const char* const role = options.relay && to == *options.relay ? "relay " : "broker ";
   if (closed) fail(errc::connection_closed, "session is closed");
   const auto id = detail::random_transaction_id();
   std::array<std::byte, stun::max_message_size> buf;
@@ -336,7 +347,8 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
   r.msg = *m;
   // Register's answers, success or challenge, carry the NONCE the next Register signs.
   if (auto n = m->find(wire::attr::nonce); n && n->value.size() <= 64) {
-    if (method == wire::method::register_peer) nonce.assign(n->value.begin(), n->value.end());
+    if (method == wire::method::register_peer)
+      (broker_alt && to == broker_alt->to ? broker_alt->nonce : broker_main.nonce).assign(n->value.begin(), n->value.end());
     if (method == wire::method::allocate) relay_nonce.assign(n->value.begin(), n->value.end());
   }
   if (m->cls() == stun::message_class::error_response) {
@@ -405,7 +417,11 @@ asio::awaitable<void> session_state::allocate_relay(std::shared_ptr<punch_attemp
   }
 }
 
-asio::awaitable<registration_info> session_state::do_register(clock::time_point deadline) {
+asio::awaitable<registration_info> session_state::do_register(clock::time_point deadline, broker_link* over) {
+  broker_link& link = over ? *over : broker_main;
+  auto& nonce = link.nonce;
+  auto& refresh_credential = link.refresh_credential;
+  const std::optional<endpoint> server = over ? std::optional<endpoint>(link.to) : std::nullopt;
   const std::string what = "registering \"" + options.id + "\"";
   // The broker binds our id to our key: a Register is signed over a NONCE the broker gave us
   // (docs/protocol.md). Without a nonce, or with a stale one, the broker answers 401/438
@@ -430,7 +446,7 @@ asio::awaitable<registration_info> session_state::do_register(clock::time_point 
             if (refreshing) b.add(wire::attr::refresh_credential, refresh_credential);
             if (signing) b.add(wire::attr::nonce, nonce);
           },
-          deadline, what, signing));
+          deadline, what, signing, server));
     } catch (const system_error& e) {
       if (e.code() != errc::authentication_failed) throw;
       // A refused refresh (the credential expired, our address changed, the broker restarted)
@@ -460,10 +476,20 @@ asio::awaitable<registration_info> session_state::do_register(clock::time_point 
   if (auto other = r.msg.find(wire::attr::other_address))
     if (auto ep = stun::decode_address(*other, ec)) {
       // An unspecified address (a broker listening on every address): the one we reached it at.
-      other_address = ep->address().is_unspecified() ? endpoint(options.broker.address(), ep->port()) : *ep;
+      if (!over) other_address = ep->address().is_unspecified() ? endpoint(options.broker.address(), ep->port()) : *ep;
     }
   info.nat = nat;
   co_return info;
+}
+
+asio::awaitable<void> session_state::register_other_family(registration_info& info, clock::time_point deadline) {
+  if (!broker_alt) co_return;
+  try {
+    info.reflexive_other = (co_await do_register(deadline, &*broker_alt)).reflexive;
+  } catch (const system_error&) {
+    // That family does not reach the broker (no route, a firewall): the other one stands.
+    info.reflexive_other.reset();
+  }
 }
 
 asio::awaitable<void> session_state::discover_nat(const registration_info& info, clock::time_point deadline) {
@@ -493,6 +519,7 @@ asio::awaitable<void> session_state::keepalive_loop() {
     try {
       const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(options.request_timeout, options.keepalive);
       auto info = co_await do_register(deadline);
+      co_await register_other_family(info, deadline);
       const bool changed = info.reflexive != registration.reflexive;
       registration = info;
       emit({.what = session_event::kind::refreshed, .peer = options.id, .address = info.reflexive});
@@ -565,6 +592,7 @@ asio::awaitable<registration_info> session::register_self(std::chrono::milliseco
       if (!told) info.nat = s->nat;
     }
   }
+  co_await s->register_other_family(info, deadline);
   s->registration = info;
   s->registered = true;
   s->emit({.what = session_event::kind::registered, .peer = s->options.id, .address = info.reflexive, .nat = info.nat});

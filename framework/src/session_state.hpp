@@ -41,9 +41,9 @@ struct random_bytes_hash {
 };
 stun::transaction_id random_transaction_id();
 std::uint64_t random_u64();
-// Host candidates: the socket's own address, or every non-loopback interface address when it
-// is bound to the unspecified address (session.cpp).
-std::vector<endpoint> gather_host_candidates(const endpoint& local);
+// Host candidates: the socket's own address, or the transport's interface addresses when it
+// is bound to the unspecified address (0.0.0.0: IPv4 ones; the dual-stack ::, both).
+std::vector<endpoint> gather_host_candidates(transport& t, const endpoint& local);
 // A peer's candidates as a broker answer or an Introduce lists them (session.cpp).
 peer_info read_peer(const stun::message& m, std::string_view fallback_id);
 }  // namespace detail
@@ -76,7 +76,7 @@ struct connection_state;
 using x25519_key = std::array<std::byte, 32>;
 
 struct punch_attempt : std::enable_shared_from_this<punch_attempt> {
-  punch_attempt(const asio::any_io_executor& ex) : done(ex), nominated(ex) {}
+  punch_attempt(const asio::any_io_executor& ex) : done(ex), nominated(ex), ipv6_answered(ex) {}
   ~punch_attempt();
   wire::token token{};
   wire::introduction_keys keys;
@@ -99,6 +99,11 @@ struct punch_attempt : std::enable_shared_from_this<punch_attempt> {
   clock::time_point started;
   detail::signal done;       // a pair answered (or was nominated to us)
   detail::signal nominated;  // controlling: the nomination was answered
+  // An IPv4 pair answered first: for a moment an IPv6 pair that answers takes its place
+  // (RFC 8305's preference, without its head start: both families are checked at once).
+  bool waiting_for_ipv6 = false;
+  detail::signal ipv6_answered;
+  std::chrono::nanoseconds selected_rtt{0};  // the round trip of the check that answered first
   std::optional<remote_candidate> selected;
   std::vector<stun::transaction_id> checks;  // outstanding check ids, erased at the end
   std::weak_ptr<connection_state> conn;
@@ -138,6 +143,7 @@ struct check_ref {
   std::weak_ptr<punch_attempt> attempt;
   remote_candidate target;
   bool nomination = false;
+  clock::time_point sent{};
 };
 
 struct session_state : std::enable_shared_from_this<session_state> {
@@ -149,7 +155,18 @@ struct session_state : std::enable_shared_from_this<session_state> {
   identity me;
   datagram_socket socket;
   session_stats stats;
-  std::vector<std::byte> nonce;  // the broker's latest NONCE, signed into the next Register
+  // Our registration over one address family: where it goes, the broker's latest NONCE there
+  // (signed into the next Register) and its REFRESH-CREDENTIAL from its answer to our last
+  // signed Register there: refreshes (and the Register that tells our NAT-MAPPING) send it
+  // instead of a signature until the broker refuses it (438).
+  struct broker_link {
+    endpoint to;
+    std::vector<std::byte> nonce;
+    std::vector<std::byte> refresh_credential;
+  };
+  broker_link broker_main;
+  std::optional<broker_link> broker_alt;  // the other family's (broker_other_family), if our socket reaches it
+  bool is_broker(const endpoint& ep) const { return ep == broker_main.to || (broker_alt && ep == broker_alt->to); }
   std::vector<std::byte> relay_nonce;  // the relay's latest NONCE, for the next ALLOCATE
   nat_mapping nat = nat_mapping::unknown;  // ours, measured against the broker's other port
   std::uint32_t ciphers = 0;  // what we offer in CIPHERS (wire::cipher bits)
@@ -164,10 +181,6 @@ struct session_state : std::enable_shared_from_this<session_state> {
   registration_info registration;
   asio::steady_timer keepalive_timer;
   std::vector<endpoint> host_candidates;
-  // The broker's REFRESH-CREDENTIAL from its answer to our last signed Register: refreshes
-  // (and the Register that tells our NAT-MAPPING) send it instead of a signature until the
-  // broker refuses it (438).
-  std::vector<std::byte> refresh_credential;
 
   std::unordered_map<stun::transaction_id, transaction*, detail::random_bytes_hash> requests;
   std::unordered_map<stun::transaction_id, check_ref, detail::random_bytes_hash> checks;
@@ -215,7 +228,10 @@ struct session_state : std::enable_shared_from_this<session_state> {
   asio::awaitable<response> request(std::uint16_t method, Build&& build, clock::time_point deadline,
                                     std::string_view what, bool sign = false,
                                     std::optional<endpoint> server = std::nullopt);
-  asio::awaitable<registration_info> do_register(clock::time_point deadline);
+  // Registers (or refreshes) over `link` (default: broker_main).
+  asio::awaitable<registration_info> do_register(clock::time_point deadline, broker_link* link = nullptr);
+  // Registers over the other family too (best effort): `info.reflexive_other`.
+  asio::awaitable<void> register_other_family(registration_info& info, clock::time_point deadline);
   // Connect: asks the broker to introduce us to `target` (for a live connection, with its
   // RESUME); registers again once if the broker forgot us.
   asio::awaitable<response> introduce_me(const std::string& target, const std::array<std::byte, wire::resume_size>* resume,

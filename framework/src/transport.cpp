@@ -2,6 +2,12 @@
 // the default (one datagram at a time) batch operations and the throwing open().
 #include "punch/transport.hpp"
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cstring>
+
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -83,6 +89,37 @@ void socket_impl::async_send_batch(std::span<const outgoing_datagram> datagrams,
 }
 
 transport::~transport() = default;
+
+std::vector<asio::ip::address> transport::interface_addresses() {
+  std::vector<asio::ip::address> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    asio::ip::address a;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      sockaddr_in sin;
+      std::memcpy(&sin, i->ifa_addr, sizeof sin);
+      a = asio::ip::address_v4(ntohl(sin.sin_addr.s_addr));
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      sockaddr_in6 sin6;
+      std::memcpy(&sin6, i->ifa_addr, sizeof sin6);
+      asio::ip::address_v6::bytes_type b;
+      std::memcpy(b.data(), &sin6.sin6_addr, b.size());
+      a = asio::ip::address_v6(b);
+    } else {
+      continue;
+    }
+    // Reachable from elsewhere: not loopback, not link-local (fe80::/10 needs a scope, and
+    // 169.254/16 is one link's), not multicast.
+    if (a.is_loopback() || a.is_multicast()) continue;
+    if (a.is_v6() && (a.to_v6().is_link_local() || a.to_v6().is_v4_mapped())) continue;
+    if (a.is_v4() && (a.to_v4().to_uint() >> 16) == 0xA9FE) continue;
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  }
+  freeifaddrs(list);
+  return out;
+}
 
 datagram_socket::~datagram_socket() {
   if (impl_) impl_->close();

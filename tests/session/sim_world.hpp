@@ -91,7 +91,9 @@ public:
 
   void start_broker() {
     auto b = std::make_unique<broker_instance>();
-    b->socket = broker_host->transport().open({{}, 3478});
+    // A dual-stack broker listens on "::" (both families on one socket), as punch-broker
+    // --listen [::]:3478 does.
+    b->socket = broker_host->transport().open({broker_dual ? addr("::") : asio::ip::address{}, 3478});
     b->reg = make_memory_registry(1000);
     b->service = std::make_unique<punch::broker>(b->socket, *b->reg, broker_opts);
     asio::co_spawn(ctx, b->service->run(), asio::detached);
@@ -124,6 +126,37 @@ public:
   registry& current_registry() { return *brokers.back()->reg; }
 
   endpoint broker_endpoint() const { return {addr("203.0.113.1"), 3478}; }
+  endpoint broker_endpoint_v6() const { return {addr("2001:db8::1"), 3478}; }
+
+  // The broker gets an IPv6 address too (2001:db8::1) and listens dual-stack.
+  void enable_ipv6() {
+    net.add_address(*broker_host, net.internet(), addr("2001:db8::1"));
+    broker_dual = true;
+    restart_broker();
+  }
+
+  // A dual-stack home: IPv4 behind its own NAT of a preset type (10.0.0.2 inside), IPv6
+  // (2001:db8:N::2) behind a stateful firewall, the usual home router's two halves. "none" for
+  // nat_type: IPv4 directly on the internet.
+  sim::host& add_dual_stack_host(const std::string& name, const std::string& nat_type) {
+    auto& h = add_peer_host(name, nat_type);
+    net.add_address(h, firewalled_realm(name, hosts_made), v6_of(hosts_made));
+    return h;
+  }
+
+  // An IPv6-only home: one address behind a stateful firewall.
+  sim::host& add_ipv6_host(const std::string& name) {
+    const int n = ++hosts_made;
+    return net.add_host(name, firewalled_realm(name, n), v6_of(n), link);
+  }
+
+  // Options for a session on a dual-stack host: a dual-stack socket, and the broker's IPv6
+  // address beside its IPv4 one.
+  session_options dual_stack(session_options o = {}) const {
+    o.local = endpoint{addr("::"), 0};
+    o.broker_other_family = broker_endpoint_v6();
+    return o;
+  }
 
   // A peer host: directly on the internet ("none") or behind its own NAT of a preset type.
   sim::host& add_peer_host(const std::string& name, const std::string& nat_type) {
@@ -140,7 +173,8 @@ public:
   }
 
   session& add_session(sim::host& h, const std::string& id, session_options o = {}) {
-    o.broker = broker_endpoint();
+    // An IPv6-only host talks to the broker over IPv6.
+    o.broker = h.address().is_v6() && !h.second_address() ? broker_endpoint_v6() : broker_endpoint();
     o.id = id;
     sessions.push_back(std::make_unique<session>(h.transport(), o));
     return *sessions.back();
@@ -203,6 +237,16 @@ public:
   std::list<std::unique_ptr<session>> sessions;
   int hosts_made = 0;
   bool hung = false;
+  bool broker_dual = false;
+
+private:
+  static asio::ip::address v6_of(int n) { return addr(("2001:db8:" + std::to_string(100 + n) + "::2").c_str()); }
+  // A stateful firewall whose external address is its one host's own.
+  sim::realm firewalled_realm(const std::string& name, int n) {
+    return net.add_nat("fw-" + name, net.internet(), v6_of(n), sim::nat_behaviour::stateful_firewall(), link).inside();
+  }
+
+public:
 };
 
 }  // namespace punch::test

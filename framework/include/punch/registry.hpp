@@ -28,6 +28,9 @@ struct registration {
   endpoint reflexive;               // the source address the broker saw (the NAT's mapping)
   std::vector<endpoint> host;       // the peer's own interface addresses (≤ wire::max_host_candidates)
   std::chrono::steady_clock::time_point expires;
+  // A dual-stack peer's reflexive address in the other family (port 0: none): it registered
+  // over both (docs/protocol.md, "Register").
+  endpoint reflexive_alt{};
 };
 
 // The same in fixed storage (ids up to wire::max_peer_id_size, up to
@@ -36,6 +39,7 @@ struct registration {
 struct registration_record {
   public_key key{};
   endpoint reflexive;
+  endpoint reflexive_alt{};  // the other family's, when the peer registered over both (port 0: none)
   // The broker's: the issue time (seconds, modulo 2^32) of the NONCE that the stored Register
   // signed, so that an older signed Register replayed later is refused.
   std::uint32_t nonce_time = 0;
@@ -77,8 +81,8 @@ public:
   virtual bool find(std::string_view id, std::chrono::steady_clock::time_point now,
                     registration_record& out) const = 0;
   // Moves the expiry of the live registration of `r.id()` to `r.expires`, takes `r.nat`, and
-  // returns true if it is `r` otherwise: the same key, reflexive endpoint and host candidates
-  // (in order). False, and nothing changes, when it is absent, expired or different.
+  // returns true if it is `r` otherwise: the same key, reflexive endpoint (`r.reflexive` may be
+  // the stored one of either family) and host candidates (in order). False, and nothing changes, when it is absent, expired or different.
   // The broker's refresh by credential (docs/protocol.md, "Refresh"): one step, so that no
   // upsert from another thread comes between the comparison and the update. The default finds,
   // compares and upserts; the registries here do it in one look-up, under one lock.

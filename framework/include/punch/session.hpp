@@ -48,6 +48,10 @@ struct port_prediction_options {
 
 struct session_options {
   endpoint broker;                      // where the broker listens
+  // The same broker's address of the other family (a dual-stack broker), if any: a session
+  // whose socket is dual-stack (bound to "::") registers over both families, so that the
+  // broker has our reflexive address in each (docs/nat-traversal.md, "IPv4 and IPv6").
+  std::optional<endpoint> broker_other_family;
   std::string id;                       // our peer id: 1..64 of [A-Za-z0-9._@-]
   endpoint local{asio::ip::address_v4::any(), 0};  // where our socket binds
   // Our identity key: the broker binds our id to it, and our connections' handshakes prove
@@ -55,8 +59,9 @@ struct session_options {
   // cannot take the id over until this registration expires. Apps keep it in a file
   // (identity::load_or_create).
   std::optional<identity> key;
-  // Host candidates to announce; empty = the socket's own address, or every non-loopback
-  // IPv4 interface address when bound to 0.0.0.0.
+  // Host candidates to announce; empty = the socket's own address, or the interface addresses
+  // (transport::interface_addresses) when bound to the unspecified address: IPv4 ones for
+  // 0.0.0.0, both families for the dual-stack "::" (IPv6 first). No link-local addresses.
   std::vector<endpoint> host_candidates;
   std::chrono::seconds lifetime{60};    // requested registration lifetime
   // Registration refresh and NAT keepalive period; well inside the NAT mapping lifetime.
@@ -111,6 +116,8 @@ const char* to_string(nat_mapping m) noexcept;  // "unknown", "easy", "hard"
 
 struct registration_info {
   endpoint reflexive;                   // our address as the broker saw it
+  // Dual-stack: our address in the other family, as the broker saw it there.
+  std::optional<endpoint> reflexive_other;
   std::chrono::seconds lifetime{0};     // granted lifetime
   nat_mapping nat = nat_mapping::unknown;  // our NAT's mapping, when the broker lets us measure it
 };
@@ -121,6 +128,7 @@ struct peer_info {
   public_key key{};                     // the identity key the broker bound the id to
   nat_mapping nat = nat_mapping::unknown;  // what the peer measured of its NAT
   endpoint reflexive;
+  std::optional<endpoint> reflexive_other;  // a dual-stack peer's, in the other family
   std::vector<endpoint> host;
 };
 

@@ -19,6 +19,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace punch {
 
@@ -167,6 +168,12 @@ public:
 
   // Throwing form: the system_error's message names the transport and the endpoint.
   datagram_socket open(const endpoint& local);
+
+  // The addresses this machine's sockets can be reached at directly, for host candidates when
+  // a socket is bound to the unspecified address: both families, without loopback,
+  // link-local or multicast addresses. The default asks the operating system (getifaddrs);
+  // a simulated transport answers with its host's addresses.
+  virtual std::vector<asio::ip::address> interface_addresses();
 };
 
 }  // namespace punch

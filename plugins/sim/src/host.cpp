@@ -31,4 +31,10 @@ void host::set_link(const sim::link& l) {
 
 punch::transport& host::transport() noexcept { return *transport_; }
 
+std::vector<asio::ip::address> host::addresses() const {
+  std::vector<asio::ip::address> out{address_};
+  if (second_) out.push_back(second_->address);
+  return out;
+}
+
 }  // namespace punch::sim

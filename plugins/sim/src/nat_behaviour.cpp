@@ -34,6 +34,12 @@ nat_behaviour nat_behaviour::symmetric() {
   return b;
 }
 
+nat_behaviour nat_behaviour::stateful_firewall() {
+  nat_behaviour b = port_restricted_cone();
+  b.port_min = 1;
+  return b;
+}
+
 namespace {
 constexpr std::array<std::string_view, 4> names = {"full-cone", "restricted-cone",
                                                    "port-restricted-cone", "symmetric"};

@@ -67,6 +67,16 @@ void network::move_host(host& h, const boost::asio::ip::address& address) {
   for (auto& [port, s] : h.ports_) s->move_to(address);
 }
 
+void network::add_address(host& h, realm where, const boost::asio::ip::address& address) {
+  if (address.is_v4() == h.address().is_v4() || h.second_)
+    throw std::invalid_argument("sim: " + h.name() + " already has an address of that family");
+  if (where.id >= realm_owner_.size()) throw std::invalid_argument("sim: " + h.name() + ": no such realm");
+  if (address.is_unspecified() || address.is_multicast() || host_at(where, address) || nat_at(where, address))
+    throw std::invalid_argument("sim: " + h.name() + ": " + address.to_string() + " is not free in " + realm_name(where));
+  h.second_ = host::attachment{where, address};
+  host_places_.emplace(place{where.id, address}, &h);
+}
+
 nat_box& network::add_nat(std::string name, realm outside,
                           const boost::asio::ip::address& external,
                           const nat_behaviour& behaviour, const link& uplink) {

@@ -34,13 +34,34 @@ bool network::cross(const link& l, const std::string& owner, route& r) {
   return true;
 }
 
-void network::send(host& from, const endpoint& src, const endpoint& dst,
+void network::send(host& from, const endpoint& src, const endpoint& to,
                    boost::asio::const_buffer data) {
+  // An IPv4-mapped IPv6 destination (what a dual-stack socket's owner may write) is IPv4.
+  const endpoint dst = to.address().is_v6() && to.address().to_v6().is_v4_mapped()
+                           ? endpoint(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, to.address().to_v6()), to.port())
+                           : to;
   route r{++last_packet_, src, dst};
-  emit(detail::datagram_event(event_kind::sent, r.packet, from.name(), src, dst, data.size()));
+  realm where = from.realm();
+  // A dual-stack socket ("::") sends from the host's address of the destination's family.
+  if (src.address().is_unspecified() || src.address().is_v4() != dst.address().is_v4()) {
+    if (from.address().is_v4() == dst.address().is_v4()) {
+      r.src = endpoint(from.address(), src.port());
+    } else if (from.second_address() && from.second_address()->address.is_v4() == dst.address().is_v4()) {
+      r.src = endpoint(from.second_address()->address, src.port());
+      where = from.second_address()->realm;
+    } else {
+      emit(detail::datagram_event(event_kind::sent, r.packet, from.name(), src, dst, data.size()));
+      emit(detail::datagram_event(event_kind::unreachable, r.packet, from.name(), src, dst, data.size(),
+                                  std::string(from.name()) + " has no " + (dst.address().is_v4() ? "IPv4" : "IPv6") +
+                                      " address"));
+      return;
+    }
+  } else if (from.second_address() && src.address() == from.second_address()->address) {
+    where = from.second_address()->realm;
+  }
+  emit(detail::datagram_event(event_kind::sent, r.packet, from.name(), r.src, dst, data.size()));
   if (!cross(from.link(), from.name(), r)) return;
 
-  realm where = from.realm();
   // A datagram enters each realm at most twice (hairpin); more means a misbuilt topology.
   const std::size_t max_hops = 2 * realm_owner_.size() + 2;
   for (std::size_t hop = 0; hop < max_hops; ++hop) {

@@ -36,8 +36,8 @@ std::size_t copy_truncated(asio::mutable_buffer to, const std::vector<std::byte>
 
 }  // namespace
 
-sim_socket::sim_socket(host& h, std::uint16_t port)
-    : host_(&h), local_(h.address(), port), executor_(h.network().get_executor()) {}
+sim_socket::sim_socket(host& h, const endpoint& local)
+    : host_(&h), local_(local), executor_(h.network().get_executor()) {}
 
 sim_socket::~sim_socket() { close(); }
 
@@ -130,7 +130,9 @@ asio::any_io_executor host_transport::get_executor() { return host_.network().ge
 
 datagram_socket host_transport::open(const endpoint& local, error_code& ec) {
   ec.clear();
-  if (!local.address().is_unspecified() && local.address() != host_.address()) {
+  const auto addresses = host_.addresses();
+  if (!local.address().is_unspecified() &&
+      std::find(addresses.begin(), addresses.end(), local.address()) == addresses.end()) {
     ec = errc::address_not_available;
     return {};
   }
@@ -157,7 +159,9 @@ datagram_socket host_transport::open(const endpoint& local, error_code& ec) {
     ec = errc::address_in_use;
     return {};
   }
-  auto socket = std::make_unique<sim_socket>(host_, port);
+  // "0.0.0.0" means the host's (first) address; "::" stays unspecified: dual-stack.
+  const auto bound = local.address().is_unspecified() && local.address().is_v4() ? host_.address() : local.address();
+  auto socket = std::make_unique<sim_socket>(host_, endpoint(bound, port));
   host_.ports_[port] = socket.get();
   return datagram_socket(std::move(socket));
 }

@@ -18,7 +18,8 @@ namespace punch::sim::detail {
 
 class sim_socket final : public socket_impl {
 public:
-  sim_socket(host& h, std::uint16_t port);
+  // `local`: the host's address (or one of a dual-stack host's two), or "::" for both.
+  sim_socket(host& h, const endpoint& local);
   ~sim_socket() override;
 
   asio::any_io_executor get_executor() override { return executor_; }
@@ -81,6 +82,7 @@ public:
   asio::any_io_executor get_executor() override;
   using punch::transport::open;
   datagram_socket open(const endpoint& local, error_code& ec) override;
+  std::vector<asio::ip::address> interface_addresses() override { return host_.addresses(); }
 
   host& owner() noexcept { return host_; }
 

@@ -95,7 +95,8 @@ inline constexpr std::size_t reg_success = stun::header_size + address + 8 + (4 
                                            address /* OTHER-ADDRESS */ + stun::fingerprint_size;
 inline constexpr std::size_t reg_challenge = stun::header_size + (8 + 28) + (4 + nonce_size) + stun::fingerprint_size;
 inline constexpr std::size_t reg = reg_success > reg_challenge ? reg_success : reg_challenge;
-inline constexpr std::size_t lookup = stun::header_size + (4 + max_peer_id_size) + (4 + 32) + 8 + address +
+// A dual-stack subject has a REFLEXIVE-CANDIDATE per family.
+inline constexpr std::size_t lookup = stun::header_size + (4 + max_peer_id_size) + (4 + 32) + 8 + 2 * address +
                                       max_host_candidates * address + stun::fingerprint_size;
 inline constexpr std::size_t connect = lookup + (4 + token_size) + address;
 // ALLOCATE's answers: success (XOR-MAPPED-ADDRESS, LIFETIME) or 401/403/429 with a NONCE.

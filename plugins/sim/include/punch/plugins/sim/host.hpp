@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <vector>
 #include <memory>
 #include <string>
 
@@ -32,6 +34,15 @@ public:
 
   const std::string& name() const noexcept { return name_; }
   const asio::ip::address& address() const noexcept { return address_; }
+  // A dual-stack host's address of the other family, in its own realm
+  // (network::add_address); unset for a host of one family.
+  struct attachment {
+    sim::realm realm;
+    asio::ip::address address;
+  };
+  const std::optional<attachment>& second_address() const noexcept { return second_; }
+  // Its addresses: the first one, then the other family's if any.
+  std::vector<asio::ip::address> addresses() const;
   sim::realm realm() const noexcept { return realm_; }
   sim::network& network() noexcept { return network_; }
 
@@ -63,6 +74,7 @@ private:
   sim::network& network_;
   std::string name_;
   asio::ip::address address_;
+  std::optional<attachment> second_;
   sim::realm realm_;
   sim::link link_;
   std::size_t queue_limit_ = default_receive_queue_limit;

@@ -46,6 +46,11 @@ struct nat_behaviour {
   // APDM + APDF with random ports: every destination gets its own external port.
   static nat_behaviour symmetric();
 
+  // The common IPv6 home router: no translation, but inbound only for flows the inside
+  // opened (EIM/APDF, every port preserved). Give the box the inside host's own address as
+  // its external address, one host per box, and the outside sees the host as it is.
+  static nat_behaviour stateful_firewall();
+
   // "full-cone", "restricted-cone", "port-restricted-cone", "symmetric"; nullopt otherwise.
   static std::optional<nat_behaviour> preset(std::string_view name);
   static std::span<const std::string_view> preset_names();

@@ -66,6 +66,13 @@ public:
   // std::invalid_argument if the address is used.
   void move_host(host& h, const boost::asio::ip::address& address);
 
+  // Makes `h` dual-stack: `address`, of the other family than its first, in realm `where`
+  // (the internet, or the inside of a NAT box or stateful firewall). A socket bound to "::"
+  // then sends from the address of its destination's family and receives on both; one bound
+  // to "0.0.0.0" or to one address stays on that family. Throws std::invalid_argument if the
+  // family is the host's already, the realm does not exist or the address is used there.
+  void add_address(host& h, realm where, const boost::asio::ip::address& address);
+
   host* find_host(std::string_view name) noexcept;
   nat_box* find_nat(std::string_view name) noexcept;
   // "internet" or "inside nat-a".
