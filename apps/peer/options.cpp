@@ -12,6 +12,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 namespace punch::peer_app {
 namespace {
@@ -26,8 +28,10 @@ po::options_description make_description() {
   po::options_description d{"Options"};
   // Values are taken as strings and checked below, so every message can name its option.
   d.add_options()
-    ("broker", po::value<std::string>()->value_name("HOST:PORT"),
-     "the broker (required); HOST may be a name, an IPv4 address or [IPv6]")
+    ("broker", po::value<std::string>()->value_name("HOST:PORT[,HOST:PORT]"),
+     "the broker (required); HOST may be a name, an IPv4 address or [IPv6]. A dual-stack "
+     "broker's two addresses go in one --broker, comma-separated (or under one name with A and "
+     "AAAA records): we register over both families, and IPv6 paths to peers are tried first")
     ("id", po::value<std::string>()->value_name("NAME"),
      "our peer id (required): 1..64 of A-Z a-z 0-9 . _ @ -")
     ("connect", po::value<std::string>()->value_name("OTHER"),
@@ -47,7 +51,8 @@ po::options_description make_description() {
   apps::add_transport_options(d);
   d.add_options()
     ("bind", po::value<std::string>()->value_name("ADDR:PORT"),
-     "local address of our socket (default 0.0.0.0:0)")
+     "local address of our socket (default [::]:0, dual-stack; 0.0.0.0:0 where the machine has "
+     "no IPv6); 0.0.0.0 keeps to IPv4")
     ("timeout", po::value<std::string>()->value_name("SECONDS")->default_value("30"),
      "deadline for getting connected: registration plus connect or accept")
     ("events", po::bool_switch(), "print one JSON object per event on stderr")
@@ -198,10 +203,25 @@ parse_result parse_options(int argc, const char* const argv[]) {
   peer_options& o = r.options;
   if (!vm.count("broker")) return failure("--broker HOST:PORT is required");
   std::string error;
-  auto broker = parse_host_port(vm["broker"].as<std::string>(), error);
-  if (!broker) return failure("--broker \"" + vm["broker"].as<std::string>() + "\": " + error);
-  if (broker->port == 0) return failure("--broker: the port must not be 0");
-  o.broker = *broker;
+  {
+    // "A" or "A,B": commas never occur inside a HOST:PORT ([IPv6] has none either).
+    const std::string& text = vm["broker"].as<std::string>();
+    std::vector<host_port> found;
+    for (std::size_t start = 0;;) {
+      const auto comma = text.find(',', start);
+      const auto part = std::string_view(text).substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      auto broker = parse_host_port(part, error);
+      if (!broker) return failure("--broker \"" + text + "\": " + error);
+      if (broker->port == 0) return failure("--broker: the port must not be 0");
+      found.push_back(*broker);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (found.size() > 2)
+      return failure("--broker \"" + text + "\": at most two addresses, one per family, of one broker");
+    o.broker = found[0];
+    if (found.size() == 2) o.broker_other = found[1];
+  }
   if (vm.count("relay")) {
     auto relay = parse_host_port(vm["relay"].as<std::string>(), error);
     if (!relay) return failure("--relay \"" + vm["relay"].as<std::string>() + "\": " + error);

@@ -28,6 +28,9 @@ struct host_port {
 
 struct peer_options {
   host_port broker;
+  // The same broker's address in the other family ("--broker A,B"): a dual-stack socket
+  // registers over both.
+  std::optional<host_port> broker_other;
   std::optional<host_port> relay;           // punch-relay to fall back on when punching fails
   std::string id;
   std::optional<std::string> connect;       // initiate to this peer; none = accept one
@@ -36,8 +39,10 @@ struct peer_options {
   std::string transport = "udp";
   std::vector<std::filesystem::path> transport_plugins;
   transport_options transport_settings;     // --transport-option KEY=VALUE
-  endpoint bind{asio::ip::address_v4::any(), 0};
-  bool bind_given = false;                  // false: the address family may follow the broker's
+  // Dual-stack by default ("::" reaches IPv4 and IPv6); where the machine has no IPv6 at all,
+  // 0.0.0.0 instead.
+  endpoint bind{asio::ip::address_v6::any(), 0};
+  bool bind_given = false;
   std::chrono::milliseconds timeout{std::chrono::seconds{30}};
   bool events = false;
   bool port_prediction = true;              // false: --no-port-prediction

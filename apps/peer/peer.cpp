@@ -108,19 +108,73 @@ asio::awaitable<T> bounded(asio::awaitable<T> op, clock::time_point deadline,
 
 // Getaddrinfo cannot be interrupted: a hung DNS lookup outlives the deadline (asio's resolver
 // ignores cancellation), so names are best avoided where the deadline matters.
-asio::awaitable<endpoint> resolve_server(const peer_options& o, const host_port& server, std::string_view role) {
+asio::awaitable<std::vector<endpoint>> resolve_all(const host_port& server, std::string_view role) {
   asio::ip::udp::resolver resolver{co_await asio::this_coro::executor};
   auto [ec, results] = co_await resolver.async_resolve(
       server.host, std::to_string(server.port), asio::ip::udp::resolver::numeric_service,
       asio::as_tuple(use_awaitable));
-  const std::string what = "cannot resolve " + std::string(role) + " host \"" + server.host + "\"";
-  if (ec) throw system_error{ec, what};
-  // Our socket's address family decides, unless --bind was left to us.
-  for (const auto& r : results)
-    if (r.endpoint().protocol() == o.bind.protocol()) co_return r.endpoint();
-  if (!o.bind_given && !results.empty()) co_return results.begin()->endpoint();
+  if (ec) throw system_error{ec, "cannot resolve " + std::string(role) + " host \"" + server.host + "\""};
+  std::vector<endpoint> out;
+  for (const auto& r : results) out.push_back(r.endpoint());
+  co_return out;
+}
+
+// Which of the server's addresses our socket reaches: a dual-stack socket ("::") reaches
+// both families, an IPv4 one only IPv4, an IPv6 one bound to an address only IPv6.
+bool reaches(const endpoint& local, const endpoint& to) {
+  if (local.address().is_v6() && local.address().is_unspecified()) return true;
+  return local.address().is_v4() == to.address().is_v4();
+}
+
+// The broker's addresses as our socket uses them: the first of IPv4 (where NAT discovery
+// matters) and the other family's beside it when the socket is dual-stack.
+struct broker_addresses {
+  endpoint main;
+  std::optional<endpoint> other_family;
+};
+
+asio::awaitable<broker_addresses> resolve_broker(const peer_options& o, const endpoint& local) {
+  auto all = co_await resolve_all(o.broker, "broker");
+  if (o.broker_other) {
+    auto more = co_await resolve_all(*o.broker_other, "broker");
+    all.insert(all.end(), more.begin(), more.end());
+  }
+  std::optional<endpoint> v4, v6;
+  for (const auto& ep : all) {
+    if (!reaches(local, ep)) continue;
+    auto& slot = ep.address().is_v4() ? v4 : v6;
+    if (!slot) slot = ep;
+  }
+  if (!v4 && !v6)
+    throw system_error{asio::error::address_family_not_supported,
+                       "cannot reach broker \"" + o.broker.host + "\" from --bind " + to_text(local) +
+                           ": no address of its family"};
+  broker_addresses b;
+  b.main = v4 ? *v4 : *v6;
+  if (v4 && v6) b.other_family = *v6;
+  co_return b;
+}
+
+asio::awaitable<endpoint> resolve_server(const peer_options& o, const endpoint& local, const host_port& server,
+                                         std::string_view role) {
+  auto all = co_await resolve_all(server, role);
+  for (const auto& ep : all)
+    if (reaches(local, ep)) co_return ep;
   throw system_error{asio::error::address_family_not_supported,
-                     what + " to an address of the same family as --bind " + to_text(o.bind)};
+                     "cannot resolve " + std::string(role) + " host \"" + server.host +
+                         "\" to an address that --bind " + to_text(o.bind) + " reaches"};
+}
+
+// The socket's address: --bind, or the dual-stack "::" where the machine has IPv6 at all.
+endpoint local_endpoint_for(const peer_options& o, transport& t) {
+  if (o.bind_given || !o.bind.address().is_v6()) return o.bind;
+  error_code ec;
+  auto probe = t.open(o.bind, ec);
+  if (!ec) {
+    probe.close();
+    return o.bind;
+  }
+  return endpoint{asio::ip::address_v4::any(), o.bind.port()};
 }
 
 asio::awaitable<connection> get_connected(session& s, const peer_options& o,
@@ -222,23 +276,23 @@ asio::awaitable<int> run_peer(const peer_options& o, clock::time_point start) {
   std::string peer = o.connect.value_or("");
   close_reason reason{};
   try {
-    auto broker = co_await bounded(resolve_server(o, o.broker, "broker"), deadline, signals,
+    const endpoint local = local_endpoint_for(o, *transport);
+    auto broker = co_await bounded(resolve_broker(o, local), deadline, signals,
                                    "cannot resolve broker host \"" + o.broker.host +
                                        "\" within " + format_seconds(o.timeout));
     std::optional<endpoint> relay_ep;
     if (o.relay)
-      relay_ep = co_await bounded(resolve_server(o, *o.relay, "relay"), deadline, signals,
+      relay_ep = co_await bounded(resolve_server(o, local, *o.relay, "relay"), deadline, signals,
                                   "cannot resolve relay host \"" + o.relay->host + "\" within " +
                                       format_seconds(o.timeout));
     session_options so;
-    so.broker = broker;
+    so.broker = broker.main;
+    so.broker_other_family = broker.other_family;
     so.id = o.id;
-    so.local = o.bind;
+    so.local = local;
     so.key = key;
     so.relay = relay_ep;
     so.prediction.enabled = o.port_prediction;
-    if (!o.bind_given && broker.protocol() != o.bind.protocol())
-      so.local = endpoint{asio::ip::address_v6::any(), 0};
     // One --timeout for everything: no single step may take longer than the whole.
     so.request_timeout = std::min(so.request_timeout, o.timeout);
     so.punch_timeout = o.timeout;

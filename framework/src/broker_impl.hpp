@@ -51,14 +51,6 @@ inline constexpr std::chrono::seconds connect_cache_ttl{10};
 // A STUN attribute the broker understands when it asks for nothing (RFC 5780 §7.2).
 inline constexpr std::uint16_t change_request_attr = 0x0003;
 
-// A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d; we store and report IPv4.
-inline endpoint unmapped(const endpoint& ep) {
-  const auto a = ep.address();
-  if (a.is_v6() && a.to_v6().is_v4_mapped())
-    return {asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()), ep.port()};
-  return ep;
-}
-
 // Why `id` is not a valid peer id, in at most max_reason_size bytes; empty when it is.
 inline std::string_view id_problem(std::string_view id, bool target) {
   if (wire::valid_peer_id(id)) return {};

@@ -117,6 +117,7 @@ asio::awaitable<void> session_state::spray_receive(std::weak_ptr<punch_attempt> 
     if (next == after_receive::skip) continue;
     auto a = owner.lock();
     if (!a) break;
+    from = unmapped(from);
     const std::span<std::byte> d(buf.data(), n);
     if (wire::looks_like_frame(d)) {
       handle_frame(d, from, via, a.get());

@@ -52,14 +52,6 @@ bool is_allocate_request(std::span<const std::byte> d) {
          ((std::to_integer<std::uint16_t>(d[0]) << 8) | std::to_integer<std::uint16_t>(d[1])) == allocate_request;
 }
 
-// A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d; answers and NONCEs use IPv4.
-endpoint unmapped(const endpoint& ep) {
-  const auto a = ep.address();
-  if (a.is_v6() && a.to_v6().is_v4_mapped())
-    return {asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()), ep.port()};
-  return ep;
-}
-
 // Receive errors that concern one earlier datagram, not the socket.
 bool transient(const error_code& ec) {
   return ec == asio::error::connection_refused || ec == asio::error::connection_reset ||

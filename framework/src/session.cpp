@@ -192,7 +192,7 @@ asio::awaitable<void> session_state::receive_loop() {
     if (next == after_receive::stop) break;
     if (next == after_receive::skip) continue;
     const std::span<std::byte> d(rx_buffer.data(), n);
-    const endpoint from = rx_from;
+    const endpoint from = unmapped(rx_from);
     if (wire::looks_like_frame(d)) {
       handle_frame(d, from);
     } else if (stun::looks_like_stun(d)) {

@@ -47,7 +47,7 @@ BOOST_AUTO_TEST_CASE(broker_and_id_are_enough_and_the_rest_has_defaults) {
   BOOST_TEST(r.options.id == "alice");
   BOOST_TEST(!r.options.connect.has_value());
   BOOST_TEST(r.options.transport == "udp");
-  BOOST_TEST(r.options.bind.address().to_string() == "0.0.0.0");
+  BOOST_TEST(r.options.bind.address().to_string() == "::");  // dual-stack
   BOOST_TEST(r.options.bind.port() == 0);
   BOOST_TEST(!r.options.bind_given);
   BOOST_TEST(r.options.timeout.count() == 30000);
@@ -76,6 +76,20 @@ BOOST_AUTO_TEST_CASE(every_option_is_taken_as_given) {
   BOOST_TEST(o.bind_given);
   BOOST_TEST(o.timeout.count() == 1500);
   BOOST_TEST(o.events);
+}
+
+BOOST_AUTO_TEST_CASE(a_dual_stack_brokers_two_addresses_go_in_one_broker_option) {
+  auto r = parse({"--broker", "203.0.113.10:3478,[2001:db8::10]:3479", "--id", "alice"});
+  BOOST_REQUIRE(r.what == parse_result::action::run);
+  BOOST_TEST(r.options.broker.host == "203.0.113.10");
+  BOOST_REQUIRE(r.options.broker_other);
+  BOOST_TEST(r.options.broker_other->host == "2001:db8::10");
+  BOOST_TEST(r.options.broker_other->port == 3479);
+  for (const char* bad : {"1.2.3.4:1,", "1.2.3.4:1,[::1]:2,[::2]:3", ",1.2.3.4:1"}) {
+    auto e = parse({"--broker", bad, "--id", "alice"});
+    BOOST_TEST((e.what == parse_result::action::error), bad);
+    BOOST_TEST(contains(e.text, "--broker"), e.text);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_broker_host_may_be_a_name) {

@@ -37,11 +37,10 @@ NATLAB_LINE_WAIT=5
 LAB_BROKER_PORT=3478
 LAB_OTHER_PORT=3480  # the broker's second port: peers learn whether their NAT is easy or hard
 # The dual-stack broker listens on [::] (both families, one socket) beside the IPv4 and IPv6
-# ones, so on ports of its own; NATLAB_DS_BROKERS is what dual-stack peers are given, one
-# --broker each (the peer's options for two families may change: edit this, or matrix.sh
-# --dual-stack-brokers).
+# ones, so on ports of its own; NATLAB_DS_BROKERS is what dual-stack peers are given: the
+# broker's two addresses in one --broker, comma-separated (matrix.sh --dual-stack-brokers).
 LAB_DS_PORT=3578 LAB_DS_OTHER_PORT=3580
-NATLAB_DS_BROKERS=${NATLAB_DS_BROKERS:-"$LAB_BROKER_IP:$LAB_DS_PORT [$LAB_BROKER_IP6]:$LAB_DS_PORT"}
+NATLAB_DS_BROKERS=${NATLAB_DS_BROKERS:-"$LAB_BROKER_IP:$LAB_DS_PORT,[$LAB_BROKER_IP6]:$LAB_DS_PORT"}
 # The rebinding scenario: alice's NAT "reboots" this long after both are connected; each
 # direction must carry a line written after it within NATLAB_REBIND_LIMIT seconds.
 NATLAB_REBIND_AFTER=${NATLAB_REBIND_AFTER:-6}
@@ -151,7 +150,7 @@ pair_spawn() {
     v6) net_args=(--broker "[$LAB_BROKER_IP6]:$LAB_BROKER_PORT" --bind "[::]:$port") ;;
     ds)
       net_args=(--bind "[::]:$port")
-      for b in $NATLAB_DS_BROKERS; do net_args+=(--broker "$b"); done ;;
+      net_args+=(--broker "$NATLAB_DS_BROKERS") ;;
   esac
   lab_open_fifo "$P_DIR/$who.in"; P_FD[$who]=$LAB_FD
   local out="$P_DIR/$who.out"

@@ -154,6 +154,15 @@ private:
 };
 
 // A transport opens datagram sockets. One transport object per io_context (executor).
+// A dual-stack socket (bound to "::") may report an IPv4 peer as ::ffff:a.b.c.d; this is its
+// IPv4 form, in which punch stores, compares and prints addresses. Sockets take either form.
+inline endpoint unmapped(const endpoint& ep) {
+  const auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return {asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()), ep.port()};
+  return ep;
+}
+
 class transport {
 public:
   virtual ~transport();  // out of line, like ~socket_impl

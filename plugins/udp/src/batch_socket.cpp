@@ -88,9 +88,12 @@ struct direct_headers {
 };
 
 struct batch_socket::state : std::enable_shared_from_this<state> {
-  state(asio::ip::udp::socket s, std::size_t n) : socket(std::move(s)), in(n), out(n), direct_in(n), direct_out(n) {}
+  state(asio::ip::udp::socket s, std::size_t n)
+      : socket(std::move(s)), v6(socket.is_open() && socket.local_endpoint().address().is_v6()), in(n), out(n),
+        direct_in(n), direct_out(n) {}
 
   asio::ip::udp::socket socket;
+  bool v6;  // IPv4 destinations go out IPv4-mapped
   receive_queue in;
   datagram_batch out;
   direct_headers direct_in, direct_out;
@@ -332,8 +335,9 @@ void batch_socket::close() {
   s_->in.count = s_->in.next = 0;
 }
 
-void batch_socket::async_send_to(asio::const_buffer data, const endpoint& to, datagram_handler handler) {
+void batch_socket::async_send_to(asio::const_buffer data, const endpoint& destination, datagram_handler handler) {
   state& s = *s_;
+  const endpoint to = socket_form(destination, s.v6);
   if (!s.socket.is_open()) return s.post(std::move(handler), errc::socket_closed, 0);
   if (data.size() > max_datagram || !runs_on(handler, s.socket.get_executor())) {
     s.flush();  // keep the order

@@ -4,6 +4,7 @@
 #include <boost/asio/append.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 
 #include <sys/socket.h>
@@ -61,6 +62,9 @@ asio::ip::udp::socket open_socket(const asio::any_io_executor& ex, const endpoin
     socket.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(settings.receive_buffer)), ec);
   if (!ec && settings.send_buffer)
     socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(settings.send_buffer)), ec);
+  // "::" is dual-stack whatever net.ipv6.bindv6only says: one socket for both families.
+  if (!ec && local.address().is_v6() && local.address().is_unspecified())
+    socket.set_option(asio::ip::v6_only(false), ec);
   if (!ec) {
     socket.bind(local, ec);
     if (ec) ec = bind_error(ec);
@@ -84,7 +88,7 @@ void udp_socket::close() {
 void udp_socket::async_send_to(asio::const_buffer data, const endpoint& to,
                                datagram_handler handler) {
   if (!socket_.is_open()) return complete_closed(socket_.get_executor(), std::move(handler));
-  start(socket_, std::move(handler), [&](auto&& h) { socket_.async_send_to(data, to, std::move(h)); });
+  start(socket_, std::move(handler), [&](auto&& h) { socket_.async_send_to(data, socket_form(to, v6_), std::move(h)); });
 }
 
 void udp_socket::async_receive_from(asio::mutable_buffer data, endpoint& from,

@@ -25,9 +25,18 @@ asio::ip::udp::socket open_socket(const asio::any_io_executor& ex, const endpoin
 // operation (the broker's hot path must not).
 bool runs_on(const datagram_handler& handler, const asio::any_io_executor& socket_ex);
 
+// What a socket of `v6` family sends to for `to`: an IPv4 destination of a dual-stack socket
+// as ::ffff:a.b.c.d (the kernel takes no other form there).
+inline endpoint socket_form(const endpoint& to, bool v6) {
+  if (v6 && to.address().is_v4())
+    return {asio::ip::make_address_v6(asio::ip::v4_mapped, to.address().to_v4()), to.port()};
+  return to;
+}
+
 class udp_socket final : public socket_impl {
 public:
-  explicit udp_socket(asio::ip::udp::socket socket) : socket_(std::move(socket)) {}
+  explicit udp_socket(asio::ip::udp::socket socket)
+      : socket_(std::move(socket)), v6_(socket_.is_open() && socket_.local_endpoint().address().is_v6()) {}
 
   asio::any_io_executor get_executor() override { return socket_.get_executor(); }
   endpoint local_endpoint() const override;
@@ -42,6 +51,7 @@ public:
 
 private:
   asio::ip::udp::socket socket_;
+  bool v6_;
 };
 
 }  // namespace punch::udp
