@@ -54,11 +54,13 @@ void event_log::write(const std::string& line) {
 // anyway: the session may report an id that a broker sent.
 // A key's text form is URL-safe base64: nothing in it needs escaping.
 void event_log::registered(std::string_view id, const public_key& key, const endpoint& reflexive,
-                           nat_mapping nat) {
+                           nat_mapping nat, const std::optional<endpoint>& reflexive_other) {
   if (!enabled_) return;
+  // A dual-stack session's address in the other family, when it registered there too.
+  const std::string other = reflexive_other ? ",\"reflexive_other\":\"" + to_text(*reflexive_other) + "\"" : "";
   write("{\"event\":\"registered\",\"id\":\"" + json_escape(id) + "\",\"key\":\"" +
-        to_string(key) + "\",\"reflexive\":\"" + to_text(reflexive) + "\",\"nat\":\"" + to_string(nat) +
-        "\",\"ms\":" + std::to_string(ms()) + "}\n");
+        to_string(key) + "\",\"reflexive\":\"" + to_text(reflexive) + "\"" + other + ",\"nat\":\"" +
+        to_string(nat) + "\",\"ms\":" + std::to_string(ms()) + "}\n");
 }
 
 void event_log::introduced(std::string_view peer) {

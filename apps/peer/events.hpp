@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <optional>
 #include <string_view>
 
 namespace punch::peer_app {
@@ -29,7 +30,7 @@ public:
   bool enabled() const noexcept { return enabled_; }
   // `key` is ours (registered) or the peer's (connected), in its text form.
   void registered(std::string_view id, const public_key& key, const endpoint& reflexive,
-                  nat_mapping nat = nat_mapping::unknown);
+                  nat_mapping nat = nat_mapping::unknown, const std::optional<endpoint>& reflexive_other = {});
   void introduced(std::string_view peer);
   void connected(std::string_view peer, const public_key& key, const endpoint& remote, path_kind path);
   // A relayed connection moved to a direct path.

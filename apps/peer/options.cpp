@@ -75,7 +75,8 @@ std::string help_text(const po::options_description& d) {
       << d
       << "\nOn start it prints our public key on stderr (with --events: in the registered\n"
          "event); the other side passes it as --expect-key.\n\n"
-         "--events objects: registered {id, key, reflexive, nat: easy|hard|unknown, ms},\n"
+         "--events objects: registered {id, key, reflexive, [reflexive_other,] nat: easy|hard|unknown,\n"
+         "ms} (reflexive_other: the other family's, when registered over both),\n"
          "introduced {peer},\n"
          "connected {peer, key, remote, path: host|reflexive|peer-reflexive|predicted|relay,\n"
          "ms},\n"

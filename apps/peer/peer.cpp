@@ -180,7 +180,7 @@ endpoint local_endpoint_for(const peer_options& o, transport& t) {
 asio::awaitable<connection> get_connected(session& s, const peer_options& o,
                                           clock::time_point deadline, event_log& log) {
   auto reg = co_await s.register_self(remaining(deadline));
-  log.registered(o.id, s.key(), reg.reflexive, reg.nat);
+  log.registered(o.id, s.key(), reg.reflexive, reg.nat, reg.reflexive_other);
   // Not `o.connect ? co_await ... : co_await ...`: GCC 12 destroys a co_await temporary
   // of the conditional operator twice (a double free of the connection state).
   connection c;

@@ -92,6 +92,25 @@ BOOST_AUTO_TEST_CASE(each_event_is_one_json_line_with_its_fields) {
   BOOST_TEST(text.back() == '\n');
 }
 
+BOOST_AUTO_TEST_CASE(a_dual_stack_registration_shows_the_other_familys_address_and_path_events_their_names) {
+  captured out;
+  event_log log{true, long_ago, out.file};
+  namespace ip = boost::asio::ip;
+  log.registered("alice", {}, {ip::make_address("203.0.113.5"), 40000}, punch::nat_mapping::endpoint_independent,
+                 punch::endpoint{ip::make_address("2001:db8::5"), 40000});
+  punch::session_event lost;
+  lost.what = punch::session_event::kind::path_lost;
+  lost.peer = "bob";
+  lost.address = {ip::make_address("198.51.100.7"), 1234};
+  lost.path = punch::path_kind::reflexive;
+  log.from_session(lost);
+  auto text = out.text();
+  BOOST_TEST(text.find("\"reflexive\":\"203.0.113.5:40000\",\"reflexive_other\":\"[2001:db8::5]:40000\",\"nat\":\"easy\"") !=
+                 std::string::npos, text);
+  BOOST_TEST(text.find("\n{\"event\":\"path_lost\",\"peer\":\"bob\",\"remote\":\"198.51.100.7:1234\",\"path\":\"reflexive\",\"ms\":") !=
+                 std::string::npos, text);
+}
+
 BOOST_AUTO_TEST_CASE(session_introductions_are_forwarded_and_its_connected_events_are_not) {
   captured out;
   event_log log{true, long_ago, out.file};
