@@ -94,7 +94,10 @@ asio::awaitable<clock::time_point> connection_state::tend_path(clock::time_point
   const auto& o = session->options;
   if (!path_quiet(now)) {
     probes_unanswered = 0;
-    co_return path_heard + o.path_probe_after;
+    // When it could turn quiet: path_probe_after if we send data by then (a send into a
+    // quiet path wakes the ticker itself), or the idle rule's later deadline.
+    const auto soon = path_heard + o.path_probe_after;
+    co_return soon > now ? soon : path_heard + o.connection_keepalive + o.path_probe_after;
   }
   if (!path_lost && probes_unanswered >= o.path_probes && now - last_probe >= o.path_probe_gap) {
     path_lost = true;
