@@ -48,15 +48,6 @@ asio::awaitable<void> alice_side(session& alice, std::string bob, first_words& o
   out.alice_heard = co_await first_datagram(c, 2s);
 }
 
-session_options options_for(const sim_world& w) {
-  session_options o;
-  o.relay = w.relay_endpoint();
-  o.relay_after = 500ms;
-  o.punch_timeout = 6s;
-  o.request_timeout = 2s;
-  return o;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(early_data)
@@ -76,8 +67,8 @@ BOOST_AUTO_TEST_CASE(what_either_side_sends_the_moment_it_is_connected_arrives_o
         std::vector<session*> alices, bobs;
         for (int i = 0; i < pairs; ++i) {
           const std::string n = std::to_string(i);
-          alices.push_back(&w.add_session(w.add_peer_host("alice" + n, a), "alice" + n, options_for(w)));
-          bobs.push_back(&w.add_session(w.add_peer_host("bob" + n, b), "bob" + n, options_for(w)));
+          alices.push_back(&w.add_session(w.add_peer_host("alice" + n, a), "alice" + n, w.with_relay()));
+          bobs.push_back(&w.add_session(w.add_peer_host("bob" + n, b), "bob" + n, w.with_relay()));
         }
         std::vector<first_words> words(pairs);
         w.run([&]() -> asio::awaitable<void> {

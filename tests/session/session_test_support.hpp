@@ -36,6 +36,17 @@ inline boost::asio::awaitable<void> send_text(connection& c, std::string_view s)
   co_await c.send(boost::asio::buffer(s.data(), s.size()));
 }
 
+// How the next receive on `c` ends: an error code, or none when a datagram came.
+inline boost::asio::awaitable<error_code> receive_ends_with(connection& c) {
+  std::array<char, 1500> buf;
+  try {
+    co_await c.receive(boost::asio::buffer(buf));
+  } catch (const system_error& e) {
+    co_return e.code();
+  }
+  co_return error_code{};
+}
+
 inline boost::asio::awaitable<std::string> receive_text(connection& c) {
   std::array<char, 1500> buf;
   const std::size_t n = co_await c.receive(boost::asio::buffer(buf));

@@ -122,6 +122,15 @@ public:
   }
   endpoint relay_endpoint() const { return {addr("203.0.113.2"), 3479}; }
 
+  // Session options that fall back on this world's relay after 500 ms (start_relay() first).
+  session_options with_relay(session_options o = {}) const {
+    o.relay = relay_endpoint();
+    o.relay_after = 500ms;
+    o.punch_timeout = 5s;
+    o.request_timeout = 2s;
+    return o;
+  }
+
   punch::broker& current_broker() { return *brokers.back()->service; }
   registry& current_registry() { return *brokers.back()->reg; }
 

@@ -21,21 +21,6 @@ using namespace punch::test;
 using namespace boost::asio::experimental::awaitable_operators;
 namespace asio = boost::asio;
 
-namespace {
-
-
-session_options with_relay(const sim_world& w) {
-  session_options o;
-  o.relay = w.relay_endpoint();
-  o.relay_after = 500ms;
-  o.punch_timeout = 5s;
-  o.request_timeout = 2s;
-  return o;
-}
-
-
-}  // namespace
-
 BOOST_AUTO_TEST_SUITE(traversal_on_simulated_network)
 
 BOOST_AUTO_TEST_CASE(all_25_ordered_nat_pairs_connect_directly_by_punching_or_port_prediction_and_only_two_symmetric_nats_through_the_relay) {
@@ -44,8 +29,8 @@ BOOST_AUTO_TEST_CASE(all_25_ordered_nat_pairs_connect_directly_by_punching_or_po
       BOOST_TEST_CONTEXT("alice behind " << a << ", bob behind " << b) {
         sim_world w;
         auto& relay = w.start_relay();
-        auto& alice = w.add_session(w.add_peer_host("alice", a), "alice", with_relay(w));
-        auto& bob = w.add_session(w.add_peer_host("bob", b), "bob", with_relay(w));
+        auto& alice = w.add_session(w.add_peer_host("alice", a), "alice", w.with_relay());
+        auto& bob = w.add_session(w.add_peer_host("bob", b), "bob", w.with_relay());
         path_kind alice_path{}, bob_path{};
         w.run([&]() -> asio::awaitable<void> {
           co_await (alice.register_self() && bob.register_self());
@@ -74,13 +59,13 @@ BOOST_AUTO_TEST_CASE(a_relayed_connection_moves_to_a_direct_path_that_opens_late
   sim_world w;
   w.start_relay();
   auto& alice_host = w.add_peer_host("alice", "port-restricted-cone");
-  auto& bob = w.add_session(w.add_peer_host("bob", "port-restricted-cone"), "bob", with_relay(w));
+  auto& bob = w.add_session(w.add_peer_host("bob", "port-restricted-cone"), "bob", w.with_relay());
   // A firewall on alice's side that lets only the broker and the relay through, until opened.
   bool direct_blocked = true;
   tap_transport tap(alice_host.transport(), [&](std::vector<std::byte>&, const endpoint& to) {
     return !direct_blocked || to == w.broker_endpoint() || to == w.relay_endpoint() ? 1 : 0;
   });
-  auto o = with_relay(w);
+  auto o = w.with_relay();
   o.broker = w.broker_endpoint();
   o.id = "alice";
   session alice(tap, o);
@@ -127,8 +112,8 @@ BOOST_AUTO_TEST_CASE(each_session_learns_whether_its_nat_is_easy_or_hard_and_so_
   for (const char* type : nat_types) {
     BOOST_TEST_CONTEXT("behind " << type) {
       sim_world w;
-      auto& me = w.add_session(w.add_peer_host("me", type), "me", with_relay(w));
-      auto& other = w.add_session(w.add_peer_host("other", "full-cone"), "other", with_relay(w));
+      auto& me = w.add_session(w.add_peer_host("me", type), "me", w.with_relay());
+      auto& other = w.add_session(w.add_peer_host("other", "full-cone"), "other", w.with_relay());
       nat_mapping seen_by_other = nat_mapping::unknown;
       other.on_event([&](const session_event& e) {
         if (e.what == session_event::kind::connected) seen_by_other = e.nat;
@@ -155,7 +140,7 @@ BOOST_AUTO_TEST_CASE(each_session_learns_whether_its_nat_is_easy_or_hard_and_so_
 BOOST_AUTO_TEST_CASE(two_hard_nats_go_to_the_relay_at_once_instead_of_after_relay_after) {
   sim_world w;
   w.start_relay();
-  auto o = with_relay(w);
+  auto o = w.with_relay();
   o.relay_after = 3s;  // far beyond what the relay needs
   auto& alice = w.add_session(w.add_peer_host("alice", "symmetric"), "alice", o);
   auto& bob = w.add_session(w.add_peer_host("bob", "symmetric"), "bob", o);
