@@ -118,6 +118,38 @@ BOOST_AUTO_TEST_CASE(a_repeated_allocate_refreshes_and_a_third_source_gets_403) 
   BOOST_TEST(f.relay.stats().rejected == 1u);
 }
 
+// A peer whose address changed comes back from a new source with its pair's RELAY-ID: it takes
+// the place of its old side once that side has been quiet for takeover_after, never while both
+// sides are talking.
+BOOST_AUTO_TEST_CASE(a_new_source_takes_over_a_side_that_went_quiet_and_only_then) {
+  handle_fixture f;
+  pair_up(f);
+  const endpoint alice_moved = ep("198.51.100.1", 41000);
+  const bytes d{std::byte{0xD0}, std::byte{1}, std::byte{2}};
+  f.now += 2s;
+  BOOST_TEST((f.send(d, bob).what == relay_action::kind::forward));
+  BOOST_TEST((f.send(d, alice).what == relay_action::kind::forward));
+  auto early = f.allocate(shared_id, alice_moved);
+  BOOST_TEST_REQUIRE(early.has_value());
+  BOOST_TEST(early->error_code() == 403, "both sides talk: the pair is full");
+  // alice's old mapping falls silent; bob keeps sending into it.
+  for (int i = 0; i < 5; ++i) {
+    f.now += 300ms;
+    BOOST_TEST((f.send(d, bob).what == relay_action::kind::forward));
+  }
+  auto moved = f.allocate(shared_id, alice_moved);
+  BOOST_TEST_REQUIRE(moved.has_value());
+  BOOST_TEST((moved->cls() == stun::message_class::success_response));
+  BOOST_TEST(f.relay.stats().takeovers == 1u);
+  auto to_new = f.send(d, bob);
+  BOOST_TEST_REQUIRE((to_new.what == relay_action::kind::forward));
+  BOOST_TEST(to_new.to == alice_moved);
+  BOOST_TEST((f.send(d, alice).what == relay_action::kind::none), "the old source still forwards");
+  auto back = f.send(d, alice_moved);
+  BOOST_TEST((back.what == relay_action::kind::forward));
+  BOOST_TEST(back.to == bob);
+}
+
 BOOST_AUTO_TEST_CASE(a_stranger_gets_nothing_forwarded_and_a_lone_side_neither) {
   handle_fixture f;
   const bytes d(40, std::byte{0xD0});
