@@ -288,6 +288,65 @@ BOOST_AUTO_TEST_CASE(a_dual_stack_broker_reports_ipv4_peers_as_ipv4_and_introduc
   });
 }
 
+// A dual-stack peer registers over both families: the broker keeps both addresses, lists both
+// as REFLEXIVE-CANDIDATE, and takes Connect from either. A Connect's RESUME reaches the target
+// in its Introduce (a re-introduction after a move); a RESUME of the wrong size is a 400.
+BOOST_AUTO_TEST_CASE(a_peer_registered_over_both_families_is_listed_with_both_and_resume_is_passed_on) {
+  {
+    asio::io_context probe;
+    asio::ip::udp::socket v6(probe);
+    punch::error_code ec;
+    v6.open(asio::ip::udp::v6(), ec);
+    if (!ec) v6.bind(endpoint{asio::ip::make_address("::1"), 0}, ec);
+    if (ec) {
+      BOOST_TEST_MESSAGE("no IPv6 loopback on this host, dual-family case not run: " << ec.message());
+      return;
+    }
+  }
+  broker_fixture f({}, 100, endpoint{asio::ip::address_v6::any(), 0});
+  const endpoint to4{asio::ip::make_address("127.0.0.1"), f.address.port()};
+  const endpoint to6{asio::ip::make_address("::1"), f.address.port()};
+  f.run([&]() -> asio::awaitable<void> {
+    client alice(*f.udp), alice6(*f.udp, "::1"), bob(*f.udp);
+    co_await register_peer(alice, to4, "alice");
+    auto r6 = co_await register_peer(alice6, to6, "alice");
+    BOOST_TEST(r6->xor_address(stun::attr::xor_mapped_address) == std::optional<endpoint>(alice6.local()));
+    co_await register_peer(bob, to4, "bob");
+    auto stored = f.registry->find("alice", std::chrono::steady_clock::now());
+    BOOST_TEST_REQUIRE(stored.has_value());
+    BOOST_TEST(stored->reflexive == alice.local());
+    BOOST_TEST(stored->reflexive_alt == alice6.local());
+    auto l = co_await bob.exchange(make_request(wire::method::lookup, random_id(),
+                                                [](stun::builder& b) { b.add_string(wire::attr::target_id, "alice"); }, 424),
+                                   to4);
+    BOOST_TEST((l->all_xor_addresses(wire::attr::reflexive_candidate) == std::vector<endpoint>{alice.local(), alice6.local()}));
+    // From the IPv6 address, with a RESUME.
+    const std::array<std::byte, wire::resume_size> resume{std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4},
+                                                          std::byte{5}, std::byte{6}, std::byte{7}, std::byte{8}};
+    auto connect_with = [&](std::span<const std::byte> value) {
+      return make_request(
+          wire::method::connect, random_id(),
+          [&](stun::builder& b) {
+            b.add_string(wire::attr::peer_id, "alice");
+            b.add_string(wire::attr::target_id, "bob");
+            b.add(wire::attr::resume, value);
+          },
+          424);
+    };
+    auto bad = co_await alice6.exchange(connect_with(std::span(resume).first(7)), to6);
+    BOOST_TEST(bad->error_code() == 400);
+    auto a = co_await alice6.exchange(connect_with(resume), to6);
+    BOOST_TEST_REQUIRE(a->msg.cls() == cls::success_response, a->error_code() << " " << a->reason());
+    auto i = co_await next_introduce(bob, to4);
+    BOOST_TEST_REQUIRE(i.has_value());
+    auto got = i->msg.find(wire::attr::resume);
+    BOOST_TEST_REQUIRE(got.has_value());
+    BOOST_TEST((bytes(got->value.begin(), got->value.end()) == bytes(resume.begin(), resume.end())));
+    BOOST_TEST(i->all_xor_addresses(wire::attr::reflexive_candidate).size() == 2u);
+    co_await acknowledge(bob, *i, to4);
+  });
+}
+
 BOOST_AUTO_TEST_CASE(cancelling_run_ends_it_and_stops_introductions_in_flight) {
   punch::broker_options o;
   o.introduce_rto = 200ms;
