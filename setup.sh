@@ -45,10 +45,10 @@ if [[ $install -eq 1 ]]; then
   fi
 fi
 
-# PUNCH_CMAKE_ARGS adds CMake options (CI passes -DPUNCH_WERROR=ON, as test.sh does, so that
-# the test run reuses this build instead of compiling everything again).
+# The same configuration as test.sh's (-DPUNCH_WERROR=ON included), so that the README's second
+# command reuses this build instead of compiling everything again. PUNCH_CMAKE_ARGS adds options.
 # shellcheck disable=SC2086
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ${PUNCH_CMAKE_ARGS:-}
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPUNCH_WERROR=ON ${PUNCH_CMAKE_ARGS:-}
 cmake --build "$build_dir"
 
 if [[ $demo -eq 1 ]]; then
