@@ -25,6 +25,9 @@ std::string event_text(const relay_event& e) {
       if (e.b.port() != 0) out << " ↔ " << e.b;
       out << ')';
       break;
+    case relay_event::kind::taken_over:
+      out << "taken over " << id_prefix(e.id) << ": " << e.a << " → " << e.b << " (that peer moved)";
+      break;
   }
   return out.str();
 }

@@ -144,7 +144,6 @@ void connection_state::on_frame(std::span<std::byte> d, const endpoint& from, st
       } else {
         ++dropped;  // like a full socket buffer
       }
-      if (closing_at && rx_window.has_all_before(*closing_at)) closed_by_peer();
       break;
     }
     case wire::frame_kind::keepalive:
@@ -169,6 +168,9 @@ void connection_state::on_frame(std::span<std::byte> d, const endpoint& from, st
     case wire::frame_kind::probe_ack:
       break;  // heard() answered or used it
   }
+  // A close waiting for earlier frames: this one may have been the last it missed.
+  if (open && closing_at && wire::frame_kind_of(d) != wire::frame_kind::close && rx_window.has_all_before(*closing_at))
+    closed_by_peer();
 }
 
 void connection_state::closed_by_peer() {

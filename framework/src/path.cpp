@@ -36,6 +36,7 @@ void connection_state::heard(wire::frame_kind kind, std::span<const std::byte> p
                              std::size_t on) {
   const auto now = clock::now();
   last_heard = now;
+  if (!open) return;
   // A probe is answered on the path it came from, with its challenge: that is how the peer
   // validates a new path toward us.
   if (kind == wire::frame_kind::probe && payload.size() == 8) {
@@ -84,6 +85,7 @@ void connection_state::move_path(const remote_candidate& to) {
   path_suspect = false;
   path_lost = false;
   our_reflexive = session->registration.reflexive;
+  our_reflexive_other = session->registration.reflexive_other;
   if (!attempt->find(to.address, to.via) && attempt->remotes.size() < 16) attempt->remotes.push_back(to);
   ++session->stats.paths_changed;
   session->emit({.what = session_event::kind::path_changed, .peer = peer, .address = to.address, .path = to.kind});

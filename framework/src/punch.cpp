@@ -252,6 +252,7 @@ std::shared_ptr<connection_state> session_state::make_connection(punch_attempt& 
   a.conn = c;
   unconnected.erase(a.keys.tag);
   c->resume_id = a.keys.punch_id;
+  c->our_reflexive_other = registration.reflexive_other;
   c->relay_id = a.keys.relay_id;
   c->our_reflexive = registration.reflexive;
   // Early data: what the other side sent before our handshake finished, in arrival order.
@@ -322,8 +323,11 @@ void session_state::switch_path(punch_attempt& a, const remote_candidate& to) {
   auto c = a.conn.lock();
   if (!c || c->attempt.get() != &a || (c->remote == to.address && c->path == to.kind && c->via == to.via)) return;
   // The nomination settling both sides on one pair right after connect is no news; the
-  // upgrade from the relay, and any move after a re-introduction, are.
-  if (c->path == path_kind::relay && to.kind != path_kind::relay) return c->move_path(to);
+  // upgrades (from the relay to a direct path, from IPv4 to IPv6), and any move after a
+  // re-introduction, are.
+  const bool upgrade = (c->path == path_kind::relay && to.kind != path_kind::relay) ||
+                       (to.kind != path_kind::relay && c->remote.address().is_v4() && to.address.address().is_v6());
+  if (upgrade) return c->move_path(to);
   c->remote = to.address;
   c->path = to.kind;
   c->via = to.via;

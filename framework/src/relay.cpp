@@ -248,6 +248,7 @@ relay_action relay::impl::allocate(const request& r, const endpoint& from, const
     side& quiet = a.sides[0].heard <= a.sides[1].heard ? a.sides[0] : a.sides[1];
     if (r.now - quiet.heard < options.takeover_after) return error(r, wire::error::forbidden, "allocation full");
     by_source.erase(quiet.address);
+    if (on_event) emit({.what = relay_event::kind::taken_over, .id = a.id, .a = unmapped(quiet.address), .b = unmapped(from)});
     quiet = {from, static_cast<double>(options.rate_burst), ns_of(r.now), r.now};
     by_source.emplace(from, &a);
     a.expires = r.now + options.lifetime;

@@ -9,6 +9,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -34,8 +36,11 @@ asio::awaitable<void> session_state::relocate() {
     const auto deadline = clock::now() + options.request_timeout;
     auto info = co_await do_register(deadline);
     co_await register_other_family(info, deadline);
+    const bool changed = info.reflexive != registration.reflexive || info.reflexive_other != registration.reflexive_other;
     registration = info;
     emit({.what = session_event::kind::refreshed, .peer = options.id, .address = info.reflexive});
+    // The other connections moved with us: they check their paths now, not at their silence.
+    if (changed) moved();
   } catch (const system_error& e) {
     if (!closed) emit({.what = session_event::kind::refresh_failed, .peer = options.id, .error = e.code()});
   }
@@ -55,7 +60,7 @@ asio::awaitable<void> session_state::recover(std::weak_ptr<connection_state> wea
   if (!c->open || closed || !c->path_lost) co_return;
   // The side that moved re-introduces at once; the other gives it resume_delay, then asks
   // too (both moved, or a change the broker cannot see, such as a mapping that expired).
-  const bool moved = registration.reflexive != c->our_reflexive;
+  const bool moved = registration.reflexive != c->our_reflexive || registration.reflexive_other != c->our_reflexive_other;
   if (!moved && clock::now() < c->lost_at + options.resume_delay) {
     c->next_resume = c->lost_at + options.resume_delay;
     c->ticker.cancel();  // look again then
@@ -129,6 +134,8 @@ std::shared_ptr<connection_state> session_state::find_resumable(std::span<const 
 }
 
 void session_state::adopt(connection_state& c, punch_attempt& a) {
+  // The connection keeps its keys: this attempt's ephemeral secret has no use.
+  sodium_memzero(a.ephemeral_secret.data(), a.ephemeral_secret.size());
   auto old = std::exchange(c.attempt, a.shared_from_this());
   a.conn = c.weak_from_this();
   c.move_path(*a.selected);

@@ -27,8 +27,6 @@ std::uint64_t random_u64() {
   return v;
 }
 
-// Host candidates: the socket's own address, or every non-loopback IPv4 interface address
-// when it is bound to the unspecified address.
 std::vector<endpoint> gather_host_candidates(transport& t, const endpoint& local) {
   std::vector<endpoint> out;
   if (!local.address().is_unspecified()) {
@@ -267,18 +265,19 @@ asio::awaitable<void> session_state::handle_stun(std::span<const std::byte> d, c
         peer_info remote = detail::read_peer(*m, "");
         // Without the peer's key there is no handshake to authenticate: not a punch to join.
         if (!wire::valid_peer_id(remote.id) || !has_key(*m)) co_return;
-        emit({.what = session_event::kind::introduced, .peer = remote.id, .address = remote.reflexive, .nat = remote.nat});
         if (auto r = m->find(wire::attr::resume)) {
           // A re-introduction: the peer moved. Punch for that live connection, or not at all
           // (it is gone here: its connection times out on that side).
           auto c = r->value.size() == wire::resume_size ? find_resumable(r->value, remote) : nullptr;
           if (!c) co_return;
+          emit({.what = session_event::kind::introduced, .peer = remote.id, .address = remote.reflexive, .nat = remote.nat});
           auto a = make_attempt(token, remote.id, false, remote);
           unconnected.erase(a->keys.tag);
           a->keys.relay_id = c->relay_id;
           asio::co_spawn(ex, accept_resume(a, c), asio::detached);
           co_return;
         }
+        emit({.what = session_event::kind::introduced, .peer = remote.id, .address = remote.reflexive, .nat = remote.nat});
         auto a = make_attempt(token, remote.id, false, remote);
         asio::co_spawn(ex, accept_introduction(a), asio::detached);
       } else if (m->method() == wire::method::binding) {
@@ -520,7 +519,7 @@ asio::awaitable<void> session_state::keepalive_loop() {
       const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(options.request_timeout, options.keepalive);
       auto info = co_await do_register(deadline);
       co_await register_other_family(info, deadline);
-      const bool changed = info.reflexive != registration.reflexive;
+      const bool changed = info.reflexive != registration.reflexive || info.reflexive_other != registration.reflexive_other;
       registration = info;
       emit({.what = session_event::kind::refreshed, .peer = options.id, .address = info.reflexive});
       // Our NAT gave us another address (a reboot, a mapping that expired, another network):

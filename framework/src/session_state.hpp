@@ -351,6 +351,7 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   // What the broker saw of our session when this path was set up: a new reflexive address
   // since then means that we are the side that moved.
   endpoint our_reflexive;
+  std::optional<endpoint> our_reflexive_other;  // the other family's, dual-stack
   // Names this connection in a re-introduction (RESUME): the PUNCH-ID of its first attempt,
   // which both peers know.
   std::array<std::byte, wire::resume_size> resume_id{};

@@ -141,6 +141,10 @@ BOOST_AUTO_TEST_CASE(a_new_source_takes_over_a_side_that_went_quiet_and_only_the
   BOOST_TEST_REQUIRE(moved.has_value());
   BOOST_TEST((moved->cls() == stun::message_class::success_response));
   BOOST_TEST(f.relay.stats().takeovers == 1u);
+  BOOST_TEST_REQUIRE(!f.events.empty());
+  BOOST_TEST((f.events.back().what == punch::relay_event::kind::taken_over));
+  BOOST_TEST(f.events.back().a == alice);
+  BOOST_TEST(f.events.back().b == alice_moved);
   auto to_new = f.send(d, bob);
   BOOST_TEST_REQUIRE((to_new.what == relay_action::kind::forward));
   BOOST_TEST(to_new.to == alice_moved);

@@ -77,10 +77,11 @@ struct relay_stats {
 
 // What happened to an allocation, for logs.
 struct relay_event {
-  enum class kind { allocated, paired, expired } what;
+  // taken_over: a new source (b) took the place of a side that went quiet (a): a peer moved.
+  enum class kind { allocated, paired, expired, taken_over } what;
   punch::relay_id id{};
-  endpoint a;  // the first side
-  endpoint b;  // the second side (paired, and expired when it was paired)
+  endpoint a;  // the first side (taken_over: the side that went quiet)
+  endpoint b;  // the second side (paired, and expired when it was paired; taken_over: the new one)
 };
 
 // What handle() decided about one datagram.

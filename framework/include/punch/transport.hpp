@@ -153,7 +153,6 @@ private:
   std::unique_ptr<socket_impl> impl_;
 };
 
-// A transport opens datagram sockets. One transport object per io_context (executor).
 // A dual-stack socket (bound to "::") may report an IPv4 peer as ::ffff:a.b.c.d; this is its
 // IPv4 form, in which punch stores, compares and prints addresses. Sockets take either form.
 inline endpoint unmapped(const endpoint& ep) {
@@ -163,6 +162,7 @@ inline endpoint unmapped(const endpoint& ep) {
   return ep;
 }
 
+// A transport opens datagram sockets. One transport object per io_context (executor).
 class transport {
 public:
   virtual ~transport();  // out of line, like ~socket_impl
