@@ -28,7 +28,8 @@ po::options_description make_description() {
   // Values are taken as strings and checked below, so every message can name its option.
   d.add_options()
     ("listen", po::value<std::string>()->value_name("ADDR:PORT")->default_value("0.0.0.0:3478"),
-     "where to listen; IPv6 as [::]:3478; port 0 picks a free port (printed at start-up)");
+     "where to listen; IPv6 as [::]:3478, which also serves IPv4 (dual-stack: peers register "
+     "over both families); port 0 picks a free port (printed at start-up)");
   apps::add_transport_options(
       d, "an option for the transport; repeatable (udp defaults: batch=64 receive-buffer=4194304 send-buffer=4194304)");
   d.add_options()
