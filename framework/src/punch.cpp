@@ -25,6 +25,10 @@ std::chrono::milliseconds round_gap(std::size_t round) {
   return round < std::size(gaps) ? gaps[round] : milliseconds(400);
 }
 
+// The least an IPv4 pair that answered first waits for an IPv6 one (RFC 8305 waits 50 ms
+// before it even tries IPv4; both are tried at once here, so far less is enough).
+constexpr std::chrono::milliseconds ipv6_grace_floor{10};
+
 // The controlling side repeats its USE-CANDIDATE check until it is answered.
 constexpr int nomination_attempts = 10;
 constexpr std::chrono::milliseconds nomination_gap{100};
@@ -190,12 +194,14 @@ asio::awaitable<void> session_state::punch(std::shared_ptr<punch_attempt> a, clo
       co_await a->done.wait_until(std::min(clock::now() + round_gap(round++), deadline));
     }
     // IPv4 answered first, and IPv6 pairs are being checked: their answers were sent about
-    // when this one was, so a quarter of its round trip is enough to let one arrive.
+    // when this one was, so a quarter of its round trip (at least ipv6_grace_floor, for
+    // networks where a round trip is less than a check's first crossing) lets one arrive.
     const auto v6 = [](const remote_candidate& r) { return r.kind != path_kind::relay && r.address.address().is_v6(); };
     if (a->selected && !v6(*a->selected) && a->selected->kind != path_kind::relay && !closed &&
         std::any_of(a->remotes.begin(), a->remotes.end(), v6)) {
       a->waiting_for_ipv6 = true;
-      const auto grace = std::chrono::duration_cast<clock::duration>(a->selected_rtt / 4);
+      const auto grace = std::max<clock::duration>(std::chrono::duration_cast<clock::duration>(a->selected_rtt / 4),
+                                                   ipv6_grace_floor);
       co_await a->ipv6_answered.wait_until(std::min(clock::now() + grace, deadline));
       a->waiting_for_ipv6 = false;
     }

@@ -19,7 +19,7 @@
 # expected to fail (3); --loss: the loss scenario's and selftest's percentage (10; 0: skip it).
 # --no-ipv6: skip the IPv6 scenario. --dual-stack: add the dual-stack one (IPv4 NAT + IPv6
 # firewall, broker on [::]; the path must be IPv6); --dual-stack-brokers: what its peers get
-# as --broker, one each (default "203.0.113.10:3578 [2001:db8::10]:3578").
+# as their one --broker, the broker's two addresses (default "203.0.113.10:3578,[2001:db8::10]:3578").
 # --rebinding: add the rebinding scenario (alice's NAT flushes its conntrack table and moves
 # to other ports 6 s after connecting; both directions must resume within --rebinding-limit
 # s, default 10). --no-rebinding (and --no-dual-stack) undo an earlier flag.

@@ -64,6 +64,14 @@ json_field() {
   grep -m1 -E "\"event\" *: *\"$2\"" "$1" 2>/dev/null |
     sed -nE "s/.*\"$3\" *: *(\"([^\"]*)\"|([0-9.]+)).*/\2\3/p"
 }
+# final_remote FILE → where FILE's peer ended up: its last path_changed remote, else its
+# connected one.
+final_remote() {
+  local r
+  r=$(grep -E '"event" *: *"path_changed"' "$1" 2>/dev/null | tail -n 1 | sed -nE 's/.*"remote" *: *"([^"]*)".*/\1/p')
+  [[ -n "$r" ]] || r=$(json_field "$1" connected remote)
+  echo "$r"
+}
 # has_event FILE EVENT
 has_event() { grep -qs -E "\"event\" *: *\"$2\"" "$1"; }
 # last_error FILE → the last line of FILE that is not a JSON event.
@@ -359,6 +367,9 @@ run_pair() {
       why "expected port prediction's path, got $PAIR_PATH (bob: $P_BOB_PATH)"
     fi
     if [[ "$expect" == ipv6 ]]; then
+      # Where each side ended up: a side may connect over IPv4 a moment before the IPv6 pair
+      # answers and move there (path_changed), which is what the preference promises.
+      P_REMOTE_A=$(final_remote "$P_DIR/alice.err"); P_REMOTE_B=$(final_remote "$P_DIR/bob.err")
       notes+=("remote $P_REMOTE_A (bob: $P_REMOTE_B)")
       if ! is_ipv6_endpoint "$P_REMOTE_A" || ! is_ipv6_endpoint "$P_REMOTE_B"; then
         why "expected IPv6 remotes, got $P_REMOTE_A (bob: $P_REMOTE_B)"

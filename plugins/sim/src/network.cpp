@@ -64,7 +64,9 @@ void network::move_host(host& h, const boost::asio::ip::address& address) {
   host_places_.erase(place{h.realm().id, h.address()});
   h.address_ = address;
   host_places_.emplace(place{h.realm().id, address}, &h);
-  for (auto& [port, s] : h.ports_) s->move_to(address);
+  // Sockets bound to the old address follow it; those on "::" stay dual-stack.
+  for (auto& [port, s] : h.ports_)
+    if (!s->local_endpoint().address().is_unspecified()) s->move_to(address);
 }
 
 void network::add_address(host& h, realm where, const boost::asio::ip::address& address) {

@@ -42,20 +42,24 @@ void network::send(host& from, const endpoint& src, const endpoint& to,
                            : to;
   route r{++last_packet_, src, dst};
   realm where = from.realm();
-  // A dual-stack socket ("::") sends from the host's address of the destination's family.
-  if (src.address().is_unspecified() || src.address().is_v4() != dst.address().is_v4()) {
+  // A dual-stack socket ("::") sends from the host's address of the destination's family;
+  // one bound to an address keeps to that address's family, as a kernel's does.
+  const auto unreachable_family = [&](std::string why) {
+    emit(detail::datagram_event(event_kind::sent, r.packet, from.name(), src, dst, data.size()));
+    emit(detail::datagram_event(event_kind::unreachable, r.packet, from.name(), src, dst, data.size(), std::move(why)));
+  };
+  const char* const family = dst.address().is_v4() ? "IPv4" : "IPv6";
+  if (src.address().is_unspecified()) {
     if (from.address().is_v4() == dst.address().is_v4()) {
       r.src = endpoint(from.address(), src.port());
     } else if (from.second_address() && from.second_address()->address.is_v4() == dst.address().is_v4()) {
       r.src = endpoint(from.second_address()->address, src.port());
       where = from.second_address()->realm;
     } else {
-      emit(detail::datagram_event(event_kind::sent, r.packet, from.name(), src, dst, data.size()));
-      emit(detail::datagram_event(event_kind::unreachable, r.packet, from.name(), src, dst, data.size(),
-                                  std::string(from.name()) + " has no " + (dst.address().is_v4() ? "IPv4" : "IPv6") +
-                                      " address"));
-      return;
+      return unreachable_family(from.name() + " has no " + family + " address");
     }
+  } else if (src.address().is_v4() != dst.address().is_v4()) {
+    return unreachable_family("a socket bound to " + src.address().to_string() + " cannot send to " + family);
   } else if (from.second_address() && src.address() == from.second_address()->address) {
     where = from.second_address()->realm;
   }
@@ -125,7 +129,9 @@ void network::arrive(detail::delivery& d) {
   const std::size_t size = d.payload.size();
   auto kind = event_kind::delivered;
   auto it = d.to->ports_.find(d.dst.port());
-  if (it == d.to->ports_.end()) {
+  // A socket bound to one of a dual-stack host's addresses hears only that one.
+  const auto bound = it == d.to->ports_.end() ? endpoint{} : it->second->local_endpoint();
+  if (it == d.to->ports_.end() || (!bound.address().is_unspecified() && bound.address() != d.dst.address())) {
     kind = event_kind::no_socket;
   } else if (!it->second->deliver(d.from, std::move(d.payload))) {
     kind = event_kind::queue_full;

@@ -334,3 +334,102 @@ BOOST_AUTO_TEST_CASE(network_of_finds_the_network_behind_a_host_transport) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---- dual-stack hosts, moving hosts, rebooting NATs, IPv6 firewalls (issue 13) ----
+
+BOOST_AUTO_TEST_CASE(a_dual_stack_hosts_socket_on_any_sends_from_the_destinations_family_and_hears_both) {
+  world w;
+  auto& h = w.net.add_host("h", w.net.internet(), addr("198.51.100.5"));
+  w.net.add_address(h, w.net.internet(), addr("2001:db8::5"));
+  auto& v4 = w.net.add_host("v4", w.net.internet(), addr("203.0.113.1"));
+  auto& v6 = w.net.add_host("v6", w.net.internet(), addr("2001:db8::1"));
+  auto dual = h.transport().open(ep("::", 7000));
+  auto bound4 = h.transport().open(ep("198.51.100.5", 7001));
+  auto s4 = v4.transport().open(ep("0.0.0.0", 9000));
+  auto s6 = v6.transport().open(ep("2001:db8::1", 9000));
+  BOOST_TEST(h.addresses().size() == 2u);
+  BOOST_CHECK_THROW(w.net.add_address(h, w.net.internet(), addr("2001:db8::6")), std::invalid_argument);
+  w.run([&]() -> asio::awaitable<void> {
+    BOOST_TEST(co_await observed(dual, s4) == ep("198.51.100.5", 7000));
+    BOOST_TEST(co_await observed(dual, s6) == ep("2001:db8::5", 7000));
+    // An IPv4-mapped destination is IPv4.
+    co_await send(dual, "mapped", ep("::ffff:203.0.113.1", 9000));
+    auto m = co_await receive(s4);
+    BOOST_TEST_REQUIRE(m.has_value());
+    BOOST_TEST(m->from == ep("198.51.100.5", 7000));
+    // Both families reach the "::" socket.
+    co_await send(s6, "six", ep("2001:db8::5", 7000));
+    co_await send(s4, "four", ep("198.51.100.5", 7000));
+    auto a = co_await receive(dual);
+    auto b = co_await receive(dual);
+    BOOST_TEST_REQUIRE((a && b));
+    BOOST_TEST(a->from == ep("2001:db8::1", 9000));
+    BOOST_TEST(b->from == ep("203.0.113.1", 9000));
+    // A socket bound to the IPv4 address keeps to IPv4: it cannot send to IPv6, nor hear it.
+    co_await send(bound4, "no", ep("2001:db8::1", 9000));
+    BOOST_TEST(w.saw(event_kind::unreachable));
+    co_await send(s6, "not for you", ep("2001:db8::5", 7001));
+    BOOST_TEST(!(co_await receive(bound4, 100ms)).has_value());
+    BOOST_TEST(w.saw(event_kind::no_socket));
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_host_that_moves_sends_from_its_new_address_and_is_gone_from_the_old_one) {
+  world w;
+  auto& h = w.net.add_host("h", w.net.internet(), addr("198.51.100.5"));
+  auto& server = w.net.add_host("server", w.net.internet(), addr("203.0.113.1"));
+  auto s = h.transport().open(ep("0.0.0.0", 7000));
+  auto srv = server.transport().open(ep("0.0.0.0", 9000));
+  BOOST_CHECK_THROW(w.net.move_host(h, addr("203.0.113.1")), std::invalid_argument);
+  w.run([&]() -> asio::awaitable<void> {
+    BOOST_TEST(co_await observed(s, srv) == ep("198.51.100.5", 7000));
+    w.net.move_host(h, addr("198.51.100.77"));
+    BOOST_TEST(s.local_endpoint() == ep("198.51.100.77", 7000));
+    BOOST_TEST(co_await observed(s, srv) == ep("198.51.100.77", 7000));
+    co_await send(srv, "old", ep("198.51.100.5", 7000));
+    BOOST_TEST(w.saw(event_kind::unreachable));
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_nat_that_reboots_forgets_its_mappings_and_maps_on_other_ports_after) {
+  behind_nat w(nat_behaviour::port_restricted_cone());
+  auto s = w.inside.transport().open(ep("0.0.0.0", 5000));
+  auto srv = w.server.transport().open(ep("0.0.0.0", 9000));
+  w.run([&]() -> asio::awaitable<void> {
+    const auto before = co_await observed(s, srv);
+    BOOST_TEST(before.port() == 5000);  // preserved
+    w.nat.reboot();
+    BOOST_TEST(w.nat.mappings().empty());
+    co_await send(srv, "to the old mapping", before);
+    BOOST_TEST(w.saw(event_kind::filtered));
+    const auto after = co_await observed(s, srv);
+    BOOST_TEST(after.address() == before.address());
+    BOOST_TEST(after.port() != before.port());
+  }());
+  const auto rebooted = std::count_if(w.net.trace().begin(), w.net.trace().end(), [](const sim::event& e) {
+    return e.kind == event_kind::mapping_expired && e.reason == "rebooted";
+  });
+  BOOST_TEST(rebooted == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_stateful_firewall_keeps_addresses_and_lets_in_only_what_the_inside_opened) {
+  world w;
+  auto& fw = w.net.add_nat("fw", w.net.internet(), addr("2001:db8:1::2"), nat_behaviour::stateful_firewall());
+  auto& home = w.net.add_host("home", fw.inside(), addr("2001:db8:1::2"));
+  auto& peer = w.net.add_host("peer", w.net.internet(), addr("2001:db8:2::2"));
+  auto& stranger = w.net.add_host("stranger", w.net.internet(), addr("2001:db8:3::2"));
+  auto s = home.transport().open(ep("::", 5000));
+  auto p = peer.transport().open(ep("2001:db8:2::2", 6000));
+  auto x = stranger.transport().open(ep("2001:db8:3::2", 6000));
+  w.run([&]() -> asio::awaitable<void> {
+    co_await send(x, "unsolicited", ep("2001:db8:1::2", 5000));
+    BOOST_TEST(w.saw(event_kind::filtered));
+    BOOST_TEST(co_await observed(s, p) == ep("2001:db8:1::2", 5000));  // no translation
+    co_await send(p, "answer", ep("2001:db8:1::2", 5000));
+    auto got = co_await receive(s);
+    BOOST_TEST_REQUIRE(got.has_value());
+    BOOST_TEST(got->from == ep("2001:db8:2::2", 6000));
+    co_await send(x, "still not", ep("2001:db8:1::2", 5000));
+    BOOST_TEST(w.saw(event_kind::filtered));
+  }());
+}

@@ -60,10 +60,11 @@ public:
   nat_box& add_nat(std::string name, realm outside, const boost::asio::ip::address& external,
                    const nat_behaviour& behaviour, const link& uplink = {});
 
-  // Gives `h` another address in its realm, as when a machine gets a new DHCP lease or a
-  // phone a new address from its carrier: its open sockets stay open and send from the new
-  // address, and what is sent to the old one no longer reaches it. Throws
-  // std::invalid_argument if the address is used.
+  // Gives `h` another (first) address in its realm, as when a machine gets a new DHCP lease or
+  // a phone a new address from its carrier: its open sockets stay open (those bound to the old
+  // address now to the new one, those on "::" stay so) and send from the new address, and
+  // what is sent to the old one no longer reaches it. Throws std::invalid_argument if the
+  // address is used.
   void move_host(host& h, const boost::asio::ip::address& address);
 
   // Makes `h` dual-stack: `address`, of the other family than its first, in realm `where`
