@@ -25,3 +25,13 @@ function(punch_add_test)
   set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
     SKIP_REGULAR_EXPRESSION "SKIPPED:")
 endfunction()
+
+if(PUNCH_FUZZ)
+  # Everything in the fuzz build carries libFuzzer's coverage instrumentation and the sanitizers,
+  # so the framework's modules are compiled once and shared by all fuzzers (fuzz/CMakeLists.txt).
+  # -fno-sanitize=function: clang 14 cannot emit UBSan's function-type prologue for coroutines
+  # ("Cannot represent a difference across sections"), and the broker and session are coroutines.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+    -fno-sanitize=function -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()

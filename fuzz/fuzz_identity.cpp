@@ -1,7 +1,7 @@
 // libFuzzer target for the text forms of identity keys: the key file parser (whatever the
 // text, a seed or one problem, and what it accepts survives a write and a read back) and the
 // public key's 43 characters (accepted only in the one form to_string writes).
-#include "identity_text.hpp"
+#include "identity/key_text.hpp"
 
 #include "punch/identity.hpp"
 

@@ -1,6 +1,6 @@
 // The replay window of sealed frames: new counters pass once, old ones within the window pass
 // once, anything older than the window never does.
-#include "replay_window.hpp"
+#include "session/replay_window.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -6,6 +6,8 @@
 // docs/protocol.md.
 #pragma once
 
+#include "punch/export.hpp"
+
 #include "punch/registry.hpp"
 #include "punch/transport.hpp"
 #include "punch/wire/protocol.hpp"
@@ -28,9 +30,9 @@ namespace punch {
 // "Refresh").
 using broker_secret = std::array<std::byte, 32>;
 // A new random secret (libsodium's randombytes), for brokers that must share one.
-broker_secret random_broker_secret();
+PUNCH_EXPORT broker_secret random_broker_secret();
 
-struct broker_options {
+struct PUNCH_EXPORT broker_options {
   std::chrono::seconds min_lifetime{10};
   std::chrono::seconds default_lifetime{60};
   std::chrono::seconds max_lifetime{600};
@@ -81,7 +83,7 @@ struct broker_options {
 };
 
 // Counters, readable at any time (the broker logs them periodically in the app).
-struct broker_stats {
+struct PUNCH_EXPORT broker_stats {
   std::uint64_t received = 0;        // every datagram, the rate-limited ones included
   std::uint64_t batches = 0;         // receive operations that brought them (received / batches: the mean batch)
   std::uint64_t rate_limited = 0;    // dropped unread: the source address was over its rate
@@ -103,7 +105,7 @@ struct broker_stats {
 // What happened, for logs: one call per new registration and per introduction.
 // `introduced` is emitted when the target acknowledges the Introduce; `introduce_failed` when
 // it never does (or answers with an error).
-struct broker_event {
+struct PUNCH_EXPORT broker_event {
   enum class kind { registered, refreshed, expired, introduced, introduce_failed } what;
   std::string id;        // the registering peer, or the connecting peer
   std::string target;    // for introductions: the peer that was introduced
@@ -115,7 +117,7 @@ struct broker_event {
 // Not thread-safe: run() and everything it starts use the socket's executor, which must be
 // single-threaded (or a strand); for more threads, one broker per thread (see
 // share_introductions_with). Destroy the broker before its io_context, as any I/O object.
-class broker {
+class PUNCH_EXPORT broker {
 public:
   // The socket and the registry must outlive run(); the broker must outlive run() too.
   // Introductions in flight stop when run() ends or the broker is destroyed.

@@ -1,6 +1,8 @@
 // A direct datagram connection to another peer, found by hole punching.
 #pragma once
 
+#include "punch/export.hpp"
+
 #include "punch/identity.hpp"
 #include "punch/transport.hpp"
 
@@ -20,13 +22,13 @@ enum class path_kind {
   predicted,       // found by port prediction: one NAT hard, the other easy (docs/nat-traversal.md)
   relay,           // through a relay (session_options::relay), when no direct path opens
 };
-const char* to_string(path_kind k) noexcept;
+PUNCH_EXPORT const char* to_string(path_kind k) noexcept;
 
 struct connection_state;
 
 // A handle: copies refer to the same connection. Datagrams, not a stream: one send is one
 // receive on the other side, or nothing (UDP loses and reorders).
-class connection {
+class PUNCH_EXPORT connection {
 public:
   connection() = default;
   explicit connection(std::shared_ptr<connection_state> s) : state_(std::move(s)) {}

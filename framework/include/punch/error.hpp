@@ -1,6 +1,8 @@
 // punch's error codes: one enum, one boost::system error_category ("punch").
 #pragma once
 
+#include "punch/export.hpp"
+
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -58,7 +60,7 @@ enum class errc {
   bad_key_file,                // an identity key file is unreadable, malformed or not private
 };
 
-const boost::system::error_category& category() noexcept;
+PUNCH_EXPORT const boost::system::error_category& category() noexcept;
 
 inline error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), category()};

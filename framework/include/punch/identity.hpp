@@ -6,6 +6,8 @@
 //   punch::session s{t, {.broker = b, .id = "alice", .key = me}};
 #pragma once
 
+#include "punch/export.hpp"
+
 #include "punch/error.hpp"
 
 #include <array>
@@ -25,14 +27,14 @@ using signature = std::array<std::byte, signature_size>;
 
 // The text form of a public key (43 characters of URL-safe base64 without padding), as logs,
 // --events and --expect-key show and take it.
-std::string to_string(const public_key& key);
+PUNCH_EXPORT std::string to_string(const public_key& key);
 // Parses that text form; nullopt for anything else.
-std::optional<public_key> parse_public_key(std::string_view text) noexcept;
+PUNCH_EXPORT std::optional<public_key> parse_public_key(std::string_view text) noexcept;
 
 // True if `sig` is `key`'s Ed25519 signature of `message`.
-bool verify(const public_key& key, std::span<const std::byte> message, const signature& sig) noexcept;
+PUNCH_EXPORT bool verify(const public_key& key, std::span<const std::byte> message, const signature& sig) noexcept;
 
-class identity {
+class PUNCH_EXPORT identity {
 public:
   // A new random key pair, in memory only.
   static identity generate();

@@ -1,6 +1,8 @@
 // Where the broker keeps registrations: an interface, and the in-memory default.
 #pragma once
 
+#include "punch/export.hpp"
+
 #include "punch/error.hpp"
 #include "punch/identity.hpp"
 #include "punch/transport.hpp"
@@ -22,7 +24,7 @@
 namespace punch {
 
 // What the broker knows about one registered peer.
-struct registration {
+struct PUNCH_EXPORT registration {
   std::string id;
   public_key key{};                 // the identity key the id is bound to while it is live
   endpoint reflexive;               // the source address the broker saw (the NAT's mapping)
@@ -36,7 +38,7 @@ struct registration {
 // The same in fixed storage (ids up to wire::max_peer_id_size, up to
 // wire::max_host_candidates host candidates): the broker's hot path reads and writes these
 // without allocating.
-struct registration_record {
+struct PUNCH_EXPORT registration_record {
   public_key key{};
   endpoint reflexive;
   endpoint reflexive_alt{};  // the other family's, when the peer registered over both (port 0: none)
@@ -67,7 +69,7 @@ struct registration_record {
   }
 };
 
-class registry {
+class PUNCH_EXPORT registry {
 public:
   virtual ~registry() = default;
 
@@ -104,12 +106,12 @@ public:
 };
 
 // A hash map bounded by `capacity` registrations. Not thread-safe.
-std::unique_ptr<registry> make_memory_registry(std::size_t capacity);
+PUNCH_EXPORT std::unique_ptr<registry> make_memory_registry(std::size_t capacity);
 
 // The same, safe to share between threads (punch-broker --threads): `stripes` memory
 // registries, each behind its own mutex, an id always in the same one. Each stripe holds
 // capacity / stripes (rounded up), so a stripe can be full a little before the whole is.
 // expire() calls `on_expired` with a stripe locked: the handler must not call the registry.
-std::unique_ptr<registry> make_shared_registry(std::size_t capacity, std::size_t stripes = 64);
+PUNCH_EXPORT std::unique_ptr<registry> make_shared_registry(std::size_t capacity, std::size_t stripes = 64);
 
 }  // namespace punch

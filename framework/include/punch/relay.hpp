@@ -5,6 +5,8 @@
 // addresses that allocated themselves. See docs/relay.md.
 #pragma once
 
+#include "punch/export.hpp"
+
 #include "punch/transport.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -25,7 +27,7 @@ using relay_secret = std::array<std::byte, 32>;
 // The 16 bytes that name an allocation (wire::introduction_keys::relay_id).
 using relay_id = std::array<std::byte, 16>;
 
-struct relay_options {
+struct PUNCH_EXPORT relay_options {
   // Allocations held at once (a pair, or one side waiting for the other); beyond: 508.
   std::size_t max_allocations = 10000;
   // An allocation without traffic (forwarded datagrams, ALLOCATE refreshes) for this long
@@ -55,7 +57,7 @@ struct relay_options {
   std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
-struct relay_stats {
+struct PUNCH_EXPORT relay_stats {
   std::uint64_t received = 0;          // every datagram
   std::uint64_t allocations = 0;       // allocations created (a first side)
   std::uint64_t pairs = 0;             // allocations completed by a second side
@@ -76,7 +78,7 @@ struct relay_stats {
 };
 
 // What happened to an allocation, for logs.
-struct relay_event {
+struct PUNCH_EXPORT relay_event {
   // taken_over: a new source (b) took the place of a side that went quiet (a): a peer moved.
   enum class kind { allocated, paired, expired, taken_over } what;
   punch::relay_id id{};
@@ -85,7 +87,7 @@ struct relay_event {
 };
 
 // What handle() decided about one datagram.
-struct relay_action {
+struct PUNCH_EXPORT relay_action {
   enum class kind { none, answer, forward } what = kind::none;
   std::span<const std::byte> bytes;  // answer: in the caller's buffer; forward: the datagram
   endpoint to;                       // answer: the source; forward: the other side
@@ -93,7 +95,7 @@ struct relay_action {
 
 // Not thread-safe: run() uses the socket's executor, which must be single-threaded (or a
 // strand). Destroy the relay before its io_context, as any I/O object.
-class relay {
+class PUNCH_EXPORT relay {
 public:
   // The socket must outlive the relay and run().
   explicit relay(datagram_socket& socket, relay_options options = {});

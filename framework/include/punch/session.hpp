@@ -11,6 +11,8 @@
 // (race a step with a timer using awaitable_operators `||`).
 #pragma once
 
+#include "punch/export.hpp"
+
 #include "punch/connection.hpp"
 #include "punch/identity.hpp"
 #include "punch/transport.hpp"
@@ -37,7 +39,7 @@ using namespace std::chrono_literals;
 // ports right after its known mapping (NATs that allocate in sequence), interleaved with
 // random ones (the birthday paradox: 256 mappings and 2048 probes miss about 1 time in 3000
 // on a NAT that picks among 64,512 ports at random). Bounded in count, rate and time.
-struct port_prediction_options {
+struct PUNCH_EXPORT port_prediction_options {
   bool enabled = true;
   std::size_t sockets = 256;                 // hard side: extra sockets (mappings), at most
   std::size_t probes = 2048;                 // easy side: probe checks, at most
@@ -46,7 +48,7 @@ struct port_prediction_options {
   std::chrono::milliseconds duration{3000};  // then lasts at most this long
 };
 
-struct session_options {
+struct PUNCH_EXPORT session_options {
   endpoint broker;                      // where the broker listens
   // The same broker's address of the other family (a dual-stack broker), if any: a session
   // whose socket is dual-stack (bound to "::") registers over both families, so that the
@@ -114,7 +116,7 @@ enum class nat_mapping : std::uint8_t {
 };
 const char* to_string(nat_mapping m) noexcept;  // "unknown", "easy", "hard"
 
-struct registration_info {
+struct PUNCH_EXPORT registration_info {
   endpoint reflexive;                   // our address as the broker saw it
   // Dual-stack: our address in the other family, as the broker saw it there.
   std::optional<endpoint> reflexive_other;
@@ -123,7 +125,7 @@ struct registration_info {
 };
 
 // A peer's candidates as the broker reports them.
-struct peer_info {
+struct PUNCH_EXPORT peer_info {
   std::string id;
   public_key key{};                     // the identity key the broker bound the id to
   nat_mapping nat = nat_mapping::unknown;  // what the peer measured of its NAT
@@ -133,7 +135,7 @@ struct peer_info {
 };
 
 // Session events for logs and the apps' --events output.
-struct session_event {
+struct PUNCH_EXPORT session_event {
   // path_changed: the connection moved to another path (address, path: the new one): a
   // relayed one to a direct path, or any one after the network changed.
   // path_lost: the connection's path stopped answering (address, path: the lost one); the
@@ -151,7 +153,7 @@ struct session_event {
 };
 
 // Options of one connect().
-struct connect_options {
+struct PUNCH_EXPORT connect_options {
   // Deadline of the whole connect (broker request and punching); default: the session's
   // request_timeout + punch_timeout.
   std::optional<std::chrono::milliseconds> timeout;
@@ -161,7 +163,7 @@ struct connect_options {
 };
 
 // Counters of what the session dropped, for logs and tests.
-struct session_stats {
+struct PUNCH_EXPORT session_stats {
   std::uint64_t checks_rejected = 0;   // punch checks or answers whose integrity or signature failed
   std::uint64_t checks_replayed = 0;   // punch checks seen before
   std::uint64_t frames_rejected = 0;   // data frames that failed to decrypt (forged or altered)
@@ -181,7 +183,7 @@ struct session_stats {
   std::uint64_t path_validations = 0;
 };
 
-class session {
+class PUNCH_EXPORT session {
 public:
   // Opens the session's socket on `t` at options.local (throws system_error on failure).
   session(transport& t, session_options options);

@@ -7,6 +7,8 @@
 // (see asio's cpp20/type_erasure example).
 #pragma once
 
+#include "punch/export.hpp"
+
 #include "punch/error.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -36,14 +38,14 @@ using datagram_signature = void(error_code, std::size_t);
 using datagram_handler = asio::any_completion_handler<datagram_signature>;
 
 // One slot of a batch receive: the caller's buffer; the operation fills `from` and `size`.
-struct received_datagram {
+struct PUNCH_EXPORT received_datagram {
   asio::mutable_buffer buffer;
   endpoint from;
   std::size_t size = 0;  // bytes received (a longer datagram is truncated to the buffer)
 };
 
 // One datagram of a batch send.
-struct outgoing_datagram {
+struct PUNCH_EXPORT outgoing_datagram {
   asio::const_buffer data;
   endpoint to;
 };
@@ -52,7 +54,7 @@ struct outgoing_datagram {
 // (post them, honouring their associated executor), receive operations must honour the
 // handler's cancellation slot (terminal cancellation → asio::error::operation_aborted), and
 // an operation started on a closed socket completes with errc::socket_closed.
-class socket_impl {
+class PUNCH_EXPORT socket_impl {
 public:
   // Out of line (transport.cpp): the vtable and type_info live once, in libpunch, and are
   // shared with every plugin shared object.
@@ -88,7 +90,7 @@ public:
 // A datagram socket opened by a transport. Movable, not copyable; closing happens on
 // destruction too. A default-constructed or moved-from socket may only be closed, destroyed,
 // assigned to or asked is_open(); every other member needs a socket from transport::open.
-class datagram_socket {
+class PUNCH_EXPORT datagram_socket {
 public:
   using executor_type = asio::any_io_executor;
 
@@ -163,7 +165,7 @@ inline endpoint unmapped(const endpoint& ep) {
 }
 
 // A transport opens datagram sockets. One transport object per io_context (executor).
-class transport {
+class PUNCH_EXPORT transport {
 public:
   virtual ~transport();  // out of line, like ~socket_impl
 

@@ -5,6 +5,8 @@
 // plugins are shared objects exporting the entry point declared in punch/plugin.hpp.
 #pragma once
 
+#include "punch/export.hpp"
+
 #include "punch/error.hpp"
 #include "punch/transport.hpp"
 
@@ -25,7 +27,7 @@ using transport_factory = std::function<std::unique_ptr<transport>(
     asio::any_io_executor, const transport_options&, error_code&)>;
 
 // Not thread-safe: fill it at startup, then make transports from it.
-class transport_registry {
+class PUNCH_EXPORT transport_registry {
 public:
   transport_registry();
   ~transport_registry();

@@ -3,7 +3,7 @@
 // stun_attributes.cpp, message building in stun_builder.cpp.
 #include "punch/wire/stun.hpp"
 
-#include "stun_bytes.hpp"
+#include "wire/stun_bytes.hpp"
 
 #include <boost/crc.hpp>
 #include <sodium.h>

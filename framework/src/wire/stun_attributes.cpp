@@ -2,7 +2,7 @@
 // fixed-size integers and text. Each checks the value's size before reading it.
 #include "punch/wire/stun.hpp"
 
-#include "stun_bytes.hpp"
+#include "wire/stun_bytes.hpp"
 
 #include <algorithm>
 

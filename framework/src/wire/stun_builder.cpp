@@ -2,7 +2,7 @@
 // header first, attributes in call order with zero padding, FINGERPRINT last.
 #include "punch/wire/stun.hpp"
 
-#include "stun_bytes.hpp"
+#include "wire/stun_bytes.hpp"
 
 #include <sodium.h>
 

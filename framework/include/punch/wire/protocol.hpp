@@ -2,6 +2,8 @@
 // ids and tokens. The code points are written down once, here and in docs/protocol.md.
 #pragma once
 
+#include "punch/export.hpp"
+
 #include "punch/wire/stun.hpp"
 
 #include <array>
@@ -105,10 +107,10 @@ inline constexpr std::size_t allocate = reg;
 
 // Adds PADDING so that the request, once finished with FINGERPRINT, is at least `size` bytes:
 // the amplification rule (docs/protocol.md) answers only requests as large as their answer.
-void pad_request(stun::builder& b, std::size_t size) noexcept;
+PUNCH_EXPORT void pad_request(stun::builder& b, std::size_t size) noexcept;
 
 // Ids are 1..64 characters of [A-Za-z0-9._@-]: printable in logs and JSON without escaping.
-bool valid_peer_id(std::string_view id) noexcept;
+PUNCH_EXPORT bool valid_peer_id(std::string_view id) noexcept;
 
 using connection_tag = std::uint32_t;
 
@@ -116,13 +118,13 @@ using connection_tag = std::uint32_t;
 // the key of their checks' MESSAGE-INTEGRITY-SHA256, the PUNCH-ID that names the
 // introduction in checks (the token itself never travels between the peers), and the tag of
 // the connection's data frames.
-struct introduction_keys {
+struct PUNCH_EXPORT introduction_keys {
   std::array<std::byte, 32> check_key{};
   std::array<std::byte, 8> punch_id{};
   connection_tag tag = 0;
   std::array<std::byte, 16> relay_id{};  // names the pair's allocation at a relay (ALLOCATE)
 };
-introduction_keys derive_keys(const token& t) noexcept;
+PUNCH_EXPORT introduction_keys derive_keys(const token& t) noexcept;
 
 // What a peer's identity signs once per punch attempt (HANDSHAKE-SIGNATURE in every check and
 // check answer): a context string, the introduction's token (which the two peers know and
@@ -130,7 +132,7 @@ introduction_keys derive_keys(const token& t) noexcept;
 // ephemeral key to the identity and to this introduction; MESSAGE-INTEGRITY-SHA256 protects
 // each check.
 inline constexpr std::size_t handshake_transcript_size = 18 + token_size + 1 + 32;
-std::array<std::byte, handshake_transcript_size> handshake_transcript(const token& t, bool controlling,
+PUNCH_EXPORT std::array<std::byte, handshake_transcript_size> handshake_transcript(const token& t, bool controlling,
                                                                       std::span<const std::byte, 32> ephemeral) noexcept;
 connection_tag tag_of(const token& t) noexcept;  // derive_keys(t).tag
 
@@ -157,11 +159,11 @@ constexpr bool looks_like_frame(std::span<const std::byte> d) noexcept {
   return d.size() >= frame_overhead && (d[0] & std::byte{0xF0}) == frame_marker &&
          std::to_integer<std::uint8_t>(d[0] & std::byte{0x0F}) <= 5;
 }
-void write_frame_header(std::span<std::byte, frame_header_size> out, frame_kind kind,
+PUNCH_EXPORT void write_frame_header(std::span<std::byte, frame_header_size> out, frame_kind kind,
                         connection_tag tag, std::uint64_t counter) noexcept;
 // Precondition: looks_like_frame(d).
-frame_kind frame_kind_of(std::span<const std::byte> d) noexcept;
-connection_tag frame_tag_of(std::span<const std::byte> d) noexcept;
-std::uint64_t frame_counter_of(std::span<const std::byte> d) noexcept;
+PUNCH_EXPORT frame_kind frame_kind_of(std::span<const std::byte> d) noexcept;
+PUNCH_EXPORT connection_tag frame_tag_of(std::span<const std::byte> d) noexcept;
+PUNCH_EXPORT std::uint64_t frame_counter_of(std::span<const std::byte> d) noexcept;
 
 }  // namespace punch::wire

@@ -5,6 +5,8 @@
 // followed by TLV attributes, each padded to a multiple of 4 bytes (§14).
 #pragma once
 
+#include "punch/export.hpp"
+
 #include "punch/error.hpp"
 
 #include <boost/asio/ip/udp.hpp>
@@ -69,7 +71,7 @@ constexpr bool comprehension_required(std::uint16_t type) noexcept { return type
 }  // namespace attr
 
 // One attribute as found in a message: its type and its value without padding.
-struct attribute {
+struct PUNCH_EXPORT attribute {
   std::uint16_t type = 0;
   std::span<const std::byte> value;
 };
@@ -82,16 +84,16 @@ enum class padding_check : std::uint8_t {
   require_zero,  // reject non-zero padding with errc::bad_padding
 };
 
-struct parse_options {
+struct PUNCH_EXPORT parse_options {
   padding_check padding = padding_check::ignore;
 };
 
 // Cheap test used to demultiplex one socket: STUN starts with two zero bits and carries the
 // magic cookie at offset 4 (RFC 8489 §5, RFC 7983). Does not validate anything else.
-bool looks_like_stun(std::span<const std::byte> datagram) noexcept;
+PUNCH_EXPORT bool looks_like_stun(std::span<const std::byte> datagram) noexcept;
 
 // A parsed, validated message. Non-owning: the bytes must outlive the view.
-class message {
+class PUNCH_EXPORT message {
 public:
   // Validates the header (top bits, cookie, length multiple of 4 and equal to the datagram
   // size minus 20), walks every attribute checking its length and padding (see
@@ -159,25 +161,25 @@ private:
 // Typed attribute decoders. Each checks lengths and families, sets ec on bad input
 // (errc::bad_attribute_value) and clears it on success. None reads past a.value.
 // XOR-MAPPED-ADDRESS and any attribute with the same layout (RFC 8489 §14.2), IPv4 and IPv6.
-std::optional<endpoint> decode_xor_address(const attribute& a, const transaction_id& id,
+PUNCH_EXPORT std::optional<endpoint> decode_xor_address(const attribute& a, const transaction_id& id,
                                            error_code& ec) noexcept;
 // MAPPED-ADDRESS layout without XOR (RFC 8489 §14.1), e.g. RESPONSE-ORIGIN / OTHER-ADDRESS.
-std::optional<endpoint> decode_address(const attribute& a, error_code& ec) noexcept;
+PUNCH_EXPORT std::optional<endpoint> decode_address(const attribute& a, error_code& ec) noexcept;
 // ERROR-CODE (RFC 8489 §14.8): class*100 + number, number 0..99, code 300..699, reason
 // phrase at most 763 bytes.
-struct error_value {
+struct PUNCH_EXPORT error_value {
   int code = 0;               // 300..699
   std::string_view reason;    // UTF-8 (not validated), points into the message
 };
-std::optional<error_value> decode_error_code(const attribute& a, error_code& ec) noexcept;
+PUNCH_EXPORT std::optional<error_value> decode_error_code(const attribute& a, error_code& ec) noexcept;
 // Exactly 4 / 8 bytes, network order (e.g. PRIORITY, ICE-CONTROLLING).
-std::optional<std::uint32_t> decode_u32(const attribute& a, error_code& ec) noexcept;
-std::optional<std::uint64_t> decode_u64(const attribute& a, error_code& ec) noexcept;
+PUNCH_EXPORT std::optional<std::uint32_t> decode_u32(const attribute& a, error_code& ec) noexcept;
+PUNCH_EXPORT std::optional<std::uint64_t> decode_u64(const attribute& a, error_code& ec) noexcept;
 // The value as text, whatever its size; the bytes are not checked for UTF-8.
-std::string_view decode_string(const attribute& a) noexcept;
+PUNCH_EXPORT std::string_view decode_string(const attribute& a) noexcept;
 // The same, rejecting USERNAME, REALM, NONCE and SOFTWARE values over 763 bytes
 // (RFC 8489 §14.3, §14.9, §14.10, §14.14).
-std::optional<std::string_view> decode_string(const attribute& a, error_code& ec) noexcept;
+PUNCH_EXPORT std::optional<std::string_view> decode_string(const attribute& a, error_code& ec) noexcept;
 
 // Builds a message into a caller-supplied buffer (max_message_size bytes is always enough
 // for punch's own messages). Attributes are written in call order, padding as zero bytes.
@@ -187,7 +189,7 @@ std::optional<std::string_view> decode_string(const attribute& a, error_code& ec
 //   bad_attribute_value  an argument cannot be encoded (error code outside 300..699, text
 //                        over the RFC 8489 limit, unspecified address family, method > 0xFFF)
 //   bad_fingerprint      an attribute added after finish_with_fingerprint()
-class builder {
+class PUNCH_EXPORT builder {
 public:
   builder(std::span<std::byte> buffer, message_class cls, std::uint16_t method,
           const transaction_id& id) noexcept;
@@ -247,10 +249,10 @@ private:
 
 // True if `m` carries a MESSAGE-INTEGRITY-SHA256 of 32 bytes that verifies with `key`
 // (constant-time comparison).
-bool check_message_integrity_sha256(const message& m, std::span<const std::byte> key) noexcept;
+PUNCH_EXPORT bool check_message_integrity_sha256(const message& m, std::span<const std::byte> key) noexcept;
 
 // CRC-32 based FINGERPRINT value over `bytes` (RFC 8489 §14.7), for tests and tools: the
 // CRC-32 of everything before the FINGERPRINT attribute, XOR 0x5354554E.
-std::uint32_t fingerprint_of(std::span<const std::byte> bytes) noexcept;
+PUNCH_EXPORT std::uint32_t fingerprint_of(std::span<const std::byte> bytes) noexcept;
 
 }  // namespace punch::stun

@@ -1,5 +1,5 @@
 // Text forms of identity keys: a public key's 43 characters, and the key file's lines.
-#include "identity_text.hpp"
+#include "identity/key_text.hpp"
 
 #include <sodium.h>
 

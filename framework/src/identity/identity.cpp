@@ -2,7 +2,7 @@
 // once, atomically, and never overwritten. The text format is in identity_text.hpp.
 #include "punch/identity.hpp"
 
-#include "identity_text.hpp"
+#include "identity/key_text.hpp"
 
 #include <sodium.h>
 

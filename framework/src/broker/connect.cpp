@@ -2,7 +2,7 @@
 // moment, send the target an Introduce with the requester's candidates, both carrying one
 // fresh token. Introduce is retransmitted until the target acknowledges it; retransmitted
 // Connects are answered from a small cache so that each Connect introduces once.
-#include "broker_impl.hpp"
+#include "broker/broker_state.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -16,7 +16,7 @@
 
 namespace punch {
 
-using namespace broker_detail;
+using namespace detail;
 
 std::span<const std::byte> broker::impl::on_connect(const request& r) {
   ++stats.connects;

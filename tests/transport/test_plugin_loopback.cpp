@@ -1,6 +1,6 @@
 // An external transport plugin in one file: "loopback", an in-memory network in which a
 // datagram sent to an endpoint arrives at the socket bound there (or nowhere, as with UDP).
-// registry_test loads it by path; docs/transports.md quotes it as the worked example.
+// transport_registry_test loads it by path; docs/transports.md quotes it as the worked example.
 #include "punch/plugin.hpp"
 
 #include <boost/asio/append.hpp>
@@ -13,7 +13,7 @@
 #include <memory>
 #include <vector>
 
-// registry_test also builds this file claiming another plugin ABI or Boost, to be rejected.
+// transport_registry_test also builds this file claiming another plugin ABI or Boost, to be rejected.
 #ifndef TEST_PLUGIN_ABI
 #define TEST_PLUGIN_ABI PUNCH_PLUGIN_ABI_VERSION
 #endif

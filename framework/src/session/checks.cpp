@@ -1,6 +1,6 @@
 // Hole punching: checks to every candidate pair at once on a short schedule, answers to the
 // other side's checks, peer-reflexive candidates, and nomination by the controlling side.
-#include "session_state.hpp"
+#include "session/session_state.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -1,5 +1,5 @@
 // Tests of the transport registry in-process: add, make, duplicates, unknown names, and the
-// messages that name the transport. Loading plugins by path is in registry_plugin_test.cpp.
+// messages that name the transport. Loading plugins by path is in transport_registry_plugin_test.cpp.
 #include "punch/transport_registry.hpp"
 
 #include <boost/asio/io_context.hpp>

@@ -18,12 +18,12 @@
 
 namespace punch::detail {
 
-class signal {
+class one_shot_event {
 public:
   using clock = std::chrono::steady_clock;
-  explicit signal(const boost::asio::any_io_executor& ex) : ex_(ex) {}
-  signal(const signal&) = delete;
-  signal& operator=(const signal&) = delete;
+  explicit one_shot_event(const boost::asio::any_io_executor& ex) : ex_(ex) {}
+  one_shot_event(const one_shot_event&) = delete;
+  one_shot_event& operator=(const one_shot_event&) = delete;
 
   void fire() {
     fired_ = true;
@@ -41,7 +41,7 @@ public:
     waiter self{asio::steady_timer(ex_), waiters_};
     waiters_ = &self;
     struct unlink {
-      signal& s;
+      one_shot_event& s;
       waiter& w;
       ~unlink() {
         for (waiter** p = &s.waiters_; *p; p = &(*p)->next)

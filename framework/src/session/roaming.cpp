@@ -3,7 +3,7 @@
 // re-introduce the two peers (Connect with RESUME), the other side does too after
 // resume_delay; both punch again with the fresh introduction, and the connection takes the
 // pair that answers, keeping its keys, its counters and its tag.
-#include "session_state.hpp"
+#include "session/session_state.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

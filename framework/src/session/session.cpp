@@ -1,6 +1,6 @@
 // The peer session: broker transactions (register, lookup, connect), the keepalive, the
 // receive loop that demultiplexes the one socket, and accept().
-#include "session_state.hpp"
+#include "session/session_state.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -7,7 +7,7 @@
 // so a NONCE never passes for a credential nor the reverse.
 #pragma once
 
-#include "broker_nonce.hpp"
+#include "server/nonce.hpp"
 
 #include "punch/identity.hpp"
 
@@ -15,7 +15,7 @@
 #include <string_view>
 #include <tuple>
 
-namespace punch::broker_detail {
+namespace punch::detail {
 
 using refresh_credential = std::array<std::byte, wire::refresh_credential_size>;
 
@@ -82,4 +82,4 @@ private:
   std::array<unsigned char, crypto_shorthash_siphashx24_KEYBYTES> key_{};
 };
 
-}  // namespace punch::broker_detail
+}  // namespace punch::detail

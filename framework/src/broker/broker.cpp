@@ -2,7 +2,7 @@
 // answers to Binding (RFC 8489 and RFC 3489 clients) and Lookup. Register lives in
 // broker_register.cpp, Connect and Introduce in broker_connect.cpp; the wire rules are in
 // docs/protocol.md.
-#include "broker_impl.hpp"
+#include "broker/broker_state.hpp"
 
 #include "punch/identity.hpp"
 
@@ -21,7 +21,7 @@
 
 namespace punch {
 
-using namespace broker_detail;
+using namespace detail;
 
 namespace {
 

@@ -2,7 +2,7 @@
 // creation, refusal to overwrite, and one clear error per kind of bad file).
 #include "punch/identity.hpp"
 
-#include "identity_text.hpp"
+#include "identity/key_text.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -3,7 +3,7 @@
 // keyed hash, then an Ed25519 verification); its answer carries a REFRESH-CREDENTIAL, with
 // which the peer's keepalive refreshes the same registration from the same address for a
 // keyed hash alone.
-#include "broker_impl.hpp"
+#include "broker/broker_state.hpp"
 
 #include "punch/identity.hpp"
 
@@ -11,7 +11,7 @@
 
 namespace punch {
 
-using namespace broker_detail;
+using namespace detail;
 
 namespace {
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Standard STUN clients against punch-broker: coturn's turnutils_stunclient (RFC 5389) and the
 # stun-client package's `stun` (RFC 3489, no magic cookie) must each learn their own address.
-# Usage: stun_clients_test.sh PATH/TO/punch-broker
+# Usage: broker_stun_clients_test.sh PATH/TO/punch-broker
 set -euo pipefail
 source "$(dirname "$0")/broker_lib.sh"
 start_broker "$1"

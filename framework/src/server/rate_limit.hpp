@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace punch::broker_detail {
+namespace punch::detail {
 
 class rate_limiter {
 public:
@@ -77,4 +77,4 @@ private:
   std::array<unsigned char, crypto_shorthash_KEYBYTES> key_{};
 };
 
-}  // namespace punch::broker_detail
+}  // namespace punch::detail

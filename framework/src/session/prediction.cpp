@@ -9,7 +9,7 @@
 // hard side's address. A probe that hits one of those mappings reaches its socket (the
 // mapping admits the easy side), and opens the easy side's filter for that port, so the
 // socket's next check gets through too. docs/nat-traversal.md has the numbers.
-#include "session_state.hpp"
+#include "session/session_state.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

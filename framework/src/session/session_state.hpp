@@ -7,8 +7,8 @@
 #include "punch/session.hpp"
 #include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
-#include "replay_window.hpp"
-#include "signal.hpp"
+#include "session/replay_window.hpp"
+#include "session/one_shot_event.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -51,7 +51,7 @@ peer_info read_peer(const stun::message& m, std::string_view fallback_id);
 // A broker request waiting for its response.
 struct transaction {
   transaction(const asio::any_io_executor& ex, const endpoint& server) : done(ex), to(server) {}
-  detail::signal done;
+  detail::one_shot_event done;
   endpoint to;  // the broker or the relay: only it may answer
   std::vector<std::byte> response;
 };
@@ -97,12 +97,12 @@ struct punch_attempt : std::enable_shared_from_this<punch_attempt> {
   std::uint64_t tiebreaker = 0;
   std::vector<remote_candidate> remotes;
   clock::time_point started;
-  detail::signal done;       // a pair answered (or was nominated to us)
-  detail::signal nominated;  // controlling: the nomination was answered
+  detail::one_shot_event done;       // a pair answered (or was nominated to us)
+  detail::one_shot_event nominated;  // controlling: the nomination was answered
   // An IPv4 pair answered first: for a moment an IPv6 pair that answers takes its place
   // (RFC 8305's preference, without its head start: both families are checked at once).
   bool waiting_for_ipv6 = false;
-  detail::signal ipv6_answered;
+  detail::one_shot_event ipv6_answered;
   std::chrono::nanoseconds selected_rtt{0};  // the round trip of the check that answered first
   std::optional<remote_candidate> selected;
   std::vector<stun::transaction_id> checks;  // outstanding check ids, erased at the end
@@ -193,7 +193,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
 
   // accept(): connections punched after an introduction, waiting to be taken.
   std::deque<std::shared_ptr<connection_state>> backlog;
-  detail::signal accept_ready;
+  detail::one_shot_event accept_ready;
 
   std::array<std::byte, 2048> rx_buffer{};
   endpoint rx_from;
@@ -291,7 +291,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
   asio::awaitable<void> relocate();
   struct relocation {
     explicit relocation(const asio::any_io_executor& ex) : done(ex) {}
-    detail::signal done;
+    detail::one_shot_event done;
     clock::time_point finished;
   };
   std::shared_ptr<relocation> last_relocation;
@@ -373,8 +373,8 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   std::vector<std::vector<std::byte>> spare;  // recycled buffers: no allocation once warm
   std::optional<asio::mutable_buffer> waiting;  // receive() parked with this buffer
   std::size_t delivered = 0;
-  detail::signal readable;
-  detail::signal close_acked;
+  detail::one_shot_event readable;
+  detail::one_shot_event close_acked;
   asio::steady_timer ticker;  // keepalive and idle detection
   std::array<std::byte, wire::frame_overhead + connection::max_payload()> tx_buffer{};
   bool tx_busy = false;

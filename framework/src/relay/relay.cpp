@@ -3,8 +3,8 @@
 // The NONCE and the per-address ALLOCATE rate limit are the broker's, reused as they are.
 #include "punch/relay.hpp"
 
-#include "broker_nonce.hpp"
-#include "broker_rate_limit.hpp"
+#include "server/nonce.hpp"
+#include "server/rate_limit.hpp"
 
 #include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
@@ -141,8 +141,8 @@ struct relay::impl {
   datagram_socket& socket;
   relay_options options;
   relay_stats stats;
-  broker_detail::nonce_issuer nonces;
-  broker_detail::rate_limiter limiter;
+  detail::nonce_issuer nonces;
+  detail::rate_limiter limiter;
   std::function<void(const relay_event&)> on_event;
   std::span<std::byte> out;  // the answer buffer of the datagram being handled
   // Both bounded by max_allocations (by_source: two entries per allocation at most); nodes

@@ -3,9 +3,9 @@
 // are in docs/protocol.md.
 #pragma once
 
-#include "broker_nonce.hpp"
-#include "broker_rate_limit.hpp"
-#include "broker_refresh.hpp"
+#include "server/nonce.hpp"
+#include "server/rate_limit.hpp"
+#include "broker/refresh.hpp"
 
 #include "punch/broker.hpp"
 #include "punch/wire/protocol.hpp"
@@ -24,7 +24,7 @@
 #include <vector>
 
 namespace punch {
-namespace broker_detail {
+namespace detail {
 
 using clock = std::chrono::steady_clock;
 
@@ -90,11 +90,11 @@ struct request {
   clock::time_point now;
 };
 
-}  // namespace broker_detail
+}  // namespace detail
 
 struct broker::impl {
-  using request = broker_detail::request;
-  using clock = broker_detail::clock;
+  using request = detail::request;
+  using clock = detail::clock;
 
   impl(datagram_socket& s, registry& r, broker_options o);
 
@@ -163,7 +163,7 @@ struct broker::impl {
   void on_introduce_answer(const stun::message& m, const endpoint& from, bool forwarded = false);
   // Posts an Introduce answer this broker did not ask for to every sibling.
   void forward_introduce_answer(const stun::message& m, const endpoint& from);
-  asio::awaitable<void> run_introduction(std::shared_ptr<broker_detail::introduction> in);
+  asio::awaitable<void> run_introduction(std::shared_ptr<detail::introduction> in);
   void stop_introductions();
 
   void emit(const broker_event& e) {
@@ -181,9 +181,9 @@ struct broker::impl {
   registry& reg;
   broker_options options;
   broker_stats stats;
-  broker_detail::nonce_issuer nonces;
-  broker_detail::refresh_issuer credentials;
-  broker_detail::rate_limiter limiter;
+  detail::nonce_issuer nonces;
+  detail::refresh_issuer credentials;
+  detail::rate_limiter limiter;
   std::function<void(const broker_event&)> on_event;
   bool v6_socket = false;
   std::string local;  // the socket's endpoint, for error messages
@@ -195,10 +195,10 @@ struct broker::impl {
   std::array<std::byte, stun::max_message_size> covered{};  // what a Register's SIGNATURE signs
 
   // A ring of recent Connect answers (options.connect_cache_size) and its index by transaction.
-  std::vector<broker_detail::connect_record> connects;
+  std::vector<detail::connect_record> connects;
   std::map<stun::transaction_id, std::size_t> connect_index;
   std::size_t next_connect = 0;
-  std::map<stun::transaction_id, std::shared_ptr<broker_detail::introduction>> introductions;
+  std::map<stun::transaction_id, std::shared_ptr<detail::introduction>> introductions;
   std::vector<broker_event> expired;  // collected during registry::expire, emitted after
   std::vector<broker*> siblings;      // brokers sharing the port on other threads
 };

@@ -1,4 +1,4 @@
-// The broker's NONCE (private header; docs/protocol.md, "NONCE"): 4 bytes of issue time and
+// The NONCE of the broker and the relay (server module; docs/protocol.md, "NONCE"): 4 bytes of issue time and
 // a 16-byte keyed BLAKE2b over that time and the requester's address and port. Stateless,
 // like WireGuard's cookies: a NONCE proves that its holder receives what the broker sends to
 // that address, and the broker keeps nothing per NONCE, so a spoofed source allocates nothing.
@@ -16,7 +16,7 @@
 #include <optional>
 #include <span>
 
-namespace punch::broker_detail {
+namespace punch::detail {
 
 using nonce = std::array<std::byte, wire::nonce_size>;
 
@@ -74,27 +74,13 @@ public:
   nonce_issuer& operator=(const nonce_issuer&) = delete;
 
   // A NONCE for `source` (unmapped: IPv4 as IPv4), issued at `now`.
-  nonce issue(const endpoint& source, clock::time_point now) const noexcept {
-    nonce n;
-    const std::uint32_t t = seconds_of(now);
-    for (int i = 0; i < 4; ++i) n[static_cast<std::size_t>(i)] = std::byte(t >> (24 - 8 * i));
-    mac(t, source, std::span<std::byte, mac_size>(n.data() + 4, mac_size));
-    return n;
-  }
+  nonce issue(const endpoint& source, clock::time_point now) const noexcept;
 
   // The issue time of `value` if it is a NONCE this broker (or one sharing its secret) issued
   // for `source` at most `lifetime` before `now`. The age is checked first: it is public, and
   // cheaper.
   std::optional<std::uint32_t> valid(std::span<const std::byte> value, const endpoint& source,
-                                     clock::time_point now, std::chrono::seconds lifetime) const noexcept {
-    if (value.size() != wire::nonce_size) return std::nullopt;
-    const std::uint32_t issued = issue_time_of(value);
-    if (!fresh(issued, now, lifetime)) return std::nullopt;
-    std::array<std::byte, mac_size> expected;
-    mac(issued, source, expected);
-    if (sodium_memcmp(expected.data(), value.data() + 4, mac_size) != 0) return std::nullopt;
-    return issued;
-  }
+                                     clock::time_point now, std::chrono::seconds lifetime) const noexcept;
 
   // True if issue time `a` is before `b` (modulo 2^32 seconds).
   static bool before(std::uint32_t a, std::uint32_t b) noexcept {
@@ -106,15 +92,9 @@ private:
 
   // BLAKE2b-128 keyed with the secret over time (4) ‖ family (1: 4 or 6) ‖ address (4 or
   // 16) ‖ port (2), all big-endian.
-  void mac(std::uint32_t t, const endpoint& source, std::span<std::byte, mac_size> out) const noexcept {
-    std::array<unsigned char, 4 + max_endpoint_bytes> in{};
-    std::size_t n = put_u32(in, 0, t);
-    n = put_endpoint(in, n, source);
-    crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(), n,
-                       reinterpret_cast<const unsigned char*>(secret_.data()), secret_.size());
-  }
+  void mac(std::uint32_t t, const endpoint& source, std::span<std::byte, mac_size> out) const noexcept;
 
   broker_secret secret_;
 };
 
-}  // namespace punch::broker_detail
+}  // namespace punch::detail

@@ -1,2 +1,0 @@
-// The one translation unit that compiles asio (BOOST_ASIO_SEPARATE_COMPILATION).
-#include <boost/asio/impl/src.hpp>
