@@ -51,7 +51,7 @@ asio::awaitable<void> chat_with(punch::session& s, std::optional<std::string> ot
   // Whichever ends first (the other side closes, or our input ends) ends the chat; `||`
   // cancels the other one.
   co_await (chat::print_messages(c, std::cout) || send_lines(c));
-  // Tells the other side, whose receive() ends with connection_closed. Does nothing if the
+  // Tells the other side, whose receive() ends with asio::error::eof. Does nothing if the
   // other side closed first.
   co_await c.close();
 }

@@ -9,7 +9,9 @@
 
 #include "punch/session.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -71,19 +73,17 @@ inline asio::awaitable<void> say(punch::connection c, std::string_view text) {
 
 // [receive]
 // Prints every message until the conversation ends: the other side closed it
-// (errc::connection_closed) or fell silent for the idle timeout (errc::timeout).
+// (asio::error::eof) or fell silent for the idle timeout (errc::timeout). as_tuple hands
+// receive's error_code back instead of throwing it: an ending is a result, not an exception.
 inline asio::awaitable<void> print_messages(punch::connection c, std::ostream& out) {
   std::array<char, punch::connection::max_payload()> buffer;
   for (;;) {
-    std::size_t n = 0;
-    try {
-      n = co_await c.receive(asio::buffer(buffer));
-    } catch (const punch::system_error& e) {
-      if (e.code() != punch::errc::connection_closed && e.code() != punch::errc::timeout)
-        throw;
-      out << "-- " << c.peer() << ": " << e.code().message() << "\n";
+    auto [ec, n] = co_await c.receive(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::eof || ec == punch::errc::timeout) {
+      out << "-- " << c.peer() << ": " << ec.message() << "\n";
       co_return;
     }
+    if (ec) throw punch::system_error{ec, "receiving from " + c.peer()};
     out << c.peer() << ": " << std::string_view{buffer.data(), n} << std::endl;
   }
 }

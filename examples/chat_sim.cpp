@@ -109,7 +109,7 @@ int main() {
   ctx.run_for(std::chrono::seconds{60});
 
   std::cout << "--- alice\n" << alice_out.str() << "--- bob\n" << bob_out.str();
-  const std::string closed = make_error_code(punch::errc::connection_closed).message();
+  const std::string closed = boost::asio::error::make_error_code(boost::asio::error::eof).message();
   const bool ok = finished && contains(alice_out.str(), "connected to bob at 198.51.100.2:") &&
                   contains(alice_out.str(), "bob: hello alice\n") &&
                   contains(bob_out.str(), "connected to alice at 198.51.100.1:") &&

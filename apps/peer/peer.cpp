@@ -194,7 +194,7 @@ asio::awaitable<connection> get_connected(session& s, const peer_options& o,
 }
 
 // Each stdin line is one datagram; end of input closes the connection (the other side's
-// receive then ends with errc::connection_closed).
+// receive then ends with asio::error::eof).
 asio::awaitable<close_reason> send_lines(connection c, line_reader& lines) {
   while (auto line = co_await lines.next()) co_await c.send(asio::buffer(*line));
   co_await c.close();
@@ -205,14 +205,10 @@ asio::awaitable<close_reason> send_lines(connection c, line_reader& lines) {
 asio::awaitable<close_reason> print_datagrams(connection c) {
   std::vector<char> buffer(connection::max_payload());
   for (;;) {
-    std::size_t n = 0;
-    try {
-      n = co_await c.receive(asio::buffer(buffer));
-    } catch (const system_error& e) {
-      // The other side's close() is the normal end, not a failure.
-      if (e.code() == errc::connection_closed) co_return close_reason::remote;
-      throw;
-    }
+    auto [ec, n] = co_await c.receive(asio::buffer(buffer), asio::as_tuple(use_awaitable));
+    // The other side's close() is the normal end, not a failure.
+    if (ec == asio::error::eof) co_return close_reason::remote;
+    if (ec) throw system_error{ec, "receiving from \"" + c.peer() + "\""};
     std::fwrite(buffer.data(), 1, n, stdout);
     std::fputc('\n', stdout);
     std::fflush(stdout);

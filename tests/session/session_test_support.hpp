@@ -4,7 +4,9 @@
 
 #include "punch/connection.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 
 #include <array>
@@ -39,12 +41,8 @@ inline boost::asio::awaitable<void> send_text(connection& c, std::string_view s)
 // How the next receive on `c` ends: an error code, or none when a datagram came.
 inline boost::asio::awaitable<error_code> receive_ends_with(connection& c) {
   std::array<char, 1500> buf;
-  try {
-    co_await c.receive(boost::asio::buffer(buf));
-  } catch (const system_error& e) {
-    co_return e.code();
-  }
-  co_return error_code{};
+  auto [ec, n] = co_await c.receive(boost::asio::buffer(buf), boost::asio::as_tuple(boost::asio::use_awaitable));
+  co_return ec;
 }
 
 inline boost::asio::awaitable<std::string> receive_text(connection& c) {

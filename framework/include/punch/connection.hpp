@@ -1,8 +1,10 @@
-// A direct datagram connection to another peer, found by hole punching.
+// A direct datagram connection to another peer, found by hole punching. Its operations take
+// any completion token, error_code first (punch/async.hpp).
 #pragma once
 
 #include "punch/export.hpp"
 
+#include "punch/async.hpp"
 #include "punch/identity.hpp"
 #include "punch/transport.hpp"
 
@@ -33,13 +35,42 @@ public:
   connection() = default;
   explicit connection(std::shared_ptr<connection_state> s) : state_(std::move(s)) {}
 
-  // Sends one datagram (at most max_payload() bytes).
-  asio::awaitable<void> send(asio::const_buffer data);
-  // Receives one datagram; errc::connection_closed once the peer closed the connection,
-  // errc::timeout when nothing was heard for the idle timeout.
-  asio::awaitable<std::size_t> receive(asio::mutable_buffer data);
-  // Tells the other side (retransmitted until acknowledged or 1 s passed) and closes.
-  asio::awaitable<void> close();
+  // How a connection ends, as its operations report it:
+  //   asio::error::eof          receive: the peer closed it (its close(), its session's
+  //                             close or end); what it sent before is received first
+  //   errc::connection_closed   send: the peer closed it (as above)
+  //   errc::timeout             nothing was heard from the peer for connection_idle_timeout
+  //   errc::closed_locally      this side's close() (or the accept backlog was full)
+  //   errc::session_closed      this side's session was closed
+  //   errc::empty_connection    a default-constructed handle
+
+  // Sends one datagram (at most max_payload() bytes); completes with void(error_code).
+  // The ends above (not eof), errc::payload_too_large, or the transport's error (the
+  // datagram was not sent: errc::socket_closed, a system error). `data` must stay valid
+  // until the operation completes.
+  template <asio::completion_token_for<completion_signature<void>> Token = asio::use_awaitable_t<>>
+  auto send(asio::const_buffer data, Token&& token = {}) {
+    return detail::initiate<void>(
+        std::forward<Token>(token), [c = state_, data](error_code* ec) { return send_(c, data, ec); },
+        [c = state_, data](completion_handler<void> h) { async_send_(c, data, std::move(h)); });
+  }
+  // Receives one datagram; completes with its size (a longer one is truncated to the buffer).
+  // The ends above (eof, not connection_closed) or asio::error::operation_aborted (cancelled).
+  // `data` must stay valid until the operation completes.
+  template <asio::completion_token_for<completion_signature<std::size_t>> Token = asio::use_awaitable_t<>>
+  auto receive(asio::mutable_buffer data, Token&& token = {}) {
+    return detail::initiate<std::size_t>(
+        std::forward<Token>(token), [c = state_, data](error_code* ec) { return receive_(c, data, ec); },
+        [c = state_, data](completion_handler<std::size_t> h) { async_receive_(c, data, std::move(h)); });
+  }
+  // Tells the other side (retransmitted until acknowledged or 1 s passed) and closes;
+  // completes with void(error_code), the code always empty: a closed connection stays closed.
+  template <asio::completion_token_for<completion_signature<void>> Token = asio::use_awaitable_t<>>
+  auto close(Token&& token = {}) {
+    return detail::initiate<void>(
+        std::forward<Token>(token), [c = state_](error_code* ec) { return close_(c, ec); },
+        [c = state_](completion_handler<void> h) { async_close_(c, std::move(h)); });
+  }
 
   const std::string& peer() const;
   // The identity key the peer proved it holds in the connection's handshake.
@@ -54,6 +85,18 @@ public:
   explicit operator bool() const noexcept { return static_cast<bool>(state_); }
 
 private:
+  // The operations' coroutines (connection.cpp), on the state the handle held when the
+  // operation started: each stores its failure in *ec, or throws it with its message when ec
+  // is null; the async_ forms run them for any other token.
+  static asio::awaitable<void> send_(std::shared_ptr<connection_state> c, asio::const_buffer data, error_code* ec);
+  static void async_send_(std::shared_ptr<connection_state> c, asio::const_buffer data, completion_handler<void> handler);
+  static asio::awaitable<std::size_t> receive_(std::shared_ptr<connection_state> c, asio::mutable_buffer data,
+                                               error_code* ec);
+  static void async_receive_(std::shared_ptr<connection_state> c, asio::mutable_buffer data,
+                             completion_handler<std::size_t> handler);
+  static asio::awaitable<void> close_(std::shared_ptr<connection_state> c, error_code* ec);
+  static void async_close_(std::shared_ptr<connection_state> c, completion_handler<void> handler);
+
   std::shared_ptr<connection_state> state_;
 };
 

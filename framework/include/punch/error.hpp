@@ -39,25 +39,32 @@ enum class errc {
   bad_attribute_value,         // a known attribute has a malformed value
   missing_attribute,           // a required attribute is absent
   unknown_required_attribute,  // comprehension-required attribute we do not understand
-  message_too_large,           // the encoder's buffer is too small for the message
+  message_too_large,           // the STUN encoder's buffer is too small for the message
   integrity_check_failed,      // MESSAGE-INTEGRITY-SHA256 does not verify
 
   // broker and sessions
   broker_unreachable = 200,    // no answer from the broker before the deadline
   peer_not_found,              // the broker has no registration for that id
   punch_timeout,               // no candidate pair answered before the deadline
-  connection_closed,           // the remote peer closed the connection
+  connection_closed,           // the remote peer closed the connection (receive gives asio::error::eof)
   invalid_peer_id,             // empty, too long, or bad characters
   registry_full,               // the broker cannot hold another registration
   not_registered,              // the operation needs register_self() first
   timeout,                     // a deadline passed
   bad_response,                // the broker answered with something unexpected
-  rejected,                    // the broker answered with an error we do not know
+  rejected,                    // the broker or relay answered with an error code we do not know
   id_taken,                    // the id is registered by someone else
   rate_limited,                // the broker refuses: too many requests
-  authentication_failed,       // the broker did not accept our signature, or a peer's did not verify
+  authentication_failed,       // the broker or relay did not accept our signature or credential
   key_mismatch,                // the peer's identity key is not the one expected
   bad_key_file,                // an identity key file is unreadable, malformed or not private
+  // Split out of the codes above, which each had two meanings (issue 14):
+  session_closed,              // the session was closed (session::close or its destruction); was connection_closed
+  closed_locally,              // this side closed the connection (connection::close); was connection_closed
+  empty_connection,            // a default-constructed connection handle: it refers to no connection
+  payload_too_large,           // a datagram longer than connection::max_payload(); was message_too_large
+  crypto_init_failed,          // libsodium failed to initialise; was rejected
+  handshake_failed,            // the peer's handshake gave no usable key; was authentication_failed
 };
 
 PUNCH_EXPORT const boost::system::error_category& category() noexcept;

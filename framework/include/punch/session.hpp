@@ -1,4 +1,4 @@
-// A peer's session with a broker: register, look up, connect and accept as awaitable steps.
+// A peer's session with a broker: register, look up, connect and accept as asynchronous steps.
 //
 //   punch::session s{transport, {.broker = broker_ep, .id = "alice"}};
 //   co_await s.register_self();
@@ -6,13 +6,16 @@
 //
 // One socket carries the broker traffic and every peer path, because the NAT mapping that
 // the broker saw is the one the other peer must hit; only port prediction behind a hard NAT
-// opens more (session_options::prediction). Errors are punch::errc values thrown as
-// punch::system_error whose message names the peer and the broker; cancellation is asio's
-// (race a step with a timer using awaitable_operators `||`).
+// opens more (session_options::prediction). Every step takes any completion token, error_code
+// first (punch/async.hpp): co_await throws punch::system_error whose message names the peer
+// and the broker, asio::as_tuple(asio::use_awaitable) returns the code, callbacks and
+// asio::deferred work too. Cancellation is asio's (race a step with a timer using
+// awaitable_operators `||`): the step ends with asio::error::operation_aborted.
 #pragma once
 
 #include "punch/export.hpp"
 
+#include "punch/async.hpp"
 #include "punch/connection.hpp"
 #include "punch/identity.hpp"
 #include "punch/transport.hpp"
@@ -183,6 +186,8 @@ struct PUNCH_EXPORT session_stats {
   std::uint64_t path_validations = 0;
 };
 
+struct session_state;
+
 class PUNCH_EXPORT session {
 public:
   // Opens the session's socket on `t` at options.local (throws system_error on failure).
@@ -191,24 +196,71 @@ public:
   session(const session&) = delete;
   session& operator=(const session&) = delete;
 
+  // Every step below may also end with asio::error::operation_aborted (cancelled through the
+  // token's cancellation slot) and errc::session_closed (close() was called meanwhile). The
+  // session must outlive the step.
+
   // Registers our id at the broker and starts the keepalive that refreshes the
-  // registration and the NAT mapping. errc::broker_unreachable, errc::invalid_peer_id,
-  // errc::id_taken, errc::registry_full.
-  asio::awaitable<registration_info> register_self();
-  asio::awaitable<registration_info> register_self(std::chrono::milliseconds timeout);
+  // registration and the NAT mapping; completes with registration_info. Deadline: `timeout`
+  // (default: options.request_timeout). errc::invalid_peer_id (our id), errc::broker_unreachable,
+  // errc::id_taken (another key holds the id), errc::registry_full, errc::rate_limited,
+  // errc::authentication_failed (the broker refused our signature), errc::bad_response,
+  // errc::rejected (an error answer we do not know).
+  template <asio::completion_token_for<completion_signature<registration_info>> Token = asio::use_awaitable_t<>>
+  auto register_self(Token&& token = {}) {
+    return register_self(options().request_timeout, std::forward<Token>(token));
+  }
+  template <asio::completion_token_for<completion_signature<registration_info>> Token = asio::use_awaitable_t<>>
+  auto register_self(std::chrono::milliseconds timeout, Token&& token = {}) {
+    return detail::initiate<registration_info>(
+        std::forward<Token>(token), [s = state_, timeout](error_code* ec) { return register_self_(s, timeout, ec); },
+        [s = state_, timeout](completion_handler<registration_info> h) { async_register_self_(s, timeout, std::move(h)); });
+  }
 
-  // A peer's candidates. errc::peer_not_found, errc::broker_unreachable.
-  asio::awaitable<peer_info> lookup(std::string_view id);
+  // A peer's candidates; completes with peer_info. errc::invalid_peer_id, errc::peer_not_found,
+  // errc::not_registered (the broker does not know us), errc::broker_unreachable,
+  // errc::rate_limited, errc::bad_response, errc::rejected.
+  template <asio::completion_token_for<completion_signature<peer_info>> Token = asio::use_awaitable_t<>>
+  auto lookup(std::string_view id, Token&& token = {}) {
+    return detail::initiate<peer_info>(
+        std::forward<Token>(token), [s = state_, id = std::string(id)](error_code* ec) { return lookup_(s, id, ec); },
+        [s = state_, id = std::string(id)](completion_handler<peer_info> h) { async_lookup_(s, id, std::move(h)); });
+  }
 
-  // Asks the broker to introduce us to `id` and punches; returns the direct connection.
-  // errc::peer_not_found, errc::punch_timeout, errc::broker_unreachable.
-  asio::awaitable<connection> connect(std::string_view id);
-  asio::awaitable<connection> connect(std::string_view id, std::chrono::milliseconds timeout);
-  // errc::key_mismatch when the broker reports another key than options.expected_key.
-  asio::awaitable<connection> connect(std::string_view id, connect_options options);
+  // Asks the broker to introduce us to `id` and punches; completes with the direct connection.
+  // Deadline: options.timeout, or `timeout` (default: request_timeout + punch_timeout).
+  // errc::invalid_peer_id, errc::not_registered (register_self() first, or the broker forgot
+  // us and registering again failed), errc::peer_not_found, errc::broker_unreachable,
+  // errc::rate_limited, errc::bad_response, errc::rejected, errc::key_mismatch (the broker
+  // reports another key than options.expected_key), errc::punch_timeout (no pair answered),
+  // errc::handshake_failed (the peer's ephemeral key was unusable); while registering again:
+  // errc::id_taken, errc::registry_full, errc::authentication_failed.
+  template <asio::completion_token_for<completion_signature<connection>> Token = asio::use_awaitable_t<>>
+  auto connect(std::string_view id, Token&& token = {}) {
+    return connect(id, connect_options{}, std::forward<Token>(token));
+  }
+  template <asio::completion_token_for<completion_signature<connection>> Token = asio::use_awaitable_t<>>
+  auto connect(std::string_view id, std::chrono::milliseconds timeout, Token&& token = {}) {
+    return connect(id, connect_options{.timeout = timeout, .expected_key = {}}, std::forward<Token>(token));
+  }
+  template <asio::completion_token_for<completion_signature<connection>> Token = asio::use_awaitable_t<>>
+  auto connect(std::string_view id, connect_options options, Token&& token = {}) {
+    return detail::initiate<connection>(
+        std::forward<Token>(token),
+        [s = state_, id = std::string(id), options](error_code* ec) { return connect_(s, id, options, ec); },
+        [s = state_, id = std::string(id), options](completion_handler<connection> h) {
+          async_connect_(s, id, options, std::move(h));
+        });
+  }
 
-  // Waits for an introduction and punches back; returns the direct connection.
-  asio::awaitable<connection> accept();
+  // Waits for an introduction and punches back; completes with the direct connection.
+  // Only the two codes every step may give.
+  template <asio::completion_token_for<completion_signature<connection>> Token = asio::use_awaitable_t<>>
+  auto accept(Token&& token = {}) {
+    return detail::initiate<connection>(
+        std::forward<Token>(token), [s = state_](error_code* ec) { return accept_(s, ec); },
+        [s = state_](completion_handler<connection> h) { async_accept_(s, std::move(h)); });
+  }
 
   void on_event(std::function<void(const session_event&)> handler);
   endpoint local_endpoint() const;
@@ -219,7 +271,23 @@ public:
   void close();
 
 private:
-  std::shared_ptr<struct session_state> state_;
+  // The steps' coroutines (session.cpp), on the state the session had when the step started:
+  // each stores its failure in *ec, or throws it with its message when ec is null; the
+  // async_ forms run them for any other token.
+  using state_ptr = std::shared_ptr<session_state>;
+  static asio::awaitable<registration_info> register_self_(state_ptr s, std::chrono::milliseconds timeout,
+                                                           error_code* ec);
+  static void async_register_self_(state_ptr s, std::chrono::milliseconds timeout,
+                                   completion_handler<registration_info> handler);
+  static asio::awaitable<peer_info> lookup_(state_ptr s, std::string id, error_code* ec);
+  static void async_lookup_(state_ptr s, std::string id, completion_handler<peer_info> handler);
+  static asio::awaitable<connection> connect_(state_ptr s, std::string id, connect_options options, error_code* ec);
+  static void async_connect_(state_ptr s, std::string id, connect_options options,
+                             completion_handler<connection> handler);
+  static asio::awaitable<connection> accept_(state_ptr s, error_code* ec);
+  static void async_accept_(state_ptr s, completion_handler<connection> handler);
+
+  state_ptr state_;
 };
 
 }  // namespace punch

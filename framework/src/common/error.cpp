@@ -30,23 +30,29 @@ public:
       case errc::bad_attribute_value: return "malformed STUN attribute value";
       case errc::missing_attribute: return "required STUN attribute missing";
       case errc::unknown_required_attribute: return "unknown comprehension-required STUN attribute";
-      case errc::message_too_large: return "message does not fit the buffer";
+      case errc::message_too_large: return "STUN message does not fit the buffer";
       case errc::integrity_check_failed: return "message integrity check failed";
       case errc::broker_unreachable: return "broker unreachable";
       case errc::peer_not_found: return "peer not found";
       case errc::punch_timeout: return "hole punching timed out";
-      case errc::connection_closed: return "connection closed";
+      case errc::connection_closed: return "connection closed by the peer";
       case errc::invalid_peer_id: return "invalid peer id";
       case errc::registry_full: return "broker registry is full";
       case errc::not_registered: return "session is not registered";
       case errc::timeout: return "operation timed out";
       case errc::bad_response: return "unexpected response";
-      case errc::rejected: return "request rejected";
+      case errc::rejected: return "request rejected by the server";
       case errc::id_taken: return "peer id is already taken";
       case errc::rate_limited: return "rate limited";
-      case errc::authentication_failed: return "authentication failed";
+      case errc::authentication_failed: return "the server did not accept our signature";
       case errc::key_mismatch: return "the peer's key is not the expected one";
       case errc::bad_key_file: return "bad identity key file";
+      case errc::session_closed: return "session closed";
+      case errc::closed_locally: return "connection closed by this side";
+      case errc::empty_connection: return "connection handle refers to no connection";
+      case errc::payload_too_large: return "datagram exceeds the connection's maximum payload";
+      case errc::crypto_init_failed: return "libsodium failed to initialise";
+      case errc::handshake_failed: return "the peer's handshake gave no usable key";
     }
     return "unknown punch error " + std::to_string(ev);
   }

@@ -79,7 +79,7 @@ asio::awaitable<void> session_state::send_check(punch_attempt& a, remote_candida
                                               asio::as_tuple(asio::use_awaitable));
 }
 
-asio::awaitable<void> session_state::punch(std::shared_ptr<punch_attempt> a, clock::time_point deadline) {
+asio::awaitable<detail::outcome<void>> session_state::punch(std::shared_ptr<punch_attempt> a, clock::time_point deadline) {
   std::size_t round = 0;
   // One NAT hard, the other easy: plain punching fails against port-restricted filtering.
   const bool hard = nat == nat_mapping::endpoint_dependent;
@@ -115,25 +115,27 @@ asio::awaitable<void> session_state::punch(std::shared_ptr<punch_attempt> a, clo
       a->waiting_for_ipv6 = false;
     }
   } catch (...) {
+    // Cancelled (a timer or an event of ours threw operation_aborted): the attempt ends here.
     drop_attempt(*a);
     throw;
   }
   if (!a->selected) {
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - a->started);
     drop_attempt(*a);
-    if (closed) throw system_error(make_error_code(errc::connection_closed), "punching to \"" + a->peer + "\": session closed");
+    if (closed) co_return detail::fail(errc::session_closed, "punching to \"" + a->peer + "\": session closed");
     const auto ec = make_error_code(errc::punch_timeout);
     emit({.what = session_event::kind::punch_failed, .peer = a->peer, .elapsed = waited, .error = ec});
     std::ostringstream what;
     what << "hole punching to \"" << a->peer << "\" timed out after " << static_cast<double>(waited.count()) / 1000.0
          << " s (" << describe(*a) << ")";
-    throw system_error(ec, what.str());
+    co_return detail::fail(ec, what.str());
   }
+  co_return detail::outcome<void>{};
 }
 
-asio::awaitable<std::shared_ptr<connection_state>> session_state::run_punch(std::shared_ptr<punch_attempt> a,
-                                                                            clock::time_point deadline) {
-  co_await punch(a, deadline);
+asio::awaitable<detail::outcome<std::shared_ptr<connection_state>>> session_state::run_punch(
+    std::shared_ptr<punch_attempt> a, clock::time_point deadline) {
+  if (auto punched = co_await punch(a, deadline); !punched) co_return std::move(punched).error();
   co_return make_connection(*a);
 }
 

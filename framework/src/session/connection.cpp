@@ -2,8 +2,13 @@
 // keepalive, idle detection, and a close that the other side acknowledges.
 #include "session/connection_state.hpp"
 
+#include "session/complete.hpp"
+#include "session/fail.hpp"
+
+#include <boost/asio/append.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,8 +22,6 @@ namespace punch {
 namespace {
 constexpr int close_attempts = 10;
 constexpr std::chrono::milliseconds close_gap{100};
-
-[[noreturn]] void fail(error_code ec, const std::string& what) { throw system_error(ec, what); }
 }  // namespace
 
 const char* to_string(path_kind k) noexcept {
@@ -245,14 +248,27 @@ asio::awaitable<void> connection_state::tick_loop(std::weak_ptr<connection_state
 
 // ---- the public handle ----
 
-asio::awaitable<void> connection::send(asio::const_buffer data) {
-  auto c = state_;
-  if (!c) fail(make_error_code(errc::connection_closed), "send on an empty connection");
-  if (!c->open) fail(c->close_reason, "sending to \"" + c->peer + "\": " + c->close_text);
+namespace {
+using detail::deliver;
+using detail::fail;
+
+// The failure of an operation on a connection that has ended; receive() reads the peer's
+// close as the end of its data (asio::error::eof), send() as connection_closed.
+detail::failure ended(const connection_state& c, bool receiving) {
+  if (receiving && c.close_reason == errc::connection_closed) return fail(asio::error::eof, c.close_text);
+  return fail(c.close_reason, c.close_text);
+}
+
+detail::failure empty(const char* what) { return fail(errc::empty_connection, std::string(what) + " on an empty connection"); }
+}  // namespace
+
+asio::awaitable<void> connection::send_(std::shared_ptr<connection_state> c, asio::const_buffer data, error_code* ec) {
+  if (!c) co_return deliver(empty("send"), ec);
+  if (!c->open) co_return deliver(fail(c->close_reason, "sending to \"" + c->peer + "\": " + c->close_text), ec);
   if (data.size() > max_payload())
-    fail(make_error_code(errc::message_too_large),
-         "sending to \"" + c->peer + "\": " + std::to_string(data.size()) + " bytes exceed the maximum of " +
-             std::to_string(max_payload()));
+    co_return deliver(fail(errc::payload_too_large, "sending to \"" + c->peer + "\": " + std::to_string(data.size()) +
+                                                        " bytes exceed the maximum of " + std::to_string(max_payload())),
+                      ec);
   // One reusable buffer per connection; a concurrent send falls back to its own.
   std::vector<std::byte> fallback;
   std::span<std::byte> out(c->tx_buffer);
@@ -272,18 +288,18 @@ asio::awaitable<void> connection::send(asio::const_buffer data) {
   } guard{c.get(), own};
   const auto frame = c->seal(wire::frame_kind::data,
                             std::span<const std::byte>(static_cast<const std::byte*>(data.data()), data.size()), out);
-  auto [ec, n] = co_await c->out().async_send_to(asio::buffer(frame.data(), frame.size()), c->remote,
-                                                asio::as_tuple(asio::use_awaitable));
-  if (ec) fail(ec, "sending to \"" + c->peer + "\"");
+  auto [sent, n] = co_await c->out().async_send_to(asio::buffer(frame.data(), frame.size()), c->remote,
+                                                  asio::as_tuple(asio::use_awaitable));
+  if (sent) co_return deliver(fail(sent, "sending to \"" + c->peer + "\""), ec);
   const auto now = clock::now();
   // Sending into silence: the ticker looks at the path now, not at its next keepalive.
   if (now - c->path_heard >= c->session->options.path_probe_after && c->last_data_sent <= c->path_heard) c->ticker.cancel();
   c->last_sent = c->last_data_sent = now;
 }
 
-asio::awaitable<std::size_t> connection::receive(asio::mutable_buffer data) {
-  auto c = state_;
-  if (!c) fail(make_error_code(errc::connection_closed), "receive on an empty connection");
+asio::awaitable<std::size_t> connection::receive_(std::shared_ptr<connection_state> c, asio::mutable_buffer data,
+                                                  error_code* ec) {
+  if (!c) co_return deliver<std::size_t>(empty("receive"), ec);
   if (!c->inbound.empty()) {
     auto buf = std::move(c->inbound.front());
     c->inbound.pop_front();
@@ -292,7 +308,7 @@ asio::awaitable<std::size_t> connection::receive(asio::mutable_buffer data) {
     c->spare.push_back(std::move(buf));
     co_return n;
   }
-  if (!c->open) fail(c->close_reason, c->close_text);
+  if (!c->open) co_return deliver<std::size_t>(ended(*c, true), ec);
   c->waiting = data;
   c->delivered = 0;
   c->readable.reset();
@@ -302,17 +318,37 @@ asio::awaitable<std::size_t> connection::receive(asio::mutable_buffer data) {
   } guard{c.get()};
   co_await c->readable.wait_until(clock::time_point::max());
   if (!c->waiting) co_return c->delivered;  // on_frame filled our buffer
-  fail(c->close_reason, c->close_text);
+  co_return deliver<std::size_t>(ended(*c, true), ec);
 }
 
-asio::awaitable<void> connection::close() {
-  auto c = state_;
+asio::awaitable<void> connection::close_(std::shared_ptr<connection_state> c, error_code*) {
   if (!c || !c->open) co_return;
   for (int i = 0; i < close_attempts && c->open && !c->close_acked.fired() && !c->session->closed; ++i) {
     co_await c->send_control(wire::frame_kind::close);
     co_await c->close_acked.wait_until(clock::now() + close_gap);
   }
-  c->mark_closed(make_error_code(errc::connection_closed), "connection to \"" + c->peer + "\" closed", false);
+  c->mark_closed(make_error_code(errc::closed_locally), "connection to \"" + c->peer + "\" closed", false);
+}
+
+// A handle without a state has no session executor: the handler's own runs its completion.
+void connection::async_send_(std::shared_ptr<connection_state> c, asio::const_buffer data, completion_handler<void> h) {
+  if (!c) return asio::post(asio::append(std::move(h), make_error_code(errc::empty_connection)));
+  auto ex = c->session->ex;
+  detail::spawn_for<void>(ex, [c = std::move(c), data](error_code* ec) { return send_(c, data, ec); }, std::move(h));
+}
+
+void connection::async_receive_(std::shared_ptr<connection_state> c, asio::mutable_buffer data,
+                                completion_handler<std::size_t> h) {
+  if (!c) return asio::post(asio::append(std::move(h), make_error_code(errc::empty_connection), std::size_t{0}));
+  auto ex = c->session->ex;
+  detail::spawn_for<std::size_t>(ex, [c = std::move(c), data](error_code* ec) { return receive_(c, data, ec); },
+                                 std::move(h));
+}
+
+void connection::async_close_(std::shared_ptr<connection_state> c, completion_handler<void> h) {
+  if (!c) return asio::post(asio::append(std::move(h), error_code{}));
+  auto ex = c->session->ex;
+  detail::spawn_for<void>(ex, [c = std::move(c)](error_code* ec) { return close_(c, ec); }, std::move(h));
 }
 
 const std::string& connection::peer() const { return state_->peer; }

@@ -61,7 +61,7 @@ bool session_state::authentic(punch_attempt& a, const stun::message& m) {
   return true;
 }
 
-std::shared_ptr<connection_state> session_state::make_connection(punch_attempt& a) {
+detail::outcome<std::shared_ptr<connection_state>> session_state::make_connection(punch_attempt& a) {
   // The controlling side is crypto_kx's client: both sides then agree which key is whose.
   std::array<unsigned char, crypto_kx_SESSIONKEYBYTES> rx, tx;
   const auto* own_pk = reinterpret_cast<const unsigned char*>(a.ephemeral_public.data());
@@ -73,8 +73,7 @@ std::shared_ptr<connection_state> session_state::make_connection(punch_attempt& 
   sodium_memzero(a.ephemeral_secret.data(), a.ephemeral_secret.size());
   if (rc != 0) {
     drop_attempt(a);
-    throw system_error(make_error_code(errc::authentication_failed),
-                       "handshake with \"" + a.peer + "\": unusable ephemeral key");
+    return detail::fail(errc::handshake_failed, "handshake with \"" + a.peer + "\": unusable ephemeral key");
   }
   auto c = std::make_shared<connection_state>(shared_from_this(), a.shared_from_this());
   std::memcpy(c->rx_key.data(), rx.data(), rx.size());

@@ -16,7 +16,7 @@
 
 namespace punch {
 
-asio::awaitable<session_state::response> session_state::introduce_me(const std::string& target,
+asio::awaitable<detail::outcome<session_state::response>> session_state::introduce_me(const std::string& target,
                                                                      const std::array<std::byte, wire::resume_size>* resume,
                                                                      clock::time_point deadline, const std::string& what) {
   const auto build = [&](stun::builder& b) {
@@ -24,14 +24,13 @@ asio::awaitable<session_state::response> session_state::introduce_me(const std::
     b.add_string(wire::attr::target_id, target);
     if (resume) b.add(wire::attr::resume, *resume);
   };
-  try {
-    co_return co_await request(wire::method::connect, build, std::min(deadline, clock::now() + options.request_timeout), what);
-  } catch (const system_error& e) {
-    if (e.code() != errc::not_registered) throw;
-  }
+  auto r = co_await request(wire::method::connect, build, std::min(deadline, clock::now() + options.request_timeout), what);
+  if (r || r.error().code != errc::not_registered) co_return std::move(r);
   // The broker forgot us (it restarted, or our registration expired before the keepalive
   // refreshed it): register again once, then ask again.
-  registration = co_await do_register(std::min(deadline, clock::now() + options.request_timeout));
+  auto again = co_await do_register(std::min(deadline, clock::now() + options.request_timeout));
+  if (!again) co_return std::move(again).error();
+  registration = *again;
   emit({.what = session_event::kind::refreshed, .peer = options.id, .address = registration.reflexive});
   co_return co_await request(wire::method::connect, build, std::min(deadline, clock::now() + options.request_timeout), what);
 }
@@ -71,18 +70,16 @@ asio::awaitable<void> session_state::handle_introduce(const stun::message& m, co
 // The controlled side: punch back after an introduction and queue the connection for accept().
 asio::awaitable<void> session_state::accept_introduction(std::shared_ptr<punch_attempt> a) {
   auto self = shared_from_this();
-  try {
-    auto c = co_await run_punch(a, clock::now() + options.punch_timeout);
-    if (backlog.size() >= options.accept_backlog) {
-      c->send_farewell();
-      c->mark_closed(make_error_code(errc::connection_closed), "accept backlog full", false);
-      co_return;
-    }
-    backlog.push_back(std::move(c));
-    accept_ready.fire();
-  } catch (const system_error&) {
-    // punch_failed was emitted; accept() keeps waiting for the next introduction.
+  auto c = co_await run_punch(a, clock::now() + options.punch_timeout);
+  // Failed: punch_failed was emitted; accept() keeps waiting for the next introduction.
+  if (!c) co_return;
+  if (backlog.size() >= options.accept_backlog) {
+    (*c)->send_farewell();
+    (*c)->mark_closed(make_error_code(errc::closed_locally), "accept backlog full", false);
+    co_return;
   }
+  backlog.push_back(std::move(*c));
+  accept_ready.fire();
 }
 
 }  // namespace punch

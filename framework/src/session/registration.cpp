@@ -15,7 +15,7 @@ namespace punch {
 
 using detail::fail;
 
-asio::awaitable<registration_info> session_state::do_register(clock::time_point deadline, broker_link* over) {
+asio::awaitable<detail::outcome<registration_info>> session_state::do_register(clock::time_point deadline, broker_link* over) {
   broker_link& link = over ? *over : broker_main;
   auto& nonce = link.nonce;
   auto& refresh_credential = link.refresh_credential;
@@ -32,31 +32,32 @@ asio::awaitable<registration_info> session_state::do_register(clock::time_point 
   std::optional<response> answer;
   for (int attempt = 1; !answer;) {
     const bool signing = !refreshing && !nonce.empty();
-    try {
-      answer.emplace(co_await request(
-          wire::method::register_peer,
-          [&](stun::builder& b) {
-            b.add_string(wire::attr::peer_id, options.id);
-            b.add_u32(wire::attr::lifetime, static_cast<std::uint32_t>(options.lifetime.count()));
-            for (const auto& h : host_candidates) b.add_xor_address(wire::attr::host_candidate, h);
-            b.add(wire::attr::public_key, me.key());
-            if (nat != nat_mapping::unknown) b.add_u32(wire::attr::nat_mapping, static_cast<std::uint32_t>(nat));
-            if (refreshing) b.add(wire::attr::refresh_credential, refresh_credential);
-            if (signing) b.add(wire::attr::nonce, nonce);
-          },
-          deadline, what, signing, server));
-    } catch (const system_error& e) {
-      if (e.code() != errc::authentication_failed) throw;
-      // A refused refresh (the credential expired, our address changed, the broker restarted)
-      // comes with a fresh NONCE: sign over it at once.
-      if (refreshing) {
-        refreshing = false;
-        refresh_credential.clear();
-        continue;
-      }
-      // Once unsigned (no nonce yet) and once with a stale nonce may be refused; not more.
-      if (++attempt > 3 || nonce.empty()) throw;
+    auto r = co_await request(
+        wire::method::register_peer,
+        [&](stun::builder& b) {
+          b.add_string(wire::attr::peer_id, options.id);
+          b.add_u32(wire::attr::lifetime, static_cast<std::uint32_t>(options.lifetime.count()));
+          for (const auto& h : host_candidates) b.add_xor_address(wire::attr::host_candidate, h);
+          b.add(wire::attr::public_key, me.key());
+          if (nat != nat_mapping::unknown) b.add_u32(wire::attr::nat_mapping, static_cast<std::uint32_t>(nat));
+          if (refreshing) b.add(wire::attr::refresh_credential, refresh_credential);
+          if (signing) b.add(wire::attr::nonce, nonce);
+        },
+        deadline, what, signing, server);
+    if (r) {
+      answer.emplace(std::move(*r));
+      break;
     }
+    if (r.error().code != errc::authentication_failed) co_return std::move(r).error();
+    // A refused refresh (the credential expired, our address changed, the broker restarted)
+    // comes with a fresh NONCE: sign over it at once.
+    if (refreshing) {
+      refreshing = false;
+      refresh_credential.clear();
+      continue;
+    }
+    // Once unsigned (no nonce yet) and once with a stale nonce may be refused; not more.
+    if (++attempt > 3 || nonce.empty()) co_return std::move(r).error();
   }
   auto& r = *answer;
   // A signed Register's answer: the credential for the refreshes to come.
@@ -67,7 +68,7 @@ asio::awaitable<registration_info> session_state::do_register(clock::time_point 
   error_code ec;
   auto mapped = r.msg.find(stun::attr::xor_mapped_address);
   auto reflexive = mapped ? stun::decode_xor_address(*mapped, r.msg.id(), ec) : std::nullopt;
-  if (!reflexive) fail(errc::bad_response, what + ": broker's answer lacks XOR-MAPPED-ADDRESS");
+  if (!reflexive) co_return fail(errc::bad_response, what + ": broker's answer lacks XOR-MAPPED-ADDRESS");
   info.reflexive = *reflexive;
   if (auto lt = r.msg.find(wire::attr::lifetime))
     if (auto v = stun::decode_u32(*lt, ec)) info.lifetime = std::chrono::seconds(*v);
@@ -82,28 +83,23 @@ asio::awaitable<registration_info> session_state::do_register(clock::time_point 
 
 asio::awaitable<void> session_state::register_other_family(registration_info& info, clock::time_point deadline) {
   if (!broker_alt) co_return;
-  try {
-    info.reflexive_other = (co_await do_register(deadline, &*broker_alt)).reflexive;
-  } catch (const system_error&) {
-    // That family does not reach the broker (no route, a firewall): the other one stands.
-    info.reflexive_other.reset();
-  }
+  auto other = co_await do_register(deadline, &*broker_alt);
+  // Failed: that family does not reach the broker (no route, a firewall); the other one stands.
+  info.reflexive_other = other ? std::optional<endpoint>(other->reflexive) : std::nullopt;
 }
 
 asio::awaitable<void> session_state::discover_nat(const registration_info& info, clock::time_point deadline) {
   if (!other_address) co_return;
-  try {
-    auto r = co_await request(wire::method::binding, [](stun::builder&) {}, deadline,
-                              "measuring our NAT's mapping", false, *other_address);
-    error_code ec;
-    auto mapped = r.msg.find(stun::attr::xor_mapped_address);
-    auto seen = mapped ? stun::decode_xor_address(*mapped, r.msg.id(), ec) : std::nullopt;
-    if (!seen) co_return;
-    // The same external address toward another destination port: endpoint-independent.
-    nat = *seen == info.reflexive ? nat_mapping::endpoint_independent : nat_mapping::endpoint_dependent;
-  } catch (const system_error&) {
-    // No answer from the other port (filtered, or not served): the mapping stays unknown.
-  }
+  auto r = co_await request(wire::method::binding, [](stun::builder&) {}, deadline, "measuring our NAT's mapping",
+                            false, *other_address);
+  // No answer from the other port (filtered, or not served): the mapping stays unknown.
+  if (!r) co_return;
+  error_code ec;
+  auto mapped = r->msg.find(stun::attr::xor_mapped_address);
+  auto seen = mapped ? stun::decode_xor_address(*mapped, r->msg.id(), ec) : std::nullopt;
+  if (!seen) co_return;
+  // The same external address toward another destination port: endpoint-independent.
+  nat = *seen == info.reflexive ? nat_mapping::endpoint_independent : nat_mapping::endpoint_dependent;
 }
 
 // Refreshes the registration and, with it, the NAT mapping toward the broker. After a broker
@@ -114,20 +110,21 @@ asio::awaitable<void> session_state::keepalive_loop() {
     keepalive_timer.expires_after(options.keepalive);
     co_await keepalive_timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (closed) break;
-    try {
-      const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(options.request_timeout, options.keepalive);
-      auto info = co_await do_register(deadline);
-      co_await register_other_family(info, deadline);
-      const bool changed = info.reflexive != registration.reflexive || info.reflexive_other != registration.reflexive_other;
-      registration = info;
-      emit({.what = session_event::kind::refreshed, .peer = options.id, .address = info.reflexive});
-      // Our NAT gave us another address (a reboot, a mapping that expired, another network):
-      // every connection checks its path at once instead of at its next silence.
-      if (changed) moved();
-    } catch (const system_error& e) {
+    const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(options.request_timeout, options.keepalive);
+    auto refreshed = co_await do_register(deadline);
+    if (!refreshed) {
       if (closed) break;
-      emit({.what = session_event::kind::refresh_failed, .peer = options.id, .error = e.code()});
+      emit({.what = session_event::kind::refresh_failed, .peer = options.id, .error = refreshed.error().code});
+      continue;
     }
+    auto& info = *refreshed;
+    co_await register_other_family(info, deadline);
+    const bool changed = info.reflexive != registration.reflexive || info.reflexive_other != registration.reflexive_other;
+    registration = info;
+    emit({.what = session_event::kind::refreshed, .peer = options.id, .address = info.reflexive});
+    // Our NAT gave us another address (a reboot, a mapping that expired, another network):
+    // every connection checks its path at once instead of at its next silence.
+    if (changed) moved();
   }
   keepalive_running = false;
 }

@@ -19,17 +19,16 @@ asio::awaitable<void> session_state::allocate_relay(std::shared_ptr<punch_attemp
   const std::string what = "allocating at the relay for \"" + a->peer + "\"";
   for (int attempt = 1; attempt <= 3 && !closed && !a->done.fired(); ++attempt) {
     const bool with_nonce = !relay_nonce.empty();
-    try {
-      co_await request(
-          wire::method::allocate,
-          [&](stun::builder& b) {
-            b.add(wire::attr::relay_id, a->keys.relay_id);
-            if (with_nonce) b.add(wire::attr::nonce, relay_nonce);
-          },
-          deadline, what, false, relay);
-    } catch (const system_error& e) {
+    auto r = co_await request(
+        wire::method::allocate,
+        [&](stun::builder& b) {
+          b.add(wire::attr::relay_id, a->keys.relay_id);
+          if (with_nonce) b.add(wire::attr::nonce, relay_nonce);
+        },
+        deadline, what, false, relay);
+    if (!r) {
       // 401 (no nonce yet, or a stale one) is answered with a fresh nonce: ask again once.
-      if (e.code() == errc::authentication_failed && !relay_nonce.empty()) continue;
+      if (r.error().code == errc::authentication_failed && !relay_nonce.empty()) continue;
       co_return;  // the relay is unreachable or refused: direct paths only
     }
     if (!a->find(relay)) a->remotes.push_back({relay, path_kind::relay});

@@ -60,15 +60,15 @@ std::size_t answer_bound_of(std::uint16_t method) {
 }  // namespace
 
 // Sends a broker request and retransmits it (RTO doubling up to 1 s) until its response or
-// the deadline. Error responses become system_errors naming the broker.
-asio::awaitable<session_state::response> session_state::request(std::uint16_t method,
+// the deadline. Error responses become failures naming the broker.
+asio::awaitable<detail::outcome<session_state::response>> session_state::request(std::uint16_t method,
                                                                 std::function<void(stun::builder&)> build,
                                                                 clock::time_point deadline,
                                                                 std::string_view what, bool sign,
                                                                 std::optional<endpoint> server) {
   const endpoint to = server.value_or(options.broker);
   const char* const role = options.relay && to == *options.relay ? "relay " : "broker ";
-  if (closed) fail(errc::connection_closed, "session is closed");
+  if (closed) co_return fail(errc::session_closed, std::string(what) + ": session closed");
   const auto id = detail::random_transaction_id();
   std::array<std::byte, stun::max_message_size> buf;
   stun::builder b(buf, stun::message_class::request, method, id);
@@ -80,7 +80,7 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
       std::memcpy(out.data(), sig.data(), sig.size());
     });
   const auto req = b.finish_with_fingerprint();
-  if (b.error()) throw system_error(b.error(), std::string(what) + ": request does not fit");
+  if (b.error()) co_return fail(b.error(), std::string(what) + ": request does not fit");
 
   transaction tx(ex, to);
   requests.emplace(id, &tx);
@@ -101,18 +101,18 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
       break;
     }
     if (clock::now() >= deadline) {
-      fail(errc::broker_unreachable,
+      co_return fail(errc::broker_unreachable,
            std::string(what) + ": no answer from " + role + str(to) + " after " +
                seconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started)));
     }
     rto = std::min<std::chrono::milliseconds>(rto * 2, std::chrono::seconds(1));
   }
-  if (closed) fail(errc::connection_closed, std::string(what) + ": session closed");
+  if (closed) co_return fail(errc::session_closed, std::string(what) + ": session closed");
 
   response r{std::move(tx.response), {}};
   error_code ec;
   auto m = stun::message::parse(r.bytes, ec);
-  if (!m || m->method() != method) fail(errc::bad_response, std::string(what) + ": broker sent a malformed answer");
+  if (!m || m->method() != method) co_return fail(errc::bad_response, std::string(what) + ": broker sent a malformed answer");
   r.msg = *m;
   // Register's answers, success or challenge, carry the NONCE the next Register signs.
   if (auto n = m->find(wire::attr::nonce); n && n->value.size() <= 64) {
@@ -128,11 +128,10 @@ asio::awaitable<session_state::response> session_state::request(std::uint16_t me
         code = v->code;
         reason = std::string(v->reason);
       }
-    throw system_error(make_error_code(errc_from_stun(method, code, errc::rejected)),
-                       std::string(what) + ": " + role + str(to) + " answered " +
-                           std::to_string(code) + " " + reason);
+    co_return fail(errc_from_stun(method, code, errc::rejected),
+                   std::string(what) + ": " + role + str(to) + " answered " + std::to_string(code) + " " + reason);
   }
-  co_return r;
+  co_return std::move(r);
 }
 
 }  // namespace punch

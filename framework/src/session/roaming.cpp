@@ -34,19 +34,18 @@ asio::awaitable<void> session_state::relocate() {
     host_candidates = detail::gather_host_candidates(net, socket.local_endpoint());
     if (host_candidates.size() > wire::max_host_candidates) host_candidates.resize(wire::max_host_candidates);
   }
-  try {
-    // A refresh from a new address is refused (its credential names the old one) and signed
-    // again at once: the broker then holds the address it sees now.
-    const auto deadline = clock::now() + options.request_timeout;
-    auto info = co_await do_register(deadline);
-    co_await register_other_family(info, deadline);
-    const bool changed = info.reflexive != registration.reflexive || info.reflexive_other != registration.reflexive_other;
-    registration = info;
-    emit({.what = session_event::kind::refreshed, .peer = options.id, .address = info.reflexive});
+  // A refresh from a new address is refused (its credential names the old one) and signed
+  // again at once: the broker then holds the address it sees now.
+  const auto deadline = clock::now() + options.request_timeout;
+  if (auto info = co_await do_register(deadline); !info) {
+    if (!closed) emit({.what = session_event::kind::refresh_failed, .peer = options.id, .error = info.error().code});
+  } else {
+    co_await register_other_family(*info, deadline);
+    const bool changed = info->reflexive != registration.reflexive || info->reflexive_other != registration.reflexive_other;
+    registration = *info;
+    emit({.what = session_event::kind::refreshed, .peer = options.id, .address = info->reflexive});
     // The other connections moved with us: they check their paths now, not at their silence.
     if (changed) moved();
-  } catch (const system_error& e) {
-    if (!closed) emit({.what = session_event::kind::refresh_failed, .peer = options.id, .error = e.code()});
   }
   r->finished = clock::now();
   r->done.fire();
@@ -79,13 +78,11 @@ asio::awaitable<void> session_state::recover(std::weak_ptr<connection_state> wea
 asio::awaitable<void> session_state::resume(std::shared_ptr<connection_state> c) {
   const std::string what = "re-introducing \"" + c->peer + "\"";
   ++stats.resumes_requested;
-  std::optional<response> answer;
-  try {
-    answer.emplace(co_await introduce_me(c->peer, &c->resume_id, clock::now() + options.request_timeout, what));
-  } catch (const system_error& e) {
+  auto answer = co_await introduce_me(c->peer, &c->resume_id, clock::now() + options.request_timeout, what);
+  if (!answer) {
     // The broker forgot us or the peer, or cannot be reached: the next try (or the idle
     // timeout) decides. Our registration is renewed by the next relocate().
-    if (!closed) emit({.what = session_event::kind::punch_failed, .peer = c->peer, .error = e.code()});
+    if (!closed) emit({.what = session_event::kind::punch_failed, .peer = c->peer, .error = answer.error().code});
     co_return;
   }
   auto tok = answer->msg.find(wire::attr::token);
@@ -98,11 +95,7 @@ asio::awaitable<void> session_state::resume(std::shared_ptr<connection_state> c)
   auto a = make_attempt(token, c->peer, true, remote);
   unconnected.erase(a->keys.tag);  // its frames carry the connection's tag, not this one's
   a->keys.relay_id = c->relay_id;
-  try {
-    co_await punch(a, clock::now() + options.punch_timeout);
-  } catch (const system_error&) {
-    co_return;  // punch_failed was emitted
-  }
+  if (!co_await punch(a, clock::now() + options.punch_timeout)) co_return;  // punch_failed was emitted
   if (!c->open) {
     drop_attempt(*a);
     co_return;
@@ -113,11 +106,7 @@ asio::awaitable<void> session_state::resume(std::shared_ptr<connection_state> c)
 
 asio::awaitable<void> session_state::accept_resume(std::shared_ptr<punch_attempt> a, std::weak_ptr<connection_state> weak) {
   auto self = shared_from_this();
-  try {
-    co_await punch(a, clock::now() + options.punch_timeout);
-  } catch (const system_error&) {
-    co_return;
-  }
+  if (!co_await punch(a, clock::now() + options.punch_timeout)) co_return;  // punch_failed was emitted
   auto c = weak.lock();
   if (!c || !c->open) {
     drop_attempt(*a);

@@ -2,6 +2,7 @@
 // accept, each a few steps over the session's private state.
 #include "session/session_state.hpp"
 
+#include "session/complete.hpp"
 #include "session/connection_state.hpp"
 #include "session/fail.hpp"
 #include "session/peer_answer.hpp"
@@ -19,10 +20,10 @@ namespace {
 
 using detail::fail;
 
-void check_id(std::string_view id) {
-  if (!wire::valid_peer_id(id))
-    fail(errc::invalid_peer_id, "peer id \"" + std::string(id) +
-                                    "\" is invalid: use 1 to 64 characters of A-Z a-z 0-9 . _ @ -");
+std::optional<detail::failure> check_id(std::string_view id) {
+  if (wire::valid_peer_id(id)) return std::nullopt;
+  return fail(errc::invalid_peer_id,
+              "peer id \"" + std::string(id) + "\" is invalid: use 1 to 64 characters of A-Z a-z 0-9 . _ @ -");
 }
 
 }  // namespace
@@ -59,98 +60,127 @@ const public_key& session::key() const noexcept { return state_->me.key(); }
 
 const session_stats& session::stats() const noexcept { return state_->stats; }
 
-asio::awaitable<registration_info> session::register_self() {
-  return register_self(state_->options.request_timeout);
-}
+namespace {
 
-asio::awaitable<registration_info> session::register_self(std::chrono::milliseconds timeout) {
-  auto s = state_;
-  check_id(s->options.id);
+asio::awaitable<detail::outcome<registration_info>> registering(std::shared_ptr<session_state> s,
+                                                                std::chrono::milliseconds timeout) {
+  if (auto bad = check_id(s->options.id)) co_return std::move(*bad);
   const auto deadline = clock::now() + timeout;
   auto info = co_await s->do_register(deadline);
+  if (!info) co_return std::move(info).error();
   if (s->options.discover_nat && s->nat == nat_mapping::unknown && s->other_address) {
     // Measured once, then told to the broker at once so that introductions carry it.
-    co_await s->discover_nat(info, std::min(deadline, clock::now() + s->options.request_rto * 4));
+    co_await s->discover_nat(*info, std::min(deadline, clock::now() + s->options.request_rto * 4));
     if (s->nat != nat_mapping::unknown) {
       // Best effort: if this one is lost, the registration stands and the next refresh
       // carries NAT-MAPPING.
-      bool told = false;
-      try {
-        info = co_await s->do_register(deadline);
-        told = true;
-      } catch (const system_error&) {
-      }
-      if (!told) info.nat = s->nat;
+      if (auto told = co_await s->do_register(deadline))
+        info = std::move(told);
+      else
+        info->nat = s->nat;
     }
   }
-  co_await s->register_other_family(info, deadline);
-  s->registration = info;
+  co_await s->register_other_family(*info, deadline);
+  s->registration = *info;
   s->registered = true;
-  s->emit({.what = session_event::kind::registered, .peer = s->options.id, .address = info.reflexive, .nat = info.nat});
+  s->emit({.what = session_event::kind::registered, .peer = s->options.id, .address = info->reflexive, .nat = info->nat});
   if (!s->keepalive_running) {
     s->keepalive_running = true;
     asio::co_spawn(s->ex, s->keepalive_loop(), asio::detached);
   }
-  co_return info;
+  co_return std::move(info);
 }
 
-asio::awaitable<peer_info> session::lookup(std::string_view id) {
-  auto s = state_;
-  check_id(id);
-  const std::string target(id);
+asio::awaitable<detail::outcome<peer_info>> looking_up(std::shared_ptr<session_state> s, std::string target) {
+  if (auto bad = check_id(target)) co_return std::move(*bad);
   auto r = co_await s->request(
       wire::method::lookup, [&](stun::builder& b) { b.add_string(wire::attr::target_id, target); },
       clock::now() + s->options.request_timeout, "looking up \"" + target + "\"");
-  co_return detail::read_peer(r.msg, target);
+  if (!r) co_return std::move(r).error();
+  co_return detail::read_peer(r->msg, target);
 }
 
-asio::awaitable<connection> session::connect(std::string_view id) {
-  return connect(id, connect_options{});
-}
-
-asio::awaitable<connection> session::connect(std::string_view id, std::chrono::milliseconds timeout) {
-  return connect(id, connect_options{.timeout = timeout, .expected_key = {}});
-}
-
-asio::awaitable<connection> session::connect(std::string_view id, connect_options co) {
-  auto s = state_;
+asio::awaitable<detail::outcome<connection>> connecting(std::shared_ptr<session_state> s, std::string target,
+                                                        connect_options co) {
   const auto timeout = co.timeout.value_or(s->options.request_timeout + s->options.punch_timeout);
   const std::optional<public_key> expected = co.expected_key;
-  check_id(id);
-  const std::string target(id);
-  if (!s->registered)
-    fail(errc::not_registered, "connecting to \"" + target + "\": call register_self() first");
+  if (auto bad = check_id(target)) co_return std::move(*bad);
+  const std::string what = "connecting to \"" + target + "\"";
+  if (!s->registered) co_return fail(errc::not_registered, what + ": call register_self() first");
   const auto started = clock::now();
   const auto deadline = started + timeout;
-  const std::string what = "connecting to \"" + target + "\"";
   auto r = co_await s->introduce_me(target, nullptr, deadline, what);
-  auto tok = r.msg.find(wire::attr::token);
-  if (!tok || tok->value.size() != wire::token_size)
-    fail(errc::bad_response, "connecting to \"" + target + "\": broker's answer lacks a token");
+  if (!r) co_return std::move(r).error();
+  auto tok = r->msg.find(wire::attr::token);
+  if (!tok || tok->value.size() != wire::token_size) co_return fail(errc::bad_response, what + ": broker's answer lacks a token");
   wire::token token;
   std::memcpy(token.data(), tok->value.data(), token.size());
-  if (!detail::has_key(r.msg)) fail(errc::bad_response, what + ": broker's answer lacks the peer's PUBLIC-KEY");
-  peer_info remote = detail::read_peer(r.msg, target);
+  if (!detail::has_key(r->msg)) co_return fail(errc::bad_response, what + ": broker's answer lacks the peer's PUBLIC-KEY");
+  peer_info remote = detail::read_peer(r->msg, target);
   if (expected && remote.key != *expected)
-    fail(errc::key_mismatch, what + ": the broker reports key " + to_string(remote.key) + ", expected " +
-                                 to_string(*expected));
+    co_return fail(errc::key_mismatch, what + ": the broker reports key " + to_string(remote.key) + ", expected " +
+                                           to_string(*expected));
   auto a = s->make_attempt(token, target, true, remote);
   a->started = started;
   auto c = co_await s->run_punch(a, std::min(deadline, clock::now() + s->options.punch_timeout));
-  asio::co_spawn(s->ex, s->nominate(a, remote_candidate{c->remote, c->path, c->via}), asio::detached);
-  co_return connection(c);
+  if (!c) co_return std::move(c).error();
+  asio::co_spawn(s->ex, s->nominate(a, remote_candidate{(*c)->remote, (*c)->path, (*c)->via}), asio::detached);
+  co_return connection(std::move(*c));
 }
 
-asio::awaitable<connection> session::accept() {
-  auto s = state_;
+asio::awaitable<detail::outcome<connection>> accepting(std::shared_ptr<session_state> s) {
   while (s->backlog.empty()) {
-    if (s->closed) fail(errc::connection_closed, "accept: session closed");
+    if (s->closed) co_return fail(errc::session_closed, "accept: session closed");
     s->accept_ready.reset();
     co_await s->accept_ready.wait_until(clock::time_point::max());
   }
   auto c = std::move(s->backlog.front());
   s->backlog.pop_front();
-  co_return connection(c);
+  co_return connection(std::move(c));
+}
+
+}  // namespace
+
+asio::awaitable<registration_info> session::register_self_(state_ptr s, std::chrono::milliseconds timeout,
+                                                           error_code* ec) {
+  co_return detail::delivered(co_await registering(std::move(s), timeout), ec);
+}
+
+void session::async_register_self_(state_ptr s, std::chrono::milliseconds timeout,
+                                   completion_handler<registration_info> handler) {
+  auto ex = s->ex;
+  detail::spawn_for<registration_info>(
+      ex, [s = std::move(s), timeout](error_code* ec) { return register_self_(s, timeout, ec); }, std::move(handler));
+}
+
+asio::awaitable<peer_info> session::lookup_(state_ptr s, std::string id, error_code* ec) {
+  co_return detail::delivered(co_await looking_up(std::move(s), std::move(id)), ec);
+}
+
+void session::async_lookup_(state_ptr s, std::string id, completion_handler<peer_info> handler) {
+  auto ex = s->ex;
+  detail::spawn_for<peer_info>(
+      ex, [s = std::move(s), id = std::move(id)](error_code* ec) { return lookup_(s, id, ec); }, std::move(handler));
+}
+
+asio::awaitable<connection> session::connect_(state_ptr s, std::string id, connect_options options, error_code* ec) {
+  co_return detail::delivered(co_await connecting(std::move(s), std::move(id), std::move(options)), ec);
+}
+
+void session::async_connect_(state_ptr s, std::string id, connect_options options, completion_handler<connection> handler) {
+  auto ex = s->ex;
+  detail::spawn_for<connection>(
+      ex, [s = std::move(s), id = std::move(id), options](error_code* ec) { return connect_(s, id, options, ec); },
+      std::move(handler));
+}
+
+asio::awaitable<connection> session::accept_(state_ptr s, error_code* ec) {
+  co_return detail::delivered(co_await accepting(std::move(s)), ec);
+}
+
+void session::async_accept_(state_ptr s, completion_handler<connection> handler) {
+  auto ex = s->ex;
+  detail::spawn_for<connection>(ex, [s = std::move(s)](error_code* ec) { return accept_(s, ec); }, std::move(handler));
 }
 
 }  // namespace punch

@@ -3,14 +3,11 @@
 #include "session/session_state.hpp"
 
 #include "session/connection_state.hpp"
-#include "session/fail.hpp"
 #include "session/host_candidates.hpp"
 
 #include <sodium.h>
 
 namespace punch {
-
-using detail::fail;
 
 session_state::session_state(transport& t, session_options o)
     : net(t),
@@ -20,7 +17,8 @@ session_state::session_state(transport& t, session_options o)
       socket(t.open(options.local)),
       keepalive_timer(ex),
       accept_ready(ex) {
-  if (sodium_init() < 0) fail(errc::rejected, "libsodium failed to initialise");
+  // A start-up failure: the constructor throws.
+  if (sodium_init() < 0) throw system_error(make_error_code(errc::crypto_init_failed), "libsodium failed to initialise");
   if (options.allow_aes_gcm && crypto_aead_aes256gcm_is_available()) ciphers |= wire::cipher::aes256gcm;
   broker_main.to = options.broker;
   // Only a dual-stack socket ("::") reaches both families.
@@ -47,12 +45,12 @@ void session_state::shutdown() {
   for (auto& [tag, weak] : connections)
     if (auto c = weak.lock(); c && c->open) {
       c->send_farewell();
-      c->mark_closed(make_error_code(errc::connection_closed), "connection to \"" + c->peer + "\" ended: session closed", false);
+      c->mark_closed(make_error_code(errc::session_closed), "connection to \"" + c->peer + "\" ended: session closed", false);
     }
   // Punched connections nobody accepted: they hold this state, and it holds them.
   for (auto& c : backlog) {
     c->send_farewell();
-    c->mark_closed(make_error_code(errc::connection_closed), "connection from \"" + c->peer + "\" not accepted: session closed", false);
+    c->mark_closed(make_error_code(errc::session_closed), "connection from \"" + c->peer + "\" not accepted: session closed", false);
   }
   backlog.clear();
   accept_ready.fire();

@@ -10,6 +10,7 @@
 #include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
 #include "session/clock.hpp"
+#include "session/fail.hpp"
 #include "session/one_shot_event.hpp"
 #include "session/punch_attempt.hpp"
 #include "session/random_ids.hpp"
@@ -107,6 +108,9 @@ struct session_state : std::enable_shared_from_this<session_state> {
   void hold_early_frame(std::span<const std::byte> d, const endpoint& from, std::size_t via,
                         const punch_attempt* owner);
 
+  // Expected failures (a timeout, a refusal, a closed session) are returned as values
+  // (session/fail.hpp), never thrown: a retry looks at the code, not at an exception.
+
   // transactions with the broker and the relay: send, retransmit, match the answer (request_client.cpp)
   struct response {
     std::vector<std::byte> bytes;
@@ -114,13 +118,13 @@ struct session_state : std::enable_shared_from_this<session_state> {
   };
   // `build` adds the request's attributes. `sign`: end the request with our SIGNATURE over it
   // (after the PADDING). `server`: the broker (default) or the relay.
-  asio::awaitable<response> request(std::uint16_t method, std::function<void(stun::builder&)> build,
+  asio::awaitable<detail::outcome<response>> request(std::uint16_t method, std::function<void(stun::builder&)> build,
                                     clock::time_point deadline, std::string_view what, bool sign = false,
                                     std::optional<endpoint> server = std::nullopt);
 
   // registration, its keepalive, and discovery of our NAT's mapping (registration.cpp)
   // Registers (or refreshes) over `link` (default: broker_main).
-  asio::awaitable<registration_info> do_register(clock::time_point deadline, broker_link* link = nullptr);
+  asio::awaitable<detail::outcome<registration_info>> do_register(clock::time_point deadline, broker_link* link = nullptr);
   // Registers over the other family too (best effort): `info.reflexive_other`.
   asio::awaitable<void> register_other_family(registration_info& info, clock::time_point deadline);
   // One Binding to the broker's other port: the same reflexive address means an easy NAT.
@@ -130,7 +134,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // introductions: asking for one, answering one (introduction.cpp)
   // Connect: asks the broker to introduce us to `target` (for a live connection, with its
   // RESUME); registers again once if the broker forgot us.
-  asio::awaitable<response> introduce_me(const std::string& target, const std::array<std::byte, wire::resume_size>* resume,
+  asio::awaitable<detail::outcome<response>> introduce_me(const std::string& target, const std::array<std::byte, wire::resume_size>* resume,
                                          clock::time_point deadline, const std::string& what);
   // The broker's Introduce (`m`, from `from`): acknowledged, then punched (or resumed).
   asio::awaitable<void> handle_introduce(const stun::message& m, const endpoint& from);
@@ -144,10 +148,10 @@ struct session_state : std::enable_shared_from_this<session_state> {
   void drop_attempt(punch_attempt& a);
 
   // punch checks: scheduling, sending, answering (checks.cpp)
-  // Punches until a pair answers (or throws errc::punch_timeout); run_punch without the connection.
-  asio::awaitable<void> punch(std::shared_ptr<punch_attempt> a, clock::time_point deadline);
-  asio::awaitable<std::shared_ptr<connection_state>> run_punch(std::shared_ptr<punch_attempt> a,
-                                                               clock::time_point deadline);
+  // Punches until a pair answers (or fails with errc::punch_timeout); run_punch without the connection.
+  asio::awaitable<detail::outcome<void>> punch(std::shared_ptr<punch_attempt> a, clock::time_point deadline);
+  asio::awaitable<detail::outcome<std::shared_ptr<connection_state>>> run_punch(std::shared_ptr<punch_attempt> a,
+                                                                                clock::time_point deadline);
   // Relayed: keeps sending checks on the direct pairs, so that a hole that opens late is found.
   asio::awaitable<void> keep_trying_direct(std::shared_ptr<punch_attempt> a);
   asio::awaitable<void> send_check(punch_attempt& a, remote_candidate to, bool nominate);
@@ -164,7 +168,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // Verifies a check or check answer from the peer of `a` (integrity, then signature) and
   // learns its ephemeral key; counts what it rejects.
   bool authentic(punch_attempt& a, const stun::message& m);
-  std::shared_ptr<connection_state> make_connection(punch_attempt& a);
+  detail::outcome<std::shared_ptr<connection_state>> make_connection(punch_attempt& a);
 
   // nomination by the controlling side (nomination.cpp)
   // Sends USE-CANDIDATE checks to `to` until one is answered; the answer moves the
