@@ -8,7 +8,7 @@
 #include <boost/asio/append.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -259,6 +259,14 @@ detail::failure ended(const connection_state& c, bool receiving) {
   return fail(c.close_reason, c.close_text);
 }
 
+// A handle without a state has no session executor to post to: the handler's own executor
+// runs its completion, at once where that executor allows it.
+template <typename Handler, typename... Args>
+void complete_now(Handler h, Args... args) {
+  auto ex = asio::get_associated_executor(h);
+  asio::dispatch(ex, asio::append(std::move(h), args...));
+}
+
 detail::failure empty(const char* what) { return fail(errc::empty_connection, std::string(what) + " on an empty connection"); }
 }  // namespace
 
@@ -330,23 +338,22 @@ asio::awaitable<void> connection::close_(std::shared_ptr<connection_state> c, er
   c->mark_closed(make_error_code(errc::closed_locally), "connection to \"" + c->peer + "\" closed", false);
 }
 
-// A handle without a state has no session executor: the handler's own runs its completion.
 void connection::async_send_(std::shared_ptr<connection_state> c, asio::const_buffer data, completion_handler<void> h) {
-  if (!c) return asio::post(asio::append(std::move(h), make_error_code(errc::empty_connection)));
+  if (!c) return complete_now(std::move(h), make_error_code(errc::empty_connection));
   auto ex = c->session->ex;
   detail::spawn_for<void>(ex, [c = std::move(c), data](error_code* ec) { return send_(c, data, ec); }, std::move(h));
 }
 
 void connection::async_receive_(std::shared_ptr<connection_state> c, asio::mutable_buffer data,
                                 completion_handler<std::size_t> h) {
-  if (!c) return asio::post(asio::append(std::move(h), make_error_code(errc::empty_connection), std::size_t{0}));
+  if (!c) return complete_now(std::move(h), make_error_code(errc::empty_connection), std::size_t{0});
   auto ex = c->session->ex;
   detail::spawn_for<std::size_t>(ex, [c = std::move(c), data](error_code* ec) { return receive_(c, data, ec); },
                                  std::move(h));
 }
 
 void connection::async_close_(std::shared_ptr<connection_state> c, completion_handler<void> h) {
-  if (!c) return asio::post(asio::append(std::move(h), error_code{}));
+  if (!c) return complete_now(std::move(h), error_code{});
   auto ex = c->session->ex;
   detail::spawn_for<void>(ex, [c = std::move(c)](error_code* ec) { return close_(c, ec); }, std::move(h));
 }
