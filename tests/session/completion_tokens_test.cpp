@@ -24,13 +24,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-session_options quick() {
-  session_options o;
-  o.punch_timeout = 1500ms;
-  o.request_timeout = 2s;
-  return o;
-}
-
 // Waits for a callback's completion without sleeping: the callback cancels the timer.
 struct callback_result {
   explicit callback_result(asio::io_context& ctx) : done(ctx, asio::steady_timer::time_point::max()) {}

@@ -24,16 +24,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-
-session_options quick() {
-  session_options o;
-  o.punch_timeout = 1500ms;
-  o.request_timeout = 2s;
-  return o;
-}
-
-
-
 // alice connects to bob; both exchange one message each way. Returns the two connections.
 asio::awaitable<std::pair<connection, connection>> connect_pair(session& alice, session& bob) {
   co_await (alice.register_self() && bob.register_self());

@@ -1,8 +1,9 @@
-// Helpers the session-level tests share: the five NAT presets, which pairs can punch, and one
-// text datagram sent or received over a connection.
+// Helpers the session-level tests share: the five NAT presets, which pairs can punch, quick
+// session options, and one text datagram sent or received over a connection.
 #pragma once
 
 #include "punch/connection.hpp"
+#include "punch/session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -33,6 +34,14 @@ inline bool predictable(std::string_view a, std::string_view b) {
 
 // A direct path opens, by plain punching or by port prediction.
 inline bool connects_directly(std::string_view a, std::string_view b) { return punchable(a, b) || predictable(a, b); }
+
+// Short deadlines for tests where the network answers quickly or not at all.
+inline session_options quick() {
+  session_options o;
+  o.punch_timeout = std::chrono::milliseconds(1500);
+  o.request_timeout = std::chrono::seconds(2);
+  return o;
+}
 
 inline boost::asio::awaitable<void> send_text(connection& c, std::string_view s) {
   co_await c.send(boost::asio::buffer(s.data(), s.size()));

@@ -28,14 +28,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-session_options quick() {
-  session_options o;
-  o.punch_timeout = 1500ms;
-  o.request_timeout = 2s;
-  return o;
-}
-
-
 // A check: a Binding request naming an introduction.
 bool is_check(const std::vector<std::byte>& d) {
   error_code ec;
