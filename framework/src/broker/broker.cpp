@@ -4,6 +4,8 @@
 // docs/protocol.md.
 #include "broker/broker_state.hpp"
 
+#include "server/secret.hpp"
+
 #include "punch/identity.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -24,14 +26,6 @@ namespace punch {
 using namespace detail;
 
 namespace {
-
-// Receive errors that concern one earlier datagram, not the socket: ICMP feedback for a
-// send, or a datagram larger than the buffer.
-bool transient(const error_code& ec) {
-  return ec == asio::error::connection_refused || ec == asio::error::connection_reset ||
-         ec == asio::error::message_size || ec == asio::error::network_unreachable ||
-         ec == asio::error::host_unreachable;
-}
 
 // Comprehension-required attributes (RFC 8489 §14) the broker understands, or knows it may
 // ignore: anything else in a request is answered with 420 (RFC 8489 §6.3.1).
@@ -75,13 +69,7 @@ bool understood(const stun::attribute& a) {
 
 }  // namespace
 
-broker_secret random_broker_secret() {
-  // Idempotent and thread-safe; randombytes needs it before its first use.
-  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
-  broker_secret s;
-  randombytes_buf(s.data(), s.size());
-  return s;
-}
+broker_secret random_broker_secret() { return random_secret(); }
 
 namespace {
 
@@ -100,7 +88,9 @@ broker::impl::impl(datagram_socket& s, registry& r, broker_options o)
       options(with_secret(std::move(o))),
       nonces(*options.nonce_secret),
       credentials(*options.nonce_secret),
-      limiter(options.rate_limit, options.rate_burst, options.rate_limit_table) {
+      limiter(options.rate_limit, options.rate_burst, options.rate_limit_table),
+      server(s, *this, {.name = "broker", .receive_size = stun::max_message_size, .drop_full_datagrams = false,
+                        .expiry_interval = options.expiry_interval}) {
   // The issuers keep their own copies (wiped when they go); the options need none.
   sodium_memzero(options.nonce_secret->data(), options.nonce_secret->size());
   options.nonce_secret.reset();
@@ -120,7 +110,7 @@ endpoint broker::impl::socket_form(const endpoint& ep) const {
   return ep;
 }
 
-std::span<const std::byte> broker::impl::handle(std::span<const std::byte> d, const endpoint& src,
+std::span<const std::byte> broker::impl::respond(std::span<const std::byte> d, const endpoint& src,
                                                 clock::time_point now, std::span<std::byte> answer) {
   out = answer;
   ++stats.received;
@@ -248,103 +238,35 @@ std::span<const std::byte> broker::impl::finish(const request& r, stun::builder&
 }
 
 std::span<const std::byte> broker::impl::pad_error(const request& r, std::size_t answer_size) {
-  // Amplification rule: the client pads its request (PADDING) to the answer's size. The
-  // reason is written in place: a stream of small requests must not allocate.
-  constexpr std::string_view head = "pad request to ", tail = " bytes";
-  std::array<char, max_reason_size> text{};
-  auto at = std::copy(head.begin(), head.end(), text.begin());
-  at = std::to_chars(at, text.end() - tail.size(), answer_size).ptr;
-  at = std::copy(tail.begin(), tail.end(), at);
-  return error(r, wire::error::bad_request, std::string_view(text.data(), static_cast<std::size_t>(at - text.begin())));
+  // Amplification rule: the client pads its request (PADDING) to the answer's size.
+  reason_text text;
+  return error(r, wire::error::bad_request, pad_reason(text, answer_size));
+}
+
+// Binding answers carry FINGERPRINT only when the request did; punch answers always.
+static bool answer_fingerprint(const stun::message& m) {
+  return m.method() != wire::method::binding || m.has_fingerprint();
 }
 
 std::span<const std::byte> broker::impl::error(const request& r, int code, std::string_view reason) {
   ++stats.errors_sent;
-  stun::builder b(out, stun::message_class::error_response, r.msg.method(), r.msg.id());
-  b.add_error_code(code, reason.substr(0, max_reason_size));
-  // Binding answers carry FINGERPRINT only when the request did; punch answers always.
-  if (r.msg.method() == wire::method::binding && !r.msg.has_fingerprint()) return b.finish();
-  return b.finish_with_fingerprint();
+  return error_answer(out, r.msg, code, reason, answer_fingerprint(r.msg));
 }
 
 std::span<const std::byte> broker::impl::unknown_attributes(const request& r) {
   // RFC 8489 §14.9: list the attributes we do not understand, as many as the budget allows.
-  constexpr std::size_t max_listed = 16;
-  std::array<std::byte, 2 * max_listed> listed{};
-  std::size_t n = 0;
-  for (const stun::attribute a : r.msg) {
-    if (understood(a) || n == max_listed) continue;
-    // 20 header + 28 ERROR-CODE + 4 + padded list + 8 FINGERPRINT must fit the budget.
-    if (60 + ((2 * (n + 1) + 3) & ~std::size_t{3}) > r.budget) break;
-    listed[2 * n] = std::byte(a.type >> 8);
-    listed[2 * n + 1] = std::byte(a.type & 0xFF);
-    ++n;
-  }
-  if (n == 0) return {};
-  ++stats.errors_sent;
-  stun::builder b(out, stun::message_class::error_response, r.msg.method(), r.msg.id());
-  b.add_error_code(wire::error::unknown_attribute, "unknown attribute");
-  b.add(stun::attr::unknown_attributes, std::span<const std::byte>(listed).first(2 * n));
-  if (r.msg.method() == wire::method::binding && !r.msg.has_fingerprint()) return b.finish();
-  return b.finish_with_fingerprint();
+  auto answer = unknown_attributes_answer(out, r.msg, understood, 16, r.budget, answer_fingerprint(r.msg));
+  if (!answer.empty()) ++stats.errors_sent;
+  return answer;
 }
 
-asio::awaitable<void> broker::impl::receive_loop(loop_buffers& b) {
-  // Cancellation is checked explicitly, so a cancelled loop ends without throwing.
-  co_await asio::this_coro::throw_if_cancelled(false);
-  for (std::size_t i = 0; i < batch; ++i) b.received[i].buffer = asio::buffer(b.in[i]);
-  for (;;) {
-    auto [ec, n] = co_await socket.async_receive_batch(b.received, asio::as_tuple(asio::use_awaitable));
-    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
-      co_return;
-    if (ec) {
-      if (ec == asio::error::operation_aborted || ec == errc::socket_closed || !socket.is_open())
-        co_return;
-      if (transient(ec)) continue;
-      std::ostringstream what;
-      what << "broker on " << local << ": receive failed";
-      throw system_error(ec, what.str());
-    }
-    // One batch arrived at one time; its answers go out together.
-    ++stats.batches;
-    const auto t = now();
-    std::size_t answers = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const received_datagram& d = b.received[i];
-      auto answer = handle(std::span<const std::byte>(b.in[i]).first(d.size), d.from, t, b.out[answers]);
-      if (!answer.empty()) b.answers[answers++] = {asio::buffer(answer.data(), answer.size()), d.from};
-    }
-    if (answers == 0) continue;
-    // A datagram the network refuses is that one client's loss (unreachable, filtered); the
-    // batch fails only when the socket is closed.
-    auto [sec, sent] = co_await socket.async_send_batch(std::span<const outgoing_datagram>(b.answers).first(answers),
-                                                        asio::as_tuple(asio::use_awaitable));
-    if (sec == asio::error::operation_aborted || !socket.is_open()) co_return;
-  }
-}
-
-asio::awaitable<void> broker::impl::receive_loops_from(std::size_t first, std::size_t count) {
-  using namespace asio::experimental::awaitable_operators;
-  if (count == 1) return receive_loop(loops[first]);
-  // `&&` ends when both end, or cancels the other when one throws.
-  return receive_loops_from(first, count / 2) && receive_loops_from(first + count / 2, count - count / 2);
-}
-
-asio::awaitable<void> broker::impl::expiry_loop() {
-  co_await asio::this_coro::throw_if_cancelled(false);
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  for (;;) {
-    timer.expires_after(options.expiry_interval);
-    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec || (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
-      co_return;
-    // Collected first: an event handler must not run while the registry iterates.
-    expired.clear();
-    reg.expire(now(), [this](std::string_view id, const endpoint& ep) {
-      expired.push_back({.what = broker_event::kind::expired, .id = std::string(id), .target = {}, .address = ep});
-    });
-    for (const auto& e : expired) emit(e);
-  }
+void broker::impl::expire(clock::time_point now) {
+  // Collected first: an event handler must not run while the registry iterates.
+  expired.clear();
+  reg.expire(now, [this](std::string_view id, const endpoint& ep) {
+    expired.push_back({.what = broker_event::kind::expired, .id = std::string(id), .target = {}, .address = ep});
+  });
+  for (const auto& e : expired) emit(e);
 }
 
 // ---- the public class ----
@@ -357,13 +279,10 @@ broker::~broker() { impl_->stop_introductions(); }
 asio::awaitable<void> broker::run() {
   using namespace asio::experimental::awaitable_operators;
   impl& i = *impl_;
-  std::ostringstream local;
-  local << i.socket.local_endpoint();
-  i.local = local.str();
   // Introductions must not outlive run(): stop them however it ends, then report.
   std::exception_ptr failure;
   try {
-    co_await (i.receive_loops_from(0, impl::receive_loops) || i.expiry_loop());
+    co_await i.server.run();
   } catch (...) {
     failure = std::current_exception();
   }
