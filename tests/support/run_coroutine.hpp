@@ -1,6 +1,6 @@
 // Runs one coroutine on an io_context to completion, for tests: rethrows what escaped it and
 // fails the test if it did not finish within the limit (so a lost completion is a failure,
-// not a hang).
+// not a hang). And a server's run() beside a test's coroutine, for the broker and relay tests.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <exception>
+#include <functional>
 
 namespace test {
 
@@ -24,6 +25,30 @@ inline void run_to_completion(boost::asio::io_context& ctx, boost::asio::awaitab
   ctx.run_for(limit);
   BOOST_REQUIRE_MESSAGE(done, "the coroutine did not finish within " << limit.count() << " s");
   if (failure) std::rethrow_exception(failure);
+}
+
+// Runs a server's `serve` and a test's `body` on `ctx` at once until `body` has ended (then
+// `after_body()`: close the server's socket, or stop `ctx`) and `ctx` runs out of work, at
+// most `limit`. Fails the test if `body` did not finish; rethrows what either threw. Returns
+// whether `serve` ended.
+inline bool serve_while(boost::asio::io_context& ctx, boost::asio::awaitable<void> serve,
+                        boost::asio::awaitable<void> body, const std::function<void()>& after_body,
+                        std::chrono::seconds limit) {
+  bool served = false, tested = false;
+  std::exception_ptr failure;
+  boost::asio::co_spawn(ctx, std::move(serve), [&](std::exception_ptr e) {
+    served = true;
+    if (e) failure = e;
+  });
+  boost::asio::co_spawn(ctx, std::move(body), [&](std::exception_ptr e) {
+    tested = true;
+    if (e) failure = e;
+    after_body();
+  });
+  ctx.run_for(limit);
+  BOOST_REQUIRE_MESSAGE(tested, "the test coroutine did not finish within " << limit.count() << " s");
+  if (failure) std::rethrow_exception(failure);
+  return served;
 }
 
 }  // namespace test

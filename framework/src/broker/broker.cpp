@@ -94,7 +94,8 @@ broker::impl::impl(datagram_socket& s, registry& r, broker_options o)
   // The issuers keep their own copies (wiped when they go); the options need none.
   sodium_memzero(options.nonce_secret->data(), options.nonce_secret->size());
   options.nonce_secret.reset();
-  v6_socket = socket.local_endpoint().address().is_v6();
+  // A broker fed through handle() alone may have no socket.
+  v6_socket = socket.is_open() && socket.local_endpoint().address().is_v6();
   connects.resize(options.connect_cache_size);
 }
 
@@ -299,6 +300,11 @@ void broker::announce_other_address(std::optional<endpoint> other) { impl_->opti
 
 void broker::on_event(std::function<void(const broker_event&)> handler) {
   impl_->on_event = std::move(handler);
+}
+
+std::span<const std::byte> broker::handle(std::span<const std::byte> datagram, const endpoint& from,
+                                          std::span<std::byte> answer) {
+  return impl_->respond(datagram, from, impl_->now(), answer);
 }
 
 const broker_stats& broker::stats() const noexcept { return impl_->stats; }
