@@ -1,5 +1,5 @@
 // punch-broker: the reference broker. Options → io_context → co_spawn → run; SIGINT or
-// SIGTERM stop it cleanly. Exit codes are in options.hpp and --help.
+// SIGTERM stop it cleanly. Exit codes are in apps/common/server_options.hpp and --help.
 #include "log.hpp"
 #include "options.hpp"
 
@@ -24,6 +24,10 @@ namespace {
 
 using namespace punch;
 using namespace punch::broker_app;
+using apps::exit_bad_options;
+using apps::exit_failure;
+
+constexpr const char* app = "punch-broker";
 
 // One broker with its own io_context, socket and (but for the first) thread: --threads N.
 struct worker {
@@ -36,13 +40,10 @@ struct worker {
 }  // namespace
 
 int main(int argc, char* argv[]) {
-  const char* const app = "punch-broker";
-  auto parsed = parse_options(argc, argv);
-  if (auto code = apps::answer_without_running(app, parsed.what, parsed.text)) return *code;
-  const broker_app_options& o = parsed.options;
-
+  const auto parsed = parse_options(argc, argv);
   transport_registry transports;
-  if (!apps::load_transports(transports, app, o)) return exit_bad_options;
+  if (auto code = apps::start_server(app, parsed, transports)) return *code;
+  const broker_app_options& o = parsed.options;
   // Several threads share one registry: Connect finds peers registered through any of them.
   auto reg = o.threads > 1 ? make_shared_registry(o.max_peers) : make_memory_registry(o.max_peers);
   // One NONCE secret for all threads: a peer's next datagram may reach another thread than

@@ -4,8 +4,6 @@
 #include <boost/program_options.hpp>
 
 #include <algorithm>
-#include <limits>
-#include <sstream>
 
 namespace punch::broker_app {
 namespace {
@@ -39,30 +37,23 @@ po::options_description make_description() {
   return d;
 }
 
-std::string help_text(const po::options_description& d) {
-  std::ostringstream out;
-  out << "Usage: punch-broker [--listen ADDR:PORT] [options]\n\n"
-         "The punch rendezvous broker: answers STUN Binding requests (any standard STUN client\n"
-         "learns its reflexive address), registers peers by id, and introduces two registered\n"
-         "peers to each other so that they can punch holes toward each other at once. The\n"
-         "protocol is in docs/protocol.md.\n\n"
-         "On stderr: a first line saying where it listens, then one timestamped line per\n"
-         "registration, expiry and introduction (unless --quiet), and the counters line\n"
-         "(with --stats-interval).\n\n"
-      << d << apps::exit_codes_help;
-  return out.str();
-}
+// --help before the options: usage and what the server does.
+const char* const intro =
+    "Usage: punch-broker [--listen ADDR:PORT] [options]\n\n"
+    "The punch rendezvous broker: answers STUN Binding requests (any standard STUN client\n"
+    "learns its reflexive address), registers peers by id, and introduces two registered\n"
+    "peers to each other so that they can punch holes toward each other at once. The\n"
+    "protocol is in docs/protocol.md.\n\n";
+// What it logs, after "one timestamped line per".
+const char* const log_lines =
+    "registration, expiry and introduction (unless --quiet), and the counters line\n"
+    "(with --stats-interval).\n\n";
 
 // The options only the broker has; a one-line error, or empty.
 std::string read_broker_options(const po::variables_map& vm, broker_app_options& o) {
+  if (auto why = apps::read_count(vm, "max-peers", o.max_peers); !why.empty()) return why;
+  if (auto why = apps::read_seconds(vm, "lifetime-max", 1, o.lifetime_max); !why.empty()) return why;
   std::string error;
-  auto n = apps::read_number(vm, "max-peers", 1, std::numeric_limits<std::uint32_t>::max(),
-                             "a number from 1 to 4294967295", error);
-  if (!n) return error;
-  o.max_peers = static_cast<std::size_t>(*n);
-  auto l = apps::read_number(vm, "lifetime-max", 1, 7 * 24 * 3600, "seconds, from 1 to 604800", error);
-  if (!l) return error;
-  o.lifetime_max = std::chrono::seconds(*l);
   auto t = apps::read_number(vm, "threads", 1, 64, "a number from 1 to 64", error);
   if (!t) return error;
   o.threads = static_cast<std::size_t>(*t);
@@ -96,7 +87,7 @@ broker_options make_broker_options(const broker_app_options& o) {
 parse_result parse_options(int argc, const char* const argv[]) {
   const auto description = make_description();
   po::variables_map vm;
-  if (auto early = apps::parse_command_line(argc, argv, description, vm, help_text, "punch-broker " PUNCH_VERSION_TEXT))
+  if (auto early = apps::parse_command_line(argc, argv, description, vm, {intro, log_lines}, "punch-broker " PUNCH_VERSION_TEXT))
     return apps::parse_result_of<broker_app_options>(std::move(*early));
   parse_result r;
   broker_app_options& o = r.options;

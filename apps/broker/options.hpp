@@ -13,11 +13,6 @@
 
 namespace punch::broker_app {
 
-// Exit codes, documented in --help.
-using apps::exit_bad_options;
-using apps::exit_failure;
-using apps::exit_ok;
-
 struct broker_app_options : apps::server_app_options {
   broker_app_options() { listen = {asio::ip::address_v4::any(), 3478}; }
   std::size_t max_peers = 100000;

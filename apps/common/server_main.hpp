@@ -35,6 +35,16 @@ std::unique_ptr<transport> make_server_transport(transport_registry& transports,
                                                  const server_app_options& o, const asio::any_io_executor& ex,
                                                  const transport_options& settings);
 
+// The start of a server's main: answers --help, --version and a bad option, then registers
+// the transports and loads the plugins. The exit code when there is nothing more to do;
+// nullopt: serve.
+template <typename Options>
+std::optional<int> start_server(const char* app, const parse_result<Options>& parsed, transport_registry& transports) {
+  if (auto code = answer_without_running(app, parsed.what, parsed.text)) return code;
+  if (!load_transports(transports, app, parsed.options)) return exit_bad_options;
+  return std::nullopt;
+}
+
 // Opens `socket` at `at`; false after printing "app: cannot listen on <what>AT: why".
 bool listen_on(transport& t, datagram_socket& socket, const char* app, const endpoint& at, const char* what = "");
 

@@ -6,6 +6,9 @@
 
 #include <boost/program_options.hpp>
 
+#include <limits>
+#include <sstream>
+
 namespace punch::apps {
 namespace {
 
@@ -16,6 +19,9 @@ constexpr std::uint64_t max_seconds = 7 * 24 * 3600;
 
 }  // namespace
 
+namespace {
+
+// The end of both servers' --help.
 const char* const exit_codes_help =
     "\nExit codes:\n"
     "  0  stopped cleanly by SIGINT or SIGTERM\n"
@@ -23,6 +29,8 @@ const char* const exit_codes_help =
     "     failed while serving; one line on stderr says which\n"
     "  2  bad options, an unknown transport or a plugin that does not load: one line on\n"
     "     stderr names the option\n";
+
+}  // namespace
 
 void add_listen_and_transport_options(po::options_description& d, const char* default_listen,
                                       const char* listen_help) {
@@ -53,16 +61,19 @@ void add_quiet_help_version(po::options_description& d, const char* quiet_help) 
 }
 
 std::optional<early_exit> parse_command_line(int argc, const char* const argv[], const po::options_description& d,
-                                             po::variables_map& vm,
-                                             std::string (*help)(const po::options_description&),
-                                             const char* version_line) {
+                                             po::variables_map& vm, server_help help, const char* version_line) {
   try {
     po::store(po::command_line_parser(argc, argv).options(d).run(), vm);
   } catch (const po::error& e) {
     // Program_options' messages already name the option ("unrecognised option '--x'").
     return early_exit{parse_action::error, e.what()};
   }
-  if (vm.count("help")) return early_exit{parse_action::help, help(d)};
+  if (vm.count("help")) {
+    std::ostringstream text;
+    text << help.intro << "On stderr: a first line saying where it listens, then one timestamped line per\n"
+         << help.log_lines << d << exit_codes_help;
+    return early_exit{parse_action::help, text.str()};
+  }
   if (vm.count("version")) return early_exit{parse_action::version, version_line};
   return std::nullopt;
 }
@@ -87,13 +98,24 @@ std::optional<std::uint64_t> read_number(const po::variables_map& vm, const char
   return v;
 }
 
-std::string read_stats_and_quiet(const po::variables_map& vm, server_app_options& o) {
+std::string read_count(const po::variables_map& vm, const char* name, std::size_t& into) {
   std::string error;
-  auto s = read_number(vm, "stats-interval", 0, max_seconds, "seconds, from 0 (off) to 604800", error);
-  if (!s) return error;
-  o.stats_interval = std::chrono::seconds(*s);
+  auto n = read_number(vm, name, 1, std::numeric_limits<std::uint32_t>::max(), "a number from 1 to 4294967295", error);
+  if (n) into = static_cast<std::size_t>(*n);
+  return error;
+}
+
+std::string read_seconds(const po::variables_map& vm, const char* name, std::uint64_t min, std::chrono::seconds& into) {
+  std::string error;
+  auto s = read_number(vm, name, min, max_seconds,
+                       min == 0 ? "seconds, from 0 (off) to 604800" : "seconds, from 1 to 604800", error);
+  if (s) into = std::chrono::seconds(*s);
+  return error;
+}
+
+std::string read_stats_and_quiet(const po::variables_map& vm, server_app_options& o) {
   o.quiet = vm["quiet"].as<bool>();
-  return {};
+  return read_seconds(vm, "stats-interval", 0, o.stats_interval);
 }
 
 std::string read_rate_options(const po::variables_map& vm, std::uint32_t& limit, std::uint32_t& burst) {

@@ -10,6 +10,7 @@
 #include <boost/program_options/variables_map.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -22,9 +23,6 @@ namespace punch::apps {
 inline constexpr int exit_ok = 0;           // stopped by SIGINT or SIGTERM
 inline constexpr int exit_failure = 1;      // cannot listen, or the server failed while serving
 inline constexpr int exit_bad_options = 2;  // an option is malformed, or names an unknown transport
-
-// The end of both servers' --help.
-extern const char* const exit_codes_help;
 
 // What every server app is given.
 struct server_app_options {
@@ -62,12 +60,17 @@ struct early_exit {
   parse_action what;
   std::string text;
 };
-// Parses the command line into `vm`; nullopt when the server is to run. `help` makes the
-// --help text from `d`; `version_line` is the --version answer.
+// What --help says before the options: `intro` (usage, what the server does), then what it
+// writes on stderr: its first line, then `log_lines` (the rest of "one timestamped line per").
+struct server_help {
+  const char* intro;
+  const char* log_lines;
+};
+// Parses the command line into `vm`; nullopt when the server is to run. --help prints `help`,
+// the options of `d` and the exit codes; --version prints `version_line`.
 std::optional<early_exit> parse_command_line(int argc, const char* const argv[],
                                              const boost::program_options::options_description& d,
-                                             boost::program_options::variables_map& vm,
-                                             std::string (*help)(const boost::program_options::options_description&),
+                                             boost::program_options::variables_map& vm, server_help help,
                                              const char* version_line);
 
 // Reads --listen and the transport's options into `o`; a one-line error, or empty.
@@ -77,6 +80,11 @@ std::string read_stats_and_quiet(const boost::program_options::variables_map& vm
 // Reads --rate-limit and --rate-burst; a one-line error, or empty.
 std::string read_rate_options(const boost::program_options::variables_map& vm, std::uint32_t& limit,
                               std::uint32_t& burst);
+// A count from 1 to 4294967295 in option `name`; a one-line error, or empty.
+std::string read_count(const boost::program_options::variables_map& vm, const char* name, std::size_t& into);
+// Seconds from `min` (0: off, or 1) to a week in option `name`; a one-line error, or empty.
+std::string read_seconds(const boost::program_options::variables_map& vm, const char* name, std::uint64_t min,
+                         std::chrono::seconds& into);
 // A whole number from `min` to `max` in option `name` (a string value); on failure `error` is
 // "--name "text": expected <expected>".
 std::optional<std::uint64_t> read_number(const boost::program_options::variables_map& vm, const char* name,

@@ -1,5 +1,5 @@
 // punch-relay: the reference relay. Options → io_context → co_spawn → run; SIGINT or SIGTERM
-// stop it cleanly. Exit codes are in options.hpp and --help.
+// stop it cleanly. Exit codes are in apps/common/server_options.hpp and --help.
 #include "log.hpp"
 #include "options.hpp"
 
@@ -15,16 +15,22 @@
 
 #include <csignal>
 
-int main(int argc, char* argv[]) {
-  using namespace punch;
-  using namespace punch::relay_app;
-  const char* const app = "punch-relay";
-  auto parsed = parse_options(argc, argv);
-  if (auto code = apps::answer_without_running(app, parsed.what, parsed.text)) return *code;
-  const relay_app_options& o = parsed.options;
+namespace {
 
+using namespace punch;
+using namespace punch::relay_app;
+using apps::exit_bad_options;
+using apps::exit_failure;
+
+constexpr const char* app = "punch-relay";
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+  const auto parsed = parse_options(argc, argv);
   transport_registry transports;
-  if (!apps::load_transports(transports, app, o)) return exit_bad_options;
+  if (auto code = apps::start_server(app, parsed, transports)) return *code;
+  const relay_app_options& o = parsed.options;
   asio::io_context ctx{1};
   auto t = apps::make_server_transport(transports, app, o, ctx.get_executor(), transport_settings_for(o));
   if (!t) return exit_bad_options;

@@ -3,8 +3,6 @@
 
 #include <boost/program_options.hpp>
 
-#include <limits>
-#include <sstream>
 
 namespace punch::relay_app {
 namespace {
@@ -31,33 +29,25 @@ po::options_description make_description() {
   return d;
 }
 
-std::string help_text(const po::options_description& d) {
-  std::ostringstream out;
-  out << "Usage: punch-relay [--listen ADDR:PORT] [options]\n\n"
-         "The punch relay: two peers that cannot punch a hole toward each other (symmetric NATs)\n"
-         "both ALLOCATE here with the RELAY-ID they derive from their introduction, and the relay\n"
-         "forwards every other datagram of one to the other, unchanged (their frames are sealed\n"
-         "end to end: it sees ciphertext). A source proves its address with a NONCE before it\n"
-         "gets any state, and nothing is sent to an address that did not allocate itself. The\n"
-         "protocol is in docs/relay.md.\n\n"
-         "On stderr: a first line saying where it listens, then one timestamped line per\n"
-         "allocation, pair and expiry (unless --quiet), and the counters line (with\n"
-         "--stats-interval).\n\n"
-      << d << apps::exit_codes_help;
-  return out.str();
-}
+// --help before the options: usage and what the server does.
+const char* const intro =
+    "Usage: punch-relay [--listen ADDR:PORT] [options]\n\n"
+    "The punch relay: two peers that cannot punch a hole toward each other (symmetric NATs)\n"
+    "both ALLOCATE here with the RELAY-ID they derive from their introduction, and the relay\n"
+    "forwards every other datagram of one to the other, unchanged (their frames are sealed\n"
+    "end to end: it sees ciphertext). A source proves its address with a NONCE before it\n"
+    "gets any state, and nothing is sent to an address that did not allocate itself. The\n"
+    "protocol is in docs/relay.md.\n\n";
+// What it logs, after "one timestamped line per".
+const char* const log_lines =
+    "allocation, pair and expiry (unless --quiet), and the counters line (with\n"
+    "--stats-interval).\n\n";
 
 // The options only the relay has; a one-line error, or empty.
 std::string read_relay_options(const po::variables_map& vm, relay_app_options& o) {
-  std::string error;
-  auto n = apps::read_number(vm, "max-allocations", 1, std::numeric_limits<std::uint32_t>::max(),
-                             "a number from 1 to 4294967295", error);
-  if (!n) return error;
-  o.max_allocations = static_cast<std::size_t>(*n);
-  auto l = apps::read_number(vm, "lifetime", 1, 7 * 24 * 3600, "seconds, from 1 to 604800", error);
-  if (!l) return error;
-  o.lifetime = std::chrono::seconds(*l);
-  return {};
+  std::string why = apps::read_count(vm, "max-allocations", o.max_allocations);
+  if (why.empty()) why = apps::read_seconds(vm, "lifetime", 1, o.lifetime);
+  return why;
 }
 
 }  // namespace
@@ -76,7 +66,7 @@ relay_options make_relay_options(const relay_app_options& o) {
 parse_result parse_options(int argc, const char* const argv[]) {
   const auto description = make_description();
   po::variables_map vm;
-  if (auto early = apps::parse_command_line(argc, argv, description, vm, help_text, "punch-relay " PUNCH_VERSION_TEXT))
+  if (auto early = apps::parse_command_line(argc, argv, description, vm, {intro, log_lines}, "punch-relay " PUNCH_VERSION_TEXT))
     return apps::parse_result_of<relay_app_options>(std::move(*early));
   parse_result r;
   relay_app_options& o = r.options;

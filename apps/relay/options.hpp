@@ -13,11 +13,6 @@
 
 namespace punch::relay_app {
 
-// Exit codes, documented in --help (the same as punch-broker's).
-using apps::exit_bad_options;
-using apps::exit_failure;
-using apps::exit_ok;
-
 struct relay_app_options : apps::server_app_options {
   relay_app_options() { listen = {asio::ip::address_v4::any(), 3479}; }
   std::size_t max_allocations = 10000;

@@ -4,6 +4,7 @@
 // docs/protocol.md.
 #include "broker/broker_state.hpp"
 
+#include "server/intake.hpp"
 #include "server/secret.hpp"
 
 #include "punch/identity.hpp"
@@ -115,17 +116,12 @@ std::span<const std::byte> broker::impl::respond(std::span<const std::byte> d, c
                                                 clock::time_point now, std::span<std::byte> answer) {
   out = answer;
   ++stats.received;
-  const endpoint source = unmapped(src);
-  // Before any parsing: a flood from one address costs a hash and a bucket, nothing more.
-  if (!limiter.admit(source.address(), now)) {
-    ++stats.rate_limited;
-    return {};
-  }
-  error_code ec;
-  auto m = stun::message::parse(d, ec);
+  const intake in = take_in(limiter, src, now, d, stats.rate_limited);
+  if (in.rate_limited) return {};
+  const auto& m = in.msg;
   if (!m) {
     // RFC 8489 §11: a request without the magic cookie comes from an RFC 3489 client.
-    if (ec == errc::bad_magic_cookie) return on_classic_binding(d, src, now);
+    if (in.ec == errc::bad_magic_cookie) return on_classic_binding(d, src, now);
     ++stats.malformed;
     return {};
   }
@@ -144,7 +140,7 @@ std::span<const std::byte> broker::impl::respond(std::span<const std::byte> d, c
       ++stats.malformed;
       return {};
   }
-  const request r{*m, src, source, std::max(d.size(), response_floor), now};
+  const request r{*m, src, in.source, std::max(d.size(), response_floor), now};
   switch (m->method()) {
     case wire::method::binding:
     case wire::method::register_peer:

@@ -3,6 +3,7 @@
 #include "relay/relay_state.hpp"
 
 #include "server/error_answer.hpp"
+#include "server/intake.hpp"
 
 #include <algorithm>
 
@@ -27,19 +28,14 @@ bool understood(const stun::attribute& a) {
 }  // namespace
 
 relay_action relay::impl::on_allocate(std::span<const std::byte> d, const endpoint& from, clock::time_point now) {
-  const endpoint source = unmapped(from);
-  // Before parsing: a flood of ALLOCATEs from one address costs a hash and a bucket.
-  if (!limiter.admit(source.address(), now)) {
-    ++stats.allocate_rate_limited;
-    return {};
-  }
-  error_code ec;
-  auto m = stun::message::parse(d, ec);
+  const intake in = take_in(limiter, from, now, d, stats.allocate_rate_limited);
+  if (in.rate_limited) return {};
+  const auto& m = in.msg;
   if (!m) {
     ++stats.unanswered;
     return {};
   }
-  const request r{*m, source, d.size(), now};
+  const request r{*m, in.source, d.size(), now};
   if (d.size() < wire::answer_bound::allocate) return pad_error(r);
   if (auto a = unknown_attributes(r); a.what != relay_action::kind::none) return a;
   auto id_attr = m->find(wire::attr::relay_id);
@@ -50,7 +46,7 @@ relay_action relay::impl::on_allocate(std::span<const std::byte> d, const endpoi
   // Return routability before any state: a spoofed source never sees its NONCE.
   auto nonce = m->find(wire::attr::nonce);
   if (!nonce) return challenge(r, wire::error::unauthenticated, "unauthenticated");
-  if (!nonces.valid(nonce->value, source, now, options.nonce_lifetime))
+  if (!nonces.valid(nonce->value, in.source, now, options.nonce_lifetime))
     return challenge(r, wire::error::stale_nonce, "stale nonce");
   return allocate(r, from, id);
 }
@@ -69,10 +65,7 @@ relay_action relay::impl::allocate(const request& r, const endpoint& from, const
       return error(r, wire::error::insufficient_capacity, "relay full");
     allocation& a = allocations[id];
     a.id = id;
-    a.sides[0] = new_side(from, r.now);
-    a.count = 1;
-    a.expires = r.now + options.lifetime;
-    by_source.emplace(from, &a);
+    add_side(a, from, r.now);
     ++stats.allocations;
     emit(event_of(relay_event::kind::allocated, a));
   } else if (mine) {
@@ -81,10 +74,7 @@ relay_action relay::impl::allocate(const request& r, const endpoint& from, const
     ++stats.refreshes;
   } else if (it->second.count == 1) {
     allocation& a = it->second;
-    a.sides[1] = new_side(from, r.now);
-    a.count = 2;
-    a.expires = r.now + options.lifetime;
-    by_source.emplace(from, &a);
+    add_side(a, from, r.now);
     ++stats.pairs;
     emit(event_of(relay_event::kind::paired, a));
   } else {

@@ -69,6 +69,12 @@ relay_side relay::impl::new_side(const endpoint& from, clock::time_point now) co
   return {from, full_bucket(static_cast<double>(options.rate_burst), now), now};
 }
 
+void relay::impl::add_side(allocation& a, const endpoint& from, clock::time_point now) {
+  a.sides[a.count++] = new_side(from, now);
+  a.expires = now + options.lifetime;
+  by_source.emplace(from, &a);
+}
+
 bool relay::impl::admit(relay_side& s, clock::time_point now) {
   if (options.rate_limit == 0 || options.rate_burst == 0) return true;
   return s.bucket.take(now, static_cast<double>(options.rate_limit) * 1e-9, static_cast<double>(options.rate_burst));

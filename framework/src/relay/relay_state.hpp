@@ -82,6 +82,8 @@ struct PUNCH_LOCAL relay::impl final : detail::datagram_service {
   // relay.cpp: the table.
   // A new side at `from`, its bucket full.
   detail::relay_side new_side(const endpoint& from, clock::time_point now) const;
+  // Adds `from` as the next side of `a` (the first, or the second: a pair), and extends it.
+  void add_side(allocation& a, const endpoint& from, clock::time_point now);
   bool admit(detail::relay_side& s, clock::time_point now);
   // The live allocation `from` is a side of (an expired one is dropped on the way).
   allocation* by_source_live(const endpoint& from, clock::time_point now);
