@@ -1,7 +1,7 @@
-// The broker service: the receive loop with its rate limit, registration expiry, and the
-// answers to Binding (RFC 8489 and RFC 3489 clients) and Lookup. Register lives in
-// broker_register.cpp, Connect and Introduce in broker_connect.cpp; the wire rules are in
-// docs/protocol.md.
+// The broker service: what a datagram is (rate limit, parse, dispatch by method), the answers
+// to Lookup and the error answers, registration expiry, and the public class. Binding lives in
+// binding.cpp, Register in register.cpp, Connect and Introduce in connect.cpp; the serve loop
+// is the server module's; the wire rules are in docs/protocol.md.
 #include "broker/broker_state.hpp"
 
 #include "server/intake.hpp"
@@ -66,6 +66,11 @@ bool understood(const stun::attribute& a) {
   error_code ec;
   auto flags = stun::decode_u32(a, ec);
   return flags && (*flags & 0x6) == 0;  // RFC 5780 §7.2: A (0x4) change IP, B (0x2) change port
+}
+
+// Binding answers carry FINGERPRINT only when the request did; punch answers always.
+bool answer_fingerprint(const stun::message& m) {
+  return m.method() != wire::method::binding || m.has_fingerprint();
 }
 
 }  // namespace
@@ -161,48 +166,6 @@ std::span<const std::byte> broker::impl::respond(std::span<const std::byte> d, c
   }
 }
 
-std::span<const std::byte> broker::impl::on_binding(const request& r) {
-  ++stats.bindings;
-  stun::builder b(out, stun::message_class::success_response, wire::method::binding, r.msg.id());
-  b.add_xor_address(stun::attr::xor_mapped_address, r.source);
-  // RFC 8489 §7.3: FINGERPRINT only if the client used it; no SOFTWARE, to stay small.
-  return r.msg.has_fingerprint() ? b.finish_with_fingerprint() : b.finish();
-}
-
-std::span<const std::byte> broker::impl::on_classic_binding(std::span<const std::byte> d,
-                                                            const endpoint& src,
-                                                            clock::time_point now) {
-  // Only a Binding request (type 0x0001) that fits our buffers is worth re-framing.
-  if (d.size() < stun::header_size || d.size() > scratch.size() || d[0] != std::byte{0} ||
-      d[1] != std::byte{1}) {
-    ++stats.malformed;
-    return {};
-  }
-  // Re-frame with the magic cookie so the codec validates the rest as usual.
-  std::copy(d.begin(), d.end(), scratch.begin());
-  const std::array<std::byte, 4> cookie{std::byte{0x21}, std::byte{0x12}, std::byte{0xA4},
-                                        std::byte{0x42}};
-  std::copy(cookie.begin(), cookie.end(), scratch.begin() + 4);
-  error_code ec;
-  auto m = stun::message::parse(std::span<const std::byte>(scratch).first(d.size()), ec);
-  if (!m) {
-    ++stats.malformed;
-    return {};
-  }
-  const request r{*m, src, unmapped(src), std::max(d.size(), response_floor), now};
-  auto answer = unknown_attributes(r);
-  if (answer.empty()) {
-    ++stats.bindings;
-    // RFC 8489 §11: MAPPED-ADDRESS instead of XOR-MAPPED-ADDRESS for RFC 3489 clients.
-    stun::builder b(out, stun::message_class::success_response, wire::method::binding, m->id());
-    b.add_address(stun::attr::mapped_address, r.source);
-    answer = b.finish();
-  }
-  // RFC 8489 §11: echo the client's 128-bit transaction id, cookie field included.
-  if (answer.size() >= stun::header_size) std::copy(d.begin() + 4, d.begin() + 8, out.begin() + 4);
-  return answer;
-}
-
 std::span<const std::byte> broker::impl::on_lookup(const request& r) {
   ++stats.lookups;
   auto t = r.msg.find(wire::attr::target_id);
@@ -238,11 +201,6 @@ std::span<const std::byte> broker::impl::pad_error(const request& r, std::size_t
   // Amplification rule: the client pads its request (PADDING) to the answer's size.
   reason_text text;
   return error(r, wire::error::bad_request, pad_reason(text, answer_size));
-}
-
-// Binding answers carry FINGERPRINT only when the request did; punch answers always.
-static bool answer_fingerprint(const stun::message& m) {
-  return m.method() != wire::method::binding || m.has_fingerprint();
 }
 
 std::span<const std::byte> broker::impl::error(const request& r, int code, std::string_view reason) {

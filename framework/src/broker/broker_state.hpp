@@ -1,6 +1,6 @@
-// The broker's private state (private header), shared by the request handlers in broker.cpp
-// and the Connect/Introduce machinery in broker_connect.cpp. The wire rules it implements
-// are in docs/protocol.md.
+// The broker's private state (private header), shared by the request handlers in broker.cpp,
+// binding.cpp and register.cpp and the Connect/Introduce machinery in connect.cpp. The wire
+// rules it implements are in docs/protocol.md.
 #pragma once
 
 #include "server/error_answer.hpp"
@@ -111,15 +111,16 @@ struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
   void expire(clock::time_point now) override;
   void received_batch(std::size_t) noexcept override { ++stats.batches; }
 
-  // broker.cpp: the simple requests.
+  // binding.cpp: Binding, from RFC 8489 and RFC 3489 clients.
   std::span<const std::byte> on_binding(const request& r);
   std::span<const std::byte> on_classic_binding(std::span<const std::byte> datagram,
                                                 const endpoint& from, clock::time_point now);
+  // broker.cpp: Lookup and the error answers.
   std::span<const std::byte> on_lookup(const request& r);
   std::span<const std::byte> error(const request& r, int code, std::string_view reason);
   std::span<const std::byte> unknown_attributes(const request& r);
 
-  // broker_register.cpp: Register, signed over a NONCE or refreshed with a credential.
+  // register.cpp: Register, signed over a NONCE or refreshed with a credential.
   std::span<const std::byte> on_register(const request& r);
   // A Register with REFRESH-CREDENTIAL and no NONCE: `entry` is what it asks to register,
   // `credential` the attribute's value.
@@ -141,7 +142,7 @@ struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
   // 400 "pad request to N bytes": the answer would be `answer_size` bytes.
   std::span<const std::byte> pad_error(const request& r, std::size_t answer_size);
 
-  // broker_connect.cpp: Connect, the cache, Introduce and its acknowledgements.
+  // connect.cpp: Connect, the cache, Introduce and its acknowledgements.
   std::span<const std::byte> on_connect(const request& r);
   // `forwarded`: passed on by a sibling broker, not to be passed on again.
   void on_introduce_answer(const stun::message& m, const endpoint& from, bool forwarded = false);
