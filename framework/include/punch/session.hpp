@@ -114,7 +114,7 @@ enum class nat_mapping : std::uint8_t {
   endpoint_independent = 1,  // easy
   endpoint_dependent = 2,    // hard
 };
-const char* to_string(nat_mapping m) noexcept;  // "unknown", "easy", "hard"
+PUNCH_EXPORT const char* to_string(nat_mapping m) noexcept;  // "unknown", "easy", "hard"
 
 struct PUNCH_EXPORT registration_info {
   endpoint reflexive;                   // our address as the broker saw it

@@ -134,7 +134,7 @@ PUNCH_EXPORT introduction_keys derive_keys(const token& t) noexcept;
 inline constexpr std::size_t handshake_transcript_size = 18 + token_size + 1 + 32;
 PUNCH_EXPORT std::array<std::byte, handshake_transcript_size> handshake_transcript(const token& t, bool controlling,
                                                                       std::span<const std::byte, 32> ephemeral) noexcept;
-connection_tag tag_of(const token& t) noexcept;  // derive_keys(t).tag
+PUNCH_EXPORT connection_tag tag_of(const token& t) noexcept;  // derive_keys(t).tag
 
 // Application data and connection control travel in data frames, told apart from STUN by the
 // first byte (RFC 7983: STUN starts 0..3; we use 0xD0..0xDF, above RTP's 128..191).
