@@ -13,13 +13,20 @@ jobs=$(nproc)
 test_jobs=$(( jobs * 2 ))
 fuzz_seconds=${PUNCH_FUZZ_SECONDS:-30}
 
-step() { printf '\n=== %s ===\n' "$*"; }
+# Each stage says how long the one before it took (CI time is a budget: docs/performance.md).
+started=$SECONDS; stage_started=-1
+step() {
+  if [[ $stage_started -ge 0 ]]; then printf '(%ds)\n' $(( SECONDS - stage_started )); fi
+  stage_started=$SECONDS
+  printf '\n=== %s ===\n' "$*"
+}
+finish() { printf '(%ds)\n\ntest.sh: every stage passed in %ds\n' $(( SECONDS - stage_started )) $(( SECONDS - started )); }
 
 step "build and test (RelWithDebInfo)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPUNCH_WERROR=ON >/dev/null
 cmake --build build
 ctest --test-dir build --output-on-failure -j "$test_jobs"
-[[ $quick -eq 1 ]] && exit 0
+if [[ $quick -eq 1 ]]; then finish; exit 0; fi
 
 step "build and test under ASan + UBSan"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPUNCH_SANITIZE=ON >/dev/null
@@ -40,3 +47,4 @@ for f in build-fuzz/fuzz/fuzz_*; do
   rm -rf "$corpus"
 done
 echo "fuzz: all targets ran ${fuzz_seconds}s without a crash"
+finish

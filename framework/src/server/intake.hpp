@@ -25,7 +25,8 @@ struct intake {
 // counted in `rate_limited` and not parsed.
 inline intake take_in(rate_limiter& limiter, const endpoint& from, std::chrono::steady_clock::time_point now,
                       std::span<const std::byte> datagram, std::uint64_t& rate_limited) {
-  intake in{.source = unmapped(from)};
+  intake in;
+  in.source = unmapped(from);
   if (!limiter.admit(in.source.address(), now)) {
     ++rate_limited;
     in.rate_limited = true;

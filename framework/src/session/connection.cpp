@@ -1,6 +1,6 @@
 // A punched connection: data frames on the session's socket (or on a port-prediction socket),
 // keepalive, idle detection, and a close that the other side acknowledges.
-#include "session/session_state.hpp"
+#include "session/connection_state.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

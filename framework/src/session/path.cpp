@@ -1,7 +1,7 @@
 // A connection's path: whether it still answers, probes when it goes quiet, and moving the
 // path to another address only after the peer answered a probe from there
 // (docs/nat-traversal.md, "When the network changes"; docs/protocol.md, "Path probes").
-#include "session/session_state.hpp"
+#include "session/connection_state.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -11,6 +11,8 @@
 // socket's next check gets through too. docs/nat-traversal.md has the numbers.
 #include "session/session_state.hpp"
 
+#include "session/connection_state.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>

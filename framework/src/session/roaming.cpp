@@ -5,6 +5,10 @@
 // pair that answers, keeping its keys, its counters and its tag.
 #include "session/session_state.hpp"
 
+#include "session/connection_state.hpp"
+#include "session/host_candidates.hpp"
+#include "session/peer_answer.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>

@@ -1,0 +1,135 @@
+// Registration with the broker: Register signed over the broker's NONCE, then refreshed
+// with its REFRESH-CREDENTIAL; the same over the other address family; the discovery of our
+// NAT's mapping (one Binding to the broker's other port); and the keepalive that refreshes
+// the registration and the NAT mapping together.
+#include "session/session_state.hpp"
+
+#include "session/fail.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+namespace punch {
+
+using detail::fail;
+
+asio::awaitable<registration_info> session_state::do_register(clock::time_point deadline, broker_link* over) {
+  broker_link& link = over ? *over : broker_main;
+  auto& nonce = link.nonce;
+  auto& refresh_credential = link.refresh_credential;
+  const std::optional<endpoint> server = over ? std::optional<endpoint>(link.to) : std::nullopt;
+  const std::string what = "registering \"" + options.id + "\"";
+  // The broker binds our id to our key: a Register is signed over a NONCE the broker gave us
+  // (docs/protocol.md). Without a nonce, or with a stale one, the broker answers 401/438
+  // with a fresh nonce, and we ask again at once. Its answer carries a REFRESH-CREDENTIAL:
+  // while nothing we register changes, the keepalive sends that instead of a signature, which
+  // spares the broker a signature verification per refresh.
+  // NAT-MAPPING may change under a credential: telling the broker what discovery measured
+  // right after the first Register costs no second signature.
+  bool refreshing = !refresh_credential.empty();
+  std::optional<response> answer;
+  for (int attempt = 1; !answer;) {
+    const bool signing = !refreshing && !nonce.empty();
+    try {
+      answer.emplace(co_await request(
+          wire::method::register_peer,
+          [&](stun::builder& b) {
+            b.add_string(wire::attr::peer_id, options.id);
+            b.add_u32(wire::attr::lifetime, static_cast<std::uint32_t>(options.lifetime.count()));
+            for (const auto& h : host_candidates) b.add_xor_address(wire::attr::host_candidate, h);
+            b.add(wire::attr::public_key, me.key());
+            if (nat != nat_mapping::unknown) b.add_u32(wire::attr::nat_mapping, static_cast<std::uint32_t>(nat));
+            if (refreshing) b.add(wire::attr::refresh_credential, refresh_credential);
+            if (signing) b.add(wire::attr::nonce, nonce);
+          },
+          deadline, what, signing, server));
+    } catch (const system_error& e) {
+      if (e.code() != errc::authentication_failed) throw;
+      // A refused refresh (the credential expired, our address changed, the broker restarted)
+      // comes with a fresh NONCE: sign over it at once.
+      if (refreshing) {
+        refreshing = false;
+        refresh_credential.clear();
+        continue;
+      }
+      // Once unsigned (no nonce yet) and once with a stale nonce may be refused; not more.
+      if (++attempt > 3 || nonce.empty()) throw;
+    }
+  }
+  auto& r = *answer;
+  // A signed Register's answer: the credential for the refreshes to come.
+  if (auto c = r.msg.find(wire::attr::refresh_credential); c && c->value.size() == wire::refresh_credential_size) {
+    refresh_credential.assign(c->value.begin(), c->value.end());
+  }
+  registration_info info;
+  error_code ec;
+  auto mapped = r.msg.find(stun::attr::xor_mapped_address);
+  auto reflexive = mapped ? stun::decode_xor_address(*mapped, r.msg.id(), ec) : std::nullopt;
+  if (!reflexive) fail(errc::bad_response, what + ": broker's answer lacks XOR-MAPPED-ADDRESS");
+  info.reflexive = *reflexive;
+  if (auto lt = r.msg.find(wire::attr::lifetime))
+    if (auto v = stun::decode_u32(*lt, ec)) info.lifetime = std::chrono::seconds(*v);
+  if (auto other = r.msg.find(wire::attr::other_address))
+    if (auto ep = stun::decode_address(*other, ec)) {
+      // An unspecified address (a broker listening on every address): the one we reached it at.
+      if (!over) other_address = ep->address().is_unspecified() ? endpoint(options.broker.address(), ep->port()) : *ep;
+    }
+  info.nat = nat;
+  co_return info;
+}
+
+asio::awaitable<void> session_state::register_other_family(registration_info& info, clock::time_point deadline) {
+  if (!broker_alt) co_return;
+  try {
+    info.reflexive_other = (co_await do_register(deadline, &*broker_alt)).reflexive;
+  } catch (const system_error&) {
+    // That family does not reach the broker (no route, a firewall): the other one stands.
+    info.reflexive_other.reset();
+  }
+}
+
+asio::awaitable<void> session_state::discover_nat(const registration_info& info, clock::time_point deadline) {
+  if (!other_address) co_return;
+  try {
+    auto r = co_await request(wire::method::binding, [](stun::builder&) {}, deadline,
+                              "measuring our NAT's mapping", false, *other_address);
+    error_code ec;
+    auto mapped = r.msg.find(stun::attr::xor_mapped_address);
+    auto seen = mapped ? stun::decode_xor_address(*mapped, r.msg.id(), ec) : std::nullopt;
+    if (!seen) co_return;
+    // The same external address toward another destination port: endpoint-independent.
+    nat = *seen == info.reflexive ? nat_mapping::endpoint_independent : nat_mapping::endpoint_dependent;
+  } catch (const system_error&) {
+    // No answer from the other port (filtered, or not served): the mapping stays unknown.
+  }
+}
+
+// Refreshes the registration and, with it, the NAT mapping toward the broker. After a broker
+// restart the refresh simply registers again.
+asio::awaitable<void> session_state::keepalive_loop() {
+  auto self = shared_from_this();
+  while (!closed) {
+    keepalive_timer.expires_after(options.keepalive);
+    co_await keepalive_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (closed) break;
+    try {
+      const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(options.request_timeout, options.keepalive);
+      auto info = co_await do_register(deadline);
+      co_await register_other_family(info, deadline);
+      const bool changed = info.reflexive != registration.reflexive || info.reflexive_other != registration.reflexive_other;
+      registration = info;
+      emit({.what = session_event::kind::refreshed, .peer = options.id, .address = info.reflexive});
+      // Our NAT gave us another address (a reboot, a mapping that expired, another network):
+      // every connection checks its path at once instead of at its next silence.
+      if (changed) moved();
+    } catch (const system_error& e) {
+      if (closed) break;
+      emit({.what = session_event::kind::refresh_failed, .peer = options.id, .error = e.code()});
+    }
+  }
+  keepalive_running = false;
+}
+
+}  // namespace punch

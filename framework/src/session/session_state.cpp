@@ -1,0 +1,65 @@
+// The session's state made (socket, identity, broker links, host candidates) and shut down
+// (every wait woken, every connection told, every socket closed).
+#include "session/session_state.hpp"
+
+#include "session/connection_state.hpp"
+#include "session/fail.hpp"
+#include "session/host_candidates.hpp"
+
+#include <sodium.h>
+
+namespace punch {
+
+using detail::fail;
+
+session_state::session_state(transport& t, session_options o)
+    : net(t),
+      ex(t.get_executor()),
+      options(std::move(o)),
+      me(options.key ? *options.key : identity::generate()),
+      socket(t.open(options.local)),
+      keepalive_timer(ex),
+      accept_ready(ex) {
+  if (sodium_init() < 0) fail(errc::rejected, "libsodium failed to initialise");
+  if (options.allow_aes_gcm && crypto_aead_aes256gcm_is_available()) ciphers |= wire::cipher::aes256gcm;
+  broker_main.to = options.broker;
+  // Only a dual-stack socket ("::") reaches both families.
+  if (options.broker_other_family) {
+    const endpoint local = socket.local_endpoint();
+    const bool dual = local.address().is_v6() && local.address().is_unspecified();
+    if (dual && options.broker_other_family->address().is_v4() != options.broker.address().is_v4())
+      broker_alt = broker_link{*options.broker_other_family, {}, {}};
+  }
+  host_candidates = options.host_candidates.empty() ? detail::gather_host_candidates(net, socket.local_endpoint())
+                                                    : options.host_candidates;
+  if (host_candidates.size() > wire::max_host_candidates) host_candidates.resize(wire::max_host_candidates);
+}
+
+void session_state::shutdown() {
+  if (closed) return;
+  closed = true;
+  keepalive_timer.cancel();
+  for (auto& [id, tx] : requests) tx->done.fire();
+  for (auto& [token, a] : punches) {
+    a->done.fire();
+    a->nominated.fire();
+  }
+  for (auto& [tag, weak] : connections)
+    if (auto c = weak.lock(); c && c->open) {
+      c->send_farewell();
+      c->mark_closed(make_error_code(errc::connection_closed), "connection to \"" + c->peer + "\" ended: session closed", false);
+    }
+  // Punched connections nobody accepted: they hold this state, and it holds them.
+  for (auto& c : backlog) {
+    c->send_farewell();
+    c->mark_closed(make_error_code(errc::connection_closed), "connection from \"" + c->peer + "\" not accepted: session closed", false);
+  }
+  backlog.clear();
+  accept_ready.fire();
+  for (auto& [token, a] : punches)
+    for (auto& sock : a->spray)
+      if (sock) sock->close();
+  socket.close();
+}
+
+}  // namespace punch

@@ -1,0 +1,23 @@
+// A request to the broker (or the relay) waiting for its response: what the receive loop
+// hands an answer to (private header).
+#pragma once
+
+#include "punch/transport.hpp"
+#include "session/one_shot_event.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <cstddef>
+#include <vector>
+
+namespace punch {
+
+// A broker request waiting for its response.
+struct transaction {
+  transaction(const asio::any_io_executor& ex, const endpoint& server) : done(ex), to(server) {}
+  detail::one_shot_event done;
+  endpoint to;  // the broker or the relay: only it may answer
+  std::vector<std::byte> response;
+};
+
+}  // namespace punch
