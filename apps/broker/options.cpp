@@ -85,19 +85,8 @@ broker_options make_broker_options(const broker_app_options& o) {
 }
 
 parse_result parse_options(int argc, const char* const argv[]) {
-  const auto description = make_description();
-  po::variables_map vm;
-  if (auto early = apps::parse_command_line(argc, argv, description, vm, {intro, log_lines}, "punch-broker " PUNCH_VERSION_TEXT))
-    return apps::parse_result_of<broker_app_options>(std::move(*early));
-  parse_result r;
-  broker_app_options& o = r.options;
-  std::string why = apps::read_listen_and_transport(vm, o);
-  if (why.empty()) why = read_broker_options(vm, o);
-  if (why.empty()) why = apps::read_stats_and_quiet(vm, o);
-  if (why.empty()) why = apps::read_rate_options(vm, o.rate_limit, o.rate_burst);
-  if (!why.empty()) return apps::parse_failure<broker_app_options>(std::move(why));
-  r.what = parse_result::action::run;
-  return r;
+  return apps::parse_server_command_line<broker_app_options>(argc, argv, make_description(), {intro, log_lines},
+                                                        "punch-broker " PUNCH_VERSION_TEXT, read_broker_options);
 }
 
 }  // namespace punch::broker_app

@@ -109,4 +109,24 @@ parse_result<Options> parse_failure(std::string message) {
   return parse_result_of<Options>({parse_action::error, std::move(message)});
 }
 
+// A server's whole command line: `d` its options (the shared blocks and its own), `help` and
+// `version_line` for --help and --version; then the shared options are read, and the app's
+// own with `read_own(vm, options)` (a one-line error, or empty). `Options` derives from
+// server_app_options and has rate_limit and rate_burst.
+template <typename Options, typename ReadOwn>
+parse_result<Options> parse_server_command_line(int argc, const char* const argv[],
+                                                const boost::program_options::options_description& d,
+                                                server_help help, const char* version_line, ReadOwn read_own) {
+  boost::program_options::variables_map vm;
+  if (auto early = parse_command_line(argc, argv, d, vm, help, version_line)) return parse_result_of<Options>(*early);
+  parse_result<Options> r;
+  std::string why = read_listen_and_transport(vm, r.options);
+  if (why.empty()) why = read_own(vm, r.options);
+  if (why.empty()) why = read_rate_options(vm, r.options.rate_limit, r.options.rate_burst);
+  if (why.empty()) why = read_stats_and_quiet(vm, r.options);
+  if (!why.empty()) return parse_failure<Options>(std::move(why));
+  r.what = parse_action::run;
+  return r;
+}
+
 }  // namespace punch::apps

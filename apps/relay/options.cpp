@@ -64,19 +64,8 @@ relay_options make_relay_options(const relay_app_options& o) {
 }
 
 parse_result parse_options(int argc, const char* const argv[]) {
-  const auto description = make_description();
-  po::variables_map vm;
-  if (auto early = apps::parse_command_line(argc, argv, description, vm, {intro, log_lines}, "punch-relay " PUNCH_VERSION_TEXT))
-    return apps::parse_result_of<relay_app_options>(std::move(*early));
-  parse_result r;
-  relay_app_options& o = r.options;
-  std::string why = apps::read_listen_and_transport(vm, o);
-  if (why.empty()) why = read_relay_options(vm, o);
-  if (why.empty()) why = apps::read_rate_options(vm, o.rate_limit, o.rate_burst);
-  if (why.empty()) why = apps::read_stats_and_quiet(vm, o);
-  if (!why.empty()) return apps::parse_failure<relay_app_options>(std::move(why));
-  r.what = parse_result::action::run;
-  return r;
+  return apps::parse_server_command_line<relay_app_options>(argc, argv, make_description(), {intro, log_lines},
+                                                        "punch-relay " PUNCH_VERSION_TEXT, read_relay_options);
 }
 
 }  // namespace punch::relay_app
