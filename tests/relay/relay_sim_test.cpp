@@ -4,6 +4,7 @@
 // refused and a stranger's datagrams go nowhere; an allocation left idle expires on the
 // network's clock (advance_clock), with its event.
 #include "relay_test_support.hpp"
+#include "run_coroutine.hpp"
 
 #include "punch/plugins/sim.hpp"
 
@@ -97,20 +98,8 @@ struct world {
   endpoint relay_endpoint() const { return ep("203.0.113.5", 3479); }
 
   // Runs the relay and `test` until the test ends (bounded); rethrows what the test threw.
-  void run(std::function<asio::awaitable<void>()> test) {
-    bool done = false;
-    std::exception_ptr failure;
-    asio::co_spawn(ctx, relay.run(), [&](std::exception_ptr e) {
-      if (e) failure = e;
-    });
-    asio::co_spawn(ctx, test(), [&](std::exception_ptr e) {
-      done = true;
-      if (e) failure = e;
-      ctx.stop();
-    });
-    ctx.run_for(20s);
-    BOOST_TEST_REQUIRE(done, "the test did not finish within 20 s");
-    if (failure) std::rethrow_exception(failure);
+  void run(std::function<asio::awaitable<void>()> body) {
+    test::serve_while(ctx, relay.run(), body(), [this] { ctx.stop(); }, 20s);
   }
 
   asio::io_context ctx;
