@@ -27,7 +27,7 @@ namespace {
 // A raw socket on a simulated host, as a peer's session uses it.
 class peer {
 public:
-  explicit peer(sim::host& h) : socket_(h.transport().open({})) {}
+  explicit peer(sim::host& h) : socket_(h.transport().open({})), clock_(h.network().clock()) {}
 
   asio::awaitable<void> send(const bytes& d, const endpoint& to) {
     co_await socket_.async_send_to(asio::buffer(d), to, asio::use_awaitable);
@@ -35,7 +35,7 @@ public:
   // The next datagram, or nullopt after `timeout`; `from` receives its source.
   asio::awaitable<std::optional<bytes>> receive(std::chrono::milliseconds timeout = 1000ms, endpoint* from = nullptr) {
     using namespace asio::experimental::awaitable_operators;
-    asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+    punch::timer timer(co_await asio::this_coro::executor, clock_, timeout);
     endpoint source;
     auto r = co_await (socket_.async_receive_from(asio::buffer(buf_), source, asio::use_awaitable) ||
                        timer.async_wait(asio::use_awaitable));
@@ -61,6 +61,7 @@ public:
 
 private:
   punch::datagram_socket socket_;
+  punch::clock& clock_;  // the network's: timeouts are virtual
   std::array<std::byte, 4096> buf_{};
 };
 
@@ -79,7 +80,7 @@ struct world {
     on_expired = nullptr;  // it may point at the test's locals, gone by now
     relay_socket.close();
     ctx.restart();
-    ctx.run_for(1s);
+    sim::run(ctx, net.virtual_time(), {}, {.time = 1s});
   }
   punch::relay_options options() {
     punch::relay_options o;
@@ -96,7 +97,8 @@ struct world {
   }
   endpoint relay_endpoint() const { return ep("203.0.113.5", 3479); }
 
-  // Runs the relay and `test` until the test ends (bounded); rethrows what the test threw.
+  // Runs the relay and `test` until the test ends (within 20 s of virtual time); rethrows
+  // what the test threw.
   void run(std::function<asio::awaitable<void>()> test) {
     bool done = false;
     std::exception_ptr failure;
@@ -106,10 +108,9 @@ struct world {
     asio::co_spawn(ctx, test(), [&](std::exception_ptr e) {
       done = true;
       if (e) failure = e;
-      ctx.stop();
     });
-    ctx.run_for(20s);
-    BOOST_TEST_REQUIRE(done, "the test did not finish within 20 s");
+    const auto r = sim::run(ctx, net.virtual_time(), [&] { return done; }, {.time = 20s});
+    BOOST_TEST_REQUIRE(done, "the test did not finish: " << sim::to_string(r.outcome));
     if (failure) std::rethrow_exception(failure);
   }
 

@@ -4,7 +4,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -40,12 +39,12 @@ connection_state::connection_state(std::shared_ptr<session_state> s, std::shared
       remote(attempt->selected->address),
       path(attempt->selected->kind),
       via(attempt->selected->via),
-      last_heard(clock::now()),
-      last_sent(clock::now()),
+      last_heard(session->time.now()),
+      last_sent(session->time.now()),
       path_heard(last_heard),
-      readable(session->ex),
-      close_acked(session->ex),
-      ticker(session->ex) {}
+      readable(session->ex, session->time),
+      close_acked(session->ex, session->time),
+      ticker(session->ex, session->time) {}
 
 connection_state::~connection_state() {
   if (open) send_farewell();
@@ -158,7 +157,7 @@ void connection_state::on_frame(std::span<std::byte> d, const endpoint& from, st
       if (rx_window.has_all_before(*closing_at)) {
         closed_by_peer();
       } else {
-        asio::co_spawn(session->ex, linger(weak_from_this()), asio::detached);
+        asio::co_spawn(session->ex, linger(weak_from_this(), session->time), asio::detached);
       }
       break;
     case wire::frame_kind::close_ack:
@@ -177,8 +176,8 @@ void connection_state::closed_by_peer() {
   mark_closed(make_error_code(errc::connection_closed), "connection closed by \"" + peer + "\"", true);
 }
 
-asio::awaitable<void> connection_state::linger(std::weak_ptr<connection_state> weak) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, close_linger);
+asio::awaitable<void> connection_state::linger(std::weak_ptr<connection_state> weak, punch::clock& time) {
+  punch::timer timer(co_await asio::this_coro::executor, time, close_linger);
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   if (auto c = weak.lock()) c->closed_by_peer();
 }
@@ -211,7 +210,7 @@ asio::awaitable<void> connection_state::send_control(wire::frame_kind kind) {
   std::array<std::byte, wire::frame_overhead> frame;
   seal(kind, {}, frame);
   co_await out().async_send_to(asio::buffer(frame), remote, asio::as_tuple(asio::use_awaitable));
-  last_sent = clock::now();
+  last_sent = session->time.now();
 }
 
 // Keepalive frames when idle (the NAT mappings on both sides expire otherwise), the path's
@@ -222,7 +221,7 @@ asio::awaitable<void> connection_state::tick_loop(std::weak_ptr<connection_state
     auto c = weak.lock();
     if (!c || !c->open || c->session->closed) co_return;
     const auto idle = c->session->options.connection_idle_timeout;
-    auto now = clock::now();
+    auto now = c->session->time.now();
     if (now - c->last_heard >= idle) {
       c->mark_closed(make_error_code(errc::timeout),
                      "connection to \"" + c->peer + "\" timed out: nothing heard for " +
@@ -236,7 +235,7 @@ asio::awaitable<void> connection_state::tick_loop(std::weak_ptr<connection_state
     if (now - c->last_sent >= keepalive) co_await c->send_control(wire::frame_kind::keepalive);
     wake = std::min({wake, c->last_sent + keepalive, c->last_heard + idle});
     auto& timer = c->ticker;
-    timer.expires_at(std::max(wake, clock::now() + std::chrono::milliseconds(1)));
+    timer.expires_at(std::max(wake, c->session->time.now() + std::chrono::milliseconds(1)));
     c.reset();
     // A cancel (a close, or a send into a quiet path) only makes the loop look again.
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -275,7 +274,7 @@ asio::awaitable<void> connection::send(asio::const_buffer data) {
   auto [ec, n] = co_await c->out().async_send_to(asio::buffer(frame.data(), frame.size()), c->remote,
                                                 asio::as_tuple(asio::use_awaitable));
   if (ec) fail(ec, "sending to \"" + c->peer + "\"");
-  const auto now = clock::now();
+  const auto now = c->session->time.now();
   // Sending into silence: the ticker looks at the path now, not at its next keepalive.
   if (now - c->path_heard >= c->session->options.path_probe_after && c->last_data_sent <= c->path_heard) c->ticker.cancel();
   c->last_sent = c->last_data_sent = now;
@@ -310,7 +309,7 @@ asio::awaitable<void> connection::close() {
   if (!c || !c->open) co_return;
   for (int i = 0; i < close_attempts && c->open && !c->close_acked.fired() && !c->session->closed; ++i) {
     co_await c->send_control(wire::frame_kind::close);
-    co_await c->close_acked.wait_until(clock::now() + close_gap);
+    co_await c->close_acked.wait_until(c->session->time.now() + close_gap);
   }
   c->mark_closed(make_error_code(errc::connection_closed), "connection to \"" + c->peer + "\" closed", false);
 }

@@ -107,7 +107,7 @@ std::shared_ptr<connection_state> session_state::make_connection(punch_attempt& 
         .address = c->remote,
         .path = c->path,
         .nat = a.peer_nat,
-        .elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - a.started)});
+        .elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(time.now() - a.started)});
   return c;
 }
 

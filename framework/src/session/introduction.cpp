@@ -25,15 +25,15 @@ asio::awaitable<session_state::response> session_state::introduce_me(const std::
     if (resume) b.add(wire::attr::resume, *resume);
   };
   try {
-    co_return co_await request(wire::method::connect, build, std::min(deadline, clock::now() + options.request_timeout), what);
+    co_return co_await request(wire::method::connect, build, std::min(deadline, time.now() + options.request_timeout), what);
   } catch (const system_error& e) {
     if (e.code() != errc::not_registered) throw;
   }
   // The broker forgot us (it restarted, or our registration expired before the keepalive
   // refreshed it): register again once, then ask again.
-  registration = co_await do_register(std::min(deadline, clock::now() + options.request_timeout));
+  registration = co_await do_register(std::min(deadline, time.now() + options.request_timeout));
   emit({.what = session_event::kind::refreshed, .peer = options.id, .address = registration.reflexive});
-  co_return co_await request(wire::method::connect, build, std::min(deadline, clock::now() + options.request_timeout), what);
+  co_return co_await request(wire::method::connect, build, std::min(deadline, time.now() + options.request_timeout), what);
 }
 
 asio::awaitable<void> session_state::handle_introduce(const stun::message& m, const endpoint& from) {
@@ -72,7 +72,7 @@ asio::awaitable<void> session_state::handle_introduce(const stun::message& m, co
 asio::awaitable<void> session_state::accept_introduction(std::shared_ptr<punch_attempt> a) {
   auto self = shared_from_this();
   try {
-    auto c = co_await run_punch(a, clock::now() + options.punch_timeout);
+    auto c = co_await run_punch(a, time.now() + options.punch_timeout);
     if (backlog.size() >= options.accept_backlog) {
       c->send_farewell();
       c->mark_closed(make_error_code(errc::connection_closed), "accept backlog full", false);

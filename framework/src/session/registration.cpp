@@ -115,7 +115,7 @@ asio::awaitable<void> session_state::keepalive_loop() {
     co_await keepalive_timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (closed) break;
     try {
-      const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(options.request_timeout, options.keepalive);
+      const auto deadline = time.now() + std::min<std::chrono::milliseconds>(options.request_timeout, options.keepalive);
       auto info = co_await do_register(deadline);
       co_await register_other_family(info, deadline);
       const bool changed = info.reflexive != registration.reflexive || info.reflexive_other != registration.reflexive_other;

@@ -22,13 +22,13 @@ namespace punch {
 
 asio::awaitable<void> session_state::relocate() {
   auto self = shared_from_this();
-  const auto now = clock::now();
+  const auto now = time.now();
   // Every connection that lost its path at about the same time shares one re-registration.
   if (auto r = last_relocation; r && (!r->done.fired() || now - r->finished < relocation_reuse)) {
     co_await r->done.wait_until(now + options.request_timeout);
     co_return;
   }
-  auto r = std::make_shared<relocation>(ex);
+  auto r = std::make_shared<relocation>(ex, time);
   last_relocation = r;
   if (options.host_candidates.empty()) {
     host_candidates = detail::gather_host_candidates(net, socket.local_endpoint());
@@ -37,7 +37,7 @@ asio::awaitable<void> session_state::relocate() {
   try {
     // A refresh from a new address is refused (its credential names the old one) and signed
     // again at once: the broker then holds the address it sees now.
-    const auto deadline = clock::now() + options.request_timeout;
+    const auto deadline = time.now() + options.request_timeout;
     auto info = co_await do_register(deadline);
     co_await register_other_family(info, deadline);
     const bool changed = info.reflexive != registration.reflexive || info.reflexive_other != registration.reflexive_other;
@@ -48,7 +48,7 @@ asio::awaitable<void> session_state::relocate() {
   } catch (const system_error& e) {
     if (!closed) emit({.what = session_event::kind::refresh_failed, .peer = options.id, .error = e.code()});
   }
-  r->finished = clock::now();
+  r->finished = time.now();
   r->done.fire();
 }
 
@@ -65,14 +65,14 @@ asio::awaitable<void> session_state::recover(std::weak_ptr<connection_state> wea
   // The side that moved re-introduces at once; the other gives it resume_delay, then asks
   // too (both moved, or a change the broker cannot see, such as a mapping that expired).
   const bool moved = registration.reflexive != c->our_reflexive || registration.reflexive_other != c->our_reflexive_other;
-  if (!moved && clock::now() < c->lost_at + options.resume_delay) {
+  if (!moved && time.now() < c->lost_at + options.resume_delay) {
     c->next_resume = c->lost_at + options.resume_delay;
     c->ticker.cancel();  // look again then
     co_return;
   }
   co_await resume(c);
   // Not before the punch_timeout of this one has passed: one re-introduction at a time.
-  c->next_resume = clock::now() + options.resume_delay;
+  c->next_resume = time.now() + options.resume_delay;
   if (c->open) c->ticker.cancel();
 }
 
@@ -81,7 +81,7 @@ asio::awaitable<void> session_state::resume(std::shared_ptr<connection_state> c)
   ++stats.resumes_requested;
   std::optional<response> answer;
   try {
-    answer.emplace(co_await introduce_me(c->peer, &c->resume_id, clock::now() + options.request_timeout, what));
+    answer.emplace(co_await introduce_me(c->peer, &c->resume_id, time.now() + options.request_timeout, what));
   } catch (const system_error& e) {
     // The broker forgot us or the peer, or cannot be reached: the next try (or the idle
     // timeout) decides. Our registration is renewed by the next relocate().
@@ -99,7 +99,7 @@ asio::awaitable<void> session_state::resume(std::shared_ptr<connection_state> c)
   unconnected.erase(a->keys.tag);  // its frames carry the connection's tag, not this one's
   a->keys.relay_id = c->relay_id;
   try {
-    co_await punch(a, clock::now() + options.punch_timeout);
+    co_await punch(a, time.now() + options.punch_timeout);
   } catch (const system_error&) {
     co_return;  // punch_failed was emitted
   }
@@ -114,7 +114,7 @@ asio::awaitable<void> session_state::resume(std::shared_ptr<connection_state> c)
 asio::awaitable<void> session_state::accept_resume(std::shared_ptr<punch_attempt> a, std::weak_ptr<connection_state> weak) {
   auto self = shared_from_this();
   try {
-    co_await punch(a, clock::now() + options.punch_timeout);
+    co_await punch(a, time.now() + options.punch_timeout);
   } catch (const system_error&) {
     co_return;
   }

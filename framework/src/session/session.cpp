@@ -66,11 +66,11 @@ asio::awaitable<registration_info> session::register_self() {
 asio::awaitable<registration_info> session::register_self(std::chrono::milliseconds timeout) {
   auto s = state_;
   check_id(s->options.id);
-  const auto deadline = clock::now() + timeout;
+  const auto deadline = s->time.now() + timeout;
   auto info = co_await s->do_register(deadline);
   if (s->options.discover_nat && s->nat == nat_mapping::unknown && s->other_address) {
     // Measured once, then told to the broker at once so that introductions carry it.
-    co_await s->discover_nat(info, std::min(deadline, clock::now() + s->options.request_rto * 4));
+    co_await s->discover_nat(info, std::min(deadline, s->time.now() + s->options.request_rto * 4));
     if (s->nat != nat_mapping::unknown) {
       // Best effort: if this one is lost, the registration stands and the next refresh
       // carries NAT-MAPPING.
@@ -100,7 +100,7 @@ asio::awaitable<peer_info> session::lookup(std::string_view id) {
   const std::string target(id);
   auto r = co_await s->request(
       wire::method::lookup, [&](stun::builder& b) { b.add_string(wire::attr::target_id, target); },
-      clock::now() + s->options.request_timeout, "looking up \"" + target + "\"");
+      s->time.now() + s->options.request_timeout, "looking up \"" + target + "\"");
   co_return detail::read_peer(r.msg, target);
 }
 
@@ -120,7 +120,7 @@ asio::awaitable<connection> session::connect(std::string_view id, connect_option
   const std::string target(id);
   if (!s->registered)
     fail(errc::not_registered, "connecting to \"" + target + "\": call register_self() first");
-  const auto started = clock::now();
+  const auto started = s->time.now();
   const auto deadline = started + timeout;
   const std::string what = "connecting to \"" + target + "\"";
   auto r = co_await s->introduce_me(target, nullptr, deadline, what);
@@ -136,7 +136,7 @@ asio::awaitable<connection> session::connect(std::string_view id, connect_option
                                  to_string(*expected));
   auto a = s->make_attempt(token, target, true, remote);
   a->started = started;
-  auto c = co_await s->run_punch(a, std::min(deadline, clock::now() + s->options.punch_timeout));
+  auto c = co_await s->run_punch(a, std::min(deadline, s->time.now() + s->options.punch_timeout));
   asio::co_spawn(s->ex, s->nominate(a, remote_candidate{c->remote, c->path, c->via}), asio::detached);
   co_return connection(c);
 }

@@ -15,11 +15,12 @@ using detail::fail;
 session_state::session_state(transport& t, session_options o)
     : net(t),
       ex(t.get_executor()),
+      time(o.clock ? *o.clock : steady_clock()),
       options(std::move(o)),
       me(options.key ? *options.key : identity::generate()),
       socket(t.open(options.local)),
-      keepalive_timer(ex),
-      accept_ready(ex) {
+      keepalive_timer(ex, time),
+      accept_ready(ex, time) {
   if (sodium_init() < 0) fail(errc::rejected, "libsodium failed to initialise");
   if (options.allow_aes_gcm && crypto_aead_aes256gcm_is_available()) ciphers |= wire::cipher::aes256gcm;
   broker_main.to = options.broker;
