@@ -54,6 +54,10 @@ inline punch::clock*& current_world_clock() {
   return c;
 }
 inline punch::clock& world_clock() { return *current_world_clock(); }
+// Whole milliseconds of the world's time since `start`.
+inline long long ms_since(punch::clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(world_clock().now() - start).count();
+}
 
 class sim_world {
 public:
