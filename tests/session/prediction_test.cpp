@@ -83,6 +83,7 @@ BOOST_AUTO_TEST_CASE(a_symmetric_nat_that_allocates_in_sequence_is_found_within_
   session_options o;
   o.broker = w.broker_endpoint();
   o.id = "bob";
+  o.clock = &w.net.clock();
   session bob(tap, o);
   std::uint16_t alice_port = 0, path_port = 0;
   w.run([&]() -> asio::awaitable<void> {
