@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the full CTest suite (unit, sim and real rings, the NAT lab when root and
-# nftables are there), the same suite under AddressSanitizer + UndefinedBehaviorSanitizer,
-# and each libFuzzer target for PUNCH_FUZZ_SECONDS (default 30).
+# nftables are there), the same suite built by clang under AddressSanitizer +
+# UndefinedBehaviorSanitizer, and each libFuzzer target from that build for PUNCH_FUZZ_SECONDS
+# (default 30).
 # Usage: ./test.sh [--quick]   (--quick: the plain suite only)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -28,16 +29,17 @@ cmake --build build
 ctest --test-dir build --output-on-failure -j "$test_jobs"
 if [[ $quick -eq 1 ]]; then finish; exit 0; fi
 
-step "build and test under ASan + UBSan"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPUNCH_SANITIZE=ON >/dev/null
-cmake --build build-asan
+# One clang build serves the sanitizer pass and the fuzzers (PUNCH_FUZZ instruments every object
+# for libFuzzer; tests link without libFuzzer's main): one build instead of two, and a second
+# compiler over the whole tree.
+step "build with clang (ASan + UBSan + fuzzer instrumentation) and test under the sanitizers"
+CXX=clang++ cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPUNCH_SANITIZE=ON -DPUNCH_FUZZ=ON >/dev/null
+cmake --build build-san
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j "$test_jobs" -LE nosan
+  ctest --test-dir build-san --output-on-failure -j "$test_jobs" -LE nosan
 
 step "fuzz each decoder for ${fuzz_seconds}s"
-CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPUNCH_FUZZ=ON >/dev/null
-cmake --build build-fuzz --target punch_fuzzers
-for f in build-fuzz/fuzz/fuzz_*; do
+for f in build-san/fuzz/fuzz_*; do
   [[ -x "$f" ]] || continue
   name=$(basename "$f")
   corpus=$(mktemp -d)

@@ -1,25 +1,10 @@
 // punch-broker's log lines (see log.hpp).
 #include "log.hpp"
 
-#include <chrono>
-#include <cstdio>
-#include <ctime>
-#include <iostream>
-#include <mutex>
 #include <sstream>
 
 namespace punch::broker_app {
-namespace {
-
-// The first two bytes are enough to match the two peers' logs; the rest stays private.
-std::string token_prefix(const wire::token& t) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%02x%02x", std::to_integer<unsigned>(t[0]), std::to_integer<unsigned>(t[1]));
-  return std::string(text) + "…";
-}
-
-}  // namespace
-
+using apps::id_prefix;
 
 std::string event_text(const broker_event& e) {
   std::ostringstream out;
@@ -33,11 +18,11 @@ std::string event_text(const broker_event& e) {
       out << "expired " << e.id << " (was at " << e.address << ")";
       break;
     case broker_event::kind::introduced:
-      out << "introduced " << e.id << " → " << e.target << " (token " << token_prefix(e.token) << ")";
+      out << "introduced " << e.id << " → " << e.target << " (token " << id_prefix(e.token) << ")";
       break;
     case broker_event::kind::introduce_failed:
       out << "introducing " << e.id << " → " << e.target << " failed: " << e.target
-          << " did not acknowledge (token " << token_prefix(e.token) << ")";
+          << " did not acknowledge (token " << id_prefix(e.token) << ")";
       break;
   }
   return out.str();

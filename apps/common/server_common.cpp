@@ -85,4 +85,10 @@ void log_line(std::string_view text) {
   std::cerr << line << std::flush;
 }
 
+std::string id_prefix(std::span<const std::byte> id) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%02x%02x", std::to_integer<unsigned>(id[0]), std::to_integer<unsigned>(id[1]));
+  return std::string(text) + "…";
+}
+
 }  // namespace punch::apps

@@ -1,11 +1,13 @@
 // What punch-broker and punch-relay share besides the transport options: the ADDR:PORT and
-// number parsers of their command lines, and their timestamped log line.
+// number parsers of their command lines, their timestamped log line and the short form of a
+// token or RELAY-ID in it.
 #pragma once
 
 #include "punch/transport.hpp"
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -20,5 +22,9 @@ std::optional<std::uint64_t> parse_number(std::string_view text, std::uint64_t m
 // Writes "2026-11-24T18:13:38.123Z <text>" to stderr and flushes it (whole lines, also from
 // several threads), so that a script that reads the first line (where we listen) gets it at once.
 void log_line(std::string_view text);
+
+// "3fa2…": the first two bytes of a token or RELAY-ID in hex, enough to match the two peers'
+// logs while the rest stays private.
+std::string id_prefix(std::span<const std::byte> id);
 
 }  // namespace punch::apps

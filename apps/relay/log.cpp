@@ -1,19 +1,12 @@
 // punch-relay's log text (see log.hpp).
 #include "log.hpp"
 
-#include <cstdio>
+#include "server_common.hpp"
+
 #include <sstream>
 
 namespace punch::relay_app {
-namespace {
-
-std::string id_prefix(const relay_id& id) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%02x%02x", std::to_integer<unsigned>(id[0]), std::to_integer<unsigned>(id[1]));
-  return std::string(text) + "…";
-}
-
-}  // namespace
+using apps::id_prefix;
 
 std::string event_text(const relay_event& e) {
   std::ostringstream out;

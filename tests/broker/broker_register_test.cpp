@@ -1,7 +1,8 @@
-// Register's proof over real UDP on 127.0.0.1 (docs/protocol.md, "Register", "NONCE"): the
-// NONCE round trip, the signature by the PUBLIC-KEY, the binding of an id to its key, and
-// challenges that never amplify. Time moves by the fixture's clock, not by waiting.
-#include "broker_test_support.hpp"
+// Register's proof, one datagram at a time through broker::handle() (ring: unit;
+// docs/protocol.md, "Register", "NONCE"): the NONCE round trip, the signature by the
+// PUBLIC-KEY, the binding of an id to its key, and challenges that never amplify. Time moves
+// by the fixture's clock, not by waiting.
+#include "broker_handle_support.hpp"
 
 #include <random>
 
@@ -22,12 +23,12 @@ const register_fields alice{"alice", 60, {}}, alice30{"alice", 30, {}}, bob{"bob
 BOOST_AUTO_TEST_SUITE(broker_register)
 
 BOOST_AUTO_TEST_CASE(a_register_without_nonce_is_challenged_401_with_a_nonce_and_registers_nothing) {
-  broker_fixture f;
-  f.run([&]() -> asio::awaitable<void> {
-    client c(*f.udp);
+  handle_fixture f;
+  f.run([&] {
+    handle_client c(f);
     const auto request = register_request(alice_key, alice, {}, random_id());
     BOOST_TEST(request.size() >= wire::answer_bound::reg, "the first Register is padded to the challenge's size");
-    auto a = co_await c.exchange(request, f.address);
+    auto a = c.exchange(request, f.address);
     BOOST_TEST(a->msg.cls() == cls::error_response);
     BOOST_TEST(a->error_code() == 401);
     BOOST_TEST(a->reason() == "unauthenticated");
@@ -36,7 +37,7 @@ BOOST_AUTO_TEST_CASE(a_register_without_nonce_is_challenged_401_with_a_nonce_and
     BOOST_TEST(a->data.size() <= request.size());
 
     // The round trip: the NONCE, signed.
-    auto b = co_await c.exchange(register_request(alice_key, alice, a->nonce(), random_id()), f.address);
+    auto b = c.exchange(register_request(alice_key, alice, a->nonce(), random_id()), f.address);
     BOOST_TEST(b->msg.cls() == cls::success_response);
   });
   BOOST_TEST(f.broker.stats().challenges == 1u);
@@ -45,16 +46,16 @@ BOOST_AUTO_TEST_CASE(a_register_without_nonce_is_challenged_401_with_a_nonce_and
 }
 
 BOOST_AUTO_TEST_CASE(a_register_without_public_key_is_answered_400) {
-  broker_fixture f;
-  f.run([&]() -> asio::awaitable<void> {
-    client c(*f.udp);
-    auto a = co_await c.exchange(make_request(wire::method::register_peer, random_id(),
+  handle_fixture f;
+  f.run([&] {
+    handle_client c(f);
+    auto a = c.exchange(make_request(wire::method::register_peer, random_id(),
                                               [](stun::builder& b) { b.add_string(wire::attr::peer_id, "alice"); },
                                               wire::answer_bound::reg),
                                  f.address);
     BOOST_TEST(a->error_code() == 400);
     BOOST_TEST(a->reason() == "missing PUBLIC-KEY");
-    auto b = co_await c.exchange(make_request(wire::method::register_peer, random_id(),
+    auto b = c.exchange(make_request(wire::method::register_peer, random_id(),
                                               [](stun::builder& b) {
                                                 b.add_string(wire::attr::peer_id, "alice");
                                                 b.add(wire::attr::public_key, bytes(31));
@@ -67,10 +68,10 @@ BOOST_AUTO_TEST_CASE(a_register_without_public_key_is_answered_400) {
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_signature_is_answered_401_with_a_fresh_nonce_and_counted) {
-  broker_fixture f;
-  f.run([&]() -> asio::awaitable<void> {
-    client c(*f.udp);
-    auto first = co_await c.exchange(register_request(alice_key, alice, {}, random_id()), f.address);
+  handle_fixture f;
+  f.run([&] {
+    handle_client c(f);
+    auto first = c.exchange(register_request(alice_key, alice, {}, random_id()), f.address);
     const bytes nonce = first->nonce();
     // A flipped bit; another key's signature; an attribute after the SIGNATURE (not covered).
     signing flipped;
@@ -83,13 +84,13 @@ BOOST_AUTO_TEST_CASE(a_bad_signature_is_answered_401_with_a_fresh_nonce_and_coun
     };
     const std::vector<signing> forgeries{flipped, by_mallory, trailing};
     for (const auto& how : forgeries) {
-      auto a = co_await c.exchange(register_request(alice_key, alice, nonce, random_id(), 0, how), f.address);
+      auto a = c.exchange(register_request(alice_key, alice, nonce, random_id(), 0, how), f.address);
       BOOST_TEST(a->error_code() == 401);
       BOOST_TEST(a->reason() == "bad signature");
       BOOST_TEST(a->nonce().size() == wire::nonce_size);
     }
     // No SIGNATURE at all, though the NONCE is there.
-    auto unsigned_ = co_await c.exchange(make_request(wire::method::register_peer, random_id(),
+    auto unsigned_ = c.exchange(make_request(wire::method::register_peer, random_id(),
                                                       [&](stun::builder& b) {
                                                         b.add_string(wire::attr::peer_id, "alice");
                                                         b.add(wire::attr::public_key, alice_key.key());
@@ -98,7 +99,7 @@ BOOST_AUTO_TEST_CASE(a_bad_signature_is_answered_401_with_a_fresh_nonce_and_coun
                                          f.address);
     BOOST_TEST(unsigned_->reason() == "bad signature");
     BOOST_TEST(!f.registry->find("alice", f.now()).has_value());
-    auto good = co_await c.exchange(register_request(alice_key, alice, nonce, random_id()), f.address);
+    auto good = c.exchange(register_request(alice_key, alice, nonce, random_id()), f.address);
     BOOST_TEST(good->msg.cls() == cls::success_response);
   });
   BOOST_TEST(f.broker.stats().auth_failed == 4u);
@@ -108,14 +109,14 @@ BOOST_AUTO_TEST_CASE(a_bad_signature_is_answered_401_with_a_fresh_nonce_and_coun
 BOOST_AUTO_TEST_CASE(a_nonce_from_another_source_or_past_its_lifetime_is_answered_438) {
   punch::broker_options o;
   o.nonce_lifetime = 300s;
-  broker_fixture f(o);
-  f.run([&]() -> asio::awaitable<void> {
-    client c(*f.udp), other(*f.udp);
-    auto first = co_await c.exchange(register_request(alice_key, alice, {}, random_id()), f.address);
+  handle_fixture f(o);
+  f.run([&] {
+    handle_client c(f), other(f);
+    auto first = c.exchange(register_request(alice_key, alice, {}, random_id()), f.address);
     const bytes nonce = first->nonce();
 
     // Another port of the same address: a NONCE names the port too.
-    auto elsewhere = co_await other.exchange(register_request(alice_key, alice, nonce, random_id()), f.address);
+    auto elsewhere = other.exchange(register_request(alice_key, alice, nonce, random_id()), f.address);
     BOOST_TEST(elsewhere->error_code() == 438);
     BOOST_TEST(elsewhere->reason() == "stale nonce");
     BOOST_TEST(elsewhere->nonce().size() == wire::nonce_size);
@@ -124,18 +125,18 @@ BOOST_AUTO_TEST_CASE(a_nonce_from_another_source_or_past_its_lifetime_is_answere
     // A NONCE that is not one of ours.
     bytes forged = nonce;
     forged.back() ^= std::byte{0x80};
-    auto a = co_await c.exchange(register_request(alice_key, alice, forged, random_id()), f.address);
+    auto a = c.exchange(register_request(alice_key, alice, forged, random_id()), f.address);
     BOOST_TEST(a->error_code() == 438);
 
     // Just within its lifetime it is good; past it, stale.
     f.skew += 299s;
-    auto late = co_await c.exchange(register_request(alice_key, alice, nonce, random_id()), f.address);
+    auto late = c.exchange(register_request(alice_key, alice, nonce, random_id()), f.address);
     BOOST_TEST(late->msg.cls() == cls::success_response);
     f.skew += 2s;
-    auto stale = co_await c.exchange(register_request(alice_key, alice, nonce, random_id()), f.address);
+    auto stale = c.exchange(register_request(alice_key, alice, nonce, random_id()), f.address);
     BOOST_TEST(stale->error_code() == 438);
     // The fresh one it came with works.
-    auto again = co_await c.exchange(register_request(alice_key, alice, stale->nonce(), random_id()), f.address);
+    auto again = c.exchange(register_request(alice_key, alice, stale->nonce(), random_id()), f.address);
     BOOST_TEST(again->msg.cls() == cls::success_response);
   });
   BOOST_TEST(f.broker.stats().challenges == 4u);
@@ -143,38 +144,38 @@ BOOST_AUTO_TEST_CASE(a_nonce_from_another_source_or_past_its_lifetime_is_answere
 }
 
 BOOST_AUTO_TEST_CASE(another_key_cannot_take_a_live_id_but_can_once_it_expired) {
-  broker_fixture f;
-  f.run([&]() -> asio::awaitable<void> {
-    client owner(*f.udp), thief(*f.udp);
-    auto a = co_await owner.register_as(alice_key, alice30, f.address);
+  handle_fixture f;
+  f.run([&] {
+    handle_client owner(f), thief(f);
+    auto a = owner.register_as(alice_key, alice30, f.address);
     BOOST_TEST(a->msg.cls() == cls::success_response);
-    auto m = co_await thief.register_as(mallory_key, alice30, f.address);
+    auto m = thief.register_as(mallory_key, alice30, f.address);
     BOOST_TEST(m->error_code() == 403);
     BOOST_TEST(m->reason() == "PEER-ID held by another key");
     BOOST_TEST((f.registry->find("alice", f.now())->key == alice_key.key()));
     // The owner refreshes as usual.
-    auto refresh = co_await owner.register_as(alice_key, alice30, f.address);
+    auto refresh = owner.register_as(alice_key, alice30, f.address);
     BOOST_TEST(refresh->msg.cls() == cls::success_response);
 
     f.skew += 31s;
-    auto taken = co_await thief.register_as(mallory_key, alice30, f.address);
+    auto taken = thief.register_as(mallory_key, alice30, f.address);
     BOOST_TEST(taken->msg.cls() == cls::success_response);
     auto stored = f.registry->find("alice", f.now());
     BOOST_TEST((stored->key == mallory_key.key()));
     BOOST_TEST(stored->reflexive == thief.local());
-    auto back = co_await owner.register_as(alice_key, alice30, f.address);
+    auto back = owner.register_as(alice_key, alice30, f.address);
     BOOST_TEST(back->error_code() == 403);
   });
 }
 
 BOOST_AUTO_TEST_CASE(the_same_key_moves_its_id_to_a_new_source) {
-  broker_fixture f;
-  f.run([&]() -> asio::awaitable<void> {
-    client before(*f.udp), after(*f.udp), other_peer(*f.udp);
-    co_await before.register_as(alice_key, alice, f.address);
-    co_await other_peer.register_as(test_identity(2), bob, f.address);
+  handle_fixture f;
+  f.run([&] {
+    handle_client before(f), after(f), other_peer(f);
+    before.register_as(alice_key, alice, f.address);
+    other_peer.register_as(test_identity(2), bob, f.address);
     // A NAT rebinding: the same key from a new port.
-    auto moved = co_await after.register_as(alice_key, alice, f.address);
+    auto moved = after.register_as(alice_key, alice, f.address);
     BOOST_TEST(moved->msg.cls() == cls::success_response);
     BOOST_TEST(moved->xor_address(stun::attr::xor_mapped_address) == std::optional<endpoint>(after.local()));
     BOOST_TEST(f.registry->find("alice", f.now())->reflexive == after.local());
@@ -185,7 +186,7 @@ BOOST_AUTO_TEST_CASE(the_same_key_moves_its_id_to_a_new_source) {
         b.add_string(wire::attr::target_id, "bob");
       }, wire::answer_bound::connect);
     };
-    auto old = co_await before.exchange(connect("alice"), f.address);
+    auto old = before.exchange(connect("alice"), f.address);
     BOOST_TEST(old->reason() == "PEER-ID registered elsewhere");
   });
   // A move is a new registration in the log, not a refresh.
@@ -194,24 +195,24 @@ BOOST_AUTO_TEST_CASE(the_same_key_moves_its_id_to_a_new_source) {
 }
 
 BOOST_AUTO_TEST_CASE(an_older_signed_register_replayed_after_a_move_is_answered_438) {
-  broker_fixture f;
-  f.run([&]() -> asio::awaitable<void> {
-    client before(*f.udp), after(*f.udp);
-    auto first = co_await before.exchange(register_request(alice_key, alice, {}, random_id()), f.address);
+  handle_fixture f;
+  f.run([&] {
+    handle_client before(f), after(f);
+    auto first = before.exchange(register_request(alice_key, alice, {}, random_id()), f.address);
     const auto signed_before = register_request(alice_key, alice, first->nonce(), random_id());
-    auto a = co_await before.exchange(signed_before, f.address);
+    auto a = before.exchange(signed_before, f.address);
     BOOST_TEST(a->msg.cls() == cls::success_response);
     // Two seconds later the peer moves (a NAT rebinding).
     f.skew += 2s;
-    auto moved = co_await after.register_as(alice_key, alice, f.address);
+    auto moved = after.register_as(alice_key, alice, f.address);
     BOOST_TEST(moved->msg.cls() == cls::success_response);
     // Someone who saw the first signed Register sends it again from the old address: it
     // verifies, and its NONCE is still within its lifetime, but older than the stored one.
-    auto replayed = co_await before.exchange(signed_before, f.address);
+    auto replayed = before.exchange(signed_before, f.address);
     BOOST_TEST(replayed->error_code() == 438);
     BOOST_TEST(f.registry->find("alice", f.now())->reflexive == after.local());
     // The very same Register again from where it is registered is a refresh, and harmless.
-    auto again = co_await after.register_as(alice_key, alice, f.address);
+    auto again = after.register_as(alice_key, alice, f.address);
     BOOST_TEST(again->msg.cls() == cls::success_response);
   });
 }
@@ -219,9 +220,9 @@ BOOST_AUTO_TEST_CASE(an_older_signed_register_replayed_after_a_move_is_answered_
 BOOST_AUTO_TEST_CASE(challenges_never_exceed_the_request_whatever_its_size) {
   punch::broker_options o;
   o.rate_limit = 0;  // 300 requests from one address
-  broker_fixture f(o);
-  f.run([&]() -> asio::awaitable<void> {
-    client c(*f.udp);
+  handle_fixture f(o);
+  f.run([&] {
+    handle_client c(f);
     std::mt19937 rng(7);
     const bytes bogus_nonce(wire::nonce_size, std::byte{0x42});
     std::size_t challenged = 0;
@@ -241,7 +242,7 @@ BOOST_AUTO_TEST_CASE(challenges_never_exceed_the_request_whatever_its_size) {
           if (variant == 2) b.add(wire::attr::signature, bytes(punch::signature_size));
         }, pad);
       }
-      auto a = co_await c.exchange(request, f.address);  // checks answer ≤ max(request, 64)
+      auto a = c.exchange(request, f.address);  // checks answer ≤ max(request, 64)
       BOOST_TEST_REQUIRE(a.has_value());
       if (auto n = a->nonce(); !n.empty()) c.nonce = n;
       const int code = a->error_code();

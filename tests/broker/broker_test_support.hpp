@@ -1,9 +1,10 @@
-// Test support for the broker protocol tests: a broker serving on real UDP (127.0.0.1) with a
-// clock the test can move on, raw client sockets that send hand-built requests (and register
-// with the NONCE exchange and a signature), and helpers to read the answers.
+// Test support for the broker tests over real UDP: a broker serving on 127.0.0.1 with a clock
+// the test can move on, and raw client sockets that send hand-built requests (and register
+// with the NONCE exchange and a signature). Requests and answers: broker_requests.hpp.
 #pragma once
 
-#include "signed_register.hpp"
+#include "broker_requests.hpp"
+#include "run_coroutine.hpp"
 
 #include "punch/broker.hpp"
 #include "punch/plugins/udp.hpp"
@@ -30,133 +31,10 @@
 #include <string>
 #include <vector>
 
-// Boost.Test prints the values of a failed comparison: teach it ours.
-namespace punch::stun {
-inline std::ostream& boost_test_print_type(std::ostream& out, message_class c) {
-  static constexpr const char* names[] = {"request", "indication", "success_response", "error_response"};
-  return out << names[static_cast<int>(c) & 3];
-}
-}  // namespace punch::stun
-
-template <typename T>
-struct boost::test_tools::tt_detail::print_log_value<std::optional<T>> {
-  void operator()(std::ostream& out, const std::optional<T>& v) {
-    if (v)
-      out << *v;
-    else
-      out << "(none)";
-  }
-};
-
 namespace broker_test {
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
-using punch::endpoint;
-using bytes = std::vector<std::byte>;
-
-// The amplification rule of docs/protocol.md: answer ≤ max(request, 64 bytes).
-inline constexpr std::size_t response_floor = 64;
-
-inline punch::stun::transaction_id random_id() {
-  punch::stun::transaction_id id;
-  randombytes_buf(id.data(), id.size());
-  return id;
-}
-
-// A request: `add` writes its attributes; `pad_to` pads it with PADDING to at least that size.
-inline bytes make_message(punch::stun::message_class cls, std::uint16_t method,
-                          const punch::stun::transaction_id& id,
-                          const std::function<void(punch::stun::builder&)>& add = {},
-                          std::size_t pad_to = 0, bool fingerprint = true) {
-  std::array<std::byte, punch::stun::max_message_size> buf;
-  punch::stun::builder b(buf, cls, method, id);
-  if (add) add(b);
-  const std::size_t tail = fingerprint ? punch::stun::fingerprint_size : 0;
-  if (b.size() + tail < pad_to) {
-    const std::size_t value = pad_to - b.size() - tail - 4;
-    const bytes zeros((value + 3) & ~std::size_t{3});
-    b.add(punch::wire::attr::padding, zeros);
-  }
-  auto out = fingerprint ? b.finish_with_fingerprint() : b.finish();
-  BOOST_REQUIRE(!b.error());
-  return {out.begin(), out.end()};
-}
-
-inline bytes make_request(std::uint16_t method, const punch::stun::transaction_id& id,
-                          const std::function<void(punch::stun::builder&)>& add = {},
-                          std::size_t pad_to = 0, bool fingerprint = true) {
-  return make_message(punch::stun::message_class::request, method, id, add, pad_to, fingerprint);
-}
-
-// A parsed answer that owns its bytes.
-struct answer {
-  bytes data;
-  punch::stun::message msg;
-
-  std::optional<endpoint> xor_address(std::uint16_t type) const {
-    auto a = msg.find(type);
-    if (!a) return std::nullopt;
-    punch::error_code ec;
-    return punch::stun::decode_xor_address(*a, msg.id(), ec);
-  }
-  std::vector<endpoint> all_xor_addresses(std::uint16_t type) const {
-    std::vector<endpoint> out;
-    punch::error_code ec;
-    for (const auto a : msg)
-      if (a.type == type)
-        if (auto ep = punch::stun::decode_xor_address(a, msg.id(), ec)) out.push_back(*ep);
-    return out;
-  }
-  std::string text(std::uint16_t type) const {
-    auto a = msg.find(type);
-    return a ? std::string(punch::stun::decode_string(*a)) : std::string{};
-  }
-  std::optional<std::uint32_t> u32(std::uint16_t type) const {
-    auto a = msg.find(type);
-    punch::error_code ec;
-    return a ? punch::stun::decode_u32(*a, ec) : std::nullopt;
-  }
-  int error_code() const {
-    auto a = msg.find(punch::stun::attr::error_code);
-    punch::error_code ec;
-    auto v = a ? punch::stun::decode_error_code(*a, ec) : std::nullopt;
-    return v ? v->code : 0;
-  }
-  std::string reason() const {
-    auto a = msg.find(punch::stun::attr::error_code);
-    punch::error_code ec;
-    auto v = a ? punch::stun::decode_error_code(*a, ec) : std::nullopt;
-    return v ? std::string(v->reason) : std::string{};
-  }
-  std::optional<punch::public_key> key() const {
-    auto a = msg.find(punch::wire::attr::public_key);
-    if (!a || a->value.size() != punch::public_key_size) return std::nullopt;
-    punch::public_key k;
-    std::memcpy(k.data(), a->value.data(), k.size());
-    return k;
-  }
-  bytes nonce() const { return nonce_of(msg); }
-  bytes credential() const { return credential_of(msg); }
-  std::optional<punch::wire::token> token() const {
-    auto a = msg.find(punch::wire::attr::token);
-    if (!a || a->value.size() != punch::wire::token_size) return std::nullopt;
-    punch::wire::token t;
-    std::memcpy(t.data(), a->value.data(), t.size());
-    return t;
-  }
-};
-
-// The answer parsed, or nullopt (the test fails) if it is not valid STUN.
-inline std::optional<answer> parse(bytes data) {
-  answer a{std::move(data), {}};
-  punch::error_code ec;
-  auto m = punch::stun::message::parse(a.data, ec);
-  BOOST_TEST_CONTEXT("parsing a datagram from the broker") { BOOST_TEST(!ec, ec.message()); }
-  if (!m) return std::nullopt;
-  a.msg = *m;
-  return a;
-}
 
 // A raw client socket, on 127.0.0.1 unless told otherwise.
 class client {
@@ -204,12 +82,7 @@ public:
     std::optional<answer> a;
     for (int attempt = 0; attempt < 3; ++attempt) {
       a = co_await exchange(register_request(who, f, nonce, random_id()), to);
-      if (!a) co_return a;
-      if (auto n = a->nonce(); !n.empty()) nonce = n;
-      if (auto c = a->credential(); !c.empty()) credential = c;
-      const int code = a->error_code();
-      if (code != punch::wire::error::unauthenticated && code != punch::wire::error::stale_nonce) break;
-      if (code == punch::wire::error::unauthenticated && a->reason() == "bad signature") break;
+      if (!a || !keep_and_retry(*a, nonce, credential)) break;
     }
     co_return a;
   }
@@ -275,22 +148,9 @@ struct broker_fixture {
   }
 
   // Serves while `test` runs, then closes the broker's socket; the whole run is bounded.
-  void run(std::function<asio::awaitable<void>()> test) {
-    bool served = false, tested = false;
-    std::exception_ptr failure;
-    asio::co_spawn(ctx, broker.run(), [&](std::exception_ptr e) {
-      served = true;
-      if (e) failure = e;
-    });
-    asio::co_spawn(ctx, test(), [&](std::exception_ptr e) {
-      tested = true;
-      if (e) failure = e;
-      socket.close();
-    });
-    ctx.run_for(30s);
-    BOOST_TEST_REQUIRE(tested, "the test coroutine did not finish within 30 s");
+  void run(std::function<asio::awaitable<void>()> body) {
+    const bool served = test::serve_while(ctx, broker.run(), body(), [this] { socket.close(); }, 30s);
     BOOST_TEST(served, "broker.run() did not end after its socket was closed");
-    if (failure) std::rethrow_exception(failure);
   }
 
   // Declared first: the broker's clock reads them.

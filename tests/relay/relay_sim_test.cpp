@@ -4,6 +4,7 @@
 // refused and a stranger's datagrams go nowhere; an allocation left idle expires on the
 // network's clock (advance_clock), with its event.
 #include "relay_test_support.hpp"
+#include "run_coroutine.hpp"
 
 #include "punch/plugins/sim.hpp"
 

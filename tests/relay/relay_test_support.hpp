@@ -3,6 +3,8 @@
 // moves on. Shared by the unit, sim and allocation tests.
 #pragma once
 
+#include "stun_answer.hpp"
+
 #include "punch/relay.hpp"
 #include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
@@ -20,17 +22,6 @@
 #include <string>
 #include <vector>
 
-// Boost.Test prints the values of a failed comparison: teach it optionals.
-template <typename T>
-struct boost::test_tools::tt_detail::print_log_value<std::optional<T>> {
-  void operator()(std::ostream& out, const std::optional<T>& v) {
-    if (v)
-      out << *v;
-    else
-      out << "(none)";
-  }
-};
-
 namespace relay_test {
 
 namespace asio = boost::asio;
@@ -42,11 +33,7 @@ namespace wire = punch::wire;
 
 inline endpoint ep(const char* address, unsigned short port) { return {asio::ip::make_address(address), port}; }
 
-inline stun::transaction_id random_id() {
-  stun::transaction_id id;
-  randombytes_buf(id.data(), id.size());
-  return id;
-}
+using punch_test::random_id;
 
 inline punch::relay_id make_relay_id(unsigned char seed) {
   punch::relay_id id;
@@ -73,50 +60,19 @@ inline bytes allocate_request(const punch::relay_id& id, const bytes& nonce = {}
   return {out.begin(), out.end()};
 }
 
-// A parsed answer that owns its bytes.
-struct answer {
-  bytes data;
-  stun::message msg;
-
-  stun::message_class cls() const { return msg.cls(); }
-  int error_code() const {
-    auto a = msg.find(stun::attr::error_code);
-    punch::error_code ec;
-    auto v = a ? stun::decode_error_code(*a, ec) : std::nullopt;
-    return v ? v->code : 0;
-  }
-  std::string reason() const {
-    auto a = msg.find(stun::attr::error_code);
-    punch::error_code ec;
-    auto v = a ? stun::decode_error_code(*a, ec) : std::nullopt;
-    return v ? std::string(v->reason) : std::string{};
-  }
-  bytes nonce() const {
-    auto a = msg.find(wire::attr::nonce);
-    return a ? bytes(a->value.begin(), a->value.end()) : bytes{};
-  }
-  std::optional<endpoint> mapped() const {
-    auto a = msg.find(stun::attr::xor_mapped_address);
-    punch::error_code ec;
-    return a ? stun::decode_xor_address(*a, msg.id(), ec) : std::nullopt;
-  }
-  std::optional<std::uint32_t> lifetime() const {
-    auto a = msg.find(wire::attr::lifetime);
-    punch::error_code ec;
-    return a ? stun::decode_u32(*a, ec) : std::nullopt;
-  }
+// A parsed answer that owns its bytes, with the readers of ALLOCATE's attributes.
+struct answer : punch_test::stun_answer {
+  bytes nonce() const { return value(wire::attr::nonce); }
+  std::optional<endpoint> mapped() const { return xor_address(stun::attr::xor_mapped_address); }
+  std::optional<std::uint32_t> lifetime() const { return u32(wire::attr::lifetime); }
 };
 
 // The answer parsed; the test fails if it is not a valid ALLOCATE answer with FINGERPRINT.
 inline std::optional<answer> parse(std::span<const std::byte> data) {
-  answer a{bytes(data.begin(), data.end()), {}};
-  punch::error_code ec;
-  auto m = stun::message::parse(a.data, ec);
-  BOOST_TEST(!ec, "the relay's answer does not parse: " << ec.message());
-  if (!m) return std::nullopt;
-  BOOST_TEST(m->method() == wire::method::allocate);
-  BOOST_TEST(m->has_fingerprint());
-  a.msg = *m;
+  auto a = punch_test::parse_answer<answer>(data, "the relay");
+  if (!a) return a;
+  BOOST_TEST(a->msg.method() == wire::method::allocate);
+  BOOST_TEST(a->msg.has_fingerprint());
   return a;
 }
 

@@ -2,6 +2,8 @@
 // that runs every decoder over a message and rebuilds it (also used by the random tests).
 #pragma once
 
+#include "stun_answer.hpp"
+
 #include "punch/wire/stun.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -13,18 +15,6 @@
 #include <stdexcept>
 #include <string_view>
 #include <vector>
-
-// Boost.Test prints the operands of a failed BOOST_TEST; these make the enums printable.
-namespace punch {
-inline std::ostream& boost_test_print_type(std::ostream& os, errc e) {
-  return os << "errc(" << static_cast<int>(e) << ": " << make_error_code(e).message() << ")";
-}
-}  // namespace punch
-namespace punch::stun {
-inline std::ostream& boost_test_print_type(std::ostream& os, message_class c) {
-  return os << "message_class(" << static_cast<int>(c) << ")";
-}
-}  // namespace punch::stun
 
 namespace punch::stun::test {
 

@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -136,6 +137,15 @@ public:
   // broker than the one that sent the Introduce. Each broker passes such answers on to
   // `siblings` (posted to their executors). Call before run(); the siblings must outlive it.
   void share_introductions_with(std::vector<broker*> siblings);
+
+  // The whole datagram logic without I/O (run() calls it; tests and fuzzers may too): the
+  // answer to send to `from`, written into `answer` (stun::max_message_size bytes suffice);
+  // empty: none. `from` is the source as the socket reports it. Reads the time from
+  // broker_options::clock. Only a Connect that introduces uses the socket (the Introduce
+  // exchange runs on its executor): a broker over a default-constructed datagram_socket can be
+  // fed everything else this way.
+  std::span<const std::byte> handle(std::span<const std::byte> datagram, const endpoint& from,
+                                    std::span<std::byte> answer);
 
   void on_event(std::function<void(const broker_event&)> handler);
   // Sets broker_options::other_address (once its socket is open); call before run().

@@ -4,3 +4,6 @@
 #pragma once
 
 #define PUNCH_EXPORT __attribute__((visibility("default")))
+// PUNCH_LOCAL keeps a definition hidden where it would inherit PUNCH_EXPORT: the private
+// `impl` nested in an exported class.
+#define PUNCH_LOCAL __attribute__((visibility("hidden")))

@@ -1,8 +1,11 @@
-// The broker service: the receive loop with its rate limit, registration expiry, and the
-// answers to Binding (RFC 8489 and RFC 3489 clients) and Lookup. Register lives in
-// broker_register.cpp, Connect and Introduce in broker_connect.cpp; the wire rules are in
-// docs/protocol.md.
+// The broker service: what a datagram is (rate limit, parse, dispatch by method), the answers
+// to Lookup and the error answers, registration expiry, and the public class. Binding lives in
+// binding.cpp, Register in register.cpp, Connect and Introduce in connect.cpp; the serve loop
+// is the server module's; the wire rules are in docs/protocol.md.
 #include "broker/broker_state.hpp"
+
+#include "server/intake.hpp"
+#include "server/secret.hpp"
 
 #include "punch/identity.hpp"
 
@@ -24,14 +27,6 @@ namespace punch {
 using namespace detail;
 
 namespace {
-
-// Receive errors that concern one earlier datagram, not the socket: ICMP feedback for a
-// send, or a datagram larger than the buffer.
-bool transient(const error_code& ec) {
-  return ec == asio::error::connection_refused || ec == asio::error::connection_reset ||
-         ec == asio::error::message_size || ec == asio::error::network_unreachable ||
-         ec == asio::error::host_unreachable;
-}
 
 // Comprehension-required attributes (RFC 8489 §14) the broker understands, or knows it may
 // ignore: anything else in a request is answered with 420 (RFC 8489 §6.3.1).
@@ -73,15 +68,14 @@ bool understood(const stun::attribute& a) {
   return flags && (*flags & 0x6) == 0;  // RFC 5780 §7.2: A (0x4) change IP, B (0x2) change port
 }
 
+// Binding answers carry FINGERPRINT only when the request did; punch answers always.
+bool answer_fingerprint(const stun::message& m) {
+  return m.method() != wire::method::binding || m.has_fingerprint();
+}
+
 }  // namespace
 
-broker_secret random_broker_secret() {
-  // Idempotent and thread-safe; randombytes needs it before its first use.
-  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
-  broker_secret s;
-  randombytes_buf(s.data(), s.size());
-  return s;
-}
+broker_secret random_broker_secret() { return random_secret(); }
 
 namespace {
 
@@ -100,11 +94,14 @@ broker::impl::impl(datagram_socket& s, registry& r, broker_options o)
       options(with_secret(std::move(o))),
       nonces(*options.nonce_secret),
       credentials(*options.nonce_secret),
-      limiter(options.rate_limit, options.rate_burst, options.rate_limit_table) {
+      limiter(options.rate_limit, options.rate_burst, options.rate_limit_table),
+      server(s, *this, {.name = "broker", .receive_size = stun::max_message_size, .drop_full_datagrams = false,
+                        .expiry_interval = options.expiry_interval}) {
   // The issuers keep their own copies (wiped when they go); the options need none.
   sodium_memzero(options.nonce_secret->data(), options.nonce_secret->size());
   options.nonce_secret.reset();
-  v6_socket = socket.local_endpoint().address().is_v6();
+  // A broker fed through handle() alone may have no socket.
+  v6_socket = socket.is_open() && socket.local_endpoint().address().is_v6();
   connects.resize(options.connect_cache_size);
 }
 
@@ -120,21 +117,16 @@ endpoint broker::impl::socket_form(const endpoint& ep) const {
   return ep;
 }
 
-std::span<const std::byte> broker::impl::handle(std::span<const std::byte> d, const endpoint& src,
+std::span<const std::byte> broker::impl::respond(std::span<const std::byte> d, const endpoint& src,
                                                 clock::time_point now, std::span<std::byte> answer) {
   out = answer;
   ++stats.received;
-  const endpoint source = unmapped(src);
-  // Before any parsing: a flood from one address costs a hash and a bucket, nothing more.
-  if (!limiter.admit(source.address(), now)) {
-    ++stats.rate_limited;
-    return {};
-  }
-  error_code ec;
-  auto m = stun::message::parse(d, ec);
+  const intake in = take_in(limiter, src, now, d, stats.rate_limited);
+  if (in.rate_limited) return {};
+  const auto& m = in.msg;
   if (!m) {
     // RFC 8489 §11: a request without the magic cookie comes from an RFC 3489 client.
-    if (ec == errc::bad_magic_cookie) return on_classic_binding(d, src, now);
+    if (in.ec == errc::bad_magic_cookie) return on_classic_binding(d, src, now);
     ++stats.malformed;
     return {};
   }
@@ -153,7 +145,7 @@ std::span<const std::byte> broker::impl::handle(std::span<const std::byte> d, co
       ++stats.malformed;
       return {};
   }
-  const request r{*m, src, source, std::max(d.size(), response_floor), now};
+  const request r{*m, src, in.source, std::max(d.size(), response_floor), now};
   switch (m->method()) {
     case wire::method::binding:
     case wire::method::register_peer:
@@ -172,48 +164,6 @@ std::span<const std::byte> broker::impl::handle(std::span<const std::byte> d, co
     case wire::method::lookup: return on_lookup(r);
     default: return on_connect(r);
   }
-}
-
-std::span<const std::byte> broker::impl::on_binding(const request& r) {
-  ++stats.bindings;
-  stun::builder b(out, stun::message_class::success_response, wire::method::binding, r.msg.id());
-  b.add_xor_address(stun::attr::xor_mapped_address, r.source);
-  // RFC 8489 §7.3: FINGERPRINT only if the client used it; no SOFTWARE, to stay small.
-  return r.msg.has_fingerprint() ? b.finish_with_fingerprint() : b.finish();
-}
-
-std::span<const std::byte> broker::impl::on_classic_binding(std::span<const std::byte> d,
-                                                            const endpoint& src,
-                                                            clock::time_point now) {
-  // Only a Binding request (type 0x0001) that fits our buffers is worth re-framing.
-  if (d.size() < stun::header_size || d.size() > scratch.size() || d[0] != std::byte{0} ||
-      d[1] != std::byte{1}) {
-    ++stats.malformed;
-    return {};
-  }
-  // Re-frame with the magic cookie so the codec validates the rest as usual.
-  std::copy(d.begin(), d.end(), scratch.begin());
-  const std::array<std::byte, 4> cookie{std::byte{0x21}, std::byte{0x12}, std::byte{0xA4},
-                                        std::byte{0x42}};
-  std::copy(cookie.begin(), cookie.end(), scratch.begin() + 4);
-  error_code ec;
-  auto m = stun::message::parse(std::span<const std::byte>(scratch).first(d.size()), ec);
-  if (!m) {
-    ++stats.malformed;
-    return {};
-  }
-  const request r{*m, src, unmapped(src), std::max(d.size(), response_floor), now};
-  auto answer = unknown_attributes(r);
-  if (answer.empty()) {
-    ++stats.bindings;
-    // RFC 8489 §11: MAPPED-ADDRESS instead of XOR-MAPPED-ADDRESS for RFC 3489 clients.
-    stun::builder b(out, stun::message_class::success_response, wire::method::binding, m->id());
-    b.add_address(stun::attr::mapped_address, r.source);
-    answer = b.finish();
-  }
-  // RFC 8489 §11: echo the client's 128-bit transaction id, cookie field included.
-  if (answer.size() >= stun::header_size) std::copy(d.begin() + 4, d.begin() + 8, out.begin() + 4);
-  return answer;
 }
 
 std::span<const std::byte> broker::impl::on_lookup(const request& r) {
@@ -248,103 +198,30 @@ std::span<const std::byte> broker::impl::finish(const request& r, stun::builder&
 }
 
 std::span<const std::byte> broker::impl::pad_error(const request& r, std::size_t answer_size) {
-  // Amplification rule: the client pads its request (PADDING) to the answer's size. The
-  // reason is written in place: a stream of small requests must not allocate.
-  constexpr std::string_view head = "pad request to ", tail = " bytes";
-  std::array<char, max_reason_size> text{};
-  auto at = std::copy(head.begin(), head.end(), text.begin());
-  at = std::to_chars(at, text.end() - tail.size(), answer_size).ptr;
-  at = std::copy(tail.begin(), tail.end(), at);
-  return error(r, wire::error::bad_request, std::string_view(text.data(), static_cast<std::size_t>(at - text.begin())));
+  // Amplification rule: the client pads its request (PADDING) to the answer's size.
+  reason_text text;
+  return error(r, wire::error::bad_request, pad_reason(text, answer_size));
 }
 
 std::span<const std::byte> broker::impl::error(const request& r, int code, std::string_view reason) {
   ++stats.errors_sent;
-  stun::builder b(out, stun::message_class::error_response, r.msg.method(), r.msg.id());
-  b.add_error_code(code, reason.substr(0, max_reason_size));
-  // Binding answers carry FINGERPRINT only when the request did; punch answers always.
-  if (r.msg.method() == wire::method::binding && !r.msg.has_fingerprint()) return b.finish();
-  return b.finish_with_fingerprint();
+  return error_answer(out, r.msg, code, reason, answer_fingerprint(r.msg));
 }
 
 std::span<const std::byte> broker::impl::unknown_attributes(const request& r) {
   // RFC 8489 §14.9: list the attributes we do not understand, as many as the budget allows.
-  constexpr std::size_t max_listed = 16;
-  std::array<std::byte, 2 * max_listed> listed{};
-  std::size_t n = 0;
-  for (const stun::attribute a : r.msg) {
-    if (understood(a) || n == max_listed) continue;
-    // 20 header + 28 ERROR-CODE + 4 + padded list + 8 FINGERPRINT must fit the budget.
-    if (60 + ((2 * (n + 1) + 3) & ~std::size_t{3}) > r.budget) break;
-    listed[2 * n] = std::byte(a.type >> 8);
-    listed[2 * n + 1] = std::byte(a.type & 0xFF);
-    ++n;
-  }
-  if (n == 0) return {};
-  ++stats.errors_sent;
-  stun::builder b(out, stun::message_class::error_response, r.msg.method(), r.msg.id());
-  b.add_error_code(wire::error::unknown_attribute, "unknown attribute");
-  b.add(stun::attr::unknown_attributes, std::span<const std::byte>(listed).first(2 * n));
-  if (r.msg.method() == wire::method::binding && !r.msg.has_fingerprint()) return b.finish();
-  return b.finish_with_fingerprint();
+  auto answer = unknown_attributes_answer(out, r.msg, understood, 16, r.budget, answer_fingerprint(r.msg));
+  if (!answer.empty()) ++stats.errors_sent;
+  return answer;
 }
 
-asio::awaitable<void> broker::impl::receive_loop(loop_buffers& b) {
-  // Cancellation is checked explicitly, so a cancelled loop ends without throwing.
-  co_await asio::this_coro::throw_if_cancelled(false);
-  for (std::size_t i = 0; i < batch; ++i) b.received[i].buffer = asio::buffer(b.in[i]);
-  for (;;) {
-    auto [ec, n] = co_await socket.async_receive_batch(b.received, asio::as_tuple(asio::use_awaitable));
-    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
-      co_return;
-    if (ec) {
-      if (ec == asio::error::operation_aborted || ec == errc::socket_closed || !socket.is_open())
-        co_return;
-      if (transient(ec)) continue;
-      std::ostringstream what;
-      what << "broker on " << local << ": receive failed";
-      throw system_error(ec, what.str());
-    }
-    // One batch arrived at one time; its answers go out together.
-    ++stats.batches;
-    const auto t = now();
-    std::size_t answers = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const received_datagram& d = b.received[i];
-      auto answer = handle(std::span<const std::byte>(b.in[i]).first(d.size), d.from, t, b.out[answers]);
-      if (!answer.empty()) b.answers[answers++] = {asio::buffer(answer.data(), answer.size()), d.from};
-    }
-    if (answers == 0) continue;
-    // A datagram the network refuses is that one client's loss (unreachable, filtered); the
-    // batch fails only when the socket is closed.
-    auto [sec, sent] = co_await socket.async_send_batch(std::span<const outgoing_datagram>(b.answers).first(answers),
-                                                        asio::as_tuple(asio::use_awaitable));
-    if (sec == asio::error::operation_aborted || !socket.is_open()) co_return;
-  }
-}
-
-asio::awaitable<void> broker::impl::receive_loops_from(std::size_t first, std::size_t count) {
-  using namespace asio::experimental::awaitable_operators;
-  if (count == 1) return receive_loop(loops[first]);
-  // `&&` ends when both end, or cancels the other when one throws.
-  return receive_loops_from(first, count / 2) && receive_loops_from(first + count / 2, count - count / 2);
-}
-
-asio::awaitable<void> broker::impl::expiry_loop() {
-  co_await asio::this_coro::throw_if_cancelled(false);
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  for (;;) {
-    timer.expires_after(options.expiry_interval);
-    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec || (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
-      co_return;
-    // Collected first: an event handler must not run while the registry iterates.
-    expired.clear();
-    reg.expire(now(), [this](std::string_view id, const endpoint& ep) {
-      expired.push_back({.what = broker_event::kind::expired, .id = std::string(id), .target = {}, .address = ep});
-    });
-    for (const auto& e : expired) emit(e);
-  }
+void broker::impl::expire(clock::time_point now) {
+  // Collected first: an event handler must not run while the registry iterates.
+  expired.clear();
+  reg.expire(now, [this](std::string_view id, const endpoint& ep) {
+    expired.push_back({.what = broker_event::kind::expired, .id = std::string(id), .target = {}, .address = ep});
+  });
+  for (const auto& e : expired) emit(e);
 }
 
 // ---- the public class ----
@@ -357,13 +234,10 @@ broker::~broker() { impl_->stop_introductions(); }
 asio::awaitable<void> broker::run() {
   using namespace asio::experimental::awaitable_operators;
   impl& i = *impl_;
-  std::ostringstream local;
-  local << i.socket.local_endpoint();
-  i.local = local.str();
   // Introductions must not outlive run(): stop them however it ends, then report.
   std::exception_ptr failure;
   try {
-    co_await (i.receive_loops_from(0, impl::receive_loops) || i.expiry_loop());
+    co_await i.server.run();
   } catch (...) {
     failure = std::current_exception();
   }
@@ -380,6 +254,11 @@ void broker::announce_other_address(std::optional<endpoint> other) { impl_->opti
 
 void broker::on_event(std::function<void(const broker_event&)> handler) {
   impl_->on_event = std::move(handler);
+}
+
+std::span<const std::byte> broker::handle(std::span<const std::byte> datagram, const endpoint& from,
+                                          std::span<std::byte> answer) {
+  return impl_->respond(datagram, from, impl_->now(), answer);
 }
 
 const broker_stats& broker::stats() const noexcept { return impl_->stats; }

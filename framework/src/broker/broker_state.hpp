@@ -1,10 +1,12 @@
-// The broker's private state (private header), shared by the request handlers in broker.cpp
-// and the Connect/Introduce machinery in broker_connect.cpp. The wire rules it implements
-// are in docs/protocol.md.
+// The broker's private state (private header), shared by the request handlers in broker.cpp,
+// binding.cpp and register.cpp and the Connect/Introduce machinery in connect.cpp. The wire
+// rules it implements are in docs/protocol.md.
 #pragma once
 
+#include "server/error_answer.hpp"
 #include "server/nonce.hpp"
 #include "server/rate_limit.hpp"
+#include "server/serve_loop.hpp"
 #include "broker/refresh.hpp"
 
 #include "punch/broker.hpp"
@@ -26,14 +28,10 @@
 namespace punch {
 namespace detail {
 
-using clock = std::chrono::steady_clock;
-
 // Every response fits in max(request size, response_floor) bytes, so the broker never
 // amplifies a spoofed request by more than that floor (docs/protocol.md, "Amplification").
 inline constexpr std::size_t response_floor = 64;
-// Error reasons are at most this long, so that an error response fits response_floor:
-// 20 header + 8 ERROR-CODE header + 28 reason + 8 FINGERPRINT.
-inline constexpr std::size_t max_reason_size = 28;
+// An error answer (server/error_answer.hpp) fits response_floor.
 static_assert(stun::header_size + 8 + max_reason_size + stun::fingerprint_size <= response_floor);
 // Peers pad requests to wire::answer_bound; the answers must stay within it (the values
 // docs/protocol.md quotes). A Register's challenge (401, 438) adds a NONCE to an error, which
@@ -92,50 +90,37 @@ struct request {
 
 }  // namespace detail
 
-struct broker::impl {
+// Hidden: a nested class of an exported one would otherwise be exported with it.
+struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
   using request = detail::request;
   using clock = detail::clock;
 
   impl(datagram_socket& s, registry& r, broker_options o);
 
-  // Datagrams per receive: a transport with batches (udp's batch=N) fills up to this many per
-  // resumption of a loop, and the answers go out together in one batch send.
-  static constexpr std::size_t batch = 64;
-  using message_buffer = std::array<std::byte, stun::max_message_size>;
-  // One receive loop's buffers: requests in[i] and answers out[i].
-  struct loop_buffers {
-    std::array<message_buffer, batch> in{};
-    std::array<message_buffer, batch> out{};
-    std::array<received_datagram, batch> received{};
-    std::array<outgoing_datagram, batch> answers{};
-  };
-  // Several loops share the socket. With a transport that receives one datagram per
-  // operation, one turn of the io_context then serves several datagrams (fewer epoll_wait
-  // calls per datagram); with batches, one loop receives while another sends.
-  static constexpr std::size_t receive_loops = 2;
-
   // Handles one datagram; returns the answer to send to `from` (empty: none), written into
   // `answer` (which stays untouched until the caller's next call).
-  std::span<const std::byte> handle(std::span<const std::byte> datagram, const endpoint& from,
+  std::span<const std::byte> respond(std::span<const std::byte> datagram, const endpoint& from,
                                     clock::time_point now, std::span<std::byte> answer);
 
-  asio::awaitable<void> receive_loop(loop_buffers& buffers);
-  // loops[first, first + count) at once; ends when they all have.
-  asio::awaitable<void> receive_loops_from(std::size_t first, std::size_t count);
-  asio::awaitable<void> expiry_loop();
+  // datagram_service: what the serve loop calls.
+  clock::time_point now() const override { return options.clock ? options.clock() : clock::now(); }
+  detail::reply handle(std::span<const std::byte> datagram, const endpoint& from, clock::time_point now,
+                       std::span<std::byte> answer) override {
+    return {respond(datagram, from, now, answer), from};
+  }
+  void expire(clock::time_point now) override;
+  void received_batch(std::size_t) noexcept override { ++stats.batches; }
 
-  // The broker's time: options.clock, or the steady clock.
-  clock::time_point now() const { return options.clock ? options.clock() : clock::now(); }
-
-  // broker.cpp: the simple requests.
+  // binding.cpp: Binding, from RFC 8489 and RFC 3489 clients.
   std::span<const std::byte> on_binding(const request& r);
   std::span<const std::byte> on_classic_binding(std::span<const std::byte> datagram,
                                                 const endpoint& from, clock::time_point now);
+  // broker.cpp: Lookup and the error answers.
   std::span<const std::byte> on_lookup(const request& r);
   std::span<const std::byte> error(const request& r, int code, std::string_view reason);
   std::span<const std::byte> unknown_attributes(const request& r);
 
-  // broker_register.cpp: Register, signed over a NONCE or refreshed with a credential.
+  // register.cpp: Register, signed over a NONCE or refreshed with a credential.
   std::span<const std::byte> on_register(const request& r);
   // A Register with REFRESH-CREDENTIAL and no NONCE: `entry` is what it asks to register,
   // `credential` the attribute's value.
@@ -157,7 +142,7 @@ struct broker::impl {
   // 400 "pad request to N bytes": the answer would be `answer_size` bytes.
   std::span<const std::byte> pad_error(const request& r, std::size_t answer_size);
 
-  // broker_connect.cpp: Connect, the cache, Introduce and its acknowledgements.
+  // connect.cpp: Connect, the cache, Introduce and its acknowledgements.
   std::span<const std::byte> on_connect(const request& r);
   // `forwarded`: passed on by a sibling broker, not to be passed on again.
   void on_introduce_answer(const stun::message& m, const endpoint& from, bool forwarded = false);
@@ -186,10 +171,9 @@ struct broker::impl {
   detail::rate_limiter limiter;
   std::function<void(const broker_event&)> on_event;
   bool v6_socket = false;
-  std::string local;  // the socket's endpoint, for error messages
 
-  // Fixed buffers: the receive path and the answers never allocate.
-  std::array<loop_buffers, receive_loops> loops{};
+  detail::serve_loop server;
+  // Fixed buffers: the answers never allocate.
   std::span<std::byte> out;  // the answer buffer of the datagram being handled
   std::array<std::byte, stun::max_message_size> scratch{};  // RFC 3489 requests, re-framed
   std::array<std::byte, stun::max_message_size> covered{};  // what a Register's SIGNATURE signs

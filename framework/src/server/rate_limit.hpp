@@ -1,8 +1,10 @@
-// The broker's per-source rate limit (private header; docs/protocol.md, "Rate limit"): a token
-// bucket per source address in a table of fixed size, allocated once. A keyed hash
+// The per-source rate limit of the broker and of the relay's ALLOCATE (server module;
+// docs/protocol.md, "Rate limit"): a token bucket per source address in a table of fixed size, allocated once. A keyed hash
 // (SipHash, libsodium's crypto_shorthash, with a random key) picks the bucket, so an attacker
 // cannot aim at a victim's bucket by choosing addresses that collide with it.
 #pragma once
+
+#include "server/token_bucket.hpp"
 
 #include "punch/transport.hpp"
 
@@ -25,7 +27,7 @@ public:
   rate_limiter(std::uint32_t rate, std::uint32_t burst, std::size_t table)
       : rate_(static_cast<double>(rate) * 1e-9), burst_(burst) {
     if (rate == 0 || burst == 0 || table == 0) return;
-    buckets_.assign(table, bucket{static_cast<double>(burst), 0});
+    buckets_.assign(table, token_bucket{static_cast<double>(burst), 0});
     randombytes_buf(key_.data(), key_.size());
   }
 
@@ -35,23 +37,10 @@ public:
   // none, and the datagram is to be dropped.
   bool admit(const asio::ip::address& address, clock::time_point now) noexcept {
     if (buckets_.empty()) return true;
-    bucket& b = buckets_[index_of(address)];
-    const std::int64_t t = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
-    // A clock that went back (an injected one) refills nothing.
-    const double elapsed = static_cast<double>(std::max<std::int64_t>(t - b.last, 0));
-    b.tokens = std::min(static_cast<double>(burst_), b.tokens + elapsed * rate_);
-    b.last = std::max(b.last, t);
-    if (b.tokens < 1.0) return false;
-    b.tokens -= 1.0;
-    return true;
+    return buckets_[index_of(address)].take(now, rate_, static_cast<double>(burst_));
   }
 
 private:
-  struct bucket {
-    double tokens = 0;
-    std::int64_t last = 0;  // ns of the clock at the last refill
-  };
-
   // IPv4: the whole address. IPv6: its /64, the smallest block one site usually gets, so
   // that a host cannot multiply its rate by picking addresses in its own prefix.
   std::size_t index_of(const asio::ip::address& a) const noexcept {
@@ -73,7 +62,7 @@ private:
 
   double rate_;  // tokens per nanosecond
   std::uint32_t burst_;
-  std::vector<bucket> buckets_;
+  std::vector<token_bucket> buckets_;
   std::array<unsigned char, crypto_shorthash_KEYBYTES> key_{};
 };
 

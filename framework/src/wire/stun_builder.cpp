@@ -17,14 +17,6 @@ using detail::padded;
 using detail::write_u16;
 using detail::write_u32;
 
-// RFC 8489 §5: method bits M11..M7, C1, M6..M4, C0, M3..M0.
-std::uint16_t message_type(message_class cls, std::uint16_t method) noexcept {
-  const unsigned c = static_cast<unsigned>(cls);
-  return static_cast<std::uint16_t>((method & 0x000F) | ((method & 0x0070) << 1) |
-                                    ((method & 0x0F80) << 2) | ((c & 0x1) << 4) |
-                                    ((c & 0x2) << 7));
-}
-
 // memcpy with a null source is undefined even for 0 bytes (an empty span may have one).
 void put(std::byte* out, const void* src, std::size_t n) noexcept {
   if (n != 0) {

@@ -39,6 +39,13 @@ enum class message_class : std::uint8_t {
   error_response = 3,
 };
 
+// RFC 8489 §5: the message type interleaves the method bits M11..M7, C1, M6..M4, C0, M3..M0.
+constexpr std::uint16_t message_type(message_class cls, std::uint16_t method) noexcept {
+  const unsigned c = static_cast<unsigned>(cls);
+  return static_cast<std::uint16_t>((method & 0x000F) | ((method & 0x0070) << 1) | ((method & 0x0F80) << 2) |
+                                    ((c & 0x1) << 4) | ((c & 0x2) << 7));
+}
+
 // Methods (RFC 8489 §18.2 and docs/protocol.md for punch's own code points).
 namespace method {
 inline constexpr std::uint16_t binding = 0x001;
