@@ -39,7 +39,7 @@ struct relay_host {
   // Allocations expire on the network's time.
   static relay_options options_of(sim_world& w) {
     relay_options o;
-    o.clock = [&w] { return w.net.now(); };
+    o.clock = &w.net.clock();
     return o;
   }
 

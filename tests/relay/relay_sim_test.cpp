@@ -12,13 +12,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 
 using namespace relay_test;
 namespace sim = punch::sim;
@@ -85,7 +85,7 @@ struct world {
   }
   punch::relay_options options() {
     punch::relay_options o;
-    o.clock = [this] { return net.now(); };
+    o.clock = &net.clock();
     o.expiry_interval = 10ms;
     return o;
   }
@@ -189,16 +189,25 @@ BOOST_AUTO_TEST_CASE(an_idle_allocation_expires_on_the_network_clock) {
   world w;
   peer alice(w.host("alice", "", "198.51.100.20"));
   peer bob(w.host("bob", "", "198.51.100.30"));
-  asio::steady_timer expired(w.ctx);
-  w.on_expired = [&] { expired.cancel(); };
+  punch::timer expired(w.ctx.get_executor(), w.net.clock());
+  std::optional<punch::clock::time_point> expired_at;
+  w.on_expired = [&] {
+    expired_at = w.net.now();
+    expired.cancel();
+  };
   w.run([&]() -> asio::awaitable<void> {
     BOOST_TEST_REQUIRE((co_await alice.allocate(pair_id, w.relay_endpoint())).has_value());
     BOOST_TEST_REQUIRE((co_await bob.allocate(pair_id, w.relay_endpoint())).has_value());
-    w.net.advance_clock(61s);
-    // The sweep runs every 10 ms of real time; its event wakes us (bounded wait).
-    expired.expires_after(5s);
+    // Bob's ALLOCATE reached the relay one 2 ms link before its answer came back.
+    const auto last_heard = w.net.now() - 2ms;
+    // Nothing more is sent. The sweep (every 10 ms of the network's time) drops the pair
+    // once it has been idle for its 60 s lifetime; its event wakes us.
+    expired.expires_after(5min);
     co_await expired.async_wait(asio::as_tuple(asio::use_awaitable));
-    BOOST_TEST_REQUIRE(w.relay.stats().expired == 1u, "no expiry within 5 s");
+    BOOST_TEST_REQUIRE(w.relay.stats().expired == 1u, "no expiry within 5 min");
+    BOOST_TEST_REQUIRE(expired_at.has_value());
+    BOOST_TEST((*expired_at - last_heard >= 60s));
+    BOOST_TEST((*expired_at - last_heard <= 60s + 10ms));  // at the first sweep after
     BOOST_TEST(w.relay.allocations() == 0u);
     BOOST_TEST((w.events.back().what == punch::relay_event::kind::expired));
     co_await alice.send(bytes(60, std::byte{0xD0}), w.relay_endpoint());

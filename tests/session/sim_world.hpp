@@ -72,12 +72,12 @@ public:
     other_socket = broker_host->transport().open({{}, 3480});
     broker_options other;
     other.binding_only = true;
-    other.clock = [this] { return net.now(); };
+    other.clock = &net.clock();
     other_broker = std::make_unique<punch::broker>(other_socket, other_registry, other);
     asio::co_spawn(ctx, other_broker->run(), asio::detached);
     broker_opts.other_address = endpoint{addr("203.0.113.1"), 3480};
-    // The broker's registrations expire on the network's time.
-    broker_opts.clock = [this] { return net.now(); };
+    // The broker's registrations expire, and its Introduce retransmits, on the network's time.
+    broker_opts.clock = &net.clock();
     start_broker();
   }
 
@@ -139,7 +139,7 @@ public:
     if (!relay_host) relay_host = &net.add_host("relay", net.internet(), addr("203.0.113.2"), link);
     auto r = std::make_unique<relay_instance>();
     r->socket = relay_host->transport().open({{}, 3479});
-    if (!o.clock) o.clock = [this] { return net.now(); };  // allocations expire on the network's time
+    if (!o.clock) o.clock = &net.clock();  // allocations expire on the network's time
     r->service = std::make_unique<punch::relay>(r->socket, std::move(o));
     asio::co_spawn(ctx, r->service->run(), asio::detached);
     relays.push_back(std::move(r));
