@@ -83,7 +83,7 @@ std::optional<sim::nat_behaviour> nat_of(const std::string& name) {
 
 run_result run_once(const bench_options& o, std::uint64_t seed) {
   asio::io_context ctx;
-  sim::network net(ctx.get_executor(), seed);
+  sim::network net(ctx.get_executor(), seed, punch::steady_clock());  // real time: it measures
   const sim::link half{o.latency / 2, o.jitter / 2, 0.0};
   if (std::getenv("PUNCH_SIM_TRACE")) net.on_event([](const sim::event& e) { std::cerr << e << "\n"; });
   auto& broker_host = net.add_host("broker", net.internet(), v4(0xCB007101), half);  // 203.0.113.1

@@ -79,7 +79,7 @@ void describe_peer(std::ostream& out, const sim::host& peer, const nat_choice& n
 }  // namespace
 
 world::world(const asio::any_io_executor& ex, const options& o)
-    : net(ex, o.seed),
+    : net(ex, o.seed, punch::steady_clock()),  // real time: a person watches it
       broker_host(net.add_host("broker", net.internet(), asio::ip::make_address("203.0.113.10"),
                                link_of(o))),
       alice_host(add_peer(net, "alice", o.nat_alice, "nat-a", "198.51.100.1", "10.0.1.2",

@@ -8,6 +8,7 @@
 
 #include "punch/broker.hpp"
 #include "punch/registry.hpp"
+#include "function_clock.hpp"
 
 #include <boost/asio/ip/address.hpp>
 
@@ -32,7 +33,7 @@ struct handle_fixture {
   }
 
   punch::broker_options with_clock(punch::broker_options o) {
-    if (!o.clock) o.clock = [this] { return now(); };
+    if (!o.clock) o.clock = &clock;
     return o;
   }
   // The broker's time: only `skew` moves it.
@@ -61,6 +62,7 @@ struct handle_fixture {
   endpoint address{asio::ip::make_address("192.0.2.1"), 3478};
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::time_point{} + 1000h;
   std::chrono::nanoseconds skew{0};
+  test::function_clock clock{[this] { return now(); }};
   punch::datagram_socket socket;  // never opened: handle() needs none
   std::unique_ptr<punch::registry> registry;
   punch::broker broker;

@@ -11,6 +11,7 @@
 #include "punch/registry.hpp"
 #include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
+#include "function_clock.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -116,7 +117,7 @@ struct broker_fixture {
   }
 
   punch::broker_options with_clock(punch::broker_options o) {
-    if (!o.clock) o.clock = [this] { return now(); };
+    if (!o.clock) o.clock = &clock;
     return o;
   }
   // The broker's time.
@@ -156,6 +157,7 @@ struct broker_fixture {
   // Declared first: the broker's clock reads them.
   std::chrono::nanoseconds skew{0};
   std::optional<std::chrono::steady_clock::time_point> frozen;
+  test::function_clock clock{[this] { return now(); }};
   asio::io_context ctx;
   std::unique_ptr<punch::transport> udp;
   punch::datagram_socket socket;

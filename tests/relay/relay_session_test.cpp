@@ -27,15 +27,21 @@ struct relay_host {
       : world(w),
         host(w.net.add_host("relay", w.net.internet(), addr("203.0.113.2"), w.link)),
         socket(host.transport().open({{}, 3479})),
-        service(socket) {
+        service(socket, options_of(w)) {
     asio::co_spawn(w.ctx, service.run(), [this](std::exception_ptr) { done = true; });
   }
   ~relay_host() {
     socket.close();
     world.ctx.restart();
-    for (int i = 0; i < 100 && !done; ++i) world.ctx.run_for(10ms);
+    sim::run(world.ctx, world.net.virtual_time(), [this] { return done; }, {.time = 1s});
   }
   endpoint address() const { return {addr("203.0.113.2"), 3479}; }
+  // Allocations expire on the network's time.
+  static relay_options options_of(sim_world& w) {
+    relay_options o;
+    o.clock = &w.net.clock();
+    return o;
+  }
 
   sim_world& world;
   sim::host& host;

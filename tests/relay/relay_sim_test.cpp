@@ -12,13 +12,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 
 using namespace relay_test;
 namespace sim = punch::sim;
@@ -28,7 +28,7 @@ namespace {
 // A raw socket on a simulated host, as a peer's session uses it.
 class peer {
 public:
-  explicit peer(sim::host& h) : socket_(h.transport().open({})) {}
+  explicit peer(sim::host& h) : socket_(h.transport().open({})), clock_(h.network().clock()) {}
 
   asio::awaitable<void> send(const bytes& d, const endpoint& to) {
     co_await socket_.async_send_to(asio::buffer(d), to, asio::use_awaitable);
@@ -36,7 +36,7 @@ public:
   // The next datagram, or nullopt after `timeout`; `from` receives its source.
   asio::awaitable<std::optional<bytes>> receive(std::chrono::milliseconds timeout = 1000ms, endpoint* from = nullptr) {
     using namespace asio::experimental::awaitable_operators;
-    asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+    punch::timer timer(co_await asio::this_coro::executor, clock_, timeout);
     endpoint source;
     auto r = co_await (socket_.async_receive_from(asio::buffer(buf_), source, asio::use_awaitable) ||
                        timer.async_wait(asio::use_awaitable));
@@ -62,6 +62,7 @@ public:
 
 private:
   punch::datagram_socket socket_;
+  punch::clock& clock_;  // the network's: timeouts are virtual
   std::array<std::byte, 4096> buf_{};
 };
 
@@ -80,11 +81,11 @@ struct world {
     on_expired = nullptr;  // it may point at the test's locals, gone by now
     relay_socket.close();
     ctx.restart();
-    ctx.run_for(1s);
+    sim::run(ctx, net.virtual_time(), {}, {.time = 1s});
   }
   punch::relay_options options() {
     punch::relay_options o;
-    o.clock = [this] { return net.now(); };
+    o.clock = &net.clock();
     o.expiry_interval = 10ms;
     return o;
   }
@@ -97,9 +98,21 @@ struct world {
   }
   endpoint relay_endpoint() const { return ep("203.0.113.5", 3479); }
 
-  // Runs the relay and `test` until the test ends (bounded); rethrows what the test threw.
-  void run(std::function<asio::awaitable<void>()> body) {
-    test::serve_while(ctx, relay.run(), body(), [this] { ctx.stop(); }, 20s);
+  // Runs the relay and `test` until the test ends (within `limit` of virtual time);
+  // rethrows what the test threw.
+  void run(std::function<asio::awaitable<void>()> test, std::chrono::seconds limit = 20s) {
+    bool done = false;
+    std::exception_ptr failure;
+    asio::co_spawn(ctx, relay.run(), [&](std::exception_ptr e) {
+      if (e) failure = e;
+    });
+    asio::co_spawn(ctx, test(), [&](std::exception_ptr e) {
+      done = true;
+      if (e) failure = e;
+    });
+    const auto r = sim::run(ctx, net.virtual_time(), [&] { return done; }, {.time = limit});
+    BOOST_TEST_REQUIRE(done, "the test did not finish: " << sim::to_string(r.outcome));
+    if (failure) std::rethrow_exception(failure);
   }
 
   asio::io_context ctx;
@@ -176,19 +189,28 @@ BOOST_AUTO_TEST_CASE(an_idle_allocation_expires_on_the_network_clock) {
   world w;
   peer alice(w.host("alice", "", "198.51.100.20"));
   peer bob(w.host("bob", "", "198.51.100.30"));
-  asio::steady_timer expired(w.ctx);
-  w.on_expired = [&] { expired.cancel(); };
+  punch::timer expired(w.ctx.get_executor(), w.net.clock());
+  std::optional<punch::clock::time_point> expired_at;
+  w.on_expired = [&] {
+    expired_at = w.net.now();
+    expired.cancel();
+  };
   w.run([&]() -> asio::awaitable<void> {
     BOOST_TEST_REQUIRE((co_await alice.allocate(pair_id, w.relay_endpoint())).has_value());
     BOOST_TEST_REQUIRE((co_await bob.allocate(pair_id, w.relay_endpoint())).has_value());
-    w.net.advance_clock(61s);
-    // The sweep runs every 10 ms of real time; its event wakes us (bounded wait).
-    expired.expires_after(5s);
+    // Bob's ALLOCATE reached the relay one 2 ms link before its answer came back.
+    const auto last_heard = w.net.now() - 2ms;
+    // Nothing more is sent. The sweep (every 10 ms of the network's time) drops the pair
+    // once it has been idle for its 60 s lifetime; its event wakes us.
+    expired.expires_after(2min);
     co_await expired.async_wait(asio::as_tuple(asio::use_awaitable));
-    BOOST_TEST_REQUIRE(w.relay.stats().expired == 1u, "no expiry within 5 s");
+    BOOST_TEST_REQUIRE(w.relay.stats().expired == 1u, "no expiry within 2 min");
+    BOOST_TEST_REQUIRE(expired_at.has_value());
+    BOOST_TEST((*expired_at - last_heard >= 60s));
+    BOOST_TEST((*expired_at - last_heard <= 60s + 10ms));  // at the first sweep after
     BOOST_TEST(w.relay.allocations() == 0u);
     BOOST_TEST((w.events.back().what == punch::relay_event::kind::expired));
     co_await alice.send(bytes(60, std::byte{0xD0}), w.relay_endpoint());
     BOOST_TEST(!(co_await bob.receive(300ms)).has_value(), "forwarded after expiry");
-  });
+  }, 3min);
 }

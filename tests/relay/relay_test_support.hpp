@@ -8,6 +8,7 @@
 #include "punch/relay.hpp"
 #include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
+#include "function_clock.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -83,7 +84,7 @@ struct handle_fixture {
     relay.on_event([this](const punch::relay_event& e) { events.push_back(e); });
   }
   punch::relay_options with_clock(punch::relay_options o) {
-    if (!o.clock) o.clock = [this] { return now; };
+    if (!o.clock) o.clock = &clock;
     return o;
   }
 
@@ -108,6 +109,7 @@ struct handle_fixture {
   }
 
   std::chrono::steady_clock::time_point now = std::chrono::steady_clock::time_point{} + 1000h;
+  test::function_clock clock{[this] { return now; }};
   punch::datagram_socket socket;  // never opened: handle() needs none
   punch::relay relay;
   std::array<std::byte, stun::max_message_size> out{};

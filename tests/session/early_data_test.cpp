@@ -6,7 +6,6 @@
 #include "sim_world.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstdlib>
@@ -29,7 +28,7 @@ struct first_words {
 
 // The other side's first datagram, or nothing after `patience` (it was lost).
 asio::awaitable<std::optional<std::string>> first_datagram(connection c, std::chrono::milliseconds patience) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, patience);
+  punch::timer timer(co_await asio::this_coro::executor, punch::test::world_clock(), patience);
   auto r = co_await (receive_text(c) || timer.async_wait(asio::use_awaitable));
   if (r.index() == 0) co_return std::get<0>(r);
   co_return std::nullopt;

@@ -7,7 +7,6 @@
 #include "tap_transport.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
@@ -20,7 +19,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-using steady = std::chrono::steady_clock;
+using steady = punch::clock;  // the world's virtual time: read through world_clock()
 
 // A symmetric NAT (a new port per destination) that hands its ports out one after another.
 sim::host& add_sequential_symmetric_host(sim_world& w, const std::string& name, const char* external) {
@@ -38,7 +37,7 @@ struct outbound_log {
   std::vector<std::uint16_t> ports;
   int record(const endpoint& ep) {
     if (ep.address() == to) {
-      at.push_back(steady::now());
+      at.push_back(punch::test::world_clock().now());
       ports.push_back(ep.port());
     }
     return 1;
@@ -63,7 +62,7 @@ struct outbound_log {
 // Runs the world until `done()` holds, checking every 20 ms, for at most `limit`.
 template <typename Pred>
 asio::awaitable<bool> eventually(Pred done, std::chrono::milliseconds limit) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
+  punch::timer t(co_await asio::this_coro::executor, punch::test::world_clock());
   for (auto waited = 0ms; !done() && waited < limit; waited += 20ms) {
     t.expires_after(20ms);
     co_await t.async_wait(asio::use_awaitable);
@@ -84,6 +83,7 @@ BOOST_AUTO_TEST_CASE(a_symmetric_nat_that_allocates_in_sequence_is_found_within_
   session_options o;
   o.broker = w.broker_endpoint();
   o.id = "bob";
+  o.clock = &w.net.clock();
   session bob(tap, o);
   std::uint16_t alice_port = 0, path_port = 0;
   w.run([&]() -> asio::awaitable<void> {
@@ -121,12 +121,14 @@ BOOST_AUTO_TEST_CASE(probing_stops_at_its_budget_and_keeps_to_its_rate) {
   ao.broker = w.broker_endpoint();
   ao.id = "alice";
   ao.punch_timeout = 2s;
+  ao.clock = &w.net.clock();
   session alice(alice_tap, ao);
   session_options bo;
   bo.broker = w.broker_endpoint();
   bo.id = "bob";
   bo.prediction.probes = 300;
   bo.prediction.probes_per_second = 1000;
+  bo.clock = &w.net.clock();
   session bob(bob_tap, bo);
   std::uint16_t alice_port = 0;
   error_code failure;
@@ -169,6 +171,7 @@ BOOST_AUTO_TEST_CASE(the_hard_side_keeps_only_the_socket_its_connection_uses) {
   ao.id = "alice";
   ao.prediction.sockets = 64;
   ao.prediction.duration = 1500ms;
+  ao.clock = &w.net.clock();
   session alice(alice_tap, ao);
   std::size_t open_while_connected = 0;
   w.run([&]() -> asio::awaitable<void> {

@@ -10,7 +10,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
@@ -22,7 +21,7 @@ using namespace punch;
 using namespace punch::test;
 using namespace boost::asio::experimental::awaitable_operators;
 namespace asio = boost::asio;
-using std::chrono::steady_clock;
+using steady_clock = punch::clock;  // the world's virtual time: read through world_clock()
 
 namespace {
 
@@ -43,13 +42,13 @@ struct chatter {
 };
 
 asio::awaitable<void> talk(connection c, std::string name, chatter& log, bool alice, std::chrono::milliseconds duration) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  const auto until = steady_clock::now() + duration;
-  for (int i = 0; steady_clock::now() < until; ++i) {
+  punch::timer t(co_await asio::this_coro::executor, punch::test::world_clock());
+  const auto until = punch::test::world_clock().now() + duration;
+  for (int i = 0; punch::test::world_clock().now() < until; ++i) {
     co_await send_text(c, name + "-" + std::to_string(i));
     if (log.moved_at) {
       auto& first = alice ? log.first_sent_after_a : log.first_sent_after_b;
-      if (!first) first = steady_clock::now();
+      if (!first) first = punch::test::world_clock().now();
       ++(alice ? log.sent_after_move_a : log.sent_after_move_b);
     }
     t.expires_after(250ms);
@@ -58,13 +57,13 @@ asio::awaitable<void> talk(connection c, std::string name, chatter& log, bool al
 }
 
 asio::awaitable<void> listen(connection c, chatter& log, bool alice, std::chrono::milliseconds duration) {
-  asio::steady_timer t(co_await asio::this_coro::executor, duration);
+  punch::timer t(co_await asio::this_coro::executor, punch::test::world_clock(), duration);
   auto loop = [&]() -> asio::awaitable<void> {
     for (;;) {
       auto text = co_await receive_text(c);
       (alice ? log.heard_by_a : log.heard_by_b).push_back(text);
       auto& heard = alice ? log.heard_after_a : log.heard_after_b;
-      if (log.moved_at && !heard) heard = steady_clock::now();
+      if (log.moved_at && !heard) heard = punch::test::world_clock().now();
     }
   };
   co_await (loop() || t.async_wait(asio::use_awaitable));
@@ -79,10 +78,10 @@ chatter chat_across_a_move(sim_world& w, session& alice, session& bob, Move move
     co_await (alice.register_self() && bob.register_self());
     auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
     auto mover = [&]() -> asio::awaitable<void> {
-      asio::steady_timer t(co_await asio::this_coro::executor, move_after);
+      punch::timer t(co_await asio::this_coro::executor, punch::test::world_clock(), move_after);
       co_await t.async_wait(asio::use_awaitable);
       move();
-      log.moved_at = steady_clock::now();
+      log.moved_at = punch::test::world_clock().now();
     };
     co_await (mover() && talk(ca, "a", log, true, total) && talk(cb, "b", log, false, total) &&
               listen(ca, log, true, total + 500ms) && listen(cb, log, false, total + 500ms));
@@ -228,6 +227,7 @@ BOOST_AUTO_TEST_CASE(a_spoofed_or_replayed_datagram_from_a_third_host_never_move
   session_options o;
   o.broker = w.broker_endpoint();
   o.id = "bob";
+  o.clock = &w.net.clock();
   session bob(tap, o);
   int alice_changes = 0;
   alice.on_event([&](const session_event& e) { alice_changes += e.what == session_event::kind::path_changed; });
@@ -249,7 +249,7 @@ BOOST_AUTO_TEST_CASE(a_spoofed_or_replayed_datagram_from_a_third_host_never_move
     co_await mallory.async_send_to(asio::buffer(forged), copies.back().second, asio::as_tuple(asio::use_awaitable));
     for (int i = 0; i < 5; ++i) heard.push_back(co_await receive_text(ca));
     // Time for any probe to mallory, and its missing answer.
-    asio::steady_timer t(co_await asio::this_coro::executor, 1s);
+    punch::timer t(co_await asio::this_coro::executor, punch::test::world_clock(), 1s);
     co_await t.async_wait(asio::use_awaitable);
     alice_path_after = ca.remote_endpoint();
     co_await send_text(ca, "still there?");
@@ -289,6 +289,7 @@ BOOST_AUTO_TEST_CASE(a_frame_that_wins_the_race_from_another_address_is_delivere
   session_options o;
   o.broker = w.broker_endpoint();
   o.id = "bob";
+  o.clock = &w.net.clock();
   session bob(tap, o);
   endpoint before, after;
   std::string heard;
@@ -298,7 +299,7 @@ BOOST_AUTO_TEST_CASE(a_frame_that_wins_the_race_from_another_address_is_delivere
     before = ca.remote_endpoint();
     // alice keeps sending and hears nothing for 1.2 s: her path is quiet (not lost yet).
     blocking = true;
-    asio::steady_timer t(co_await asio::this_coro::executor);
+    punch::timer t(co_await asio::this_coro::executor, punch::test::world_clock());
     for (int i = 0; i < 12; ++i) {
       co_await send_text(ca, "anyone?");
       t.expires_after(100ms);

@@ -1,6 +1,8 @@
 // A test world on the simulated network: a broker on the public internet and peers behind
-// NAT boxes of any RFC 4787 behaviour, all on one io_context. Tears down in order so no
-// coroutine outlives the network it talks to.
+// NAT boxes of any RFC 4787 behaviour, all on one io_context and on the network's virtual
+// clock (sessions, broker and relay read it), run by sim::run: no scenario waits real time,
+// and its time limits and measured durations are virtual, exact and repeatable. Tears down in
+// order so no coroutine outlives the network it talks to.
 #pragma once
 
 #include "punch/broker.hpp"
@@ -45,10 +47,23 @@ inline asio::awaitable<void> all_of(std::vector<asio::awaitable<void>> tasks) {
     if (e) std::rethrow_exception(e);
 }
 
+class sim_world;
+// The clock of the world under test (one world at a time), for helpers that have no world.
+inline punch::clock*& current_world_clock() {
+  static punch::clock* c = nullptr;
+  return c;
+}
+inline punch::clock& world_clock() { return *current_world_clock(); }
+// Whole milliseconds of the world's time since `start`.
+inline long long ms_since(punch::clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(world_clock().now() - start).count();
+}
+
 class sim_world {
 public:
   explicit sim_world(std::uint64_t seed = 1, sim::link l = {std::chrono::milliseconds(5), {}, 0.0})
       : ctx_storage(std::make_unique<asio::io_context>()), ctx(*ctx_storage), net(ctx.get_executor(), seed), link(l) {
+    current_world_clock() = &net.clock();
     broker_host = &net.add_host("broker", net.internet(), addr("203.0.113.1"), link);
     // PUNCH_SIM_TRACE=1 prints every decision of the simulated network, for debugging.
     if (std::getenv("PUNCH_SIM_TRACE")) net.on_event([](const sim::event& e) { std::cerr << e << '\n'; });
@@ -57,28 +72,37 @@ public:
     other_socket = broker_host->transport().open({{}, 3480});
     broker_options other;
     other.binding_only = true;
+    other.clock = &net.clock();
     other_broker = std::make_unique<punch::broker>(other_socket, other_registry, other);
     asio::co_spawn(ctx, other_broker->run(), asio::detached);
     broker_opts.other_address = endpoint{addr("203.0.113.1"), 3480};
+    // The broker's registrations expire, and its Introduce retransmits, on the network's time.
+    broker_opts.clock = &net.clock();
     start_broker();
   }
 
   ~sim_world() {
+    current_world_clock() = nullptr;
     // A scenario that hung may still reference the test's locals: leak rather than resume it.
     if (hung) {
       (void)ctx_storage.release();  // never run again, never destroyed
       return;
     }
     // Close everything, then let every coroutine run to its end before the network goes.
-    ctx.restart();
     for (auto& s : sessions) s->close();
     for (auto& b : brokers) b->socket.close();
     for (auto& r : relays) r->socket.close();
     other_socket.close();
-    ctx.run_for(3s);
+    settle(3s);
     sessions.clear();
+    settle(1s);
+  }
+
+  // Runs until nothing is left to do (or nothing more can happen), for at most `limit` of
+  // virtual time.
+  sim::run_result settle(std::chrono::seconds limit) {
     ctx.restart();
-    ctx.run_for(1s);
+    return sim::run(ctx, net.virtual_time(), {}, {.time = limit});
   }
 
   // A broker with its own socket and an empty registry; old ones stay until teardown so
@@ -115,6 +139,7 @@ public:
     if (!relay_host) relay_host = &net.add_host("relay", net.internet(), addr("203.0.113.2"), link);
     auto r = std::make_unique<relay_instance>();
     r->socket = relay_host->transport().open({{}, 3479});
+    if (!o.clock) o.clock = &net.clock();  // allocations expire on the network's time
     r->service = std::make_unique<punch::relay>(r->socket, std::move(o));
     asio::co_spawn(ctx, r->service->run(), asio::detached);
     relays.push_back(std::move(r));
@@ -185,28 +210,32 @@ public:
     // An IPv6-only host talks to the broker over IPv6.
     o.broker = h.address().is_v6() && !h.second_address() ? broker_endpoint_v6() : broker_endpoint();
     o.id = id;
+    o.clock = &net.clock();
     sessions.push_back(std::make_unique<session>(h.transport(), o));
     return *sessions.back();
   }
 
-  // Runs one scenario coroutine to its end (bounded); rethrows what it threw.
+  // Runs one scenario coroutine to its end, within `limit` of virtual time; rethrows what it
+  // threw. Returns the virtual time it took.
   template <typename Awaitable>
-  void run(Awaitable a, std::chrono::seconds limit = 30s) {
+  sim::clock::duration run(Awaitable a, std::chrono::seconds limit = 30s) {
     struct outcome {
       bool done = false;
       std::exception_ptr error;
     };
     auto result = std::make_shared<outcome>();
-    asio::co_spawn(ctx, std::move(a), [result, this](std::exception_ptr e) {
+    asio::co_spawn(ctx, std::move(a), [result](std::exception_ptr e) {
       result->error = e;
       result->done = true;
-      ctx.stop();
     });
     ctx.restart();
-    ctx.run_for(limit);
+    const auto r = sim::run(ctx, net.virtual_time(), [&] { return result->done; }, {.time = limit});
     hung = !result->done;
-    BOOST_REQUIRE_MESSAGE(result->done, "scenario did not finish within its time limit");
+    BOOST_REQUIRE_MESSAGE(result->done, "scenario did not finish: " << sim::to_string(r.outcome) << " after "
+                                            << std::chrono::duration_cast<std::chrono::milliseconds>(r.elapsed).count()
+                                            << " ms of virtual time");
     if (result->error) std::rethrow_exception(first_of(result->error));
+    return r.elapsed;
   }
 
   // The error code of a failed step (system_error, possibly inside multiple_exceptions).

@@ -8,7 +8,6 @@
 #include "punch/wire/protocol.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <array>
@@ -69,6 +68,7 @@ BOOST_AUTO_TEST_CASE(a_relayed_connection_moves_to_a_direct_path_that_opens_late
   auto o = w.with_relay();
   o.broker = w.broker_endpoint();
   o.id = "alice";
+  o.clock = &w.net.clock();
   session alice(tap, o);
   std::vector<session_event> alice_changes, bob_changes;
   alice.on_event([&](const session_event& e) {
@@ -88,7 +88,7 @@ BOOST_AUTO_TEST_CASE(a_relayed_connection_moves_to_a_direct_path_that_opens_late
     auto& cb = std::get<1>(both);
     BOOST_REQUIRE(ca.path() == path_kind::relay);
     auto sender = [&]() -> asio::awaitable<void> {
-      asio::steady_timer t(co_await asio::this_coro::executor);
+      punch::timer t(co_await asio::this_coro::executor, punch::test::world_clock());
       for (int i = 0; i < messages; ++i) {
         if (i == 10) direct_blocked = false;  // the direct path opens while data flows
         co_await send_text(ca, std::to_string(i));

@@ -11,7 +11,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <sodium.h>
@@ -149,6 +148,7 @@ BOOST_AUTO_TEST_CASE(an_altered_check_is_dropped_and_counted_and_punching_goes_o
   auto o = quick();
   o.broker = w.broker_endpoint();
   o.id = "alice";
+  o.clock = &w.net.clock();
   session alice(tap, o);
   w.run([&]() -> asio::awaitable<void> {
     auto [ra, rb] = co_await (alice.register_self() && bob.register_self());
@@ -173,6 +173,7 @@ BOOST_AUTO_TEST_CASE(a_replayed_check_is_dropped_and_counted) {
   auto o = quick();
   o.broker = w.broker_endpoint();
   o.id = "alice";
+  o.clock = &w.net.clock();
   session alice(tap, o);
   w.run([&]() -> asio::awaitable<void> {
     auto [ra, rb] = co_await (alice.register_self() && bob.register_self());
@@ -196,6 +197,7 @@ BOOST_AUTO_TEST_CASE(a_tampered_or_replayed_datagram_is_rejected_and_counted) {
   auto o = quick();
   o.broker = w.broker_endpoint();
   o.id = "alice";
+  o.clock = &w.net.clock();
   session alice(tap, o);
   w.run([&]() -> asio::awaitable<void> {
     co_await (alice.register_self() && bob.register_self());
@@ -235,6 +237,7 @@ BOOST_AUTO_TEST_CASE(both_ciphers_carry_data_and_reject_tampering_and_both_sides
       o.broker = w.broker_endpoint();
       o.id = "alice";
       o.allow_aes_gcm = alice_allows_aes;
+      o.clock = &w.net.clock();
       session alice(tap, o);
       w.run([&]() -> asio::awaitable<void> {
         co_await (alice.register_self() && bob.register_self());
@@ -326,6 +329,7 @@ BOOST_AUTO_TEST_CASE(a_broker_that_swaps_candidates_cannot_complete_the_handshak
   auto o = quick();
   o.broker = {addr("203.0.113.66"), 3478};
   o.id = "alice";
+  o.clock = &w.net.clock();
   session alice(w.add_peer_host("alice", "full-cone").transport(), o);
   o.id = "mallory";
   session mallory(w.add_peer_host("mallory", "full-cone").transport(), o);
@@ -341,7 +345,7 @@ BOOST_AUTO_TEST_CASE(a_broker_that_swaps_candidates_cannot_complete_the_handshak
       }
     };
     auto accept = [&]() -> asio::awaitable<void> {
-      asio::steady_timer t(co_await asio::this_coro::executor, 3s);
+      punch::timer t(co_await asio::this_coro::executor, punch::test::world_clock(), 3s);
       auto r = co_await (mallory.accept() || t.async_wait(asio::use_awaitable));
       mallory_connected = r.index() == 0;
     };

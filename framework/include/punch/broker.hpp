@@ -8,6 +8,8 @@
 
 #include "punch/export.hpp"
 
+#include "punch/clock.hpp"
+
 #include "punch/registry.hpp"
 #include "punch/transport.hpp"
 #include "punch/wire/protocol.hpp"
@@ -70,10 +72,11 @@ struct PUNCH_EXPORT broker_options {
   std::uint32_t rate_burst = 200;
   std::size_t rate_limit_table = 65536;
 
-  // Where the broker reads the time (registration expiry, NONCE age, token buckets); empty:
-  // std::chrono::steady_clock::now. For tests that move time on without waiting; timers
-  // (expiry sweep, Introduce retransmission) still run on real time.
-  std::function<std::chrono::steady_clock::time_point()> clock;
+  // The broker's time: what it reads (registration expiry, NONCE age, token buckets) and what
+  // its timers wait on (expiry sweep, Introduce retransmission); null: punch::steady_clock().
+  // Tests give the simulated network's virtual clock, or one they move by hand. It must
+  // outlive the broker.
+  punch::clock* clock = nullptr;
 
   // NAT mapping discovery (RFC 5780): the broker's second port, announced to peers as
   // OTHER-ADDRESS in Register answers. A second broker serves it with `binding_only`.

@@ -7,6 +7,8 @@
 
 #include "punch/export.hpp"
 
+#include "punch/clock.hpp"
+
 #include "punch/transport.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -52,9 +54,10 @@ struct PUNCH_EXPORT relay_options {
   std::chrono::milliseconds takeover_after{1000};
   // How often idle allocations are dropped (and `expired` events emitted).
   std::chrono::milliseconds expiry_interval{1000};
-  // Where the relay reads the time (lifetimes, NONCE age, token buckets); empty:
-  // std::chrono::steady_clock::now. Timers (the expiry sweep) still run on real time.
-  std::function<std::chrono::steady_clock::time_point()> clock;
+  // The relay's time: what it reads (lifetimes, NONCE age, token buckets) and what its expiry
+  // sweep waits on; null: punch::steady_clock(). Tests give the simulated network's virtual
+  // clock, or one they move by hand. It must outlive the relay.
+  punch::clock* clock = nullptr;
 };
 
 struct PUNCH_EXPORT relay_stats {

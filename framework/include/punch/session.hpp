@@ -16,6 +16,7 @@
 #include "punch/export.hpp"
 
 #include "punch/async.hpp"
+#include "punch/clock.hpp"
 #include "punch/connection.hpp"
 #include "punch/identity.hpp"
 #include "punch/transport.hpp"
@@ -105,6 +106,10 @@ struct PUNCH_EXPORT session_options {
   std::chrono::milliseconds resume_delay{2s};
   // Introductions that arrived before accept() was called, at most.
   std::size_t accept_backlog = 16;
+  // The clock of every timer and deadline above; null: punch::steady_clock(). Tests on the
+  // simulated network give its clock (sim::network::clock()), so that the session's time is
+  // the network's virtual time. It must outlive the session.
+  punch::clock* clock = nullptr;
 };
 
 // What the broker said about us.

@@ -10,10 +10,9 @@
 #include "broker/refresh.hpp"
 
 #include "punch/broker.hpp"
+#include "punch/clock.hpp"
 #include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
-
-#include <boost/asio/steady_timer.hpp>
 
 #include <array>
 #include <chrono>
@@ -60,12 +59,12 @@ inline std::string_view id_problem(std::string_view id, bool target) {
 // One Introduce exchange with a target peer, shared by its coroutine and the broker. Once
 // `stopped` is set the broker may be gone: the coroutine then touches nothing but this.
 struct introduction {
-  explicit introduction(const asio::any_io_executor& ex) : timer(ex) {}
+  introduction(const asio::any_io_executor& ex, punch::clock& time) : timer(ex, time) {}
   stun::transaction_id id{};
   endpoint to;                    // the target's reflexive endpoint, in the socket's family
   broker_event event;             // id = requester, target, token
   std::vector<std::byte> request; // the Introduce, resent as is
-  asio::steady_timer timer;
+  punch::timer timer;
   bool acked = false;
   bool rejected = false;          // the target answered with an error response
   bool stopped = false;
@@ -103,7 +102,7 @@ struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
                                     clock::time_point now, std::span<std::byte> answer);
 
   // datagram_service: what the serve loop calls.
-  clock::time_point now() const override { return options.clock ? options.clock() : clock::now(); }
+  punch::clock& time() const noexcept override { return options.clock ? *options.clock : steady_clock(); }
   detail::reply handle(std::span<const std::byte> datagram, const endpoint& from, clock::time_point now,
                        std::span<std::byte> answer) override {
     return {respond(datagram, from, now, answer), from};

@@ -65,7 +65,7 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
   if (!fits(r, b)) return finish(r, b);
   const auto answer = b.finish_with_fingerprint();
 
-  auto in = std::make_shared<introduction>(socket.get_executor());
+  auto in = std::make_shared<introduction>(socket.get_executor(), time());
   randombytes_buf(in->id.data(), in->id.size());
   in->to = socket_form(reachable(peer));
   in->event = {.what = broker_event::kind::introduced, .id = std::string(me.id()), .target = std::string(peer.id()),

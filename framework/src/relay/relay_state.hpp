@@ -58,7 +58,7 @@ struct PUNCH_LOCAL relay::impl final : detail::datagram_service {
   impl(datagram_socket& s, relay_options o);
 
   // datagram_service: what the serve loop calls.
-  clock::time_point now() const override { return options.clock ? options.clock() : clock::now(); }
+  punch::clock& time() const noexcept override { return options.clock ? *options.clock : steady_clock(); }
   detail::reply handle(std::span<const std::byte> datagram, const endpoint& from, clock::time_point now,
                        std::span<std::byte> answer) override;
   void expire(clock::time_point now) override { sweep(now); }

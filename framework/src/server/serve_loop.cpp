@@ -5,7 +5,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -89,7 +88,7 @@ asio::awaitable<void> serve_loop::receive_loops_from(std::size_t first, std::siz
 
 asio::awaitable<void> serve_loop::expiry_loop() {
   co_await asio::this_coro::throw_if_cancelled(false);
-  asio::steady_timer timer(co_await asio::this_coro::executor);
+  punch::timer timer(co_await asio::this_coro::executor, service_.time());
   for (;;) {
     timer.expires_after(settings_.expiry_interval);
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));

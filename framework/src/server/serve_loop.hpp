@@ -4,6 +4,7 @@
 // datagram means is the protocol's (datagram_service); the loop only moves bytes.
 #pragma once
 
+#include "punch/clock.hpp"
 #include "punch/transport.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -28,8 +29,10 @@ struct reply {
 // A protocol served by a serve_loop: the broker, the relay.
 class datagram_service {
 public:
-  // The server's time (an injected clock in tests).
-  virtual clock::time_point now() const = 0;
+  // The server's clock (its options' clock, or the steady clock): what now() reads and what
+  // the expiry loop waits on.
+  virtual punch::clock& time() const noexcept = 0;
+  clock::time_point now() const { return time().now(); }
   // One datagram received at `now`; an answer is written into `answer` (max_message_size
   // bytes), which stays untouched until the batch is sent.
   virtual reply handle(std::span<const std::byte> datagram, const endpoint& from, clock::time_point now,

@@ -10,7 +10,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -73,7 +72,7 @@ asio::awaitable<void> session_state::send_check(punch_attempt& a, remote_candida
   b.add_u64(a.controlling ? wire::attr::ice_controlling : wire::attr::ice_controlled, a.tiebreaker);
   if (nominate) b.add(wire::attr::use_candidate, {});
   auto msg = seal_check(a, b);
-  checks[id] = check_ref{a.weak_from_this(), to, nominate, clock::now()};
+  checks[id] = check_ref{a.weak_from_this(), to, nominate, time.now()};
   a.checks.push_back(id);
   co_await socket_of(a, to.via).async_send_to(asio::buffer(msg.data(), msg.size()), to.address,
                                               asio::as_tuple(asio::use_awaitable));
@@ -96,11 +95,11 @@ asio::awaitable<detail::outcome<void>> session_state::punch(std::shared_ptr<punc
   // coroutine up to its first wait at once).
   if (options.relay) asio::co_spawn(ex, allocate_relay(a, deadline), asio::detached);
   try {
-    while (!closed && !a->done.fired() && clock::now() < deadline) {
+    while (!closed && !a->done.fired() && time.now() < deadline) {
       // Index loop: a check that arrives meanwhile may add a peer-reflexive candidate.
       for (std::size_t i = 0; i < a->remotes.size() && !a->done.fired(); ++i)
         co_await send_check(*a, a->remotes[i], false);
-      co_await a->done.wait_until(std::min(clock::now() + round_gap(round++), deadline));
+      co_await a->done.wait_until(std::min(time.now() + round_gap(round++), deadline));
     }
     // IPv4 answered first, and IPv6 pairs are being checked: their answers were sent about
     // when this one was, so a quarter of its round trip (at least ipv6_grace_floor, for
@@ -111,7 +110,7 @@ asio::awaitable<detail::outcome<void>> session_state::punch(std::shared_ptr<punc
       a->waiting_for_ipv6 = true;
       const auto grace = std::max<clock::duration>(std::chrono::duration_cast<clock::duration>(a->selected_rtt / 4),
                                                    ipv6_grace_floor);
-      co_await a->ipv6_answered.wait_until(std::min(clock::now() + grace, deadline));
+      co_await a->ipv6_answered.wait_until(std::min(time.now() + grace, deadline));
       a->waiting_for_ipv6 = false;
     }
   } catch (...) {
@@ -120,7 +119,7 @@ asio::awaitable<detail::outcome<void>> session_state::punch(std::shared_ptr<punc
     throw;
   }
   if (!a->selected) {
-    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - a->started);
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(time.now() - a->started);
     drop_attempt(*a);
     if (closed) co_return detail::fail(errc::session_closed, "punching to \"" + a->peer + "\": session closed");
     const auto ec = make_error_code(errc::punch_timeout);
@@ -141,9 +140,9 @@ asio::awaitable<detail::outcome<std::shared_ptr<connection_state>>> session_stat
 
 asio::awaitable<void> session_state::keep_trying_direct(std::shared_ptr<punch_attempt> a) {
   auto self = shared_from_this();
-  asio::steady_timer timer(ex);
-  const auto until = clock::now() + options.punch_timeout;
-  for (std::size_t round = 0; !closed && clock::now() < until; ++round) {
+  punch::timer timer(ex, time);
+  const auto until = time.now() + options.punch_timeout;
+  for (std::size_t round = 0; !closed && time.now() < until; ++round) {
     {
       auto c = a->conn.lock();
       if (!c || !c->open || c->path != path_kind::relay) co_return;
@@ -231,7 +230,7 @@ void session_state::handle_check_response(const stun::message& m, const endpoint
   }
   if (!a->selected) {
     a->selected = target;
-    a->selected_rtt = clock::now() - ref.sent;
+    a->selected_rtt = time.now() - ref.sent;
     a->done.fire();
     return;
   }

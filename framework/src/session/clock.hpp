@@ -1,11 +1,6 @@
 // The clock of the peer session: every deadline, round trip and timer of the session's
-// private state is a time point of this clock (private header).
+// private state is a time point of punch::clock, read from session_state::time (the
+// options' clock, or the steady clock), never from std::chrono directly (private header).
 #pragma once
 
-#include <chrono>
-
-namespace punch {
-
-using clock = std::chrono::steady_clock;
-
-}  // namespace punch
+#include "punch/clock.hpp"

@@ -9,7 +9,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -43,12 +42,12 @@ connection_state::connection_state(std::shared_ptr<session_state> s, std::shared
       remote(attempt->selected->address),
       path(attempt->selected->kind),
       via(attempt->selected->via),
-      last_heard(clock::now()),
-      last_sent(clock::now()),
+      last_heard(session->time.now()),
+      last_sent(session->time.now()),
       path_heard(last_heard),
-      readable(session->ex),
-      close_acked(session->ex),
-      ticker(session->ex) {}
+      readable(session->ex, session->time),
+      close_acked(session->ex, session->time),
+      ticker(session->ex, session->time) {}
 
 connection_state::~connection_state() {
   if (open) send_farewell();
@@ -161,7 +160,7 @@ void connection_state::on_frame(std::span<std::byte> d, const endpoint& from, st
       if (rx_window.has_all_before(*closing_at)) {
         closed_by_peer();
       } else {
-        asio::co_spawn(session->ex, linger(weak_from_this()), asio::detached);
+        asio::co_spawn(session->ex, linger(weak_from_this(), session->time), asio::detached);
       }
       break;
     case wire::frame_kind::close_ack:
@@ -180,8 +179,8 @@ void connection_state::closed_by_peer() {
   mark_closed(make_error_code(errc::connection_closed), "connection closed by \"" + peer + "\"", true);
 }
 
-asio::awaitable<void> connection_state::linger(std::weak_ptr<connection_state> weak) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, close_linger);
+asio::awaitable<void> connection_state::linger(std::weak_ptr<connection_state> weak, punch::clock& time) {
+  punch::timer timer(co_await asio::this_coro::executor, time, close_linger);
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   if (auto c = weak.lock()) c->closed_by_peer();
 }
@@ -214,7 +213,7 @@ asio::awaitable<void> connection_state::send_control(wire::frame_kind kind) {
   std::array<std::byte, wire::frame_overhead> frame;
   seal(kind, {}, frame);
   co_await out().async_send_to(asio::buffer(frame), remote, asio::as_tuple(asio::use_awaitable));
-  last_sent = clock::now();
+  last_sent = session->time.now();
 }
 
 // Keepalive frames when idle (the NAT mappings on both sides expire otherwise), the path's
@@ -225,7 +224,7 @@ asio::awaitable<void> connection_state::tick_loop(std::weak_ptr<connection_state
     auto c = weak.lock();
     if (!c || !c->open || c->session->closed) co_return;
     const auto idle = c->session->options.connection_idle_timeout;
-    auto now = clock::now();
+    auto now = c->session->time.now();
     if (now - c->last_heard >= idle) {
       c->mark_closed(make_error_code(errc::timeout),
                      "connection to \"" + c->peer + "\" timed out: nothing heard for " +
@@ -239,7 +238,7 @@ asio::awaitable<void> connection_state::tick_loop(std::weak_ptr<connection_state
     if (now - c->last_sent >= keepalive) co_await c->send_control(wire::frame_kind::keepalive);
     wake = std::min({wake, c->last_sent + keepalive, c->last_heard + idle});
     auto& timer = c->ticker;
-    timer.expires_at(std::max(wake, clock::now() + std::chrono::milliseconds(1)));
+    timer.expires_at(std::max(wake, c->session->time.now() + std::chrono::milliseconds(1)));
     c.reset();
     // A cancel (a close, or a send into a quiet path) only makes the loop look again.
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -299,7 +298,7 @@ asio::awaitable<void> connection::send_(std::shared_ptr<connection_state> c, asi
   auto [sent, n] = co_await c->out().async_send_to(asio::buffer(frame.data(), frame.size()), c->remote,
                                                   asio::as_tuple(asio::use_awaitable));
   if (sent) co_return deliver(fail(sent, "sending to \"" + c->peer + "\""), ec);
-  const auto now = clock::now();
+  const auto now = c->session->time.now();
   // Sending into silence: the ticker looks at the path now, not at its next keepalive.
   if (now - c->path_heard >= c->session->options.path_probe_after && c->last_data_sent <= c->path_heard) c->ticker.cancel();
   c->last_sent = c->last_data_sent = now;
@@ -333,7 +332,7 @@ asio::awaitable<void> connection::close_(std::shared_ptr<connection_state> c, er
   if (!c || !c->open) co_return;
   for (int i = 0; i < close_attempts && c->open && !c->close_acked.fired() && !c->session->closed; ++i) {
     co_await c->send_control(wire::frame_kind::close);
-    co_await c->close_acked.wait_until(clock::now() + close_gap);
+    co_await c->close_acked.wait_until(c->session->time.now() + close_gap);
   }
   c->mark_closed(make_error_code(errc::closed_locally), "connection to \"" + c->peer + "\" closed", false);
 }

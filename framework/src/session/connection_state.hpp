@@ -15,7 +15,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <sodium.h>
 
@@ -94,7 +93,7 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   std::size_t delivered = 0;
   detail::one_shot_event readable;
   detail::one_shot_event close_acked;
-  asio::steady_timer ticker;  // keepalive and idle detection
+  punch::timer ticker;  // keepalive and idle detection
   std::array<std::byte, wire::frame_overhead + connection::max_payload()> tx_buffer{};
   bool tx_busy = false;
   std::uint64_t dropped = 0;
@@ -113,7 +112,7 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   std::optional<std::uint64_t> closing_at;
   // How long a close waits for the frames sent before it that have not arrived yet.
   static constexpr std::chrono::milliseconds close_linger{250};
-  static asio::awaitable<void> linger(std::weak_ptr<connection_state> self);
+  static asio::awaitable<void> linger(std::weak_ptr<connection_state> self, punch::clock& time);
   asio::awaitable<void> send_control(wire::frame_kind kind);
   // A probe (8 bytes of challenge) or probe answer to `to` on our socket `via`.
   asio::awaitable<void> send_probe(wire::frame_kind kind, endpoint to, std::size_t via,

@@ -106,7 +106,7 @@ detail::outcome<std::shared_ptr<connection_state>> session_state::make_connectio
         .address = c->remote,
         .path = c->path,
         .nat = a.peer_nat,
-        .elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - a.started)});
+        .elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(time.now() - a.started)});
   return c;
 }
 

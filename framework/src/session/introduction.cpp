@@ -24,15 +24,15 @@ asio::awaitable<detail::outcome<session_state::response>> session_state::introdu
     b.add_string(wire::attr::target_id, target);
     if (resume) b.add(wire::attr::resume, *resume);
   };
-  auto r = co_await request(wire::method::connect, build, std::min(deadline, clock::now() + options.request_timeout), what);
+  auto r = co_await request(wire::method::connect, build, std::min(deadline, time.now() + options.request_timeout), what);
   if (r || r.error().code != errc::not_registered) co_return std::move(r);
   // The broker forgot us (it restarted, or our registration expired before the keepalive
   // refreshed it): register again once, then ask again.
-  auto again = co_await do_register(std::min(deadline, clock::now() + options.request_timeout));
+  auto again = co_await do_register(std::min(deadline, time.now() + options.request_timeout));
   if (!again) co_return std::move(again).error();
   registration = *again;
   emit({.what = session_event::kind::refreshed, .peer = options.id, .address = registration.reflexive});
-  co_return co_await request(wire::method::connect, build, std::min(deadline, clock::now() + options.request_timeout), what);
+  co_return co_await request(wire::method::connect, build, std::min(deadline, time.now() + options.request_timeout), what);
 }
 
 asio::awaitable<void> session_state::handle_introduce(const stun::message& m, const endpoint& from) {
@@ -70,7 +70,7 @@ asio::awaitable<void> session_state::handle_introduce(const stun::message& m, co
 // The controlled side: punch back after an introduction and queue the connection for accept().
 asio::awaitable<void> session_state::accept_introduction(std::shared_ptr<punch_attempt> a) {
   auto self = shared_from_this();
-  auto c = co_await run_punch(a, clock::now() + options.punch_timeout);
+  auto c = co_await run_punch(a, time.now() + options.punch_timeout);
   // Failed: punch_failed was emitted; accept() keeps waiting for the next introduction.
   if (!c) co_return;
   if (backlog.size() >= options.accept_backlog) {

@@ -23,7 +23,7 @@ asio::awaitable<void> session_state::nominate(std::shared_ptr<punch_attempt> a, 
     if (!c || !c->open) break;
     c.reset();
     co_await send_check(*a, to, true);
-    co_await a->nominated.wait_until(clock::now() + nomination_gap);
+    co_await a->nominated.wait_until(time.now() + nomination_gap);
   }
   a->upgrading = false;
 }

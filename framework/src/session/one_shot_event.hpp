@@ -8,9 +8,10 @@
 // fires.
 #pragma once
 
+#include "punch/clock.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -20,8 +21,8 @@ namespace punch::detail {
 
 class one_shot_event {
 public:
-  using clock = std::chrono::steady_clock;
-  explicit one_shot_event(const boost::asio::any_io_executor& ex) : ex_(ex) {}
+  // `time` (the session's clock) must outlive the event.
+  one_shot_event(const boost::asio::any_io_executor& ex, punch::clock& time) : ex_(ex), time_(time) {}
   one_shot_event(const one_shot_event&) = delete;
   one_shot_event& operator=(const one_shot_event&) = delete;
 
@@ -34,11 +35,11 @@ public:
 
   // True once fired, false at the deadline; throws operation_aborted if the awaiting
   // coroutine is cancelled. The signal must outlive its waiters.
-  boost::asio::awaitable<bool> wait_until(clock::time_point deadline) {
+  boost::asio::awaitable<bool> wait_until(punch::clock::time_point deadline) {
     namespace asio = boost::asio;
     if (fired_) co_return true;
-    if (clock::now() >= deadline) co_return false;
-    waiter self{asio::steady_timer(ex_), waiters_};
+    if (time_.now() >= deadline) co_return false;
+    waiter self{punch::timer(ex_, time_), waiters_};
     waiters_ = &self;
     struct unlink {
       one_shot_event& s;
@@ -52,7 +53,7 @@ public:
       }
     } guard{*this, self};
     while (!fired_) {
-      if (clock::now() >= deadline) co_return false;
+      if (time_.now() >= deadline) co_return false;
       self.timer.expires_at(deadline);
       auto [ec] = co_await self.timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (fired_) break;
@@ -67,10 +68,11 @@ public:
 
 private:
   struct waiter {
-    boost::asio::steady_timer timer;
+    punch::timer timer;
     waiter* next;
   };
   boost::asio::any_io_executor ex_;
+  punch::clock& time_;
   waiter* waiters_ = nullptr;
   bool fired_ = false;
 };

@@ -34,7 +34,7 @@ bool connection_state::path_quiet(clock::time_point now) const {
 
 void connection_state::heard(wire::frame_kind kind, std::span<const std::byte> payload, const endpoint& from,
                              std::size_t on) {
-  const auto now = clock::now();
+  const auto now = session->time.now();
   last_heard = now;
   if (!open) return;
   // A probe is answered on the path it came from, with its challenge: that is how the peer
@@ -80,7 +80,7 @@ void connection_state::move_path(const remote_candidate& to) {
   remote = to.address;
   path = to.kind;
   via = to.via;
-  path_heard = clock::now();
+  path_heard = session->time.now();
   probes_unanswered = 0;
   path_suspect = false;
   path_lost = false;
@@ -131,7 +131,7 @@ asio::awaitable<void> connection_state::send_probe(wire::frame_kind kind, endpoi
   const auto sealed = seal(kind, challenge, frame);
   co_await session->socket_of(*attempt, on).async_send_to(asio::buffer(sealed.data(), sealed.size()), to,
                                                           asio::as_tuple(asio::use_awaitable));
-  if (to == remote && on == via) last_sent = last_data_sent = clock::now();
+  if (to == remote && on == via) last_sent = last_data_sent = session->time.now();
 }
 
 }  // namespace punch

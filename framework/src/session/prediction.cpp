@@ -15,7 +15,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <sodium.h>
@@ -50,11 +49,11 @@ std::uint16_t probe_port(std::uint16_t known, std::size_t n) {
 asio::awaitable<void> session_state::predict(std::shared_ptr<punch_attempt> a) {
   auto self = shared_from_this();
   const auto& p = options.prediction;
-  asio::steady_timer timer(ex);
+  punch::timer timer(ex, time);
   timer.expires_at(*a->prediction_start);
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   if (closed || a->finished || a->direct()) co_return;
-  const auto until = clock::now() + p.duration;
+  const auto until = time.now() + p.duration;
   if (nat == nat_mapping::endpoint_dependent)
     co_await spray(a, until);
   else
@@ -71,8 +70,8 @@ asio::awaitable<void> session_state::spray(std::shared_ptr<punch_attempt> a, clo
     a->spray.push_back(std::make_shared<datagram_socket>(std::move(s)));
     asio::co_spawn(ex, spray_receive(a, a->spray.size(), a->spray.back()), asio::detached);
   }
-  asio::steady_timer timer(ex);
-  while (!closed && !a->finished && !a->direct() && clock::now() < until) {
+  punch::timer timer(ex, time);
+  while (!closed && !a->finished && !a->direct() && time.now() < until) {
     for (std::size_t via = 1; via <= a->spray.size() && !a->direct() && !a->finished; ++via)
       co_await send_check(*a, {target, path_kind::predicted, via}, false);
     timer.expires_after(spray_gap);
@@ -91,9 +90,9 @@ asio::awaitable<void> session_state::probe(std::shared_ptr<punch_attempt> a, clo
   a->probing = true;
   const auto& p = options.prediction;
   const std::size_t per_tick = std::max<std::size_t>(1, p.probes_per_second * probe_tick.count() / 1000);
-  asio::steady_timer timer(ex);
+  punch::timer timer(ex, time);
   std::size_t sent = 0;
-  while (!closed && !a->finished && !a->direct() && clock::now() < until && sent < p.probes) {
+  while (!closed && !a->finished && !a->direct() && time.now() < until && sent < p.probes) {
     for (std::size_t k = 0; k < per_tick && sent < p.probes && !a->direct(); ++k, ++sent) {
       const endpoint to{a->peer_reflexive.address(), probe_port(a->peer_reflexive.port(), sent)};
       if (to != a->peer_reflexive) co_await send_check(*a, {to, path_kind::predicted, 0}, false);

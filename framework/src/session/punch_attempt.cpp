@@ -13,7 +13,7 @@ namespace punch {
 
 std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& token, std::string peer,
                                                            bool controlling, const peer_info& remote) {
-  auto a = std::make_shared<punch_attempt>(ex);
+  auto a = std::make_shared<punch_attempt>(ex, time);
   a->token = token;
   a->keys = wire::derive_keys(token);
   a->peer = std::move(peer);
@@ -27,7 +27,7 @@ std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& to
   a->handshake_signature = me.sign(wire::handshake_transcript(token, controlling, a->ephemeral_public));
   a->controlling = controlling;
   a->tiebreaker = detail::random_u64();
-  a->started = clock::now();
+  a->started = time.now();
   // Host candidates first: an endpoint announced as both (a peer without NAT) counts as host.
   // A host candidate equal to one of ours is another LAN's private address that happens to
   // match: sending there would reach ourselves. Of each kind IPv6 first (RFC 8421): it needs

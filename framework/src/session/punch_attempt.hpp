@@ -39,7 +39,7 @@ struct connection_state;
 using x25519_key = std::array<std::byte, 32>;
 
 struct punch_attempt : std::enable_shared_from_this<punch_attempt> {
-  punch_attempt(const asio::any_io_executor& ex) : done(ex), nominated(ex), ipv6_answered(ex) {}
+  punch_attempt(const asio::any_io_executor& ex, punch::clock& time) : done(ex, time), nominated(ex, time), ipv6_answered(ex, time) {}
   ~punch_attempt();
   wire::token token{};
   wire::introduction_keys keys;

@@ -110,7 +110,7 @@ asio::awaitable<void> session_state::keepalive_loop() {
     keepalive_timer.expires_after(options.keepalive);
     co_await keepalive_timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (closed) break;
-    const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(options.request_timeout, options.keepalive);
+    const auto deadline = time.now() + std::min<std::chrono::milliseconds>(options.request_timeout, options.keepalive);
     auto refreshed = co_await do_register(deadline);
     if (!refreshed) {
       if (closed) break;

@@ -82,7 +82,7 @@ asio::awaitable<detail::outcome<session_state::response>> session_state::request
   const auto req = b.finish_with_fingerprint();
   if (b.error()) co_return fail(b.error(), std::string(what) + ": request does not fit");
 
-  transaction tx(ex, to);
+  transaction tx(ex, time, to);
   requests.emplace(id, &tx);
   struct unregister {
     session_state* s;
@@ -91,19 +91,19 @@ asio::awaitable<detail::outcome<session_state::response>> session_state::request
   } guard{this, id};
 
   auto rto = options.request_rto;
-  const auto started = clock::now();
+  const auto started = time.now();
   for (int sent = 1; !closed; ++sent) {
     co_await socket.async_send_to(asio::buffer(req.data(), req.size()), to, asio::as_tuple(asio::use_awaitable));
-    const auto wake = std::min(clock::now() + rto, deadline);
+    const auto wake = std::min(time.now() + rto, deadline);
     if (co_await tx.done.wait_until(wake)) {
       // A round trip to the broker, when the answer cannot be a retransmission's (Karn).
-      if (sent == 1 && !server) broker_rtt = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
+      if (sent == 1 && !server) broker_rtt = std::chrono::duration_cast<std::chrono::milliseconds>(time.now() - started);
       break;
     }
-    if (clock::now() >= deadline) {
+    if (time.now() >= deadline) {
       co_return fail(errc::broker_unreachable,
            std::string(what) + ": no answer from " + role + str(to) + " after " +
-               seconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started)));
+               seconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(time.now() - started)));
     }
     rto = std::min<std::chrono::milliseconds>(rto * 2, std::chrono::seconds(1));
   }

@@ -22,13 +22,13 @@ namespace punch {
 
 asio::awaitable<void> session_state::relocate() {
   auto self = shared_from_this();
-  const auto now = clock::now();
+  const auto now = time.now();
   // Every connection that lost its path at about the same time shares one re-registration.
   if (auto r = last_relocation; r && (!r->done.fired() || now - r->finished < relocation_reuse)) {
     co_await r->done.wait_until(now + options.request_timeout);
     co_return;
   }
-  auto r = std::make_shared<relocation>(ex);
+  auto r = std::make_shared<relocation>(ex, time);
   last_relocation = r;
   if (options.host_candidates.empty()) {
     host_candidates = detail::gather_host_candidates(net, socket.local_endpoint());
@@ -36,7 +36,7 @@ asio::awaitable<void> session_state::relocate() {
   }
   // A refresh from a new address is refused (its credential names the old one) and signed
   // again at once: the broker then holds the address it sees now.
-  const auto deadline = clock::now() + options.request_timeout;
+  const auto deadline = time.now() + options.request_timeout;
   if (auto info = co_await do_register(deadline); !info) {
     if (!closed) emit({.what = session_event::kind::refresh_failed, .peer = options.id, .error = info.error().code});
   } else {
@@ -47,7 +47,7 @@ asio::awaitable<void> session_state::relocate() {
     // The other connections moved with us: they check their paths now, not at their silence.
     if (changed) moved();
   }
-  r->finished = clock::now();
+  r->finished = time.now();
   r->done.fire();
 }
 
@@ -64,21 +64,21 @@ asio::awaitable<void> session_state::recover(std::weak_ptr<connection_state> wea
   // The side that moved re-introduces at once; the other gives it resume_delay, then asks
   // too (both moved, or a change the broker cannot see, such as a mapping that expired).
   const bool moved = registration.reflexive != c->our_reflexive || registration.reflexive_other != c->our_reflexive_other;
-  if (!moved && clock::now() < c->lost_at + options.resume_delay) {
+  if (!moved && time.now() < c->lost_at + options.resume_delay) {
     c->next_resume = c->lost_at + options.resume_delay;
     c->ticker.cancel();  // look again then
     co_return;
   }
   co_await resume(c);
   // Not before the punch_timeout of this one has passed: one re-introduction at a time.
-  c->next_resume = clock::now() + options.resume_delay;
+  c->next_resume = time.now() + options.resume_delay;
   if (c->open) c->ticker.cancel();
 }
 
 asio::awaitable<void> session_state::resume(std::shared_ptr<connection_state> c) {
   const std::string what = "re-introducing \"" + c->peer + "\"";
   ++stats.resumes_requested;
-  auto answer = co_await introduce_me(c->peer, &c->resume_id, clock::now() + options.request_timeout, what);
+  auto answer = co_await introduce_me(c->peer, &c->resume_id, time.now() + options.request_timeout, what);
   if (!answer) {
     // The broker forgot us or the peer, or cannot be reached: the next try (or the idle
     // timeout) decides. Our registration is renewed by the next relocate().
@@ -95,7 +95,7 @@ asio::awaitable<void> session_state::resume(std::shared_ptr<connection_state> c)
   auto a = make_attempt(token, c->peer, true, remote);
   unconnected.erase(a->keys.tag);  // its frames carry the connection's tag, not this one's
   a->keys.relay_id = c->relay_id;
-  if (!co_await punch(a, clock::now() + options.punch_timeout)) co_return;  // punch_failed was emitted
+  if (!co_await punch(a, time.now() + options.punch_timeout)) co_return;  // punch_failed was emitted
   if (!c->open) {
     drop_attempt(*a);
     co_return;
@@ -106,7 +106,7 @@ asio::awaitable<void> session_state::resume(std::shared_ptr<connection_state> c)
 
 asio::awaitable<void> session_state::accept_resume(std::shared_ptr<punch_attempt> a, std::weak_ptr<connection_state> weak) {
   auto self = shared_from_this();
-  if (!co_await punch(a, clock::now() + options.punch_timeout)) co_return;  // punch_failed was emitted
+  if (!co_await punch(a, time.now() + options.punch_timeout)) co_return;  // punch_failed was emitted
   auto c = weak.lock();
   if (!c || !c->open) {
     drop_attempt(*a);

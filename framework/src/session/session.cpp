@@ -65,12 +65,12 @@ namespace {
 asio::awaitable<detail::outcome<registration_info>> registering(std::shared_ptr<session_state> s,
                                                                 std::chrono::milliseconds timeout) {
   if (auto bad = check_id(s->options.id)) co_return std::move(*bad);
-  const auto deadline = clock::now() + timeout;
+  const auto deadline = s->time.now() + timeout;
   auto info = co_await s->do_register(deadline);
   if (!info) co_return std::move(info).error();
   if (s->options.discover_nat && s->nat == nat_mapping::unknown && s->other_address) {
     // Measured once, then told to the broker at once so that introductions carry it.
-    co_await s->discover_nat(*info, std::min(deadline, clock::now() + s->options.request_rto * 4));
+    co_await s->discover_nat(*info, std::min(deadline, s->time.now() + s->options.request_rto * 4));
     if (s->nat != nat_mapping::unknown) {
       // Best effort: if this one is lost, the registration stands and the next refresh
       // carries NAT-MAPPING.
@@ -95,7 +95,7 @@ asio::awaitable<detail::outcome<peer_info>> looking_up(std::shared_ptr<session_s
   if (auto bad = check_id(target)) co_return std::move(*bad);
   auto r = co_await s->request(
       wire::method::lookup, [&](stun::builder& b) { b.add_string(wire::attr::target_id, target); },
-      clock::now() + s->options.request_timeout, "looking up \"" + target + "\"");
+      s->time.now() + s->options.request_timeout, "looking up \"" + target + "\"");
   if (!r) co_return std::move(r).error();
   co_return detail::read_peer(r->msg, target);
 }
@@ -107,7 +107,7 @@ asio::awaitable<detail::outcome<connection>> connecting(std::shared_ptr<session_
   if (auto bad = check_id(target)) co_return std::move(*bad);
   const std::string what = "connecting to \"" + target + "\"";
   if (!s->registered) co_return fail(errc::not_registered, what + ": call register_self() first");
-  const auto started = clock::now();
+  const auto started = s->time.now();
   const auto deadline = started + timeout;
   auto r = co_await s->introduce_me(target, nullptr, deadline, what);
   if (!r) co_return std::move(r).error();
@@ -122,7 +122,7 @@ asio::awaitable<detail::outcome<connection>> connecting(std::shared_ptr<session_
                                            to_string(*expected));
   auto a = s->make_attempt(token, target, true, remote);
   a->started = started;
-  auto c = co_await s->run_punch(a, std::min(deadline, clock::now() + s->options.punch_timeout));
+  auto c = co_await s->run_punch(a, std::min(deadline, s->time.now() + s->options.punch_timeout));
   if (!c) co_return std::move(c).error();
   asio::co_spawn(s->ex, s->nominate(a, remote_candidate{(*c)->remote, (*c)->path, (*c)->via}), asio::detached);
   co_return connection(std::move(*c));

@@ -12,11 +12,12 @@ namespace punch {
 session_state::session_state(transport& t, session_options o)
     : net(t),
       ex(t.get_executor()),
+      time(o.clock ? *o.clock : steady_clock()),
       options(std::move(o)),
       me(options.key ? *options.key : identity::generate()),
       socket(t.open(options.local)),
-      keepalive_timer(ex),
-      accept_ready(ex) {
+      keepalive_timer(ex, time),
+      accept_ready(ex, time) {
   // A start-up failure: the constructor throws.
   if (sodium_init() < 0) throw system_error(make_error_code(errc::crypto_init_failed), "libsodium failed to initialise");
   if (options.allow_aes_gcm && crypto_aead_aes256gcm_is_available()) ciphers |= wire::cipher::aes256gcm;

@@ -19,7 +19,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <array>
 #include <cstddef>
@@ -42,6 +41,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
 
   transport& net;  // opens the port-prediction sockets
   asio::any_io_executor ex;
+  punch::clock& time;  // options.clock, or the steady clock: every timer and deadline of the session
   session_options options;
   identity me;
   datagram_socket socket;
@@ -70,7 +70,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
   bool registered = false;
   bool keepalive_running = false;
   registration_info registration;
-  asio::steady_timer keepalive_timer;
+  punch::timer keepalive_timer;
   std::vector<endpoint> host_candidates;
 
   std::unordered_map<stun::transaction_id, transaction*, detail::random_bytes_hash> requests;
@@ -199,7 +199,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // as the broker now sees it, our host candidates gathered again.
   asio::awaitable<void> relocate();
   struct relocation {
-    explicit relocation(const asio::any_io_executor& ex) : done(ex) {}
+    relocation(const asio::any_io_executor& ex, punch::clock& time) : done(ex, time) {}
     detail::one_shot_event done;
     clock::time_point finished;
   };

@@ -14,7 +14,7 @@ namespace punch {
 
 // A broker request waiting for its response.
 struct transaction {
-  transaction(const asio::any_io_executor& ex, const endpoint& server) : done(ex), to(server) {}
+  transaction(const asio::any_io_executor& ex, punch::clock& time, const endpoint& server) : done(ex, time), to(server) {}
   detail::one_shot_event done;
   endpoint to;  // the broker or the relay: only it may answer
   std::vector<std::byte> response;

@@ -7,8 +7,8 @@
 
 namespace punch::sim::detail {
 
-delivery_queue::delivery_queue(network& net, const asio::any_io_executor& ex)
-    : network_(net), timer_(ex) {}
+delivery_queue::delivery_queue(network& net, const asio::any_io_executor& ex, punch::clock& time)
+    : network_(net), timer_(ex, time) {}
 
 delivery_queue::~delivery_queue() = default;
 
@@ -31,7 +31,7 @@ void delivery_queue::arm(clock::time_point at) {
 
 void delivery_queue::on_timer() {
   armed_ = false;
-  const auto now = clock::now();
+  const auto now = timer_.get_clock().now();
   while (!queue_.empty() && queue_.begin()->first <= now) {
     auto node = queue_.extract(queue_.begin());
     delivery& d = node.mapped();

@@ -4,7 +4,7 @@
 #include "punch/plugins/sim/host.hpp"
 #include "punch/plugins/sim/topology.hpp"
 
-#include <boost/asio/steady_timer.hpp>
+#include "punch/clock.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -30,11 +30,11 @@ struct delivery {
 
 class delivery_queue {
 public:
-  delivery_queue(network& net, const asio::any_io_executor& ex);
+  delivery_queue(network& net, const asio::any_io_executor& ex, punch::clock& time);
   ~delivery_queue();
 
-  // `at` is real steady_clock time (advance_clock does not hurry datagrams). Datagrams
-  // due at the same instant arrive in the order they were scheduled.
+  // `at` is a time of the network's clock. Datagrams due at the same instant arrive in the
+  // order they were scheduled.
   void schedule(clock::time_point at, delivery d);
   std::size_t size() const noexcept { return queue_.size(); }
 
@@ -43,7 +43,7 @@ private:
   void on_timer();
 
   network& network_;
-  asio::steady_timer timer_;
+  punch::timer timer_;
   std::multimap<clock::time_point, delivery> queue_;
   bool armed_ = false;
   clock::time_point armed_at_{};

@@ -12,12 +12,15 @@
 
 namespace punch::sim {
 
-network::network(boost::asio::any_io_executor ex, std::uint64_t seed)
+network::network(boost::asio::any_io_executor ex, std::uint64_t seed) : network(std::move(ex), seed, virtual_) {}
+
+network::network(boost::asio::any_io_executor ex, std::uint64_t seed, punch::clock& time)
     : executor_(std::move(ex)),
       seed_(seed),
       rng_(std::make_unique<detail::rng>(seed)),
-      created_(clock::now()),
-      deliveries_(std::make_unique<detail::delivery_queue>(*this, executor_)) {}
+      time_(&time),
+      created_(time.now()),
+      deliveries_(std::make_unique<detail::delivery_queue>(*this, executor_, time)) {}
 
 network::~network() {
   // Datagrams in flight point at hosts: drop them first.
@@ -130,11 +133,14 @@ nat_box* network::owner_of(realm r) const noexcept {
   return r.id < realm_owner_.size() ? realm_owner_[r.id] : nullptr;
 }
 
-clock::time_point network::now() const noexcept { return clock::now() + offset_; }
+punch::clock::time_point network::now() const noexcept { return time_->now() + offset_; }
 
-void network::advance_clock(clock::duration d) {
+void network::advance_clock(punch::clock::duration d) {
   if (d.count() < 0) throw std::invalid_argument("sim: the clock only moves forward");
-  offset_ += d;
+  if (time_ == &virtual_)
+    virtual_.advance(d);
+  else
+    offset_ += d;
 }
 
 void network::on_event(event_handler h) { handlers_.push_back(std::move(h)); }

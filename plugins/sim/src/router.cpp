@@ -73,7 +73,7 @@ void network::send(host& from, const endpoint& src, const endpoint& to,
       // Loopback on one host crosses its link once.
       if ((h != &from || r.through_nat) && !cross(h->link(), h->name(), r)) return;
       const auto* bytes = static_cast<const std::byte*>(data.data());
-      deliveries_->schedule(clock::now() + r.delay,
+      deliveries_->schedule(time_->now() + r.delay,
                             {r.packet, h, r.src, r.dst, r.delay, {bytes, bytes + data.size()}});
       return;
     }

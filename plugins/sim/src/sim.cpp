@@ -61,7 +61,8 @@ std::unique_ptr<punch::transport> make_transport(asio::any_io_executor ex,
       return nullptr;
     }
   }
-  auto net = std::make_unique<network>(std::move(ex), seed);
+  // Real time: apps run this transport under io_context::run(), which cannot move a virtual clock.
+  auto net = std::make_unique<network>(std::move(ex), seed, punch::steady_clock());
   link l;
   l.latency = std::chrono::microseconds(static_cast<std::int64_t>(latency_ms * 1000.0));
   l.loss = loss;

@@ -1,6 +1,7 @@
-// Shared by the sim tests: an io_context with a traced network, a coroutine runner, and
-// small send/receive helpers. Nothing here sleeps: receives wait for datagrams, and the
-// time caps only keep a broken test from hanging.
+// Shared by the sim tests: an io_context with a traced network, a coroutine runner on the
+// network's virtual clock, and small send/receive helpers. Nothing here sleeps or waits real
+// time: receives wait for datagrams, timeouts are virtual, and the virtual-time caps only keep
+// a broken test from hanging.
 #pragma once
 
 #include "punch/plugins/sim.hpp"
@@ -10,7 +11,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
@@ -36,6 +36,12 @@ inline asio::ip::address addr(std::string_view text) {
 }
 inline endpoint ep(std::string_view address, std::uint16_t port) { return {addr(address), port}; }
 
+// The clock of the world under test, for receive()'s patience (one world at a time).
+inline punch::clock*& world_clock() {
+  static punch::clock* c = nullptr;
+  return c;
+}
+
 // An io_context and a network that keeps its whole trace.
 struct world {
   asio::io_context ctx;
@@ -43,21 +49,34 @@ struct world {
 
   explicit world(std::uint64_t seed = 1) : net(ctx.get_executor(), seed) {
     net.keep_trace(100'000);
+    world_clock() = &net.clock();
   }
+  ~world() { world_clock() = nullptr; }
 
-  // Runs `body` to completion and rethrows what it threw.
-  void run(asio::awaitable<void> body, std::chrono::seconds cap = 10s) {
+  // Runs `body` to completion, within `cap` of virtual time, and rethrows what it threw.
+  // Returns the virtual time it took.
+  punch::clock::duration run(asio::awaitable<void> body, std::chrono::seconds cap = 10s) {
     bool done = false;
     std::exception_ptr error;
     asio::co_spawn(ctx, std::move(body), [&](std::exception_ptr e) {
       done = true;
       error = e;
-      ctx.stop();
     });
     ctx.restart();
-    ctx.run_for(cap);
+    const auto r = sim::run(ctx, net.virtual_time(), [&] { return done; }, {.time = cap});
     if (error) std::rethrow_exception(error);
-    BOOST_REQUIRE_MESSAGE(done, "the test coroutine did not finish within the cap");
+    BOOST_REQUIRE_MESSAGE(done, "the test coroutine did not finish: " << sim::to_string(r.outcome));
+    return r.elapsed;
+  }
+
+  // Runs until nothing more can happen: every datagram in flight arrived, every completion
+  // ran (pending receives may still wait). Returns the virtual time it took.
+  punch::clock::duration settle() {
+    ctx.restart();
+    const auto r = sim::run(ctx, net.virtual_time());
+    BOOST_REQUIRE_MESSAGE(r.outcome == sim::run_outcome::out_of_work || r.outcome == sim::run_outcome::stuck,
+                          "the network did not settle: " << sim::to_string(r.outcome));
+    return r.elapsed;
   }
 
   // The events about datagram `packet` (0: the last one sent), in order.
@@ -126,7 +145,7 @@ inline asio::awaitable<std::optional<datagram>> receive(
   using namespace asio::experimental::awaitable_operators;
   std::array<char, 2048> buffer{};
   endpoint from;
-  asio::steady_timer timer(co_await asio::this_coro::executor, patience);
+  punch::timer timer(co_await asio::this_coro::executor, *world_clock(), patience);
   auto result = co_await (s.async_receive_from(asio::buffer(buffer), from, asio::use_awaitable) ||
                           timer.async_wait(asio::use_awaitable));
   if (result.index() == 1) co_return std::nullopt;

@@ -113,14 +113,13 @@ BOOST_AUTO_TEST_CASE(a_plain_callback_is_never_called_inside_the_initiating_call
   endpoint from;
   a.async_send_to(asio::buffer(text), b.local_endpoint(), sent.handler());
   BOOST_TEST(!sent.called);
-  t.ctx.run();  // returns when the datagram has arrived and been queued
+  t.settle();  // returns when the datagram has arrived and been queued
   BOOST_TEST(sent.called);
   BOOST_TEST(sent.bytes == text.size());
   // Even with a datagram already queued, the receive completes later.
   b.async_receive_from(asio::buffer(buffer), from, received.handler());
   BOOST_TEST(!received.called);
-  t.ctx.restart();
-  t.ctx.run();
+  t.settle();
   BOOST_TEST(received.called);
   BOOST_TEST(!received.ec);
   BOOST_TEST(std::string(buffer.data(), received.bytes) == text);
@@ -156,7 +155,7 @@ BOOST_AUTO_TEST_CASE(close_cancels_a_pending_receive_with_operation_aborted) {
   BOOST_TEST(!received.called);
   b.close();
   BOOST_TEST(!received.called);  // not inside close() either
-  t.ctx.run_for(5s);  // the cap only matters if close() forgot the receive
+  t.settle();  // the limits only matter if close() forgot the receive
   BOOST_TEST(received.called);
   BOOST_TEST((received.ec == asio::error::operation_aborted));
   BOOST_TEST(t.b.open_sockets() == 0u);
@@ -170,7 +169,7 @@ BOOST_AUTO_TEST_CASE(a_receive_raced_against_a_timer_is_cancelled_cleanly) {
     auto b = t.b.transport().open({{}, 2000});
     std::array<char, 32> buffer{};
     endpoint from;
-    asio::steady_timer timer(co_await asio::this_coro::executor, 20ms);
+    punch::timer timer(co_await asio::this_coro::executor, t.net.clock(), 20ms);
     auto winner = co_await (b.async_receive_from(asio::buffer(buffer), from, asio::use_awaitable) ||
                             timer.async_wait(asio::use_awaitable));
     BOOST_TEST(winner.index() == 1u);
@@ -191,7 +190,7 @@ BOOST_AUTO_TEST_CASE(a_receive_that_wins_the_race_cancels_the_timer_instead) {
     auto b = t.b.transport().open({{}, 2000});
     std::array<char, 32> buffer{};
     endpoint from;
-    asio::steady_timer timer(co_await asio::this_coro::executor, 10s);
+    punch::timer timer(co_await asio::this_coro::executor, t.net.clock(), 10s);
     co_await send(a, "first", b.local_endpoint());
     auto winner = co_await (b.async_receive_from(asio::buffer(buffer), from, asio::use_awaitable) ||
                             timer.async_wait(asio::use_awaitable));
@@ -211,7 +210,7 @@ BOOST_AUTO_TEST_CASE(partial_cancellation_through_a_bound_slot_aborts_the_receiv
                        asio::bind_cancellation_slot(signal.slot(), received.handler()));
   t.ctx.poll();
   signal.emit(asio::cancellation_type::partial);
-  t.ctx.run_for(5s);  // the cap only matters if the slot was ignored
+  t.settle();  // the limits only matter if the slot was ignored
   BOOST_TEST(received.called);
   BOOST_TEST((received.ec == asio::error::operation_aborted));
   BOOST_TEST(b.is_open());
@@ -228,7 +227,7 @@ BOOST_AUTO_TEST_CASE(a_full_receive_queue_drops_and_reports_queue_full) {
     const std::string text = std::to_string(i);
     a.async_send_to(asio::buffer(text), b.local_endpoint(), [](punch::error_code, std::size_t) {});
   }
-  t.ctx.run();
+  t.settle();
   BOOST_TEST(t.count(event_kind::delivered) == 4u);
   BOOST_TEST(t.count(event_kind::queue_full) == 2u);
   std::array<char, 8> buffer{};
@@ -237,8 +236,7 @@ BOOST_AUTO_TEST_CASE(a_full_receive_queue_drops_and_reports_queue_full) {
   for (int i = 0; i < 4; ++i) {
     outcome r;
     b.async_receive_from(asio::buffer(buffer), from, r.handler());
-    t.ctx.restart();
-    t.ctx.run();
+    t.settle();
     BOOST_REQUIRE(r.called);
     texts.emplace_back(buffer.data(), r.bytes);
   }

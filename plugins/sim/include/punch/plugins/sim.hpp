@@ -13,7 +13,9 @@
 #include "punch/plugins/sim/nat_behaviour.hpp"
 #include "punch/plugins/sim/nat_box.hpp"
 #include "punch/plugins/sim/network.hpp"
+#include "punch/plugins/sim/simulation.hpp"
 #include "punch/plugins/sim/topology.hpp"
+#include "punch/plugins/sim/virtual_clock.hpp"
 #include "punch/transport_registry.hpp"
 
 #include <memory>
@@ -27,7 +29,8 @@ inline constexpr const char* default_host_address = "192.0.2.1";
 // ("local", default_host_address). All its sockets live on that host, so they reach each
 // other; a datagram between two of them crosses the host's link once.
 // Options: seed (unsigned integer, default 1), latency_ms (>= 0, default 0),
-// loss (in [0, 1], default 0). Anything else → errc::invalid_transport_option.
+// loss (in [0, 1], default 0). Anything else → errc::invalid_transport_option. Its network
+// runs on the steady clock (real time), for apps that run their io_context as usual.
 std::unique_ptr<punch::transport> make_transport(asio::any_io_executor ex,
                                                  const transport_options& options,
                                                  error_code& ec);

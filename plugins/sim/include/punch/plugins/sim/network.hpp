@@ -3,7 +3,9 @@
 // Single-threaded and deterministic by seed: every random decision (loss, jitter, random
 // NAT ports) is drawn from one RNG when a datagram is sent, in send order. A datagram's
 // whole path (links, NAT translations, filtering) is decided when it is sent; only its
-// arrival waits, on an asio timer, for the sum of the delays of the links it crosses.
+// arrival waits, on a timer of the network's clock, for the sum of the delays of the links it
+// crosses. That clock is virtual unless the network is given another one: run the io_context
+// with sim::run (simulation.hpp), which moves it on whenever nothing else is ready.
 // So NAT state is consulted at send time: a datagram races only with datagrams sent
 // before it, never with ones sent while it is "on the wire".
 #pragma once
@@ -12,6 +14,7 @@
 #include "punch/plugins/sim/host.hpp"
 #include "punch/plugins/sim/nat_box.hpp"
 #include "punch/plugins/sim/topology.hpp"
+#include "punch/plugins/sim/virtual_clock.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -38,7 +41,11 @@ public:
   using endpoint = boost::asio::ip::udp::endpoint;
   using event_handler = std::function<void(const event&)>;
 
+  // Time is virtual: the network's own virtual_clock (virtual_time()), which sim::run moves.
   network(boost::asio::any_io_executor ex, std::uint64_t seed);
+  // Time is `time`, e.g. punch::steady_clock() for a demo that runs in real time under
+  // io_context::run(); it must outlive the network.
+  network(boost::asio::any_io_executor ex, std::uint64_t seed, punch::clock& time);
   network(const network&) = delete;
   network& operator=(const network&) = delete;
   // Closes every socket (pending operations: operation_aborted) and drops datagrams in
@@ -79,13 +86,23 @@ public:
   // "internet" or "inside nat-a".
   std::string realm_name(realm r) const;
 
-  // steady_clock::now() plus the offset that advance_clock() accumulated. NAT mapping
-  // lifetimes are checked against it, lazily, when a datagram crosses the NAT box.
-  clock::time_point now() const noexcept;
+  // The clock of the network's delays: give it to the sessions, brokers and relays that run
+  // on it (session_options::clock, ...), so that they share its time.
+  punch::clock& clock() const noexcept { return *time_; }
+  // The network's own virtual clock, which sim::run moves; also there (unused) when the
+  // network was given another clock.
+  virtual_clock& virtual_time() noexcept { return virtual_; }
+
+  // clock().now() plus the offset that advance_clock() accumulated on a clock that is not
+  // virtual. NAT mapping lifetimes are checked against it, lazily, when a datagram crosses
+  // the NAT box.
+  punch::clock::time_point now() const noexcept;
   // now() minus the moment the network was created: what an event emitted now has as `at`.
   std::chrono::nanoseconds elapsed() const noexcept { return now() - created_; }
-  // Moves the clock forward without sleeping; datagrams in flight are not hurried.
-  void advance_clock(clock::duration d);
+  // Moves time forward without waiting. Virtual time: every timer due by then fires
+  // (datagrams in flight arrive, sessions' timers expire), as if that time had passed. Any
+  // other clock: only now() moves (mapping lifetimes); datagrams in flight are not hurried.
+  void advance_clock(punch::clock::duration d);
 
   // Calls `h` for every event, synchronously, in decision order (several may be added).
   void on_event(event_handler h);
@@ -125,8 +142,10 @@ private:
   boost::asio::any_io_executor executor_;
   std::uint64_t seed_;
   std::unique_ptr<detail::rng> rng_;
-  clock::time_point created_;
-  clock::duration offset_{0};
+  virtual_clock virtual_;
+  punch::clock* time_;
+  punch::clock::time_point created_;
+  punch::clock::duration offset_{0};
   std::vector<std::unique_ptr<host>> hosts_;
   std::vector<std::unique_ptr<nat_box>> nats_;
   // Indexes, so that routing stays logarithmic with 10,000s of hosts: by name, and by the

@@ -1,14 +1,16 @@
 // The vocabulary of a simulated topology: realms (address spaces), links and the clock.
 #pragma once
 
+#include "punch/clock.hpp"
+
 #include <chrono>
 #include <compare>
 #include <cstdint>
 
 namespace punch::sim {
 
-// The clock the network reads (steady_clock, shifted by network::advance_clock).
-using clock = std::chrono::steady_clock;
+// The clock the network reads: its virtual clock, or the one it was given (network.hpp).
+using clock = punch::clock;
 
 // An address space: the public internet, or the private side of one NAT box.
 // Two hosts talk directly only when they are in the same realm.
