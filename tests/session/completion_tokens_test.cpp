@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(connect_completes_through_every_kind_of_token) {
     bool introduced = false;
     bob.on_event([&](const session_event& e) { introduced |= e.what == session_event::kind::introduced; });
     auto op = alice.connect("bob", asio::deferred);
-    asio::steady_timer idle(w.ctx, 300ms);
+    punch::timer idle(w.ctx.get_executor(), w.net.clock(), 300ms);
     co_await idle.async_wait(asio::use_awaitable);
     BOOST_CHECK(!introduced);
     auto [connect_ec, ca, accepted] = co_await (std::move(op)(asio::as_tuple(asio::use_awaitable)) && bob.accept());
@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(a_cancellation_slot_ends_accept_and_receive_with_operation_
     co_await (alice.register_self() && bob.register_self());
 
     // `||` with a timer: the timer wins, accept() is cancelled and stops waiting.
-    asio::steady_timer timer(w.ctx, 50ms);
+    punch::timer timer(w.ctx.get_executor(), w.net.clock(), 50ms);
     auto first = co_await (bob.accept(asio::as_tuple(asio::use_awaitable)) || timer.async_wait(asio::use_awaitable));
     BOOST_CHECK_EQUAL(first.index(), 1u);
 
@@ -165,7 +165,7 @@ BOOST_AUTO_TEST_CASE(a_cancellation_slot_ends_accept_and_receive_with_operation_
       BOOST_CHECK(!c);
       aborted.finish(e);
     }));
-    asio::steady_timer later(w.ctx, 10ms);
+    punch::timer later(w.ctx.get_executor(), w.net.clock(), 10ms);
     co_await later.async_wait(asio::use_awaitable);
     BOOST_CHECK(!aborted.called);
     signal.emit(asio::cancellation_type::terminal);
@@ -175,7 +175,7 @@ BOOST_AUTO_TEST_CASE(a_cancellation_slot_ends_accept_and_receive_with_operation_
     // The session still accepts afterwards, and a cancelled receive leaves the connection open.
     auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
     std::array<char, 64> buf;
-    asio::steady_timer quiet(w.ctx, 50ms);
+    punch::timer quiet(w.ctx.get_executor(), w.net.clock(), 50ms);
     auto r = co_await (cb.receive(asio::buffer(buf), asio::as_tuple(asio::use_awaitable)) ||
                        quiet.async_wait(asio::use_awaitable));
     BOOST_CHECK_EQUAL(r.index(), 1u);
