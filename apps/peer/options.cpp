@@ -20,7 +20,6 @@ namespace {
 
 namespace po = boost::program_options;
 
-constexpr std::size_t max_peer_id_length = 64;
 // A day: longer deadlines are almost certainly a typo (ms for s).
 constexpr double max_timeout_seconds = 86400;
 
