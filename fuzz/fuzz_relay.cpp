@@ -12,6 +12,7 @@
 // bit 5: a 16-byte RELAY-ID gets one of two fixed ids (bit 6 picks which); bit 7: the clock
 // moves 40 s forward first (lifetimes, NONCE age, token buckets).
 #include "fixups.hpp"
+#include "function_clock.hpp"
 
 #include "punch/relay.hpp"
 #include "punch/wire/protocol.hpp"
@@ -30,7 +31,6 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace punch;
-using clock = std::chrono::steady_clock;
 
 void expect(bool ok, const char* what) {
   if (!ok) {
@@ -75,9 +75,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   reader in{{data, size}};
   in.u8();  // unused
-  clock::time_point now{std::chrono::hours(1)};
+  punch::clock::time_point now{std::chrono::hours(1)};
+  test::function_clock by_hand{[&now] { return now; }};
   relay_options o;
-  o.clock = [&now] { return now; };
+  o.clock = &by_hand;
   o.max_allocations = 4;
   o.rate_limit = 8;
   o.rate_burst = 8;
