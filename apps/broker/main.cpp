@@ -37,13 +37,7 @@ struct worker {
   std::unique_ptr<broker> b;
 };
 
-}  // namespace
-
-int main(int argc, char* argv[]) {
-  const auto parsed = parse_options(argc, argv);
-  transport_registry transports;
-  if (auto code = apps::start_server(app, parsed, transports)) return *code;
-  const broker_app_options& o = parsed.options;
+int serve(const broker_app_options& o, transport_registry& transports) {
   // Several threads share one registry: Connect finds peers registered through any of them.
   auto reg = o.threads > 1 ? make_shared_registry(o.max_peers) : make_memory_registry(o.max_peers);
   // One NONCE secret for all threads: a peer's next datagram may reach another thread than
@@ -119,3 +113,7 @@ int main(int argc, char* argv[]) {
   for (auto& t : threads) t.join();
   return outcome.exit_code();
 }
+
+}  // namespace
+
+int main(int argc, char* argv[]) { return apps::server_main(argc, argv, app, parse_options, serve); }

@@ -10,46 +10,19 @@ namespace {
 
 namespace po = boost::program_options;
 
-po::options_description make_description() {
-  po::options_description d{"Options"};
-  apps::add_listen_and_transport_options(
-      d, "0.0.0.0:3478",
-      "where to listen; IPv6 as [::]:3478, which also serves IPv4 (dual-stack: peers register "
-      "over both families); port 0 picks a free port (printed at start-up)");
-  d.add_options()
-    ("max-peers", po::value<std::string>()->value_name("N")->default_value("100000"),
-     "most registrations held at once; more are refused (508)")
-    ("lifetime-max", po::value<std::string>()->value_name("SECONDS")->default_value("600"),
-     "longest registration lifetime granted; longer requests are cut to it");
-  apps::add_stats_option(d);
-  apps::add_rate_options(d, "100",
-                         "datagrams per second a source address may send; beyond that (and the burst) they are "
-                         "dropped unanswered (0: no limit)",
-                         "200", "datagrams a source address may send at once before --rate-limit applies (0: no limit)");
-  d.add_options()
-    ("other-port", po::value<std::string>()->value_name("PORT")->default_value("0"),
-     "also answer Binding on PORT of the same address, so that peers can tell an easy NAT from "
-     "a hard (symmetric) one and two hard ones go to their relay at once (0: no second port)")
-    ("threads", po::value<std::string>()->value_name("N")->default_value("1"),
-     "serve with N threads (udp only): one socket each on the same port (SO_REUSEPORT), one io_context "
-     "each, one registry shared by all");
-  apps::add_quiet_help_version(d, "no line per registration and introduction");
-  return d;
-}
+// The options only the broker has, between --listen's and --rate-limit in --help.
+const apps::own_option own_options[] = {
+    {"max-peers", "N", {"100000", "most registrations held at once; more are refused (508)"}},
+    {"lifetime-max", "SECONDS", {"600", "longest registration lifetime granted; longer requests are cut to it"}},
+    {"other-port", "PORT",
+     {"0", "also answer Binding on PORT of the same address, so that peers can tell an easy NAT from "
+           "a hard (symmetric) one and two hard ones go to their relay at once (0: no second port)"}},
+    {"threads", "N",
+     {"1", "serve with N threads (udp only): one socket each on the same port (SO_REUSEPORT), one "
+           "io_context each, one registry shared by all"}},
+};
 
-// --help before the options: usage and what the server does.
-const char* const intro =
-    "Usage: punch-broker [--listen ADDR:PORT] [options]\n\n"
-    "The punch rendezvous broker: answers STUN Binding requests (any standard STUN client\n"
-    "learns its reflexive address), registers peers by id, and introduces two registered\n"
-    "peers to each other so that they can punch holes toward each other at once. The\n"
-    "protocol is in docs/protocol.md.\n\n";
-// What it logs, after "one timestamped line per".
-const char* const log_lines =
-    "registration, expiry and introduction (unless --quiet), and the counters line\n"
-    "(with --stats-interval).\n\n";
-
-// The options only the broker has; a one-line error, or empty.
+// Reads the options only the broker has; a one-line error, or empty.
 std::string read_broker_options(const po::variables_map& vm, broker_app_options& o) {
   if (auto why = apps::read_count(vm, "max-peers", o.max_peers); !why.empty()) return why;
   if (auto why = apps::read_seconds(vm, "lifetime-max", 1, o.lifetime_max); !why.empty()) return why;
@@ -66,6 +39,27 @@ std::string read_broker_options(const po::variables_map& vm, broker_app_options&
   return {};
 }
 
+const apps::server_description<broker_app_options> description{
+    {"punch-broker",
+     {"Usage: punch-broker [--listen ADDR:PORT] [options]\n\n"
+      "The punch rendezvous broker: answers STUN Binding requests (any standard STUN client\n"
+      "learns its reflexive address), registers peers by id, and introduces two registered\n"
+      "peers to each other so that they can punch holes toward each other at once. The\n"
+      "protocol is in docs/protocol.md.\n\n",
+      // What it logs, after "one timestamped line per".
+      "registration, expiry and introduction (unless --quiet), and the counters line\n"
+      "(with --stats-interval).\n\n"},
+     {"0.0.0.0:3478",
+      "where to listen; IPv6 as [::]:3478, which also serves IPv4 (dual-stack: peers register "
+      "over both families); port 0 picks a free port (printed at start-up)"},
+     {"100",
+      "datagrams per second a source address may send; beyond that (and the burst) they are "
+      "dropped unanswered (0: no limit)"},
+     {"200", "datagrams a source address may send at once before --rate-limit applies (0: no limit)"},
+     "no line per registration and introduction"},
+    own_options,
+    read_broker_options};
+
 }  // namespace
 
 transport_options transport_settings_for(const broker_app_options& o) {
@@ -75,18 +69,15 @@ transport_options transport_settings_for(const broker_app_options& o) {
 }
 
 broker_options make_broker_options(const broker_app_options& o) {
-  broker_options b;
+  auto b = apps::settings_with_rate_limit<broker_options>(o);
   b.max_lifetime = o.lifetime_max;
   b.min_lifetime = std::min(b.min_lifetime, b.max_lifetime);
   b.default_lifetime = std::min(b.default_lifetime, b.max_lifetime);
-  b.rate_limit = o.rate_limit;
-  b.rate_burst = o.rate_burst;
   return b;
 }
 
 parse_result parse_options(int argc, const char* const argv[]) {
-  return apps::parse_server_command_line<broker_app_options>(argc, argv, make_description(), {intro, log_lines},
-                                                        "punch-broker " PUNCH_VERSION_TEXT, read_broker_options);
+  return apps::parse_server_command_line(argc, argv, description);
 }
 
 }  // namespace punch::broker_app

@@ -13,13 +13,12 @@
 
 namespace punch::broker_app {
 
+// The rate limit counts datagrams per second per source address.
 struct broker_app_options : apps::server_app_options {
-  broker_app_options() { listen = {asio::ip::address_v4::any(), 3478}; }
+  broker_app_options() : server_app_options(3478, 100, 200) {}
   std::size_t max_peers = 100000;
   std::chrono::seconds lifetime_max{600};
   std::size_t threads = 1;                  // brokers on one port (SO_REUSEPORT), one per thread
-  std::uint32_t rate_limit = 100;           // datagrams per second per source address; 0: no limit
-  std::uint32_t rate_burst = 200;           // saved up at most; 0: no limit
   std::uint16_t other_port = 0;             // NAT mapping discovery's second port; 0: none
 };
 

@@ -36,8 +36,8 @@ std::optional<std::uint64_t> parse_number(std::string_view text, std::uint64_t m
   return value;
 }
 
-std::optional<endpoint> parse_endpoint(std::string_view text, std::string& error) {
-  std::string_view host;
+std::optional<host_and_port> split_host_port(std::string_view text, const char* host_word, std::string& error) {
+  host_and_port hp;
   std::string_view port;
   if (text.starts_with('[')) {
     auto close = text.find(']');
@@ -45,19 +45,19 @@ std::optional<endpoint> parse_endpoint(std::string_view text, std::string& error
       error = "expected [IPv6]:PORT";
       return std::nullopt;
     }
-    host = text.substr(1, close - 1);
+    hp.host = text.substr(1, close - 1);
     port = text.substr(close + 2);
   } else {
     auto colon = text.rfind(':');
     if (colon == std::string_view::npos) {
-      error = "expected ADDR:PORT";
+      error = std::string("expected ") + host_word + ":PORT";
       return std::nullopt;
     }
     if (text.find(':') != colon) {
-      error = "an IPv6 address needs brackets, as in [::]:3478";
+      error = "an IPv6 address needs brackets, as in [::1]:3478";
       return std::nullopt;
     }
-    host = text.substr(0, colon);
+    hp.host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
   auto p = parse_number(port, 65535);
@@ -65,8 +65,15 @@ std::optional<endpoint> parse_endpoint(std::string_view text, std::string& error
     error = "the port must be a number from 0 to 65535";
     return std::nullopt;
   }
+  hp.port = static_cast<std::uint16_t>(*p);
+  return hp;
+}
+
+std::optional<endpoint> parse_endpoint(std::string_view text, std::string& error) {
+  auto hp = split_host_port(text, "ADDR", error);
+  if (!hp) return std::nullopt;
   boost::system::error_code ec;
-  auto address = asio::ip::make_address(std::string(host), ec);
+  auto address = asio::ip::make_address(std::string(hp->host), ec);
   if (ec) {
     error = "the address must be numeric, as in 0.0.0.0 or [::]";
     return std::nullopt;
@@ -75,7 +82,7 @@ std::optional<endpoint> parse_endpoint(std::string_view text, std::string& error
     error = address.is_v6() ? "an IPv6 address needs brackets" : "only IPv6 addresses go in brackets";
     return std::nullopt;
   }
-  return endpoint{address, static_cast<std::uint16_t>(*p)};
+  return endpoint{address, hp->port};
 }
 
 void log_line(std::string_view text) {

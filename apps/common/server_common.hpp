@@ -1,6 +1,6 @@
-// What punch-broker and punch-relay share besides the transport options: the ADDR:PORT and
-// number parsers of their command lines, their timestamped log line and the short form of a
-// token or RELAY-ID in it.
+// What the reference apps share besides the transport options: the HOST:PORT, ADDR:PORT and
+// number parsers of their command lines; and the servers' timestamped log line and the short
+// form of a token or RELAY-ID in it.
 #pragma once
 
 #include "punch/transport.hpp"
@@ -12,6 +12,15 @@
 #include <string_view>
 
 namespace punch::apps {
+
+// "HOST:PORT" or "[V6]:PORT" split at the port's colon, the brackets checked (an IPv6 address
+// needs them) and the port read (0 to 65535); on failure `error` says what is wrong, with
+// `host_word` naming the first part ("ADDR", "HOST").
+struct host_and_port {
+  std::string_view host;  // without the brackets; a view into the text
+  std::uint16_t port = 0;
+};
+std::optional<host_and_port> split_host_port(std::string_view text, const char* host_word, std::string& error);
 
 // "ADDR:PORT" or "[V6]:PORT" with a numeric address; on failure `error` says what is wrong.
 std::optional<endpoint> parse_endpoint(std::string_view text, std::string& error);

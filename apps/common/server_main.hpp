@@ -35,14 +35,17 @@ std::unique_ptr<transport> make_server_transport(transport_registry& transports,
                                                  const server_app_options& o, const asio::any_io_executor& ex,
                                                  const transport_options& settings);
 
-// The start of a server's main: answers --help, --version and a bad option, then registers
-// the transports and loads the plugins. The exit code when there is nothing more to do;
-// nullopt: serve.
+// A server's main: parses the command line with `parse`, answers --help, --version and a bad
+// option, registers the transports and loads the plugins; then serves with
+// `serve(options, transports)`, which returns the exit code.
 template <typename Options>
-std::optional<int> start_server(const char* app, const parse_result<Options>& parsed, transport_registry& transports) {
-  if (auto code = answer_without_running(app, parsed.what, parsed.text)) return code;
+int server_main(int argc, char* argv[], const char* app, parse_result<Options> (*parse)(int, const char* const[]),
+                int (*serve)(const Options&, transport_registry&)) {
+  const auto parsed = parse(argc, argv);
+  if (auto code = answer_without_running(app, parsed.what, parsed.text)) return *code;
+  transport_registry transports;
   if (!load_transports(transports, app, parsed.options)) return exit_bad_options;
-  return std::nullopt;
+  return serve(parsed.options, transports);
 }
 
 // Opens `socket` at `at`; false after printing "app: cannot listen on <what>AT: why".

@@ -32,36 +32,31 @@ const char* const exit_codes_help =
 
 }  // namespace
 
-void add_listen_and_transport_options(po::options_description& d, const char* default_listen,
-                                      const char* listen_help) {
+po::options_description server_options(const server_text& s, std::span<const own_option> own) {
+  po::options_description d{"Options"};
   // Values are taken as strings and checked below, so every message can name its option.
-  d.add_options()("listen", po::value<std::string>()->value_name("ADDR:PORT")->default_value(default_listen),
-                  listen_help);
+  d.add_options()("listen", po::value<std::string>()->value_name("ADDR:PORT")->default_value(s.listen.default_value),
+                  s.listen.help);
   add_transport_options(
       d, "an option for the transport; repeatable (udp defaults: batch=64 receive-buffer=4194304 send-buffer=4194304)");
-}
-
-void add_stats_option(po::options_description& d) {
-  d.add_options()("stats-interval", po::value<std::string>()->value_name("SECONDS")->default_value("0"),
-                  "print a line of counters every SECONDS (0: never)");
-}
-
-void add_rate_options(po::options_description& d, const char* default_limit, const char* limit_help,
-                      const char* default_burst, const char* burst_help) {
+  for (const own_option& o : own)
+    d.add_options()(o.name, po::value<std::string>()->value_name(o.value_name)->default_value(o.text.default_value),
+                    o.text.help);
   d.add_options()
-    ("rate-limit", po::value<std::string>()->value_name("N")->default_value(default_limit), limit_help)
-    ("rate-burst", po::value<std::string>()->value_name("N")->default_value(default_burst), burst_help);
-}
-
-void add_quiet_help_version(po::options_description& d, const char* quiet_help) {
-  d.add_options()
-    ("quiet,q", po::bool_switch(), quiet_help)
+    ("rate-limit", po::value<std::string>()->value_name("N")->default_value(s.rate_limit.default_value),
+     s.rate_limit.help)
+    ("rate-burst", po::value<std::string>()->value_name("N")->default_value(s.rate_burst.default_value),
+     s.rate_burst.help)
+    ("stats-interval", po::value<std::string>()->value_name("SECONDS")->default_value("0"),
+     "print a line of counters every SECONDS (0: never)")
+    ("quiet,q", po::bool_switch(), s.quiet_help)
     ("help,h", "print this help and exit")
     ("version", "print the version and exit");
+  return d;
 }
 
 std::optional<early_exit> parse_command_line(int argc, const char* const argv[], const po::options_description& d,
-                                             po::variables_map& vm, server_help help, const char* version_line) {
+                                             po::variables_map& vm, const server_text& s) {
   try {
     po::store(po::command_line_parser(argc, argv).options(d).run(), vm);
   } catch (const po::error& e) {
@@ -70,11 +65,11 @@ std::optional<early_exit> parse_command_line(int argc, const char* const argv[],
   }
   if (vm.count("help")) {
     std::ostringstream text;
-    text << help.intro << "On stderr: a first line saying where it listens, then one timestamped line per\n"
-         << help.log_lines << d << exit_codes_help;
+    text << s.help.intro << "On stderr: a first line saying where it listens, then one timestamped line per\n"
+         << s.help.log_lines << d << exit_codes_help;
     return early_exit{parse_action::help, text.str()};
   }
-  if (vm.count("version")) return early_exit{parse_action::version, version_line};
+  if (vm.count("version")) return early_exit{parse_action::version, std::string(s.name) + " " PUNCH_VERSION_TEXT};
   return std::nullopt;
 }
 

@@ -1,5 +1,6 @@
 // punch-peer's command line, parsed with Boost.Program_options and checked value by value.
 #include "options.hpp"
+#include "server_common.hpp"
 
 #include "transport_choice.hpp"
 
@@ -99,14 +100,6 @@ parse_result failure(std::string message) {
   return r;
 }
 
-std::optional<std::uint16_t> parse_port(std::string_view text) {
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value > 65535)
-    return std::nullopt;
-  return static_cast<std::uint16_t>(value);
-}
-
 std::optional<std::chrono::milliseconds> parse_timeout(const std::string& text) {
   double seconds = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
@@ -119,40 +112,13 @@ std::optional<std::chrono::milliseconds> parse_timeout(const std::string& text) 
 }  // namespace
 
 std::optional<host_port> parse_host_port(std::string_view text, std::string& error) {
-  host_port hp;
-  std::string_view port;
-  if (text.starts_with('[')) {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      error = "expected [IPv6]:PORT";
-      return std::nullopt;
-    }
-    hp.host = std::string{text.substr(1, close - 1)};
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-      error = "expected HOST:PORT";
-      return std::nullopt;
-    }
-    if (text.find(':') != colon) {
-      error = "an IPv6 address needs brackets, as in [::1]:3478";
-      return std::nullopt;
-    }
-    hp.host = std::string{text.substr(0, colon)};
-    port = text.substr(colon + 1);
-  }
-  if (hp.host.empty()) {
+  auto hp = apps::split_host_port(text, "HOST", error);
+  if (!hp) return std::nullopt;
+  if (hp->host.empty()) {
     error = "the host is empty";
     return std::nullopt;
   }
-  auto p = parse_port(port);
-  if (!p) {
-    error = "the port must be a number from 0 to 65535";
-    return std::nullopt;
-  }
-  hp.port = *p;
-  return hp;
+  return host_port{std::string{hp->host}, hp->port};
 }
 
 std::optional<std::filesystem::path> default_key_path(std::string_view id, const char* xdg_config_home,

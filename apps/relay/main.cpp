@@ -19,23 +19,15 @@ namespace {
 
 using namespace punch;
 using namespace punch::relay_app;
-using apps::exit_bad_options;
-using apps::exit_failure;
 
 constexpr const char* app = "punch-relay";
 
-}  // namespace
-
-int main(int argc, char* argv[]) {
-  const auto parsed = parse_options(argc, argv);
-  transport_registry transports;
-  if (auto code = apps::start_server(app, parsed, transports)) return *code;
-  const relay_app_options& o = parsed.options;
+int serve(const relay_app_options& o, transport_registry& transports) {
   asio::io_context ctx{1};
   auto t = apps::make_server_transport(transports, app, o, ctx.get_executor(), transport_settings_for(o));
-  if (!t) return exit_bad_options;
+  if (!t) return apps::exit_bad_options;
   datagram_socket socket;
-  if (!apps::listen_on(*t, socket, app, o.listen)) return exit_failure;
+  if (!apps::listen_on(*t, socket, app, o.listen)) return apps::exit_failure;
   relay r(socket, make_relay_options(o));
   if (!o.quiet) r.on_event([](const relay_event& e) { apps::log_line(event_text(e)); });
   // Installed before the first line, so a signal sent by whoever read it is handled.
@@ -51,3 +43,7 @@ int main(int argc, char* argv[]) {
   ctx.run();
   return outcome.exit_code();
 }
+
+}  // namespace
+
+int main(int argc, char* argv[]) { return apps::server_main(argc, argv, app, parse_options, serve); }

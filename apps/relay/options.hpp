@@ -13,12 +13,11 @@
 
 namespace punch::relay_app {
 
+// The rate limit counts datagrams per second per side of an allocation.
 struct relay_app_options : apps::server_app_options {
-  relay_app_options() { listen = {asio::ip::address_v4::any(), 3479}; }
+  relay_app_options() : server_app_options(3479, 2000, 4000) {}
   std::size_t max_allocations = 10000;
-  std::chrono::seconds lifetime{60};
-  std::uint32_t rate_limit = 2000;          // datagrams per second per side of an allocation; 0: none
-  std::uint32_t rate_burst = 4000;
+  std::chrono::seconds lifetime{60};        // an allocation without traffic for this long is dropped
 };
 
 using parse_result = apps::parse_result<relay_app_options>;
