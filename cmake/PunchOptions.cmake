@@ -7,8 +7,9 @@ target_compile_options(punch_warnings INTERFACE -Wall -Wextra -Wpedantic
   $<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-mismatched-new-delete>)
 
 if(PUNCH_SANITIZE)
-  # -O1 -g1 after the build type's flags: ASan's advice (-O1 keeps reports exact and the tests
-  # and fuzzers several times faster than -O0), and line tables are all a report needs.
+  # -O1 -g1 after the build type's flags: ASan's advice (-O1 keeps reports exact and the
+  # framework several times faster than -O0 under the tests and fuzzers), and line tables are
+  # all a report needs. The tests' own code is compiled -O0 (tests/CMakeLists.txt).
   add_compile_options(-O1 -g1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
