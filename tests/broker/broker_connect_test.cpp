@@ -6,6 +6,10 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 
+// One suite per file: the file is one CTest test (--run_test=broker_connect_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(broker_connect_test)
+
 using namespace broker_test;
 namespace stun = punch::stun;
 namespace wire = punch::wire;
@@ -380,3 +384,5 @@ BOOST_AUTO_TEST_CASE(cancelling_run_ends_it_and_stops_introductions_in_flight) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // broker_connect_test

@@ -38,6 +38,10 @@
 #include <string>
 #include <vector>
 
+// One suite per file: the file is one CTest test (--run_test=broker_flood_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(broker_flood_test)
+
 namespace asio = boost::asio;
 using namespace punch;
 using namespace std::chrono_literals;
@@ -383,3 +387,5 @@ BOOST_AUTO_TEST_CASE(a_broker_flooded_with_random_datagrams_still_registers_look
   BOOST_TEST(b.stats().registrations >= after_flood.registrations + 2);
   BOOST_TEST(b.stats().introductions_acked >= after_flood.introductions_acked + 1);
 }
+
+BOOST_AUTO_TEST_SUITE_END()  // broker_flood_test

@@ -5,6 +5,10 @@
 // broker_rate_limit_test.cpp, Connect and Introduce in broker_connect_test.cpp (real UDP).
 #include "broker_handle_support.hpp"
 
+// One suite per file: the file is one CTest test (--run_test=broker_protocol_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(broker_protocol_test)
+
 using namespace broker_test;
 namespace stun = punch::stun;
 namespace wire = punch::wire;
@@ -303,3 +307,5 @@ BOOST_AUTO_TEST_CASE(junk_is_counted_as_malformed_and_the_broker_keeps_answering
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // broker_protocol_test

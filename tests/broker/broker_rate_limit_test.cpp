@@ -5,6 +5,10 @@
 
 #include <boost/asio/post.hpp>
 
+// One suite per file: the file is one CTest test (--run_test=broker_rate_limit_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(broker_rate_limit_test)
+
 using namespace broker_test;
 namespace stun = punch::stun;
 namespace wire = punch::wire;
@@ -94,3 +98,5 @@ BOOST_AUTO_TEST_CASE(a_rate_limit_of_zero_is_no_limit) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // broker_rate_limit_test

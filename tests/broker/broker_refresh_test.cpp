@@ -6,6 +6,10 @@
 // broker_session_refresh_test.cpp. Time moves by the fixture's clock, not by waiting.
 #include "broker_handle_support.hpp"
 
+// One suite per file: the file is one CTest test (--run_test=broker_refresh_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(broker_refresh_test)
+
 using namespace broker_test;
 namespace stun = punch::stun;
 namespace wire = punch::wire;
@@ -256,3 +260,5 @@ BOOST_AUTO_TEST_CASE(a_register_with_a_nonce_is_a_signed_one_even_with_a_credent
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // broker_refresh_test

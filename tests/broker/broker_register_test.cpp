@@ -6,6 +6,10 @@
 
 #include <random>
 
+// One suite per file: the file is one CTest test (--run_test=broker_register_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(broker_register_test)
+
 using namespace broker_test;
 namespace stun = punch::stun;
 namespace wire = punch::wire;
@@ -262,3 +266,5 @@ BOOST_AUTO_TEST_CASE(challenges_never_exceed_the_request_whatever_its_size) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // broker_register_test

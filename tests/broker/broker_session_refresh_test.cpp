@@ -5,6 +5,10 @@
 
 #include "punch/session.hpp"
 
+// One suite per file: the file is one CTest test (--run_test=broker_session_refresh_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(broker_session_refresh_test)
+
 using namespace broker_test;
 
 namespace {
@@ -77,3 +81,5 @@ BOOST_AUTO_TEST_CASE(keepalive_refreshes_cost_the_broker_no_signature_until_the_
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // broker_session_refresh_test

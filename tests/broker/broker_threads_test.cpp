@@ -28,6 +28,10 @@
 #include <thread>
 #include <vector>
 
+// One suite per file: the file is one CTest test (--run_test=broker_threads_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(broker_threads_test)
+
 namespace {
 
 namespace asio = boost::asio;
@@ -210,3 +214,5 @@ BOOST_AUTO_TEST_CASE(the_shared_registry_keeps_every_registration_made_from_seve
   BOOST_TEST(reg->erase("t0-0"));
   BOOST_TEST(reg->size() == 999u);
 }
+
+BOOST_AUTO_TEST_SUITE_END()  // broker_threads_test

@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+// One suite per file: the file is one CTest test (--run_test=peer_registry_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(peer_registry_test)
+
 using namespace std::chrono_literals;
 using punch::endpoint;
 using clock_type = std::chrono::steady_clock;
@@ -222,3 +226,5 @@ BOOST_AUTO_TEST_CASE(erase_removes_an_id_and_reports_whether_it_was_there) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // peer_registry_test

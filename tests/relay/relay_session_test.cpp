@@ -14,6 +14,10 @@
 #include <string>
 #include <string_view>
 
+// One suite per file: the file is one CTest test (--run_test=relay_session_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(relay_session_test)
+
 using namespace punch;
 using namespace punch::test;
 using namespace asio::experimental::awaitable_operators;
@@ -76,3 +80,5 @@ BOOST_AUTO_TEST_CASE(peers_behind_two_symmetric_nats_connect_through_the_relay) 
   BOOST_CHECK_GE(relay.service.stats().forwarded, 4u);  // checks both ways, two data frames
   BOOST_CHECK_EQUAL(relay.service.stats().rejected, 0u);
 }
+
+BOOST_AUTO_TEST_SUITE_END()  // relay_session_test

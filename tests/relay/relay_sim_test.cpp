@@ -20,6 +20,10 @@
 #include <memory>
 #include <optional>
 
+// One suite per file: the file is one CTest test (--run_test=relay_sim_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(relay_sim_test)
+
 using namespace relay_test;
 namespace sim = punch::sim;
 
@@ -214,3 +218,5 @@ BOOST_AUTO_TEST_CASE(an_idle_allocation_expires_on_the_network_clock) {
     BOOST_TEST(!(co_await bob.receive(300ms)).has_value(), "forwarded after expiry");
   }, 3min);
 }
+
+BOOST_AUTO_TEST_SUITE_END()  // relay_sim_test

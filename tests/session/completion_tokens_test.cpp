@@ -17,6 +17,10 @@
 #include <optional>
 #include <string>
 
+// One suite per file: the file is one CTest test (--run_test=completion_tokens_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(completion_tokens_test)
+
 using namespace punch;
 using namespace punch::test;
 using namespace boost::asio::experimental::awaitable_operators;
@@ -212,3 +216,5 @@ BOOST_AUTO_TEST_CASE(operations_on_an_empty_or_locally_closed_connection_give_th
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // completion_tokens_test

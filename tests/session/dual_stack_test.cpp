@@ -10,6 +10,10 @@
 #include <algorithm>
 #include <string>
 
+// One suite per file: the file is one CTest test (--run_test=dual_stack_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(dual_stack_test)
+
 using namespace punch;
 using namespace punch::test;
 using namespace boost::asio::experimental::awaitable_operators;
@@ -113,3 +117,5 @@ BOOST_AUTO_TEST_CASE(when_ipv6_is_broken_the_ipv4_pair_carries_the_connection) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // dual_stack_test

@@ -12,6 +12,10 @@
 #include <chrono>
 #include <vector>
 
+// One suite per file: the file is one CTest test (--run_test=prediction_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(prediction_test)
+
 using namespace punch;
 using namespace punch::test;
 using namespace boost::asio::experimental::awaitable_operators;
@@ -215,3 +219,5 @@ BOOST_AUTO_TEST_CASE(without_prediction_symmetric_against_port_restricted_times_
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // prediction_test

@@ -17,6 +17,10 @@
 #include <string>
 #include <vector>
 
+// One suite per file: the file is one CTest test (--run_test=roaming_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(roaming_test)
+
 using namespace punch;
 using namespace punch::test;
 using namespace boost::asio::experimental::awaitable_operators;
@@ -324,3 +328,5 @@ BOOST_AUTO_TEST_CASE(a_frame_that_wins_the_race_from_another_address_is_delivere
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // roaming_test

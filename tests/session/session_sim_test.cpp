@@ -17,6 +17,10 @@
 #include <vector>
 #include <string_view>
 
+// One suite per file: the file is one CTest test (--run_test=session_sim_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(session_sim_test)
+
 using namespace punch;
 using namespace punch::test;
 using namespace boost::asio::experimental::awaitable_operators;
@@ -403,3 +407,5 @@ BOOST_AUTO_TEST_CASE(a_check_with_a_wrong_token_is_ignored) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // session_sim_test

@@ -16,6 +16,10 @@
 #include <tuple>
 #include <vector>
 
+// One suite per file: the file is one CTest test (--run_test=traversal_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(traversal_test)
+
 using namespace punch;
 using namespace punch::test;
 using namespace boost::asio::experimental::awaitable_operators;
@@ -180,3 +184,5 @@ BOOST_AUTO_TEST_CASE(without_a_relay_the_unpunchable_pairs_still_time_out) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // traversal_test

@@ -20,6 +20,10 @@
 #include <map>
 #include <string_view>
 
+// One suite per file: the file is one CTest test (--run_test=trust_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(trust_test)
+
 using namespace punch;
 using namespace punch::test;
 using namespace boost::asio::experimental::awaitable_operators;
@@ -361,3 +365,5 @@ BOOST_AUTO_TEST_CASE(a_broker_that_swaps_candidates_cannot_complete_the_handshak
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // trust_test

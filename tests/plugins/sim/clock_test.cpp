@@ -22,6 +22,10 @@
 #include <string>
 #include <vector>
 
+// One suite per file: the file is one CTest test (--run_test=sim_clock_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(sim_clock_test)
+
 namespace asio = boost::asio;
 namespace sim = punch::sim;
 using namespace std::chrono_literals;
@@ -216,3 +220,5 @@ BOOST_AUTO_TEST_CASE(a_timer_on_the_steady_clock_waits_real_time_and_races_like_
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // sim_clock_test

@@ -2,6 +2,10 @@
 // behind NAT.
 #include "sim_fixture.hpp"
 
+// One suite per file: the file is one CTest test (--run_test=sim_nat_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(sim_nat_test)
+
 using namespace sim_test;
 using sim::event_kind;
 using sim::nat_behaviour;
@@ -291,3 +295,5 @@ BOOST_AUTO_TEST_CASE(presets_are_the_rfc_4787_behaviours_and_parse_by_name) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // sim_nat_test

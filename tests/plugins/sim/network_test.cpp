@@ -6,6 +6,10 @@
 
 #include <stdexcept>
 
+// One suite per file: the file is one CTest test (--run_test=sim_network_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(sim_network_test)
+
 using namespace sim_test;
 using sim::event_kind;
 using sim::nat_behaviour;
@@ -464,3 +468,5 @@ BOOST_AUTO_TEST_CASE(a_stateful_firewall_keeps_addresses_and_lets_in_only_what_t
     BOOST_TEST(w.saw(event_kind::filtered));
   }());
 }
+
+BOOST_AUTO_TEST_SUITE_END()  // sim_network_test

@@ -8,6 +8,10 @@
 
 #include <optional>
 
+// One suite per file: the file is one CTest test (--run_test=sim_socket_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(sim_socket_test)
+
 using namespace sim_test;
 using sim::event_kind;
 
@@ -308,3 +312,5 @@ BOOST_AUTO_TEST_CASE(sockets_outlive_their_network_and_their_receives_are_aborte
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // sim_socket_test

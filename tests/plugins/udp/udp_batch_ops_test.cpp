@@ -23,6 +23,10 @@
 #include <string>
 #include <vector>
 
+// One suite per file: the file is one CTest test (--run_test=udp_batch_ops_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(udp_batch_ops_test)
+
 // Named, not anonymous: the test cases are templates (BOOST_DATA_TEST_CASE) whose coroutine
 // frames hold these types.
 namespace batch_ops {
@@ -316,3 +320,5 @@ BOOST_DATA_TEST_CASE(a_cancellation_slot_aborts_a_waiting_batch_receive_and_the_
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // udp_batch_ops_test

@@ -20,6 +20,10 @@
 #include <string>
 #include <string_view>
 
+// One suite per file: the file is one CTest test (--run_test=udp_batch_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(udp_batch_test)
+
 namespace {
 
 namespace asio = boost::asio;
@@ -203,3 +207,5 @@ BOOST_AUTO_TEST_CASE(reuse_port_lets_two_sockets_share_one_port) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // udp_batch_test

@@ -23,6 +23,10 @@
 #include <string>
 #include <string_view>
 
+// One suite per file: the file is one CTest test (--run_test=udp_test) of its directory's
+// executable, and its helpers stay its own when the executable is built as one unit.
+BOOST_AUTO_TEST_SUITE(udp_test)
+
 namespace {
 
 namespace asio = boost::asio;
@@ -312,3 +316,5 @@ BOOST_FIXTURE_TEST_CASE(a_datagram_sent_on_ipv6_loopback_arrives_with_its_sender
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()  // udp_test
