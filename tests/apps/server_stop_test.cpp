@@ -5,7 +5,7 @@
 // load still runs, right after it stopped, together with datagrams it has yet to read, or once
 // it is idle (a probe from a fresh socket answered after the load); load lengths come from a
 // seeded generator. Every round must end with exit code 0 within a second of the signal, as
-// docs/deployment.md promises.
+// the README promises.
 // The executables come from the environment (PUNCH_BROKER, PUNCH_RELAY; see CMakeLists.txt).
 #include "datagram_load.hpp"
 #include "relay_test_support.hpp"
@@ -28,7 +28,7 @@ using udp = asio::ip::udp;
 
 constexpr int rounds = 20;
 constexpr std::size_t window = 32;             // datagrams in flight per socket
-constexpr auto exit_bound = 1000ms;            // docs/deployment.md: SIGTERM stops within a second
+constexpr auto exit_bound = 1000ms;            // the README: SIGTERM stops within a second
 constexpr auto longest_load = 250ms;
 
 // When the signal comes. with_datagrams_queued: the server is paused (SIGSTOP) once idle, a
