@@ -24,7 +24,7 @@ namespace {
 // The end of both servers' --help.
 const char* const exit_codes_help =
     "\nExit codes:\n"
-    "  0  stopped cleanly by SIGINT or SIGTERM\n"
+    "  0  stopped cleanly by SIGINT or SIGTERM (within a second, under load or idle)\n"
     "  1  runtime failure: cannot listen (address in use, not local), or the socket\n"
     "     failed while serving; one line on stderr says which\n"
     "  2  bad options, an unknown transport or a plugin that does not load: one line on\n"

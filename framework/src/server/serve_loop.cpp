@@ -4,6 +4,7 @@
 #include "punch/wire/stun.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -20,6 +21,9 @@ bool transient(const error_code& ec) {
          ec == asio::error::message_size || ec == asio::error::network_unreachable ||
          ec == asio::error::host_unreachable;
 }
+
+// The loop's coroutine was cancelled (terminal: its state's filter lets nothing else in).
+bool stopped(const asio::cancellation_state& state) { return state.cancelled() != asio::cancellation_type::none; }
 
 }  // namespace
 
@@ -42,11 +46,16 @@ asio::awaitable<void> serve_loop::run() {
 }
 
 asio::awaitable<void> serve_loop::receive_loop(loop_buffers& b) {
-  // Cancellation is checked explicitly, so a cancelled loop ends without throwing.
+  // Cancellation is checked explicitly, so a cancelled loop ends without throwing. It is
+  // checked after every operation, whatever that operation's outcome: a cancellation that
+  // comes while an operation's completion is queued reaches no operation (that one is done,
+  // the next one not yet started) and is remembered only by this state, so a loop that went
+  // on to its next receive would wait for a datagram that may never come (issue 16).
   co_await asio::this_coro::throw_if_cancelled(false);
+  const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
   for (;;) {
     auto [ec, n] = co_await socket_.async_receive_batch(b.received, asio::as_tuple(asio::use_awaitable));
-    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) co_return;
+    if (stopped(state)) co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted || ec == errc::socket_closed || !socket_.is_open()) co_return;
       if (transient(ec)) continue;
@@ -75,7 +84,7 @@ asio::awaitable<void> serve_loop::receive_loop(loop_buffers& b) {
     // batch fails only when the socket is closed.
     auto [sec, sent] = co_await socket_.async_send_batch(std::span<const outgoing_datagram>(b.sends).first(sends),
                                                          asio::as_tuple(asio::use_awaitable));
-    if (sec == asio::error::operation_aborted || !socket_.is_open()) co_return;
+    if (stopped(state) || sec == asio::error::operation_aborted || !socket_.is_open()) co_return;
   }
 }
 
@@ -88,12 +97,12 @@ asio::awaitable<void> serve_loop::receive_loops_from(std::size_t first, std::siz
 
 asio::awaitable<void> serve_loop::expiry_loop() {
   co_await asio::this_coro::throw_if_cancelled(false);
+  const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
   punch::timer timer(co_await asio::this_coro::executor, service_.time());
   for (;;) {
     timer.expires_after(settings_.expiry_interval);
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec || (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
-      co_return;
+    if (ec || stopped(state)) co_return;
     service_.expire(service_.now());
   }
 }

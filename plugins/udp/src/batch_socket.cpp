@@ -1,6 +1,8 @@
 // The batched udp socket: a receive queue filled by recvmmsg, a send queue drained by sendmmsg.
 #include "batch_socket.hpp"
 
+#include "batch_buffers.hpp"
+#include "held_cancellation.hpp"
 #include "udp_socket.hpp"
 
 #include <boost/asio/append.hpp>
@@ -24,68 +26,9 @@ namespace punch::udp {
 
 namespace {
 
-using slot_bytes = std::array<std::byte, batch_socket::max_datagram>;
-
-// The send queue: N datagrams with their addresses, laid out for sendmmsg.
-struct datagram_batch {
-  explicit datagram_batch(std::size_t n) : bytes(n), names(n), iov(n), msgs(n) {}
-  std::vector<slot_bytes> bytes;
-  std::vector<sockaddr_storage> names;
-  std::vector<iovec> iov;
-  std::vector<mmsghdr> msgs;
-  std::size_t count = 0;  // queued
-  std::size_t next = 0;   // the next one to send
-};
-
-// The receive queue of single receives: one recvmmsg fills the slots (each pointing at its
-// own bytes), and the receives take them one at a time.
-struct receive_queue {
-  explicit receive_queue(std::size_t n) : bytes(n), slots(n) {
-    for (std::size_t i = 0; i < n; ++i) slots[i].buffer = asio::buffer(bytes[i]);
-  }
-  std::vector<slot_bytes> bytes;
-  std::vector<received_datagram> slots;
-  std::size_t count = 0;  // filled
-  std::size_t next = 0;   // the next one to hand out
-};
-
 error_code last_error() { return {errno, asio::error::get_system_category()}; }
 
 }  // namespace
-
-// Message headers pointing into a caller's batch (async_receive_batch, async_send_batch).
-struct direct_headers {
-  explicit direct_headers(std::size_t n) : iov(n), msgs(n) {}
-  std::vector<iovec> iov;
-  std::vector<mmsghdr> msgs;
-
-  // Up to msgs.size() slots; returns how many were prepared.
-  std::size_t prepare(std::span<received_datagram> slots) {
-    const std::size_t n = std::min(slots.size(), msgs.size());
-    for (std::size_t i = 0; i < n; ++i) {
-      iov[i] = {slots[i].buffer.data(), slots[i].buffer.size()};
-      msgs[i].msg_hdr = {};
-      msgs[i].msg_hdr.msg_name = slots[i].from.data();
-      msgs[i].msg_hdr.msg_namelen = static_cast<socklen_t>(slots[i].from.capacity());
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-    }
-    return n;
-  }
-  std::size_t prepare(std::span<const outgoing_datagram> datagrams) {
-    const std::size_t n = std::min(datagrams.size(), msgs.size());
-    for (std::size_t i = 0; i < n; ++i) {
-      // sendmmsg only reads through these pointers.
-      iov[i] = {const_cast<void*>(datagrams[i].data.data()), datagrams[i].data.size()};
-      msgs[i].msg_hdr = {};
-      msgs[i].msg_hdr.msg_name = const_cast<sockaddr*>(datagrams[i].to.data());
-      msgs[i].msg_hdr.msg_namelen = static_cast<socklen_t>(datagrams[i].to.size());
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-    }
-    return n;
-  }
-};
 
 struct batch_socket::state : std::enable_shared_from_this<state> {
   state(asio::ip::udp::socket s, std::size_t n)
@@ -210,76 +153,103 @@ struct batch_socket::state : std::enable_shared_from_this<state> {
     return k;
   }
 
-  void receive(asio::mutable_buffer data, endpoint& from, datagram_handler h);
-  void receive_batch(std::span<received_datagram> slots, datagram_handler h);
+  // `held`: the caller's slot, held since an earlier wait of this operation (none at first).
+  void receive(asio::mutable_buffer data, endpoint& from, datagram_handler h, held_cancellation held = {});
+  void receive_batch(std::span<received_datagram> slots, datagram_handler h, held_cancellation held = {});
   // Sends datagrams[next, end) with sendmmsg, `sent` of them already; waits for room in the
   // kernel's buffer when it is full. `inside`: running in a completion (no post needed).
-  void send_batch(std::span<const outgoing_datagram> datagrams, std::size_t sent, datagram_handler h, bool inside);
+  void send_batch(std::span<const outgoing_datagram> datagrams, std::size_t sent, datagram_handler h, bool inside,
+                  held_cancellation held = {});
+  // Waits for room in the kernel's send buffer, then sends `rest` (send_batch, inside).
+  void wait_writable(std::span<const outgoing_datagram> rest, std::size_t sent, datagram_handler h, held_cancellation held);
 };
 
-void batch_socket::state::receive(asio::mutable_buffer data, endpoint& from, datagram_handler h) {
+void batch_socket::state::receive(asio::mutable_buffer data, endpoint& from, datagram_handler h, held_cancellation held) {
   ++receives;
-  if (in.count > 0) return post(std::move(h), {}, take(data, from));
+  if (in.count > 0) {
+    held.release();
+    return post(std::move(h), {}, take(data, from));
+  }
   flush();  // about to wait: what we owe goes out first
   error_code ec;
-  if (fill(ec) > 0) return post(std::move(h), {}, take(data, from));
-  if (ec) return post(std::move(h), ec, 0);
+  if (fill(ec) > 0 || ec) {
+    held.release();
+    return post(std::move(h), ec, ec ? 0 : take(data, from));
+  }
+  if (!held.holding()) held = held_cancellation::hold(asio::get_associated_cancellation_slot(h));
   if (waiting) {
     // A second receive at once: served one datagram at a time by asio directly.
-    if (runs_on(h, socket.get_executor()))
-      return socket.async_receive_from(data, from, asio::bind_executor(socket.get_executor(), std::move(h)));
-    return socket.async_receive_from(data, from, std::move(h));
+    return socket.async_receive_from(
+        data, from, asio::bind_cancellation_slot(held.inner(), [self = shared_from_this(), h = std::move(h), held](error_code ec, std::size_t n) mutable {
+          held.release();
+          self->complete(std::move(h), ec, n);
+        }));
   }
   waiting = true;
-  auto slot = asio::get_associated_cancellation_slot(h);
   socket.async_wait(asio::socket_base::wait_read,
-                    asio::bind_cancellation_slot(slot, [self = shared_from_this(), data, f = &from,
-                                                        h = std::move(h)](error_code wait_ec) mutable {
+                    asio::bind_cancellation_slot(held.inner(), [self = shared_from_this(), data, f = &from,
+                                                                h = std::move(h), held](error_code wait_ec) mutable {
                       self->waiting = false;
                       if (!wait_ec && !self->socket.is_open()) wait_ec = asio::error::operation_aborted;
-                      if (wait_ec) return self->complete(std::move(h), wait_ec, 0);
-                      error_code ec;
-                      if (self->fill(ec) > 0) return self->complete(std::move(h), {}, self->take(data, *f));
-                      if (ec) return self->complete(std::move(h), ec, 0);
+                      error_code ec = wait_ec;
+                      if (!ec && self->fill(ec) > 0) {
+                        held.release();
+                        return self->complete(std::move(h), {}, self->take(data, *f));
+                      }
+                      // Woken for nothing: wait again, unless cancelled after this wait completed.
+                      if (!ec && held.requested()) ec = asio::error::operation_aborted;
+                      if (ec) {
+                        held.release();
+                        return self->complete(std::move(h), ec, 0);
+                      }
                       --self->receives;
-                      self->receive(data, *f, std::move(h));  // woken for nothing: wait again
+                      self->receive(data, *f, std::move(h), held);
                     }));
 }
 
-void batch_socket::state::receive_batch(std::span<received_datagram> slots, datagram_handler h) {
+void batch_socket::state::receive_batch(std::span<received_datagram> slots, datagram_handler h, held_cancellation held) {
   ++receives;
   if (in.count == 0) flush();  // about to read from the kernel: what we owe goes out first
   error_code ec;
-  if (const std::size_t n = fill(slots, ec); n > 0) return post(std::move(h), {}, n);
-  if (ec) return post(std::move(h), ec, 0);
-  auto slot = asio::get_associated_cancellation_slot(h);
+  if (const std::size_t n = fill(slots, ec); n > 0 || ec) {
+    held.release();
+    return post(std::move(h), ec, n);
+  }
+  if (!held.holding()) held = held_cancellation::hold(asio::get_associated_cancellation_slot(h));
   if (waiting) {
     // A second receive at once: one datagram, through asio directly.
     received_datagram& first = slots.front();
     return socket.async_receive_from(
         first.buffer, first.from,
-        asio::bind_cancellation_slot(slot, asio::bind_executor(socket.get_executor(), [self = shared_from_this(), &first, h = std::move(h)](error_code ec, std::size_t n) mutable {
+        asio::bind_cancellation_slot(held.inner(), [self = shared_from_this(), &first, h = std::move(h), held](error_code ec, std::size_t n) mutable {
+          held.release();
           first.size = ec ? 0 : n;
           self->complete(std::move(h), ec, ec ? 0 : 1);
-        })));
+        }));
   }
   waiting = true;
   socket.async_wait(asio::socket_base::wait_read,
-                    asio::bind_cancellation_slot(slot, [self = shared_from_this(), slots, h = std::move(h)](error_code wait_ec) mutable {
+                    asio::bind_cancellation_slot(held.inner(), [self = shared_from_this(), slots, h = std::move(h), held](error_code wait_ec) mutable {
                       self->waiting = false;
                       if (!wait_ec && !self->socket.is_open()) wait_ec = asio::error::operation_aborted;
-                      if (wait_ec) return self->complete(std::move(h), wait_ec, 0);
-                      error_code ec;
-                      if (const std::size_t n = self->fill(slots, ec); n > 0) return self->complete(std::move(h), {}, n);
-                      if (ec) return self->complete(std::move(h), ec, 0);
+                      error_code ec = wait_ec;
+                      std::size_t n = 0;
+                      if (!ec) n = self->fill(slots, ec);
+                      // Woken for nothing: wait again, unless cancelled after this wait completed.
+                      if (n == 0 && !ec && held.requested()) ec = asio::error::operation_aborted;
+                      if (n > 0 || ec) {
+                        held.release();
+                        return self->complete(std::move(h), ec, n);
+                      }
                       --self->receives;
-                      self->receive_batch(slots, std::move(h));  // woken for nothing: wait again
+                      self->receive_batch(slots, std::move(h), held);
                     }));
 }
 
 void batch_socket::state::send_batch(std::span<const outgoing_datagram> datagrams, std::size_t sent, datagram_handler h,
-                                     bool inside) {
+                                     bool inside, held_cancellation held) {
   const auto done = [&](error_code ec) {
+    held.release();
     if (inside) complete(std::move(h), ec, sent);
     else post(std::move(h), ec, sent);
   };
@@ -296,12 +266,10 @@ void batch_socket::state::send_batch(std::span<const outgoing_datagram> datagram
     } else if (r < 0 && errno == EINTR) {
       continue;
     } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      // The kernel's send buffer is full: the rest waits for room (the caller keeps the batch).
-      return socket.async_wait(asio::socket_base::wait_write, [self = shared_from_this(), rest = datagrams.subspan(next), sent,
-                                                               h = std::move(h)](error_code ec) mutable {
-        if (ec) return self->complete(std::move(h), ec, sent);
-        self->send_batch(rest, sent, std::move(h), true);
-      });
+      // The kernel's send buffer is full: the rest waits for room (the caller keeps the batch),
+      // unless the caller cancelled while an earlier wait for room was completing.
+      if (held.requested()) return done(asio::error::operation_aborted);
+      return wait_writable(datagrams.subspan(next), sent, std::move(h), held);
     } else if (!retried) {
       retried = true;  // ICMP feedback of an earlier datagram, reported once (see flush)
     } else {
@@ -310,6 +278,22 @@ void batch_socket::state::send_batch(std::span<const outgoing_datagram> datagram
     }
   }
   done({});
+}
+
+void batch_socket::state::wait_writable(std::span<const outgoing_datagram> rest, std::size_t sent, datagram_handler h,
+                                        held_cancellation held) {
+  if (!held.holding()) held = held_cancellation::hold(asio::get_associated_cancellation_slot(h));
+  socket.async_wait(asio::socket_base::wait_write,
+                    asio::bind_cancellation_slot(held.inner(), [self = shared_from_this(), rest, sent, h = std::move(h),
+                                                                held](error_code ec) mutable {
+                      if (!ec && !self->socket.is_open()) ec = errc::socket_closed;
+                      if (ec) {
+                        held.release();
+                        return self->complete(std::move(h), ec, sent);
+                      }
+                      self->flush();  // datagrams queued before this batch go first
+                      self->send_batch(rest, sent, std::move(h), true, held);
+                    }));
 }
 
 batch_socket::batch_socket(asio::ip::udp::socket socket, std::size_t batch)
@@ -382,14 +366,8 @@ void batch_socket::async_send_batch(std::span<const outgoing_datagram> datagrams
   if (!s.socket.is_open()) return s.post(std::move(handler), errc::socket_closed, 0);
   if (datagrams.empty()) return s.post(std::move(handler), {}, 0);
   s.flush();  // the datagrams queued before go first
-  if (s.out.count > 0) {
-    // Those are still waiting for room in the kernel's buffer: so does this batch.
-    return s.socket.async_wait(asio::socket_base::wait_write, [self = s_, datagrams, h = std::move(handler)](error_code ec) mutable {
-      if (ec) return self->complete(std::move(h), ec, 0);
-      self->flush();
-      self->send_batch(datagrams, 0, std::move(h), true);
-    });
-  }
+  // Those are still waiting for room in the kernel's buffer: so does this batch.
+  if (s.out.count > 0) return s.wait_writable(datagrams, 0, std::move(handler), {});
   s.send_batch(datagrams, 0, std::move(handler), false);
 }
 
