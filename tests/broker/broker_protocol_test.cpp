@@ -5,9 +5,7 @@
 // broker_rate_limit_test.cpp, Connect and Introduce in broker_connect_test.cpp (real UDP).
 #include "broker_handle_support.hpp"
 
-// One suite per file: the file is one CTest test (--run_test=broker_protocol_test) of its directory's
-// executable, and its helpers stay its own when the executable is built as one unit.
-BOOST_AUTO_TEST_SUITE(broker_protocol_test)
+BOOST_AUTO_TEST_SUITE(broker_protocol_test)  // CTest runs this file by its suite's name (punch_add_test GROUP)
 
 using namespace broker_test;
 namespace stun = punch::stun;

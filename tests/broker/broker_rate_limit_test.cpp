@@ -5,9 +5,7 @@
 
 #include <boost/asio/post.hpp>
 
-// One suite per file: the file is one CTest test (--run_test=broker_rate_limit_test) of its directory's
-// executable, and its helpers stay its own when the executable is built as one unit.
-BOOST_AUTO_TEST_SUITE(broker_rate_limit_test)
+BOOST_AUTO_TEST_SUITE(broker_rate_limit_test)  // CTest runs this file by its suite's name (punch_add_test GROUP)
 
 using namespace broker_test;
 namespace stun = punch::stun;

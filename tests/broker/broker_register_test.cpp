@@ -6,9 +6,7 @@
 
 #include <random>
 
-// One suite per file: the file is one CTest test (--run_test=broker_register_test) of its directory's
-// executable, and its helpers stay its own when the executable is built as one unit.
-BOOST_AUTO_TEST_SUITE(broker_register_test)
+BOOST_AUTO_TEST_SUITE(broker_register_test)  // CTest runs this file by its suite's name (punch_add_test GROUP)
 
 using namespace broker_test;
 namespace stun = punch::stun;

@@ -17,9 +17,7 @@
 #include <vector>
 #include <string_view>
 
-// One suite per file: the file is one CTest test (--run_test=session_sim_test) of its directory's
-// executable, and its helpers stay its own when the executable is built as one unit.
-BOOST_AUTO_TEST_SUITE(session_sim_test)
+BOOST_AUTO_TEST_SUITE(session_sim_test)  // CTest runs this file by its suite's name (punch_add_test GROUP)
 
 using namespace punch;
 using namespace punch::test;

@@ -6,9 +6,7 @@
 
 #include <stdexcept>
 
-// One suite per file: the file is one CTest test (--run_test=sim_network_test) of its directory's
-// executable, and its helpers stay its own when the executable is built as one unit.
-BOOST_AUTO_TEST_SUITE(sim_network_test)
+BOOST_AUTO_TEST_SUITE(sim_network_test)  // CTest runs this file by its suite's name (punch_add_test GROUP)
 
 using namespace sim_test;
 using sim::event_kind;
