@@ -26,14 +26,16 @@ enum class path_kind {
 };
 PUNCH_EXPORT const char* to_string(path_kind k) noexcept;
 
-struct connection_state;
+namespace detail {
+struct connection_state;  // private: framework/src/session/
+}
 
 // A handle: copies refer to the same connection. Datagrams, not a stream: one send is one
 // receive on the other side, or nothing (UDP loses and reorders).
 class PUNCH_EXPORT connection {
 public:
   connection() = default;
-  explicit connection(std::shared_ptr<connection_state> s) : state_(std::move(s)) {}
+  explicit connection(std::shared_ptr<detail::connection_state> s) : state_(std::move(s)) {}
 
   // How a connection ends, as its operations report it:
   //   asio::error::eof          receive: the peer closed it (its close(), its session's
@@ -88,16 +90,16 @@ private:
   // The operations' coroutines (connection.cpp), on the state the handle held when the
   // operation started: each stores its failure in *ec, or throws it with its message when ec
   // is null; the async_ forms run them for any other token.
-  static asio::awaitable<void> send_(std::shared_ptr<connection_state> c, asio::const_buffer data, error_code* ec);
-  static void async_send_(std::shared_ptr<connection_state> c, asio::const_buffer data, completion_handler<void> handler);
-  static asio::awaitable<std::size_t> receive_(std::shared_ptr<connection_state> c, asio::mutable_buffer data,
+  static asio::awaitable<void> send_(std::shared_ptr<detail::connection_state> c, asio::const_buffer data, error_code* ec);
+  static void async_send_(std::shared_ptr<detail::connection_state> c, asio::const_buffer data, completion_handler<void> handler);
+  static asio::awaitable<std::size_t> receive_(std::shared_ptr<detail::connection_state> c, asio::mutable_buffer data,
                                                error_code* ec);
-  static void async_receive_(std::shared_ptr<connection_state> c, asio::mutable_buffer data,
+  static void async_receive_(std::shared_ptr<detail::connection_state> c, asio::mutable_buffer data,
                              completion_handler<std::size_t> handler);
-  static asio::awaitable<void> close_(std::shared_ptr<connection_state> c, error_code* ec);
-  static void async_close_(std::shared_ptr<connection_state> c, completion_handler<void> handler);
+  static asio::awaitable<void> close_(std::shared_ptr<detail::connection_state> c, error_code* ec);
+  static void async_close_(std::shared_ptr<detail::connection_state> c, completion_handler<void> handler);
 
-  std::shared_ptr<connection_state> state_;
+  std::shared_ptr<detail::connection_state> state_;
 };
 
 }  // namespace punch

@@ -191,7 +191,9 @@ struct PUNCH_EXPORT session_stats {
   std::uint64_t path_validations = 0;
 };
 
-struct session_state;
+namespace detail {
+struct session_state;  // private: framework/src/session/
+}
 
 class PUNCH_EXPORT session {
 public:
@@ -279,7 +281,7 @@ private:
   // The steps' coroutines (session.cpp), on the state the session had when the step started:
   // each stores its failure in *ec, or throws it with its message when ec is null; the
   // async_ forms run them for any other token.
-  using state_ptr = std::shared_ptr<session_state>;
+  using state_ptr = std::shared_ptr<detail::session_state>;
   static asio::awaitable<registration_info> register_self_(state_ptr s, std::chrono::milliseconds timeout,
                                                            error_code* ec);
   static void async_register_self_(state_ptr s, std::chrono::milliseconds timeout,

@@ -16,7 +16,7 @@
 #include <cstring>
 #include <sstream>
 
-namespace punch {
+namespace punch::detail {
 
 namespace {
 
@@ -252,4 +252,4 @@ void session_state::handle_check_response(const stun::message& m, const endpoint
   }
 }
 
-}  // namespace punch
+}  // namespace punch::detail

@@ -18,6 +18,9 @@
 
 namespace punch {
 
+// The private state (session_state, connection_state, punch_attempt) is punch::detail's.
+using namespace detail;
+
 namespace {
 constexpr int close_attempts = 10;
 constexpr std::chrono::milliseconds close_gap{100};

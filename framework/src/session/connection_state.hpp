@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-namespace punch {
+namespace punch::detail {
 
 // A connection's state (connection.cpp).
 struct connection_state : std::enable_shared_from_this<connection_state> {
@@ -132,4 +132,4 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   static asio::awaitable<void> tick_loop(std::weak_ptr<connection_state> self);
 };
 
-}  // namespace punch
+}  // namespace punch::detail

@@ -8,7 +8,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-namespace punch {
+namespace punch::detail {
 
 // One coroutine reads every datagram of the socket and routes it: broker responses and check
 // responses by transaction id, introductions and checks by method, data frames by tag.
@@ -93,4 +93,4 @@ asio::awaitable<void> session_state::handle_stun(std::span<const std::byte> d, c
   }
 }
 
-}  // namespace punch
+}  // namespace punch::detail

@@ -14,7 +14,7 @@
 
 #include <cstring>
 
-namespace punch {
+namespace punch::detail {
 
 std::span<const std::byte> session_state::seal_check(punch_attempt& a, stun::builder& b) {
   b.add(wire::attr::ephemeral_key, a.ephemeral_public);
@@ -110,4 +110,4 @@ detail::outcome<std::shared_ptr<connection_state>> session_state::make_connectio
   return c;
 }
 
-}  // namespace punch
+}  // namespace punch::detail

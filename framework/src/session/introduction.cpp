@@ -14,7 +14,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace punch {
+namespace punch::detail {
 
 asio::awaitable<detail::outcome<session_state::response>> session_state::introduce_me(const std::string& target,
                                                                      const std::array<std::byte, wire::resume_size>* resume,
@@ -82,4 +82,4 @@ asio::awaitable<void> session_state::accept_introduction(std::shared_ptr<punch_a
   accept_ready.fire();
 }
 
-}  // namespace punch
+}  // namespace punch::detail

@@ -5,7 +5,7 @@
 
 #include "session/connection_state.hpp"
 
-namespace punch {
+namespace punch::detail {
 
 namespace {
 
@@ -43,4 +43,4 @@ void session_state::switch_path(punch_attempt& a, const remote_candidate& to) {
   c->via = to.via;
 }
 
-}  // namespace punch
+}  // namespace punch::detail

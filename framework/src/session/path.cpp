@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace punch {
+namespace punch::detail {
 
 namespace {
 using challenge = std::array<std::byte, 8>;
@@ -134,4 +134,4 @@ asio::awaitable<void> connection_state::send_probe(wire::frame_kind kind, endpoi
   if (to == remote && on == via) last_sent = last_data_sent = session->time.now();
 }
 
-}  // namespace punch
+}  // namespace punch::detail

@@ -22,7 +22,7 @@
 #include <algorithm>
 #include <array>
 
-namespace punch {
+namespace punch::detail {
 
 namespace {
 
@@ -159,4 +159,4 @@ void session_state::prune_spray(punch_attempt& a) {
   }
 }
 
-}  // namespace punch
+}  // namespace punch::detail

@@ -9,7 +9,7 @@
 
 #include <algorithm>
 
-namespace punch {
+namespace punch::detail {
 
 std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& token, std::string peer,
                                                            bool controlling, const peer_info& remote) {
@@ -74,4 +74,4 @@ void session_state::finish_attempt(punch_attempt& a) {
   a.checks.clear();
 }
 
-}  // namespace punch
+}  // namespace punch::detail

@@ -25,7 +25,7 @@
 #include <unordered_set>
 #include <vector>
 
-namespace punch {
+namespace punch::detail {
 
 struct connection_state;
 
@@ -109,4 +109,4 @@ struct check_ref {
   clock::time_point sent{};
 };
 
-}  // namespace punch
+}  // namespace punch::detail

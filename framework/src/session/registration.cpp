@@ -11,7 +11,7 @@
 
 #include <algorithm>
 
-namespace punch {
+namespace punch::detail {
 
 using detail::fail;
 
@@ -129,4 +129,4 @@ asio::awaitable<void> session_state::keepalive_loop() {
   keepalive_running = false;
 }
 
-}  // namespace punch
+}  // namespace punch::detail

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace punch {
+namespace punch::detail {
 
 // At relay_after without an answered pair (checks.cpp starts it with the punch).
 asio::awaitable<void> session_state::allocate_relay(std::shared_ptr<punch_attempt> a, clock::time_point deadline) {
@@ -36,4 +36,4 @@ asio::awaitable<void> session_state::allocate_relay(std::shared_ptr<punch_attemp
   }
 }
 
-}  // namespace punch
+}  // namespace punch::detail

@@ -7,7 +7,7 @@
 
 #include <cstddef>
 
-namespace punch {
+namespace punch::detail {
 
 // A candidate pair: the peer's address, and which of our sockets reaches it (0: the
 // session's socket; i > 0: the attempt's port-prediction socket i - 1).
@@ -17,4 +17,4 @@ struct remote_candidate {
   std::size_t via = 0;
 };
 
-}  // namespace punch
+}  // namespace punch::detail

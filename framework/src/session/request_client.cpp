@@ -13,7 +13,7 @@
 #include <cstring>
 #include <sstream>
 
-namespace punch {
+namespace punch::detail {
 
 namespace {
 
@@ -134,4 +134,4 @@ asio::awaitable<detail::outcome<session_state::response>> session_state::request
   co_return std::move(r);
 }
 
-}  // namespace punch
+}  // namespace punch::detail

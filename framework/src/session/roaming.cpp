@@ -18,7 +18,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace punch {
+namespace punch::detail {
 
 asio::awaitable<void> session_state::relocate() {
   auto self = shared_from_this();
@@ -148,4 +148,4 @@ void session_state::moved() {
     }
 }
 
-}  // namespace punch
+}  // namespace punch::detail

@@ -16,6 +16,9 @@
 
 namespace punch {
 
+// The private state (session_state, connection_state, punch_attempt) is punch::detail's.
+using namespace detail;
+
 namespace {
 
 using detail::fail;

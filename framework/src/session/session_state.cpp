@@ -7,7 +7,7 @@
 
 #include <sodium.h>
 
-namespace punch {
+namespace punch::detail {
 
 session_state::session_state(transport& t, session_options o)
     : net(t),
@@ -61,4 +61,4 @@ void session_state::shutdown() {
   socket.close();
 }
 
-}  // namespace punch
+}  // namespace punch::detail

@@ -33,7 +33,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace punch {
+namespace punch::detail {
 
 // One session's state (session_state.cpp: made, shut down).
 struct session_state : std::enable_shared_from_this<session_state> {
@@ -219,4 +219,4 @@ struct session_state : std::enable_shared_from_this<session_state> {
   void moved();
 };
 
-}  // namespace punch
+}  // namespace punch::detail

@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <vector>
 
-namespace punch {
+namespace punch::detail {
 
 // A broker request waiting for its response.
 struct transaction {
@@ -20,4 +20,4 @@ struct transaction {
   std::vector<std::byte> response;
 };
 
-}  // namespace punch
+}  // namespace punch::detail
