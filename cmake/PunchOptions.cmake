@@ -45,7 +45,8 @@ function(punch_add_test)
     add_executable(${exe} $<TARGET_OBJECTS:punch_test_main>)
     target_link_libraries(${exe} PRIVATE punch_test_support ${framework} punch_warnings)
     target_precompile_headers(${exe} REUSE_FROM punch_test_main)
-    set_target_properties(${exe} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 4 PUNCH_FRAMEWORK ${framework})
+    set_target_properties(${exe} PROPERTIES UNITY_BUILD ${PUNCH_UNITY_BUILD} UNITY_BUILD_BATCH_SIZE 4
+      PUNCH_FRAMEWORK ${framework})
     # GCC warns when a type from a file's anonymous namespace appears in another file's
     # coroutine frame type, which only a unity build makes possible; each file's helpers are
     # its own (its suite's namespace).
