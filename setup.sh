@@ -25,6 +25,8 @@ packages=(
   nftables iproute2 conntrack       # the NAT lab (network namespaces + kernel NAT; conntrack -F: a NAT "reboots")
   coturn stun-client                # real STUN client/server for interop tests and benchmarks
   tshark gnuplot-nox python3 procps
+  redis-server libhiredis-dev       # brokers sharing a registry (punch-broker --redis) and its tests
+  prometheus                        # promtool checks the servers' /metrics
 )
 
 if [[ $install -eq 1 ]]; then

@@ -2,7 +2,7 @@
 # Runs every test: the full CTest suite (unit, sim and real rings, the NAT lab when root and
 # nftables are there), the same suite built by clang under AddressSanitizer +
 # UndefinedBehaviorSanitizer, and each libFuzzer target from that build for PUNCH_FUZZ_SECONDS
-# (default 20: a smoke run for every change; a long hunt is PUNCH_FUZZ_SECONDS=3600 ./test.sh).
+# (default 15: a smoke run for every change; a long hunt is PUNCH_FUZZ_SECONDS=3600 ./test.sh).
 # Usage: ./test.sh [--quick]   (--quick: the plain suite only)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,7 +12,7 @@ jobs=$(nproc)
 # Tests run two per core: most of them wait on timers (the simulated network runs in real time),
 # so a core idles under one; the CPU-bound ones (benchmarks, the NAT lab) are RUN_SERIAL.
 test_jobs=$(( jobs * 2 ))
-fuzz_seconds=${PUNCH_FUZZ_SECONDS:-20}
+fuzz_seconds=${PUNCH_FUZZ_SECONDS:-15}
 
 # Each stage says how long the one before it took (CI time is a budget: docs/performance.md).
 started=$SECONDS; stage_started=-1

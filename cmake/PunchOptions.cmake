@@ -14,6 +14,15 @@ if(PUNCH_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# punch_unity_build(<target>): compile the target's files four to a unit (PUNCH_UNITY_BUILD):
+# what they instantiate alike (asio's coroutines above all) is then compiled once. GCC takes a
+# lambda or local type in a coroutine frame for one "with no linkage" when the frame's function
+# came from an included file, which only a unit makes it: that warning is off for these targets.
+function(punch_unity_build target)
+  set_target_properties(${target} PROPERTIES UNITY_BUILD ${PUNCH_UNITY_BUILD} UNITY_BUILD_BATCH_SIZE 4)
+  target_compile_options(${target} PRIVATE $<$<CXX_COMPILER_ID:GNU>:-Wno-subobject-linkage>)
+endfunction()
+
 # punch_add_test(NAME <name> SOURCES <files...> [GROUP <executable>] [INTERNALS] [LIBS <targets...>]
 #                [LABELS <labels...>] [TIMEOUT <s>])
 # One Boost.Test test registered with CTest; LABELS pick the ring: unit, sim, real.
@@ -45,14 +54,8 @@ function(punch_add_test)
     add_executable(${exe} $<TARGET_OBJECTS:punch_test_main>)
     target_link_libraries(${exe} PRIVATE punch_test_support ${framework} punch_warnings)
     target_precompile_headers(${exe} REUSE_FROM punch_test_main)
-    set_target_properties(${exe} PROPERTIES UNITY_BUILD ${PUNCH_UNITY_BUILD} UNITY_BUILD_BATCH_SIZE 4
-      PUNCH_FRAMEWORK ${framework})
-    # GCC warns when a type from a file's anonymous namespace appears in another file's
-    # coroutine frame type, which only a unity build makes possible; each file's helpers are
-    # its own (its suite's namespace).
-    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-      target_compile_options(${exe} PRIVATE -Wno-subobject-linkage)
-    endif()
+    set_target_properties(${exe} PROPERTIES PUNCH_FRAMEWORK ${framework})
+    punch_unity_build(${exe})
   else()
     get_target_property(made_with ${exe} PUNCH_FRAMEWORK)
     if(NOT made_with STREQUAL framework)

@@ -1,7 +1,7 @@
 // punch-peer's command line, parsed with Boost.Program_options and checked value by value.
 #include "options.hpp"
-#include "server_common.hpp"
 
+#include "server_common.hpp"
 #include "transport_choice.hpp"
 
 #include "punch/connection.hpp"

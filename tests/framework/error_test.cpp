@@ -26,6 +26,7 @@ const errc every_code[] = {
     errc::rejected, errc::id_taken, errc::rate_limited, errc::authentication_failed, errc::key_mismatch,
     errc::bad_key_file, errc::session_closed, errc::closed_locally, errc::empty_connection,
     errc::payload_too_large, errc::crypto_init_failed, errc::handshake_failed,
+    errc::cluster_unavailable, errc::cluster_overloaded,
 };
 
 }  // namespace

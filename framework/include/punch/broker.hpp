@@ -83,6 +83,12 @@ struct PUNCH_EXPORT broker_options {
   std::optional<endpoint> other_address;
   // Answer Binding only (the second port's broker); everything else gets 400.
   bool binding_only = false;
+
+  // Brokers serving one population together (punch/cluster.hpp, docs/deployment.md): null,
+  // this broker alone. The registry stays this broker's own peers (it serves them from it
+  // while the cluster's store is down); Lookup and Connect of other ids ask the cluster, and
+  // an introduction of a peer held elsewhere goes through it. It must outlive run().
+  class cluster* cluster = nullptr;
   // No SOFTWARE option: answers stay small (docs/protocol.md, "Amplification").
 };
 

@@ -65,6 +65,10 @@ enum class errc {
   payload_too_large,           // a datagram longer than connection::max_payload(); was message_too_large
   crypto_init_failed,          // libsodium failed to initialise; was rejected
   handshake_failed,            // the peer's handshake gave no usable key; was authentication_failed
+
+  // brokers sharing a registry (punch/cluster.hpp)
+  cluster_unavailable = 300,   // the cluster's shared store (Redis) cannot be reached
+  cluster_overloaded,          // too many cluster operations in flight: refused at once
 };
 
 PUNCH_EXPORT const boost::system::error_category& category() noexcept;

@@ -53,6 +53,8 @@ public:
       case errc::payload_too_large: return "datagram exceeds the connection's maximum payload";
       case errc::crypto_init_failed: return "libsodium failed to initialise";
       case errc::handshake_failed: return "the peer's handshake gave no usable key";
+      case errc::cluster_unavailable: return "the brokers' shared registry (Redis) cannot be reached";
+      case errc::cluster_overloaded: return "too many operations in flight to the brokers' shared registry";
     }
     return "unknown punch error " + std::to_string(ev);
   }
