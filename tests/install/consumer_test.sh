@@ -1,36 +1,71 @@
 #!/usr/bin/env bash
-# An app of a user's, built against an installed punch both ways: `cmake --install` into a
-# fresh prefix, then examples/ as a project of its own with find_package(punch CONFIG), and
-# chat_sim.cpp with pkg-config; both chat_sim binaries must run (two NATed peers on the
-# simulated network connect and chat). The installed text files must not name the build folder.
-# Usage: consumer_test.sh BUILD_DIR SOURCE_DIR
+# A user's app built against an installed punch, both ways: `cmake --install` into a fresh
+# prefix, then the installed examples (share/doc/punch/examples) as a project of their own with
+# find_package(punch CONFIG), and chat_sim.cpp with a plain compiler command and
+# `pkg-config --cflags --libs punch`. Both chat_sim binaries run (two NATed peers on the
+# simulated network connect and chat), and so does the installed punch-broker: linking and
+# RPATH are proven. Nothing installed may name the build folder.
+# The two builds run side by side, unoptimised, to stay within the test's time (about 30 s on
+# 2 cores).
+# Usage: consumer_test.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
-src=$(cd "$2" && pwd)
 fail() { echo "FAIL: $*" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 prefix="$work/prefix"
 
-cmake --install "$build" --prefix "$prefix" >/dev/null || fail "cmake --install failed"
-for f in lib/libpunch.so lib/cmake/punch/punchConfig.cmake lib/pkgconfig/punch.pc include/punch/session.hpp \
-         include/punch/plugins/builtin.hpp include/punch/plugins/sim/network.hpp bin/punch-broker bin/punch-peer; do
+cmake --install "$build" --prefix "$prefix" >"$work/install.log" || fail "cmake --install failed: $(cat "$work/install.log")"
+for f in include/punch/session.hpp include/punch/cluster.hpp include/punch/plugins/builtin.hpp \
+         include/punch/plugins/udp.hpp include/punch/plugins/sim/network.hpp \
+         lib/libpunch.so lib/libpunch_udp.a lib/libpunch_sim.a lib/libpunch_builtin.a \
+         lib/cmake/punch/punchConfig.cmake lib/cmake/punch/punchConfigVersion.cmake lib/cmake/punch/punchTargets.cmake \
+         lib/pkgconfig/punch.pc bin/punch-broker bin/punch-relay bin/punch-peer bin/punch-demo \
+         lib/systemd/system/punch-broker.service lib/systemd/system/punch-relay.service \
+         etc/default/punch-broker etc/default/punch-relay \
+         share/doc/punch/writing-a-peer-app.md share/doc/punch/examples/CMakeLists.txt share/doc/punch/examples/chat_sim.cpp; do
   [[ -e "$prefix/$f" ]] || fail "not installed: $f"
 done
-# Text files only: binaries carry the build folder in their debug information, as any build does.
+
+# libpunch carries its ABI version: libpunch.so -> libpunch.so.0 -> libpunch.so.0.X.Y.
+soname=$(readelf -d "$prefix/lib/libpunch.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[[ $soname == libpunch.so.0 ]] || fail "libpunch's SONAME is '$soname', expected libpunch.so.0"
+[[ $(readlink "$prefix/lib/libpunch.so") == libpunch.so.0 ]] || fail "libpunch.so does not link to libpunch.so.0"
+[[ $(readlink "$prefix/lib/libpunch.so.0") =~ ^libpunch\.so\.0\.[0-9]+\.[0-9]+$ ]] ||
+  fail "libpunch.so.0 links to '$(readlink "$prefix/lib/libpunch.so.0")', not libpunch.so.0.X.Y"
+
+# Nothing installed names the build folder: no text file, and no binary's run-time search
+# path (binaries do name it in their debug information, as any build's do).
 if leaks=$(grep -rlI -- "$build" "$prefix"); then fail "installed files name the build folder: $leaks"; fi
-"$prefix/bin/punch-broker" --version >/dev/null || fail "the installed punch-broker does not start"
+for app in punch-broker punch-relay punch-peer punch-demo; do
+  runpath=$(readelf -d "$prefix/bin/$app" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')
+  [[ $runpath == '$ORIGIN/../lib' ]] || fail "$app's RUNPATH is '$runpath', expected \$ORIGIN/../lib"
+done
+grep -q "^ExecStart=$prefix/bin/punch-broker " "$prefix/lib/systemd/system/punch-broker.service" ||
+  fail "punch-broker.service does not start $prefix/bin/punch-broker"
+# The installed app finds the installed libpunch through its RUNPATH alone.
+version=$(env -u LD_LIBRARY_PATH "$prefix/bin/punch-broker" --version) || fail "the installed punch-broker does not start"
+[[ $(ldd "$prefix/bin/punch-broker") == *"libpunch.so.0 => $prefix/bin/../lib/libpunch.so.0"* ]] ||
+  fail "the installed punch-broker does not load the installed libpunch: $(ldd "$prefix/bin/punch-broker")"
 
-# CMake: examples/ on its own.
-cmake -S "$src/examples" -B "$work/cmake" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
-  >/dev/null || fail "configuring examples/ against the installed package failed"
-cmake --build "$work/cmake" --target chat_sim >/dev/null || fail "building chat_sim against the package failed"
-"$work/cmake/chat_sim" >/dev/null || fail "chat_sim (CMake package) did not connect"
+# The two ways, side by side.
+examples="$prefix/share/doc/punch/examples"
+(
+  cmake -S "$examples" -B "$work/cmake" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null &&
+    cmake --build "$work/cmake" >/dev/null
+) >"$work/cmake.log" 2>&1 &
+cmake_pid=$!
+flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs punch) || fail "pkg-config punch failed"
+[[ $flags != *"$build"* ]] || fail "pkg-config's flags name the build folder: $flags"
+# shellcheck disable=SC2086 # the flags are words
+c++ "$examples/chat_sim.cpp" $flags -Wl,-rpath,"$prefix/lib" -o "$work/chat_sim_pc" >"$work/pc.log" 2>&1 ||
+  fail "building chat_sim with pkg-config's flags failed: $(cat "$work/pc.log")"
+wait "$cmake_pid" || fail "building examples/ against the CMake package failed: $(cat "$work/cmake.log")"
+[[ -x "$work/cmake/chat" ]] || fail "the CMake build made no chat"
 
-# pkg-config.
-flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs punch) || fail "pkg-config punch"
-# shellcheck disable=SC2086
-c++ "$src/examples/chat_sim.cpp" $flags -Wl,-rpath,"$prefix/lib" -o "$work/chat_sim_pc" ||
-  fail "building chat_sim with pkg-config's flags failed"
-"$work/chat_sim_pc" >/dev/null || fail "chat_sim (pkg-config) did not connect"
-echo "PASS: installed to $prefix; examples built and ran through find_package and pkg-config"
+for exe in "$work/cmake/chat_sim" "$work/chat_sim_pc"; do
+  out=$(env -u LD_LIBRARY_PATH "$exe" 2>&1) || fail "$exe did not connect: $out"
+  [[ $(ldd "$exe") == *"libpunch.so.0 => $prefix/lib/libpunch.so.0"* ]] ||
+    fail "$exe does not load the installed libpunch: $(ldd "$exe")"
+done
+echo "PASS: $version installed to a fresh prefix; examples built with find_package and with pkg-config; both chat_sim ran"
