@@ -22,6 +22,15 @@ install(TARGETS punch EXPORT punchTargets
 install(TARGETS punch_udp punch_sim punch_builtin EXPORT punchTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# A stripped install (cpack, `cmake --install --strip`) strips the archives' debug information
+# too, as Debian's -dev packages do: it is most of their size and names the build folder.
+install(CODE "
+  if(CMAKE_INSTALL_DO_STRIP)
+    foreach(archive $<TARGET_FILE_NAME:punch_udp> $<TARGET_FILE_NAME:punch_sim> $<TARGET_FILE_NAME:punch_builtin>)
+      execute_process(COMMAND \"${CMAKE_STRIP}\" --strip-debug --enable-deterministic-archives
+        \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/\${archive}\" COMMAND_ERROR_IS_FATAL ANY)
+    endforeach()
+  endif()" COMPONENT dev)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/framework/include/punch
   ${PROJECT_SOURCE_DIR}/plugins/include/punch
   ${PROJECT_SOURCE_DIR}/plugins/udp/include/punch

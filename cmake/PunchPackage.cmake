@@ -15,7 +15,8 @@ set(CPACK_PACKAGE_VENDOR "punch")
 set(PUNCH_PACKAGE_MAINTAINER "punch maintainers <maintainers@punch.invalid>" CACHE STRING
   "The Maintainer field of the Debian packages")
 set(CPACK_PACKAGE_CONTACT "${PUNCH_PACKAGE_MAINTAINER}")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "C++20 coroutine framework for UDP hole punching")
+# No CPACK_PACKAGE_DESCRIPTION_SUMMARY: CPack would put it above each package's own summary,
+# the first line of CPACK_COMPONENT_<X>_DESCRIPTION.
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/packages)
 # Debian ships stripped binaries; stripping also makes packing several times faster.
@@ -26,6 +27,8 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_COMPRESSION_TYPE gzip)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# libpunch0 says which package provides libpunch.so.0 (DEBIAN/shlibs), for packages built on it.
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 # libpunch.so.0 belongs to no installed package yet: dpkg-shlibdeps finds it in the build tree
 # and leaves it to the explicit dependency on libpunch0.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${PROJECT_BINARY_DIR}/framework)
@@ -35,7 +38,6 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libpunch0)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
-set(CPACK_DEBIAN_RUNTIME_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION "punch, a C++20 framework for UDP hole punching: the shared library
 libpunch: peer sessions, the broker and relay services, the wire protocol and the transport
 registry, on Boost.Asio coroutines.")
