@@ -27,6 +27,7 @@ packages=(
   tshark gnuplot-nox python3 procps
   redis-server libhiredis-dev       # brokers sharing a registry (punch-broker --redis) and its tests
   prometheus                        # promtool checks the servers' /metrics
+  systemd strace                    # systemd-analyze checks the servers' units; strace runs the servers against their filters
 )
 
 if [[ $install -eq 1 ]]; then
