@@ -64,14 +64,14 @@ def run(*args, **kw):
 
 
 def stage(build, root):
+    # This machine's units first, so that ours replace any punch unit installed here.
+    shutil.copytree("/usr/lib/systemd/system", os.path.join(root, "usr/lib/systemd/system"), symlinks=True)
+    os.symlink("usr/lib", os.path.join(root, "lib"))
     for component in ("runtime", "broker", "relay"):
         r = run("cmake", "--install", build, "--prefix", "/usr", "--component", component,
                 env={**os.environ, "DESTDIR": root})
         if r.returncode:
             fail(f"installing {component} under {root}: {r.stdout}{r.stderr}")
-    os.symlink("usr/lib", os.path.join(root, "lib"))
-    shutil.copytree("/usr/lib/systemd/system", os.path.join(root, "usr/lib/systemd/system"),
-                    symlinks=True, dirs_exist_ok=True)
 
 
 def unit_lines(root, name):
