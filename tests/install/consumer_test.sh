@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # A user's app built against an installed punch, both ways: `cmake --install` into a fresh
 # prefix, then the installed examples (share/doc/punch/examples) as a project of their own with
-# find_package(punch CONFIG), and chat_sim.cpp with a plain compiler command and
-# `pkg-config --cflags --libs punch`. Both chat_sim binaries run (two NATed peers on the
-# simulated network connect and chat), and so does the installed punch-broker: linking and
-# RPATH are proven. Nothing installed may name the build folder.
-# The two builds run side by side, unoptimised, to stay within the test's time (about 30 s on
-# 2 cores).
+# find_package(punch CONFIG), and chat.cpp with a plain compiler command and
+# `pkg-config --cflags --libs punch`. Each build runs: chat_sim (CMake) connects two NATed peers
+# on the simulated network; chat (pkg-config) registers at the installed punch-broker over UDP
+# on loopback and is told that its peer is not there. So linking and RPATH are proven for the
+# apps, the library and both builds. Nothing installed may name the build folder.
+# To stay within its time (about 20 s of CPU), each example is compiled once, unoptimised, and
+# the two builds run side by side.
 # Usage: consumer_test.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -52,20 +53,31 @@ version=$(env -u LD_LIBRARY_PATH "$prefix/bin/punch-broker" --version) || fail "
 examples="$prefix/share/doc/punch/examples"
 (
   cmake -S "$examples" -B "$work/cmake" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null &&
-    cmake --build "$work/cmake" >/dev/null
+    cmake --build "$work/cmake" --target chat_sim >/dev/null
 ) >"$work/cmake.log" 2>&1 &
 cmake_pid=$!
 flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs punch) || fail "pkg-config punch failed"
 [[ $flags != *"$build"* ]] || fail "pkg-config's flags name the build folder: $flags"
 # shellcheck disable=SC2086 # the flags are words
-c++ "$examples/chat_sim.cpp" $flags -Wl,-rpath,"$prefix/lib" -o "$work/chat_sim_pc" >"$work/pc.log" 2>&1 ||
-  fail "building chat_sim with pkg-config's flags failed: $(cat "$work/pc.log")"
+c++ "$examples/chat.cpp" $flags -Wl,-rpath,"$prefix/lib" -o "$work/chat" >"$work/pc.log" 2>&1 ||
+  fail "building chat with pkg-config's flags failed: $(cat "$work/pc.log")"
 wait "$cmake_pid" || fail "building examples/ against the CMake package failed: $(cat "$work/cmake.log")"
-[[ -x "$work/cmake/chat" ]] || fail "the CMake build made no chat"
 
-for exe in "$work/cmake/chat_sim" "$work/chat_sim_pc"; do
-  out=$(env -u LD_LIBRARY_PATH "$exe" 2>&1) || fail "$exe did not connect: $out"
+for exe in "$work/cmake/chat_sim" "$work/chat"; do
   [[ $(ldd "$exe") == *"libpunch.so.0 => $prefix/lib/libpunch.so.0"* ]] ||
     fail "$exe does not load the installed libpunch: $(ldd "$exe")"
 done
-echo "PASS: $version installed to a fresh prefix; examples built with find_package and with pkg-config; both chat_sim ran"
+out=$(env -u LD_LIBRARY_PATH "$work/cmake/chat_sim" 2>&1) || fail "chat_sim (CMake) did not connect: $out"
+
+# chat against the installed broker: it registers, then learns that "nobody" is not registered.
+exec 3< <(exec env -u LD_LIBRARY_PATH "$prefix/bin/punch-broker" --listen 127.0.0.1:0 2>&1)
+broker_pid=$!
+trap 'kill "$broker_pid" 2>/dev/null; rm -rf "$work"' EXIT
+IFS= read -r -t 10 line <&3 || fail "the installed punch-broker printed nothing within 10 s"
+port=$(sed -n 's/.*punch-broker listening on 127\.0\.0\.1:\([0-9][0-9]*\) .*/\1/p' <<<"$line")
+[[ -n $port ]] || fail "the installed punch-broker's first line: $line"
+rc=0
+out=$(env -u LD_LIBRARY_PATH timeout 20 "$work/chat" "127.0.0.1:$port" alice nobody </dev/null 2>&1) || rc=$?
+[[ $rc == 1 && $out == *"registered as alice"* && $out == *"start the other peer first"* ]] ||
+  fail "chat (pkg-config) against the installed broker exited $rc: $out"
+echo "PASS: $version installed to a fresh prefix; chat_sim (find_package) connected; chat (pkg-config) registered at the installed broker"
