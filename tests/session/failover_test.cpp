@@ -136,7 +136,7 @@ BOOST_AUTO_TEST_CASE(when_the_broker_dies_both_peers_move_to_the_next_within_kee
     BOOST_REQUIRE_EQUAL(moves->seen.size(), 1u);
     const auto& [at, e] = moves->seen.front();
     BOOST_TEST(e.address == second_broker());
-    BOOST_TEST(e.error == errc::broker_unreachable);
+    BOOST_TEST((e.error == errc::broker_unreachable));
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(at - *killed_at);
     BOOST_TEST_MESSAGE(e.peer << " moved to the second broker " << took.count() << " ms after the first died (bound "
                               << bound.count() << " ms)");
@@ -173,7 +173,7 @@ BOOST_AUTO_TEST_CASE(a_first_broker_dead_at_the_start_costs_one_request_timeout_
   BOOST_TEST(reg->broker == second_broker());
   BOOST_TEST(alice.broker() == second_broker());
   BOOST_TEST(reg->reflexive.address() == addr("198.51.100.101"));
-  BOOST_TEST(reg->nat == nat_mapping::endpoint_independent);
+  BOOST_TEST(to_string(reg->nat) == std::string("easy"));
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took);
   BOOST_TEST_MESSAGE("registered at the second broker after " << ms.count() << " ms (request timeout "
                                                                  << o.request_timeout.count() << " ms)");
@@ -202,7 +202,7 @@ BOOST_AUTO_TEST_CASE(when_no_broker_answers_register_self_fails_naming_each) {
       message = e.what();
     }
   }());
-  BOOST_TEST(code == errc::broker_unreachable);
+  BOOST_TEST((code == errc::broker_unreachable), code.message());
   BOOST_TEST(message.find("203.0.113.1:3478") != std::string::npos, message);
   BOOST_TEST(message.find("203.0.113.3:3478") != std::string::npos, message);
   // Each was given the request timeout, one after the other.
