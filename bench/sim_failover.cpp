@@ -116,30 +116,31 @@ trial_result run_once(const bench_options& o, std::uint64_t seed) {
   const auto phase = std::chrono::milliseconds(
       std::uniform_int_distribution<std::int64_t>(0, o.keepalive.count() - 1)(rng));
   bool done = false;
+  // A named lambda: its captures must outlive the coroutine, which runs after co_spawn returns.
+  auto scenario = [&]() -> asio::awaitable<void> {
+    co_await (alice.register_self() && bob.register_self());
+    auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
+    punch::timer t(co_await asio::this_coro::executor, net.clock(), phase);
+    co_await t.async_wait(asio::use_awaitable);
+    b1.kill();
+    killed_at = net.clock().now();
+    // Both moved, or the target is long past.
+    const auto give_up = *killed_at + 2 * (o.keepalive + o.request_timeout);
+    while ((!moved_at[0] || !moved_at[1]) && net.clock().now() < give_up) {
+      t.expires_after(10ms);
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    std::array<char, 64> buf{};
+    co_await ca.send(asio::buffer("after", 5));
+    t.expires_after(2s);
+    auto got_b = co_await (cb.receive(asio::buffer(buf)) || t.async_wait(asio::use_awaitable));
+    co_await cb.send(asio::buffer("after", 5));
+    t.expires_after(2s);
+    auto got_a = co_await (ca.receive(asio::buffer(buf)) || t.async_wait(asio::use_awaitable));
+    r.delivered = got_b.index() == 0 && got_a.index() == 0;
+  };
   asio::co_spawn(
-      ctx,
-      [&]() -> asio::awaitable<void> {
-        co_await (alice.register_self() && bob.register_self());
-        auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
-        punch::timer t(co_await asio::this_coro::executor, net.clock(), phase);
-        co_await t.async_wait(asio::use_awaitable);
-        b1.kill();
-        killed_at = net.clock().now();
-        // Both moved, or the target is long past.
-        const auto give_up = *killed_at + 2 * (o.keepalive + o.request_timeout);
-        while ((!moved_at[0] || !moved_at[1]) && net.clock().now() < give_up) {
-          t.expires_after(10ms);
-          co_await t.async_wait(asio::use_awaitable);
-        }
-        std::array<char, 64> buf{};
-        co_await ca.send(asio::buffer("after", 5));
-        t.expires_after(2s);
-        auto got_b = co_await (cb.receive(asio::buffer(buf)) || t.async_wait(asio::use_awaitable));
-        co_await cb.send(asio::buffer("after", 5));
-        t.expires_after(2s);
-        auto got_a = co_await (ca.receive(asio::buffer(buf)) || t.async_wait(asio::use_awaitable));
-        r.delivered = got_b.index() == 0 && got_a.index() == 0;
-      }(),
+      ctx, scenario(),
       [&](std::exception_ptr e) {
         if (e) try {
             std::rethrow_exception(e);
