@@ -180,7 +180,9 @@ endpoint local_endpoint_for(const peer_options& o, transport& t) {
 // Every --broker resolved, in order: the session's broker, then its fallbacks.
 asio::awaitable<std::vector<broker_addresses>> resolve_brokers(const peer_options& o, const endpoint& local) {
   std::vector<broker_addresses> out;
-  out.push_back(co_await resolve_broker({o.broker, o.broker_other}, local));
+  // Named, not a temporary in the co_await: GCC 12 destroys such a temporary twice.
+  const broker_hosts first{o.broker, o.broker_other};
+  out.push_back(co_await resolve_broker(first, local));
   for (const auto& b : o.fallback_brokers) out.push_back(co_await resolve_broker(b, local));
   co_return out;
 }
@@ -285,10 +287,11 @@ asio::awaitable<int> run_peer(const peer_options& o, clock::time_point start) {
   close_reason reason{};
   try {
     const endpoint local = local_endpoint_for(o, *transport);
+    // Named, not built inside the co_await: GCC 12 destroys a conditional's temporary twice.
+    std::string unresolved = "cannot resolve the brokers' hosts";
+    if (o.fallback_brokers.empty()) unresolved = "cannot resolve broker host \"" + o.broker.host + "\"";
     auto brokers = co_await bounded(resolve_brokers(o, local), deadline, signals,
-                                    (o.fallback_brokers.empty() ? "cannot resolve broker host \"" + o.broker.host + "\""
-                                                                : std::string("cannot resolve the brokers' hosts")) +
-                                        " within " + format_seconds(o.timeout));
+                                    unresolved + " within " + format_seconds(o.timeout));
     std::optional<endpoint> relay_ep;
     if (o.relay)
       relay_ep = co_await bounded(resolve_server(o, local, *o.relay, "relay"), deadline, signals,
