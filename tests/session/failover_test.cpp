@@ -184,6 +184,27 @@ BOOST_AUTO_TEST_CASE(a_first_broker_dead_at_the_start_costs_one_request_timeout_
   BOOST_TEST(moves.seen.empty());
 }
 
+// Each broker has its own address of the other family: a dual-stack session that passes over
+// the first broker registers over both families at the second.
+BOOST_AUTO_TEST_CASE(a_dual_stack_session_registers_over_both_families_at_the_broker_it_falls_back_on) {
+  sim_world w(19);
+  w.enable_ipv6();
+  w.start_broker_on_host("broker2", second_broker_address, "2001:db8::3");
+  w.kill_first_broker();
+  auto& h = w.add_dual_stack_host("alice", "port-restricted-cone");
+  session_options o = w.dual_stack(two_brokers());
+  o.broker = w.broker_endpoint();
+  o.fallback_brokers = {broker_address{second_broker(), endpoint{addr("2001:db8::3"), 3478}}};
+  auto& alice = add_session_at(w, h, "alice", o);
+  std::optional<registration_info> reg;
+  w.run([&]() -> asio::awaitable<void> { reg = co_await alice.register_self(); }());
+  BOOST_REQUIRE(reg);
+  BOOST_TEST(reg->broker == second_broker());
+  BOOST_REQUIRE(reg->reflexive_other);
+  BOOST_TEST(reg->reflexive_other->address().is_v6());
+  BOOST_TEST(reg->reflexive.address().is_v4());
+}
+
 // Nobody answers: register_self fails after giving each broker its request timeout, and its
 // message names them all.
 BOOST_AUTO_TEST_CASE(when_no_broker_answers_register_self_fails_naming_each) {

@@ -133,9 +133,11 @@ public:
 
   // Another broker on a host of its own at `address` (port 3478), with its own registry and
   // its own second port for NAT discovery (3480), as a second punch-broker process would be:
-  // a fallback for peer failover. Closing its socket kills it.
-  broker_instance& start_broker_on_host(const std::string& name, const char* address) {
+  // a fallback for peer failover. With `v6`, the host has that IPv6 address too and the
+  // broker listens dual-stack. Closing its socket kills it.
+  broker_instance& start_broker_on_host(const std::string& name, const char* address, const char* v6 = nullptr) {
     auto& h = net.add_host(name, net.internet(), addr(address), link);
+    if (v6) net.add_address(h, net.internet(), addr(v6));
     broker_options second_port;
     second_port.binding_only = true;
     second_port.clock = &net.clock();
@@ -143,7 +145,8 @@ public:
     o.other_address = endpoint{addr(address), 3480};
     for (auto [port, opts] : {std::pair{3480, &second_port}, std::pair{3478, &o}}) {
       auto b = std::make_unique<broker_instance>();
-      b->socket = h.transport().open({{}, static_cast<std::uint16_t>(port)});
+      const bool dual = v6 && port == 3478;
+      b->socket = h.transport().open({dual ? addr("::") : asio::ip::address{}, static_cast<std::uint16_t>(port)});
       b->reg = make_memory_registry(1000);
       b->service = std::make_unique<punch::broker>(b->socket, *b->reg, *opts);
       asio::co_spawn(ctx, b->service->run(), asio::detached);
