@@ -11,6 +11,7 @@
 // "no data lost at establishment"); --jitter-ms makes the seed matter on loss-free links, and
 // --relay adds a punch-relay for the pairs that cannot punch.
 #include "cli.hpp"
+#include "percentile.hpp"
 
 #include "punch/broker.hpp"
 #include "punch/plugins/sim.hpp"
@@ -225,16 +226,10 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
   return r;
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
 }  // namespace
 
 int main(int argc, char* argv[]) {
+  using bench::percentile;
   bench_options o;
   std::int64_t latency_ms = o.latency.count();
   std::int64_t jitter_ms = 0;

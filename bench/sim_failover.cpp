@@ -7,6 +7,7 @@
 // each peer's broker_changed, against the target "failover ≤ keepalive + request timeout",
 // and checks that the connection still delivers a datagram each way afterwards.
 #include "cli.hpp"
+#include "percentile.hpp"
 
 #include "punch/broker.hpp"
 #include "punch/plugins/sim.hpp"
@@ -160,16 +161,10 @@ trial_result run_once(const bench_options& o, std::uint64_t seed) {
   return r;
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
 }  // namespace
 
 int main(int argc, char* argv[]) {
+  using bench::percentile;
   bench_options o;
   std::int64_t keepalive_ms = o.keepalive.count(), request_timeout_ms = o.request_timeout.count();
   std::int64_t latency_ms = o.latency.count();
