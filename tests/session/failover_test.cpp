@@ -5,6 +5,7 @@
 #include "session_test_support.hpp"
 #include "sim_world.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -203,6 +204,42 @@ BOOST_AUTO_TEST_CASE(a_dual_stack_session_registers_over_both_families_at_the_br
   BOOST_REQUIRE(reg->reflexive_other);
   BOOST_TEST(reg->reflexive_other->address().is_v6());
   BOOST_TEST(reg->reflexive.address().is_v4());
+}
+
+// A lookup waiting for the dead broker when the session moves ends then, with a message that
+// names both brokers, rather than at its own deadline.
+BOOST_AUTO_TEST_CASE(a_request_pending_at_the_move_ends_at_once_naming_the_broker_left_and_the_one_taken) {
+  sim_world w(20);
+  w.start_broker_on_host("broker2", second_broker_address);
+  session_options o = two_brokers();
+  o.broker = w.broker_endpoint();
+  o.keepalive = 1s;  // the move comes well before the lookup's 5 s deadline
+  o.request_timeout = 5s;
+  auto& alice = add_session_at(w, w.add_peer_host("alice", "full-cone"), "alice", o);
+  std::string message;
+  error_code code, then;
+  std::chrono::milliseconds waited{0};
+  w.run([&]() -> asio::awaitable<void> {
+    co_await alice.register_self();
+    w.kill_first_broker();
+    const auto asked = world_clock().now();
+    try {
+      co_await alice.lookup("bob");
+    } catch (const system_error& e) {
+      code = e.code();
+      message = e.what();
+    }
+    waited = std::chrono::duration_cast<std::chrono::milliseconds>(world_clock().now() - asked);
+    // Asked again, it goes to the new broker, which answers (bob is registered nowhere).
+    auto [ec, info] = co_await alice.lookup("bob", asio::as_tuple(asio::use_awaitable));
+    then = ec;
+  }());
+  BOOST_TEST((code == errc::broker_unreachable), code.message());
+  BOOST_TEST(message.find("203.0.113.1:3478 stopped answering") != std::string::npos, message);
+  BOOST_TEST(message.find("moved to broker 203.0.113.3:3478") != std::string::npos, message);
+  BOOST_TEST(waited.count() < o.request_timeout.count());
+  BOOST_TEST(alice.broker() == second_broker());
+  BOOST_TEST((then == errc::peer_not_found), then.message());
 }
 
 // Nobody answers: register_self fails after giving each broker its request timeout, and its
