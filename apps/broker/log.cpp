@@ -24,6 +24,12 @@ std::string event_text(const broker_event& e) {
       out << "introducing " << e.id << " → " << e.target << " failed: " << e.target
           << " did not acknowledge (token " << id_prefix(e.token) << ")";
       break;
+    case broker_event::kind::store_down:
+      out << "shared registry down: serving this broker's own peers only (as " << e.id << ")";
+      break;
+    case broker_event::kind::store_up:
+      out << "shared registry up again: claiming this broker's registrations again (as " << e.id << ")";
+      break;
   }
   return out.str();
 }
