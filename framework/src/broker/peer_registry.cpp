@@ -12,7 +12,6 @@
 namespace punch {
 namespace {
 
-
 // True if `stored` registers what `r` asks: the key, reflexive endpoint, NAT-MAPPING and host
 // candidates of a registration (the expiry and the NONCE time aside).
 // What a refresh by credential may not change. NAT-MAPPING it may: the peer measures it
