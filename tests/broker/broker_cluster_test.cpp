@@ -198,6 +198,21 @@ BOOST_FIXTURE_TEST_CASE(a_register_retransmitted_while_its_claim_is_in_flight_cl
   BOOST_TEST(parse(*refreshed)->msg.cls() == stun::message_class::success_response);
   BOOST_TEST(a->stats().claims == 1u);
   BOOST_TEST(a->stats().extends_skipped == 1u);
+
+  // A refresh that tells the NAT-MAPPING the peer measured updates the cluster's entry too:
+  // peers at other brokers choose how to punch by it.
+  const auto told = refresh_request(test_identity(1), {.id = "alice", .lifetime = {}, .host = {}},
+                                    answer->credential(), random_id(), 1);
+  BOOST_REQUIRE(send(told));
+  settle();
+  std::optional<cluster_entry> entry;
+  b->find("alice", [&](error_code ec, cluster_entry e) {
+    if (!ec) entry = std::move(e);
+  });
+  settle();
+  BOOST_REQUIRE(entry);
+  BOOST_TEST(entry->record.nat == 1);
+  BOOST_TEST(entry->holder == "a");
 }
 
 BOOST_FIXTURE_TEST_CASE(a_register_of_an_id_another_key_holds_in_the_cluster_gets_403, defer_fixture) {

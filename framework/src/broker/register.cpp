@@ -153,8 +153,16 @@ std::span<const std::byte> broker::impl::on_refresh(const request& r, registrati
   }
   // A refresh extends what is registered and changes nothing else: a credential copied from an
   // older registration cannot bring that one back once the peer moved or changed it.
+  // The cluster's entry follows a NAT-MAPPING the peer measured after its first Register
+  // (peers elsewhere choose how to punch by it); anything else a refresh cannot change.
+  const bool nat_changed = link && reg.find(entry.id(), r.now, found_b) && found_b.nat != entry.nat;
   if (!reg.extend(entry, r.now)) return challenge(r, wire::error::stale_nonce, "registration changed");
-  if (link) link->store.extend(entry, lifetime);  // lazy: most calls cost the store nothing
+  if (nat_changed) {
+    found_b.nat = entry.nat;
+    link->store.claim(found_b, lifetime, [](error_code) {});  // the same key: nothing to refuse
+  } else if (link) {
+    link->store.extend(entry, lifetime);  // lazy: most calls cost the store nothing
+  }
   ++stats.registrations;
   ++stats.refreshes;
   if (on_event)
