@@ -44,6 +44,16 @@ std::string stats_text(const broker_stats& s, std::size_t registrations) {
       << "), lookups " << s.lookups << ", connects " << s.connects
       << ", introductions " << s.introductions << " (acked " << s.introductions_acked << ", failed "
       << s.introductions_failed << "), errors sent " << s.errors_sent;
+  // A broker of a cluster (--redis): a single broker's store stays "connecting", all zero.
+  if (s.store != cluster_state::connecting || s.claims != 0 || s.claims_local != 0) {
+    const char* state = s.store == cluster_state::up ? "up" : s.store == cluster_state::down ? "down" : "connecting";
+    out << "; shared registry " << state << " (down " << s.store_downs << " times): claims " << s.claims << " (refused " << s.claims_refused
+        << ", local only " << s.claims_local << ", again " << s.reclaims << ", again refused " << s.reclaims_refused
+        << "), cluster lookups " << s.cluster_lookups << " (not found " << s.cluster_misses << "), remote connects "
+        << s.remote_connects << ", introductions forwarded " << s.introductions_forwarded << ", taken "
+        << s.introductions_taken << ", unavailable " << s.store_unavailable << ", busy " << s.cluster_busy
+        << ", waiting " << s.cluster_waiting;
+  }
   return out.str();
 }
 
