@@ -175,6 +175,12 @@ struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
   std::span<const std::byte> cluster_lookup(const request& r, std::string_view id);
   std::span<const std::byte> cluster_connect(const request& r, const registration_record& me, std::string_view target,
                                              std::span<const std::byte> resume);
+  // A copy of `r` (a Lookup or Connect of an id not held here) to answer when the cluster's
+  // find() has; null when it is a retransmission (nothing to send) or cannot wait (the answer
+  // to send now in `now_answer`: 503 while the store is down, 429 when too many wait).
+  std::shared_ptr<detail::waiting_request> find_elsewhere(const request& r, std::span<const std::byte>& now_answer);
+  // The error answer to a request whose find() found no peer held by another broker; empty when it did.
+  std::span<const std::byte> not_found_elsewhere(const request& q, const error_code& ec, const cluster_entry& e);
   // An Introduce another broker handed over, for a peer held here.
   void take_introduction(const cluster_introduction& in);
   // True if `r` is a retransmission of a request that waits for the cluster.

@@ -13,13 +13,6 @@ namespace punch {
 
 using namespace detail;
 
-namespace {
-
-// Why the cluster could not answer, as an error answer's code and reason.
-bool busy(const error_code& ec) { return ec == errc::cluster_overloaded; }
-
-}  // namespace
-
 bool broker::impl::waits_for_cluster(const request& r) const {
   if (!link) return false;
   auto it = link->waiting.find(r.msg.id());
@@ -56,29 +49,46 @@ void broker::impl::answer_waiting(const waiting_request& w,
   socket.async_send_to(asio::buffer(answer.data(), answer.size()), w.from, [buffer](error_code, std::size_t) {});
 }
 
-std::span<const std::byte> broker::impl::cluster_lookup(const request& r, std::string_view id) {
-  if (waits_for_cluster(r)) return {};  // answered when the first one is
+std::shared_ptr<waiting_request> broker::impl::find_elsewhere(const request& r, std::span<const std::byte>& now_answer) {
+  // A retransmission: answered (and introduced, for a Connect) once, when the first one is.
+  if (waits_for_cluster(r)) return nullptr;
   if (link->state != cluster_state::up) {
     ++stats.store_unavailable;
-    return error(r, wire::error::service_unavailable, "shared registry down");
+    now_answer = error(r, wire::error::service_unavailable, "shared registry down");
+    return nullptr;
   }
-  std::span<const std::byte> refusal;
-  auto w = wait_for_cluster(r, refusal);
-  if (!w) return refusal;
-  ++stats.cluster_lookups;
+  auto w = wait_for_cluster(r, now_answer);
+  if (w) ++stats.cluster_lookups;
+  return w;
+}
+
+std::span<const std::byte> broker::impl::not_found_elsewhere(const request& q, const error_code& ec,
+                                                            const cluster_entry& e) {
+  // Held by nobody, or by us according to a cluster that outlived our own entry (it expired).
+  if (ec == errc::peer_not_found || (!ec && e.holder == link->store.name())) {
+    ++stats.cluster_misses;
+    return error(q, wire::error::not_found, "TARGET-ID not registered");
+  }
+  if (ec == errc::cluster_overloaded) {
+    ++stats.cluster_busy;
+    return error(q, wire::error::rate_limited, "cluster busy");
+  }
+  if (ec) {
+    ++stats.store_unavailable;
+    return error(q, wire::error::service_unavailable, "shared registry down");
+  }
+  return {};
+}
+
+std::span<const std::byte> broker::impl::cluster_lookup(const request& r, std::string_view id) {
+  std::span<const std::byte> now_answer;
+  auto w = find_elsewhere(r, now_answer);
+  if (!w) return now_answer;
   link->store.find(id, [this, alive = std::weak_ptr<int>(link->alive), w](error_code ec, cluster_entry e) {
     if (alive.expired()) return;
     answer_waiting(*w, [&](const request& q) -> std::span<const std::byte> {
       if (ec == asio::error::operation_aborted) return {};
-      if (ec == errc::peer_not_found || (!ec && e.holder == link->store.name())) {
-        ++stats.cluster_misses;
-        return error(q, wire::error::not_found, "TARGET-ID not registered");
-      }
-      if (busy(ec)) return error(q, wire::error::rate_limited, "cluster busy");
-      if (ec) {
-        ++stats.store_unavailable;
-        return error(q, wire::error::service_unavailable, "shared registry down");
-      }
+      if (auto failed = not_found_elsewhere(q, ec, e); !failed.empty()) return failed;
       stun::builder b(out, stun::message_class::success_response, wire::method::lookup, q.msg.id());
       add_candidates(b, e.record);
       return finish(q, b);
@@ -89,15 +99,9 @@ std::span<const std::byte> broker::impl::cluster_lookup(const request& r, std::s
 
 std::span<const std::byte> broker::impl::cluster_connect(const request& r, const registration_record& me,
                                                          std::string_view target, std::span<const std::byte> resume) {
-  if (waits_for_cluster(r)) return {};  // answered (and introduced) once, when the first one is
-  if (link->state != cluster_state::up) {
-    ++stats.store_unavailable;
-    return error(r, wire::error::service_unavailable, "shared registry down");
-  }
-  std::span<const std::byte> refusal;
-  auto w = wait_for_cluster(r, refusal);
-  if (!w) return refusal;
-  ++stats.cluster_lookups;
+  std::span<const std::byte> now_answer;
+  auto w = find_elsewhere(r, now_answer);
+  if (!w) return now_answer;
   auto requester = std::make_shared<const registration_record>(me);
   link->store.find(target, [this, alive = std::weak_ptr<int>(link->alive), w, requester,
                             resume = std::vector<std::byte>(resume.begin(), resume.end())](error_code ec,
@@ -105,15 +109,7 @@ std::span<const std::byte> broker::impl::cluster_connect(const request& r, const
     if (alive.expired()) return;
     answer_waiting(*w, [&](const request& q) -> std::span<const std::byte> {
       if (ec == asio::error::operation_aborted) return {};
-      if (ec == errc::peer_not_found || (!ec && e.holder == link->store.name())) {
-        ++stats.cluster_misses;
-        return error(q, wire::error::not_found, "TARGET-ID not registered");
-      }
-      if (busy(ec)) return error(q, wire::error::rate_limited, "cluster busy");
-      if (ec) {
-        ++stats.store_unavailable;
-        return error(q, wire::error::service_unavailable, "shared registry down");
-      }
+      if (auto failed = not_found_elsewhere(q, ec, e); !failed.empty()) return failed;
       // As a Connect answered here: the answer first, then the Introduce, which the holder sends.
       wire::token token;
       randombytes_buf(token.data(), token.size());
