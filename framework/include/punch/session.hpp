@@ -252,7 +252,9 @@ public:
 
   // A peer's candidates; completes with peer_info. errc::invalid_peer_id, errc::peer_not_found,
   // errc::not_registered (the broker does not know us), errc::broker_unreachable,
-  // errc::rate_limited, errc::bad_response, errc::rejected.
+  // errc::rate_limited, errc::cluster_unavailable (the broker shares its registry with other
+  // brokers, cannot reach it now, and does not hold `id` itself), errc::bad_response,
+  // errc::rejected.
   template <asio::completion_token_for<completion_signature<peer_info>> Token = asio::use_awaitable_t<>>
   auto lookup(std::string_view id, Token&& token = {}) {
     return detail::initiate<peer_info>(
@@ -264,10 +266,11 @@ public:
   // Deadline: options.timeout, or `timeout` (default: request_timeout + punch_timeout).
   // errc::invalid_peer_id, errc::not_registered (register_self() first, or the broker forgot
   // us and registering again failed), errc::peer_not_found, errc::broker_unreachable,
-  // errc::rate_limited, errc::bad_response, errc::rejected, errc::key_mismatch (the broker
-  // reports another key than options.expected_key), errc::punch_timeout (no pair answered),
-  // errc::handshake_failed (the peer's ephemeral key was unusable); while registering again:
-  // errc::id_taken, errc::registry_full, errc::authentication_failed.
+  // errc::rate_limited, errc::cluster_unavailable (as for lookup()), errc::bad_response,
+  // errc::rejected, errc::key_mismatch (the broker reports another key than
+  // options.expected_key), errc::punch_timeout (no pair answered), errc::handshake_failed (the
+  // peer's ephemeral key was unusable); while registering again: errc::id_taken,
+  // errc::registry_full, errc::authentication_failed.
   template <asio::completion_token_for<completion_signature<connection>> Token = asio::use_awaitable_t<>>
   auto connect(std::string_view id, Token&& token = {}) {
     return connect(id, connect_options{}, std::forward<Token>(token));

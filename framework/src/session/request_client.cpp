@@ -41,6 +41,8 @@ errc errc_from_stun(std::uint16_t method, int code, errc fallback) {
       return method == wire::method::register_peer ? errc::id_taken : errc::not_registered;
     case wire::error::insufficient_capacity: return errc::registry_full;
     case wire::error::rate_limited: return errc::rate_limited;
+    // A broker of a cluster whose shared registry is down: only its own peers are reachable.
+    case wire::error::service_unavailable: return errc::cluster_unavailable;
     case wire::error::unauthenticated:
     case wire::error::stale_nonce: return errc::authentication_failed;
     default: return fallback;
