@@ -1,0 +1,115 @@
+// punch-broker's metrics (see metrics.hpp).
+#include "metrics.hpp"
+
+#include "metrics_http.hpp"
+#include "metrics_text.hpp"
+#include "process_metrics.hpp"
+
+#include <cstdint>
+
+namespace punch::broker_app {
+namespace {
+
+struct counter_field {
+  const char* name;
+  const char* help;
+  std::uint64_t broker_stats::*member;
+};
+
+// Every counter of broker_stats, once: what is summed over threads and what is exposed.
+constexpr counter_field counters[] = {
+    {"punch_broker_received_total", "Datagrams received, the rate-limited ones included.", &broker_stats::received},
+    {"punch_broker_batches_total", "Receive operations that brought them (received / batches: the mean batch).",
+     &broker_stats::batches},
+    {"punch_broker_rate_limited_total", "Datagrams dropped unread: their source address was over its rate.",
+     &broker_stats::rate_limited},
+    {"punch_broker_malformed_total", "Datagrams dropped: not a valid STUN message.", &broker_stats::malformed},
+    {"punch_broker_bindings_total", "Binding requests.", &broker_stats::bindings},
+    {"punch_broker_register_requests_total", "Register requests, answered with success or not.",
+     &broker_stats::register_requests},
+    {"punch_broker_registrations_total", "Successful Registers (new or refresh, signed or by credential).",
+     &broker_stats::registrations},
+    {"punch_broker_refreshes_total", "Successful Registers by REFRESH-CREDENTIAL (no signature).",
+     &broker_stats::refreshes},
+    {"punch_broker_signatures_verified_total", "Ed25519 verifications of Register signatures, failed ones too.",
+     &broker_stats::signatures_verified},
+    {"punch_broker_challenges_total", "401 and 438 answers to Register (each with a NONCE).",
+     &broker_stats::challenges},
+    {"punch_broker_auth_failed_total", "Registers with a good NONCE whose signature did not verify.",
+     &broker_stats::auth_failed},
+    {"punch_broker_lookups_total", "Lookup requests.", &broker_stats::lookups},
+    {"punch_broker_connects_total", "Connect requests.", &broker_stats::connects},
+    {"punch_broker_introductions_total", "Introduce exchanges started (one per Connect).",
+     &broker_stats::introductions},
+    {"punch_broker_introductions_acked_total", "Introduce exchanges the target acknowledged.",
+     &broker_stats::introductions_acked},
+    {"punch_broker_introductions_failed_total", "Introduce exchanges never acknowledged, or answered with an error.",
+     &broker_stats::introductions_failed},
+    {"punch_broker_errors_sent_total", "Error answers of every kind, challenges included.",
+     &broker_stats::errors_sent},
+};
+// A counter added to broker_stats and not to the table would be neither summed nor exposed.
+static_assert(sizeof(broker_stats) ==
+                  std::size(counters) * sizeof(std::uint64_t) + sizeof(duration_histogram),
+              "every broker_stats counter has its line in `counters`");
+
+void add_cluster(apps::metrics_text& out, const cluster_stats& c) {
+  out.gauge("punch_broker_cluster_up", "1 while the cluster's store (Redis) is reachable, else 0.",
+            c.state == cluster_state::up ? 1 : 0);
+  out.counter("punch_broker_cluster_claims_total", "Registrations claimed in the cluster.", c.claims);
+  out.counter("punch_broker_cluster_claim_conflicts_total", "Claims refused: the id is live under another key.",
+              c.claim_conflicts);
+  out.counter("punch_broker_cluster_extends_total", "Refreshes that reached the store.", c.extends);
+  out.counter("punch_broker_cluster_extends_skipped_total", "Refreshes absorbed (the entry was fresh enough).",
+              c.extends_skipped);
+  out.counter("punch_broker_cluster_finds_total", "Lookups of peers in the cluster.", c.finds);
+  out.counter("punch_broker_cluster_find_misses_total", "Lookups in the cluster that found no live entry.",
+              c.find_misses);
+  out.counter("punch_broker_cluster_introductions_sent_total", "Introductions passed to the broker holding the target.",
+              c.introductions_sent);
+  out.counter("punch_broker_cluster_introductions_received_total", "Introductions other brokers passed to this one.",
+              c.introductions_received);
+  out.counter("punch_broker_cluster_failed_total", "Cluster operations that failed: the store was unavailable.",
+              c.failed);
+  out.counter("punch_broker_cluster_dropped_total", "Cluster operations refused: too many in flight.", c.dropped);
+  out.counter("punch_broker_cluster_reconnects_total", "Connections to the store re-established.", c.reconnects);
+}
+
+}  // namespace
+
+void add_stats(broker_stats& into, const broker_stats& more) {
+  for (const auto& c : counters) into.*c.member += more.*c.member;
+  into.handling += more.handling;
+}
+
+std::string metrics_text_of(const broker_sample& s) {
+  apps::metrics_text out;
+  for (const auto& c : counters) out.counter(c.name, c.help, s.stats.*c.member);
+  out.counters("punch_broker_requests_total", "Requests by kind (the same counts as the kinds' own counters).",
+               "kind",
+               {{"binding", s.stats.bindings},
+                {"register", s.stats.register_requests},
+                {"lookup", s.stats.lookups},
+                {"connect", s.stats.connects}});
+  out.counters("punch_broker_dropped_total", "Datagrams dropped unanswered, by reason.", "reason",
+               {{"rate_limited", s.stats.rate_limited}, {"malformed", s.stats.malformed}});
+  out.gauge("punch_broker_registrations", "Registrations held now (the registry's size).",
+            static_cast<double>(s.registrations));
+  out.histogram("punch_broker_request_duration_seconds",
+                "Time the broker took to handle each datagram, from the serve loop.", s.stats.handling);
+  if (s.cluster) add_cluster(out, *s.cluster);
+  apps::add_process_metrics(out);
+  return out.take();
+}
+
+asio::awaitable<broker_sample> sample(std::vector<broker_on> brokers, const registry& reg, const cluster* c) {
+  broker_sample s;
+  for (const auto& on : brokers)
+    add_stats(s.stats, co_await apps::read_on(on.ex, [b = on.b] { return b->stats(); }));
+  const auto& first = brokers.front().ex;
+  s.registrations = co_await apps::read_on(first, [&reg] { return reg.size(); });
+  if (c) s.cluster = co_await apps::read_on(first, [c] { return c->stats(); });
+  co_return s;
+}
+
+}  // namespace punch::broker_app
