@@ -10,14 +10,8 @@
 namespace punch::broker_app {
 namespace {
 
-struct counter_field {
-  const char* name;
-  const char* help;
-  std::uint64_t broker_stats::*member;
-};
-
 // Every counter of broker_stats, once: what is summed over threads and what is exposed.
-constexpr counter_field counters[] = {
+constexpr apps::counter_field<broker_stats> counters[] = {
     {"punch_broker_received_total", "Datagrams received, the rate-limited ones included.", &broker_stats::received},
     {"punch_broker_batches_total", "Receive operations that brought them (received / batches: the mean batch).",
      &broker_stats::batches},
@@ -84,7 +78,7 @@ void add_stats(broker_stats& into, const broker_stats& more) {
 
 std::string metrics_text_of(const broker_sample& s) {
   apps::metrics_text out;
-  for (const auto& c : counters) out.counter(c.name, c.help, s.stats.*c.member);
+  apps::add_counters(out, counters, s.stats);
   out.counters("punch_broker_requests_total", "Requests by kind (the same counts as the kinds' own counters).",
                "kind",
                {{"binding", s.stats.bindings},

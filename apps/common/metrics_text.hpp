@@ -6,6 +6,7 @@
 
 #include "punch/duration_histogram.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -42,6 +43,21 @@ private:
 
   std::string text_;
 };
+
+// One counter of a server's stats struct (broker_stats, relay_stats): its metric name and help,
+// and the member that holds it. A server's table of these is what it sums and exposes.
+template <typename Stats>
+struct counter_field {
+  const char* name;
+  const char* help;
+  std::uint64_t Stats::*member;
+};
+
+// Every counter of `fields`, read from `s`.
+template <typename Stats, std::size_t N>
+void add_counters(metrics_text& out, const counter_field<Stats> (&fields)[N], const Stats& s) {
+  for (const auto& f : fields) out.counter(f.name, f.help, s.*f.member);
+}
 
 // A number as the format writes it: integers without a fraction, others with enough digits
 // to read back the same double.

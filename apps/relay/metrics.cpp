@@ -10,14 +10,8 @@
 namespace punch::relay_app {
 namespace {
 
-struct counter_field {
-  const char* name;
-  const char* help;
-  std::uint64_t relay_stats::*member;
-};
-
 // Every counter of relay_stats, once.
-constexpr counter_field counters[] = {
+constexpr apps::counter_field<relay_stats> counters[] = {
     {"punch_relay_received_total", "Datagrams received.", &relay_stats::received},
     {"punch_relay_allocations_total", "Allocations created (a first side).", &relay_stats::allocations},
     {"punch_relay_pairs_total", "Allocations completed by a second side.", &relay_stats::pairs},
@@ -48,7 +42,7 @@ static_assert(sizeof(relay_stats) == std::size(counters) * sizeof(std::uint64_t)
 
 std::string metrics_text_of(const relay_sample& s) {
   apps::metrics_text out;
-  for (const auto& c : counters) out.counter(c.name, c.help, s.stats.*c.member);
+  apps::add_counters(out, counters, s.stats);
   const relay_stats& r = s.stats;
   out.counters("punch_relay_dropped_total", "Datagrams dropped unforwarded and unanswered, by reason.", "reason",
                {{"unknown", r.dropped_unknown},

@@ -1,27 +1,18 @@
-// The servers' --metrics text without a process: the option, the histogram's buckets, the
+// The servers' --metrics text without a process: the histogram's buckets, the
 // exposition of every broker counter, the cluster's family only with a cluster, and the sum
 // over threads.
 #include "metrics.hpp"
 #include "metrics_text.hpp"
-#include "options.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <string>
-#include <vector>
 
 using namespace punch;
 using namespace punch::broker_app;
 using namespace std::chrono_literals;
 
 namespace {
-
-parse_result parse_broker(std::vector<std::string> args) {
-  args.insert(args.begin(), "punch-broker");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  return parse_options(static_cast<int>(argv.size()), argv.data());
-}
 
 bool has_line(const std::string& text, const std::string& line) {
   return text.find("\n" + line + "\n") != std::string::npos || text.starts_with(line + "\n");
@@ -30,21 +21,6 @@ bool has_line(const std::string& text, const std::string& line) {
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(server_metrics)
-
-BOOST_AUTO_TEST_CASE(metrics_is_off_unless_given_and_takes_ipv4_and_bracketed_ipv6) {
-  BOOST_TEST(!parse_broker({}).options.metrics.has_value());
-  auto v4 = parse_broker({"--metrics", "127.0.0.1:0"});
-  BOOST_TEST_REQUIRE((v4.what == parse_result::action::run), v4.text);
-  BOOST_TEST((*v4.options.metrics == endpoint(asio::ip::make_address("127.0.0.1"), 0)));
-  auto v6 = parse_broker({"--metrics", "[::1]:9100"});
-  BOOST_TEST_REQUIRE((v6.what == parse_result::action::run), v6.text);
-  BOOST_TEST((*v6.options.metrics == endpoint(asio::ip::make_address("::1"), 9100)));
-  for (const char* bad : {"localhost:9100", "::1:9100", "127.0.0.1", "127.0.0.1:70000"}) {
-    auto r = parse_broker({"--metrics", bad});
-    BOOST_TEST((r.what == parse_result::action::error), bad);
-    BOOST_TEST(r.text.starts_with("--metrics \"" + std::string(bad) + "\""), r.text);
-  }
-}
 
 BOOST_AUTO_TEST_CASE(a_duration_on_a_bound_counts_in_that_bucket_and_the_exposition_is_cumulative) {
   duration_histogram h;
