@@ -1,6 +1,7 @@
 // punch-broker: the reference broker. Options → io_context → co_spawn → run; SIGINT or
 // SIGTERM stop it cleanly. Exit codes are in apps/common/server_options.hpp and --help.
 #include "log.hpp"
+#include "metrics.hpp"
 #include "options.hpp"
 
 #include "server_main.hpp"
@@ -16,6 +17,7 @@
 
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,6 +40,9 @@ struct worker {
 };
 
 int serve(const broker_app_options& o, transport_registry& transports) {
+  // Declared first, destroyed last: a scrape in flight holds work on its io_context until the
+  // brokers' io_contexts are gone (apps/common/metrics_http.hpp).
+  std::optional<apps::metrics_endpoint> metrics;
   // Several threads share one registry: Connect finds peers registered through any of them.
   auto reg = o.threads > 1 ? make_shared_registry(o.max_peers) : make_memory_registry(o.max_peers);
   // One NONCE secret for all threads: a peer's next datagram may reach another thread than
@@ -89,6 +94,15 @@ int serve(const broker_app_options& o, transport_registry& transports) {
            o.transport + (o.threads > 1 ? ", " + std::to_string(o.threads) + " threads" : std::string{}) +
            (other_broker ? ", Binding also on " + apps::text_of(other_socket.local_endpoint()) : std::string{}) + ")");
 
+  // Every broker of the process, on the executor whose thread owns its counters.
+  std::vector<broker_on> brokers;
+  for (auto& w : workers) brokers.push_back({w->b.get(), w->ctx.get_executor()});
+  if (other_broker) brokers.push_back({other_broker.get(), first.ctx.get_executor()});
+  auto scrape = [brokers, &reg = *reg, c = settings.cluster]() -> asio::awaitable<std::string> {
+    co_return metrics_text_of(co_await sample(brokers, reg, c));
+  };
+  if (!apps::serve_metrics(metrics, app, o, scrape)) return exit_failure;
+
   apps::server_outcome outcome(app, [&] {
     for (auto& w : workers) w->ctx.stop();
   });
@@ -109,6 +123,7 @@ int serve(const broker_app_options& o, transport_registry& transports) {
     threads.emplace_back([&w] { w.ctx.run(); });
   }
   first.ctx.run();
+  if (metrics) metrics->stop();
   for (auto& w : workers) w->ctx.stop();
   for (auto& t : threads) t.join();
   return outcome.exit_code();

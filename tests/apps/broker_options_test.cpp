@@ -55,6 +55,21 @@ BOOST_AUTO_TEST_CASE(every_option_is_read) {
   BOOST_TEST(b.rate_burst == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(metrics_is_off_unless_given_and_takes_ipv4_and_bracketed_ipv6) {
+  BOOST_TEST(!parse({}).options.metrics.has_value());
+  auto v4 = parse({"--metrics", "127.0.0.1:0"});
+  BOOST_TEST_REQUIRE((v4.what == parse_result::action::run), v4.text);
+  BOOST_TEST((*v4.options.metrics == punch::endpoint(asio::ip::make_address("127.0.0.1"), 0)));
+  auto v6 = parse({"--metrics", "[::1]:9100"});
+  BOOST_TEST_REQUIRE((v6.what == parse_result::action::run), v6.text);
+  BOOST_TEST((*v6.options.metrics == punch::endpoint(asio::ip::make_address("::1"), 9100)));
+  for (const char* bad : {"localhost:9100", "::1:9100", "127.0.0.1", "127.0.0.1:70000"}) {
+    auto r = parse({"--metrics", bad});
+    BOOST_TEST((r.what == parse_result::action::error), bad);
+    BOOST_TEST(r.text.starts_with("--metrics \"" + std::string(bad) + "\""), r.text);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(the_rate_limit_defaults_to_100_per_second_with_bursts_of_200) {
   const auto b = make_broker_options(parse({}).options);
   BOOST_TEST(b.rate_limit == 100u);

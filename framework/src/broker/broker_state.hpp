@@ -109,6 +109,7 @@ struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
     return {respond(datagram, from, now, answer), from};
   }
   void expire(clock::time_point now) override;
+  duration_histogram& handling_times() noexcept override { return stats.handling; }
   void received_batch(std::size_t) noexcept override { ++stats.batches; }
 
   // binding.cpp: Binding, from RFC 8489 and RFC 3489 clients.

@@ -22,6 +22,7 @@ std::chrono::seconds clamp_lifetime(std::chrono::seconds s, const broker_options
 }  // namespace
 
 std::span<const std::byte> broker::impl::on_register(const request& r) {
+  ++stats.register_requests;
   auto id_attr = r.msg.find(wire::attr::peer_id);
   if (!id_attr) return error(r, wire::error::bad_request, "missing PEER-ID");
   const std::string_view id = stun::decode_string(*id_attr);
