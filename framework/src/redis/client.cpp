@@ -49,6 +49,8 @@ void redis_client::stop() {
   // Each pending command's callback runs here with no reply: operation_aborted, posted.
   commands_.reset();
   subscriber_.reset();
+  for (auto& h : orphans_) asio::post(ex_, asio::append(std::move(h), error_code(asio::error::operation_aborted), redis_reply{}));
+  orphans_.clear();
 }
 
 void redis_client::set_state(cluster_state s) {
@@ -126,8 +128,9 @@ void redis_client::handshake(bool subscriber) {
       inner(r);
     });
   }
+  // Up means Redis answered: a listening socket of a stopped server accepts connections too.
+  send({"PING"}, step("Redis refused PING"));
   greeted_[0] = true;
-  if (waiting_[0] == 0) step_done(0);
 }
 
 // One more handshake reply on `link` (or none was needed): up once both links are through
@@ -183,6 +186,8 @@ void redis_client::fail(std::string why) {
   commands_.reset();
   subscriber_.reset();
   set_state(cluster_state::down);
+  for (auto& h : orphans_) asio::post(ex_, asio::append(std::move(h), error_code(errc::cluster_unavailable), redis_reply{}));
+  orphans_.clear();
   // Jittered, so that brokers that lost Redis together do not all come back at once.
   std::uniform_real_distribution<double> spread(0.75, 1.25);
   const auto wait = std::chrono::milliseconds(static_cast<std::int64_t>(backoff_.count() * spread(jitter_)));
@@ -242,9 +247,10 @@ void redis_client::send(std::span<const std::string_view> args, std::shared_ptr<
   ++stats_.commands;
   auto on_reply = [this, h, retry = std::move(retry)](const redisReply* r) mutable {
     if (r == nullptr) {
-      if (!stopped_) ++stats_.failed;
-      return complete(std::move(*h), stopped_ ? error_code(asio::error::operation_aborted)
-                                              : error_code(errc::cluster_unavailable), {});
+      if (stopped_) return complete(std::move(*h), asio::error::operation_aborted, {});
+      ++stats_.failed;
+      --in_flight_;
+      return orphans_.push_back(std::move(*h));
     }
     redis_reply reply = copy_reply(*r);
     if (!retry.empty() && reply.is_error("NOSCRIPT")) {

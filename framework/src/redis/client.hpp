@@ -122,6 +122,9 @@ private:
   std::size_t in_flight_ = 0;
   redis_client_stats stats_;
   std::string last_error_;
+  // Commands whose connection ended: completed by fail() once the state is down, so that a
+  // handler that sees cluster_unavailable also sees state() == down.
+  std::vector<handler> orphans_;
   std::shared_ptr<char> life_ = std::make_shared<char>();
 };
 

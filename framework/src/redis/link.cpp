@@ -8,7 +8,10 @@
 
 #include <boost/asio/post.hpp>
 
+#include <signal.h>
+
 #include <array>
+#include <ctime>
 #include <vector>
 
 namespace punch::detail {
@@ -20,6 +23,24 @@ struct pending {
   redis_link::reply_fn fn;
   bool subscription;
 };
+
+// hiredis writes with write(2), which raises SIGPIPE when Redis has gone: blocked on this
+// thread for the write, and a SIGPIPE that the write raised taken back, so that a dead Redis
+// does not kill the broker and the process's signal dispositions stay the application's.
+void write_without_sigpipe(redisAsyncContext* ac) {
+  sigset_t pipe_only, old, pending_before, pending_after;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  sigpending(&pending_before);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+  redisAsyncHandleWrite(ac);
+  sigpending(&pending_after);
+  if (sigismember(&pending_after, SIGPIPE) && !sigismember(&pending_before, SIGPIPE)) {
+    const timespec none{};
+    sigtimedwait(&pipe_only, nullptr, &none);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
 
 redis_link& link_of(void* privdata) { return *static_cast<redis_link*>(privdata); }
 
@@ -165,7 +186,7 @@ void redis_link::arm_write() {
     write_waiting_ = false;
     if (ec || ac_ == nullptr) return;
     // One write of everything hiredis buffered since the last: the pipelined commands.
-    if (writing_) redisAsyncHandleWrite(ac_);
+    if (writing_) write_without_sigpipe(ac_);
     if (ac_ != nullptr && writing_ && !write_waiting_) arm_write();
   });
 }
