@@ -113,7 +113,10 @@ void redis_link::fail(std::string why) {
   close();
   if (!report) return;
   asio::post(ex_, [life = std::weak_ptr<char>(life_), this, why = std::move(why)]() mutable {
-    if (life.lock()) lost_(std::move(why));
+    // A copy: the owner may destroy this link from inside it.
+    if (!life.lock()) return;
+    auto lost = lost_;
+    lost(std::move(why));
   });
 }
 
@@ -213,7 +216,9 @@ void redis_link::on_connect(bool ok) {
   connecting_ = false;
   last_progress_ = std::chrono::steady_clock::now();
   asio::post(ex_, [life = std::weak_ptr<char>(life_), this] {
-    if (life.lock() && ac_ != nullptr) connected_();
+    if (!life.lock() || ac_ == nullptr) return;
+    auto connected = connected_;
+    connected();
   });
 }
 
@@ -236,7 +241,10 @@ void redis_link::on_cleanup() {
   if (closing_) return;
   closing_ = true;
   asio::post(ex_, [life = std::weak_ptr<char>(life_), this, why = std::move(why)]() mutable {
-    if (life.lock()) lost_(std::move(why));
+    // A copy: the owner may destroy this link from inside it.
+    if (!life.lock()) return;
+    auto lost = lost_;
+    lost(std::move(why));
   });
 }
 

@@ -4,6 +4,7 @@
 #include "redis/client.hpp"
 #include "redis/codec.hpp"
 
+#include <boost/asio/append.hpp>
 #include <boost/asio/post.hpp>
 
 #include <stdexcept>
@@ -38,6 +39,12 @@ return {v, redis.call('PTTL', KEYS[1])}
 )lua";
 
 using clock_type = std::chrono::steady_clock;
+
+// Lets the lazy extend look an id up by string_view: no allocation per absorbed refresh.
+struct id_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
 
 class redis_cluster final : public cluster {
 public:
@@ -95,11 +102,11 @@ public:
 
   void extend(const registration_record& r, std::chrono::milliseconds lifetime) override {
     const auto now = clock_type::now();
-    const std::string id(r.id());
-    if (auto it = last_write_.find(id); it != last_write_.end() && now - it->second.at < lifetime / 3) {
+    if (auto it = last_write_.find(r.id()); it != last_write_.end() && now - it->second.at < lifetime / 3) {
       ++stats_.extends_skipped;
       return;
     }
+    const std::string id(r.id());
     ++stats_.extends;
     remember_write(id, lifetime);
     const std::string key = key_of(id);
@@ -201,7 +208,7 @@ private:
   std::string name_;
   std::string prefix_;
   redis_client::script_id claim_ = 0, extend_ = 0, find_ = 0;
-  std::unordered_map<std::string, write> last_write_;
+  std::unordered_map<std::string, write, id_hash, std::equal_to<>> last_write_;
   std::size_t next_sweep_ = 1024;
   cluster_stats stats_;
   std::function<void(cluster_introduction)> on_introduction_;
