@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,22 @@ struct watched_client {
     client.command(args, [&](error_code ec, redis_reply r) { out.emplace(ec, std::move(r)); });
     BOOST_TEST_REQUIRE(test::run_until(ctx, [&] { return out.has_value(); }), "the command did not complete");
     return *out;
+  }
+};
+
+// A redis-server and a client of it, up (over the unix socket unless `tcp`); `prepare` runs
+// before start(): subscriptions, scripts.
+struct connected {
+  test::redis_server server;
+  boost::asio::io_context ctx;
+  watched_client c;
+
+  explicit connected(punch::detail::redis_client_options o = {},
+                     const std::function<void(redis_client&)>& prepare = {}, bool tcp = false)
+      : c(ctx, tcp ? server.tcp_url() : server.unix_url(), o) {
+    if (prepare) prepare(c.client);
+    c.client.start();
+    BOOST_TEST_REQUIRE(c.wait_for(cluster_state::up), c.client.last_error());
   }
 };
 
@@ -97,41 +114,33 @@ BOOST_AUTO_TEST_CASE(authenticates_with_the_url_password_and_selects_the_databas
 
 BOOST_AUTO_TEST_CASE(ten_thousand_pipelined_commands_complete_in_order) {
   PUNCH_SKIP_WITHOUT_REDIS();
-  test::redis_server server;
-  boost::asio::io_context ctx;
-  watched_client c(ctx, server.unix_url());
-  c.client.start();
-  BOOST_TEST_REQUIRE(c.wait_for(cluster_state::up));
+  connected t;
   constexpr int n = 10000;
   std::vector<std::int64_t> seen;
   int errors = 0;
   for (int i = 0; i < n; ++i) {
-    c.client.command({"INCR", "counter"}, [&](error_code ec, redis_reply r) {
+    t.c.client.command({"INCR", "counter"}, [&](error_code ec, redis_reply r) {
       if (ec) ++errors;
       seen.push_back(r.integer);
     });
   }
   // All were issued before any reply: they are in flight together.
-  BOOST_TEST(c.client.in_flight() == std::size_t(n));
-  BOOST_TEST_REQUIRE(test::run_until(ctx, [&] { return seen.size() == n; }, 20s));
+  BOOST_TEST(t.c.client.in_flight() == std::size_t(n));
+  BOOST_TEST_REQUIRE(test::run_until(t.ctx, [&] { return seen.size() == n; }, 20s));
   BOOST_TEST(errors == 0);
   bool in_order = true;
   for (int i = 0; i < n; ++i) in_order = in_order && seen[i] == i + 1;
   BOOST_TEST(in_order);
-  BOOST_TEST(server.command({"GET", "counter"}) == std::to_string(n));
+  BOOST_TEST(t.server.command({"GET", "counter"}) == std::to_string(n));
 }
 
 BOOST_AUTO_TEST_CASE(arguments_and_replies_are_binary_safe) {
   PUNCH_SKIP_WITHOUT_REDIS();
-  test::redis_server server;
-  boost::asio::io_context ctx;
-  watched_client c(ctx, server.unix_url());
-  c.client.start();
-  BOOST_TEST_REQUIRE(c.wait_for(cluster_state::up));
+  connected t;
   const std::string key("k\0ey", 4);
   const std::string value("a\0b\r\n$3\r\n\xff", 11);
-  BOOST_TEST(!c.run({"SET", key, value}).first);
-  auto [ec, reply] = c.run({"GET", key});
+  BOOST_TEST(!t.c.run({"SET", key, value}).first);
+  auto [ec, reply] = t.c.run({"GET", key});
   BOOST_TEST(!ec);
   BOOST_TEST((reply.type == redis_reply::kind::string));
   BOOST_TEST(reply.text == value);
@@ -139,144 +148,122 @@ BOOST_AUTO_TEST_CASE(arguments_and_replies_are_binary_safe) {
 
 BOOST_AUTO_TEST_CASE(scripts_run_by_digest_and_again_by_text_after_a_script_flush) {
   PUNCH_SKIP_WITHOUT_REDIS();
-  test::redis_server server;
-  boost::asio::io_context ctx;
-  watched_client c(ctx, server.unix_url());
-  const auto add = c.client.add_script("return tonumber(ARGV[1]) + tonumber(ARGV[2])");
-  c.client.start();
-  BOOST_TEST_REQUIRE(c.wait_for(cluster_state::up));
+  redis_client::script_id add = 0;
+  connected t({}, [&](redis_client& c) { add = c.add_script("return tonumber(ARGV[1]) + tonumber(ARGV[2])"); });
   auto eval = [&](std::string_view a, std::string_view b) {
     std::optional<redis_reply> out;
     const std::string_view args[] = {a, b};
-    c.client.eval(add, {}, args, [&](error_code ec, redis_reply r) {
+    t.c.client.eval(add, {}, args, [&](error_code ec, redis_reply r) {
       BOOST_TEST(!ec);
       out = std::move(r);
     });
-    BOOST_TEST_REQUIRE(test::run_until(ctx, [&] { return out.has_value(); }));
+    BOOST_TEST_REQUIRE(test::run_until(t.ctx, [&] { return out.has_value(); }));
     return out->integer;
   };
   BOOST_TEST(eval("2", "3") == 5);
-  BOOST_TEST(server.calls("evalsha") == 1u);
-  BOOST_TEST(server.calls("eval") == 0u);
-  BOOST_TEST(server.command({"SCRIPT", "FLUSH"}) == "OK");
+  BOOST_TEST(t.server.calls("evalsha") == 1u);
+  BOOST_TEST(t.server.calls("eval") == 0u);
+  BOOST_TEST(t.server.command({"SCRIPT", "FLUSH"}) == "OK");
   // NOSCRIPT, then the same by EVAL: the caller sees only the answer.
   BOOST_TEST(eval("4", "5") == 9);
-  BOOST_TEST(server.calls("evalsha") == 2u);
-  BOOST_TEST(server.calls("eval") == 1u);
+  BOOST_TEST(t.server.calls("evalsha") == 2u);
+  BOOST_TEST(t.server.calls("eval") == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(subscribers_receive_what_is_published_on_their_channel) {
   PUNCH_SKIP_WITHOUT_REDIS();
-  test::redis_server server;
-  boost::asio::io_context ctx;
-  watched_client c(ctx, server.tcp_url());
   std::vector<std::string> got;
-  c.client.subscribe("news", [&](std::string_view channel, std::string_view payload) {
-    BOOST_TEST(channel == "news");
-    got.emplace_back(payload);
-  });
-  c.client.start();
-  BOOST_TEST_REQUIRE(c.wait_for(cluster_state::up));
+  connected t({}, [&](redis_client& c) {
+    c.subscribe("news", [&](std::string_view channel, std::string_view payload) {
+      BOOST_TEST(channel == "news");
+      got.emplace_back(payload);
+    });
+  }, true);
   const std::string payload("\0binary\r\n", 9);
   // The same client publishes (its command connection), and so does another one.
-  auto [ec, reply] = c.run({"PUBLISH", "news", payload});
+  auto [ec, reply] = t.c.run({"PUBLISH", "news", payload});
   BOOST_TEST(!ec);
   BOOST_TEST(reply.integer == 1);
-  BOOST_TEST(server.command({"PUBLISH", "elsewhere", "x"}) == "0");
-  BOOST_TEST(server.command({"PUBLISH", "news", "second"}) == "1");
-  BOOST_TEST_REQUIRE(test::run_until(ctx, [&] { return got.size() == 2; }));
+  BOOST_TEST(t.server.command({"PUBLISH", "elsewhere", "x"}) == "0");
+  BOOST_TEST(t.server.command({"PUBLISH", "news", "second"}) == "1");
+  BOOST_TEST_REQUIRE(test::run_until(t.ctx, [&] { return got.size() == 2; }));
   BOOST_TEST(got[0] == payload);
   BOOST_TEST(got[1] == "second");
 }
 
 BOOST_AUTO_TEST_CASE(redis_killed_fails_what_is_in_flight_and_a_restart_brings_it_back_subscribed) {
   PUNCH_SKIP_WITHOUT_REDIS();
-  test::redis_server server;
-  boost::asio::io_context ctx;
-  watched_client c(ctx, server.unix_url(), {.timeout = 5s, .reconnect_min = 50ms, .reconnect_max = 200ms});
   std::vector<std::string> got;
-  c.client.subscribe("news", [&](std::string_view, std::string_view payload) { got.emplace_back(payload); });
-  c.client.start();
-  BOOST_TEST_REQUIRE(c.wait_for(cluster_state::up));
+  connected t({.timeout = 5s, .reconnect_min = 50ms, .reconnect_max = 200ms}, [&](redis_client& c) {
+    c.subscribe("news", [&](std::string_view, std::string_view payload) { got.emplace_back(payload); });
+  });
   // Stopped first, so that the commands are surely still waiting for their replies.
-  server.pause();
+  t.server.pause();
   std::vector<error_code> results;
-  for (int i = 0; i < 100; ++i) c.client.command({"PING"}, [&](error_code ec, redis_reply) { results.push_back(ec); });
-  server.kill();
-  BOOST_TEST_REQUIRE(test::run_until(ctx, [&] { return results.size() == 100; }));
+  for (int i = 0; i < 100; ++i) t.c.client.command({"PING"}, [&](error_code ec, redis_reply) { results.push_back(ec); });
+  t.server.kill();
+  BOOST_TEST_REQUIRE(test::run_until(t.ctx, [&] { return results.size() == 100; }));
   BOOST_TEST(std::count(results.begin(), results.end(), punch::errc::cluster_unavailable) == 100);
-  BOOST_TEST((c.client.state() == cluster_state::down));
+  BOOST_TEST((t.c.client.state() == cluster_state::down));
   // Down, commands fail at once.
-  BOOST_TEST(c.run({"PING"}).first == punch::make_error_code(punch::errc::cluster_unavailable));
+  BOOST_TEST(t.c.run({"PING"}).first == punch::make_error_code(punch::errc::cluster_unavailable));
 
-  server.start();
-  BOOST_TEST_REQUIRE(c.wait_for(cluster_state::up), c.client.last_error());
-  BOOST_TEST(c.client.stats().reconnects == 1u);
-  BOOST_TEST((c.states == std::vector<cluster_state>{cluster_state::up, cluster_state::down, cluster_state::up}));
-  BOOST_TEST(c.run({"PING"}).second.text == "PONG");
+  t.server.start();
+  BOOST_TEST_REQUIRE(t.c.wait_for(cluster_state::up), t.c.client.last_error());
+  BOOST_TEST(t.c.client.stats().reconnects == 1u);
+  BOOST_TEST((t.c.states == std::vector<cluster_state>{cluster_state::up, cluster_state::down, cluster_state::up}));
+  BOOST_TEST(t.c.run({"PING"}).second.text == "PONG");
   // Subscribed again on the new connection.
-  BOOST_TEST(server.command({"PUBLISH", "news", "after the restart"}) == "1");
-  BOOST_TEST_REQUIRE(test::run_until(ctx, [&] { return got.size() == 1; }));
+  BOOST_TEST(t.server.command({"PUBLISH", "news", "after the restart"}) == "1");
+  BOOST_TEST_REQUIRE(test::run_until(t.ctx, [&] { return got.size() == 1; }));
   BOOST_TEST(got[0] == "after the restart");
 }
 
 BOOST_AUTO_TEST_CASE(a_redis_that_stops_answering_is_down_after_the_command_timeout) {
   PUNCH_SKIP_WITHOUT_REDIS();
-  test::redis_server server;
-  boost::asio::io_context ctx;
-  watched_client c(ctx, server.unix_url(), {.timeout = 200ms, .reconnect_min = 50ms, .reconnect_max = 100ms});
-  c.client.start();
-  BOOST_TEST_REQUIRE(c.wait_for(cluster_state::up));
-  server.pause();
+  connected t({.timeout = 200ms, .reconnect_min = 50ms, .reconnect_max = 100ms});
+  t.server.pause();
   const auto sent = std::chrono::steady_clock::now();
-  auto [ec, reply] = c.run({"PING"});
+  auto [ec, reply] = t.c.run({"PING"});
   const auto waited = std::chrono::steady_clock::now() - sent;
   BOOST_TEST(ec == punch::make_error_code(punch::errc::cluster_unavailable));
-  BOOST_TEST((c.client.state() == cluster_state::down));
+  BOOST_TEST((t.c.client.state() == cluster_state::down));
   BOOST_TEST(waited >= 200ms);
   BOOST_TEST(waited < 2s);
-  BOOST_TEST(c.client.last_error().find("no answer") != std::string::npos, c.client.last_error());
-  server.resume();
-  BOOST_TEST_REQUIRE(c.wait_for(cluster_state::up), c.client.last_error());
-  BOOST_TEST(c.run({"PING"}).second.text == "PONG");
+  BOOST_TEST(t.c.client.last_error().find("no answer") != std::string::npos, t.c.client.last_error());
+  t.server.resume();
+  BOOST_TEST_REQUIRE(t.c.wait_for(cluster_state::up), t.c.client.last_error());
+  BOOST_TEST(t.c.run({"PING"}).second.text == "PONG");
 }
 
 BOOST_AUTO_TEST_CASE(commands_beyond_the_in_flight_bound_are_refused_at_once) {
   PUNCH_SKIP_WITHOUT_REDIS();
-  test::redis_server server;
-  boost::asio::io_context ctx;
-  watched_client c(ctx, server.unix_url(), {.timeout = 5s, .max_in_flight = 10});
-  c.client.start();
-  BOOST_TEST_REQUIRE(c.wait_for(cluster_state::up));
-  server.pause();
+  connected t({.timeout = 5s, .max_in_flight = 10});
+  t.server.pause();
   std::vector<error_code> results;
-  for (int i = 0; i < 15; ++i) c.client.command({"PING"}, [&](error_code ec, redis_reply) { results.push_back(ec); });
+  for (int i = 0; i < 15; ++i) t.c.client.command({"PING"}, [&](error_code ec, redis_reply) { results.push_back(ec); });
   // The five refused complete first, without waiting for Redis.
-  BOOST_TEST_REQUIRE(test::run_until(ctx, [&] { return results.size() == 5; }));
+  BOOST_TEST_REQUIRE(test::run_until(t.ctx, [&] { return results.size() == 5; }));
   BOOST_TEST(std::count(results.begin(), results.end(), punch::errc::cluster_overloaded) == 5);
-  BOOST_TEST(c.client.stats().dropped == 5u);
-  BOOST_TEST(c.client.in_flight() == 10u);
-  server.resume();
-  BOOST_TEST_REQUIRE(test::run_until(ctx, [&] { return results.size() == 15; }));
+  BOOST_TEST(t.c.client.stats().dropped == 5u);
+  BOOST_TEST(t.c.client.in_flight() == 10u);
+  t.server.resume();
+  BOOST_TEST_REQUIRE(test::run_until(t.ctx, [&] { return results.size() == 15; }));
   BOOST_TEST(std::count(results.begin(), results.end(), error_code{}) == 10);
 }
 
 BOOST_AUTO_TEST_CASE(stop_completes_what_is_in_flight_with_operation_aborted) {
   PUNCH_SKIP_WITHOUT_REDIS();
-  test::redis_server server;
-  boost::asio::io_context ctx;
-  watched_client c(ctx, server.unix_url());
-  c.client.start();
-  BOOST_TEST_REQUIRE(c.wait_for(cluster_state::up));
-  server.pause();
+  connected t;
+  t.server.pause();
   std::vector<error_code> results;
-  for (int i = 0; i < 3; ++i) c.client.command({"PING"}, [&](error_code ec, redis_reply) { results.push_back(ec); });
-  c.client.stop();
+  for (int i = 0; i < 3; ++i) t.c.client.command({"PING"}, [&](error_code ec, redis_reply) { results.push_back(ec); });
+  t.c.client.stop();
   BOOST_TEST(results.empty());  // never inside the call
-  BOOST_TEST_REQUIRE(test::run_until(ctx, [&] { return results.size() == 3; }));
+  BOOST_TEST_REQUIRE(test::run_until(t.ctx, [&] { return results.size() == 3; }));
   BOOST_TEST(std::count(results.begin(), results.end(), boost::asio::error::operation_aborted) == 3);
-  BOOST_TEST(c.client.stats().failed == 0u);
-  server.resume();
+  BOOST_TEST(t.c.client.stats().failed == 0u);
+  t.server.resume();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

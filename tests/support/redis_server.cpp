@@ -3,6 +3,7 @@
 
 #include <netinet/in.h>
 #include <poll.h>
+#include <spawn.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -98,6 +99,19 @@ std::optional<std::string> parse(const std::string& in, std::size_t& at) {
   return n < 0 ? std::string("(nil)") : all;
 }
 
+// Receives until `in` holds a whole reply at `at`, which it returns, moving `at` past it.
+std::string read_reply(int s, std::string& in, std::size_t& at, steady::time_point deadline) {
+  for (;;) {
+    if (auto r = parse(in, at)) return *r;
+    pollfd p{s, POLLIN, 0};
+    char buf[65536];
+    if (::poll(&p, 1, remaining_ms(deadline)) <= 0) throw std::runtime_error("no answer from redis-server");
+    const auto n = ::recv(s, buf, sizeof buf, 0);
+    if (n <= 0) throw std::runtime_error("redis-server closed the connection");
+    in.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
 }  // namespace
 
 std::optional<std::string> redis_server::unavailable() {
@@ -147,12 +161,12 @@ void redis_server::start() {
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ < 0) fail("fork");
-    if (pid_ == 0) {
-      ::execv(args[0], args.data());
-      ::_exit(127);
+    pid_t pid = -1;
+    if (const int e = ::posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ); e != 0) {
+      errno = e;
+      fail("posix_spawn " + *exe);
     }
+    pid_ = pid;
     pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
     if (pidfd_ < 0) fail("pidfd_open");
     try {
@@ -220,27 +234,9 @@ std::string redis_server::command(const std::vector<std::string>& args, std::chr
   if (::send(s, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) fail("send");
   std::string in;
   std::size_t at = 0;
-  if (!password_.empty()) {
-    // The AUTH reply first.
-    while (!parse(in, at)) {
-      pollfd p{s, POLLIN, 0};
-      char buf[4096];
-      if (::poll(&p, 1, remaining_ms(deadline)) <= 0) throw std::runtime_error("no answer from redis-server");
-      const auto n = ::recv(s, buf, sizeof buf, 0);
-      if (n <= 0) throw std::runtime_error("redis-server closed the connection");
-      in.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-  for (;;) {
-    std::size_t mark = at;
-    if (auto r = parse(in, mark)) return *r;
-    pollfd p{s, POLLIN, 0};
-    char buf[65536];
-    if (::poll(&p, 1, remaining_ms(deadline)) <= 0) throw std::runtime_error("no answer from redis-server");
-    const auto n = ::recv(s, buf, sizeof buf, 0);
-    if (n <= 0) throw std::runtime_error("redis-server closed the connection");
-    in.append(buf, static_cast<std::size_t>(n));
-  }
+  // The AUTH reply first, if any, then the command's.
+  if (!password_.empty()) read_reply(s, in, at, deadline);
+  return read_reply(s, in, at, deadline);
 }
 
 std::uint64_t redis_server::calls(const std::string& cmd) const {

@@ -163,34 +163,29 @@ bool redis_link::command(std::span<const std::string_view> args, reply_fn fn, bo
 
 void redis_link::want_read(bool on) {
   reading_ = on;
-  if (on && !read_waiting_ && fd_) arm_read();
+  if (on && !read_waiting_ && fd_) arm(false);
 }
 
 void redis_link::want_write(bool on) {
   writing_ = on;
-  if (on && !write_waiting_ && fd_) arm_write();
+  if (on && !write_waiting_ && fd_) arm(true);
 }
 
-void redis_link::arm_read() {
-  read_waiting_ = true;
-  fd_->async_wait(asio::posix::stream_descriptor::wait_read, [life = std::weak_ptr<char>(life_), this](error_code ec) {
+// Waits for the socket's readiness while hiredis wants it. A readiness that comes after
+// hiredis stopped wanting it (delWrite cannot cancel one direction alone) is ignored.
+void redis_link::arm(bool write) {
+  (write ? write_waiting_ : read_waiting_) = true;
+  const auto what = write ? asio::posix::stream_descriptor::wait_write : asio::posix::stream_descriptor::wait_read;
+  fd_->async_wait(what, [life = std::weak_ptr<char>(life_), this, write](error_code ec) {
     if (!life.lock()) return;
-    read_waiting_ = false;
+    bool& waiting = write ? write_waiting_ : read_waiting_;
+    const bool& wanted = write ? writing_ : reading_;
+    waiting = false;
     if (ec || ac_ == nullptr) return;
-    if (reading_) redisAsyncHandleRead(ac_);  // may free the context (cleanup clears ac_)
-    if (ac_ != nullptr && reading_ && !read_waiting_) arm_read();
-  });
-}
-
-void redis_link::arm_write() {
-  write_waiting_ = true;
-  fd_->async_wait(asio::posix::stream_descriptor::wait_write, [life = std::weak_ptr<char>(life_), this](error_code ec) {
-    if (!life.lock()) return;
-    write_waiting_ = false;
-    if (ec || ac_ == nullptr) return;
-    // One write of everything hiredis buffered since the last: the pipelined commands.
-    if (writing_) write_without_sigpipe(ac_);
-    if (ac_ != nullptr && writing_ && !write_waiting_) arm_write();
+    // A write sends everything hiredis buffered since the last: the pipelined commands. Either
+    // may free the context (cleanup clears ac_).
+    if (wanted) write ? write_without_sigpipe(ac_) : redisAsyncHandleRead(ac_);
+    if (ac_ != nullptr && wanted && !waiting) arm(write);
   });
 }
 

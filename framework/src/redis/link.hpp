@@ -59,8 +59,7 @@ public:
   void on_reply(bool counted);
 
 private:
-  void arm_read();
-  void arm_write();
+  void arm(bool write);
   void note_waiting();
   void arm_deadline();
   void fail(std::string why);
