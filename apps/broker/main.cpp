@@ -7,6 +7,8 @@
 #include "server_main.hpp"
 
 #include "punch/broker.hpp"
+#include "punch/cluster.hpp"
+#include "punch/redis.hpp"
 #include "punch/registry.hpp"
 #include "punch/transport_registry.hpp"
 
@@ -36,6 +38,8 @@ struct worker {
   asio::io_context ctx{1};
   std::unique_ptr<transport> t;
   datagram_socket socket;
+  // --redis: made before the broker, which holds it, and destroyed after it, before ctx.
+  std::unique_ptr<cluster> shared;
   std::unique_ptr<broker> b;
 };
 
@@ -57,6 +61,12 @@ int serve(const broker_app_options& o, transport_registry& transports) {
     // The others join the first one's port (SO_REUSEPORT), also when it was picked by port 0.
     if (!apps::listen_on(*w.t, w.socket, app, i == 0 ? o.listen : workers.front()->socket.local_endpoint()))
       return exit_failure;
+    if (o.redis) {
+      // One thread (options.cpp refuses --threads with --redis): this broker is the member.
+      w.shared = make_redis_cluster(w.ctx.get_executor(), *o.redis,
+                                    {.name = cluster_name_for(o, w.socket.local_endpoint().port())});
+      settings.cluster = w.shared.get();
+    }
     w.b = std::make_unique<broker>(w.socket, *reg, settings);
     if (!o.quiet) {
       w.b->on_event([](const broker_event& e) {
@@ -103,7 +113,14 @@ int serve(const broker_app_options& o, transport_registry& transports) {
   };
   if (!apps::serve_metrics(metrics, app, o, scrape)) return exit_failure;
 
+  if (first.shared) {
+    log_line("sharing the registry on " + to_string(*o.redis) + " as \"" + first.shared->name() + "\"");
+    first.shared->start();
+  }
+
   apps::server_outcome outcome(app, [&] {
+    // The cluster's connections close while the io_context still runs what they complete.
+    if (first.shared) first.shared->stop();
     for (auto& w : workers) w->ctx.stop();
   });
   // The counters of the broker on thread `i`, prefixed when there are several.
