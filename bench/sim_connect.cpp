@@ -9,10 +9,15 @@
 // success rate) and by which path. With --first-data, each side sends one datagram the moment
 // its connect()/accept() returns, and the bench counts those that never arrive (issue 13's
 // "no data lost at establishment"); --jitter-ms makes the seed matter on loss-free links, and
-// --relay adds a punch-relay for the pairs that cannot punch.
+// --relay adds a punch-relay for the pairs that cannot punch. With --cluster, bob-i registers at
+// a second broker (203.0.113.3, L/2 from everyone too) that shares the registry with the first
+// through a memory_cluster_hub: alice-i's Connect is answered from the cluster and the second
+// broker sends the Introduce (issue 16's cross-broker Connect, against the same-broker one).
 #include "cli.hpp"
+#include "percentile.hpp"
 
 #include "punch/broker.hpp"
+#include "punch/cluster.hpp"
 #include "punch/plugins/sim.hpp"
 #include "punch/registry.hpp"
 #include "punch/relay.hpp"
@@ -58,6 +63,7 @@ struct bench_options {
   bool first_data = false;
   bool relay = false;
   bool dual_stack = false;  // every home also has IPv6 behind a stateful firewall
+  bool cluster = false;     // bob-i at a second broker sharing the registry (memory hub)
 };
 
 asio::ip::address v4(std::uint32_t a) { return asio::ip::address_v4(a); }
@@ -107,6 +113,24 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
   broker other(other_socket, *other_reg, other_opts);
   asio::co_spawn(ctx, other.run(), asio::detached);
   bo.other_address = endpoint{v4(0xCB007101), 3480};
+  // --cluster: both brokers are members of one hub, each with its own registry.
+  memory_cluster_hub hub;
+  std::unique_ptr<cluster> member_a, member_b;
+  std::optional<datagram_socket> socket_b;
+  auto reg_b = make_memory_registry(static_cast<std::size_t>(o.pairs) * 2 + 16);
+  std::unique_ptr<broker> broker_b;
+  if (o.cluster) {
+    member_a = hub.join("a", ctx.get_executor());
+    member_b = hub.join("b", ctx.get_executor());
+    member_a->start();
+    member_b->start();
+    bo.cluster = member_a.get();
+    socket_b = net.add_host("broker-b", net.internet(), v4(0xCB007103), half).transport().open({{}, 3478});
+    auto ob = bo;
+    ob.cluster = member_b.get();
+    broker_b = std::make_unique<broker>(*socket_b, *reg_b, ob);
+    asio::co_spawn(ctx, broker_b->run(), asio::detached);
+  }
   broker b(broker_socket, *reg, bo);
   asio::co_spawn(ctx, b.run(), asio::detached);
 
@@ -132,6 +156,8 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
   std::uint32_t next_external = 0x64400001;
   auto add_peer = [&](const std::string& id, const std::string& nat_type) -> session& {
     const auto ext = v4(next_external++);
+    if (o.cluster && id.starts_with("bob-")) so.broker = {v4(0xCB007103), 3478};
+    else so.broker = {v4(0xCB007101), 3478};
     if (nat_type == "none") {
       sessions.push_back(std::make_unique<session>(net.add_host(id, net.internet(), ext, half).transport(),
                                                    [&] { auto s = so; s.id = id; return s; }()));
@@ -220,21 +246,16 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
   if (relay_socket) relay_socket->close();
   broker_socket.close();
   other_socket.close();
+  if (socket_b) socket_b->close();
   ctx.restart();
   ctx.run_for(2s);
   return r;
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
 }  // namespace
 
 int main(int argc, char* argv[]) {
+  using bench::percentile;
   bench_options o;
   std::int64_t latency_ms = o.latency.count();
   std::int64_t jitter_ms = 0;
@@ -256,10 +277,16 @@ int main(int argc, char* argv[]) {
       ("relay", po::bool_switch(&o.relay), "run a punch-relay next to the broker (pairs that cannot punch use it)")
       ("dual-stack", po::bool_switch(&o.dual_stack),
        "every NATed home also has IPv6 behind a stateful firewall; sessions are dual-stack and prefer IPv6")
+      ("cluster", po::bool_switch(&o.cluster),
+       "each bob registers at a second broker sharing the registry (memory hub): cross-broker Connects")
       ("help,h", "print this help and exit");
   if (auto stop = bench::parse_command_line(argc, argv, d, "punch-bench-sim", "Exit codes: 0 every pair connected (and, with --first-data, no first datagram lost); 1 otherwise; 2 bad options\n")) return *stop;
   if (o.pairs < 1 || o.trials < 1 || latency_ms < 0 || latency_ms > 10000 || jitter_ms < 0 || jitter_ms > 10000) {
     std::cerr << "punch-bench-sim: --pairs and --trials must be ≥ 1, --latency-ms and --jitter-ms in 0..10000\n";
+    return 2;
+  }
+  if (o.cluster && o.dual_stack) {
+    std::cerr << "punch-bench-sim: --cluster and --dual-stack do not go together (the second broker has no IPv6)\n";
     return 2;
   }
   o.latency = std::chrono::milliseconds(latency_ms);
@@ -283,8 +310,9 @@ int main(int argc, char* argv[]) {
     for (const auto& [k, n] : r.paths) paths[k] += n;
   }
   const double bound = 4.0 * static_cast<double>(o.latency.count()) * 1.1;
-  std::printf("pairs %d x trials %d, %s -> %s, one-way latency L = %lld ms\n", o.pairs, o.trials,
-              o.nat_a.c_str(), o.nat_b.c_str(), static_cast<long long>(o.latency.count()));
+  std::printf("pairs %d x trials %d, %s -> %s, one-way latency L = %lld ms%s\n", o.pairs, o.trials,
+              o.nat_a.c_str(), o.nat_b.c_str(), static_cast<long long>(o.latency.count()),
+              o.cluster ? ", cross-broker (two brokers on a memory hub)" : "");
   std::printf("connect(): p50 %.1f ms  p99 %.1f ms  max %.1f ms  (4L + 10%% = %.1f ms)  failed %d\n",
               percentile(all, 0.5), percentile(all, 0.99), percentile(all, 1.0), bound, failed);
   std::printf("wall time per run (register + connect, all pairs): median %.0f ms  max %.0f ms\n",

@@ -24,6 +24,12 @@ std::string event_text(const broker_event& e) {
       out << "introducing " << e.id << " → " << e.target << " failed: " << e.target
           << " did not acknowledge (token " << id_prefix(e.token) << ")";
       break;
+    case broker_event::kind::store_down:
+      out << "shared registry down: serving this broker's own peers only (as " << e.id << ")";
+      break;
+    case broker_event::kind::store_up:
+      out << "shared registry up again: claiming this broker's registrations again (as " << e.id << ")";
+      break;
   }
   return out.str();
 }
@@ -38,6 +44,16 @@ std::string stats_text(const broker_stats& s, std::size_t registrations) {
       << "), lookups " << s.lookups << ", connects " << s.connects
       << ", introductions " << s.introductions << " (acked " << s.introductions_acked << ", failed "
       << s.introductions_failed << "), errors sent " << s.errors_sent;
+  // A broker of a cluster (--redis): a single broker's store stays "connecting", all zero.
+  if (s.store != cluster_state::connecting || s.claims != 0 || s.claims_local != 0) {
+    const char* state = s.store == cluster_state::up ? "up" : s.store == cluster_state::down ? "down" : "connecting";
+    out << "; shared registry " << state << " (down " << s.store_downs << " times): claims " << s.claims << " (refused " << s.claims_refused
+        << ", local only " << s.claims_local << ", again " << s.reclaims << ", again refused " << s.reclaims_refused
+        << "), cluster lookups " << s.cluster_lookups << " (not found " << s.cluster_misses << "), remote connects "
+        << s.remote_connects << ", introductions forwarded " << s.introductions_forwarded << ", taken "
+        << s.introductions_taken << ", unavailable " << s.store_unavailable << ", busy " << s.cluster_busy
+        << ", waiting " << s.cluster_waiting;
+  }
   return out.str();
 }
 

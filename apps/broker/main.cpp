@@ -1,11 +1,14 @@
 // punch-broker: the reference broker. Options → io_context → co_spawn → run; SIGINT or
 // SIGTERM stop it cleanly. Exit codes are in apps/common/server_options.hpp and --help.
 #include "log.hpp"
+#include "metrics.hpp"
 #include "options.hpp"
 
 #include "server_main.hpp"
 
 #include "punch/broker.hpp"
+#include "punch/cluster.hpp"
+#include "punch/redis.hpp"
 #include "punch/registry.hpp"
 #include "punch/transport_registry.hpp"
 
@@ -16,6 +19,7 @@
 
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,10 +38,15 @@ struct worker {
   asio::io_context ctx{1};
   std::unique_ptr<transport> t;
   datagram_socket socket;
+  // --redis: made before the broker, which holds it, and destroyed after it, before ctx.
+  std::unique_ptr<cluster> shared;
   std::unique_ptr<broker> b;
 };
 
 int serve(const broker_app_options& o, transport_registry& transports) {
+  // Declared first, destroyed last: a scrape in flight holds work on its io_context until the
+  // brokers' io_contexts are gone (apps/common/metrics_http.hpp).
+  std::optional<apps::metrics_endpoint> metrics;
   // Several threads share one registry: Connect finds peers registered through any of them.
   auto reg = o.threads > 1 ? make_shared_registry(o.max_peers) : make_memory_registry(o.max_peers);
   // One NONCE secret for all threads: a peer's next datagram may reach another thread than
@@ -52,6 +61,12 @@ int serve(const broker_app_options& o, transport_registry& transports) {
     // The others join the first one's port (SO_REUSEPORT), also when it was picked by port 0.
     if (!apps::listen_on(*w.t, w.socket, app, i == 0 ? o.listen : workers.front()->socket.local_endpoint()))
       return exit_failure;
+    if (o.redis) {
+      // One thread (options.cpp refuses --threads with --redis): this broker is the member.
+      w.shared = make_redis_cluster(w.ctx.get_executor(), *o.redis,
+                                    {.name = cluster_name_for(o, w.socket.local_endpoint().port())});
+      settings.cluster = w.shared.get();
+    }
     w.b = std::make_unique<broker>(w.socket, *reg, settings);
     if (!o.quiet) {
       w.b->on_event([](const broker_event& e) {
@@ -89,7 +104,23 @@ int serve(const broker_app_options& o, transport_registry& transports) {
            o.transport + (o.threads > 1 ? ", " + std::to_string(o.threads) + " threads" : std::string{}) +
            (other_broker ? ", Binding also on " + apps::text_of(other_socket.local_endpoint()) : std::string{}) + ")");
 
+  // Every broker of the process, on the executor whose thread owns its counters.
+  std::vector<broker_on> brokers;
+  for (auto& w : workers) brokers.push_back({w->b.get(), w->ctx.get_executor()});
+  if (other_broker) brokers.push_back({other_broker.get(), first.ctx.get_executor()});
+  auto scrape = [brokers, &reg = *reg, c = settings.cluster]() -> asio::awaitable<std::string> {
+    co_return metrics_text_of(co_await sample(brokers, reg, c));
+  };
+  if (!apps::serve_metrics(metrics, app, o, scrape)) return exit_failure;
+
+  if (first.shared) {
+    log_line("sharing the registry on " + to_string(*o.redis) + " as \"" + first.shared->name() + "\"");
+    first.shared->start();
+  }
+
   apps::server_outcome outcome(app, [&] {
+    // The cluster's connections close while the io_context still runs what they complete.
+    if (first.shared) first.shared->stop();
     for (auto& w : workers) w->ctx.stop();
   });
   // The counters of the broker on thread `i`, prefixed when there are several.
@@ -109,6 +140,7 @@ int serve(const broker_app_options& o, transport_registry& transports) {
     threads.emplace_back([&w] { w.ctx.run(); });
   }
   first.ctx.run();
+  if (metrics) metrics->stop();
   for (auto& w : workers) w->ctx.stop();
   for (auto& t : threads) t.join();
   return outcome.exit_code();

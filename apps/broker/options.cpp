@@ -3,7 +3,10 @@
 
 #include <boost/program_options.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 
 namespace punch::broker_app {
 namespace {
@@ -19,8 +22,34 @@ const apps::own_option own_options[] = {
            "a hard (symmetric) one and two hard ones go to their relay at once (0: no second port)"}},
     {"threads", "N",
      {"1", "serve with N threads (udp only): one socket each on the same port (SO_REUSEPORT), one "
-           "io_context each, one registry shared by all"}},
+           "io_context each, one registry shared by all; not with --redis"}},
+    {"redis", "URL",
+     {"", "share the registry with the other brokers on this Redis (docs/deployment.md): "
+          "redis://[[user]:password@]host[:port][/db] or redis+unix://[[user]:password@]/path/to/socket[?db=N]; "
+          "one thread only (--threads 1): run one broker process per core instead (empty: this broker alone)"}},
+    {"name", "NAME",
+     {"", "this broker's name among those sharing --redis, unique to each (empty: HOST:PORT, this host's "
+          "name and the port it listens on)"}},
 };
+
+// --redis and --name: the URL checked now, with the parser's reason.
+std::string read_cluster_options(const po::variables_map& vm, broker_app_options& o) {
+  const auto& url = vm["redis"].as<std::string>();
+  o.name = vm["name"].as<std::string>();
+  if (o.name.size() > 255) return "--name: at most 255 bytes";
+  if (url.empty()) {
+    if (!o.name.empty()) return "--name names this broker in a cluster: it needs --redis";
+    return {};
+  }
+  auto parsed = parse_redis_url(url);
+  if (!parsed.address) return "--redis: " + parsed.error;
+  if (!redis_supported()) return "--redis: this punch-broker was built without Redis support (hiredis, PUNCH_REDIS)";
+  if (o.threads > 1)
+    return "--redis: one thread only (--threads " + std::to_string(o.threads) +
+           "); run one punch-broker per core, each with its own --name";
+  o.redis = std::move(parsed.address);
+  return {};
+}
 
 // Reads the options only the broker has; a one-line error, or empty.
 std::string read_broker_options(const po::variables_map& vm, broker_app_options& o) {
@@ -36,7 +65,7 @@ std::string read_broker_options(const po::variables_map& vm, broker_app_options&
   if (*op != 0 && *op == o.listen.port())
     return "--other-port " + vm["other-port"].as<std::string>() + ": that is the --listen port";
   o.other_port = static_cast<std::uint16_t>(*op);
-  return {};
+  return read_cluster_options(vm, o);
 }
 
 const apps::server_description<broker_app_options> description{
@@ -66,6 +95,13 @@ transport_options transport_settings_for(const broker_app_options& o) {
   transport_options t = apps::server_transport_settings(o);
   if (o.transport == "udp" && o.threads > 1) t.insert_or_assign("reuse-port", "true");
   return t;
+}
+
+std::string cluster_name_for(const broker_app_options& o, std::uint16_t listening_port) {
+  if (!o.name.empty()) return o.name;
+  std::array<char, 256> host{};
+  if (::gethostname(host.data(), host.size() - 1) != 0) host = {'b', 'r', 'o', 'k', 'e', 'r'};
+  return std::string(host.data()) + ":" + std::to_string(listening_port);
 }
 
 broker_options make_broker_options(const broker_app_options& o) {

@@ -59,6 +59,20 @@ bool listen_on(transport& t, datagram_socket& socket, const char* app, const end
   return false;
 }
 
+bool serve_metrics(std::optional<metrics_endpoint>& into, const char* app, const server_app_options& o,
+                   metrics_scrape scrape) {
+  if (!o.metrics) return true;
+  try {
+    into.emplace(*o.metrics, std::move(scrape));
+  } catch (const system_error& e) {
+    std::cerr << app << ": --metrics " << *o.metrics << ": " << e.code().message() << '\n';
+    return false;
+  }
+  into->start();
+  log_line(std::string(app) + " metrics on http://" + into->address() + "/metrics");
+  return true;
+}
+
 asio::awaitable<void> print_stats(std::chrono::seconds interval, std::function<std::string()> line) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {

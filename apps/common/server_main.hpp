@@ -4,6 +4,7 @@
 // Each app's main.cpp reads options → io_context → co_spawn → run with these.
 #pragma once
 
+#include "metrics_http.hpp"
 #include "server_options.hpp"
 
 #include "punch/transport.hpp"
@@ -50,6 +51,12 @@ int server_main(int argc, char* argv[], const char* app, parse_result<Options> (
 
 // Opens `socket` at `at`; false after printing "app: cannot listen on <what>AT: why".
 bool listen_on(transport& t, datagram_socket& socket, const char* app, const endpoint& at, const char* what = "");
+
+// With --metrics: starts the endpoint in `into`, serving `scrape`, and logs "APP metrics on
+// http://ADDR:PORT/metrics"; false after printing "app: --metrics ADDR:PORT: why". Without it:
+// true, and nothing.
+bool serve_metrics(std::optional<metrics_endpoint>& into, const char* app, const server_app_options& o,
+                   metrics_scrape scrape);
 
 // Logs `line()` every `interval`, until cancelled.
 asio::awaitable<void> print_stats(std::chrono::seconds interval, std::function<std::string()> line);

@@ -49,6 +49,10 @@ po::options_description server_options(const server_text& s, std::span<const own
      s.rate_burst.help)
     ("stats-interval", po::value<std::string>()->value_name("SECONDS")->default_value("0"),
      "print a line of counters every SECONDS (0: never)")
+    ("metrics", po::value<std::string>()->value_name("ADDR:PORT"),
+     "serve Prometheus metrics over HTTP at http://ADDR:PORT/metrics ([V6]:PORT for IPv6; port 0 "
+     "picks a free port, printed on the line after the first); the metrics are listed in "
+     "docs/deployment.md, \"Metrics\". Keep ADDR private: the counters tell about the service")
     ("quiet,q", po::bool_switch(), s.quiet_help)
     ("help,h", "print this help and exit")
     ("version", "print the version and exit");
@@ -110,6 +114,12 @@ std::string read_seconds(const po::variables_map& vm, const char* name, std::uin
 
 std::string read_stats_and_quiet(const po::variables_map& vm, server_app_options& o) {
   o.quiet = vm["quiet"].as<bool>();
+  if (vm.count("metrics")) {
+    std::string error;
+    const auto& text = vm["metrics"].as<std::string>();
+    o.metrics = parse_endpoint(text, error);
+    if (!o.metrics) return "--metrics \"" + text + "\": " + error;
+  }
   return read_seconds(vm, "stats-interval", 0, o.stats_interval);
 }
 

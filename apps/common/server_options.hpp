@@ -1,6 +1,6 @@
 // The command-line blocks punch-broker and punch-relay share: the options every server has
-// (--listen, the transport's, --stats-interval, --rate-limit/--rate-burst, --quiet, --help,
-// --version), how they are read and checked, the exit codes and their --help paragraph.
+// (--listen, the transport's, --stats-interval, --metrics, --rate-limit/--rate-burst, --quiet,
+// --help, --version), how they are read and checked, the exit codes and their --help paragraph.
 #pragma once
 
 #include "punch/transport.hpp"
@@ -32,6 +32,7 @@ struct server_app_options {
   std::vector<std::filesystem::path> transport_plugins;
   transport_options transport_settings;     // --transport-option KEY=VALUE
   std::chrono::seconds stats_interval{0};   // 0: no counters line
+  std::optional<endpoint> metrics;          // --metrics ADDR:PORT (TCP): the Prometheus endpoint; none: off
   bool quiet = false;
   std::uint32_t rate_limit = 0;             // datagrams per second (the app says of what); 0: no limit
   std::uint32_t rate_burst = 0;             // saved up at most; 0: no limit
@@ -94,7 +95,7 @@ struct server_description {
 };
 
 // The server's options in --help's order: --listen and the transport's, the app's own (added
-// in `own`), --rate-limit and --rate-burst, --stats-interval, --quiet, --help, --version.
+// in `own`), --rate-limit and --rate-burst, --stats-interval, --metrics, --quiet, --help, --version.
 boost::program_options::options_description server_options(const server_text& s,
                                                             std::span<const own_option> own);
 
@@ -111,7 +112,7 @@ std::optional<early_exit> parse_command_line(int argc, const char* const argv[],
 
 // Reads --listen and the transport's options into `o`; a one-line error, or empty.
 std::string read_listen_and_transport(const boost::program_options::variables_map& vm, server_app_options& o);
-// Reads --stats-interval, and --quiet into `o`; a one-line error, or empty.
+// Reads --stats-interval, --metrics and --quiet into `o`; a one-line error, or empty.
 std::string read_stats_and_quiet(const boost::program_options::variables_map& vm, server_app_options& o);
 // Reads --rate-limit and --rate-burst; a one-line error, or empty.
 std::string read_rate_options(const boost::program_options::variables_map& vm, std::uint32_t& limit,

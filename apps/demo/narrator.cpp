@@ -140,6 +140,10 @@ void narrator::session_event(const std::string& who, const punch::session_event&
       line(at, 0, who + "'s path to " + e.peer + " at " + text(e.address) +
                       " stopped answering: finding " + e.peer + " again");
       break;
+    case kind::broker_changed:
+      line(at, 0, who + "'s broker was silent for " + std::to_string(e.elapsed.count()) + " ms: " + who +
+                      " is registered at " + text(e.address) + " now");
+      break;
     case kind::closed:
       if (!e.error)
         line(at, 0, who + " closed its connection to " + e.peer);

@@ -54,13 +54,21 @@ void event_log::write(const std::string& line) {
 // anyway: the session may report an id that a broker sent.
 // A key's text form is URL-safe base64: nothing in it needs escaping.
 void event_log::registered(std::string_view id, const public_key& key, const endpoint& reflexive,
-                           nat_mapping nat, const std::optional<endpoint>& reflexive_other) {
+                           nat_mapping nat, const std::optional<endpoint>& reflexive_other,
+                           const std::optional<endpoint>& broker) {
   if (!enabled_) return;
   // A dual-stack session's address in the other family, when it registered there too.
   const std::string other = reflexive_other ? ",\"reflexive_other\":\"" + to_text(*reflexive_other) + "\"" : "";
+  const std::string at = broker ? ",\"broker\":\"" + to_text(*broker) + "\"" : "";
   write("{\"event\":\"registered\",\"id\":\"" + json_escape(id) + "\",\"key\":\"" +
         to_string(key) + "\",\"reflexive\":\"" + to_text(reflexive) + "\"" + other + ",\"nat\":\"" +
-        to_string(nat) + "\",\"ms\":" + std::to_string(ms()) + "}\n");
+        to_string(nat) + "\"" + at + ",\"ms\":" + std::to_string(ms()) + "}\n");
+}
+
+void event_log::broker_changed(const endpoint& broker, std::chrono::milliseconds silent) {
+  if (!enabled_) return;
+  write("{\"event\":\"broker_changed\",\"broker\":\"" + to_text(broker) + "\",\"silent_ms\":" +
+        std::to_string(silent.count()) + ",\"ms\":" + std::to_string(ms()) + "}\n");
 }
 
 void event_log::introduced(std::string_view peer) {
@@ -120,6 +128,9 @@ void event_log::from_session(const session_event& e) {
       break;
     case kind::path_lost:
       path_lost(e.peer, e.address, e.path);
+      break;
+    case kind::broker_changed:
+      broker_changed(e.address, e.elapsed);
       break;
     // The app writes these itself, with the values connect()/accept() returned.
     case kind::registered:

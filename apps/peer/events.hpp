@@ -29,8 +29,12 @@ public:
 
   bool enabled() const noexcept { return enabled_; }
   // `key` is ours (registered) or the peer's (connected), in its text form.
+  // `broker`: the one that took the registration (written when given).
   void registered(std::string_view id, const public_key& key, const endpoint& reflexive,
-                  nat_mapping nat = nat_mapping::unknown, const std::optional<endpoint>& reflexive_other = {});
+                  nat_mapping nat = nat_mapping::unknown, const std::optional<endpoint>& reflexive_other = {},
+                  const std::optional<endpoint>& broker = {});
+  // The broker stopped answering for `silent`; we are registered at `broker` now.
+  void broker_changed(const endpoint& broker, std::chrono::milliseconds silent);
   void introduced(std::string_view peer);
   void connected(std::string_view peer, const public_key& key, const endpoint& remote, path_kind path);
   // A relayed connection moved to a direct path.

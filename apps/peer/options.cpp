@@ -28,10 +28,13 @@ po::options_description make_description() {
   po::options_description d{"Options"};
   // Values are taken as strings and checked below, so every message can name its option.
   d.add_options()
-    ("broker", po::value<std::string>()->value_name("HOST:PORT[,HOST:PORT]"),
+    ("broker", po::value<std::vector<std::string>>()->value_name("HOST:PORT[,HOST:PORT]"),
      "the broker (required); HOST may be a name, an IPv4 address or [IPv6]. A dual-stack "
      "broker's two addresses go in one --broker, comma-separated (or under one name with A and "
-     "AAAA records): we register over both families, and IPv6 paths to peers are tried first")
+     "AAAA records): we register over both families, and IPv6 paths to peers are tried first. "
+     "Repeatable: brokers are tried in order, the first that answers takes our registration, "
+     "and when it stops answering we register at the next one (wrapping around) within "
+     "--keepalive plus the request timeout; peers then reach us through that broker")
     ("id", po::value<std::string>()->value_name("NAME"),
      "our peer id (required): 1..64 of A-Z a-z 0-9 . _ @ -")
     ("connect", po::value<std::string>()->value_name("OTHER"),
@@ -55,6 +58,9 @@ po::options_description make_description() {
      "no IPv6); 0.0.0.0 keeps to IPv4")
     ("timeout", po::value<std::string>()->value_name("SECONDS")->default_value("30"),
      "deadline for getting connected: registration plus connect or accept")
+    ("keepalive", po::value<std::string>()->value_name("SECONDS")->default_value("15"),
+     "how often the broker registration (and our NAT's mapping toward the broker) is "
+     "refreshed; with several --broker, a dead one is noticed at the next refresh")
     ("events", po::bool_switch(), "print one JSON object per event on stderr")
     ("help,h", "print this help and exit")
     ("version", "print the version and exit");
@@ -63,7 +69,8 @@ po::options_description make_description() {
 
 std::string help_text(const po::options_description& d) {
   std::ostringstream out;
-  out << "Usage: punch-peer --broker HOST:PORT --id NAME [--connect OTHER] [options]\n\n"
+  out << "Usage: punch-peer --broker HOST:PORT [--broker HOST:PORT ...] --id NAME [--connect OTHER]\n"
+         "                  [options]\n\n"
          "Registers NAME at a punch broker, then connects to OTHER (or, without --connect,\n"
          "waits for one peer to connect) by UDP hole punching. Once connected it works like\n"
          "netcat over datagrams: each line of stdin is sent as one datagram (without its\n"
@@ -81,7 +88,9 @@ std::string help_text(const po::options_description& d) {
          "connected {peer, key, remote, path: host|reflexive|peer-reflexive|predicted|relay,\n"
          "ms},\n"
          "path_changed {peer, remote, path} (a relayed connection went direct, or the network changed),\n"
-         "path_lost {peer, remote, path} (the path stopped answering; a new one is being found), closed\n"
+         "path_lost {peer, remote, path} (the path stopped answering; a new one is being found),\n"
+         "broker_changed {broker, silent_ms, ms} (the broker stopped answering for silent_ms; we are\n"
+         "registered at this one now, and connections go on), closed\n"
          "{peer, reason: local|remote}, error {message}; ms counts from start-up.\n\n"
          "Exit codes:\n"
          "  0  connected, then the connection closed cleanly (either side closed it)\n"
@@ -169,9 +178,8 @@ parse_result parse_options(int argc, const char* const argv[]) {
   peer_options& o = r.options;
   if (!vm.count("broker")) return failure("--broker HOST:PORT is required");
   std::string error;
-  {
+  for (const std::string& text : vm["broker"].as<std::vector<std::string>>()) {
     // "A" or "A,B": commas never occur inside a HOST:PORT ([IPv6] has none either).
-    const std::string& text = vm["broker"].as<std::string>();
     std::vector<host_port> found;
     for (std::size_t start = 0;;) {
       const auto comma = text.find(',', start);
@@ -185,8 +193,13 @@ parse_result parse_options(int argc, const char* const argv[]) {
     }
     if (found.size() > 2)
       return failure("--broker \"" + text + "\": at most two addresses, one per family, of one broker");
-    o.broker = found[0];
-    if (found.size() == 2) o.broker_other = found[1];
+    broker_hosts b{found[0], found.size() == 2 ? std::optional<host_port>(found[1]) : std::nullopt};
+    if (o.broker.host.empty()) {
+      o.broker = b.main;
+      o.broker_other = b.other;
+    } else {
+      o.fallback_brokers.push_back(std::move(b));
+    }
   }
   if (vm.count("relay")) {
     auto relay = parse_host_port(vm["relay"].as<std::string>(), error);
@@ -243,6 +256,11 @@ parse_result parse_options(int argc, const char* const argv[]) {
     return failure("--timeout \"" + vm["timeout"].as<std::string>() +
                    "\": expected seconds, more than 0 and at most 86400");
   o.timeout = *timeout;
+  auto keepalive = parse_timeout(vm["keepalive"].as<std::string>());
+  if (!keepalive)
+    return failure("--keepalive \"" + vm["keepalive"].as<std::string>() +
+                   "\": expected seconds, more than 0 and at most 86400");
+  o.keepalive = *keepalive;
   o.events = vm["events"].as<bool>();
   o.port_prediction = !vm["no-port-prediction"].as<bool>();
 

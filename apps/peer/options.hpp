@@ -26,11 +26,23 @@ struct host_port {
   std::uint16_t port = 0;
 };
 
+// One --broker: its address, and its address in the other family ("--broker A,B").
+struct broker_hosts {
+  host_port main;
+  std::optional<host_port> other;
+};
+
 struct peer_options {
   host_port broker;
   // The same broker's address in the other family ("--broker A,B"): a dual-stack socket
   // registers over both.
   std::optional<host_port> broker_other;
+  // The --broker options after the first, in order: where the session fails over to when
+  // the broker it uses stops answering (session_options::fallback_brokers).
+  std::vector<broker_hosts> fallback_brokers;
+  // How often the registration is refreshed; a dead broker is left within this plus the
+  // request timeout (5 s, or --timeout if shorter).
+  std::chrono::milliseconds keepalive{std::chrono::seconds{15}};
   std::optional<host_port> relay;           // punch-relay to fall back on when punching fails
   std::string id;
   std::optional<std::string> connect;       // initiate to this peer; none = accept one

@@ -133,10 +133,10 @@ struct broker_addresses {
   std::optional<endpoint> other_family;
 };
 
-asio::awaitable<broker_addresses> resolve_broker(const peer_options& o, const endpoint& local) {
-  auto all = co_await resolve_all(o.broker, "broker");
-  if (o.broker_other) {
-    auto more = co_await resolve_all(*o.broker_other, "broker");
+asio::awaitable<broker_addresses> resolve_broker(const broker_hosts& o, const endpoint& local) {
+  auto all = co_await resolve_all(o.main, "broker");
+  if (o.other) {
+    auto more = co_await resolve_all(*o.other, "broker");
     all.insert(all.end(), more.begin(), more.end());
   }
   std::optional<endpoint> v4, v6;
@@ -147,7 +147,7 @@ asio::awaitable<broker_addresses> resolve_broker(const peer_options& o, const en
   }
   if (!v4 && !v6)
     throw system_error{asio::error::address_family_not_supported,
-                       "cannot reach broker \"" + o.broker.host + "\" from --bind " + to_text(local) +
+                       "cannot reach broker \"" + o.main.host + "\" from --bind " + to_text(local) +
                            ": no address of its family"};
   broker_addresses b;
   b.main = v4 ? *v4 : *v6;
@@ -177,10 +177,24 @@ endpoint local_endpoint_for(const peer_options& o, transport& t) {
   return endpoint{asio::ip::address_v4::any(), o.bind.port()};
 }
 
+// Every --broker resolved, in order: the session's broker, then its fallbacks.
+asio::awaitable<std::vector<broker_addresses>> resolve_brokers(const peer_options& o, const endpoint& local) {
+  std::vector<broker_addresses> out;
+  // Named, not a temporary in the co_await: GCC 12 destroys such a temporary twice.
+  const broker_hosts first{o.broker, o.broker_other};
+  out.push_back(co_await resolve_broker(first, local));
+  for (const auto& b : o.fallback_brokers) out.push_back(co_await resolve_broker(b, local));
+  co_return out;
+}
+
 asio::awaitable<connection> get_connected(session& s, const peer_options& o,
                                           clock::time_point deadline, event_log& log) {
-  auto reg = co_await s.register_self(remaining(deadline));
-  log.registered(o.id, s.key(), reg.reflexive, reg.nat, reg.reflexive_other);
+  // One broker may take the whole deadline (it may come up late); with several, each is
+  // given the request timeout before the next is tried.
+  const auto per_broker = o.fallback_brokers.empty() ? remaining(deadline)
+                                                     : std::min(s.options().request_timeout, remaining(deadline));
+  auto reg = co_await s.register_self(per_broker);
+  log.registered(o.id, s.key(), reg.reflexive, reg.nat, reg.reflexive_other, reg.broker);
   // Not `o.connect ? co_await ... : co_await ...`: GCC 12 destroys a co_await temporary
   // of the conditional operator twice (a double free of the connection state).
   connection c;
@@ -273,17 +287,22 @@ asio::awaitable<int> run_peer(const peer_options& o, clock::time_point start) {
   close_reason reason{};
   try {
     const endpoint local = local_endpoint_for(o, *transport);
-    auto broker = co_await bounded(resolve_broker(o, local), deadline, signals,
-                                   "cannot resolve broker host \"" + o.broker.host +
-                                       "\" within " + format_seconds(o.timeout));
+    // Named, not built inside the co_await: GCC 12 destroys a conditional's temporary twice.
+    std::string unresolved = "cannot resolve the brokers' hosts";
+    if (o.fallback_brokers.empty()) unresolved = "cannot resolve broker host \"" + o.broker.host + "\"";
+    auto brokers = co_await bounded(resolve_brokers(o, local), deadline, signals,
+                                    unresolved + " within " + format_seconds(o.timeout));
     std::optional<endpoint> relay_ep;
     if (o.relay)
       relay_ep = co_await bounded(resolve_server(o, local, *o.relay, "relay"), deadline, signals,
                                   "cannot resolve relay host \"" + o.relay->host + "\" within " +
                                       format_seconds(o.timeout));
     session_options so;
-    so.broker = broker.main;
-    so.broker_other_family = broker.other_family;
+    so.broker = brokers[0].main;
+    so.broker_other_family = brokers[0].other_family;
+    for (std::size_t i = 1; i < brokers.size(); ++i)
+      so.fallback_brokers.push_back({brokers[i].main, brokers[i].other_family});
+    so.keepalive = o.keepalive;
     so.id = o.id;
     so.local = local;
     so.key = key;

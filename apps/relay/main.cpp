@@ -1,6 +1,7 @@
 // punch-relay: the reference relay. Options → io_context → co_spawn → run; SIGINT or SIGTERM
 // stop it cleanly. Exit codes are in apps/common/server_options.hpp and --help.
 #include "log.hpp"
+#include "metrics.hpp"
 #include "options.hpp"
 
 #include "server_common.hpp"
@@ -14,6 +15,8 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <csignal>
+#include <optional>
+#include <string>
 
 namespace {
 
@@ -23,6 +26,9 @@ using namespace punch::relay_app;
 constexpr const char* app = "punch-relay";
 
 int serve(const relay_app_options& o, transport_registry& transports) {
+  // Declared first, destroyed last: a scrape in flight holds work on its io_context until the
+  // relay's io_context is gone (apps/common/metrics_http.hpp).
+  std::optional<apps::metrics_endpoint> metrics;
   asio::io_context ctx{1};
   auto t = apps::make_server_transport(transports, app, o, ctx.get_executor(), transport_settings_for(o));
   if (!t) return apps::exit_bad_options;
@@ -35,12 +41,18 @@ int serve(const relay_app_options& o, transport_registry& transports) {
   apps::log_line("punch-relay listening on " + apps::text_of(socket.local_endpoint()) + " (transport " + o.transport +
                  ")");
 
+  auto scrape = [&r, ex = ctx.get_executor()]() -> asio::awaitable<std::string> {
+    co_return metrics_text_of(co_await sample(r, ex));
+  };
+  if (!apps::serve_metrics(metrics, app, o, scrape)) return apps::exit_failure;
+
   apps::server_outcome outcome(app, [&] { ctx.stop(); });
   asio::co_spawn(ctx,
                  apps::serve_until_signal(r.run(), signals, o.stats_interval,
                                           [&r] { return stats_text(r.stats(), r.allocations()); }),
                  outcome.handler());
   ctx.run();
+  if (metrics) metrics->stop();
   return outcome.exit_code();
 }
 

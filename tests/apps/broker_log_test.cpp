@@ -56,6 +56,33 @@ BOOST_AUTO_TEST_CASE(the_counters_line_names_every_counter) {
   BOOST_TEST(text.find("received 11 (in 3 batches)") != std::string::npos);
   BOOST_TEST(text.find("malformed 2") != std::string::npos);
   BOOST_TEST(text.find("failed 7") != std::string::npos);
+  // A single broker says nothing of a shared registry.
+  BOOST_TEST(text.find("shared registry") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_broker_of_a_cluster_logs_its_store_and_the_cluster_counters) {
+  punch::broker_stats s;
+  s.store = punch::cluster_state::down;
+  s.store_downs = 1;
+  s.claims = 31;
+  s.claims_local = 2;
+  s.remote_connects = 37;
+  s.introductions_taken = 41;
+  s.store_unavailable = 43;
+  const auto text = stats_text(s, 5);
+  BOOST_TEST(text.find("shared registry down (down 1 times)") != std::string::npos);
+  BOOST_TEST(text.find("claims 31") != std::string::npos);
+  BOOST_TEST(text.find("local only 2") != std::string::npos);
+  BOOST_TEST(text.find("remote connects 37") != std::string::npos);
+  BOOST_TEST(text.find("taken 41") != std::string::npos);
+  BOOST_TEST(text.find("unavailable 43") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_store_changing_state_is_one_line) {
+  BOOST_TEST(event_text(event(kind::store_down)) ==
+             "shared registry down: serving this broker's own peers only (as alice)");
+  BOOST_TEST(event_text(event(kind::store_up)) ==
+             "shared registry up again: claiming this broker's registrations again (as alice)");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -55,6 +55,21 @@ BOOST_AUTO_TEST_CASE(every_option_is_read) {
   BOOST_TEST(b.rate_burst == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(metrics_is_off_unless_given_and_takes_ipv4_and_bracketed_ipv6) {
+  BOOST_TEST(!parse({}).options.metrics.has_value());
+  auto v4 = parse({"--metrics", "127.0.0.1:0"});
+  BOOST_TEST_REQUIRE((v4.what == parse_result::action::run), v4.text);
+  BOOST_TEST((*v4.options.metrics == punch::endpoint(asio::ip::make_address("127.0.0.1"), 0)));
+  auto v6 = parse({"--metrics", "[::1]:9100"});
+  BOOST_TEST_REQUIRE((v6.what == parse_result::action::run), v6.text);
+  BOOST_TEST((*v6.options.metrics == punch::endpoint(asio::ip::make_address("::1"), 9100)));
+  for (const char* bad : {"localhost:9100", "::1:9100", "127.0.0.1", "127.0.0.1:70000"}) {
+    auto r = parse({"--metrics", bad});
+    BOOST_TEST((r.what == parse_result::action::error), bad);
+    BOOST_TEST(r.text.starts_with("--metrics \"" + std::string(bad) + "\""), r.text);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(the_rate_limit_defaults_to_100_per_second_with_bursts_of_200) {
   const auto b = make_broker_options(parse({}).options);
   BOOST_TEST(b.rate_limit == 100u);
@@ -90,7 +105,7 @@ BOOST_AUTO_TEST_CASE(help_mentions_every_option_and_the_exit_codes) {
   BOOST_TEST_REQUIRE((r.what == parse_result::action::help));
   for (const char* name : {"--listen", "--transport", "--transport-plugin", "--transport-option",
                            "--max-peers", "--lifetime-max", "--stats-interval", "--rate-limit",
-                           "--rate-burst", "--quiet", "--help",
+                           "--rate-burst", "--quiet", "--help", "--redis", "--name",
                            "--version", "Exit codes"})
     BOOST_TEST(r.text.find(name) != std::string::npos, name << " is not in --help");
   BOOST_TEST((parse({"--version"}).what == parse_result::action::version));
@@ -116,6 +131,9 @@ BOOST_AUTO_TEST_CASE(bad_values_give_one_line_naming_the_option) {
       {{"--rate-burst", "1e3"}, "--rate-burst"},
       {{"--bogus"}, "--bogus"},
       {{"--listen"}, "--listen"},
+      {{"--redis", "http://localhost"}, "--redis"},
+      {{"--redis", "redis://h:0"}, "--redis"},
+      {{"--name", "east"}, "--name"},
   };
   for (const auto& [args, option] : cases) {
     BOOST_TEST_CONTEXT(args.front() << (args.size() > 1 ? " " + args.back() : std::string{})) {
@@ -125,6 +143,41 @@ BOOST_AUTO_TEST_CASE(bad_values_give_one_line_naming_the_option) {
       BOOST_TEST(r.text.find('\n') == std::string::npos);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(redis_is_off_unless_given_and_its_url_is_checked_when_parsed) {
+  BOOST_TEST(!parse({}).options.redis.has_value());
+  auto bad = parse({"--redis", "redis://cache:70000"});
+  BOOST_TEST((bad.what == parse_result::action::error));
+  // The parser's own reason, after the option's name.
+  BOOST_TEST(bad.text.find("--redis: redis URL \"redis://cache:70000\": port \"70000\"") == 0u, bad.text);
+  if (!punch::redis_supported()) {
+    auto r = parse({"--redis", "redis://cache"});
+    BOOST_TEST(r.text.find("without Redis support") != std::string::npos, r.text);
+    return;
+  }
+  auto r = parse({"--redis", "redis+unix://:pw@/run/redis.sock?db=2", "--name", "east-1"});
+  BOOST_TEST_REQUIRE((r.what == parse_result::action::run), r.text);
+  BOOST_TEST_REQUIRE(r.options.redis.has_value());
+  BOOST_TEST(r.options.redis->path == "/run/redis.sock");
+  BOOST_TEST(r.options.redis->db == 2u);
+  BOOST_TEST(r.options.redis->password == "pw");
+  BOOST_TEST(cluster_name_for(r.options, 3478) == "east-1");
+}
+
+BOOST_AUTO_TEST_CASE(the_cluster_name_defaults_to_host_and_port) {
+  auto r = parse({"--redis", "redis://cache"});
+  if (!punch::redis_supported()) return;
+  BOOST_TEST_REQUIRE((r.what == parse_result::action::run), r.text);
+  const auto name = cluster_name_for(r.options, 40000);
+  BOOST_TEST(name.size() > std::string(":40000").size());
+  BOOST_TEST(name.substr(name.size() - 6) == ":40000");
+}
+
+BOOST_AUTO_TEST_CASE(redis_with_several_threads_is_refused_with_the_reason) {
+  auto r = parse({"--redis", "redis://cache", "--threads", "4"});
+  BOOST_TEST((r.what == parse_result::action::error));
+  if (punch::redis_supported()) BOOST_TEST(r.text.find("--redis: one thread only") == 0u, r.text);
 }
 
 BOOST_AUTO_TEST_CASE(the_udp_transport_gets_the_fast_path_unless_options_say_otherwise) {

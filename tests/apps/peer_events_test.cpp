@@ -111,6 +111,24 @@ BOOST_AUTO_TEST_CASE(a_dual_stack_registration_shows_the_other_familys_address_a
                  std::string::npos, text);
 }
 
+BOOST_AUTO_TEST_CASE(a_change_of_broker_is_one_line_naming_the_new_broker_and_how_long_the_old_was_silent) {
+  captured out;
+  event_log log{true, long_ago, out.file};
+  namespace ip = boost::asio::ip;
+  log.registered("bob", {}, {ip::make_address("203.0.113.5"), 40000}, punch::nat_mapping::unknown, std::nullopt,
+                 punch::endpoint{ip::make_address("192.0.2.1"), 3478});
+  punch::session_event changed;
+  changed.what = punch::session_event::kind::broker_changed;
+  changed.peer = "bob";
+  changed.address = {ip::make_address("192.0.2.2"), 3478};
+  changed.elapsed = std::chrono::milliseconds(2150);
+  log.from_session(changed);
+  auto text = out.text();
+  BOOST_TEST(text.find("\"nat\":\"unknown\",\"broker\":\"192.0.2.1:3478\",\"ms\":") != std::string::npos, text);
+  BOOST_TEST(text.find("\n{\"event\":\"broker_changed\",\"broker\":\"192.0.2.2:3478\",\"silent_ms\":2150,\"ms\":") !=
+                 std::string::npos, text);
+}
+
 BOOST_AUTO_TEST_CASE(session_introductions_are_forwarded_and_its_connected_events_are_not) {
   captured out;
   event_log log{true, long_ago, out.file};

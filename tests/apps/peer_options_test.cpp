@@ -92,6 +92,35 @@ BOOST_AUTO_TEST_CASE(a_dual_stack_brokers_two_addresses_go_in_one_broker_option)
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_repeated_broker_adds_fallbacks_in_order_each_with_its_other_family) {
+  auto r = parse({"--broker", "192.0.2.1:3478", "--broker", "192.0.2.2:3479,[2001:db8::2]:3479", "--broker",
+                  "b3.example.org:3478", "--id", "alice", "--keepalive", "1.5"});
+  BOOST_TEST_REQUIRE(static_cast<int>(r.what) == static_cast<int>(parse_result::action::run), r.text);
+  BOOST_TEST(r.options.broker.host == "192.0.2.1");
+  BOOST_TEST(!r.options.broker_other);
+  BOOST_REQUIRE_EQUAL(r.options.fallback_brokers.size(), 2u);
+  BOOST_TEST(r.options.fallback_brokers[0].main.host == "192.0.2.2");
+  BOOST_TEST(r.options.fallback_brokers[0].main.port == 3479);
+  BOOST_REQUIRE(r.options.fallback_brokers[0].other);
+  BOOST_TEST(r.options.fallback_brokers[0].other->host == "2001:db8::2");
+  BOOST_TEST(r.options.fallback_brokers[1].main.host == "b3.example.org");
+  BOOST_TEST(!r.options.fallback_brokers[1].other);
+  BOOST_TEST(r.options.keepalive.count() == 1500);
+  // One broker: no fallbacks, the keepalive's default.
+  auto one = parse({"--broker", "192.0.2.1:3478", "--id", "alice"});
+  BOOST_TEST(one.options.fallback_brokers.empty());
+  BOOST_TEST(one.options.keepalive.count() == 15000);
+  // A bad second --broker is named like a bad first one.
+  auto bad = parse({"--broker", "192.0.2.1:3478", "--broker", "192.0.2.2", "--id", "alice"});
+  BOOST_TEST(static_cast<int>(bad.what) == static_cast<int>(parse_result::action::error));
+  BOOST_TEST(contains(bad.text, "--broker \"192.0.2.2\""), bad.text);
+  for (const char* ka : {"0", "-1", "x"}) {
+    auto e = parse({"--broker", "192.0.2.1:3478", "--id", "alice", "--keepalive", ka});
+    BOOST_TEST(static_cast<int>(e.what) == static_cast<int>(parse_result::action::error));
+    BOOST_TEST(contains(e.text, "--keepalive"), e.text);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_broker_host_may_be_a_name) {
   auto r = parse({"--broker", "broker.example.org:3478", "--id", "alice"});
   BOOST_TEST_REQUIRE(static_cast<int>(r.what) == static_cast<int>(action::run), r.text);
@@ -241,7 +270,10 @@ BOOST_AUTO_TEST_CASE(help_needs_no_other_option_and_documents_the_exit_codes) {
   for (const char* part : {"--broker", "--id", "--connect", "--key", "--expect-key", "--transport",
                            "--transport-plugin", "--transport-option", "--bind", "--timeout",
                            "--events", "registered {id, key,", "connected {peer, key,",
-                           "Exit codes", "  0  ", "  1  ", "  2  "})
+                           "Exit codes", "  0  ", "  1  ", "  2  ",
+                           // Several brokers: repeatable, tried in order, and how the change shows.
+                           "[--broker HOST:PORT ...]", "Repeatable:", "tried in order", "--keepalive",
+                           "broker_changed {broker, silent_ms, ms}"})
     BOOST_TEST(contains(r.text, part), part);
 }
 

@@ -402,6 +402,41 @@ def the_chat_example_talks_to_punch_peer_over_udp(args):
     check(bob.wait_event("closed")["reason"] == "remote", "bob's close was not remote")
 
 
+def a_peer_whose_broker_is_killed_is_connectable_through_the_next_broker(args):
+    """Issue 16's failover test: bob is given two brokers; the first dies by SIGKILL; carol,
+    who knows only the second, connects to bob through it and they exchange a line."""
+    first, first_ep = start_broker(args)
+    second, second_ep = start_broker(args)
+    keepalive = 1.0  # seconds; the request timeout is punch-peer's 5 s
+    bob = peer(args, "bob", first_ep, "--broker", second_ep, "--keepalive", str(keepalive), "--events")
+    registered = bob.wait_event("registered")
+    check(registered.get("broker") == first_ep,
+          f"bob registered at {registered.get('broker')!r}, not the first broker {first_ep}")
+    first.kill()  # SIGKILL: no goodbye to anyone
+    killed = time.monotonic()
+    bound = keepalive + 5.0
+    changed = bob.wait_event("broker_changed", timeout=bound + WAIT)
+    took = time.monotonic() - killed
+    check(changed["broker"] == second_ep, f"bob moved to {changed['broker']!r}, not {second_ep}")
+    # Wall time on a shared machine: the bound is the session's, the test only reports it.
+    print(f"failover: bob registered at the second broker {took * 1000:.0f} ms after SIGKILL "
+          f"(silent_ms {changed['silent_ms']}; bound: keepalive {keepalive:g} s + request timeout 5 s)")
+    check(took <= bound, f"bob took {took:.2f} s to move, more than {bound:g} s")
+    carol = peer(args, "carol", second_ep, "--connect", "bob", "--events")
+    check_connected(carol.wait_event("connected"), "carol", "bob")
+    check_connected(bob.wait_event("connected"), "bob", "carol")
+    carol.write("hello bob\n")
+    got = bob.wait_line("stdout", lambda l: True, "carol's line")
+    check(got == "hello bob", f"bob printed {got!r}")
+    bob.write("hello carol\n")
+    got = carol.wait_line("stdout", lambda l: True, "bob's line")
+    check(got == "hello carol", f"carol printed {got!r}")
+    carol.close_stdin()
+    check(carol.wait_exit() == 0, f"carol exited {carol.proc.returncode}: {carol.lines('stderr')}")
+    check(bob.wait_exit() == 0, f"bob exited {bob.proc.returncode}: {bob.lines('stderr')}")
+    check_all_json(bob)
+
+
 SCENARIOS = {f.__name__: f for f in (
     the_chat_example_talks_to_punch_peer_over_udp,
     two_peers_exchange_lines_both_ways_and_exit_0,
@@ -413,6 +448,7 @@ SCENARIOS = {f.__name__: f for f in (
     bad_options_exit_2_with_one_line_naming_the_option,
     the_key_file_is_made_once_with_mode_0600_and_keeps_the_key,
     a_wrong_expect_key_fails_with_key_mismatch_and_exit_1,
+    a_peer_whose_broker_is_killed_is_connectable_through_the_next_broker,
 )}
 
 

@@ -196,6 +196,24 @@ BOOST_AUTO_TEST_CASE(the_same_key_moves_its_id_to_a_new_source) {
   BOOST_TEST(f.count(kind::refreshed) == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_new_registration_never_inherits_another_peer_s_other_family) {
+  handle_fixture f;
+  f.run([&] {
+    handle_client alice_v4(f, "198.51.100.20"), alice_v6(f, "2001:db8::20"), bob_v4(f, "198.51.100.30");
+    alice_v4.register_as(alice_key, alice, f.address);
+    alice_v6.register_as(alice_key, alice, f.address);
+    BOOST_TEST(f.registry->find("alice", f.now())->reflexive_alt == alice_v6.local());
+    // The broker reads alice's registration (both families) on the way...
+    auto found = bob_v4.exchange(make_request(wire::method::lookup, random_id(), [](stun::builder& b) {
+      b.add_string(wire::attr::target_id, "alice");
+    }, wire::answer_bound::lookup), f.address);
+    BOOST_TEST(found->msg.cls() == cls::success_response);
+    // ...and bob, who registers over IPv4 alone, gets no IPv6 address of hers.
+    bob_v4.register_as(test_identity(2), bob, f.address);
+    BOOST_TEST(f.registry->find("bob", f.now())->reflexive_alt.port() == 0);
+  });
+}
+
 BOOST_AUTO_TEST_CASE(an_older_signed_register_replayed_after_a_move_is_answered_438) {
   handle_fixture f;
   f.run([&] {

@@ -91,6 +91,7 @@ public:
     // Close everything, then let every coroutine run to its end before the network goes.
     for (auto& s : sessions) s->close();
     for (auto& b : brokers) b->socket.close();
+    for (auto& b : other_brokers) b->socket.close();
     for (auto& r : relays) r->socket.close();
     other_socket.close();
     settle(3s);
@@ -128,6 +129,36 @@ public:
   void restart_broker() {
     brokers.back()->socket.close();
     start_broker();
+  }
+
+  // Another broker on a host of its own at `address` (port 3478), with its own registry and
+  // its own second port for NAT discovery (3480), as a second punch-broker process would be:
+  // a fallback for peer failover. With `v6`, the host has that IPv6 address too and the
+  // broker listens dual-stack. Closing its socket kills it.
+  broker_instance& start_broker_on_host(const std::string& name, const char* address, const char* v6 = nullptr) {
+    auto& h = net.add_host(name, net.internet(), addr(address), link);
+    if (v6) net.add_address(h, net.internet(), addr(v6));
+    broker_options second_port;
+    second_port.binding_only = true;
+    second_port.clock = &net.clock();
+    broker_options o = broker_opts;
+    o.other_address = endpoint{addr(address), 3480};
+    for (auto [port, opts] : {std::pair{3480, &second_port}, std::pair{3478, &o}}) {
+      auto b = std::make_unique<broker_instance>();
+      const bool dual = v6 && port == 3478;
+      b->socket = h.transport().open({dual ? addr("::") : asio::ip::address{}, static_cast<std::uint16_t>(port)});
+      b->reg = make_memory_registry(1000);
+      b->service = std::make_unique<punch::broker>(b->socket, *b->reg, *opts);
+      asio::co_spawn(ctx, b->service->run(), asio::detached);
+      other_brokers.push_back(std::move(b));
+    }
+    return *other_brokers.back();
+  }
+
+  // The first broker's process dies: its port and its second port go silent.
+  void kill_first_broker() {
+    brokers.back()->socket.close();
+    other_socket.close();
   }
 
   // A relay on the internet next to the broker, at relay_endpoint().
@@ -270,6 +301,7 @@ public:
   registry& other_registry = *other_registry_storage;
   std::unique_ptr<punch::broker> other_broker;
   std::list<std::unique_ptr<broker_instance>> brokers;
+  std::list<std::unique_ptr<broker_instance>> other_brokers;  // start_broker_on_host's
   sim::host* relay_host = nullptr;
   std::list<std::unique_ptr<relay_instance>> relays;
   std::list<std::unique_ptr<session>> sessions;

@@ -9,7 +9,9 @@
 #include "punch/export.hpp"
 
 #include "punch/clock.hpp"
+#include "punch/duration_histogram.hpp"
 
+#include "punch/cluster.hpp"
 #include "punch/registry.hpp"
 #include "punch/transport.hpp"
 #include "punch/wire/protocol.hpp"
@@ -89,6 +91,13 @@ struct PUNCH_EXPORT broker_options {
   // while the cluster's store is down); Lookup and Connect of other ids ask the cluster, and
   // an introduction of a peer held elsewhere goes through it. It must outlive run().
   class cluster* cluster = nullptr;
+  // Requests waiting for the cluster (a Register's claim, a Lookup or Connect of a peer held
+  // elsewhere), at most; one beyond it gets 429 at once (docs/protocol.md, "Brokers sharing a
+  // registry"). Each holds a copy of its request until the cluster answers.
+  std::size_t max_cluster_waits = 4096;
+  // After the cluster's store comes back up, this broker claims its live registrations again,
+  // this many at a time (the next batch when the last one has been answered).
+  std::size_t reclaim_batch = 256;
   // No SOFTWARE option: answers stay small (docs/protocol.md, "Amplification").
 };
 
@@ -99,6 +108,7 @@ struct PUNCH_EXPORT broker_stats {
   std::uint64_t rate_limited = 0;    // dropped unread: the source address was over its rate
   std::uint64_t malformed = 0;       // dropped: not a valid STUN message
   std::uint64_t bindings = 0;
+  std::uint64_t register_requests = 0;  // every Register request, answered with success or not
   std::uint64_t registrations = 0;   // successful Register (new or refresh, signed or by credential)
   std::uint64_t refreshes = 0;       // of those, refreshes by REFRESH-CREDENTIAL (no signature)
   std::uint64_t signatures_verified = 0;  // Ed25519 verifications of Register SIGNATUREs, failed ones too
@@ -110,13 +120,37 @@ struct PUNCH_EXPORT broker_stats {
   std::uint64_t introductions_acked = 0;
   std::uint64_t introductions_failed = 0; // never acknowledged, or answered with an error
   std::uint64_t errors_sent = 0;     // error answers of every kind, challenges included
+
+  // With broker_options::cluster (docs/deployment.md, "How brokers share a registry"):
+  cluster_state store = cluster_state::connecting;  // the cluster's store, as last reported
+  std::uint64_t store_downs = 0;          // times the store went down
+  std::uint64_t claims = 0;               // Registers that claimed their id in the cluster
+  std::uint64_t claims_refused = 0;       // of those, id_taken: the id is live under another key
+  std::uint64_t claims_local = 0;         // Registers accepted locally alone: the store was down
+  std::uint64_t reclaims = 0;             // registrations claimed again after the store came back
+  std::uint64_t reclaims_refused = 0;     // of those, taken meanwhile by another key (dropped here)
+  std::uint64_t cluster_lookups = 0;      // Lookups and Connects of ids not held here, asked of the cluster
+  std::uint64_t cluster_misses = 0;       // of those, not found anywhere
+  std::uint64_t remote_connects = 0;      // Connects answered for a peer held by another broker
+  std::uint64_t introductions_forwarded = 0;  // their Introduces, handed to the holder
+  std::uint64_t introductions_taken = 0;      // Introduces other brokers handed to this one (sent from here)
+  std::uint64_t store_unavailable = 0;    // answers 503: a peer not held here while the store is down
+  std::uint64_t cluster_busy = 0;         // answers 429: max_cluster_waits requests already waiting
+  std::uint64_t cluster_waiting = 0;      // requests waiting for the cluster now (a gauge)
+  // How long handling each datagram took, read on std::chrono::steady_clock whatever
+  // broker_options::clock is: from the end of the previous datagram's handling in its batch
+  // (or the batch's arrival) to the end of this one's, so one clock read per datagram suffices.
+  // Datagrams fed through handle() are not timed.
+  duration_histogram handling;
 };
 
 // What happened, for logs: one call per new registration and per introduction.
 // `introduced` is emitted when the target acknowledges the Introduce; `introduce_failed` when
 // it never does (or answers with an error).
 struct PUNCH_EXPORT broker_event {
-  enum class kind { registered, refreshed, expired, introduced, introduce_failed } what;
+  // store_down, store_up: the cluster's store changed state (once per change; `id` is the
+  // cluster's name for this broker). While down, the broker serves its own peers only.
+  enum class kind { registered, refreshed, expired, introduced, introduce_failed, store_down, store_up } what;
   std::string id;        // the registering peer, or the connecting peer
   std::string target;    // for introductions: the peer that was introduced
   endpoint address;      // the reflexive address of `id`

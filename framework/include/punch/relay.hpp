@@ -8,6 +8,7 @@
 #include "punch/export.hpp"
 
 #include "punch/clock.hpp"
+#include "punch/duration_histogram.hpp"
 
 #include "punch/transport.hpp"
 
@@ -78,6 +79,8 @@ struct PUNCH_EXPORT relay_stats {
   std::uint64_t bad_requests = 0;      // 400 and 420 answers
   std::uint64_t unanswered = 0;        // ALLOCATE not valid STUN, or too small for any answer
   std::uint64_t oversized = 0;         // datagrams that may have been truncated: dropped
+  // How long handling each datagram took, as broker_stats::handling.
+  duration_histogram handling;
 };
 
 // What happened to an allocation, for logs.

@@ -52,12 +52,27 @@ struct PUNCH_EXPORT port_prediction_options {
   std::chrono::milliseconds duration{3000};  // then lasts at most this long
 };
 
+// One broker of several (session_options::fallback_brokers): where it listens, and its
+// address of the other family (a dual-stack broker), if any.
+struct PUNCH_EXPORT broker_address {
+  endpoint address;
+  std::optional<endpoint> other_family;
+};
+
 struct PUNCH_EXPORT session_options {
-  endpoint broker;                      // where the broker listens
+  endpoint broker;                      // where the broker listens: the first one tried
   // The same broker's address of the other family (a dual-stack broker), if any: a session
   // whose socket is dual-stack (bound to "::") registers over both families, so that the
   // broker has our reflexive address in each (docs/nat-traversal.md, "IPv4 and IPv6").
   std::optional<endpoint> broker_other_family;
+  // Peer failover (docs/deployment.md, "Peer failover"): more brokers, tried in order after
+  // `broker`. A separate list rather than one `brokers` vector, so that `.broker = ep` stays
+  // the whole configuration of a session with one broker. register_self() takes the first
+  // that answers; when the current one stops answering a keepalive refresh, the session
+  // registers at the next one (wrapping around), within keepalive + request_timeout of its
+  // death (session_event broker_changed). Each broker measures our NAT with its own second
+  // port (OTHER-ADDRESS), and a dual-stack socket registers over both of its families.
+  std::vector<broker_address> fallback_brokers;
   std::string id;                       // our peer id: 1..64 of [A-Za-z0-9._@-]
   endpoint local{asio::ip::address_v4::any(), 0};  // where our socket binds
   // Our identity key: the broker binds our id to it, and our connections' handshakes prove
@@ -130,6 +145,7 @@ struct PUNCH_EXPORT registration_info {
   std::optional<endpoint> reflexive_other;
   std::chrono::seconds lifetime{0};     // granted lifetime
   nat_mapping nat = nat_mapping::unknown;  // our NAT's mapping, when the broker lets us measure it
+  endpoint broker;                      // the broker that answered (one of the session's brokers)
 };
 
 // A peer's candidates as the broker reports them.
@@ -148,13 +164,18 @@ struct PUNCH_EXPORT session_event {
   // relayed one to a direct path, or any one after the network changed.
   // path_lost: the connection's path stopped answering (address, path: the lost one); the
   // session is finding a new one (path_changed), or the idle timeout closes the connection.
-  enum class kind { registered, refreshed, refresh_failed, introduced, connected, punch_failed, closed, path_changed, path_lost };
+  // broker_changed: the current broker stopped answering (error: why) and the session is now
+  // registered at another one (address: that broker; peer: our id). Connections go on; new
+  // lookups and connects go to that broker, and peers reach us through it.
+  enum class kind { registered, refreshed, refresh_failed, introduced, connected, punch_failed, closed, path_changed, path_lost, broker_changed };
   kind what = kind::registered;
   std::string peer{};                   // our id (registered, refreshed) or the other peer's
   endpoint address{};                   // reflexive (registered) or remote path (connected, closed)
   path_kind path = path_kind::reflexive;  // connected, closed, path_changed
   nat_mapping nat = nat_mapping::unknown;  // registered: ours; introduced, connected: the peer's
-  std::chrono::milliseconds elapsed{0}; // connected, punch_failed: since connect()/introduction
+  // connected, punch_failed: since connect()/introduction; broker_changed: since the last
+  // answer of the broker left, an upper bound on how long we were unreachable by new peers.
+  std::chrono::milliseconds elapsed{0};
   // refresh_failed, punch_failed; for closed: empty when closed locally, else why
   // (errc::connection_closed by the peer, errc::timeout when nothing was heard).
   error_code error{};
@@ -208,8 +229,13 @@ public:
   // session must outlive the step.
 
   // Registers our id at the broker and starts the keepalive that refreshes the
-  // registration and the NAT mapping; completes with registration_info. Deadline: `timeout`
-  // (default: options.request_timeout). errc::invalid_peer_id (our id), errc::broker_unreachable,
+  // registration and the NAT mapping; completes with registration_info (its `broker` says
+  // which). With fallback_brokers, the brokers are tried in order from the current one (the
+  // first, at the start) and the first that answers wins: each is given `timeout` (default:
+  // options.request_timeout), so the step takes at most that times the number of brokers.
+  // Only silence moves on to the next one; an error answer ends the step with its code.
+  // errc::invalid_peer_id (our id), errc::broker_unreachable (no broker answered: the
+  // message names each),
   // errc::id_taken (another key holds the id), errc::registry_full, errc::rate_limited,
   // errc::authentication_failed (the broker refused our signature), errc::bad_response,
   // errc::rejected (an error answer we do not know).
@@ -226,7 +252,9 @@ public:
 
   // A peer's candidates; completes with peer_info. errc::invalid_peer_id, errc::peer_not_found,
   // errc::not_registered (the broker does not know us), errc::broker_unreachable,
-  // errc::rate_limited, errc::bad_response, errc::rejected.
+  // errc::rate_limited, errc::cluster_unavailable (the broker shares its registry with other
+  // brokers, cannot reach it now, and does not hold `id` itself), errc::bad_response,
+  // errc::rejected.
   template <asio::completion_token_for<completion_signature<peer_info>> Token = asio::use_awaitable_t<>>
   auto lookup(std::string_view id, Token&& token = {}) {
     return detail::initiate<peer_info>(
@@ -238,10 +266,11 @@ public:
   // Deadline: options.timeout, or `timeout` (default: request_timeout + punch_timeout).
   // errc::invalid_peer_id, errc::not_registered (register_self() first, or the broker forgot
   // us and registering again failed), errc::peer_not_found, errc::broker_unreachable,
-  // errc::rate_limited, errc::bad_response, errc::rejected, errc::key_mismatch (the broker
-  // reports another key than options.expected_key), errc::punch_timeout (no pair answered),
-  // errc::handshake_failed (the peer's ephemeral key was unusable); while registering again:
-  // errc::id_taken, errc::registry_full, errc::authentication_failed.
+  // errc::rate_limited, errc::cluster_unavailable (as for lookup()), errc::bad_response,
+  // errc::rejected, errc::key_mismatch (the broker reports another key than
+  // options.expected_key), errc::punch_timeout (no pair answered), errc::handshake_failed (the
+  // peer's ephemeral key was unusable); while registering again: errc::id_taken,
+  // errc::registry_full, errc::authentication_failed.
   template <asio::completion_token_for<completion_signature<connection>> Token = asio::use_awaitable_t<>>
   auto connect(std::string_view id, Token&& token = {}) {
     return connect(id, connect_options{}, std::forward<Token>(token));
@@ -274,6 +303,8 @@ public:
   const public_key& key() const noexcept;  // our identity key
   const session_stats& stats() const noexcept;
   const session_options& options() const noexcept;
+  // The broker we register at now (options.broker until a failover moved us).
+  endpoint broker() const;
   // Stops the keepalive, closes every connection's path and the socket.
   void close();
 

@@ -103,6 +103,13 @@ broker::impl::impl(datagram_socket& s, registry& r, broker_options o)
   // A broker fed through handle() alone may have no socket.
   v6_socket = socket.is_open() && socket.local_endpoint().address().is_v6();
   connects.resize(options.connect_cache_size);
+  if (options.cluster) {
+    link = std::make_unique<cluster_link>(*options.cluster);
+    stats.store = link->state;
+    // Both run on our executor (the cluster's contract); the destructor unsets them.
+    options.cluster->on_introduction([this](cluster_introduction in) { take_introduction(in); });
+    options.cluster->on_state([this](cluster_state s) { on_store_state(s); });
+  }
 }
 
 endpoint broker::impl::reachable(const registration_record& peer) const {
@@ -172,7 +179,10 @@ std::span<const std::byte> broker::impl::on_lookup(const request& r) {
   if (!t) return error(r, wire::error::bad_request, "missing TARGET-ID");
   const std::string_view id = stun::decode_string(*t);
   if (auto why = id_problem(id, true); !why.empty()) return error(r, wire::error::bad_request, why);
-  if (!reg.find(id, r.now, found_a)) return error(r, wire::error::not_found, "TARGET-ID not registered");
+  if (!reg.find(id, r.now, found_a)) {
+    if (link) return cluster_lookup(r, id);  // held by another broker, maybe
+    return error(r, wire::error::not_found, "TARGET-ID not registered");
+  }
   stun::builder b(out, stun::message_class::success_response, wire::method::lookup, r.msg.id());
   add_candidates(b, found_a);
   return finish(r, b);
@@ -219,6 +229,7 @@ void broker::impl::expire(clock::time_point now) {
   // Collected first: an event handler must not run while the registry iterates.
   expired.clear();
   reg.expire(now, [this](std::string_view id, const endpoint& ep) {
+    if (link) link->forget(id);
     expired.push_back({.what = broker_event::kind::expired, .id = std::string(id), .target = {}, .address = ep});
   });
   for (const auto& e : expired) emit(e);
@@ -229,7 +240,13 @@ void broker::impl::expire(clock::time_point now) {
 broker::broker(datagram_socket& socket, registry& reg, broker_options options)
     : impl_(std::make_unique<impl>(socket, reg, std::move(options))) {}
 
-broker::~broker() { impl_->stop_introductions(); }
+broker::~broker() {
+  impl_->stop_introductions();
+  if (impl_->link) {
+    impl_->link->store.on_introduction({});
+    impl_->link->store.on_state({});
+  }
+}
 
 asio::awaitable<void> broker::run() {
   using namespace asio::experimental::awaitable_operators;

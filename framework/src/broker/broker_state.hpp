@@ -7,6 +7,7 @@
 #include "server/nonce.hpp"
 #include "server/rate_limit.hpp"
 #include "server/serve_loop.hpp"
+#include "broker/cluster_link.hpp"
 #include "broker/refresh.hpp"
 
 #include "punch/broker.hpp"
@@ -108,6 +109,7 @@ struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
     return {respond(datagram, from, now, answer), from};
   }
   void expire(clock::time_point now) override;
+  duration_histogram& handling_times() noexcept override { return stats.handling; }
   void received_batch(std::size_t) noexcept override { ++stats.batches; }
 
   // binding.cpp: Binding, from RFC 8489 and RFC 3489 clients.
@@ -128,6 +130,9 @@ struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
   // 401 or 438 with a fresh NONCE for the request's source (400 "pad request" when that
   // would be larger than the request).
   std::span<const std::byte> challenge(const request& r, int code, std::string_view reason);
+  // Stores a verified Register's `entry` and answers it (a new registration or a refresh).
+  std::span<const std::byte> accept_registration(const request& r, registration_record& entry,
+                                                 std::chrono::seconds lifetime, bool refresh);
   // True if the request's SIGNATURE is `key`'s over everything before it, and nothing but
   // FINGERPRINT follows it (the attributes after a signature are not covered by it).
   bool signed_by(const request& r, const public_key& key);
@@ -148,6 +153,45 @@ struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
   // Posts an Introduce answer this broker did not ask for to every sibling.
   void forward_introduce_answer(const stun::message& m, const endpoint& from);
   asio::awaitable<void> run_introduction(std::shared_ptr<detail::introduction> in);
+  // Parts of a Connect's answer and introduction, shared with cluster_connect().
+  static void add_connect_answer(stun::builder& b, const request& r, const registration_record& peer,
+                                 const wire::token& token);
+  // The Introduce of `me` to a target with `token` (and RESUME, if not empty), under a new
+  // transaction id; false if it does not fit.
+  static bool make_introduce(std::vector<std::byte>& bytes, stun::transaction_id& id, const registration_record& me,
+                             const wire::token& token, std::span<const std::byte> resume);
+  // Sends `request` to `to` and retransmits it until acknowledged (run_introduction).
+  void start_introduction(const stun::transaction_id& id, const endpoint& to, broker_event event,
+                          std::vector<std::byte> request);
+  // Keeps a Connect's answer for its retransmissions.
+  void remember_connect(const request& r, std::span<const std::byte> answer);
+
+  // cluster_register.cpp: claims of ids in the cluster, the store's state, the re-claim.
+  std::span<const std::byte> claim(const request& r, const registration_record& entry, std::chrono::seconds lifetime,
+                                   bool refresh);
+  void hold(std::string_view id);
+  void on_store_state(cluster_state s);
+  void reclaim_batch(std::uint64_t round);
+  // cluster_lookup.cpp: Lookup and Connect of peers held by other brokers, and their answers.
+  std::span<const std::byte> cluster_lookup(const request& r, std::string_view id);
+  std::span<const std::byte> cluster_connect(const request& r, const registration_record& me, std::string_view target,
+                                             std::span<const std::byte> resume);
+  // A copy of `r` (a Lookup or Connect of an id not held here) to answer when the cluster's
+  // find() has; null when it is a retransmission (nothing to send) or cannot wait (the answer
+  // to send now in `now_answer`: 503 while the store is down, 429 when too many wait).
+  std::shared_ptr<detail::waiting_request> find_elsewhere(const request& r, std::span<const std::byte>& now_answer);
+  // The error answer to a request whose find() found no peer held by another broker; empty when it did.
+  std::span<const std::byte> not_found_elsewhere(const request& q, const error_code& ec, const cluster_entry& e);
+  // An Introduce another broker handed over, for a peer held here.
+  void take_introduction(const cluster_introduction& in);
+  // True if `r` is a retransmission of a request that waits for the cluster.
+  bool waits_for_cluster(const request& r) const;
+  // A copy of `r` to answer later; null (and the answer to send now in `refusal`) when the
+  // store is down or too many requests wait.
+  std::shared_ptr<detail::waiting_request> wait_for_cluster(const request& r, std::span<const std::byte>& refusal);
+  // The cluster answered `w`: `build` writes the answer (into `out`) for the request parsed
+  // again, and it is sent from the socket.
+  void answer_waiting(const detail::waiting_request& w, const std::function<std::span<const std::byte>(const request&)>& build);
   void stop_introductions();
 
   void emit(const broker_event& e) {
@@ -184,6 +228,7 @@ struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
   std::map<stun::transaction_id, std::shared_ptr<detail::introduction>> introductions;
   std::vector<broker_event> expired;  // collected during registry::expire, emitted after
   std::vector<broker*> siblings;      // brokers sharing the port on other threads
+  std::unique_ptr<detail::cluster_link> link;  // with options.cluster: this broker's side of it
 };
 
 }  // namespace punch

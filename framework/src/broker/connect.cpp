@@ -50,7 +50,11 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
   if (!reg.find(requester, r.now, me)) return error(r, wire::error::forbidden, "PEER-ID not registered");
   if (me.reflexive != r.source && me.reflexive_alt != r.source)
     return error(r, wire::error::forbidden, "PEER-ID registered elsewhere");
-  if (!reg.find(target, r.now, peer)) return error(r, wire::error::not_found, "TARGET-ID not registered");
+  if (!reg.find(target, r.now, peer)) {
+    // Held by another broker of the cluster, maybe: the answer waits for the cluster's.
+    if (link) return cluster_connect(r, me, target, resume ? resume->value : std::span<const std::byte>{});
+    return error(r, wire::error::not_found, "TARGET-ID not registered");
+  }
   if (introductions.size() >= options.max_pending_introductions)
     return error(r, wire::error::rate_limited, "too many introductions");
 
@@ -59,33 +63,59 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
 
   // The answer first: if it does not fit the request's budget, nobody is introduced.
   stun::builder b(out, stun::message_class::success_response, wire::method::connect, r.msg.id());
-  add_candidates(b, peer);
-  b.add(wire::attr::token, token);
-  b.add_xor_address(stun::attr::xor_mapped_address, r.source);
+  add_connect_answer(b, r, peer, token);
   if (!fits(r, b)) return finish(r, b);
   const auto answer = b.finish_with_fingerprint();
 
-  auto in = std::make_shared<introduction>(socket.get_executor(), time());
-  randombytes_buf(in->id.data(), in->id.size());
-  in->to = socket_form(reachable(peer));
-  in->event = {.what = broker_event::kind::introduced, .id = std::string(me.id()), .target = std::string(peer.id()),
-               .address = me.reflexive, .token = token};
+  stun::transaction_id intro_id;
+  std::vector<std::byte> bytes;
+  if (!make_introduce(bytes, intro_id, me, token, resume ? resume->value : std::span<const std::byte>{}))
+    return error(r, wire::error::server_error, "introduce does not fit");
+  start_introduction(intro_id, socket_form(reachable(peer)),
+                     {.what = broker_event::kind::introduced, .id = std::string(me.id()),
+                      .target = std::string(peer.id()), .address = me.reflexive, .token = token},
+                     std::move(bytes));
+  remember_connect(r, answer);
+  return answer;
+}
+
+void broker::impl::add_connect_answer(stun::builder& b, const request& r, const registration_record& peer,
+                                      const wire::token& token) {
+  add_candidates(b, peer);
+  b.add(wire::attr::token, token);
+  b.add_xor_address(stun::attr::xor_mapped_address, r.source);
+}
+
+bool broker::impl::make_introduce(std::vector<std::byte>& bytes, stun::transaction_id& id,
+                                  const registration_record& me, const wire::token& token,
+                                  std::span<const std::byte> resume) {
+  randombytes_buf(id.data(), id.size());
   std::array<std::byte, stun::max_message_size> buf;
-  stun::builder intro(buf, stun::message_class::request, wire::method::introduce, in->id);
+  stun::builder intro(buf, stun::message_class::request, wire::method::introduce, id);
   add_candidates(intro, me);
   intro.add(wire::attr::token, token);
-  if (resume) intro.add(wire::attr::resume, resume->value);
-  const auto bytes = intro.finish_with_fingerprint();
-  if (bytes.empty()) return error(r, wire::error::server_error, "introduce does not fit");
-  in->request.assign(bytes.begin(), bytes.end());
+  if (!resume.empty()) intro.add(wire::attr::resume, resume);
+  const auto done = intro.finish_with_fingerprint();
+  bytes.assign(done.begin(), done.end());
+  return !done.empty();
+}
 
+void broker::impl::start_introduction(const stun::transaction_id& id, const endpoint& to, broker_event event,
+                                      std::vector<std::byte> request) {
+  auto in = std::make_shared<introduction>(socket.get_executor(), time());
+  in->id = id;
+  in->to = to;
+  in->event = std::move(event);
+  in->request = std::move(request);
   introductions.emplace(in->id, in);
   ++stats.introductions;
   asio::co_spawn(socket.get_executor(), run_introduction(in), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
   });
+}
 
-  if (connects.empty()) return answer;  // a cache of size 0: every retransmission introduces again
+void broker::impl::remember_connect(const request& r, std::span<const std::byte> answer) {
+  if (connects.empty()) return;  // a cache of size 0: every retransmission introduces again
   auto& record = connects[next_connect];
   if (auto old = connect_index.find(record.id); !record.answer.empty() && old != connect_index.end() && old->second == next_connect)
     connect_index.erase(old);
@@ -95,7 +125,6 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
   record.from = r.from;
   record.at = r.now;
   record.answer.assign(answer.begin(), answer.end());
-  return answer;
 }
 
 // Sends the Introduce at 0, rto, 3·rto, 7·rto, … (the wait doubles), at most

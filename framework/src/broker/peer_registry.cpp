@@ -1,6 +1,8 @@
 // The in-memory registry: a hash map from peer id to registration, bounded in size.
 #include "punch/registry.hpp"
 
+#include "punch/clock.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <functional>
@@ -9,8 +11,6 @@
 
 namespace punch {
 namespace {
-
-using clock = std::chrono::steady_clock;
 
 // True if `stored` registers what `r` asks: the key, reflexive endpoint, NAT-MAPPING and host
 // candidates of a registration (the expiry and the NONCE time aside).

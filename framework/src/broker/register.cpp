@@ -22,10 +22,14 @@ std::chrono::seconds clamp_lifetime(std::chrono::seconds s, const broker_options
 }  // namespace
 
 std::span<const std::byte> broker::impl::on_register(const request& r) {
+  ++stats.register_requests;
   auto id_attr = r.msg.find(wire::attr::peer_id);
   if (!id_attr) return error(r, wire::error::bad_request, "missing PEER-ID");
   const std::string_view id = stun::decode_string(*id_attr);
   if (auto why = id_problem(id, false); !why.empty()) return error(r, wire::error::bad_request, why);
+  // While the cluster decides on this id's claim, its Registers wait for that answer (the
+  // claim's own transaction gets it; a retransmission of another one, the next answer).
+  if (link && link->claiming.contains(id)) return {};
 
   auto lifetime = clamp_lifetime(options.default_lifetime, options);
   if (auto a = r.msg.find(wire::attr::lifetime)) {
@@ -47,6 +51,7 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
   entry.set_id(id);  // id_problem() checked its length
   entry.nat = nat;
   entry.reflexive = r.source;
+  entry.reflexive_alt = {};  // the record is reused: no other family unless the peer has one (below)
   entry.expires = r.now + lifetime;
   entry.host_count = 0;
   for (const stun::attribute a : r.msg) {
@@ -99,12 +104,29 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
   if (live && found_b.key == entry.key && nonce_issuer::before(*issued, found_b.nonce_time))
     return challenge(r, wire::error::stale_nonce, "stale nonce");
   const bool refresh = live && (found_b.reflexive == r.source || found_b.reflexive_alt == r.source);
+  if (link) {
+    // A new id, key or address is claimed in the cluster first: the answer waits for it. A
+    // re-signed Register of what is registered only keeps the cluster's entry alive.
+    const bool unchanged = live && found_b.key == entry.key && found_b.reflexive == entry.reflexive &&
+                           found_b.reflexive_alt == entry.reflexive_alt &&
+                           std::ranges::equal(found_b.host(), entry.host());
+    if (!unchanged) return claim(r, entry, lifetime, refresh);
+    link->store.extend(entry, lifetime);
+  }
+  return accept_registration(r, entry, lifetime, refresh);
+}
+
+std::span<const std::byte> broker::impl::accept_registration(const request& r, registration_record& entry,
+                                                             std::chrono::seconds lifetime, bool refresh) {
+  const std::string_view id = entry.id();
+  entry.expires = r.now + lifetime;
   if (auto ec = reg.upsert(entry, r.now)) {
     if (ec == errc::id_taken) return error(r, wire::error::forbidden, "PEER-ID held by another key");
     if (ec == errc::registry_full) return error(r, wire::error::insufficient_capacity, "registry full");
     return error(r, wire::error::server_error, "registry failure");
   }
   ++stats.registrations;
+  if (link) hold(id);
   // Built only when someone listens: the event's strings would allocate per request.
   if (on_event)
     emit({.what = refresh ? broker_event::kind::refreshed : broker_event::kind::registered,
@@ -132,7 +154,16 @@ std::span<const std::byte> broker::impl::on_refresh(const request& r, registrati
   }
   // A refresh extends what is registered and changes nothing else: a credential copied from an
   // older registration cannot bring that one back once the peer moved or changed it.
+  // The cluster's entry follows a NAT-MAPPING the peer measured after its first Register
+  // (peers elsewhere choose how to punch by it); anything else a refresh cannot change.
+  const bool nat_changed = link && reg.find(entry.id(), r.now, found_b) && found_b.nat != entry.nat;
   if (!reg.extend(entry, r.now)) return challenge(r, wire::error::stale_nonce, "registration changed");
+  if (nat_changed) {
+    found_b.nat = entry.nat;
+    link->store.claim(found_b, lifetime, [](error_code) {});  // the same key: nothing to refuse
+  } else if (link) {
+    link->store.extend(entry, lifetime);  // lazy: most calls cost the store nothing
+  }
   ++stats.registrations;
   ++stats.refreshes;
   if (on_event)

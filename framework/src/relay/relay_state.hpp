@@ -62,6 +62,7 @@ struct PUNCH_LOCAL relay::impl final : detail::datagram_service {
   detail::reply handle(std::span<const std::byte> datagram, const endpoint& from, clock::time_point now,
                        std::span<std::byte> answer) override;
   void expire(clock::time_point now) override { sweep(now); }
+  duration_histogram& handling_times() noexcept override { return stats.handling; }
   void dropped_full_datagram() noexcept override {
     ++stats.received;
     ++stats.oversized;

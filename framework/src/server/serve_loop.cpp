@@ -66,6 +66,9 @@ asio::awaitable<void> serve_loop::receive_loop(loop_buffers& b) {
     // One batch arrived at one time; its answers go out together.
     service_.received_batch(n);
     const auto t = service_.now();
+    // One steady_clock read per datagram (vDSO, no system call): each datagram's time is
+    // from the previous read to the read after it.
+    auto handled = clock::now();
     std::size_t sends = 0;
     for (std::size_t i = 0; i < n; ++i) {
       const received_datagram& d = b.received[i];
@@ -78,6 +81,9 @@ asio::awaitable<void> serve_loop::receive_loop(loop_buffers& b) {
       const std::span<std::byte> out(b.out.data() + sends * stun::max_message_size, stun::max_message_size);
       const reply r = service_.handle(in, d.from, t, out);
       if (!r.bytes.empty()) b.sends[sends++] = {asio::buffer(r.bytes.data(), r.bytes.size()), r.to};
+      const auto now = clock::now();
+      service_.handling_times().record(now - handled);
+      handled = now;
     }
     if (sends == 0) continue;
     // A datagram the network refuses is that one client's loss (unreachable, filtered); the

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "punch/clock.hpp"
+#include "punch/duration_histogram.hpp"
 #include "punch/transport.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -39,6 +40,9 @@ public:
                        std::span<std::byte> answer) = 0;
   // Drops the state that expired by `now` (called every expiry_interval).
   virtual void expire(clock::time_point now) = 0;
+  // Where the loop records how long each datagram took to handle (steady_clock, real time
+  // even when time() is virtual: it measures the server's CPU, not its protocol's clock).
+  virtual duration_histogram& handling_times() noexcept = 0;
   // A receive brought `n` datagrams (for the counters).
   virtual void received_batch(std::size_t /*n*/) noexcept {}
   // A datagram filled the receive buffer, may have been truncated, and was dropped unhandled

@@ -75,9 +75,10 @@ asio::awaitable<detail::outcome<registration_info>> session_state::do_register(c
   if (auto other = r.msg.find(wire::attr::other_address))
     if (auto ep = stun::decode_address(*other, ec)) {
       // An unspecified address (a broker listening on every address): the one we reached it at.
-      if (!over) other_address = ep->address().is_unspecified() ? endpoint(options.broker.address(), ep->port()) : *ep;
+      if (!over) other_address = ep->address().is_unspecified() ? endpoint(link.to.address(), ep->port()) : *ep;
     }
   info.nat = nat;
+  info.broker = broker_main.to;
   co_return info;
 }
 
@@ -110,11 +111,13 @@ asio::awaitable<void> session_state::keepalive_loop() {
     keepalive_timer.expires_after(options.keepalive);
     co_await keepalive_timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (closed) break;
-    const auto deadline = time.now() + std::min<std::chrono::milliseconds>(options.request_timeout, options.keepalive);
+    const auto deadline = time.now() + refresh_budget();
     auto refreshed = co_await do_register(deadline);
     if (!refreshed) {
       if (closed) break;
       emit({.what = session_event::kind::refresh_failed, .peer = options.id, .error = refreshed.error().code});
+      // Silence, not a refusal: the broker is gone (or cut off from us); another one may not be.
+      if (refreshed.error().code == errc::broker_unreachable) co_await fail_over();
       continue;
     }
     auto& info = *refreshed;

@@ -41,6 +41,8 @@ errc errc_from_stun(std::uint16_t method, int code, errc fallback) {
       return method == wire::method::register_peer ? errc::id_taken : errc::not_registered;
     case wire::error::insufficient_capacity: return errc::registry_full;
     case wire::error::rate_limited: return errc::rate_limited;
+    // A broker of a cluster whose shared registry is down: only its own peers are reachable.
+    case wire::error::service_unavailable: return errc::cluster_unavailable;
     case wire::error::unauthenticated:
     case wire::error::stale_nonce: return errc::authentication_failed;
     default: return fallback;
@@ -66,7 +68,7 @@ asio::awaitable<detail::outcome<session_state::response>> session_state::request
                                                                 clock::time_point deadline,
                                                                 std::string_view what, bool sign,
                                                                 std::optional<endpoint> server) {
-  const endpoint to = server.value_or(options.broker);
+  const endpoint to = server.value_or(broker_main.to);
   const char* const role = options.relay && to == *options.relay ? "relay " : "broker ";
   if (closed) co_return fail(errc::session_closed, std::string(what) + ": session closed");
   const auto id = detail::random_transaction_id();
@@ -108,6 +110,12 @@ asio::awaitable<detail::outcome<session_state::response>> session_state::request
     rto = std::min<std::chrono::milliseconds>(rto * 2, std::chrono::seconds(1));
   }
   if (closed) co_return fail(errc::session_closed, std::string(what) + ": session closed");
+  // Failover chose to end what the old broker would never answer rather than ask the new one
+  // for it: a Connect there would introduce us from a broker our peer may not use.
+  if (tx.abandoned)
+    co_return fail(errc::broker_unreachable, std::string(what) + ": " + role + str(to) +
+                                                 " stopped answering; the session moved to broker " + str(broker_main.to));
+  if (is_broker(to)) last_broker_answer = time.now();
 
   response r{std::move(tx.response), {}};
   error_code ec;

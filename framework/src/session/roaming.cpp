@@ -39,6 +39,8 @@ asio::awaitable<void> session_state::relocate() {
   const auto deadline = time.now() + options.request_timeout;
   if (auto info = co_await do_register(deadline); !info) {
     if (!closed) emit({.what = session_event::kind::refresh_failed, .peer = options.id, .error = info.error().code});
+    // Our path and the broker went silent together: perhaps the broker died, not the network.
+    if (!closed && info.error().code == errc::broker_unreachable) co_await fail_over();
   } else {
     co_await register_other_family(*info, deadline);
     const bool changed = info->reflexive != registration.reflexive || info->reflexive_other != registration.reflexive_other;

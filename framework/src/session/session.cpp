@@ -59,6 +59,8 @@ endpoint session::local_endpoint() const { return state_->socket.local_endpoint(
 
 const session_options& session::options() const noexcept { return state_->options; }
 
+endpoint session::broker() const { return state_->broker_main.to; }
+
 const public_key& session::key() const noexcept { return state_->me.key(); }
 
 const session_stats& session::stats() const noexcept { return state_->stats; }
@@ -68,22 +70,9 @@ namespace {
 asio::awaitable<detail::outcome<registration_info>> registering(std::shared_ptr<session_state> s,
                                                                 std::chrono::milliseconds timeout) {
   if (auto bad = check_id(s->options.id)) co_return std::move(*bad);
-  const auto deadline = s->time.now() + timeout;
-  auto info = co_await s->do_register(deadline);
+  // The current broker first (options.broker at the start), then the fallbacks in order.
+  auto info = co_await s->register_in_turn(0, timeout, false);
   if (!info) co_return std::move(info).error();
-  if (s->options.discover_nat && s->nat == nat_mapping::unknown && s->other_address) {
-    // Measured once, then told to the broker at once so that introductions carry it.
-    co_await s->discover_nat(*info, std::min(deadline, s->time.now() + s->options.request_rto * 4));
-    if (s->nat != nat_mapping::unknown) {
-      // Best effort: if this one is lost, the registration stands and the next refresh
-      // carries NAT-MAPPING.
-      if (auto told = co_await s->do_register(deadline))
-        info = std::move(told);
-      else
-        info->nat = s->nat;
-    }
-  }
-  co_await s->register_other_family(*info, deadline);
   s->registration = *info;
   s->registered = true;
   s->emit({.what = session_event::kind::registered, .peer = s->options.id, .address = info->reflexive, .nat = info->nat});

@@ -21,14 +21,9 @@ session_state::session_state(transport& t, session_options o)
   // A start-up failure: the constructor throws.
   if (sodium_init() < 0) throw system_error(make_error_code(errc::crypto_init_failed), "libsodium failed to initialise");
   if (options.allow_aes_gcm && crypto_aead_aes256gcm_is_available()) ciphers |= wire::cipher::aes256gcm;
-  broker_main.to = options.broker;
-  // Only a dual-stack socket ("::") reaches both families.
-  if (options.broker_other_family) {
-    const endpoint local = socket.local_endpoint();
-    const bool dual = local.address().is_v6() && local.address().is_unspecified();
-    if (dual && options.broker_other_family->address().is_v4() != options.broker.address().is_v4())
-      broker_alt = broker_link{*options.broker_other_family, {}, {}};
-  }
+  brokers.push_back({options.broker, options.broker_other_family});
+  brokers.insert(brokers.end(), options.fallback_brokers.begin(), options.fallback_brokers.end());
+  use_broker(0);
   host_candidates = options.host_candidates.empty() ? detail::gather_host_candidates(net, socket.local_endpoint())
                                                     : options.host_candidates;
   if (host_candidates.size() > wire::max_host_candidates) host_candidates.resize(wire::max_host_candidates);

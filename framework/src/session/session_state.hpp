@@ -58,6 +58,12 @@ struct session_state : std::enable_shared_from_this<session_state> {
   broker_link broker_main;
   std::optional<broker_link> broker_alt;  // the other family's (broker_other_family), if our socket reaches it
   bool is_broker(const endpoint& ep) const { return ep == broker_main.to || (broker_alt && ep == broker_alt->to); }
+  // Peer failover (failover.cpp): options.broker, then options.fallback_brokers; broker_main
+  // and broker_alt are those of brokers[broker_index].
+  std::vector<broker_address> brokers;
+  std::size_t broker_index = 0;
+  clock::time_point last_broker_answer{};  // when the current broker last answered us
+  bool failing_over = false;
   std::vector<std::byte> relay_nonce;  // the relay's latest NONCE, for the next ALLOCATE
   nat_mapping nat = nat_mapping::unknown;  // ours, measured against the broker's other port
   std::uint32_t ciphers = 0;  // what we offer in CIPHERS (wire::cipher bits)
@@ -130,6 +136,25 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // One Binding to the broker's other port: the same reflexive address means an easy NAT.
   asio::awaitable<void> discover_nat(const registration_info& info, clock::time_point deadline);
   asio::awaitable<void> keepalive_loop();
+
+  // peer failover: several brokers, the current one, moving to the next (failover.cpp)
+  // Makes brokers[i] the current broker: fresh links (no nonce, no credential yet), its second
+  // port unknown until it answers; requests waiting for the broker left end at once.
+  void use_broker(std::size_t i);
+  // Registers at the brokers in turn, starting `skip` places after the current one, each
+  // given `per_broker`: discovery of our NAT (if not measured yet) and the other family
+  // included. Silence moves on to the next broker; so does any other failure when
+  // `any_failure_moves_on`. All fail: the current broker stays what it was.
+  asio::awaitable<detail::outcome<registration_info>> register_in_turn(std::size_t skip,
+                                                                       std::chrono::milliseconds per_broker,
+                                                                       bool any_failure_moves_on);
+  // The current broker stopped answering: registers at the next one that answers (wrapping
+  // around), emits broker_changed. False: none did (or one failover is already under way).
+  asio::awaitable<bool> fail_over();
+  // How long a keepalive refresh waits for the broker: with brokers to fail over to, the
+  // request timeout less the time registering at the next one takes, so that the move ends
+  // within keepalive + request_timeout of the broker's death.
+  std::chrono::milliseconds refresh_budget() const;
 
   // introductions: asking for one, answering one (introduction.cpp)
   // Connect: asks the broker to introduce us to `target` (for a live connection, with its

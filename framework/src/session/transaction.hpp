@@ -17,6 +17,7 @@ struct transaction {
   transaction(const asio::any_io_executor& ex, punch::clock& time, const endpoint& server) : done(ex, time), to(server) {}
   detail::one_shot_event done;
   endpoint to;  // the broker or the relay: only it may answer
+  bool abandoned = false;  // the session moved to another broker (failover) while it waited
   std::vector<std::byte> response;
 };
 

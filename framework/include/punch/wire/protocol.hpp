@@ -69,6 +69,9 @@ inline constexpr int not_found = 404;           // no such peer
 inline constexpr int unknown_attribute = 420;
 inline constexpr int rate_limited = 429;
 inline constexpr int server_error = 500;
+// The broker cannot reach the registry it shares with other brokers (docs/protocol.md,
+// "Brokers sharing a registry"): a peer it does not hold itself cannot be looked up now.
+inline constexpr int service_unavailable = 503;
 inline constexpr int insufficient_capacity = 508;  // registry full
 }  // namespace error
 
