@@ -6,8 +6,8 @@ root (as their packages put them), next to a copy of this machine's own units (t
 ours are ordered against). Then, for punch-broker.service and punch-relay.service:
   - `systemd-analyze verify` accepts each unit without a word;
   - each unit keeps its hardening, and `systemd-analyze security` rates it at most MAX_EXPOSURE;
-  - the server, started from the staging root under strace, listening, answering and stopped by
-    SIGTERM, makes no system call that the unit's SystemCallFilter refuses, opens no socket of a
+  - the server, started from the staging root under strace, listening, answering, serving its
+    Prometheus metrics over HTTP and stopped by SIGTERM, makes no system call that the unit's SystemCallFilter refuses, opens no socket of a
     family that RestrictAddressFamilies refuses, and maps no memory both writable and executable
     (MemoryDenyWriteExecute): the hardening cannot break the service.
 SKIPPED (with the reason) where systemd-analyze is absent or cannot verify even a trivial unit
@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import urllib.request
 
 # systemd-analyze's scale: 0 (safe) to 10 (exposed); up to 2 is its "OK". A server that must
 # receive from anyone on the network cannot reach 0.
@@ -145,13 +146,24 @@ class Server:
         self.name = name
         self.proc = subprocess.Popen(
             ["strace", "-f", "-qq", "-o", trace, os.path.join(root, "usr/bin", name),
-             "--listen", "127.0.0.1:0", *args], stderr=subprocess.PIPE, text=True)
-        first = self.line()
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", first)
-        if not m:
-            self.kill()
-            fail(f"{name} under strace: unexpected first line {first!r}")
-        self.port = int(m.group(1))
+             "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", *args],
+            stderr=subprocess.PIPE, text=True)
+        self.port = int(self.expect(r"listening on 127\.0\.0\.1:(\d+)"))
+        self.metrics = self.expect(r"metrics on (http://\S+)")
+
+    def expect(self, pattern):
+        """The first group of the next line that matches pattern (each line waited for, bounded)."""
+        for _ in range(20):
+            if m := re.search(pattern, self.line()):
+                return m.group(1)
+        self.kill()
+        fail(f"{self.name}: no line matching /{pattern}/")
+
+    def scrape(self):
+        with urllib.request.urlopen(self.metrics, timeout=10) as r:
+            text = r.read().decode()
+        if f"{self.name.replace('-', '_')}_" not in text:
+            fail(f"{self.name}'s /metrics has none of its own metrics:\n{text[:500]}")
 
     def line(self, seconds=10):
         ready, _, _ = select.select([self.proc.stderr], [], [], seconds)
@@ -211,6 +223,7 @@ def check_syscalls(analyze, root, tmp):
         trace = os.path.join(tmp, f"{name}.strace")
         server = Server(root, name, trace, *args)
         exercise(server)
+        server.scrape()
         if server.stop() != 0:
             fail(f"{name} under strace did not exit 0 on SIGTERM")
         with open(trace) as f:
