@@ -134,7 +134,7 @@ cross_broker_start() {
   lab_spawn /dev/null "$BROKER_DIR/redis.out" "$BROKER_DIR/redis.err" "$(lab_ns_name brk)" \
     "$NATLAB_REDIS" --port 0 --unixsocket "$sock" --unixsocketperm 700 --save '' --appendonly no
   REDIS_PID=$LAB_LAST_PID
-  lab_wait_for "$BROKER_DIR/redis.out" 'Ready to accept connections' 10 "$REDIS_PID" ||
+  lab_wait_for "$BROKER_DIR/redis.out" '[Rr]eady to accept connections' 10 "$REDIS_PID" ||
     lab_die "redis-server did not start: $(tail -n 3 "$BROKER_DIR/redis.out" "$BROKER_DIR/redis.err")"
   server_start broker-b1 "$NATLAB_BROKER" "$LAB_BROKER_IP:$LAB_XB1_PORT" --redis "redis+unix://$sock" --name b1
   XB1_PID=$SERVER_PID
