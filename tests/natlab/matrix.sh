@@ -8,13 +8,15 @@
 # Exits non-zero when the selftest fails or a run did not do what was expected (an expected
 # failure that connects is reported as XPASS and does not fail the run).
 #
-# Usage: matrix.sh --broker PATH --peer PATH [--relay PATH] [--timeout S] [--xfail-timeout S] [--loss N]
+# Usage: matrix.sh --broker PATH --peer PATH [--relay PATH] [--redis PATH] [--timeout S] [--xfail-timeout S] [--loss N]
 #                  [--types "T1 T2 ..."] [--no-selftest] [--no-scenarios] [--no-ipv6] [--dual-stack]
 #                  [--dual-stack-brokers "EP ..."] [--rebinding] [--rebinding-limit S]
 #                  [--prediction-trials N] [--first-data-trials N] [--rebinding-trials N]
 #                  [--lines-when-connected] [--table FILE]
 #        matrix.sh --selftest-only
 # --relay: run punch-relay too; the pairs that cannot punch must then connect through it.
+# --redis PATH: redis-server; adds the cross-broker scenario (two brokers sharing a registry in
+# Redis, alice at one, bob at the other, port-restricted NATs).
 # --timeout: alice's deadline where the pair must connect (8); --xfail-timeout: where it is
 # expected to fail (3); --loss: the loss scenario's and selftest's percentage (10; 0: skip it).
 # --no-ipv6: skip the IPv6 scenario. --dual-stack: add the dual-stack one (IPv4 NAT + IPv6
@@ -157,6 +159,7 @@ matrix_main() {
     fi
     (( dual_stack )) && { PAIR_SCENARIO=dual-stack; run_dual_stack_pair; tally; }
     (( rebinding )) && { PAIR_SCENARIO=rebinding; run_rebinding_pair; tally; }
+    [[ -z "$NATLAB_REDIS" ]] || { PAIR_SCENARIO=cross-broker; run_cross_broker_pair; tally; }
   fi
 
   local predicted=0 i relay=$NATLAB_RELAY

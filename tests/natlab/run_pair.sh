@@ -8,12 +8,14 @@
 #
 # Usage: run_pair.sh --broker PATH --peer PATH [--relay PATH] [--timeout S] [--xfail-timeout S]
 #                    [--lines-when-connected] TYPE_A TYPE_B [--loss N] [--expect ok|fail]
-#        run_pair.sh --broker PATH --peer PATH same-nat|cgn|ipv6|dual-stack|rebinding
+#        run_pair.sh --broker PATH --peer PATH [--redis PATH] same-nat|cgn|ipv6|dual-stack|rebinding|cross-broker
 #   TYPE_A is alice's NAT (she connects), TYPE_B is bob's (he accepts). same-nat: both
 #   behind one port-restricted NAT; cgn: alice behind a home NAT behind a carrier-grade NAT,
 #   bob behind a port-restricted NAT; ipv6: both behind a stateful IPv6 firewall, over IPv6
 #   only; dual-stack: the same hosts with both families (IPv4 behind a port-restricted NAT);
-#   rebinding: both behind port-restricted NATs, alice's NAT "reboots" mid-stream.
+#   rebinding: both behind port-restricted NATs, alice's NAT "reboots" mid-stream;
+#   cross-broker (with --redis PATH, redis-server): port-restricted on both sides, alice at one
+#   broker and bob at another, the two sharing a registry in Redis.
 #   --loss N: N% loss on both port-restricted boxes (only with TYPE_A = TYPE_B = port-restricted).
 # Prints one line per run; on failure the last lines of each process's stderr.
 
@@ -53,6 +55,14 @@ PAIR_RESULT="" PAIR_PATH="" PAIR_MS="" PAIR_LOST=""
 # The scenario the next runs belong to, for the per-pair table (natlab_table in matrix.sh).
 PAIR_SCENARIO=plain
 BROKER_PID="" BROKER_DIR="" RELAY_PID="" BROKER6_PID="" BROKER_DS_PID=""
+# The cross-broker scenario (issue 16): redis-server (NATLAB_REDIS, its path) and two more
+# brokers sharing their registry through it, on ports of their own; alice registers at the
+# first, bob at the second.
+NATLAB_REDIS=${NATLAB_REDIS:-}
+LAB_XB1_PORT=3488 LAB_XB2_PORT=3498
+XB1_PID="" XB2_PID="" REDIS_PID=""
+# Per run: the broker each peer is given instead of the lab's one (cross-broker runs).
+declare -A P_BROKER=()
 SERVER_PID=""
 # What pair_end records besides the defaults (set just before it, cleared by it; a set but
 # empty NATLAB_REC_TIME records no time rather than connect()'s).
@@ -116,6 +126,22 @@ broker_ds_start() {
   BROKER_DS_PID=$SERVER_PID
 }
 
+# cross_broker_start → redis-server on a unix socket and two punch-brokers with --redis on the
+# broker host; started by the first run that needs them.
+cross_broker_start() {
+  [[ -z "$XB1_PID" ]] || return 0
+  local LAB_PROC_LIMIT=$LAB_RUN_LIMIT sock="$BROKER_DIR/redis.sock"
+  lab_spawn /dev/null "$BROKER_DIR/redis.out" "$BROKER_DIR/redis.err" "$(lab_ns_name brk)" \
+    "$NATLAB_REDIS" --port 0 --unixsocket "$sock" --unixsocketperm 700 --save '' --appendonly no
+  REDIS_PID=$LAB_LAST_PID
+  lab_wait_for "$BROKER_DIR/redis.out" '[Rr]eady to accept connections' 10 "$REDIS_PID" ||
+    lab_die "redis-server did not start: $(tail -n 3 "$BROKER_DIR/redis.out" "$BROKER_DIR/redis.err")"
+  server_start broker-b1 "$NATLAB_BROKER" "$LAB_BROKER_IP:$LAB_XB1_PORT" --redis "redis+unix://$sock" --name b1
+  XB1_PID=$SERVER_PID
+  server_start broker-b2 "$NATLAB_BROKER" "$LAB_BROKER_IP:$LAB_XB2_PORT" --redis "redis+unix://$sock" --name b2
+  XB2_PID=$SERVER_PID
+}
+
 # --- one run, in steps shared by run_pair and run_rebinding_pair ---------------------------
 # A run's state: P_N (its number: ids alice-N/bob-N, ports 20000+N/30000+N), P_DIR (its logs),
 # P_NET (v4|v6|ds), P_WHY (what went wrong so far), P_PID[who], P_FD[who] (the stdin fifo this
@@ -153,7 +179,7 @@ pair_spawn() {
   local net_args=()
   case "$P_NET" in
     v4)
-      net_args=(--broker "$LAB_BROKER_IP:$LAB_BROKER_PORT" --bind "0.0.0.0:$port")
+      net_args=(--broker "${P_BROKER[$who]:-$LAB_BROKER_IP:$LAB_BROKER_PORT}" --bind "0.0.0.0:$port")
       [[ -z "$NATLAB_RELAY" ]] || net_args+=(--relay "$LAB_BROKER_IP:$LAB_RELAY_PORT") ;;
     v6) net_args=(--broker "[$LAB_BROKER_IP6]:$LAB_BROKER_PORT" --bind "[::]:$port") ;;
     ds)
@@ -421,6 +447,19 @@ run_same_nat_pair() {
     a:port-restricted a2:port-restricted
 }
 
+# run_cross_broker_pair → port-restricted on both sides, alice registered at one broker and bob
+# at another, the two sharing a registry in Redis: only bob's broker can reach bob through his
+# NAT, so the connection proves that alice's broker passed the introduction on to it.
+run_cross_broker_pair() {
+  local label="cross-broker (port-r. at b1 -> port-r. at b2, one Redis)"
+  if [[ -z "$NATLAB_REDIS" ]]; then pair_skip "$label" "port-restricted->port-restricted" "no redis-server"; return 0; fi
+  cross_broker_start
+  P_BROKER=([alice]="$LAB_BROKER_IP:$LAB_XB1_PORT" [bob]="$LAB_BROKER_IP:$LAB_XB2_PORT")
+  NATLAB_REC_LABEL="port-restricted->port-restricted (two brokers)" \
+    run_pair "$(natlab_expected port-restricted port-restricted)" "$label" a:port-restricted b:port-restricted
+  P_BROKER=()
+}
+
 run_cgn_pair() {
   NATLAB_REC_LABEL="cgn+port-restricted->port-restricted" \
     run_pair "$(natlab_expected scenario cgn)" "cgn (alice: port-r. behind CGN port-r.)" \
@@ -597,6 +636,7 @@ natlab_parse_common() {
       --timeout) NATLAB_PEER_TIMEOUT=${2:?--timeout needs seconds}; shift ;;
       --xfail-timeout) NATLAB_XFAIL_TIMEOUT=${2:?--xfail-timeout needs seconds}; shift ;;
       --relay) NATLAB_RELAY=${2:?--relay needs a path}; shift ;;
+      --redis) NATLAB_REDIS=${2:?--redis needs the path of redis-server}; shift ;;
       --lines-when-connected) NATLAB_LINES_AT=connected ;;
       *) NATLAB_ARGS+=("$1") ;;
     esac
@@ -619,6 +659,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     ipv6) run_ipv6_pair ;;
     dual-stack) run_dual_stack_pair ;;
     rebinding) run_rebinding_pair ;;
+    cross-broker) run_cross_broker_pair ;;
     *)
       [[ $# -ge 2 ]] || lab_die "give two NAT types, or same-nat, cgn, ipv6, dual-stack or rebinding"
       ta=$(natlab_type_name "$1") || lab_die "unknown NAT type '$1'"
