@@ -123,7 +123,7 @@ void redis_client::handshake(bool subscriber) {
   const std::string db = std::to_string(where_.db);
   if (where_.db != 0) send({"SELECT", db}, step("Redis refused SELECT " + db));
   for (auto& s : scripts_) {
-    send({"SCRIPT", "LOAD", s.text}, [this, &s, inner = step("Redis refused SCRIPT LOAD")](const redisReply* r) {
+    send({"SCRIPT", "LOAD", s.text}, [&s, inner = step("Redis refused SCRIPT LOAD")](const redisReply* r) {
       if (r != nullptr && r->type == REDIS_REPLY_STRING) s.sha.assign(r->str, r->len);
       inner(r);
     });
