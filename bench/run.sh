@@ -2,7 +2,8 @@
 # The full measurement behind docs/performance.md: punch-bench against punch-broker, the
 # punch-echo ceiling, coturn (turnserver --stun-only, one relay thread, loopback only) and
 # two brokers sharing a redis-server (when installed), interleaved rounds, then the broker's
-# memory curve up to --peers registrations and its plot (gnuplot). Usage: bench/run.sh [BUILD_DIR] [OUT_DIR] [punch-bench options...]
+# memory curve up to --peers registrations and its plot (gnuplot).
+# Usage: bench/run.sh [BUILD_DIR] [OUT_DIR] [punch-bench options...]
 # (defaults: build-bench, BUILD_DIR/bench-results); docs/performance.md quotes its output.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +25,7 @@ if command -v redis-server >/dev/null; then servers+=(--redis "$(command -v redi
   "$bench" "${servers[@]}" --csv "$out/runs.csv" --memory-csv "$out/memory.csv" "$@"
 } | tee "$out/table.txt"
 
-if command -v gnuplot >/dev/null && [[ -s $out/memory.csv ]]; then
+if command -v gnuplot >/dev/null && (( $(wc -l < "$out/memory.csv") > 1 )); then
   gnuplot -e "csv='$out/memory.csv'; png='$out/broker-memory.png'" "$here/memory.gp"
   echo "plot: $out/broker-memory.png"
 fi
