@@ -30,9 +30,19 @@ std::shared_ptr<waiting_request> broker::impl::wait_for_cluster(const request& r
   }
   link->waiting[r.msg.id()] = r.from;
   stats.cluster_waiting = link->waiting.size();
-  const auto bytes = r.msg.bytes();
-  return std::make_shared<waiting_request>(
-      waiting_request{{bytes.begin(), bytes.end()}, r.from, r.source, r.budget});
+  auto bytes = r.msg.bytes();
+  // Kept without its FINGERPRINT, checked on arrival: parsing it again would check it again,
+  // a CRC-32 over the whole padded request (the broker's largest cost per cluster answer).
+  // Answers to punch's methods carry a FINGERPRINT whatever the request had.
+  const bool trim = r.msg.has_fingerprint() && bytes.size() >= stun::header_size + stun::fingerprint_size;
+  if (trim) bytes = bytes.first(bytes.size() - stun::fingerprint_size);
+  auto w = std::make_shared<waiting_request>(waiting_request{{bytes.begin(), bytes.end()}, r.from, r.source, r.budget});
+  if (trim) {
+    const auto length = static_cast<std::uint16_t>(bytes.size() - stun::header_size);  // RFC 8489 §5
+    w->datagram[2] = static_cast<std::byte>(length >> 8);
+    w->datagram[3] = static_cast<std::byte>(length & 0xFF);
+  }
+  return w;
 }
 
 void broker::impl::answer_waiting(const waiting_request& w,
