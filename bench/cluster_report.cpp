@@ -70,9 +70,7 @@ void print_cluster(std::ostream& out, const std::vector<median_record>& m, const
   print_added_latency(out, "Lookup, held at b - in-memory broker", m, runs, request_kind::lookup, "cross", "broker", 0);
   out << "(cross: requests at broker a for peers held at b; same: the same layout, peers held at a; the latency\n"
          " includes queueing at the load's window: run with --window 1 for the unloaded difference)\n";
-  out << '\n' << std::left << std::setw(48) << "Redis-backed broker / in-memory broker" << std::right << std::setw(10)
-      << "req/s" << std::setw(11) << "req/cpu-s" << std::setw(13) << "per round" << std::setw(12) << "range"
-      << "  target\n";
+  print_ratio_header(out, "Redis-backed broker / in-memory broker");
   print_ratio(out, "Register (refresh)", m, runs, request_kind::register_peer, "redis", "broker", 0.5);
   print_ratio(out, "Lookup, peer held here", m, runs, request_kind::lookup, "redis", "broker", 0.5);
   print_ratio(out, "Lookup, peer held at b (a Redis read)", m, runs, request_kind::lookup, "cross", "broker", 0.5);

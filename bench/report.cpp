@@ -99,10 +99,13 @@ void print_ratio(std::ostream& out, const char* what, const std::vector<median_r
       << target << "x  " << (by_cpu >= target ? "met" : "NOT MET") << '\n';
 }
 
+void print_ratio_header(std::ostream& out, const char* title) {
+  out << '\n' << std::left << std::setw(48) << title << std::right << std::setw(10) << "req/s" << std::setw(11)
+      << "req/cpu-s" << std::setw(13) << "per round" << std::setw(12) << "range" << "  target\n";
+}
+
 void print_ratios(std::ostream& out, const std::vector<median_record>& m, const std::vector<run_record>& runs) {
-  out << '\n' << std::left << std::setw(48) << "ratios from the same interleaved run" << std::right << std::setw(10)
-      << "req/s" << std::setw(11) << "req/cpu-s" << std::setw(13) << "per round" << std::setw(12) << "range"
-      << "  target\n";
+  print_ratio_header(out, "ratios from the same interleaved run");
   print_ratio(out, "broker Binding / echo ceiling", m, runs, request_kind::binding, "broker", "echo", 0.8);
   print_ratio(out, "broker Register (refresh) / echo ceiling", m, runs, request_kind::register_peer, "broker", "echo", 0.6);
   print_ratio(out, "broker Lookup / echo ceiling", m, runs, request_kind::lookup, "broker", "echo", 0.6);

@@ -51,6 +51,8 @@ void print_table(std::ostream& out, const std::vector<median_record>& m);
 // The targets' ratios: of the medians (req/s and req/cpu-s) and the median of the rounds'
 // own req/cpu-s ratios with their range; "met" judges the median ratio by req/cpu-s.
 void print_ratios(std::ostream& out, const std::vector<median_record>& m, const std::vector<run_record>& runs);
+// The header above print_ratio's lines, `title` in the first column.
+void print_ratio_header(std::ostream& out, const char* title);
 // One line of print_ratios: a's and b's rates for kind k, judged against `target` by req/cpu-s.
 void print_ratio(std::ostream& out, const char* what, const std::vector<median_record>& m,
                  const std::vector<run_record>& runs, request_kind k, const char* a, const char* b, double target);
