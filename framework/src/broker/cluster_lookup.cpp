@@ -58,6 +58,9 @@ void broker::impl::answer_waiting(const waiting_request& w,
   const auto answer = build(r);
   if (answer.empty() || !socket.is_open()) return;
   auto& f = link->filling;
+  // Bounded while a batch waits for the socket: a dropped answer is a lost datagram, which
+  // the client's retransmission asks again.
+  if (f.sizes.size() >= options.max_cluster_waits) return;
   f.bytes.insert(f.bytes.end(), answer.begin(), answer.end());
   f.sizes.push_back(answer.size());
   f.to.push_back(w.from);
