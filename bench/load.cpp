@@ -30,6 +30,7 @@ struct client_socket {
   explicit client_socket(asio::io_context& ctx) : socket(ctx) {}
   asio::ip::udp::socket socket;
   udp_endpoint local;
+  udp_endpoint server;  // where its requests go, and its Introduces come from
   std::vector<slot> slots;  // a ring indexed by seq, larger than the window
   std::uint64_t head = 0;   // next seq to send
   std::uint64_t tail = 0;   // oldest seq that may still be pending
@@ -45,7 +46,6 @@ std::uint64_t seq_of(std::span<const std::byte> d) {
 }  // namespace
 
 struct load::state {
-  udp_endpoint server;
   load_options options;
   std::vector<std::unique_ptr<client_socket>> sockets;
   std::vector<pollfd> fds;
@@ -64,14 +64,18 @@ struct load::state {
 };
 
 load::load(asio::io_context& ctx, const udp_endpoint& server, load_options options)
+    : load(ctx, std::vector<udp_endpoint>(options.sockets, server), options) {}
+
+load::load(asio::io_context& ctx, const std::vector<udp_endpoint>& servers, load_options options)
     : s_(std::make_unique<state>()) {
-  s_->server = server;
+  options.sockets = servers.size();
   options.window = std::clamp<std::size_t>(options.window, 1, max_window);
   s_->options = options;
   s_->ring = 1;
   while (s_->ring < 4 * options.window) s_->ring *= 2;
-  for (std::size_t i = 0; i < options.sockets; ++i) {
+  for (const auto& server : servers) {
     auto c = std::make_unique<client_socket>(ctx);
+    c->server = server;
     c->socket.open(server.protocol());
     c->socket.set_option(asio::socket_base::receive_buffer_size(1 << 20));
     c->socket.bind(udp_endpoint(server.address().is_v4() ? asio::ip::address(asio::ip::address_v4::loopback())
@@ -102,8 +106,8 @@ void load::state::fill(std::size_t i, workload& w, clock::time_point now) {
     s.sent = now;
     s.pending = true;
     iov[k] = {s.bytes.data(), bytes.size()};
-    msgs[k].msg_hdr.msg_name = const_cast<void*>(static_cast<const void*>(server.data()));
-    msgs[k].msg_hdr.msg_namelen = static_cast<socklen_t>(server.size());
+    msgs[k].msg_hdr.msg_name = const_cast<void*>(static_cast<const void*>(c.server.data()));
+    msgs[k].msg_hdr.msg_namelen = static_cast<socklen_t>(c.server.size());
     msgs[k].msg_hdr.msg_iov = &iov[k];
     msgs[k].msg_hdr.msg_iovlen = 1;
     ++c.head;
@@ -123,7 +127,8 @@ void load::state::complete(client_socket& c, std::size_t i, workload& w, std::sp
     if (method_of(d) == wire::method::introduce) {
       std::array<std::byte, stun::header_size> ack{};
       auto a = introduce_ack(ack, d);
-      ::sendto(c.socket.native_handle(), a.data(), a.size(), 0, server.data(), static_cast<socklen_t>(server.size()));
+      ::sendto(c.socket.native_handle(), a.data(), a.size(), 0, c.server.data(),
+               static_cast<socklen_t>(c.server.size()));
     }
     return;
   }

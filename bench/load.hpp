@@ -61,7 +61,11 @@ struct load_result {
 // The sockets live as long as the load, so a workload's registrations stay valid across runs.
 class load {
 public:
+  // options.sockets sockets, all talking to `server`.
   load(asio::io_context& ctx, const udp_endpoint& server, load_options options);
+  // One socket per entry of `servers`, socket i talking to servers[i] (options.sockets is
+  // ignored): peers held by different brokers of one cluster.
+  load(asio::io_context& ctx, const std::vector<udp_endpoint>& servers, load_options options);
   ~load();
   load(const load&) = delete;
   load& operator=(const load&) = delete;

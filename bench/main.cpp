@@ -1,11 +1,17 @@
 // punch-bench: drives punch-broker, a raw echo server (the machine's ceiling) and optionally
 // coturn with the same load, runs interleaved (A B A B ...), and reports medians; then fills
-// a fresh broker with registrations and reads its memory. See docs/performance.md.
+// a fresh broker with registrations and reads its memory. With --redis, also two brokers
+// sharing a registry in a redis-server of its own: refreshes and Lookups at a Redis-backed
+// broker, and Lookup and Connect of peers held by the other broker ("cross") against peers
+// held by the same one ("same"). See docs/performance.md.
 #include "report.hpp"
 #include "servers.hpp"
 #include "workloads.hpp"
 
 #include <boost/program_options.hpp>
+
+#include <unistd.h>
+
 
 #include <iostream>
 #include <memory>
@@ -21,6 +27,7 @@ struct bench_options {
   std::string broker = PUNCH_BENCH_BROKER;
   std::string echo = PUNCH_BENCH_ECHO;
   std::string coturn;  // empty: not measured
+  std::string redis;   // redis-server; empty: no brokers on Redis
   std::vector<std::string> broker_args;
   std::vector<std::string> alt_broker_args;  // non-empty: a second broker, "alt"
   std::string alt_broker;                    // non-empty: "alt" runs this punch-broker
@@ -50,6 +57,9 @@ std::optional<bench_options> parse(int argc, char* argv[]) {
     ("alt-broker", po::value(&o.alt_broker)->value_name("PATH"),
      "also measure this punch-broker (\"alt\"; another build, for a before/after in one run)")
     ("coturn", po::value(&o.coturn)->value_name("PATH"), "also measure this STUN server (turnserver) by Binding")
+    ("redis", po::value(&o.redis)->value_name("PATH"),
+     "also start this redis-server and two punch-brokers sharing it (--redis, --name a/b): \"redis\" (broker a, "
+     "every kind), \"same\" and \"cross\" (Lookup, Connect from sockets at a of peers held at a, at b)")
     ("rounds", po::value(&o.rounds)->default_value(o.rounds), "interleaved rounds; medians are reported")
     ("duration-ms", po::value(&duration_ms)->default_value(duration_ms), "length of one run")
     ("sockets", po::value(&o.load.sockets)->default_value(o.load.sockets), "client sockets")
@@ -105,6 +115,15 @@ std::optional<bench_options> parse(int argc, char* argv[]) {
     o.load.window = std::min<std::size_t>(o.load.window, 4);  // far from any socket buffer's limit
     o.coturn.clear();
   }
+  if (!o.redis.empty() && ::access(o.redis.c_str(), X_OK) != 0) {
+    // CI registers the smoke test wherever punch-broker has Redis support; the server may be absent.
+    if (!o.smoke) {
+      std::cerr << "punch-bench: --redis: no redis-server at " << o.redis << '\n';
+      return std::nullopt;
+    }
+    std::cout << "SKIPPED: no redis-server at " << o.redis << '\n';
+    std::exit(0);
+  }
   return o;
 }
 
@@ -114,7 +133,18 @@ struct target {
   bool echo = false;
   bool stun_only = false;  // coturn: Binding only
   pid_t pid = -1;
+  // Paired (Lookup and Connect only): requests from sockets at `at` for peers held at `held_at`.
+  std::optional<udp_endpoint> held_at;
+  pid_t holder_pid = -1;  // the other broker, when held_at is not `at`
 };
+
+// Where a run's sockets send: all to the target, or, paired, half to it and half to the
+// broker that holds their peers.
+std::vector<udp_endpoint> socket_servers(const target& t, std::size_t sockets) {
+  std::vector<udp_endpoint> at(sockets, t.at);
+  if (t.held_at) at.insert(at.end(), sockets, *t.held_at);
+  return at;
+}
 
 std::unique_ptr<server_process> start(const std::string& name, std::vector<std::string> argv, int cpu,
                                       asio::io_context& ctx, const udp_endpoint& at) {
@@ -167,7 +197,7 @@ int main(int argc, char* argv[]) {
                    std::uint16_t port) {
       const udp_endpoint at(asio::ip::address_v4::loopback(), port);
       servers.push_back(start(name, std::move(argv), o.server_cpu, ctx, at));
-      targets.push_back({name, at, echo, stun_only, servers.back()->pid()});
+      targets.push_back({name, at, echo, stun_only, servers.back()->pid(), std::nullopt, -1});
     };
     auto port = free_udp_port();
     // No rate limit: the whole load comes from one address (127.0.0.1).
@@ -175,12 +205,30 @@ int main(int argc, char* argv[]) {
                                          "--rate-limit", "0"};
     broker_argv.insert(broker_argv.end(), o.broker_args.begin(), o.broker_args.end());
     add("broker", broker_argv, false, false, port);
+    const auto redis_broker_argv = broker_argv;  // the alt's arguments are added to broker_argv
     if (!o.alt_broker_args.empty() || !o.alt_broker.empty()) {
       port = free_udp_port();
       if (!o.alt_broker.empty()) broker_argv[0] = o.alt_broker;
       broker_argv[2] = "127.0.0.1:" + std::to_string(port);
       broker_argv.insert(broker_argv.end(), o.alt_broker_args.begin(), o.alt_broker_args.end());
       add("alt", std::move(broker_argv), false, false, port);
+    }
+    std::unique_ptr<redis_process> redis;
+    if (!o.redis.empty()) {
+      redis = std::make_unique<redis_process>(o.redis, o.server_cpu);
+      auto member = [&](const char* target_name, const char* name) {
+        port = free_udp_port();
+        auto argv = redis_broker_argv;
+        argv[2] = "127.0.0.1:" + std::to_string(port);
+        argv.insert(argv.end(), {"--redis", redis->url(), "--name", name});
+        add(target_name, std::move(argv), false, false, port);
+        return targets.back();
+      };
+      const target a = member("redis", "a");
+      const target b = member("redis-b", "b");
+      targets.pop_back();  // broker b is measured only as the holder of "cross"'s peers
+      targets.push_back({"same", a.at, false, false, a.pid, a.at, -1});
+      targets.push_back({"cross", a.at, false, false, a.pid, b.at, b.pid});
     }
     port = free_udp_port();
     add("echo", {o.echo, "--listen", "127.0.0.1:" + std::to_string(port)}, true, false, port);
@@ -197,19 +245,26 @@ int main(int argc, char* argv[]) {
       for (auto kind : o.kinds) {
         for (const auto& t : targets) {
           if (t.stun_only && kind != request_kind::binding) continue;
-          load l(ctx, t.at, o.load);
+          if (t.held_at && kind != request_kind::lookup && kind != request_kind::connect) continue;
+          load l(ctx, socket_servers(t, o.load.sockets), o.load);
           credentials creds(l.sockets(), t.echo);
-          const std::string tag = "r" + std::to_string(round) + "k" + std::to_string(static_cast<int>(kind));
+          std::string tag = "r" + std::to_string(round) + "k" + std::to_string(static_cast<int>(kind));
+          // Brokers sharing a registry share the ids too: each target registers its own.
+          if (t.name == "redis" || t.held_at) tag += t.name.front();
           if (!t.echo && kind != request_kind::binding) {
             register_sockets setup(tag, l.sockets(), creds);
             l.run(setup, std::chrono::seconds(5));
             if (!setup.finished() || setup.failed) throw std::runtime_error(t.name + ": cannot register the sockets");
           }
-          steady_workload w(kind, tag, l.sockets(), creds);
+          steady_workload w(kind, tag, l.sockets(), creds, t.held_at ? o.load.sockets : 0);
           w.echo = t.echo;
           const double cpu_before = cpu_seconds_of(t.pid);
+          const double redis_before = redis ? cpu_seconds_of(redis->pid()) : 0;
+          const double holder_before = t.holder_pid > 0 ? cpu_seconds_of(t.holder_pid) : 0;
           const auto result = l.run(w, o.duration);
           runs.push_back({round, kind, t.name, result, cpu_seconds_of(t.pid) - cpu_before});
+          if (redis) runs.back().redis_cpu_s = cpu_seconds_of(redis->pid()) - redis_before;
+          if (t.holder_pid > 0) runs.back().holder_cpu_s = cpu_seconds_of(t.holder_pid) - holder_before;
           std::cerr << "  round " << round << ' ' << name_of(kind) << ' ' << t.name << ": "
                     << static_cast<long>(runs.back().result.rate()) << "/s\n";
           std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let queues settle between runs
@@ -218,11 +273,14 @@ int main(int argc, char* argv[]) {
     }
     for (auto& s : servers)
       if (!s->alive()) throw std::runtime_error(s->name() + " died during the runs");
+    if (redis && !redis->alive()) throw std::runtime_error("redis-server died during the runs");
     servers.clear();
+    redis.reset();
 
     const auto medians = median_of(runs);
     print_table(std::cout, medians);
     print_ratios(std::cout, medians, runs);
+    if (!o.redis.empty()) print_cluster(std::cout, medians, runs);
     std::vector<memory_point> memory;
     if (o.peers > 0) {
       memory = memory_curve(o, ctx);

@@ -9,6 +9,14 @@
 namespace punch::bench {
 namespace {
 
+std::ofstream open(const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw std::runtime_error("cannot write " + path);
+  return out;
+}
+
+}  // namespace
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -22,26 +30,20 @@ const median_record* find(const std::vector<median_record>& m, request_kind k, c
   return nullptr;
 }
 
-std::ofstream open(const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw std::runtime_error("cannot write " + path);
-  return out;
-}
-
-}  // namespace
-
 std::vector<median_record> median_of(const std::vector<run_record>& runs) {
   std::vector<median_record> out;
   for (const auto& r : runs) {
     if (find(out, r.kind, r.target)) continue;
     median_record m{.kind = r.kind, .target = r.target};
-    std::vector<double> rate, p50, p99, efficiency, share;
+    std::vector<double> rate, p50, p99, efficiency, share, redis, holder;
     for (const auto& s : runs) {
       if (s.kind != r.kind || s.target != r.target) continue;
       ++m.runs;
       rate.push_back(s.result.rate());
       efficiency.push_back(s.per_cpu_second());
       share.push_back(s.result.seconds > 0 ? s.server_cpu_s / s.result.seconds : 0);
+      redis.push_back(s.result.seconds > 0 ? s.redis_cpu_s / s.result.seconds : 0);
+      holder.push_back(s.result.seconds > 0 ? s.holder_cpu_s / s.result.seconds : 0);
       p50.push_back(s.result.p50_us);
       p99.push_back(s.result.p99_us);
       m.sent += s.result.sent;
@@ -53,6 +55,8 @@ std::vector<median_record> median_of(const std::vector<run_record>& runs) {
     m.p99_us = median(p99);
     m.per_cpu_second = median(efficiency);
     m.cpu_share = median(share);
+    m.redis_share = median(redis);
+    m.holder_share = median(holder);
     out.push_back(m);
   }
   return out;
@@ -74,33 +78,38 @@ void print_table(std::ostream& out, const std::vector<median_record>& m) {
   }
 }
 
+void print_ratio(std::ostream& out, const char* what, const std::vector<median_record>& m,
+                 const std::vector<run_record>& runs, request_kind k, const char* a, const char* b, double target) {
+  const auto* x = find(m, k, a);
+  const auto* y = find(m, k, b);
+  if (!x || !y || y->rate <= 0 || y->per_cpu_second <= 0) return;
+  const double by_rate = x->rate / y->rate, by_cpu = x->per_cpu_second / y->per_cpu_second;
+  // Each round ran a and b back to back: their ratio cancels the machine's drift between rounds.
+  std::vector<double> per_round;
+  for (const auto& ra : runs) {
+    if (ra.kind != k || ra.target != a) continue;
+    for (const auto& rb : runs)
+      if (rb.kind == k && rb.target == b && rb.round == ra.round && rb.per_cpu_second() > 0)
+        per_round.push_back(ra.per_cpu_second() / rb.per_cpu_second());
+  }
+  const auto [lo, hi] = std::minmax_element(per_round.begin(), per_round.end());
+  out << std::left << std::setw(48) << what << std::right << std::fixed << std::setprecision(2) << std::setw(9)
+      << by_rate << 'x' << std::setw(10) << by_cpu << 'x' << std::setw(12) << median(per_round) << 'x' << std::setw(6)
+      << (per_round.empty() ? 0.0 : *lo) << '-' << std::setw(4) << (per_round.empty() ? 0.0 : *hi) << "x  >= "
+      << target << "x  " << (by_cpu >= target ? "met" : "NOT MET") << '\n';
+}
+
+void print_ratio_header(std::ostream& out, const char* title) {
+  out << '\n' << std::left << std::setw(48) << title << std::right << std::setw(10) << "req/s" << std::setw(11)
+      << "req/cpu-s" << std::setw(13) << "per round" << std::setw(12) << "range" << "  target\n";
+}
+
 void print_ratios(std::ostream& out, const std::vector<median_record>& m, const std::vector<run_record>& runs) {
-  out << '\n' << std::left << std::setw(48) << "ratios from the same interleaved run" << std::right << std::setw(10)
-      << "req/s" << std::setw(11) << "req/cpu-s" << std::setw(13) << "per round" << std::setw(12) << "range"
-      << "  target\n";
-  auto line = [&](const char* what, request_kind k, const char* a, const char* b, double target) {
-    const auto* x = find(m, k, a);
-    const auto* y = find(m, k, b);
-    if (!x || !y || y->rate <= 0 || y->per_cpu_second <= 0) return;
-    const double by_rate = x->rate / y->rate, by_cpu = x->per_cpu_second / y->per_cpu_second;
-    // Each round ran a and b back to back: their ratio cancels the machine's drift between rounds.
-    std::vector<double> per_round;
-    for (const auto& ra : runs) {
-      if (ra.kind != k || ra.target != a) continue;
-      for (const auto& rb : runs)
-        if (rb.kind == k && rb.target == b && rb.round == ra.round && rb.per_cpu_second() > 0)
-          per_round.push_back(ra.per_cpu_second() / rb.per_cpu_second());
-    }
-    const auto [lo, hi] = std::minmax_element(per_round.begin(), per_round.end());
-    out << std::left << std::setw(48) << what << std::right << std::fixed << std::setprecision(2) << std::setw(9)
-        << by_rate << 'x' << std::setw(10) << by_cpu << 'x' << std::setw(12) << median(per_round) << 'x' << std::setw(6)
-        << (per_round.empty() ? 0.0 : *lo) << '-' << std::setw(4) << (per_round.empty() ? 0.0 : *hi) << "x  >= "
-        << target << "x  " << (by_cpu >= target ? "met" : "NOT MET") << '\n';
-  };
-  line("broker Binding / echo ceiling", request_kind::binding, "broker", "echo", 0.8);
-  line("broker Register (refresh) / echo ceiling", request_kind::register_peer, "broker", "echo", 0.6);
-  line("broker Lookup / echo ceiling", request_kind::lookup, "broker", "echo", 0.6);
-  line("broker Binding / coturn Binding", request_kind::binding, "broker", "coturn", 1.5);
+  print_ratio_header(out, "ratios from the same interleaved run");
+  print_ratio(out, "broker Binding / echo ceiling", m, runs, request_kind::binding, "broker", "echo", 0.8);
+  print_ratio(out, "broker Register (refresh) / echo ceiling", m, runs, request_kind::register_peer, "broker", "echo", 0.6);
+  print_ratio(out, "broker Lookup / echo ceiling", m, runs, request_kind::lookup, "broker", "echo", 0.6);
+  print_ratio(out, "broker Binding / coturn Binding", m, runs, request_kind::binding, "broker", "coturn", 1.5);
   out << "(req/s and req/cpu-s: ratios of the medians; per round: the median of each round's req/cpu-s ratio, and\n"
          " its range; met: judged by req/cpu-s, since req/s follows the machine's load)\n";
 }

@@ -17,6 +17,8 @@ struct run_record {
   std::string target;
   load_result result;
   double server_cpu_s = 0;  // CPU time the server used during the run
+  double redis_cpu_s = 0;   // brokers on Redis: redis-server's CPU time during the run
+  double holder_cpu_s = 0;  // "cross": the CPU time of the broker that holds the peers
   // Answers per second of the server's CPU time: its efficiency, robust to a busy machine.
   double per_cpu_second() const {
     return server_cpu_s > 0 ? static_cast<double>(result.ok + result.errors) / server_cpu_s : 0;
@@ -31,6 +33,7 @@ struct median_record {
   double rate = 0, p50_us = 0, p99_us = 0;
   double per_cpu_second = 0;  // median of the runs' answers per server CPU-second
   double cpu_share = 0;       // median of server CPU time / run time
+  double redis_share = 0, holder_share = 0;  // the same for redis-server and the holding broker
   std::uint64_t sent = 0, errors = 0, lost = 0;  // summed over the runs
 };
 
@@ -41,10 +44,22 @@ struct memory_point {
 };
 
 std::vector<median_record> median_of(const std::vector<run_record>& runs);
+double median(std::vector<double> v);
+// The median record of (k, target); null if there is none.
+const median_record* find(const std::vector<median_record>& m, request_kind k, const std::string& target);
 void print_table(std::ostream& out, const std::vector<median_record>& m);
 // The targets' ratios: of the medians (req/s and req/cpu-s) and the median of the rounds'
 // own req/cpu-s ratios with their range; "met" judges the median ratio by req/cpu-s.
 void print_ratios(std::ostream& out, const std::vector<median_record>& m, const std::vector<run_record>& runs);
+// The header above print_ratio's lines, `title` in the first column.
+void print_ratio_header(std::ostream& out, const char* title);
+// One line of print_ratios: a's and b's rates for kind k, judged against `target` by req/cpu-s.
+void print_ratio(std::ostream& out, const char* what, const std::vector<median_record>& m,
+                 const std::vector<run_record>& runs, request_kind k, const char* a, const char* b, double target);
+// Brokers sharing Redis (cluster_report.cpp): each Redis target's rates beside Redis's CPU, the
+// Connect and Lookup latency of peers held by the other broker against the same broker, and
+// the Redis-backed broker's rates against the in-memory one's.
+void print_cluster(std::ostream& out, const std::vector<median_record>& m, const std::vector<run_record>& runs);
 void print_memory(std::ostream& out, const std::vector<memory_point>& points);
 void write_csv(const std::string& path, const std::vector<run_record>& runs, const std::vector<median_record>& m);
 void write_memory_csv(const std::string& path, const std::vector<memory_point>& points);

@@ -4,10 +4,15 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -84,6 +89,48 @@ void server_process::wait_ready(asio::io_context& ctx, const udp_endpoint& at,
   std::ostringstream what;
   what << name_ << " does not answer on " << at;
   throw std::runtime_error(what.str());
+}
+
+namespace {
+
+// True once something accepts a connection on the unix socket at `path`.
+bool accepts(const std::string& path) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (path.size() >= sizeof a.sun_path) return false;
+  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+redis_process::redis_process(const std::string& path, int cpu) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "punch-bench-redis-XXXXXX").string();
+  if (!::mkdtemp(pattern.data())) throw std::runtime_error("cannot make a directory for redis-server");
+  dir_ = pattern;
+  socket_ = dir_ + "/redis.sock";
+  process_ = std::make_unique<server_process>(
+      "redis-server", std::vector<std::string>{path, "--port", "0", "--unixsocket", socket_, "--save", "",
+                                               "--appendonly", "no", "--dir", dir_},
+      cpu);
+  for (int i = 0; i < 500; ++i) {
+    if (accepts(socket_)) return;
+    if (!process_->alive()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  process_.reset();
+  std::filesystem::remove_all(dir_);
+  throw std::runtime_error("redis-server (" + path + ") does not accept on " + socket_);
+}
+
+redis_process::~redis_process() {
+  process_.reset();  // stopped first: it may still write into the directory
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
 }
 
 memory_status memory_of(pid_t pid) {

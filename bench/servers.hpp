@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,26 @@ public:
 private:
   std::string name_;
   pid_t pid_ = -1;
+};
+
+// redis-server for brokers that share a registry: a unix socket in a fresh temporary
+// directory (removed with it), no port, nothing saved (--save '' --appendonly no), pinned to
+// `cpu` like the other servers. Throws std::runtime_error if it does not accept within 10 s.
+class redis_process {
+public:
+  redis_process(const std::string& path, int cpu);
+  ~redis_process();
+  redis_process(const redis_process&) = delete;
+  redis_process& operator=(const redis_process&) = delete;
+
+  // What punch-broker --redis takes: redis+unix:///tmp/.../redis.sock
+  std::string url() const { return "redis+unix://" + socket_; }
+  pid_t pid() const { return process_->pid(); }
+  bool alive() { return process_->alive(); }
+
+private:
+  std::string dir_, socket_;
+  std::unique_ptr<server_process> process_;
 };
 
 struct memory_status {

@@ -91,14 +91,18 @@ inline stun::endpoint host_candidate(const udp_endpoint& local) {
 // socket's credential (no signature: the steady state of a keepalive), Lookup asks for socket
 // i+1, Connect introduces socket i to socket i+1 (whose load acknowledges the Introduce).
 // Register-signed registers one of 16 other ids per socket in turn, each signed.
+// Paired (`requesters` > 0): only sockets [0, requesters) send, socket i asking for socket
+// i + requesters, which only acknowledges its Introduces: the targets may be held by another
+// broker than the one the requests go to.
 class steady_workload final : public workload {
 public:
-  steady_workload(request_kind k, std::string tag, std::size_t sockets, credentials& creds)
-      : kind_(k), tag_(std::move(tag)), sockets_(sockets), turn_(sockets), creds_(creds) {}
+  steady_workload(request_kind k, std::string tag, std::size_t sockets, credentials& creds, std::size_t requesters = 0)
+      : kind_(k), tag_(std::move(tag)), sockets_(sockets), requesters_(requesters), turn_(sockets), creds_(creds) {}
 
   std::span<const std::byte> next(std::size_t i, const udp_endpoint& local, std::span<std::byte> out,
                                   stun::transaction_id& id) override {
-    const std::size_t peer = (i + 1) % sockets_;
+    if (requesters_ > 0 && i >= requesters_) return {};
+    const std::size_t peer = requesters_ > 0 ? i + requesters_ : (i + 1) % sockets_;
     switch (kind_) {
       case request_kind::binding:
         return build_request(out, fields(kind_), id);
@@ -130,6 +134,7 @@ private:
   request_kind kind_;
   std::string tag_;
   std::size_t sockets_;
+  std::size_t requesters_;
   std::vector<std::size_t> turn_;
   credentials& creds_;
 };

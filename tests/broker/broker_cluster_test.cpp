@@ -2,7 +2,8 @@
 // registry"), one datagram at a time through broker::handle() with the answers sent from the
 // broker's socket on the simulated network: a retransmission while the cluster has not
 // answered yet is not asked again, the answer keeps the request's amplification budget, the
-// requests waiting are bounded, refreshes never wait, and the re-claim goes in batches.
+// requests waiting are bounded, refreshes never wait, the answers of one burst each reach
+// their request whole, and the re-claim goes in batches.
 #include "broker_requests.hpp"
 
 #include "punch/broker.hpp"
@@ -17,9 +18,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 BOOST_AUTO_TEST_SUITE(broker_cluster_test)
@@ -136,6 +139,36 @@ BOOST_FIXTURE_TEST_CASE(a_lookup_retransmitted_while_the_cluster_answers_is_aske
   BOOST_TEST(answer->msg.id() == tid);
   BOOST_TEST((answer->key() == test_identity(9).key()));
   BOOST_TEST(service->stats().cluster_lookups == 1u);
+  BOOST_TEST(service->stats().cluster_waiting == 0u);
+}
+
+// The answers of one burst of the cluster's replies go out as one batch, built one after the
+// other in one buffer: each must still be its own request's, whole, with its FINGERPRINT
+// (the waiting copy of a request is kept without one).
+BOOST_FIXTURE_TEST_CASE(lookups_answered_in_one_burst_each_get_their_own_whole_answer, defer_fixture) {
+  constexpr std::size_t n = 24;
+  std::vector<stun::transaction_id> asked;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string id = "peer" + std::to_string(i);
+    held_elsewhere(id);
+    asked.push_back(random_id());
+  }
+  for (std::size_t i = 0; i < n; ++i) BOOST_TEST(!send(lookup("peer" + std::to_string(i), asked[i])));
+  BOOST_TEST(service->stats().cluster_waiting == n);
+  settle();
+  BOOST_REQUIRE(later.size() == n);
+  std::vector<stun::transaction_id> answered;
+  for (const auto& datagram : later) {
+    auto answer = parse(datagram);
+    BOOST_REQUIRE(answer);
+    BOOST_TEST(answer->msg.cls() == stun::message_class::success_response);
+    BOOST_TEST(answer->msg.has_fingerprint());
+    BOOST_TEST((answer->key() == test_identity(9).key()));
+    answered.push_back(answer->msg.id());
+  }
+  std::sort(asked.begin(), asked.end());
+  std::sort(answered.begin(), answered.end());
+  BOOST_TEST((answered == asked));
   BOOST_TEST(service->stats().cluster_waiting == 0u);
 }
 

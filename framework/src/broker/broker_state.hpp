@@ -192,6 +192,8 @@ struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
   // The cluster answered `w`: `build` writes the answer (into `out`) for the request parsed
   // again, and it is sent from the socket.
   void answer_waiting(const detail::waiting_request& w, const std::function<std::span<const std::byte>(const request&)>& build);
+  // Sends the answers answer_waiting queued, as one batch (cluster_link's answer_batch).
+  void send_answers();
   void stop_introductions();
 
   void emit(const broker_event& e) {

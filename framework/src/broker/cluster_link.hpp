@@ -5,8 +5,10 @@
 #pragma once
 
 #include "punch/cluster.hpp"
+#include "punch/transport.hpp"
 #include "punch/wire/stun.hpp"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -25,6 +27,22 @@ struct waiting_request {
   endpoint from;     // as the socket reported it
   endpoint source;   // unmapped
   std::size_t budget = 0;
+};
+
+// Answers to waiting requests, sent as one batch: the store's replies come in bursts (one read
+// of Redis's socket completes many waits), and one sendmmsg per burst costs the broker far
+// less than a sendto per answer (docs/performance.md, "Brokers sharing a registry in Redis").
+struct answer_batch {
+  std::vector<std::byte> bytes;  // the answers, back to back
+  std::vector<std::size_t> sizes;
+  std::vector<endpoint> to;
+  std::vector<outgoing_datagram> sends;  // over `bytes`, made when the batch goes out
+  void clear() {
+    bytes.clear();
+    sizes.clear();
+    to.clear();
+    sends.clear();
+  }
 };
 
 struct cluster_link {
@@ -49,6 +67,14 @@ struct cluster_link {
   std::size_t reclaim_next = 0;
   std::size_t reclaim_in_flight = 0;
   std::uint64_t round = 0;
+
+  // Answers built since the last batch went out, the batch in flight (held by its send's
+  // handler too, so that its bytes outlive a broker destroyed meanwhile), and one to reuse.
+  answer_batch filling;
+  std::shared_ptr<answer_batch> spare;
+  bool flush_posted = false;
+  bool sending = false;
+  std::array<std::byte, stun::max_message_size> scratch{};  // where an answer is built
 
   // Completions hold a weak reference: once the broker is gone they do nothing.
   std::shared_ptr<int> alive = std::make_shared<int>(0);

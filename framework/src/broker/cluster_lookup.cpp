@@ -7,6 +7,8 @@
 
 #include <sodium.h>
 
+#include <boost/asio/post.hpp>
+
 #include <array>
 
 namespace punch {
@@ -28,9 +30,19 @@ std::shared_ptr<waiting_request> broker::impl::wait_for_cluster(const request& r
   }
   link->waiting[r.msg.id()] = r.from;
   stats.cluster_waiting = link->waiting.size();
-  const auto bytes = r.msg.bytes();
-  return std::make_shared<waiting_request>(
-      waiting_request{{bytes.begin(), bytes.end()}, r.from, r.source, r.budget});
+  auto bytes = r.msg.bytes();
+  // Kept without its FINGERPRINT, checked on arrival: parsing it again would check it again,
+  // a CRC-32 over the whole padded request (the broker's largest cost per cluster answer).
+  // Answers to punch's methods carry a FINGERPRINT whatever the request had.
+  const bool trim = r.msg.has_fingerprint() && bytes.size() >= stun::header_size + stun::fingerprint_size;
+  if (trim) bytes = bytes.first(bytes.size() - stun::fingerprint_size);
+  auto w = std::make_shared<waiting_request>(waiting_request{{bytes.begin(), bytes.end()}, r.from, r.source, r.budget});
+  if (trim) {
+    const auto length = static_cast<std::uint16_t>(bytes.size() - stun::header_size);  // RFC 8489 §5
+    w->datagram[2] = static_cast<std::byte>(length >> 8);
+    w->datagram[3] = static_cast<std::byte>(length & 0xFF);
+  }
+  return w;
 }
 
 void broker::impl::answer_waiting(const waiting_request& w,
@@ -41,12 +53,45 @@ void broker::impl::answer_waiting(const waiting_request& w,
   link->waiting.erase(msg->id());
   stats.cluster_waiting = link->waiting.size();
   const request r{*msg, w.from, w.source, w.budget, now()};
-  // Its own buffer: the serve loop's belong to the batch being answered.
-  auto buffer = std::make_shared<std::array<std::byte, stun::max_message_size>>();
-  out = *buffer;
+  // The link's buffer: the serve loop's belong to the batch being answered.
+  out = link->scratch;
   const auto answer = build(r);
   if (answer.empty() || !socket.is_open()) return;
-  socket.async_send_to(asio::buffer(answer.data(), answer.size()), w.from, [buffer](error_code, std::size_t) {});
+  auto& f = link->filling;
+  // Bounded while a batch waits for the socket: a dropped answer is a lost datagram, which
+  // the client's retransmission asks again.
+  if (f.sizes.size() >= options.max_cluster_waits) return;
+  f.bytes.insert(f.bytes.end(), answer.begin(), answer.end());
+  f.sizes.push_back(answer.size());
+  f.to.push_back(w.from);
+  if (link->flush_posted || link->sending) return;
+  // Posted: the other completions of the same burst are already queued, and join this batch.
+  link->flush_posted = true;
+  asio::post(socket.get_executor(), [this, alive = std::weak_ptr<int>(link->alive)] {
+    if (alive.expired()) return;
+    link->flush_posted = false;
+    send_answers();
+  });
+}
+
+void broker::impl::send_answers() {
+  if (link->sending || link->filling.sizes.empty() || !socket.is_open()) return;
+  auto batch = link->spare ? std::move(link->spare) : std::make_shared<answer_batch>();
+  std::swap(*batch, link->filling);
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < batch->sizes.size(); ++i) {
+    batch->sends.push_back({asio::buffer(batch->bytes.data() + at, batch->sizes[i]), batch->to[i]});
+    at += batch->sizes[i];
+  }
+  link->sending = true;
+  // A datagram the network refuses is that client's loss, as in the serve loop.
+  socket.async_send_batch(batch->sends, [this, alive = std::weak_ptr<int>(link->alive), batch](error_code, std::size_t) {
+    if (alive.expired()) return;
+    batch->clear();
+    link->spare = batch;
+    link->sending = false;
+    send_answers();  // what the cluster answered meanwhile
+  });
 }
 
 std::shared_ptr<waiting_request> broker::impl::find_elsewhere(const request& r, std::span<const std::byte>& now_answer) {
