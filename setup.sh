@@ -21,6 +21,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
   libsodium-dev
+  zlib1g-dev                        # zlib's crc32: STUN FINGERPRINT
   clang libclang-rt-14-dev          # libFuzzer and sanitizers
   nftables iproute2 conntrack       # the NAT lab (network namespaces + kernel NAT; conntrack -F: a NAT "reboots")
   coturn stun-client                # real STUN client/server for interop tests and benchmarks

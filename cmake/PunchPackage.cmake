@@ -7,7 +7,7 @@
 #   punch-tools   punch-peer and punch-demo
 # The broker and the relay are packaged apart because they are deployed apart: a relay needs
 # its own address and bandwidth, and many deployments run brokers only.
-# Dependencies on other packages come from dpkg-shlibdeps (libc, libstdc++, libsodium, Boost's
+# Dependencies on other packages come from dpkg-shlibdeps (libc, libstdc++, libsodium, zlib, Boost's
 # program_options); those between ours are written here, at the exact version.
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME punch)

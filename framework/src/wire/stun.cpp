@@ -5,8 +5,8 @@
 
 #include "wire/stun_bytes.hpp"
 
-#include <boost/crc.hpp>
 #include <sodium.h>
+#include <zlib.h>
 
 #include <algorithm>
 
@@ -78,10 +78,12 @@ bool looks_like_stun(std::span<const std::byte> datagram) noexcept {
          read_u32(datagram.data() + 4) == magic_cookie;
 }
 
+// RFC 8489 §14.7's CRC-32 is ISO 3309's, zlib's crc32: zlib computes it several bytes at a
+// time (braided tables), where Boost.CRC took one byte per step, and every request and answer
+// the broker handles is CRC'd (Lookups are padded to 380 bytes).
 std::uint32_t fingerprint_of(std::span<const std::byte> bytes) noexcept {
-  boost::crc_32_type crc;
-  crc.process_bytes(bytes.data(), bytes.size());
-  return crc.checksum() ^ fingerprint_xor;
+  const auto crc = crc32_z(0L, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
+  return static_cast<std::uint32_t>(crc) ^ fingerprint_xor;
 }
 
 std::optional<message> message::parse(std::span<const std::byte> datagram, error_code& ec,
