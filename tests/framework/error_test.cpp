@@ -28,7 +28,7 @@ const errc every_code[] = {
     errc::payload_too_large, errc::crypto_init_failed, errc::handshake_failed,
     errc::cluster_unavailable, errc::cluster_overloaded,
     errc::pcp_unsupported_version, errc::pcp_bad_length, errc::pcp_not_a_response, errc::pcp_unknown_opcode,
-    errc::pcp_bad_option, errc::pcp_unknown_mandatory_option, errc::pcp_buffer_too_small, errc::pcp_bad_request,
+    errc::pcp_bad_option, errc::pcp_buffer_too_small, errc::pcp_bad_request,
 };
 
 }  // namespace

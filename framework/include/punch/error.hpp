@@ -76,7 +76,6 @@ enum class errc {
   pcp_not_a_response,             // the R bit is clear: a request, not an answer (§8.3)
   pcp_unknown_opcode,             // an opcode this codec does not decode (only ANNOUNCE and MAP)
   pcp_bad_option,                 // an option runs past the message or has the wrong length for its code
-  pcp_unknown_mandatory_option,   // an option code below 128 that we do not know (§7.3)
   pcp_buffer_too_small,           // the caller's buffer cannot hold the request
   pcp_bad_request,                // a request field cannot be encoded (an unknown address family)
 };

@@ -60,7 +60,6 @@ public:
       case errc::pcp_not_a_response: return "PCP message is a request (R bit clear), not a response";
       case errc::pcp_unknown_opcode: return "PCP response has an opcode other than ANNOUNCE or MAP";
       case errc::pcp_bad_option: return "PCP option runs past the message or has a bad length";
-      case errc::pcp_unknown_mandatory_option: return "PCP response has an unknown mandatory-to-process option";
       case errc::pcp_buffer_too_small: return "buffer too small for the PCP request";
       case errc::pcp_bad_request: return "PCP request field cannot be encoded";
     }

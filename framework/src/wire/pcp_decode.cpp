@@ -37,9 +37,9 @@ error_code decode_options(std::span<const std::byte> rest, response& r) noexcept
     if (padded(length) > rest.size() - option_header_size) return errc::pcp_bad_option;
     const long required = required_length(code);
     if (required >= 0 && static_cast<long>(length) != required) return errc::pcp_bad_option;
-    // §7.3: a mandatory-to-process option that is not understood fails the whole message;
-    // an optional one is skipped by its length.
-    if (required < 0 && option::mandatory(code)) return errc::pcp_unknown_mandatory_option;
+    // RFC 6887 §7.3: "PCP clients MUST ignore Options that they do not understand that appear
+    // in responses, including Options in the mandatory-to-process range": the client cannot
+    // reject a response, so an unknown option of either range is skipped by its length.
     const std::byte* data = rest.data() + option_header_size;
     if (code == option::third_party) r.third_party = detail::read_address(data);
     if (code == option::prefer_failure) r.prefer_failure = true;

@@ -65,7 +65,7 @@ enum class result_code : std::uint8_t {
 // assign; for logs and the port-mapping event.
 PUNCH_EXPORT std::string_view name(result_code r) noexcept;
 
-// Option codes (RFC 6887 §19.4); codes 0-127 are mandatory to process (§7.3).
+// Option codes (RFC 6887 §19.4); codes 0-127 are mandatory to process for a server (§7.3).
 namespace option {
 inline constexpr std::uint8_t third_party = 1;     // §13.1: 16-byte internal address
 inline constexpr std::uint8_t prefer_failure = 2;  // §13.2: no data
@@ -135,8 +135,10 @@ struct response {
 //   truncated (< 4 bytes), pcp_bad_length (> 1100 or not a multiple of 4), pcp_unsupported_version
 //   (any version but 2: a NAT-PMP gateway answers version 0, §9, and the caller falls back),
 //   truncated (< 24 bytes, or a MAP success without its body), pcp_not_a_response (R bit clear),
-//   pcp_unknown_opcode, pcp_bad_option, pcp_unknown_mandatory_option (§7.3).
-// Reserved fields are ignored, as §7.2 asks. Does not compare the nonce: the caller does.
+//   pcp_unknown_opcode, pcp_bad_option (runs past the end, or a known option's length is wrong).
+// Unknown options are skipped by their length, those in the mandatory-to-process range too: §7.3
+// says a client MUST ignore them in responses. Reserved fields are ignored, as §7.2 asks. Does
+// not compare the nonce: the caller does.
 PUNCH_EXPORT std::optional<response> decode_response(std::span<const std::byte> bytes, error_code& ec) noexcept;
 
 }  // namespace punch::pcp
