@@ -69,6 +69,15 @@ enum class errc {
   // brokers sharing a registry (punch/cluster.hpp)
   cluster_unavailable = 300,   // the cluster's shared store (Redis) cannot be reached
   cluster_overloaded,          // too many cluster operations in flight: refused at once
+
+  // PCP codec (RFC 6887, punch/wire/pcp.hpp)
+  pcp_unsupported_version = 400,  // the answer is not PCP version 2 (a NAT-PMP gateway answers 0): fall back
+  pcp_bad_length,                 // shorter than 4, longer than 1100 or not a multiple of 4 bytes (§7, §8.3)
+  pcp_not_a_response,             // the R bit is clear: a request, not an answer (§8.3)
+  pcp_unknown_opcode,             // an opcode this codec does not decode (only ANNOUNCE and MAP)
+  pcp_bad_option,                 // an option runs past the message or has the wrong length for its code
+  pcp_buffer_too_small,           // the caller's buffer cannot hold the request
+  pcp_bad_request,                // a request field cannot be encoded (an unknown address family)
 };
 
 PUNCH_EXPORT const boost::system::error_category& category() noexcept;

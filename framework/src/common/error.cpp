@@ -55,6 +55,13 @@ public:
       case errc::handshake_failed: return "the peer's handshake gave no usable key";
       case errc::cluster_unavailable: return "the brokers' shared registry (Redis) cannot be reached";
       case errc::cluster_overloaded: return "too many operations in flight to the brokers' shared registry";
+      case errc::pcp_unsupported_version: return "the gateway does not speak PCP version 2 (NAT-PMP answers version 0)";
+      case errc::pcp_bad_length: return "PCP message length is under 4, over 1100 or not a multiple of 4";
+      case errc::pcp_not_a_response: return "PCP message is a request (R bit clear), not a response";
+      case errc::pcp_unknown_opcode: return "PCP response has an opcode other than ANNOUNCE or MAP";
+      case errc::pcp_bad_option: return "PCP option runs past the message or has a bad length";
+      case errc::pcp_buffer_too_small: return "buffer too small for the PCP request";
+      case errc::pcp_bad_request: return "PCP request field cannot be encoded";
     }
     return "unknown punch error " + std::to_string(ev);
   }
