@@ -29,6 +29,10 @@ packages=(
   redis-server libhiredis-dev       # brokers sharing a registry (punch-broker --redis) and its tests
   prometheus                        # promtool checks the servers' /metrics
   systemd strace                    # systemd-analyze checks the servers' units; strace runs the servers against their filters
+  libusrsctp-dev                    # reliable streams: SCTP over a connection's encrypted frames
+  nettle-dev                        # TURN's long-term credentials (HMAC-SHA1, MD5) and REST credentials
+  libnatpmp-dev libminiupnpc-dev    # port mapping on home routers: NAT-PMP and UPnP IGD
+  miniupnpd-nftables                # a real UPnP/NAT-PMP/PCP router for the NAT lab
 )
 
 if [[ $install -eq 1 ]]; then
