@@ -14,7 +14,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -340,21 +339,17 @@ def main():
     if not args.redis_server:
         print("SKIPPED: redis-server is not installed (setup.sh installs it)")
         return 0
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     real.KEY_DIR = tempfile.mkdtemp(prefix="punch-cluster-test-")
-    try:
+
+    def body():
         redis = Redis(args.redis_server, real.KEY_DIR)
         redis.start()
         SCENARIOS[args.scenario](args, redis)
-    except Failure as e:
-        print(f"FAILED {args.scenario}: {e}", file=sys.stderr)
-        return 1
-    finally:
+
+    def cleanup():
         real.kill_all()
         shutil.rmtree(real.KEY_DIR, ignore_errors=True)
-    print(f"passed {args.scenario}")
-    return 0
-
+    return real.run_scenario(args.scenario, body, cleanup)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,18 +19,12 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_real_test import Failure, check, run_scenario  # noqa: E402
+
 WAIT = 10.0  # seconds: the longest any single step may take on a loaded CI machine
 HTTP_TIMEOUT = 5.0  # the endpoint's own timeout for a silent client (metrics_limits::timeout)
 EXPOSITION_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
 
 
 class Server:
@@ -356,17 +350,11 @@ def main():
     p.add_argument("--relay", required=True)
     p.add_argument("scenario", choices=sorted(SCENARIOS))
     args = p.parse_args()
-    try:
-        SCENARIOS[args.scenario](args)
-    except Failure as e:
-        print(f"FAILED: {e}", file=sys.stderr)
-        return 1
-    finally:
+
+    def cleanup():
         for s in Server.running:
             s.kill()
-    print("passed")
-    return 0
-
+    return run_scenario(args.scenario, lambda: SCENARIOS[args.scenario](args), cleanup)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -452,6 +452,21 @@ SCENARIOS = {f.__name__: f for f in (
 )}
 
 
+def run_scenario(name, body, cleanup):
+    """Runs one scenario: "passed NAME" and 0, or "FAILED NAME: why" and 1; cleanup() runs on the
+    way out whatever happens, CTest's timeout (SIGTERM) included. The other scripts use it too."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    try:
+        body()
+    except Failure as e:
+        print(f"FAILED {name}: {e}", file=sys.stderr)
+        return 1
+    finally:
+        cleanup()
+    print(f"passed {name}")
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--broker", required=True)
@@ -459,20 +474,13 @@ def main():
     parser.add_argument("--chat", help="the chat example, for its scenario")
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
     args = parser.parse_args()
-    # CTest's timeout sends SIGTERM: still kill the children.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     global KEY_DIR
     KEY_DIR = tempfile.mkdtemp(prefix="punch-peer-keys-")
-    try:
-        SCENARIOS[args.scenario](args)
-    except Failure as e:
-        print(f"FAILED {args.scenario}: {e}", file=sys.stderr)
-        return 1
-    finally:
+
+    def cleanup():
         kill_all()
         shutil.rmtree(KEY_DIR, ignore_errors=True)
-    print(f"passed {args.scenario}")
-    return 0
+    return run_scenario(args.scenario, lambda: SCENARIOS[args.scenario](args), cleanup)
 
 
 if __name__ == "__main__":
