@@ -9,6 +9,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <span>
@@ -37,18 +38,16 @@ stun::message parse(const bytes& b) {
 
 std::span<const std::byte> as_bytes(const turn::long_term_key& k) { return k; }
 
+bool same(std::span<const std::byte> a, std::span<const std::byte> b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(wire_turn)
 
 BOOST_AUTO_TEST_CASE(long_term_key_is_md5_of_user_realm_and_password) {
   // hashlib.md5(b"user:realm:pass").hexdigest()
-  BOOST_TEST(as_bytes(turn::make_long_term_key("user", "realm", "pass")) ==
-                 from_hex("8493fbc5 3ba582fb 4c044c45 6bdc40eb"),
-             boost::test_tools::per_element());
-  BOOST_TEST(as_bytes(turn::make_long_term_key(rfc_username, "example.org", "TheMatrIX")) ==
-                 from_hex("e8ca7ad5 9d5eb051 8e312911 d2dab2a9"),
-             boost::test_tools::per_element());
+  BOOST_TEST(same(as_bytes(turn::make_long_term_key("user", "realm", "pass")), from_hex("8493fbc5 3ba582fb 4c044c45 6bdc40eb")));
+  BOOST_TEST(same(as_bytes(turn::make_long_term_key(rfc_username, "example.org", "TheMatrIX")), from_hex("e8ca7ad5 9d5eb051 8e312911 d2dab2a9")));
 }
 
 BOOST_AUTO_TEST_CASE(rfc5769_long_term_vector_verifies_with_the_rfc_credentials) {
@@ -65,7 +64,7 @@ BOOST_AUTO_TEST_CASE(our_builder_writes_the_rfc5769_message_integrity_bytes) {
   for (auto type : {turn::attr::username, turn::attr::nonce, turn::attr::realm}) b.add(type, sample.find(type)->value);
   turn::add_message_integrity(b, turn::make_long_term_key(rfc_username, "example.org", "TheMatrIX"));
   const auto out = b.finish();
-  BOOST_TEST(out == std::span<const std::byte>(long_term_request), boost::test_tools::per_element());
+  BOOST_TEST(same(out, std::span<const std::byte>(long_term_request)));
 }
 
 BOOST_AUTO_TEST_CASE(integrity_survives_a_fingerprint_and_fails_on_any_changed_byte) {
@@ -110,9 +109,9 @@ BOOST_AUTO_TEST_CASE(requested_transport_and_channel_number_have_the_rfc_layouts
   turn::add_requested_transport(b);
   turn::add_channel_number(b, 0x4001);
   const auto m = parse(bytes(b.finish().begin(), b.finish().end()));
-  BOOST_TEST(m.find(turn::attr::requested_transport)->value == from_hex("11000000"), boost::test_tools::per_element());
+  BOOST_TEST(same(m.find(turn::attr::requested_transport)->value, from_hex("11000000")));
   const auto cn = m.find(turn::attr::channel_number);
-  BOOST_TEST(cn->value == from_hex("40010000"), boost::test_tools::per_element());
+  BOOST_TEST(same(cn->value, from_hex("40010000")));
   error_code ec;
   BOOST_TEST(turn::decode_channel_number(*cn, ec).value_or(0) == 0x4001);
   BOOST_TEST(!ec);
@@ -132,13 +131,13 @@ BOOST_AUTO_TEST_CASE(channel_data_round_trips_and_starts_with_bits_01) {
   error_code ec;
   const auto cd = turn::encode_channel_data(0x4abc, payload, out, ec);
   BOOST_TEST_REQUIRE(!ec);
-  BOOST_TEST(cd == from_hex("4abc0005 d0010203 04"), boost::test_tools::per_element());
+  BOOST_TEST(same(cd, from_hex("4abc0005 d0010203 04")));
   BOOST_TEST(turn::looks_like_channel_data(cd));
   BOOST_TEST(!stun::looks_like_stun(cd));
   const auto back = turn::decode_channel_data(cd, ec);
   BOOST_TEST_REQUIRE(back.has_value());
   BOOST_TEST(back->channel == 0x4abc);
-  BOOST_TEST(back->data == payload, boost::test_tools::per_element());
+  BOOST_TEST(same(back->data, payload));
 }
 
 BOOST_AUTO_TEST_CASE(channel_data_may_carry_up_to_three_padding_bytes) {
@@ -185,7 +184,7 @@ BOOST_AUTO_TEST_CASE(channel_data_can_be_written_over_its_payload_in_place) {
   for (std::size_t i = 0; i < 8; ++i) buf[4 + i] = static_cast<std::byte>(i + 1);
   error_code ec;
   const auto cd = turn::encode_channel_data(0x4001, std::span<const std::byte>(buf).subspan(4, 8), buf, ec);
-  BOOST_TEST(cd == from_hex("40010008 01020304 05060708"), boost::test_tools::per_element());
+  BOOST_TEST(same(cd, from_hex("40010008 01020304 05060708")));
 }
 
 BOOST_AUTO_TEST_CASE(rest_credentials_are_the_expiry_the_user_and_an_hmac_of_them) {
@@ -199,7 +198,9 @@ BOOST_AUTO_TEST_CASE(rest_credentials_are_the_expiry_the_user_and_an_hmac_of_the
 
 BOOST_AUTO_TEST_CASE(a_turn_server_presents_rest_or_long_term_credentials_by_kind) {
   const std::chrono::system_clock::time_point now{std::chrono::seconds(1'699'999'000)};
-  turn_server s{.user = "alice", .password = "north-secret"};
+  turn_server s;
+  s.user = "alice";
+  s.password = "north-secret";
   BOOST_TEST(s.credentials_at(now).username == "alice");
   BOOST_TEST(s.credentials_at(now).password == "north-secret");
   s.kind = turn_server::credentials_kind::rest;

@@ -1,0 +1,198 @@
+// Sessions relaying through a real coturn on loopback (ring: real): with long-term credentials
+// and with TURN REST credentials, two peers whose direct datagrams are all dropped connect
+// through alice's TURN allocation and exchange data both ways; with a wrong password the
+// allocation fails with errc::turn_unauthorized, registration still succeeds, and nothing hangs.
+// Without turnserver on PATH each test reports SKIPPED with the reason.
+#include "coturn.hpp"
+#include "tap_transport.hpp"
+
+#include "punch/broker.hpp"
+#include "punch/connection.hpp"
+#include "punch/plugins/udp.hpp"
+#include "punch/registry.hpp"
+#include "punch/session.hpp"
+#include "punch/turn.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <array>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string_view>
+
+namespace asio = boost::asio;
+using namespace punch;
+using namespace std::chrono_literals;
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+const auto loopback = asio::ip::make_address("127.0.0.1");
+
+bool skipped() {
+  if (auto why = test::coturn::unavailable()) {
+    std::cout << "SKIPPED: " << *why << std::endl;
+    return true;
+  }
+  return false;
+}
+
+struct outcome {
+  bool done = false;
+  std::string alice_got, bob_got;
+  path_kind alice_path = path_kind::host, bob_path = path_kind::host;
+  std::vector<session_event> alice_events;
+  std::exception_ptr failure;
+};
+
+// alice (with `turn`) connects to bob; every datagram between the two peers' own sockets is
+// dropped, so only the path through the TURN server can carry the connection.
+outcome relay_through(const test::coturn& server, turn_server turn) {
+  asio::io_context ctx;
+  error_code ec;
+  auto udp = udp::make_transport(ctx.get_executor(), {}, ec);
+  BOOST_TEST_REQUIRE(!ec);
+  auto broker_socket = udp->open(endpoint{loopback, 0});
+  auto reg = make_memory_registry(16);
+  broker b(broker_socket, *reg);
+  asio::co_spawn(ctx, b.run(), asio::detached);
+  const auto broker_port = b.local_endpoint().port();
+  test::tap_transport tap(*udp, [&](std::vector<std::byte>&, const endpoint& to) {
+    const bool to_server = to.port() == broker_port || to.port() == server.port() ||
+                           (to.port() >= server.min_relay() && to.port() <= server.max_relay());
+    return to_server ? 1 : 0;
+  });
+
+  session_options o;
+  o.broker = b.local_endpoint();
+  o.local = endpoint{loopback, 0};
+  o.host_candidates = {};
+  o.relay_after = 200ms;
+  o.punch_timeout = 8s;
+  auto oa = o, ob = o;
+  oa.id = "alice";
+  ob.id = "bob";
+  turn.address = endpoint{loopback, server.port()};
+  oa.turn_servers = {turn};
+  session alice(tap, oa), bob(tap, ob);
+  outcome out;
+  alice.on_event([&](const session_event& e) { out.alice_events.push_back(e); });
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        co_await (alice.register_self() && bob.register_self());
+        auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
+        std::array<char, 64> buf{};
+        co_await ca.send(asio::buffer(std::string_view("hello bob, via coturn")));
+        out.bob_got.assign(buf.data(), co_await cb.receive(asio::buffer(buf)));
+        co_await cb.send(asio::buffer(std::string_view("hello alice")));
+        out.alice_got.assign(buf.data(), co_await ca.receive(asio::buffer(buf)));
+        out.alice_path = ca.path();
+        out.bob_path = cb.path();
+        co_await (ca.close() && cb.close());
+        alice.close();
+        bob.close();
+        broker_socket.close();
+      },
+      [&](std::exception_ptr e) {
+        out.failure = e;
+        out.done = true;
+        ctx.stop();
+      });
+  ctx.run_for(20s);
+  return out;
+}
+
+bool has_event(const outcome& o, session_event::kind k) {
+  for (const auto& e : o.alice_events)
+    if (e.what == k) return true;
+  return false;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(turn_coturn)
+
+BOOST_AUTO_TEST_CASE(peers_whose_direct_paths_are_blocked_talk_through_coturn_with_long_term_credentials) {
+  if (skipped()) return;
+  test::coturn server({"--lt-cred-mech", "--user", "alice:wonderland"});
+  turn_server t;
+  t.user = "alice";
+  t.password = "wonderland";
+  const auto out = relay_through(server, t);
+  BOOST_TEST_REQUIRE(out.done);
+  if (out.failure) std::rethrow_exception(out.failure);
+  BOOST_TEST(has_event(out, session_event::kind::turn_allocated));
+  BOOST_TEST(out.bob_got == "hello bob, via coturn");
+  BOOST_TEST(out.alice_got == "hello alice");
+  BOOST_TEST(out.alice_path == path_kind::relay);
+  BOOST_TEST(out.bob_path == path_kind::relay);
+}
+
+BOOST_AUTO_TEST_CASE(peers_talk_through_coturn_with_rest_credentials_from_a_shared_secret) {
+  if (skipped()) return;
+  test::coturn server({"--use-auth-secret", "--static-auth-secret", "north-secret"});
+  turn_server t;
+  t.kind = turn_server::credentials_kind::rest;
+  t.user = "alice";
+  t.password = "north-secret";
+  t.rest_ttl = 600s;
+  const auto out = relay_through(server, t);
+  BOOST_TEST_REQUIRE(out.done);
+  if (out.failure) std::rethrow_exception(out.failure);
+  BOOST_TEST(has_event(out, session_event::kind::turn_allocated));
+  BOOST_TEST(out.bob_got == "hello bob, via coturn");
+  BOOST_TEST(out.alice_got == "hello alice");
+  BOOST_TEST(out.alice_path == path_kind::relay);
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_password_fails_the_allocation_with_turn_unauthorized_and_registration_goes_on) {
+  if (skipped()) return;
+  test::coturn server({"--lt-cred-mech", "--user", "alice:wonderland"});
+  asio::io_context ctx;
+  error_code ec;
+  auto udp = udp::make_transport(ctx.get_executor(), {}, ec);
+  BOOST_TEST_REQUIRE(!ec);
+  auto broker_socket = udp->open(endpoint{loopback, 0});
+  auto reg = make_memory_registry(16);
+  broker b(broker_socket, *reg);
+  asio::co_spawn(ctx, b.run(), asio::detached);
+  session_options o;
+  o.broker = b.local_endpoint();
+  o.local = endpoint{loopback, 0};
+  o.id = "alice";
+  turn_server wrong;
+  wrong.address = endpoint{loopback, server.port()};
+  wrong.user = "alice";
+  wrong.password = "looking-glass";
+  o.turn_servers = {wrong};
+  session alice(*udp, o);
+  std::vector<session_event> events;
+  alice.on_event([&](const session_event& e) { events.push_back(e); });
+  bool registered = false;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        co_await alice.register_self();
+        registered = true;
+        alice.close();
+        broker_socket.close();
+      },
+      [&](std::exception_ptr) { ctx.stop(); });
+  ctx.run_for(10s);
+  BOOST_TEST(registered);
+  bool unauthorized = false, allocated = false;
+  for (const auto& e : events) {
+    unauthorized = unauthorized || (e.what == session_event::kind::turn_failed && e.error == errc::turn_unauthorized);
+    allocated = allocated || e.what == session_event::kind::turn_allocated;
+  }
+  BOOST_TEST(unauthorized);
+  BOOST_TEST(!allocated);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
