@@ -25,7 +25,7 @@
 
 extern char** environ;
 
-namespace test {
+namespace punch::test {
 
 class coturn {
 public:
@@ -121,4 +121,4 @@ private:
   std::uint16_t min_relay_ = 0;
 };
 
-}  // namespace test
+}  // namespace punch::test

@@ -7,18 +7,22 @@
 #include "tap_transport.hpp"
 
 #include "punch/broker.hpp"
+#include "punch/clock.hpp"
 #include "punch/connection.hpp"
 #include "punch/plugins/udp.hpp"
 #include "punch/registry.hpp"
 #include "punch/session.hpp"
 #include "punch/turn.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <exception>
@@ -47,12 +51,15 @@ struct outcome {
   std::string alice_got, bob_got;
   path_kind alice_path = path_kind::host, bob_path = path_kind::host;
   std::vector<session_event> alice_events;
+  std::size_t direct_dropped = 0;  // datagrams between the peers' own sockets, dropped
   std::exception_ptr failure;
 };
 
 // alice (with `turn`) connects to bob; every datagram between the two peers' own sockets is
 // dropped, so only the path through the TURN server can carry the connection.
-outcome relay_through(const test::coturn& server, turn_server turn) {
+// With `then_unblock`, direct datagrams pass once the data went both ways: the relayed
+// connection must then move to a direct path (path_changed), as punch-relay's does.
+outcome relay_through(const test::coturn& server, turn_server turn, bool then_unblock = false) {
   asio::io_context ctx;
   error_code ec;
   auto udp = udp::make_transport(ctx.get_executor(), {}, ec);
@@ -61,11 +68,14 @@ outcome relay_through(const test::coturn& server, turn_server turn) {
   auto reg = make_memory_registry(16);
   broker b(broker_socket, *reg);
   asio::co_spawn(ctx, b.run(), asio::detached);
-  const auto broker_port = b.local_endpoint().port();
+  // The peers' own sockets (known once the sessions exist): nothing reaches them directly.
+  std::vector<endpoint> peers;
+  std::size_t dropped = 0;
+  bool blocking = true;
   test::tap_transport tap(*udp, [&](std::vector<std::byte>&, const endpoint& to) {
-    const bool to_server = to.port() == broker_port || to.port() == server.port() ||
-                           (to.port() >= server.min_relay() && to.port() <= server.max_relay());
-    return to_server ? 1 : 0;
+    const bool to_peer = blocking && std::find(peers.begin(), peers.end(), to) != peers.end();
+    if (to_peer) ++dropped;
+    return to_peer ? 0 : 1;
   });
 
   session_options o;
@@ -80,8 +90,13 @@ outcome relay_through(const test::coturn& server, turn_server turn) {
   turn.address = endpoint{loopback, server.port()};
   oa.turn_servers = {turn};
   session alice(tap, oa), bob(tap, ob);
+  peers = {alice.local_endpoint(), bob.local_endpoint()};
   outcome out;
-  alice.on_event([&](const session_event& e) { out.alice_events.push_back(e); });
+  punch::timer upgraded(ctx.get_executor());
+  alice.on_event([&](const session_event& e) {
+    out.alice_events.push_back(e);
+    if (e.what == session_event::kind::path_changed && e.path != path_kind::relay) upgraded.cancel();
+  });
   asio::co_spawn(
       ctx,
       [&]() -> asio::awaitable<void> {
@@ -94,6 +109,15 @@ outcome relay_through(const test::coturn& server, turn_server turn) {
         out.alice_got.assign(buf.data(), co_await ca.receive(asio::buffer(buf)));
         out.alice_path = ca.path();
         out.bob_path = cb.path();
+        if (then_unblock) {
+          blocking = false;
+          upgraded.expires_after(10s);
+          co_await upgraded.async_wait(asio::as_tuple(asio::use_awaitable));
+          co_await ca.send(asio::buffer(std::string_view("direct now")));
+          out.bob_got.assign(buf.data(), co_await cb.receive(asio::buffer(buf)));
+          out.alice_path = ca.path();
+          out.bob_path = cb.path();
+        }
         co_await (ca.close() && cb.close());
         alice.close();
         bob.close();
@@ -105,6 +129,7 @@ outcome relay_through(const test::coturn& server, turn_server turn) {
         ctx.stop();
       });
   ctx.run_for(20s);
+  out.direct_dropped = dropped;
   return out;
 }
 
@@ -130,8 +155,9 @@ BOOST_AUTO_TEST_CASE(peers_whose_direct_paths_are_blocked_talk_through_coturn_wi
   BOOST_TEST(has_event(out, session_event::kind::turn_allocated));
   BOOST_TEST(out.bob_got == "hello bob, via coturn");
   BOOST_TEST(out.alice_got == "hello alice");
-  BOOST_TEST(out.alice_path == path_kind::relay);
-  BOOST_TEST(out.bob_path == path_kind::relay);
+  BOOST_TEST(to_string(out.alice_path) == "relay");
+  BOOST_TEST(to_string(out.bob_path) == "relay");
+  BOOST_TEST(out.direct_dropped > 0u);  // the peers did try each other directly
 }
 
 BOOST_AUTO_TEST_CASE(peers_talk_through_coturn_with_rest_credentials_from_a_shared_secret) {
@@ -148,7 +174,7 @@ BOOST_AUTO_TEST_CASE(peers_talk_through_coturn_with_rest_credentials_from_a_shar
   BOOST_TEST(has_event(out, session_event::kind::turn_allocated));
   BOOST_TEST(out.bob_got == "hello bob, via coturn");
   BOOST_TEST(out.alice_got == "hello alice");
-  BOOST_TEST(out.alice_path == path_kind::relay);
+  BOOST_TEST(to_string(out.alice_path) == "relay");
 }
 
 BOOST_AUTO_TEST_CASE(a_wrong_password_fails_the_allocation_with_turn_unauthorized_and_registration_goes_on) {
@@ -193,6 +219,60 @@ BOOST_AUTO_TEST_CASE(a_wrong_password_fails_the_allocation_with_turn_unauthorize
   }
   BOOST_TEST(unauthorized);
   BOOST_TEST(!allocated);
+}
+
+BOOST_AUTO_TEST_CASE(a_connection_through_coturn_moves_to_a_direct_path_when_one_opens) {
+  if (skipped()) return;
+  test::coturn server({"--lt-cred-mech", "--user", "alice:wonderland"});
+  turn_server t;
+  t.user = "alice";
+  t.password = "wonderland";
+  const auto out = relay_through(server, t, true);
+  BOOST_TEST_REQUIRE(out.done);
+  if (out.failure) std::rethrow_exception(out.failure);
+  BOOST_TEST(out.bob_got == "direct now");
+  BOOST_TEST(to_string(out.alice_path) != "relay");
+  BOOST_TEST(to_string(out.bob_path) != "relay");
+}
+
+BOOST_AUTO_TEST_CASE(a_silent_turn_server_fails_with_turn_unreachable_within_the_registration_timeout) {
+  asio::io_context ctx;
+  error_code ec;
+  auto udp = udp::make_transport(ctx.get_executor(), {}, ec);
+  BOOST_TEST_REQUIRE(!ec);
+  auto broker_socket = udp->open(endpoint{loopback, 0});
+  auto silent = udp->open(endpoint{loopback, 0});  // bound, never read: a TURN server that died
+  auto reg = make_memory_registry(16);
+  broker b(broker_socket, *reg);
+  asio::co_spawn(ctx, b.run(), asio::detached);
+  session_options o;
+  o.broker = b.local_endpoint();
+  o.local = endpoint{loopback, 0};
+  o.id = "alice";
+  o.request_timeout = 1s;
+  turn_server dead;
+  dead.address = silent.local_endpoint();
+  dead.user = "alice";
+  dead.password = "wonderland";
+  o.turn_servers = {dead};
+  session alice(*udp, o);
+  error_code failed;
+  alice.on_event([&](const session_event& e) {
+    if (e.what == session_event::kind::turn_failed) failed = e.error;
+  });
+  bool registered = false;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        co_await alice.register_self();
+        registered = true;
+        alice.close();
+        broker_socket.close();
+      },
+      [&](std::exception_ptr) { ctx.stop(); });
+  ctx.run_for(5s);
+  BOOST_TEST(registered);
+  BOOST_TEST(failed == make_error_code(errc::turn_unreachable), failed.message());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
