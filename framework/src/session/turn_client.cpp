@@ -181,11 +181,11 @@ asio::awaitable<detail::outcome<void>> session_state::allocate_turn(clock::time_
 // permissions (300 s) and channels (600 s) in use.
 asio::awaitable<void> session_state::keep_turn(std::shared_ptr<turn_allocation> t, std::chrono::seconds lifetime) {
   auto self = shared_from_this();
-  punch::timer timer(ex, time);
+  auto timer = t->refresh_timer = std::make_shared<punch::timer>(ex, time);
   const auto every = std::min<clock::duration>(lifetime / 2, std::chrono::minutes(2));
   while (!closed && t->live && turn == t) {
-    timer.expires_after(every);
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    timer->expires_after(every);
+    co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
     if (closed || !t->live || turn != t) co_return;
     const auto deadline = time.now() + options.request_timeout;
     auto r = co_await turn_request(
@@ -266,7 +266,9 @@ asio::awaitable<void> session_state::turn_bind(endpoint peer, std::uint16_t chan
 // session is closing, and the allocation expires by itself if this is lost.
 void session_state::release_turn() {
   auto t = std::move(turn);
-  if (!t || !t->live) return;
+  if (!t) return;
+  if (t->refresh_timer) t->refresh_timer->cancel();
+  if (!t->live) return;
   t->live = false;
   t->socket.close();
   auto msg = std::make_shared<std::array<std::byte, stun::max_message_size>>();

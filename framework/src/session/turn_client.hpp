@@ -7,6 +7,7 @@
 #include "punch/transport.hpp"
 #include "punch/turn.hpp"
 #include "punch/wire/turn.hpp"
+#include "punch/clock.hpp"
 #include "session/clock.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -44,6 +45,9 @@ struct turn_allocation {
   std::vector<endpoint> binding;    // ChannelBind under way
   std::uint16_t next_channel = turn::min_channel;
   datagram_socket socket;           // sends through the server (turn_socket.cpp)
+  // keep_turn's wait for the next Refresh; cancelled on close, so that nothing is left
+  // waiting on the io_context for minutes after the session ended.
+  std::shared_ptr<punch::timer> refresh_timer;
 };
 
 // The socket_impl of turn_allocation::socket: a datagram to a peer leaves as ChannelData when
