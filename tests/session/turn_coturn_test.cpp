@@ -5,6 +5,7 @@
 // Without turnserver on PATH each test reports SKIPPED with the reason.
 #include "coturn.hpp"
 #include "tap_transport.hpp"
+#include "turn_test_support.hpp"
 
 #include "punch/broker.hpp"
 #include "punch/clock.hpp"
@@ -36,7 +37,7 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
-const auto loopback = asio::ip::make_address("127.0.0.1");
+using test::loopback;
 
 bool skipped() {
   if (auto why = test::coturn::unavailable()) {
@@ -52,6 +53,7 @@ struct outcome {
   path_kind alice_path = path_kind::host, bob_path = path_kind::host;
   std::vector<session_event> alice_events;
   std::size_t direct_dropped = 0;  // datagrams between the peers' own sockets, dropped
+  std::chrono::milliseconds connect_time{0};  // connect() to connected (relay_after is 200 ms)
   std::exception_ptr failure;
 };
 
@@ -60,33 +62,23 @@ struct outcome {
 // With `then_unblock`, direct datagrams pass once the data went both ways: the relayed
 // connection must then move to a direct path (path_changed), as punch-relay's does.
 outcome relay_through(const test::coturn& server, turn_server turn, bool then_unblock = false) {
-  asio::io_context ctx;
-  error_code ec;
-  auto udp = udp::make_transport(ctx.get_executor(), {}, ec);
-  BOOST_TEST_REQUIRE(!ec);
-  auto broker_socket = udp->open(endpoint{loopback, 0});
-  auto reg = make_memory_registry(16);
-  broker b(broker_socket, *reg);
-  asio::co_spawn(ctx, b.run(), asio::detached);
+  test::loopback_broker w;
+  auto& ctx = w.ctx;
   // The peers' own sockets (known once the sessions exist): nothing reaches them directly.
   std::vector<endpoint> peers;
   std::size_t dropped = 0;
   bool blocking = true;
-  test::tap_transport tap(*udp, [&](std::vector<std::byte>&, const endpoint& to) {
+  test::tap_transport tap(*w.udp, [&](std::vector<std::byte>&, const endpoint& to) {
     const bool to_peer = blocking && std::find(peers.begin(), peers.end(), to) != peers.end();
     if (to_peer) ++dropped;
     return to_peer ? 0 : 1;
   });
 
-  session_options o;
-  o.broker = b.local_endpoint();
-  o.local = endpoint{loopback, 0};
-  o.host_candidates = {};
-  o.relay_after = 200ms;
-  o.punch_timeout = 8s;
-  auto oa = o, ob = o;
-  oa.id = "alice";
-  ob.id = "bob";
+  auto oa = w.options("alice"), ob = w.options("bob");
+  for (auto* o : {&oa, &ob}) {
+    o->relay_after = 200ms;
+    o->punch_timeout = 8s;
+  }
   turn.address = endpoint{loopback, server.port()};
   oa.turn_servers = {turn};
   session alice(tap, oa), bob(tap, ob);
@@ -101,7 +93,9 @@ outcome relay_through(const test::coturn& server, turn_server turn, bool then_un
       ctx,
       [&]() -> asio::awaitable<void> {
         co_await (alice.register_self() && bob.register_self());
+        const auto asked = std::chrono::steady_clock::now();
         auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
+        out.connect_time = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - asked);
         std::array<char, 64> buf{};
         co_await ca.send(asio::buffer(std::string_view("hello bob, via coturn")));
         out.bob_got.assign(buf.data(), co_await cb.receive(asio::buffer(buf)));
@@ -121,7 +115,7 @@ outcome relay_through(const test::coturn& server, turn_server turn, bool then_un
         co_await (ca.close() && cb.close());
         alice.close();
         bob.close();
-        broker_socket.close();
+        w.socket.close();
       },
       [&](std::exception_ptr e) {
         out.failure = e;
@@ -130,6 +124,7 @@ outcome relay_through(const test::coturn& server, turn_server turn, bool then_un
       });
   ctx.run_for(20s);
   out.direct_dropped = dropped;
+  BOOST_TEST_MESSAGE("connected through coturn in " << out.connect_time.count() << " ms (relay_after 200 ms)");
   return out;
 }
 
@@ -180,45 +175,15 @@ BOOST_AUTO_TEST_CASE(peers_talk_through_coturn_with_rest_credentials_from_a_shar
 BOOST_AUTO_TEST_CASE(a_wrong_password_fails_the_allocation_with_turn_unauthorized_and_registration_goes_on) {
   if (skipped()) return;
   test::coturn server({"--lt-cred-mech", "--user", "alice:wonderland"});
-  asio::io_context ctx;
-  error_code ec;
-  auto udp = udp::make_transport(ctx.get_executor(), {}, ec);
-  BOOST_TEST_REQUIRE(!ec);
-  auto broker_socket = udp->open(endpoint{loopback, 0});
-  auto reg = make_memory_registry(16);
-  broker b(broker_socket, *reg);
-  asio::co_spawn(ctx, b.run(), asio::detached);
-  session_options o;
-  o.broker = b.local_endpoint();
-  o.local = endpoint{loopback, 0};
-  o.id = "alice";
+  test::loopback_broker w;
   turn_server wrong;
   wrong.address = endpoint{loopback, server.port()};
   wrong.user = "alice";
   wrong.password = "looking-glass";
-  o.turn_servers = {wrong};
-  session alice(*udp, o);
-  std::vector<session_event> events;
-  alice.on_event([&](const session_event& e) { events.push_back(e); });
-  bool registered = false;
-  asio::co_spawn(
-      ctx,
-      [&]() -> asio::awaitable<void> {
-        co_await alice.register_self();
-        registered = true;
-        alice.close();
-        broker_socket.close();
-      },
-      [&](std::exception_ptr) { ctx.stop(); });
-  ctx.run_for(10s);
-  BOOST_TEST(registered);
-  bool unauthorized = false, allocated = false;
-  for (const auto& e : events) {
-    unauthorized = unauthorized || (e.what == session_event::kind::turn_failed && e.error == errc::turn_unauthorized);
-    allocated = allocated || e.what == session_event::kind::turn_allocated;
-  }
-  BOOST_TEST(unauthorized);
-  BOOST_TEST(!allocated);
+  const auto r = test::register_alice(w, {wrong}, 5s);
+  BOOST_TEST(r.registered);
+  BOOST_TEST(r.failed == make_error_code(errc::turn_unauthorized), r.failed.message());
+  BOOST_TEST(!r.allocated);
 }
 
 BOOST_AUTO_TEST_CASE(a_connection_through_coturn_moves_to_a_direct_path_when_one_opens) {
@@ -236,43 +201,15 @@ BOOST_AUTO_TEST_CASE(a_connection_through_coturn_moves_to_a_direct_path_when_one
 }
 
 BOOST_AUTO_TEST_CASE(a_silent_turn_server_fails_with_turn_unreachable_within_the_registration_timeout) {
-  asio::io_context ctx;
-  error_code ec;
-  auto udp = udp::make_transport(ctx.get_executor(), {}, ec);
-  BOOST_TEST_REQUIRE(!ec);
-  auto broker_socket = udp->open(endpoint{loopback, 0});
-  auto silent = udp->open(endpoint{loopback, 0});  // bound, never read: a TURN server that died
-  auto reg = make_memory_registry(16);
-  broker b(broker_socket, *reg);
-  asio::co_spawn(ctx, b.run(), asio::detached);
-  session_options o;
-  o.broker = b.local_endpoint();
-  o.local = endpoint{loopback, 0};
-  o.id = "alice";
-  o.request_timeout = 1s;
+  test::loopback_broker w;
+  auto silent = w.udp->open(endpoint{loopback, 0});  // bound, never read: a TURN server that died
   turn_server dead;
   dead.address = silent.local_endpoint();
   dead.user = "alice";
   dead.password = "wonderland";
-  o.turn_servers = {dead};
-  session alice(*udp, o);
-  error_code failed;
-  alice.on_event([&](const session_event& e) {
-    if (e.what == session_event::kind::turn_failed) failed = e.error;
-  });
-  bool registered = false;
-  asio::co_spawn(
-      ctx,
-      [&]() -> asio::awaitable<void> {
-        co_await alice.register_self();
-        registered = true;
-        alice.close();
-        broker_socket.close();
-      },
-      [&](std::exception_ptr) { ctx.stop(); });
-  ctx.run_for(5s);
-  BOOST_TEST(registered);
-  BOOST_TEST(failed == make_error_code(errc::turn_unreachable), failed.message());
+  const auto r = test::register_alice(w, {dead}, 1s);
+  BOOST_TEST(r.registered);
+  BOOST_TEST(r.failed == make_error_code(errc::turn_unreachable), r.failed.message());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,16 +2,13 @@
 // hostile one would: a stale nonce is renewed once and no more, an answer with bad integrity is
 // ignored (the retransmission's good one is taken), and refusals and answers that lack what
 // they must carry end the allocation with their own errc. Registration goes on in every case.
-#include "punch/broker.hpp"
-#include "punch/plugins/udp.hpp"
-#include "punch/registry.hpp"
-#include "punch/session.hpp"
+#include "turn_test_support.hpp"
+
 #include "punch/wire/turn.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -26,7 +23,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const auto loopback = asio::ip::make_address("127.0.0.1");
+using test::loopback;
 const auto key = turn::make_long_term_key("alice", "punch.test", "wonderland");
 
 // What the scripted server saw of one request.
@@ -58,27 +55,16 @@ std::vector<std::byte> answer(const stun::message& req, int code, std::string_vi
   return {out.begin(), out.end()};
 }
 
-struct result {
-  bool registered = false;
-  bool allocated = false;
-  error_code failed;
+struct result : test::registration_outcome {
   std::vector<seen_request> requests;
-  std::uint64_t ignored = 0;
 };
 
 result run(script s) {
-  asio::io_context ctx;
-  error_code ec;
-  auto udp = udp::make_transport(ctx.get_executor(), {}, ec);
-  BOOST_TEST_REQUIRE(!ec);
-  auto broker_socket = udp->open(endpoint{loopback, 0});
-  auto server = udp->open(endpoint{loopback, 0});
-  auto reg = make_memory_registry(16);
-  broker b(broker_socket, *reg);
-  asio::co_spawn(ctx, b.run(), asio::detached);
+  test::loopback_broker w;
+  auto server = w.udp->open(endpoint{loopback, 0});
   result r;
   asio::co_spawn(
-      ctx,
+      w.ctx,
       [&]() -> asio::awaitable<void> {
         std::array<std::byte, 2048> in;
         endpoint from;
@@ -97,34 +83,11 @@ result run(script s) {
         }
       },
       asio::detached);
-  session_options o;
-  o.broker = b.local_endpoint();
-  o.local = endpoint{loopback, 0};
-  o.id = "alice";
-  o.request_timeout = 2s;
-  o.request_rto = 50ms;
   turn_server t;
   t.address = server.local_endpoint();
   t.user = "alice";
   t.password = "wonderland";
-  o.turn_servers = {t};
-  session alice(*udp, o);
-  alice.on_event([&](const session_event& e) {
-    if (e.what == session_event::kind::turn_allocated) r.allocated = true;
-    if (e.what == session_event::kind::turn_failed) r.failed = e.error;
-  });
-  asio::co_spawn(
-      ctx,
-      [&]() -> asio::awaitable<void> {
-        co_await alice.register_self();
-        r.registered = true;
-        r.ignored = alice.stats().turn_answers_ignored;
-        alice.close();
-        broker_socket.close();
-        server.close();
-      },
-      [&](std::exception_ptr) { ctx.stop(); });
-  ctx.run_for(5s);
+  static_cast<test::registration_outcome&>(r) = test::register_alice(w, {t}, 2s, [&] { server.close(); });
   return r;
 }
 

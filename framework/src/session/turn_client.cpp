@@ -38,6 +38,16 @@ std::pair<int, std::string> error_of(const stun::message& m) {
   return {0, {}};
 }
 
+// RFC 8489 §9.2.4: USERNAME, REALM, NONCE, then MESSAGE-INTEGRITY over all before it. Nothing
+// before the first 401 (or at a server that never asked for credentials).
+void add_credentials(stun::builder& b, const turn_allocation& t) {
+  if (t.nonce.empty()) return;
+  b.add_string(turn::attr::username, t.credentials.username);
+  b.add_string(turn::attr::realm, t.realm);
+  b.add(turn::attr::nonce, t.nonce);
+  turn::add_message_integrity(b, t.key);
+}
+
 }  // namespace
 
 // Sends `req` to the TURN server and retransmits it until an answer that `valid` accepts (an
@@ -47,12 +57,7 @@ asio::awaitable<detail::outcome<std::vector<std::byte>>> session_state::turn_exc
     const std::function<bool(std::span<const std::byte>)>& valid) {
   const endpoint to = turn->server.address;
   transaction tx(ex, time, to);
-  requests.emplace(id, &tx);
-  struct unregister {
-    session_state* s;
-    stun::transaction_id id;
-    ~unregister() { s->requests.erase(id); }
-  } guard{this, id};
+  const listed_transaction listed(requests, id, tx);
   auto rto = options.request_rto;
   const auto started = time.now();
   while (!closed && time.now() < deadline) {
@@ -84,12 +89,7 @@ asio::awaitable<detail::outcome<session_state::response>> session_state::turn_re
     std::array<std::byte, stun::max_message_size> buf;
     stun::builder b(buf, stun::message_class::request, method, id);
     build(b);
-    if (authenticated) {
-      b.add_string(turn::attr::username, t->credentials.username);
-      b.add_string(turn::attr::realm, t->realm);
-      b.add(turn::attr::nonce, t->nonce);
-      turn::add_message_integrity(b, t->key);
-    }
+    add_credentials(b, *t);
     const auto req = b.finish_with_fingerprint();
     if (b.error()) co_return fail(b.error(), std::string(what) + ": request does not fit");
     // RFC 8489 §9.2.5: an answer to an authenticated request must carry valid integrity,
@@ -274,10 +274,7 @@ void session_state::release_turn() {
   auto msg = std::make_shared<std::array<std::byte, stun::max_message_size>>();
   stun::builder b(*msg, stun::message_class::request, turn::method::refresh, detail::random_transaction_id());
   b.add_u32(turn::attr::lifetime, 0);
-  b.add_string(turn::attr::username, t->credentials.username);
-  b.add_string(turn::attr::realm, t->realm);
-  b.add(turn::attr::nonce, t->nonce);
-  turn::add_message_integrity(b, t->key);
+  add_credentials(b, *t);
   const auto req = b.finish_with_fingerprint();
   if (!req.empty() && socket.is_open())
     socket.async_send_to(asio::buffer(req.data(), req.size()), t->server.address, [msg](error_code, std::size_t) {});
