@@ -144,6 +144,12 @@ void narrator::session_event(const std::string& who, const punch::session_event&
       line(at, 0, who + "'s broker was silent for " + std::to_string(e.elapsed.count()) + " ms: " + who +
                       " is registered at " + text(e.address) + " now");
       break;
+    case kind::turn_allocated:
+      line(at, 0, who + " holds a TURN allocation at " + text(e.address));
+      break;
+    case kind::turn_failed:
+      line(at, 0, who + "'s TURN server " + text(e.address) + " refused or is silent: " + e.error.message());
+      break;
     case kind::closed:
       if (!e.error)
         line(at, 0, who + " closed its connection to " + e.peer);

@@ -71,6 +71,11 @@ void event_log::broker_changed(const endpoint& broker, std::chrono::milliseconds
         std::to_string(silent.count()) + ",\"ms\":" + std::to_string(ms()) + "}\n");
 }
 
+void event_log::turn_allocated(const endpoint& relayed) {
+  if (!enabled_) return;
+  write("{\"event\":\"turn_allocated\",\"relayed\":\"" + to_text(relayed) + "\",\"ms\":" + std::to_string(ms()) + "}\n");
+}
+
 void event_log::introduced(std::string_view peer) {
   if (!enabled_) return;
   write("{\"event\":\"introduced\",\"peer\":\"" + json_escape(peer) + "\",\"ms\":" +
@@ -131,6 +136,12 @@ void event_log::from_session(const session_event& e) {
       break;
     case kind::broker_changed:
       broker_changed(e.address, e.elapsed);
+      break;
+    case kind::turn_allocated:
+      turn_allocated(e.address);
+      break;
+    case kind::turn_failed:
+      error("TURN server " + to_text(e.address) + ": " + e.error.message());
       break;
     // The app writes these itself, with the values connect()/accept() returned.
     case kind::registered:

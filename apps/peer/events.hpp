@@ -35,6 +35,7 @@ public:
                   const std::optional<endpoint>& broker = {});
   // The broker stopped answering for `silent`; we are registered at `broker` now.
   void broker_changed(const endpoint& broker, std::chrono::milliseconds silent);
+  void turn_allocated(const endpoint& relayed);
   void introduced(std::string_view peer);
   void connected(std::string_view peer, const public_key& key, const endpoint& remote, path_kind path);
   // A relayed connection moved to a direct path.

@@ -42,6 +42,16 @@ po::options_description make_description() {
     ("relay", po::value<std::string>()->value_name("HOST:PORT"),
      "a punch-relay to go through when no direct path opens (both peers need the same one); "
      "the connection moves to a direct path if one opens later")
+    ("turn", po::value<std::vector<std::string>>()->value_name("turn:HOST:PORT"),
+     "a standard TURN server (RFC 8656, e.g. coturn; UDP) to relay through when no direct path "
+     "opens; only this side needs one. Repeatable: tried in order. Needs --turn-user and "
+     "--turn-password, or --turn-secret")
+    ("turn-user", po::value<std::string>()->value_name("USER"),
+     "the TURN user (long-term credentials); with --turn-secret, the name in the REST username")
+    ("turn-password", po::value<std::string>()->value_name("PASSWORD"), "the TURN user's password")
+    ("turn-secret", po::value<std::string>()->value_name("SECRET"),
+     "the TURN server's shared secret (coturn's static-auth-secret): time-limited TURN REST "
+     "credentials are derived from it, valid for a day")
     ("no-port-prediction", po::bool_switch(),
      "do not try port prediction when one NAT is hard and the other easy (it opens up to 256 "
      "sockets behind a hard NAT, or sends up to 2048 probes behind an easy one)")
@@ -90,7 +100,9 @@ std::string help_text(const po::options_description& d) {
          "path_changed {peer, remote, path} (a relayed connection went direct, or the network changed),\n"
          "path_lost {peer, remote, path} (the path stopped answering; a new one is being found),\n"
          "broker_changed {broker, silent_ms, ms} (the broker stopped answering for silent_ms; we are\n"
-         "registered at this one now, and connections go on), closed\n"
+         "registered at this one now, and connections go on), turn_allocated {relayed, ms} (our\n"
+         "address at the --turn server, announced to peers; a TURN server that refuses is an error\n"
+         "event and we go on without it), closed\n"
          "{peer, reason: local|remote}, error {message}; ms counts from start-up.\n\n"
          "Exit codes:\n"
          "  0  connected, then the connection closed cleanly (either side closed it)\n"
@@ -206,6 +218,30 @@ parse_result parse_options(int argc, const char* const argv[]) {
     if (!relay) return failure("--relay \"" + vm["relay"].as<std::string>() + "\": " + error);
     if (relay->port == 0) return failure("--relay: the port must not be 0");
     o.relay = *relay;
+  }
+
+  if (vm.count("turn")) {
+    for (const std::string& text : vm["turn"].as<std::vector<std::string>>()) {
+      // RFC 7065's scheme names the server kind; turns: (TLS) and TCP transports are not offered.
+      constexpr std::string_view scheme = "turn:";
+      if (text.rfind(scheme, 0) != 0) return failure("--turn "" + text + "": expected turn:HOST:PORT");
+      auto server = parse_host_port(std::string_view(text).substr(scheme.size()), error);
+      if (!server) return failure("--turn "" + text + "": " + error);
+      if (server->port == 0) return failure("--turn "" + text + "": the port must not be 0");
+      o.turn.push_back(*server);
+    }
+  }
+  if (vm.count("turn-user")) o.turn_user = vm["turn-user"].as<std::string>();
+  if (vm.count("turn-password")) o.turn_password = vm["turn-password"].as<std::string>();
+  if (vm.count("turn-secret")) o.turn_secret = vm["turn-secret"].as<std::string>();
+  const bool turn_credentials = vm.count("turn-user") || vm.count("turn-password") || o.turn_secret;
+  if (!o.turn.empty() || turn_credentials) {
+    if (o.turn.empty()) return failure("--turn-user, --turn-password and --turn-secret need --turn turn:HOST:PORT");
+    if (o.turn_secret && vm.count("turn-password"))
+      return failure("--turn-secret and --turn-password: give one (REST credentials or a password)");
+    if (o.turn_secret && o.turn_secret->empty()) return failure("--turn-secret: the secret is empty");
+    if (!o.turn_secret && (o.turn_user.empty() || o.turn_password.empty()))
+      return failure("--turn needs --turn-user and --turn-password, or --turn-secret");
   }
 
   if (!vm.count("id")) return failure("--id NAME is required");

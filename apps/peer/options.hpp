@@ -44,6 +44,13 @@ struct peer_options {
   // request timeout (5 s, or --timeout if shorter).
   std::chrono::milliseconds keepalive{std::chrono::seconds{15}};
   std::optional<host_port> relay;           // punch-relay to fall back on when punching fails
+  // --turn turn:HOST:PORT (repeatable): standard TURN servers, tried in order, with either
+  // --turn-user/--turn-password (long-term) or --turn-secret (REST credentials, --turn-user
+  // optional as the name inside them).
+  std::vector<host_port> turn;
+  std::string turn_user;
+  std::string turn_password;
+  std::optional<std::string> turn_secret;
   std::string id;
   std::optional<std::string> connect;       // initiate to this peer; none = accept one
   std::filesystem::path key;                // our identity key file, made on first run

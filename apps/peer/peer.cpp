@@ -298,6 +298,15 @@ asio::awaitable<int> run_peer(const peer_options& o, clock::time_point start) {
                                   "cannot resolve relay host \"" + o.relay->host + "\" within " +
                                       format_seconds(o.timeout));
     session_options so;
+    for (const auto& t : o.turn) {
+      turn_server ts;
+      ts.address = co_await bounded(resolve_server(o, local, t, "TURN server"), deadline, signals,
+                                    "cannot resolve TURN server host \"" + t.host + "\" within " + format_seconds(o.timeout));
+      ts.kind = o.turn_secret ? turn_server::credentials_kind::rest : turn_server::credentials_kind::long_term;
+      ts.user = o.turn_user;
+      ts.password = o.turn_secret.value_or(o.turn_password);
+      so.turn_servers.push_back(std::move(ts));
+    }
     so.broker = brokers[0].main;
     so.broker_other_family = brokers[0].other_family;
     for (std::size_t i = 1; i < brokers.size(); ++i)

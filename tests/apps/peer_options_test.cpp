@@ -312,3 +312,49 @@ BOOST_AUTO_TEST_CASE(port_prediction_is_on_unless_no_port_prediction_is_given) {
   BOOST_REQUIRE(r.what == parse_result::action::run);
   BOOST_CHECK(!r.options.port_prediction);
 }
+
+BOOST_AUTO_TEST_CASE(turn_servers_are_repeatable_and_take_a_password_or_a_secret) {
+  auto r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--turn", "turn:127.0.0.1:3478", "--turn", "turn:[::1]:3479",
+                  "--turn-user", "alice", "--turn-password", "pw"});
+  BOOST_REQUIRE(r.what == parse_result::action::run);
+  BOOST_REQUIRE_EQUAL(r.options.turn.size(), 2u);
+  BOOST_CHECK_EQUAL(r.options.turn[0].host, "127.0.0.1");
+  BOOST_CHECK_EQUAL(r.options.turn[1].host, "::1");
+  BOOST_CHECK_EQUAL(r.options.turn[1].port, 3479);
+  BOOST_CHECK_EQUAL(r.options.turn_user, "alice");
+  BOOST_CHECK_EQUAL(r.options.turn_password, "pw");
+  BOOST_CHECK(!r.options.turn_secret);
+  auto s = parse({"--broker", "127.0.0.1:1", "--id", "a", "--turn", "turn:turn.example:3478", "--turn-secret", "s3"});
+  BOOST_REQUIRE(s.what == parse_result::action::run);
+  BOOST_REQUIRE(s.options.turn_secret);
+  BOOST_CHECK_EQUAL(*s.options.turn_secret, "s3");
+  BOOST_CHECK(parse({"--broker", "127.0.0.1:1", "--id", "a"}).options.turn.empty());
+}
+
+BOOST_AUTO_TEST_CASE(bad_turn_options_are_errors_naming_the_option) {
+  const std::vector<std::pair<std::vector<const char*>, std::string>> cases{
+      {{"--turn", "127.0.0.1:3478", "--turn-secret", "s"}, "turn:HOST:PORT"},
+      {{"--turn", "turn:127.0.0.1:0", "--turn-secret", "s"}, "--turn"},
+      {{"--turn", "turn:nope", "--turn-secret", "s"}, "--turn"},
+      {{"--turn", "turn:127.0.0.1:3478"}, "--turn-user and --turn-password, or --turn-secret"},
+      {{"--turn", "turn:127.0.0.1:3478", "--turn-user", "a"}, "--turn-password"},
+      {{"--turn", "turn:127.0.0.1:3478", "--turn-secret", "s", "--turn-password", "p"}, "give one"},
+      {{"--turn", "turn:127.0.0.1:3478", "--turn-secret", ""}, "--turn-secret"},
+      {{"--turn-user", "a", "--turn-password", "p"}, "need --turn"},
+  };
+  for (const auto& [extra, words] : cases) {
+    std::vector<const char*> args{"punch-peer", "--broker", "127.0.0.1:1", "--id", "a"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto e = parse_options(static_cast<int>(args.size()), args.data());
+    BOOST_TEST_CONTEXT(words) {
+      BOOST_CHECK(e.what == parse_result::action::error);
+      BOOST_CHECK_MESSAGE(e.text.find(words) != std::string::npos, e.text);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(help_documents_the_turn_options) {
+  const auto text = parse({"--help"}).text;
+  for (const char* o : {"--turn turn:HOST:PORT", "--turn-user", "--turn-password", "--turn-secret", "turn_allocated"})
+    BOOST_CHECK_MESSAGE(text.find(o) != std::string::npos, o);
+}

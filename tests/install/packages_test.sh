@@ -42,7 +42,7 @@ for p in libpunch0 libpunch-dev punch-broker punch-relay punch-tools; do [[ -f $
 
 has libpunch0 "./usr/lib/libpunch.so.0 -> libpunch.so.0.1.0" ./usr/lib/libpunch.so.0.1.0
 [[ $(files libpunch0 | grep -c '^\./usr/lib/.') == 2 ]] || fail "libpunch0 holds more than the library: $(files libpunch0)"
-depends_on libpunch0 libc6 libsodium23 zlib1g
+depends_on libpunch0 libc6 libsodium23 zlib1g libnettle8
 [[ $(dpkg-deb -I "$(deb libpunch0)" shlibs) == "libpunch 0 libpunch0 (= $version)" ]] || fail "libpunch0's shlibs"
 dpkg-deb -I "$(deb libpunch0)" postinst | grep -q ldconfig || fail "libpunch0's postinst does not run ldconfig"
 

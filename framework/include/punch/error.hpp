@@ -78,6 +78,13 @@ enum class errc {
   pcp_bad_option,                 // an option runs past the message or has the wrong length for its code
   pcp_buffer_too_small,           // the caller's buffer cannot hold the request
   pcp_bad_request,                // a request field cannot be encoded (an unknown address family)
+
+  // TURN (RFC 8656, punch/wire/turn.hpp and session_options::turn_servers)
+  turn_bad_channel_data = 500,    // ChannelData shorter than its length, or a channel outside 0x4000..0x4FFF
+  turn_unreachable,               // no answer from the TURN server before the deadline
+  turn_unauthorized,              // the TURN server refused our credentials (401 to an authenticated request)
+  turn_refused,                   // the TURN server answered with another error code (403, 437, 486, 508, ...)
+  turn_bad_response,              // a TURN answer without what it must carry (XOR-RELAYED-ADDRESS, REALM, NONCE)
 };
 
 PUNCH_EXPORT const boost::system::error_category& category() noexcept;

@@ -20,6 +20,7 @@
 #include "punch/connection.hpp"
 #include "punch/identity.hpp"
 #include "punch/transport.hpp"
+#include "punch/turn.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -98,6 +99,12 @@ struct PUNCH_EXPORT session_options {
   // connection moves to the first that opens.
   std::optional<endpoint> relay;
   std::chrono::milliseconds relay_after{1500ms};
+  // Standard TURN servers (RFC 8656, e.g. coturn) to relay through, tried in order: register_self
+  // allocates at the first that accepts (beside registering, within its timeout) and announces
+  // the relayed address as one more candidate; peers' checks to it get through once no direct
+  // pair answered within relay_after. Events turn_allocated / turn_failed say how it went;
+  // without an allocation the session works as before (docs/relay.md, "TURN").
+  std::vector<turn_server> turn_servers;
   port_prediction_options prediction;
   // Seal connections with AES-256-GCM when both sides have AES instructions (faster);
   // XChaCha20-Poly1305 otherwise, or when false. Both are authenticated encryption.
@@ -167,7 +174,11 @@ struct PUNCH_EXPORT session_event {
   // broker_changed: the current broker stopped answering (error: why) and the session is now
   // registered at another one (address: that broker; peer: our id). Connections go on; new
   // lookups and connects go to that broker, and peers reach us through it.
-  enum class kind { registered, refreshed, refresh_failed, introduced, connected, punch_failed, closed, path_changed, path_lost, broker_changed };
+  // turn_allocated: the relayed address (address) at a TURN server; turn_failed: a TURN server
+  // (address) refused or stopped answering (error: errc::turn_unauthorized, turn_refused,
+  // turn_unreachable, turn_bad_response).
+  enum class kind { registered, refreshed, refresh_failed, introduced, connected, punch_failed, closed, path_changed, path_lost, broker_changed,
+                    turn_allocated, turn_failed };
   kind what = kind::registered;
   std::string peer{};                   // our id (registered, refreshed) or the other peer's
   endpoint address{};                   // reflexive (registered) or remote path (connected, closed)
@@ -197,6 +208,7 @@ struct PUNCH_EXPORT session_stats {
   std::uint64_t checks_replayed = 0;   // punch checks seen before
   std::uint64_t frames_rejected = 0;   // data frames that failed to decrypt (forged or altered)
   std::uint64_t frames_replayed = 0;   // data frames seen before, or too old for the window
+  std::uint64_t turn_answers_ignored = 0;  // TURN answers with bad integrity (or malformed), ignored
   // Early data: frames that arrived before our side of the handshake finished, held and
   // delivered once it did; and those dropped instead (over the bound of 64 frames or 64 KiB
   // per connection, or their attempt failed).

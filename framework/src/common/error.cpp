@@ -62,6 +62,11 @@ public:
       case errc::pcp_bad_option: return "PCP option runs past the message or has a bad length";
       case errc::pcp_buffer_too_small: return "buffer too small for the PCP request";
       case errc::pcp_bad_request: return "PCP request field cannot be encoded";
+      case errc::turn_bad_channel_data: return "TURN ChannelData is shorter than its length or has a bad channel number";
+      case errc::turn_unreachable: return "the TURN server did not answer";
+      case errc::turn_unauthorized: return "the TURN server refused our credentials";
+      case errc::turn_refused: return "the TURN server refused the request";
+      case errc::turn_bad_response: return "the TURN server's answer lacks a required attribute";
     }
     return "unknown punch error " + std::to_string(ev);
   }

@@ -59,6 +59,7 @@ std::string describe(const punch_attempt& a) {
 }  // namespace
 
 datagram_socket& session_state::socket_of(const punch_attempt& a, std::size_t via) {
+  if (via == turn_via) return turn ? turn->socket : socket;  // closed with the allocation: sends fail
   if (via == 0 || via > a.spray.size() || !a.spray[via - 1]) return socket;
   return *a.spray[via - 1];
 }
@@ -71,6 +72,7 @@ asio::awaitable<void> session_state::send_check(punch_attempt& a, remote_candida
   b.add_string(wire::attr::peer_id, options.id);
   b.add_u64(a.controlling ? wire::attr::ice_controlling : wire::attr::ice_controlled, a.tiebreaker);
   if (nominate) b.add(wire::attr::use_candidate, {});
+  if (to.via == turn_via) b.add(wire::attr::relayed, {});
   auto msg = seal_check(a, b);
   checks[id] = check_ref{a.weak_from_this(), to, nominate, time.now()};
   a.checks.push_back(id);
@@ -94,6 +96,7 @@ asio::awaitable<detail::outcome<void>> session_state::punch(std::shared_ptr<punc
   // After the prediction's start is known: the relay waits for it (and co_spawn may run the
   // coroutine up to its first wait at once).
   if (options.relay) asio::co_spawn(ex, allocate_relay(a, deadline), asio::detached);
+  if (turn && turn->live) asio::co_spawn(ex, permit_turn_for(a, deadline), asio::detached);
   try {
     while (!closed && !a->done.fired() && time.now() < deadline) {
       // Index loop: a check that arrives meanwhile may add a peer-reflexive candidate.
@@ -161,7 +164,7 @@ asio::awaitable<void> session_state::handle_check_request(const stun::message& m
   auto it = punches.find(id);
   if (it == punches.end()) co_return;  // stray or spoofed: no introduction with this id
   auto a = it->second;
-  if (via != 0 && a.get() != owner) co_return;  // a prediction socket serves its own attempt only
+  if (via != 0 && via != turn_via && a.get() != owner) co_return;  // a prediction socket serves its own attempt only
   // A check names its sender: it must be the peer this token introduced us to.
   if (auto sender = m.find(wire::attr::peer_id); !sender || stun::decode_string(*sender) != a->peer) co_return;
   // Our own check, looped back to us (same role, same tie-breaker): never a path.
@@ -181,16 +184,22 @@ asio::awaitable<void> session_state::handle_check_request(const stun::message& m
   stun::builder b(buf, stun::message_class::success_response, wire::method::binding, m.id());
   b.add_xor_address(stun::attr::xor_mapped_address, from);
   b.add(wire::attr::punch_id, a->keys.punch_id);
+  if (via == turn_via) b.add(wire::attr::relayed, {});
   auto reply = seal_check(*a, b);
   co_await socket_of(*a, via).async_send_to(asio::buffer(reply.data(), reply.size()), from,
                                             asio::as_tuple(asio::use_awaitable));
 
+  if (m.find(wire::attr::relayed))
+    for (auto& r : a->remotes)
+      if (r.address == from && r.via == via) r.kind = path_kind::relay;
   std::optional<remote_candidate> learned;
   if (!a->find(from, via) && a->remotes.size() < max_remotes) {
     // Through our relay: the other side's allocation forwarded it. On one of our prediction
     // sockets, or from a port of the hard peer's address we probed: port prediction's.
-    const bool relayed = options.relay && from == *options.relay && via == 0;
-    const bool predicted = via != 0 || (a->probing && from.address() == a->peer_reflexive.address());
+    // Through a TURN allocation: ours (turn_via), or the peer's (it says so, RELAYED).
+    const bool relayed = (options.relay && from == *options.relay && via == 0) || via == turn_via ||
+                         m.find(wire::attr::relayed).has_value();
+    const bool predicted = (via != 0 && via != turn_via) || (a->probing && from.address() == a->peer_reflexive.address());
     learned = remote_candidate{from, relayed ? path_kind::relay : predicted ? path_kind::predicted : path_kind::peer_reflexive, via};
     a->remotes.push_back(*learned);
   }
@@ -221,7 +230,14 @@ void session_state::handle_check_response(const stun::message& m, const endpoint
   // A check to an address we never listed (a probe, a prediction socket's) gets its pair listed.
   const remote_candidate* rc = a->find(ref.target.address, ref.target.via);
   if (!rc && a->remotes.size() < max_remotes) a->remotes.push_back(ref.target);
-  const remote_candidate target = rc ? *rc : ref.target;
+  remote_candidate target = rc ? *rc : ref.target;
+  // The peer's relayed candidate looked like any other until its answer said RELAYED (authentic:
+  // checked above): from now on it is the relay that a direct path replaces.
+  if (m.find(wire::attr::relayed) && target.kind != path_kind::relay) {
+    target.kind = path_kind::relay;
+    for (auto& r : a->remotes)
+      if (r.address == target.address && r.via == target.via) r.kind = path_kind::relay;
+  }
   if (ref.nomination) {
     // Both sides now use this pair: the connection moves there (from the relay, if relayed).
     switch_path(*a, target);

@@ -23,6 +23,7 @@ asio::awaitable<void> session_state::receive_loop() {
     if (next == after_receive::skip) continue;
     const std::span<std::byte> d(rx_buffer.data(), n);
     const endpoint from = unmapped(rx_from);
+    if (turn && from == turn->server.address && co_await handle_turn(d, from)) continue;
     if (wire::looks_like_frame(d)) {
       handle_frame(d, from);
     } else if (stun::looks_like_stun(d)) {
@@ -45,7 +46,7 @@ void session_state::handle_frame(std::span<std::byte> d, const endpoint& from, s
   if (it == connections.end()) return hold_early_frame(d, from, via, owner);
   auto c = it->second.lock();
   // A prediction socket belongs to one attempt: another connection's frames are not its.
-  if (c && (via == 0 || c->attempt.get() == owner)) c->on_frame(d, from, via);
+  if (c && (via == 0 || via == turn_via || c->attempt.get() == owner)) c->on_frame(d, from, via);
 }
 
 void session_state::hold_early_frame(std::span<const std::byte> d, const endpoint& from, std::size_t via,
@@ -53,7 +54,7 @@ void session_state::hold_early_frame(std::span<const std::byte> d, const endpoin
   auto it = unconnected.find(wire::frame_tag_of(d));
   if (it == unconnected.end()) return;  // no attempt of ours: stray or forged
   auto a = it->second.lock();
-  if (!a || a->finished || (via != 0 && a.get() != owner)) return;
+  if (!a || a->finished || (via != 0 && via != turn_via && a.get() != owner)) return;
   // Unopened yet: the connection's keys exist once our handshake completes. A forged frame
   // takes a slot until then, and is rejected (counted) when the connection opens it.
   if (a->held.size() >= punch_attempt::max_held_frames || a->held_bytes + d.size() > punch_attempt::max_held_bytes) {
@@ -64,28 +65,28 @@ void session_state::hold_early_frame(std::span<const std::byte> d, const endpoin
   a->held_bytes += d.size();
 }
 
-asio::awaitable<void> session_state::handle_stun(std::span<const std::byte> d, const endpoint& from) {
+asio::awaitable<void> session_state::handle_stun(std::span<const std::byte> d, const endpoint& from, std::size_t via) {
   error_code ec;
   auto m = stun::message::parse(d, ec);
   if (!m) co_return;
   switch (m->cls()) {
     case stun::message_class::success_response:
     case stun::message_class::error_response: {
-      if (auto it = requests.find(m->id()); it != requests.end()) {
+      if (auto it = via == 0 ? requests.find(m->id()) : requests.end(); it != requests.end()) {
         if (from != it->second->to) co_return;  // only the broker (or relay) asked answers
         it->second->response.assign(d.begin(), d.end());
         it->second->done.fire();
       } else if (m->method() == wire::method::binding &&
                  m->cls() == stun::message_class::success_response) {
-        handle_check_response(*m, from);
+        handle_check_response(*m, from, via);
       }
       break;
     }
     case stun::message_class::request:
-      if (m->method() == wire::method::introduce && is_broker(from)) {
+      if (m->method() == wire::method::introduce && via == 0 && is_broker(from)) {
         co_await handle_introduce(*m, from);
       } else if (m->method() == wire::method::binding) {
-        co_await handle_check_request(*m, from);
+        co_await handle_check_request(*m, from, via);
       }
       break;
     case stun::message_class::indication:

@@ -38,6 +38,10 @@ asio::awaitable<detail::outcome<registration_info>> session_state::do_register(c
           b.add_string(wire::attr::peer_id, options.id);
           b.add_u32(wire::attr::lifetime, static_cast<std::uint32_t>(options.lifetime.count()));
           for (const auto& h : host_candidates) b.add_xor_address(wire::attr::host_candidate, h);
+          // Our TURN allocation's address is announced like a host candidate: peers learn it
+          // from the introduction and check it (docs/relay.md, "TURN").
+          if (turn && turn->live && host_candidates.size() < wire::max_host_candidates)
+            b.add_xor_address(wire::attr::host_candidate, turn->relayed);
           b.add(wire::attr::public_key, me.key());
           if (nat != nat_mapping::unknown) b.add_u32(wire::attr::nat_mapping, static_cast<std::uint32_t>(nat));
           if (refreshing) b.add(wire::attr::refresh_credential, refresh_credential);

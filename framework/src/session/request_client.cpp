@@ -85,12 +85,7 @@ asio::awaitable<detail::outcome<session_state::response>> session_state::request
   if (b.error()) co_return fail(b.error(), std::string(what) + ": request does not fit");
 
   transaction tx(ex, time, to);
-  requests.emplace(id, &tx);
-  struct unregister {
-    session_state* s;
-    stun::transaction_id id;
-    ~unregister() { s->requests.erase(id); }
-  } guard{this, id};
+  const listed_transaction listed(requests, id, tx);
 
   auto rto = options.request_rto;
   const auto started = time.now();

@@ -53,6 +53,7 @@ void session_state::shutdown() {
   for (auto& [token, a] : punches)
     for (auto& sock : a->spray)
       if (sock) sock->close();
+  release_turn();
   socket.close();
 }
 

@@ -16,6 +16,7 @@
 #include "session/random_ids.hpp"
 #include "session/remote_candidate.hpp"
 #include "session/transaction.hpp"
+#include "session/turn_client.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -107,7 +108,8 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // them means a dead socket), skip one error, or handle the datagram.
   enum class after_receive { stop, skip, handle };
   after_receive judge(const error_code& ec, const datagram_socket& s, int& consecutive_errors) const;
-  asio::awaitable<void> handle_stun(std::span<const std::byte> d, const endpoint& from);
+  // `via`: 0, or turn_via for a peer's datagram unwrapped from our TURN allocation.
+  asio::awaitable<void> handle_stun(std::span<const std::byte> d, const endpoint& from, std::size_t via = 0);
   void handle_frame(std::span<std::byte> d, const endpoint& from, std::size_t via = 0,
                     const punch_attempt* owner = nullptr);
   // A frame for an attempt whose connection is not made yet: held until it is (bounded).
@@ -205,6 +207,28 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // At relay_after without an answered pair: ALLOCATE at the relay, whose endpoint then
   // becomes a candidate like any other (checks and frames go through it).
   asio::awaitable<void> allocate_relay(std::shared_ptr<punch_attempt> a, clock::time_point deadline);
+
+  // TURN (turn_client.cpp: requests, allocation, refresh, permissions, channels;
+  // turn_socket.cpp: what goes through it). The allocation in use, if any.
+  std::shared_ptr<turn_allocation> turn;
+  // Allocates at the first of options.turn_servers that accepts; turn_failed for each that does not.
+  asio::awaitable<detail::outcome<void>> allocate_turn(clock::time_point deadline);
+  // A request to `turn`'s server with the long-term credential rounds (401, one 438).
+  asio::awaitable<detail::outcome<response>> turn_request(std::uint16_t method, std::function<void(stun::builder&)> build,
+                                                          clock::time_point deadline, std::string_view what);
+  asio::awaitable<detail::outcome<std::vector<std::byte>>> turn_exchange(
+      const stun::transaction_id& id, std::span<const std::byte> req, clock::time_point deadline, std::string_view what,
+      const std::function<bool(std::span<const std::byte>)>& valid);
+  asio::awaitable<void> keep_turn(std::shared_ptr<turn_allocation> t, std::chrono::seconds lifetime);
+  asio::awaitable<void> turn_permit(std::vector<asio::ip::address> peers, clock::time_point deadline);
+  // At relay_after without an answered pair: CreatePermission for the peer's addresses.
+  asio::awaitable<void> permit_turn_for(std::shared_ptr<punch_attempt> a, clock::time_point deadline);
+  // ChannelBind for `peer` (a new channel when `channel` is 0; else that one again, to refresh it).
+  asio::awaitable<void> turn_bind(endpoint peer, std::uint16_t channel = 0);
+  // A datagram from the TURN server: ChannelData or a Data indication unwrapped and handled.
+  // False: not one of those (a response to one of our TURN requests: handle_stun's).
+  asio::awaitable<bool> handle_turn(std::span<std::byte> d, const endpoint& from);
+  void release_turn();
 
   // port prediction (prediction.cpp)
   // Started with run_punch when one side is hard and the other easy; waits

@@ -21,4 +21,19 @@ struct transaction {
   std::vector<std::byte> response;
 };
 
+// Lists a transaction in the session's table of requests (by transaction id) for as long as it
+// lives: the receive loop finds it there and hands it its answer.
+template <typename Table, typename Id>
+class listed_transaction {
+public:
+  listed_transaction(Table& table, const Id& id, transaction& tx) : table_(table), id_(id) { table_.emplace(id, &tx); }
+  ~listed_transaction() { table_.erase(id_); }
+  listed_transaction(const listed_transaction&) = delete;
+  listed_transaction& operator=(const listed_transaction&) = delete;
+
+private:
+  Table& table_;
+  Id id_;
+};
+
 }  // namespace punch::detail

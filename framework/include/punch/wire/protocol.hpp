@@ -47,6 +47,8 @@ inline constexpr std::uint16_t refresh_credential = 0x4A0F; // 20 bytes: the bro
 inline constexpr std::uint16_t resume = 0x4A10;              // 8 bytes: the PUNCH-ID of the introduction that
                                                              // made a live connection (Connect → Introduce):
                                                              // re-introduce its two peers after a move
+inline constexpr std::uint16_t relayed = 0x4A11;             // empty: this check or answer went through the
+                                                             // sender's TURN allocation (docs/relay.md, "TURN")
 inline constexpr std::uint16_t other_address = stun::attr::other_address;  // RFC 5780: the broker's second port
 inline constexpr std::uint16_t nonce = stun::attr::nonce;    // broker-issued, signed in Register
 inline constexpr std::uint16_t message_integrity_sha256 = stun::attr::message_integrity_sha256;

@@ -1,0 +1,88 @@
+// What the TURN tests share: a broker on loopback UDP, and one session ("alice") that registers
+// with the given TURN servers, reporting whether registration went on and what the TURN events
+// said (turn_allocated, turn_failed with its error).
+#pragma once
+
+#include "punch/broker.hpp"
+#include "punch/plugins/udp.hpp"
+#include "punch/registry.hpp"
+#include "punch/session.hpp"
+#include "punch/turn.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <vector>
+
+namespace punch::test {
+
+inline const auto loopback = boost::asio::ip::make_address("127.0.0.1");
+
+struct loopback_broker {
+  loopback_broker() {
+    error_code ec;
+    udp = punch::udp::make_transport(ctx.get_executor(), {}, ec);
+    BOOST_TEST_REQUIRE(!ec);
+    socket = udp->open(endpoint{loopback, 0});
+    the_broker = std::make_unique<broker>(socket, *reg);
+    boost::asio::co_spawn(ctx, the_broker->run(), boost::asio::detached);
+  }
+  // A session's options: this broker, loopback, `id`.
+  session_options options(std::string id) const {
+    session_options o;
+    o.broker = the_broker->local_endpoint();
+    o.local = endpoint{loopback, 0};
+    o.id = std::move(id);
+    return o;
+  }
+
+  boost::asio::io_context ctx;
+  std::unique_ptr<transport> udp;
+  datagram_socket socket;
+  std::unique_ptr<registry> reg = make_memory_registry(16);
+  std::unique_ptr<broker> the_broker;
+};
+
+struct registration_outcome {
+  bool registered = false;
+  bool allocated = false;
+  error_code failed;           // the last turn_failed event's error
+  std::uint64_t ignored = 0;   // session_stats::turn_answers_ignored
+};
+
+// Registers "alice" with `servers` (each request given `request_timeout`), then closes the
+// session and the broker's socket; `on_done` closes what else the test runs.
+inline registration_outcome register_alice(loopback_broker& w, std::vector<turn_server> servers,
+                                           std::chrono::milliseconds request_timeout,
+                                           std::function<void()> on_done = {}) {
+  auto o = w.options("alice");
+  o.request_timeout = request_timeout;
+  o.request_rto = std::chrono::milliseconds(50);
+  o.turn_servers = std::move(servers);
+  session alice(*w.udp, o);
+  registration_outcome r;
+  alice.on_event([&](const session_event& e) {
+    if (e.what == session_event::kind::turn_allocated) r.allocated = true;
+    if (e.what == session_event::kind::turn_failed) r.failed = e.error;
+  });
+  boost::asio::co_spawn(
+      w.ctx,
+      [&]() -> boost::asio::awaitable<void> {
+        co_await alice.register_self();
+        r.registered = true;
+        r.ignored = alice.stats().turn_answers_ignored;
+        alice.close();
+        w.socket.close();
+        if (on_done) on_done();
+      },
+      [&](std::exception_ptr) { w.ctx.stop(); });
+  w.ctx.run_for(request_timeout * 3);
+  return r;
+}
+
+}  // namespace punch::test
