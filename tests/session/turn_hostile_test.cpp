@@ -14,6 +14,7 @@
 
 #include <array>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@ struct seen_request {
   std::uint16_t method = 0;
   std::string nonce;            // empty: unauthenticated
   bool integrity_ok = false;    // MESSAGE-INTEGRITY verifies with alice's key
+  std::optional<std::uint32_t> lifetime;  // LIFETIME, if any
 };
 
 // Builds one answer to `req` (the n-th request, from 0); an empty vector sends nothing.
@@ -59,7 +61,9 @@ struct result : test::registration_outcome {
   std::vector<seen_request> requests;
 };
 
-result run(script s) {
+// `then_release`: after register_self the session is closed and the server goes on reading for
+// a moment, to see what the close sends.
+result run(script s, bool then_release = false) {
   test::loopback_broker w;
   auto server = w.udp->open(endpoint{loopback, 0});
   result r;
@@ -74,8 +78,9 @@ result run(script s) {
           error_code pe;
           auto m = stun::message::parse(std::span<const std::byte>(in.data(), n), pe);
           if (!m || m->cls() != stun::message_class::request) continue;
-          seen_request seen{m->method(), {}, turn::check_message_integrity(*m, key)};
+          seen_request seen{m->method(), {}, turn::check_message_integrity(*m, key), std::nullopt};
           if (auto a = m->find(turn::attr::nonce)) seen.nonce = std::string(stun::decode_string(*a));
+          if (auto a = m->find(turn::attr::lifetime)) seen.lifetime = stun::decode_u32(*a, pe);
           r.requests.push_back(seen);
           const auto out = s(*m, r.requests.size() - 1);
           if (!out.empty())
@@ -87,7 +92,14 @@ result run(script s) {
   t.address = server.local_endpoint();
   t.user = "alice";
   t.password = "wonderland";
-  static_cast<test::registration_outcome&>(r) = test::register_alice(w, {t}, 2s, [&] { server.close(); });
+  static_cast<test::registration_outcome&>(r) = test::register_alice(w, {t}, 2s, [&] {
+    if (!then_release) server.close();
+  });
+  if (then_release) {
+    // The close's datagram is on its way: let the server read what came.
+    w.ctx.restart();
+    w.ctx.run_for(500ms);
+  }
   return r;
 }
 
@@ -114,6 +126,23 @@ BOOST_AUTO_TEST_CASE(a_stale_nonce_is_renewed_once_and_the_allocation_succeeds) 
   BOOST_TEST(r.requests[1].integrity_ok);
   BOOST_TEST(r.requests[2].nonce == "nonce-2");
   BOOST_TEST(r.requests[2].integrity_ok);
+}
+
+BOOST_AUTO_TEST_CASE(closing_the_session_deletes_the_allocation_with_an_authenticated_refresh_of_lifetime_0) {
+  const auto r = run(
+      [](const stun::message& m, std::size_t n) -> std::vector<std::byte> {
+        if (n == 0) return answer(m, turn::error::unauthorized, "nonce-1", false, false);
+        if (allocate(m)) return answer(m, 0, {}, true, true);
+        return {};
+      },
+      true);
+  BOOST_TEST(r.allocated);
+  BOOST_TEST_REQUIRE(r.requests.size() >= 3u);
+  const auto& last = r.requests.back();
+  BOOST_TEST(last.method == turn::method::refresh);
+  BOOST_TEST(last.lifetime.value_or(1) == 0u);
+  BOOST_TEST(last.integrity_ok);
+  BOOST_TEST(last.nonce == "nonce-1");
 }
 
 BOOST_AUTO_TEST_CASE(a_server_that_keeps_saying_stale_nonce_is_refused_after_one_renewal) {

@@ -240,7 +240,9 @@ asio::awaitable<void> session_state::permit_turn_for(std::shared_ptr<punch_attem
 asio::awaitable<void> session_state::turn_bind(endpoint peer, std::uint16_t channel) {
   auto self = shared_from_this();
   auto t = turn;
-  if (!t || !t->live || std::find(t->binding.begin(), t->binding.end(), peer) != t->binding.end()) co_return;
+  if (!t || !t->live || std::find(t->binding.begin(), t->binding.end(), peer) != t->binding.end() ||
+      std::find(t->unbound.begin(), t->unbound.end(), peer) != t->unbound.end())
+    co_return;
   if (channel == 0) {
     if (t->channel_of.contains(peer) || t->next_channel > turn::max_channel) co_return;
     channel = t->next_channel++;
@@ -254,7 +256,11 @@ asio::awaitable<void> session_state::turn_bind(endpoint peer, std::uint16_t chan
       },
       time.now() + options.request_timeout, "binding a TURN channel");
   std::erase(t->binding, peer);
-  if (!r) co_return;  // Send indications keep working
+  if (!r) {
+    // Send indications keep working; asking again for every datagram sent would be a storm.
+    if (t->unbound.size() < 64) t->unbound.push_back(peer);
+    co_return;
+  }
   t->channel_of[peer] = channel;
   t->peer_of[channel] = peer;
   // RFC 8656 §11.2: a ChannelBind installs or refreshes the permission for the peer's address.

@@ -43,6 +43,7 @@ struct turn_allocation {
   std::map<endpoint, std::uint16_t> channel_of;
   std::map<std::uint16_t, endpoint> peer_of;
   std::vector<endpoint> binding;    // ChannelBind under way
+  std::vector<endpoint> unbound;    // ChannelBind refused: Send indications only, not asked again
   std::uint16_t next_channel = turn::min_channel;
   datagram_socket socket;           // sends through the server (turn_socket.cpp)
   // keep_turn's wait for the next Refresh; cancelled on close, so that nothing is left
