@@ -78,6 +78,11 @@ enum class errc {
   pcp_bad_option,                 // an option runs past the message or has the wrong length for its code
   pcp_buffer_too_small,           // the caller's buffer cannot hold the request
   pcp_bad_request,                // a request field cannot be encoded (an unknown address family)
+
+  // port mapping on the gateway (session_options::port_mapping)
+  no_gateway = 500,               // no default gateway to ask (none in /proc/net/route, none set)
+  port_mapping_refused,           // the gateway answered every protocol it speaks with an error
+  port_mapping_unanswered,        // no protocol got an answer from the gateway in time
 };
 
 PUNCH_EXPORT const boost::system::error_category& category() noexcept;

@@ -62,6 +62,9 @@ public:
       case errc::pcp_bad_option: return "PCP option runs past the message or has a bad length";
       case errc::pcp_buffer_too_small: return "buffer too small for the PCP request";
       case errc::pcp_bad_request: return "PCP request field cannot be encoded";
+      case errc::no_gateway: return "no default gateway to ask for a port mapping";
+      case errc::port_mapping_refused: return "the gateway refused a port mapping";
+      case errc::port_mapping_unanswered: return "the gateway did not answer PCP, NAT-PMP or UPnP in time";
     }
     return "unknown punch error " + std::to_string(ev);
   }

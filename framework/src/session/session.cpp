@@ -70,12 +70,15 @@ namespace {
 asio::awaitable<detail::outcome<registration_info>> registering(std::shared_ptr<session_state> s,
                                                                 std::chrono::milliseconds timeout) {
   if (auto bad = check_id(s->options.id)) co_return std::move(*bad);
+  // Beside registration, never before it: the gateway may take seconds to answer, or never.
+  s->start_port_mapping();
   // The current broker first (options.broker at the start), then the fallbacks in order.
   auto info = co_await s->register_in_turn(0, timeout, false);
   if (!info) co_return std::move(info).error();
   s->registration = *info;
   s->registered = true;
   s->emit({.what = session_event::kind::registered, .peer = s->options.id, .address = info->reflexive, .nat = info->nat});
+  s->mapping_registered();
   if (!s->keepalive_running) {
     s->keepalive_running = true;
     asio::co_spawn(s->ex, s->keepalive_loop(), asio::detached);

@@ -1,0 +1,92 @@
+// The UPnP IGD client through miniupnpc. Its calls block (SSDP discovery, then SOAP over
+// HTTP), so they run on a thread of their own, one per request, and the result is posted
+// back to the session's executor: the one place the framework starts a thread, because
+// miniupnpc has no asynchronous interface. The thread is bounded by miniupnpc's timeouts
+// (discovery: the caller's timeout; each HTTP exchange: miniupnpc's own few seconds), and a
+// work guard keeps the io_context running until it has posted.
+#include "session/port_mapper.hpp"
+
+#if !defined(PUNCH_HAS_MINIUPNPC)
+namespace punch::detail {
+// Built without miniupnpc: this protocol is not asked.
+asio::awaitable<outcome<port_grant>> upnp_map(const mapping_request&) {
+  co_return fail(errc::port_mapping_unanswered, "miniupnpc is not built in");
+}
+}  // namespace punch::detail
+#else
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <miniupnpc/miniupnpc.h>
+#include <miniupnpc/upnpcommands.h>
+#include <miniupnpc/upnperrors.h>
+
+#include <thread>
+
+namespace punch::detail {
+
+namespace {
+
+outcome<port_grant> upnp_blocking(const mapping_request& request) {
+  const std::string what = "UPnP IGD mapping of port " + std::to_string(request.internal_port);
+  int error = 0;
+  const int delay = static_cast<int>(std::max<std::chrono::milliseconds::rep>(request.timeout.count(), 100));
+  UPNPDev* devices = upnpDiscover(delay, nullptr, nullptr, 0, request.gateway.is_v6() ? 1 : 0, 2, &error);
+  if (!devices)
+    return fail(errc::port_mapping_unanswered, what + ": no IGD answered discovery");
+  UPNPUrls urls{};
+  IGDdatas data{};
+  char lan[64] = {};
+  const int igd = UPNP_GetValidIGD(devices, &urls, &data, lan, sizeof lan);
+  freeUPNPDevlist(devices);
+  if (igd != 1) {
+    if (igd != 0) FreeUPNPUrls(&urls);
+    return fail(errc::port_mapping_unanswered, what + ": no connected IGD");
+  }
+  struct free_urls {
+    UPNPUrls& u;
+    ~free_urls() { FreeUPNPUrls(&u); }
+  } free_at_end{urls};
+  const std::string internal = std::to_string(request.internal_port);
+  const std::string external =
+      std::to_string(request.suggested_external_port ? request.suggested_external_port : request.internal_port);
+  if (request.lifetime.count() == 0) {
+    UPNP_DeletePortMapping(urls.controlURL, data.first.servicetype, external.c_str(), "UDP", nullptr);
+    return port_grant{{}, std::chrono::seconds(0), std::nullopt, "upnp"};
+  }
+  char address[40] = {};
+  if (UPNP_GetExternalIPAddress(urls.controlURL, data.first.servicetype, address) != UPNPCOMMAND_SUCCESS)
+    return fail(errc::port_mapping_refused, what + ": the IGD did not tell its external address");
+  const std::string client = request.client.to_string();
+  const std::string lease = std::to_string(request.lifetime.count());
+  const int r = UPNP_AddPortMapping(urls.controlURL, data.first.servicetype, external.c_str(), internal.c_str(),
+                                    client.c_str(), "punch", "UDP", nullptr, lease.c_str());
+  if (r != UPNPCOMMAND_SUCCESS) return fail(errc::port_mapping_refused, what + ": " + strupnperror(r));
+  error_code ec;
+  const auto ext = asio::ip::make_address(address, ec);
+  if (ec) return fail(errc::port_mapping_refused, what + ": the IGD's external address is \"" + address + "\"");
+  return port_grant{endpoint(ext, static_cast<std::uint16_t>(std::stoi(external))), request.lifetime, std::nullopt, "upnp"};
+}
+
+}  // namespace
+
+asio::awaitable<outcome<port_grant>> upnp_map(const mapping_request& request) {
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(outcome<port_grant>)>(
+      [request](auto handler) {
+        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+        std::thread([request, handler = std::move(handler), work = std::move(work)]() mutable {
+          auto result = upnp_blocking(request);
+          auto ex = work.get_executor();
+          asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
+            std::move(handler)(std::move(result));
+          });
+        }).detach();
+      },
+      asio::use_awaitable);
+}
+
+}  // namespace punch::detail
+#endif
