@@ -61,8 +61,8 @@ struct PUNCH_EXPORT port_prediction_options {
 // Only our own socket's port is mapped, for at most `lifetime`.
 struct PUNCH_EXPORT port_mapping_options {
   bool enabled = true;
-  // The gateway to ask; unset: the IPv4 default gateway of /proc/net/route (none found: no
-  // mapping is asked for).
+  // The gateway to ask; unset: over real UDP the IPv4 default gateway of /proc/net/route, on
+  // any other transport none (no mapping is asked for, errc::no_gateway).
   std::optional<asio::ip::address> gateway;
   std::chrono::seconds lifetime{7200};          // asked for; the gateway may grant less
   std::chrono::milliseconds pcp_timeout{1500};  // PCP: RFC 6887 §8.1.1's retransmissions, cut short

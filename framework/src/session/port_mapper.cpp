@@ -78,9 +78,11 @@ void port_mapper::start() {
 
 asio::awaitable<void> port_mapper::run() {
   auto self = shared_from_this();
-  const auto gateway = options_.gateway ? options_.gateway : default_gateway();
+  // The machine's routing table says nothing about a simulated network: there, only the
+  // gateway the options name is asked.
+  const auto gateway = options_.gateway ? options_.gateway : net_.name() == "udp" ? default_gateway() : std::nullopt;
   if (!gateway) {
-    on_report_(fail(errc::no_gateway, "port mapping: no default gateway (none in /proc/net/route, none set)"));
+    on_report_(fail(errc::no_gateway, "port mapping: no default gateway (none set, none in /proc/net/route)"));
     co_return;
   }
   const auto client = address_toward(*gateway, hosts_);
