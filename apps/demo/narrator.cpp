@@ -144,6 +144,13 @@ void narrator::session_event(const std::string& who, const punch::session_event&
       line(at, 0, who + "'s broker was silent for " + std::to_string(e.elapsed.count()) + " ms: " + who +
                       " is registered at " + text(e.address) + " now");
       break;
+    case kind::port_mapped:
+      if (e.error)
+        line(at, 0, who + "'s gateway granted no port mapping: " + e.error.message());
+      else
+        line(at, 0, who + "'s gateway forwards " + text(e.address) + " to it (" + e.detail + ", " +
+                        std::to_string(e.lifetime.count()) + " s)");
+      break;
     case kind::closed:
       if (!e.error)
         line(at, 0, who + " closed its connection to " + e.peer);

@@ -71,6 +71,18 @@ void event_log::broker_changed(const endpoint& broker, std::chrono::milliseconds
         std::to_string(silent.count()) + ",\"ms\":" + std::to_string(ms()) + "}\n");
 }
 
+void event_log::port_mapped(const session_event& e) {
+  if (!enabled_) return;
+  if (e.error) {
+    write("{\"event\":\"port_mapped\",\"error\":\"" + json_escape(e.error.message()) + "\",\"tried\":\"" +
+          json_escape(e.detail) + "\",\"ms\":" + std::to_string(ms()) + "}\n");
+    return;
+  }
+  write("{\"event\":\"port_mapped\",\"external\":\"" + to_text(e.address) + "\",\"protocol\":\"" +
+        json_escape(e.detail) + "\",\"lifetime_s\":" + std::to_string(e.lifetime.count()) + ",\"ms\":" +
+        std::to_string(ms()) + "}\n");
+}
+
 void event_log::introduced(std::string_view peer) {
   if (!enabled_) return;
   write("{\"event\":\"introduced\",\"peer\":\"" + json_escape(peer) + "\",\"ms\":" +
@@ -131,6 +143,9 @@ void event_log::from_session(const session_event& e) {
       break;
     case kind::broker_changed:
       broker_changed(e.address, e.elapsed);
+      break;
+    case kind::port_mapped:
+      port_mapped(e);
       break;
     // The app writes these itself, with the values connect()/accept() returned.
     case kind::registered:
