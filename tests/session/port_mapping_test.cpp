@@ -40,17 +40,31 @@ void port_events(session& s, std::vector<session_event>& into) {
   });
 }
 
+// alice's home: a symmetric NAT whose router offers PCP at 10.0.0.1, granting at most `max`;
+// her session behind it, and the port_mapped events it emits.
+struct pcp_home {
+  pcp_home(sim_world& w, std::chrono::seconds max, session_options o = {})
+      : host(w.add_peer_host("alice", "symmetric")),
+        nat(*w.net.find_nat("nat-alice")),
+        pcp(w.net, nat, addr("10.0.0.1"), max),
+        alice(w.add_session(host, "alice", behind_gateway(std::move(o)))) {
+    port_events(alice, granted);
+  }
+  sim::host& host;
+  sim::nat_box& nat;
+  sim::pcp_server pcp;
+  session& alice;
+  std::vector<session_event> granted;
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(two_symmetric_nats_connect_directly_over_the_mapping_one_router_granted_by_pcp) {
   sim_world w;
   auto& relay = w.start_relay();
-  auto& alice_host = w.add_peer_host("alice", "symmetric");
-  sim::pcp_server pcp(w.net, *w.net.find_nat("nat-alice"), addr("10.0.0.1"));
-  auto& alice = w.add_session(alice_host, "alice", behind_gateway(w.with_relay()));
+  pcp_home home(w, std::chrono::hours(2), w.with_relay());
+  auto& [host, nat, pcp, alice, granted] = home;
   auto& bob = w.add_session(w.add_peer_host("bob", "symmetric"), "bob", w.with_relay());
-  std::vector<session_event> granted;
-  port_events(alice, granted);
   w.run([&]() -> asio::awaitable<void> {
     co_await (alice.register_self() && bob.register_self());
     while (granted.empty()) co_await pause(w, 100ms);
@@ -65,7 +79,7 @@ BOOST_AUTO_TEST_CASE(two_symmetric_nats_connect_directly_over_the_mapping_one_ro
   BOOST_TEST_REQUIRE(granted.size() == 1u);
   BOOST_TEST(!granted.front().error);
   BOOST_TEST(granted.front().detail == "pcp");
-  BOOST_TEST(granted.front().address.address() == w.net.find_nat("nat-alice")->external_address());
+  BOOST_TEST(granted.front().address.address() == nat.external_address());
   BOOST_TEST(granted.front().lifetime == std::chrono::seconds(7200));
   BOOST_TEST(pcp.stats().granted == 1u);
   // Nothing was relayed: the two hard sides did not even allocate.
@@ -74,12 +88,8 @@ BOOST_AUTO_TEST_CASE(two_symmetric_nats_connect_directly_over_the_mapping_one_ro
 
 BOOST_AUTO_TEST_CASE(the_mapping_is_renewed_at_half_its_lifetime_and_deleted_when_the_session_closes) {
   sim_world w;
-  auto& host = w.add_peer_host("alice", "symmetric");
-  auto& nat = *w.net.find_nat("nat-alice");
-  sim::pcp_server pcp(w.net, nat, addr("10.0.0.1"), std::chrono::seconds(20));
-  auto& alice = w.add_session(host, "alice", behind_gateway({}));
-  std::vector<session_event> granted;
-  port_events(alice, granted);
+  pcp_home home(w, std::chrono::seconds(20));
+  auto& [host, nat, pcp, alice, granted] = home;
   w.run([&]() -> asio::awaitable<void> {
     co_await alice.register_self();
     co_await pause(w, 45s);
@@ -101,13 +111,9 @@ BOOST_AUTO_TEST_CASE(the_mapping_is_renewed_at_half_its_lifetime_and_deleted_whe
 
 BOOST_AUTO_TEST_CASE(a_router_that_restarted_is_noticed_by_its_epoch_and_asked_again_and_the_broker_told) {
   sim_world w;
-  auto& host = w.add_peer_host("alice", "symmetric");
-  auto& nat = *w.net.find_nat("nat-alice");
-  sim::pcp_server pcp(w.net, nat, addr("10.0.0.1"), std::chrono::seconds(20));
-  auto& alice = w.add_session(host, "alice", behind_gateway({}));
+  pcp_home home(w, std::chrono::seconds(20));
+  auto& [host, nat, pcp, alice, granted] = home;
   auto& bob = w.add_session(w.add_peer_host("bob", "full-cone"), "bob");
-  std::vector<session_event> granted;
-  port_events(alice, granted);
   w.run([&]() -> asio::awaitable<void> {
     co_await (alice.register_self() && bob.register_self());
     co_await pause(w, 5s);

@@ -1,9 +1,9 @@
 // The UPnP IGD client through miniupnpc. Its calls block (SSDP discovery, then SOAP over
-// HTTP), so they run on a thread of their own, one per request, and the result is posted
-// back to the session's executor: the one place the framework starts a thread, because
-// miniupnpc has no asynchronous interface. The thread is bounded by miniupnpc's timeouts
-// (discovery: the caller's timeout; each HTTP exchange: miniupnpc's own few seconds), and a
-// work guard keeps the io_context running until it has posted.
+// HTTP), so they run on a thread of their own, one per request, which hands its result back
+// through a socket pair that the session's executor waits on: the one place the framework
+// starts a thread, because miniupnpc has no asynchronous interface. The thread is bounded by
+// miniupnpc's timeouts (discovery: the caller's timeout; each HTTP exchange: miniupnpc's own
+// few seconds) and touches nothing of the session's, so a session may close meanwhile.
 #include "session/port_mapper.hpp"
 
 #if !defined(PUNCH_HAS_MINIUPNPC)
@@ -15,15 +15,18 @@ asio::awaitable<outcome<port_grant>> upnp_map(const mapping_request&) {
 }  // namespace punch::detail
 #else
 
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <miniupnpc/miniupnpc.h>
 #include <miniupnpc/upnpcommands.h>
 #include <miniupnpc/upnperrors.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mutex>
 #include <thread>
 
 namespace punch::detail {
@@ -74,18 +77,35 @@ outcome<port_grant> upnp_blocking(const mapping_request& request) {
 }  // namespace
 
 asio::awaitable<outcome<port_grant>> upnp_map(const mapping_request& request) {
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(outcome<port_grant>)>(
-      [request](auto handler) {
-        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-        std::thread([request, handler = std::move(handler), work = std::move(work)]() mutable {
-          auto result = upnp_blocking(request);
-          auto ex = work.get_executor();
-          asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
-            std::move(handler)(std::move(result));
-          });
-        }).detach();
-      },
-      asio::use_awaitable);
+  // The thread never touches the executor: it leaves its result here and wakes us through a
+  // socket pair, which asio waits on (cancellable, so that a closing session does not wait for
+  // miniupnpc; the thread then finishes on its own and its result is dropped).
+  struct mailbox {
+    std::mutex m;
+    std::optional<outcome<port_grant>> result;
+    int fds[2] = {-1, -1};
+    ~mailbox() {
+      for (int fd : fds)
+        if (fd >= 0) ::close(fd);
+    }
+  };
+  auto box = std::make_shared<mailbox>();
+  if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, box->fds) != 0)
+    co_return fail(errc::port_mapping_unanswered, "UPnP IGD: cannot make a socket pair");
+  std::thread([box, request] {
+    auto r = upnp_blocking(request);
+    {
+      std::lock_guard lock(box->m);
+      box->result.emplace(std::move(r));
+    }
+    const char wake = 1;
+    (void)::send(box->fds[1], &wake, 1, MSG_NOSIGNAL);
+  }).detach();
+  asio::posix::stream_descriptor wake(co_await asio::this_coro::executor, ::dup(box->fds[0]));
+  co_await wake.async_wait(asio::posix::descriptor_base::wait_read, asio::use_awaitable);
+  std::lock_guard lock(box->m);
+  if (!box->result) co_return fail(errc::port_mapping_unanswered, "UPnP IGD: no result");
+  co_return std::move(*box->result);
 }
 
 }  // namespace punch::detail
