@@ -6,7 +6,7 @@
 #if !defined(PUNCH_HAS_NATPMP)
 namespace punch::detail {
 // Built without libnatpmp: this protocol is not asked.
-asio::awaitable<outcome<port_grant>> natpmp_map(const mapping_request&) {
+asio::awaitable<outcome<port_grant>> natpmp_map(const mapping_request&, abort_hook&) {
   co_return fail(errc::port_mapping_unanswered, "libnatpmp is not built in");
 }
 }  // namespace punch::detail
@@ -32,9 +32,9 @@ using namespace boost::asio::experimental::awaitable_operators;
 // One request's answer: readnatpmpresponseorretry until it stops saying "try again",
 // waking on the socket or on libnatpmp's retransmission time, until `deadline`.
 asio::awaitable<int> natpmp_answer(natpmp_t& n, natpmpresp_t& out, asio::posix::stream_descriptor& fd,
-                            std::chrono::steady_clock::time_point deadline) {
+                                   std::chrono::steady_clock::time_point deadline, const bool& aborted) {
   auto ex = co_await asio::this_coro::executor;
-  for (;;) {
+  while (!aborted) {
     const int r = readnatpmpresponseorretry(&n, &out);
     if (r != NATPMP_TRYAGAIN) co_return r;
     timeval tv{};
@@ -46,11 +46,12 @@ asio::awaitable<int> natpmp_answer(natpmp_t& n, natpmpresp_t& out, asio::posix::
     co_await (fd.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(asio::use_awaitable)) ||
               t.async_wait(asio::as_tuple(asio::use_awaitable)));
   }
+  co_return NATPMP_TRYAGAIN;
 }
 
 }  // namespace
 
-asio::awaitable<outcome<port_grant>> natpmp_map(const mapping_request& request) {
+asio::awaitable<outcome<port_grant>> natpmp_map(const mapping_request& request, abort_hook& abort) {
   const std::string what = "NAT-PMP mapping of port " + std::to_string(request.internal_port) + " at " +
                            request.gateway.to_string();
   if (!request.gateway.is_v4()) co_return fail(errc::port_mapping_unanswered, what + ": NAT-PMP is IPv4 only");
@@ -68,16 +69,21 @@ asio::awaitable<outcome<port_grant>> natpmp_map(const mapping_request& request) 
     }
   } close_at_end{n, fd};
   const auto deadline = std::chrono::steady_clock::now() + request.timeout;
+  bool aborted = false;
+  abort_guard on_abort(abort, [&fd, &aborted] {
+    aborted = true;
+    fd.cancel();
+  });
   natpmpresp_t resp{};
   // The external address first (RFC 6886 §3.2): a mapping answer carries only the port.
   sendpublicaddressrequest(&n);
-  int r = co_await natpmp_answer(n, resp, fd, deadline);
+  int r = co_await natpmp_answer(n, resp, fd, deadline, aborted);
   if (r == NATPMP_TRYAGAIN) co_return fail(errc::port_mapping_unanswered, what + ": no answer");
   if (r < 0) co_return fail(errc::port_mapping_refused, what + ": " + strnatpmperr(r));
   const asio::ip::address external = asio::ip::address_v4(ntohl(resp.pnu.publicaddress.addr.s_addr));
   sendnewportmappingrequest(&n, NATPMP_PROTOCOL_UDP, request.internal_port, request.suggested_external_port,
                             static_cast<std::uint32_t>(request.lifetime.count()));
-  r = co_await natpmp_answer(n, resp, fd, deadline);
+  r = co_await natpmp_answer(n, resp, fd, deadline, aborted);
   if (r == NATPMP_TRYAGAIN) co_return fail(errc::port_mapping_unanswered, what + ": no answer to the mapping");
   if (r < 0) co_return fail(errc::port_mapping_refused, what + ": " + strnatpmperr(r));
   port_grant g;

@@ -60,7 +60,7 @@ asio::awaitable<void> receive_pcp_answer(std::shared_ptr<pcp_exchange> x, endpoi
 }  // namespace
 
 asio::awaitable<outcome<port_grant>> pcp_map(transport& t, punch::clock& time, const mapping_request& request,
-                                             const std::array<std::byte, 12>& nonce) {
+                                             const std::array<std::byte, 12>& nonce, abort_hook& abort) {
   const endpoint gateway(request.gateway, pcp::server_port);
   const std::string what = "PCP MAP of port " + std::to_string(request.internal_port) + " at " +
                            request.gateway.to_string();
@@ -87,6 +87,11 @@ asio::awaitable<outcome<port_grant>> pcp_map(transport& t, punch::clock& time, c
     pcp_exchange& x;
     ~closer() { x.socket.close(); }
   } close_at_end{*x};
+  bool aborted = false;
+  abort_guard on_abort(abort, [&x, &aborted] {
+    aborted = true;
+    x->answered.fire();
+  });
 
   const auto deadline = time.now() + request.timeout;
   auto gap = std::chrono::duration_cast<clock::duration>(pcp_first_retransmission);
@@ -96,6 +101,7 @@ asio::awaitable<outcome<port_grant>> pcp_map(transport& t, punch::clock& time, c
     co_await x->answered.wait_until(std::min(time.now() + gap, deadline));
     gap *= 2;
   }
+  if (aborted) co_return fail(asio::error::operation_aborted, what + ": the session closed");
   if (x->decode_error) co_return fail(x->decode_error, what + ": " + x->decode_error.message());
   if (!x->answer) co_return fail(errc::port_mapping_unanswered, what + ": no answer");
   const auto& r = *x->answer;

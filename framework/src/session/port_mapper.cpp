@@ -6,7 +6,6 @@
 #include "session/random_ids.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -37,9 +36,9 @@ port_mapper::port_mapper(transport& t, punch::clock& time, port_mapping_options 
 }
 
 asio::awaitable<outcome<port_grant>> port_mapper::ask_with(const std::string& protocol, const mapping_request& r) {
-  if (protocol == "pcp") co_return co_await pcp_map(net_, time_, r, nonce_);
-  if (protocol == "natpmp") co_return co_await natpmp_map(r);
-  co_return co_await upnp_map(r);
+  if (protocol == "pcp") co_return co_await pcp_map(net_, time_, r, nonce_, abort_);
+  if (protocol == "natpmp") co_return co_await natpmp_map(r, abort_);
+  co_return co_await upnp_map(r, abort_);
 }
 
 asio::awaitable<outcome<port_grant>> port_mapper::ask(std::chrono::seconds lifetime) {
@@ -73,7 +72,7 @@ asio::awaitable<outcome<port_grant>> port_mapper::ask(std::chrono::seconds lifet
 }
 
 void port_mapper::start() {
-  asio::co_spawn(net_.get_executor(), run(), asio::bind_cancellation_slot(cancel_.slot(), asio::detached));
+  asio::co_spawn(net_.get_executor(), run(), asio::detached);
 }
 
 asio::awaitable<void> port_mapper::run() {
@@ -140,7 +139,7 @@ void port_mapper::stop() {
   if (stopped_) return;
   stopped_ = true;
   timer_.cancel();
-  cancel_.emit(asio::cancellation_type::all);
+  if (abort_) abort_();
   if (!granted_ || !base_) return;
   // RFC 6887 §15, RFC 6886 §3.4: lifetime 0 deletes the mapping. Once, bounded, unawaited.
   auto self = shared_from_this();
@@ -149,7 +148,7 @@ void port_mapper::stop() {
     r.lifetime = std::chrono::seconds(0);
     r.suggested_external_port = self->granted_->external.port();
     r.timeout = std::min(self->options_.pcp_timeout, std::chrono::milliseconds(500));
-    (void)co_await self->ask_with(self->granted_->protocol, r);
+    (void)co_await self->ask_with(self->granted_->protocol, r);  // sets abort_, which nothing calls now
   }, asio::detached);
 }
 

@@ -11,7 +11,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/cancellation_signal.hpp>
 
 #include <chrono>
 #include <functional>
@@ -47,6 +46,18 @@ asio::ip::address address_toward(const asio::ip::address& gateway, const std::ve
 bool epoch_continues(clock::time_point previous_at, std::chrono::seconds previous_epoch, clock::time_point now,
                      std::chrono::seconds epoch);
 
+// How stop() ends the exchange under way: each client sets it for the exchange's duration
+// (and clears it after), to something that wakes its wait at once.
+using abort_hook = std::function<void()>;
+// Sets `hook` to `abort` for the lifetime of the guard.
+struct abort_guard {
+  abort_guard(abort_hook& hook, abort_hook abort) : hook_(hook) { hook_ = std::move(abort); }
+  ~abort_guard() { hook_ = nullptr; }
+  abort_guard(const abort_guard&) = delete;
+  abort_guard& operator=(const abort_guard&) = delete;
+  abort_hook& hook_;
+};
+
 // What one protocol client is asked.
 struct mapping_request {
   asio::ip::address gateway;
@@ -63,12 +74,12 @@ struct mapping_request {
 // (an error answer: the message names its result code), errc::pcp_unsupported_version (a
 // NAT-PMP gateway answered).
 asio::awaitable<outcome<port_grant>> pcp_map(transport& t, punch::clock& time, const mapping_request& request,
-                                             const std::array<std::byte, 12>& nonce);
+                                             const std::array<std::byte, 12>& nonce, abort_hook& abort);
 // NAT-PMP (RFC 6886) through libnatpmp, its socket waited on by asio: real UDP only.
-asio::awaitable<outcome<port_grant>> natpmp_map(const mapping_request& request);
+asio::awaitable<outcome<port_grant>> natpmp_map(const mapping_request& request, abort_hook& abort);
 // UPnP IGD through miniupnpc, whose calls block: run on a thread of their own, the result
 // posted back to the executor. Real UDP only.
-asio::awaitable<outcome<port_grant>> upnp_map(const mapping_request& request);
+asio::awaitable<outcome<port_grant>> upnp_map(const mapping_request& request, abort_hook& abort);
 
 // Asks the gateway, in order PCP, NAT-PMP, UPnP, renews the grant at half its lifetime (and
 // asks again at once when the epoch shows a restart), and deletes it on stop().
@@ -96,8 +107,7 @@ private:
   std::vector<endpoint> hosts_;
   report on_report_;
   punch::timer timer_;
-  // stop() cancels the exchange under way through it (a PCP wait, a NAT-PMP wait).
-  asio::cancellation_signal cancel_;
+  abort_hook abort_;  // ends the exchange under way (stop())
   bool stopped_ = false;
   std::optional<mapping_request> base_;
   std::optional<port_grant> granted_;

@@ -9,12 +9,13 @@
 #if !defined(PUNCH_HAS_MINIUPNPC)
 namespace punch::detail {
 // Built without miniupnpc: this protocol is not asked.
-asio::awaitable<outcome<port_grant>> upnp_map(const mapping_request&) {
+asio::awaitable<outcome<port_grant>> upnp_map(const mapping_request&, abort_hook&) {
   co_return fail(errc::port_mapping_unanswered, "miniupnpc is not built in");
 }
 }  // namespace punch::detail
 #else
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -76,7 +77,7 @@ outcome<port_grant> upnp_blocking(const mapping_request& request) {
 
 }  // namespace
 
-asio::awaitable<outcome<port_grant>> upnp_map(const mapping_request& request) {
+asio::awaitable<outcome<port_grant>> upnp_map(const mapping_request& request, abort_hook& abort) {
   // The thread never touches the executor: it leaves its result here and wakes us through a
   // socket pair, which asio waits on (cancellable, so that a closing session does not wait for
   // miniupnpc; the thread then finishes on its own and its result is dropped).
@@ -102,7 +103,9 @@ asio::awaitable<outcome<port_grant>> upnp_map(const mapping_request& request) {
     (void)::send(box->fds[1], &wake, 1, MSG_NOSIGNAL);
   }).detach();
   asio::posix::stream_descriptor wake(co_await asio::this_coro::executor, ::dup(box->fds[0]));
-  co_await wake.async_wait(asio::posix::descriptor_base::wait_read, asio::use_awaitable);
+  abort_guard on_abort(abort, [&wake] { wake.cancel(); });
+  auto [ec] = co_await wake.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(asio::use_awaitable));
+  if (ec) co_return fail(ec, "UPnP IGD: " + ec.message());
   std::lock_guard lock(box->m);
   if (!box->result) co_return fail(errc::port_mapping_unanswered, "UPnP IGD: no result");
   co_return std::move(*box->result);
