@@ -35,6 +35,7 @@ struct register_fields {
   std::string id;
   std::optional<std::uint32_t> lifetime;
   std::vector<punch::endpoint> host;
+  std::optional<punch::endpoint> mapped;  // MAPPED-CANDIDATE: what the peer's gateway granted
 };
 
 // How a Register is signed; the defaults are a peer's.
@@ -50,6 +51,7 @@ inline void add_register_fields(punch::stun::builder& b, const punch::identity& 
   b.add_string(wire::attr::peer_id, f.id);
   if (f.lifetime) b.add_u32(wire::attr::lifetime, *f.lifetime);
   for (const auto& h : f.host) b.add_xor_address(wire::attr::host_candidate, h);
+  if (f.mapped) b.add_xor_address(wire::attr::mapped_candidate, *f.mapped);
   b.add(wire::attr::public_key, who.key());
 }
 
