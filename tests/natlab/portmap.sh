@@ -153,4 +153,8 @@ lab_close_fd "$B_IN"
 lab_wait_exit "$B_PID" 5 || true
 [[ "$B_PATH" == mapped ]] || lab_die "bob connected over '$B_PATH', not over alice's mapping"
 [[ "$A_PATH" != relay ]] || lab_die "alice's side went through the relay"
-echo "portmap: symmetric <-> symmetric with miniupnpd on alice's router: direct over mapped (bob), $A_PATH (alice)"
+# alice exits with the connection; her session deletes the mapping on its way out (lifetime 0).
+lab_wait_exit "$A_PID" 5 || true
+lab_wait_for "$LAB_LOGS/miniupnpd.err" "mapping removed" 3 ||
+  lab_die "alice's mapping was not deleted when she closed: $(tail -n 3 "$LAB_LOGS/miniupnpd.err")"
+echo "portmap: symmetric <-> symmetric with miniupnpd on alice's router: direct over mapped (bob), $A_PATH (alice); the mapping deleted on close"
