@@ -3,7 +3,9 @@
 # fully-random source ports), one of them a real router that answers PCP, NAT-PMP and UPnP IGD
 # (Debian's miniupnpd-nftables, started here in that box's namespace with its own config).
 # alice behind it asks for a mapping; bob connects to her and must use the `mapped` path,
-# not the relay (which runs, so that a fallback would show).
+# not the relay (which runs, so that a fallback would show). Three times: with the router
+# answering PCP, then only NAT-PMP, then only UPnP IGD (the other protocols filtered), so that
+# each client of the session is tried against a real router.
 #
 #   portmap.sh --broker PATH --peer PATH --relay PATH [--miniupnpd PATH]
 #
@@ -123,38 +125,65 @@ lab_spawn /dev/null "$LAB_LOGS/broker.out" "$LAB_LOGS/broker.err" "$BRK" \
 lab_spawn /dev/null "$LAB_LOGS/relay.out" "$LAB_LOGS/relay.err" "$BRK" \
   "$RELAY_BIN" --listen "$PM_BROKER:3479" --transport udp
 
-# alice waits for bob; her stdin stays open (a fifo we hold) until the end. The broker needs
-# no wait: alice's Register is retransmitted until it answers.
-lab_open_fifo "$LAB_LOGS/a.in"
-lab_spawn "$LAB_LOGS/a.in" "$LAB_LOGS/a.out" "$LAB_LOGS/a.err" "$(lab_ns_name a)" \
-  "$PEER_BIN" --broker "$PM_BROKER:3478" --id alice --relay "$PM_BROKER:3479" --bind 0.0.0.0:0 \
-  --events --timeout 20 --key "$LAB_LOGS/alice.key"
-A_PID=$LAB_LAST_PID
-lab_wait_for "$LAB_LOGS/a.err" '"event":"port_mapped"' 12 "$A_PID" ||
-  lab_die "alice reported no port mapping: $(tail -n 5 "$LAB_LOGS/a.err")"
-grep '"event":"port_mapped"' "$LAB_LOGS/a.err" | head -n 1 >&2
-grep -q '"event":"port_mapped","external"' "$LAB_LOGS/a.err" ||
-  lab_die "the router granted alice no mapping: $(grep port_mapped "$LAB_LOGS/a.err"); miniupnpd: $(tail -n 5 "$LAB_LOGS/miniupnpd.err")"
+# pair_over PROTOCOL → alice (behind the router) and bob (behind the other symmetric NAT), ids
+# of their own per run; the router answers only PROTOCOL: PCP (everything open), NAT-PMP (PCP
+# requests, version 2 on port 5351, dropped) or UPnP IGD (port 5351 dropped). alice must be
+# granted by PROTOCOL, bob must connect over her mapping, and her closing must delete it.
+pair_over() {
+  local proto=$1 a="alice-$1" b="bob-$1" block=""
+  case "$proto" in
+    pcp) ;;
+    natpmp) block='iifname "lan" udp dport 5351 @th,64,8 2 drop' ;;
+    upnp) block='iifname "lan" udp dport 5351 drop' ;;
+  esac
+  ip netns exec "$RTR" nft -f - <<<"flush chain ip pmblock input
+${block:+add rule ip pmblock input $block}" || lab_die "could not set the router's filter for $proto"
+  # alice waits for bob; her stdin stays open (a fifo we hold) until the end. The broker needs
+  # no wait: alice's Register is retransmitted until it answers.
+  lab_open_fifo "$LAB_LOGS/$a.in"
+  lab_spawn "$LAB_LOGS/$a.in" "$LAB_LOGS/$a.out" "$LAB_LOGS/$a.err" "$(lab_ns_name a)" \
+    "$PEER_BIN" --broker "$PM_BROKER:3478" --id "$a" --relay "$PM_BROKER:3479" --bind 0.0.0.0:0 \
+    --events --timeout 20 --key "$LAB_LOGS/$a.key"
+  local a_pid=$LAB_LAST_PID
+  lab_wait_for "$LAB_LOGS/$a.err" '"event":"port_mapped"' 12 "$a_pid" ||
+    lab_die "$a reported no port mapping: $(tail -n 5 "$LAB_LOGS/$a.err")"
+  local grant; grant=$(grep '"event":"port_mapped"' "$LAB_LOGS/$a.err" | head -n 1)
+  echo "$grant" >&2
+  [[ "$grant" == *'"protocol":"'"$proto"'"'* ]] ||
+    lab_die "$a was not granted a mapping by $proto: $grant; miniupnpd: $(tail -n 5 "$LAB_LOGS/miniupnpd.err")"
+  local port=${grant#*\"external\":\"$PM_NET.11:}; port=${port%%\"*}
 
-lab_open_fifo "$LAB_LOGS/b.in"
-B_IN=$LAB_FD
-lab_spawn "$LAB_LOGS/b.in" "$LAB_LOGS/b.out" "$LAB_LOGS/b.err" "$(lab_ns_name b)" \
-  "$PEER_BIN" --broker "$PM_BROKER:3478" --id bob --connect alice --relay "$PM_BROKER:3479" --bind 0.0.0.0:0 \
-  --events --timeout 15 --key "$LAB_LOGS/bob.key" --no-port-mapping
-B_PID=$LAB_LAST_PID
-echo "hello over the mapping" >&"$B_IN"
-lab_wait_for "$LAB_LOGS/a.out" "hello over the mapping" 15 "$A_PID" ||
-  lab_die "alice did not receive bob's line: bob: $(tail -n 3 "$LAB_LOGS/b.err"); alice: $(tail -n 3 "$LAB_LOGS/a.err")"
-B_PATH=$(json_path "$LAB_LOGS/b.err")
-A_PATH=$(json_path "$LAB_LOGS/a.err")
-echo "bob's path: $B_PATH; alice's path: $A_PATH" >&2
-# End of bob's stdin closes the connection; both exit.
-lab_close_fd "$B_IN"
-lab_wait_exit "$B_PID" 5 || true
-[[ "$B_PATH" == mapped ]] || lab_die "bob connected over '$B_PATH', not over alice's mapping"
-[[ "$A_PATH" != relay ]] || lab_die "alice's side went through the relay"
-# alice exits with the connection; her session deletes the mapping on its way out (lifetime 0).
-lab_wait_exit "$A_PID" 5 || true
-lab_wait_for "$LAB_LOGS/miniupnpd.err" "mapping removed" 3 ||
-  lab_die "alice's mapping was not deleted when she closed: $(tail -n 3 "$LAB_LOGS/miniupnpd.err")"
-echo "portmap: symmetric <-> symmetric with miniupnpd on alice's router: direct over mapped (bob), $A_PATH (alice); the mapping deleted on close"
+  lab_open_fifo "$LAB_LOGS/$b.in"
+  local b_in=$LAB_FD
+  lab_spawn "$LAB_LOGS/$b.in" "$LAB_LOGS/$b.out" "$LAB_LOGS/$b.err" "$(lab_ns_name b)" \
+    "$PEER_BIN" --broker "$PM_BROKER:3478" --id "$b" --connect "$a" --relay "$PM_BROKER:3479" --bind 0.0.0.0:0 \
+    --events --timeout 15 --key "$LAB_LOGS/$b.key" --no-port-mapping
+  local b_pid=$LAB_LAST_PID
+  echo "hello over the mapping" >&"$b_in"
+  lab_wait_for "$LAB_LOGS/$a.out" "hello over the mapping" 15 "$a_pid" ||
+    lab_die "$a did not receive $b's line: $b: $(tail -n 3 "$LAB_LOGS/$b.err"); $a: $(tail -n 3 "$LAB_LOGS/$a.err")"
+  local b_path a_path
+  b_path=$(json_path "$LAB_LOGS/$b.err"); a_path=$(json_path "$LAB_LOGS/$a.err")
+  # End of bob's stdin closes the connection; both exit.
+  lab_close_fd "$b_in"
+  lab_wait_exit "$b_pid" 5 || true
+  [[ "$b_path" == mapped ]] || lab_die "$b connected over '$b_path', not over $a's mapping"
+  [[ "$a_path" != relay ]] || lab_die "$a's side went through the relay"
+  # alice exits with the connection; her session deletes the mapping on its way out (lifetime
+  # 0, or UPnP's DeletePortMapping): miniupnpd's DNAT rule for her port goes.
+  lab_wait_exit "$a_pid" 5 || true
+  local i
+  for ((i = 0; i < 30; i++)); do
+    ip netns exec "$RTR" nft list chain inet filter prerouting_miniupnpd | grep -q "dport $port " || break
+    sleep 0.1
+  done
+  ((i < 30)) || lab_die "$a's mapping ($port) was not deleted when she closed: $(tail -n 3 "$LAB_LOGS/miniupnpd.err")"
+  echo "portmap $proto: symmetric <-> symmetric, miniupnpd on $a's router granted $PM_NET.11:$port by $proto; $b over mapped, $a over $a_path; deleted on close"
+}
+
+ip netns exec "$RTR" nft -f - <<<"table ip pmblock {
+  chain input {
+    type filter hook input priority -10; policy accept;
+  }
+}" || lab_die "could not add the router's protocol filter"
+for proto in pcp natpmp upnp; do pair_over "$proto"; done

@@ -41,14 +41,17 @@ asio::awaitable<outcome<port_grant>> port_mapper::ask_with(const std::string& pr
   co_return co_await upnp_map(r, abort_);
 }
 
+std::chrono::milliseconds port_mapper::timeout_of(std::string_view protocol) const {
+  return protocol == "pcp" ? options_.pcp_timeout : protocol == "natpmp" ? options_.natpmp_timeout : options_.upnp_timeout;
+}
+
 asio::awaitable<outcome<port_grant>> port_mapper::ask(std::chrono::seconds lifetime) {
   mapping_request r = *base_;
   r.lifetime = lifetime;
   // A renewal asks the protocol that granted, for the port it granted.
   if (granted_) {
     r.suggested_external_port = granted_->external.port();
-    r.timeout = granted_->protocol == "pcp" ? options_.pcp_timeout
-              : granted_->protocol == "natpmp" ? options_.natpmp_timeout : options_.upnp_timeout;
+    r.timeout = timeout_of(granted_->protocol);
     co_return co_await ask_with(granted_->protocol, r);
   }
   // NAT-PMP and UPnP speak over the operating system's sockets: not on a simulated network.
@@ -59,8 +62,7 @@ asio::awaitable<outcome<port_grant>> port_mapper::ask(std::chrono::seconds lifet
   for (const char* p : {"pcp", "natpmp", "upnp"}) {
     if (stopped_) break;
     if (std::string_view(p) != "pcp" && !real) continue;
-    r.timeout = std::string_view(p) == "pcp" ? options_.pcp_timeout
-              : std::string_view(p) == "natpmp" ? options_.natpmp_timeout : options_.upnp_timeout;
+    r.timeout = timeout_of(p);
     auto g = co_await ask_with(p, r);
     if (g) co_return g;
     refused = refused || g.error().code == errc::port_mapping_refused;

@@ -99,6 +99,7 @@ private:
   asio::awaitable<void> run();
   asio::awaitable<outcome<port_grant>> ask(std::chrono::seconds lifetime);
   asio::awaitable<outcome<port_grant>> ask_with(const std::string& protocol, const mapping_request& r);
+  std::chrono::milliseconds timeout_of(std::string_view protocol) const;
 
   transport& net_;
   punch::clock& time_;
