@@ -132,6 +132,7 @@ BOOST_AUTO_TEST_CASE(a_change_of_broker_is_one_line_naming_the_new_broker_and_ho
 BOOST_AUTO_TEST_CASE(what_the_gateway_granted_or_that_none_did_is_an_event) {
   captured out;
   event_log log{true, long_ago, out.file};
+  namespace ip = boost::asio::ip;
   punch::session_event granted;
   granted.what = punch::session_event::kind::port_mapped;
   granted.address = {ip::make_address("198.51.100.7"), 40123};
