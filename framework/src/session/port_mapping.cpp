@@ -58,8 +58,8 @@ asio::awaitable<void> session_state::announce_mapping(session_event e) {
   const auto deadline = time.now() + options.request_timeout;
   auto info = co_await do_register(deadline);
   if (closed) co_return;
-  if (announced_mapped != mapped) e.error = info ? error_code{} : info.error().code;
-  // Not announced (the broker did not answer): the keepalive's next refresh carries it.
+  // Not announced (the broker did not answer): the keepalive's next refresh carries it. The
+  // event still says what the router granted: `error` is for no grant at all.
   if (info) {
     co_await register_other_family(*info, deadline);
     registration = *info;
