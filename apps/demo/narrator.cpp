@@ -150,6 +150,13 @@ void narrator::session_event(const std::string& who, const punch::session_event&
     case kind::turn_failed:
       line(at, 0, who + "'s TURN server " + text(e.address) + " refused or is silent: " + e.error.message());
       break;
+    case kind::port_mapped:
+      if (e.error)
+        line(at, 0, who + "'s gateway granted no port mapping: " + e.error.message());
+      else
+        line(at, 0, who + "'s gateway forwards " + text(e.address) + " to it (" + e.detail + ", " +
+                        std::to_string(e.lifetime.count()) + " s)");
+      break;
     case kind::closed:
       if (!e.error)
         line(at, 0, who + " closed its connection to " + e.peer);

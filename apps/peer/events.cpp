@@ -76,6 +76,18 @@ void event_log::turn_allocated(const endpoint& relayed) {
   write("{\"event\":\"turn_allocated\",\"relayed\":\"" + to_text(relayed) + "\",\"ms\":" + std::to_string(ms()) + "}\n");
 }
 
+void event_log::port_mapped(const session_event& e) {
+  if (!enabled_) return;
+  if (e.error) {
+    write("{\"event\":\"port_mapped\",\"error\":\"" + json_escape(e.error.message()) + "\",\"tried\":\"" +
+          json_escape(e.detail) + "\",\"ms\":" + std::to_string(ms()) + "}\n");
+    return;
+  }
+  write("{\"event\":\"port_mapped\",\"external\":\"" + to_text(e.address) + "\",\"protocol\":\"" +
+        json_escape(e.detail) + "\",\"lifetime_s\":" + std::to_string(e.lifetime.count()) + ",\"ms\":" +
+        std::to_string(ms()) + "}\n");
+}
+
 void event_log::introduced(std::string_view peer) {
   if (!enabled_) return;
   write("{\"event\":\"introduced\",\"peer\":\"" + json_escape(peer) + "\",\"ms\":" +
@@ -142,6 +154,9 @@ void event_log::from_session(const session_event& e) {
       break;
     case kind::turn_failed:
       error("TURN server " + to_text(e.address) + ": " + e.error.message());
+      break;
+    case kind::port_mapped:
+      port_mapped(e);
       break;
     // The app writes these itself, with the values connect()/accept() returned.
     case kind::registered:

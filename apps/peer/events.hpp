@@ -41,6 +41,8 @@ public:
   // A relayed connection moved to a direct path.
   void path_changed(std::string_view peer, const endpoint& remote, path_kind path);
   void path_lost(std::string_view peer, const endpoint& remote, path_kind path);
+  // What our gateway granted (`e.address`, `e.detail`, `e.lifetime`), or why none did (`e.error`).
+  void port_mapped(const session_event& e);
   void closed(std::string_view peer, std::string_view reason);
   void error(std::string_view message);
   // What only the session sees: introductions, and failed refreshes while connected.

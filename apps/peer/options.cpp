@@ -55,6 +55,9 @@ po::options_description make_description() {
     ("no-port-prediction", po::bool_switch(),
      "do not try port prediction when one NAT is hard and the other easy (it opens up to 256 "
      "sockets behind a hard NAT, or sends up to 2048 probes behind an easy one)")
+    ("no-port-mapping", po::bool_switch(),
+     "do not ask our default gateway for a port mapping (PCP, then NAT-PMP, then UPnP IGD); "
+     "with one, a peer behind any NAT reaches us directly over it")
     ("key", po::value<std::string>()->value_name("PATH"),
      "our identity key file (default ${XDG_CONFIG_HOME:-~/.config}/punch/NAME.key); "
      "made with mode 0600 on first run, refused if group or others may read or write it")
@@ -95,8 +98,11 @@ std::string help_text(const po::options_description& d) {
          "--events objects: registered {id, key, reflexive, [reflexive_other,] nat: easy|hard|unknown,\n"
          "ms} (reflexive_other: the other family's, when registered over both),\n"
          "introduced {peer},\n"
-         "connected {peer, key, remote, path: host|reflexive|peer-reflexive|predicted|relay,\n"
+         "connected {peer, key, remote, path: host|reflexive|peer-reflexive|predicted|mapped|relay,\n"
          "ms},\n"
+         "port_mapped {external, protocol: pcp|natpmp|upnp, lifetime_s} (our gateway granted,\n"
+         "renewed or, after it restarted, granted again a port mapping; \"protocol\" ends with\n"
+         "\" (gateway restarted)\" then) or port_mapped {error, tried} (none granted),\n"
          "path_changed {peer, remote, path} (a relayed connection went direct, or the network changed),\n"
          "path_lost {peer, remote, path} (the path stopped answering; a new one is being found),\n"
          "broker_changed {broker, silent_ms, ms} (the broker stopped answering for silent_ms; we are\n"
@@ -299,6 +305,7 @@ parse_result parse_options(int argc, const char* const argv[]) {
   o.keepalive = *keepalive;
   o.events = vm["events"].as<bool>();
   o.port_prediction = !vm["no-port-prediction"].as<bool>();
+  o.port_mapping = !vm["no-port-mapping"].as<bool>();
 
   r.what = parse_result::action::run;
   return r;

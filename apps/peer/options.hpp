@@ -65,6 +65,7 @@ struct peer_options {
   std::chrono::milliseconds timeout{std::chrono::seconds{30}};
   bool events = false;
   bool port_prediction = true;              // false: --no-port-prediction
+  bool port_mapping = true;                 // false: --no-port-mapping
 };
 
 struct parse_result {

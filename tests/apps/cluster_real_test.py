@@ -77,7 +77,7 @@ MAGIC = 0x2112A442
 LOOKUP, BINDING = 0x0D1, 0x001
 ATTR_PEER_ID, ATTR_TARGET_ID, ATTR_PUBLIC_KEY = 0x4A01, 0x4A02, 0x4A07
 ATTR_PADDING, ATTR_FINGERPRINT, ATTR_ERROR_CODE = 0x0026, 0x8028, 0x0009
-LOOKUP_ANSWER_BOUND = 380  # wire::answer_bound::lookup: clients pad Lookups to it
+LOOKUP_ANSWER_BOUND = 404  # wire::answer_bound::lookup: clients pad Lookups to it
 
 
 def message_type(method, cls):

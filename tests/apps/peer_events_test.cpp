@@ -129,6 +129,28 @@ BOOST_AUTO_TEST_CASE(a_change_of_broker_is_one_line_naming_the_new_broker_and_ho
                  std::string::npos, text);
 }
 
+BOOST_AUTO_TEST_CASE(what_the_gateway_granted_or_that_none_did_is_an_event) {
+  captured out;
+  event_log log{true, long_ago, out.file};
+  namespace ip = boost::asio::ip;
+  punch::session_event granted;
+  granted.what = punch::session_event::kind::port_mapped;
+  granted.address = {ip::make_address("198.51.100.7"), 40123};
+  granted.detail = "pcp";
+  granted.lifetime = std::chrono::seconds(7200);
+  log.from_session(granted);
+  punch::session_event none;
+  none.what = punch::session_event::kind::port_mapped;
+  none.error = punch::make_error_code(punch::errc::port_mapping_unanswered);
+  none.detail = "PCP MAP of port 5000 at 192.168.1.1: no answer";
+  log.from_session(none);
+  auto text = out.text();
+  BOOST_TEST(text.starts_with("{\"event\":\"port_mapped\",\"external\":\"198.51.100.7:40123\",\"protocol\":\"pcp\","
+                              "\"lifetime_s\":7200,\"ms\":"), text);
+  BOOST_TEST(text.find("\n{\"event\":\"port_mapped\",\"error\":\"the gateway did not answer PCP, NAT-PMP or UPnP in time\","
+                       "\"tried\":\"PCP MAP of port 5000 at 192.168.1.1: no answer\",\"ms\":") != std::string::npos, text);
+}
+
 BOOST_AUTO_TEST_CASE(session_introductions_are_forwarded_and_its_connected_events_are_not) {
   captured out;
   event_log log{true, long_ago, out.file};

@@ -306,6 +306,17 @@ BOOST_AUTO_TEST_CASE(a_relay_is_taken_as_given_and_bad_ones_are_errors_naming_re
   }
 }
 
+BOOST_AUTO_TEST_CASE(port_mapping_is_on_unless_no_port_mapping_is_given_and_help_says_so) {
+  BOOST_CHECK(parse({"--broker", "127.0.0.1:1", "--id", "a"}).options.port_mapping);
+  auto r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--no-port-mapping"});
+  BOOST_REQUIRE(r.what == parse_result::action::run);
+  BOOST_CHECK(!r.options.port_mapping);
+  BOOST_CHECK(r.options.port_prediction);  // the one switch, not the other
+  auto h = parse({"--help"});
+  BOOST_CHECK(h.text.find("--no-port-mapping") != std::string::npos);
+  BOOST_CHECK(h.text.find("port_mapped {external, protocol") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(port_prediction_is_on_unless_no_port_prediction_is_given) {
   BOOST_CHECK(parse({"--broker", "127.0.0.1:1", "--id", "a"}).options.port_prediction);
   auto r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--no-port-prediction"});

@@ -89,12 +89,12 @@ struct defer_fixture {
   }
   // A signed Register of `who` as `id`: the 401 with a NONCE first, then the signed request.
   bytes signed_register(const identity& who, const std::string& id) {
-    auto challenge = send(register_request(who, {.id = id, .lifetime = {}, .host = {}}, {}, random_id()));
+    auto challenge = send(register_request(who, register_fields(id), {}, random_id()));
     BOOST_REQUIRE(challenge);
     auto a = parse(*challenge);
     BOOST_REQUIRE(a);
     BOOST_REQUIRE(a->error_code() == wire::error::unauthenticated);
-    return register_request(who, {.id = id, .lifetime = {}, .host = {}}, a->nonce(), random_id());
+    return register_request(who, register_fields(id), a->nonce(), random_id());
   }
 
   asio::io_context ctx;
@@ -224,7 +224,7 @@ BOOST_FIXTURE_TEST_CASE(a_register_retransmitted_while_its_claim_is_in_flight_cl
   BOOST_TEST(service->stats().registrations == 1u);
 
   // The keepalive's refresh is answered at once and costs the store nothing yet (lazy extend).
-  const auto refresh = refresh_request(test_identity(1), {.id = "alice", .lifetime = {}, .host = {}},
+  const auto refresh = refresh_request(test_identity(1), register_fields("alice"),
                                        answer->credential(), random_id());
   auto refreshed = send(refresh);
   BOOST_REQUIRE(refreshed);
@@ -234,7 +234,7 @@ BOOST_FIXTURE_TEST_CASE(a_register_retransmitted_while_its_claim_is_in_flight_cl
 
   // A refresh that tells the NAT-MAPPING the peer measured updates the cluster's entry too:
   // peers at other brokers choose how to punch by it.
-  const auto told = refresh_request(test_identity(1), {.id = "alice", .lifetime = {}, .host = {}},
+  const auto told = refresh_request(test_identity(1), register_fields("alice"),
                                     answer->credential(), random_id(), 1);
   BOOST_REQUIRE(send(told));
   settle();

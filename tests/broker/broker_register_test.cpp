@@ -196,6 +196,36 @@ BOOST_AUTO_TEST_CASE(the_same_key_moves_its_id_to_a_new_source) {
   BOOST_TEST(f.count(kind::refreshed) == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_mapped_candidate_is_stored_handed_out_and_cannot_change_under_a_credential) {
+  handle_fixture f;
+  const endpoint granted{asio::ip::make_address("198.51.100.9"), 40001};
+  register_fields mapped_alice{"alice", 60, {}, granted};
+  f.run([&] {
+    handle_client a(f), b(f);
+    auto registered = a.register_as(alice_key, mapped_alice, f.address);
+    BOOST_TEST_REQUIRE(registered->msg.cls() == cls::success_response);
+    BOOST_TEST(f.registry->find("alice", f.now())->mapped == granted);
+    b.register_as(test_identity(2), bob, f.address);
+    auto seen = b.exchange(make_request(wire::method::lookup, random_id(),
+                                        [](stun::builder& m) { m.add_string(wire::attr::target_id, "alice"); },
+                                        wire::answer_bound::lookup),
+                           f.address);
+    BOOST_TEST(seen->xor_address(wire::attr::mapped_candidate) == std::optional<endpoint>(granted));
+    // The same mapping refreshes by credential; another one must be signed for.
+    const auto credential = credential_of(registered->msg);
+    auto same = a.exchange(refresh_request(alice_key, mapped_alice, credential, random_id()), f.address);
+    BOOST_TEST(same->msg.cls() == cls::success_response);
+    register_fields moved = mapped_alice;
+    moved.mapped = endpoint{asio::ip::make_address("198.51.100.9"), 40002};
+    auto changed = a.exchange(refresh_request(alice_key, moved, credential, random_id()), f.address);
+    BOOST_TEST(changed->error_code() == 438);
+    BOOST_TEST(f.registry->find("alice", f.now())->mapped == granted);
+    // A Register without it clears it.
+    a.register_as(alice_key, alice, f.address);
+    BOOST_TEST(f.registry->find("alice", f.now())->mapped.port() == 0);
+  });
+}
+
 BOOST_AUTO_TEST_CASE(a_new_registration_never_inherits_another_peer_s_other_family) {
   handle_fixture f;
   f.run([&] {

@@ -32,9 +32,15 @@ inline punch::identity test_identity(int n) {
 
 // What a Register says besides its key and proof.
 struct register_fields {
+  // A constructor, not an aggregate: the tests' {id, lifetime, host} stay complete for GCC's
+  // -Wmissing-field-initializers when `mapped` is left out.
+  register_fields(std::string i, std::optional<std::uint32_t> l = {}, std::vector<punch::endpoint> h = {},
+                  std::optional<punch::endpoint> m = {})
+      : id(std::move(i)), lifetime(l), host(std::move(h)), mapped(m) {}
   std::string id;
   std::optional<std::uint32_t> lifetime;
   std::vector<punch::endpoint> host;
+  std::optional<punch::endpoint> mapped;  // MAPPED-CANDIDATE: what the peer's gateway granted
 };
 
 // How a Register is signed; the defaults are a peer's.
@@ -50,6 +56,7 @@ inline void add_register_fields(punch::stun::builder& b, const punch::identity& 
   b.add_string(wire::attr::peer_id, f.id);
   if (f.lifetime) b.add_u32(wire::attr::lifetime, *f.lifetime);
   for (const auto& h : f.host) b.add_xor_address(wire::attr::host_candidate, h);
+  if (f.mapped) b.add_xor_address(wire::attr::mapped_candidate, *f.mapped);
   b.add(wire::attr::public_key, who.key());
 }
 

@@ -31,6 +31,7 @@ const errc every_code[] = {
     errc::pcp_bad_option, errc::pcp_buffer_too_small, errc::pcp_bad_request,
     errc::turn_bad_channel_data, errc::turn_unreachable, errc::turn_unauthorized, errc::turn_refused,
     errc::turn_bad_response,
+    errc::no_gateway, errc::port_mapping_refused, errc::port_mapping_unanswered,
 };
 
 }  // namespace
@@ -51,7 +52,8 @@ BOOST_AUTO_TEST_CASE(every_code_has_its_own_message_in_the_punch_category) {
   // The list covers each group's range: one past its last value is no code.
   for (int past : {static_cast<int>(errc::socket_closed) + 1, static_cast<int>(errc::integrity_check_failed) + 1,
                    static_cast<int>(errc::handshake_failed) + 1, static_cast<int>(errc::pcp_bad_request) + 1,
-                   static_cast<int>(errc::turn_bad_response) + 1})
+                   static_cast<int>(errc::turn_bad_response) + 1,
+                   static_cast<int>(errc::port_mapping_unanswered) + 1})
     BOOST_TEST(punch::category().message(past).find("unknown punch error") != std::string::npos, past);
 }
 

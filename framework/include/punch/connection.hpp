@@ -22,6 +22,7 @@ enum class path_kind {
   reflexive,       // the address the broker saw (the peer's NAT mapping)
   peer_reflexive,  // learned from a check that arrived from an unexpected address
   predicted,       // found by port prediction: one NAT hard, the other easy (docs/nat-traversal.md)
+  mapped,          // a port mapping the peer's gateway granted it (PCP, NAT-PMP, UPnP IGD)
   relay,           // through a relay (session_options::relay), when no direct path opens
 };
 PUNCH_EXPORT const char* to_string(path_kind k) noexcept;

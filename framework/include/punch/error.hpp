@@ -85,6 +85,11 @@ enum class errc {
   turn_unauthorized,              // the TURN server refused our credentials (401 to an authenticated request)
   turn_refused,                   // the TURN server answered with another error code (403, 437, 486, 508, ...)
   turn_bad_response,              // a TURN answer without what it must carry (XOR-RELAYED-ADDRESS, REALM, NONCE)
+
+  // port mapping on the gateway (session_options::port_mapping)
+  no_gateway = 600,               // no default gateway to ask (none in /proc/net/route, none set)
+  port_mapping_refused,           // the gateway answered every protocol it speaks with an error
+  port_mapping_unanswered,        // no protocol got an answer from the gateway in time
 };
 
 PUNCH_EXPORT const boost::system::error_category& category() noexcept;

@@ -33,6 +33,8 @@ struct PUNCH_EXPORT registration {
   // A dual-stack peer's reflexive address in the other family (port 0: none): it registered
   // over both (docs/protocol.md, "Register").
   endpoint reflexive_alt{};
+  // The mapping the peer's gateway granted it (port 0: none): its `mapped` candidate.
+  endpoint mapped{};
 };
 
 // The same in fixed storage (ids up to wire::max_peer_id_size, up to
@@ -42,6 +44,7 @@ struct PUNCH_EXPORT registration_record {
   public_key key{};
   endpoint reflexive;
   endpoint reflexive_alt{};  // the other family's, when the peer registered over both (port 0: none)
+  endpoint mapped{};         // the port mapping its gateway granted (MAPPED-CANDIDATE; port 0: none)
   // The broker's: the issue time (seconds, modulo 2^32) of the NONCE that the stored Register
   // signed, so that an older signed Register replayed later is refused.
   std::uint32_t nonce_time = 0;
@@ -84,7 +87,7 @@ public:
                     registration_record& out) const = 0;
   // Moves the expiry of the live registration of `r.id()` to `r.expires`, takes `r.nat`, and
   // returns true if it is `r` otherwise: the same key, reflexive endpoint (`r.reflexive` may be
-  // the stored one of either family) and host candidates (in order). False, and nothing changes, when it is absent, expired or different.
+  // the stored one of either family), host candidates (in order) and mapped candidate. False, and nothing changes, when it is absent, expired or different.
   // The broker's refresh by credential (docs/protocol.md, "Refresh"): one step, so that no
   // upsert from another thread comes between the comparison and the update. The default finds,
   // compares and upserts; the registries here do it in one look-up, under one lock.

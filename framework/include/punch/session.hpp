@@ -53,6 +53,24 @@ struct PUNCH_EXPORT port_prediction_options {
   std::chrono::milliseconds duration{3000};  // then lasts at most this long
 };
 
+// Port mapping (docs/nat-traversal.md, "Port mapping"): on register_self() the session asks its
+// default gateway to forward a port to its socket, beside registration (never delaying it):
+// PCP (RFC 6887) first, then NAT-PMP (RFC 6886) and UPnP IGD, each bounded by its timeout; the
+// last two only over real UDP (transport "udp"). A granted mapping is announced to the broker
+// as our `mapped` candidate, which the other side tries first; it is renewed at half its
+// lifetime, asked again when the gateway's epoch shows it restarted, and deleted on close.
+// Only our own socket's port is mapped, for at most `lifetime`.
+struct PUNCH_EXPORT port_mapping_options {
+  bool enabled = true;
+  // The gateway to ask; unset: over real UDP the IPv4 default gateway of /proc/net/route, on
+  // any other transport none (no mapping is asked for, errc::no_gateway).
+  std::optional<asio::ip::address> gateway;
+  std::chrono::seconds lifetime{7200};          // asked for; the gateway may grant less
+  std::chrono::milliseconds pcp_timeout{1500};  // PCP: RFC 6887 §8.1.1's retransmissions, cut short
+  std::chrono::milliseconds natpmp_timeout{1000};
+  std::chrono::milliseconds upnp_timeout{2000};  // discovery and the AddPortMapping, together
+};
+
 // One broker of several (session_options::fallback_brokers): where it listens, and its
 // address of the other family (a dual-stack broker), if any.
 struct PUNCH_EXPORT broker_address {
@@ -106,6 +124,7 @@ struct PUNCH_EXPORT session_options {
   // without an allocation the session works as before (docs/relay.md, "TURN").
   std::vector<turn_server> turn_servers;
   port_prediction_options prediction;
+  port_mapping_options port_mapping;
   // Seal connections with AES-256-GCM when both sides have AES instructions (faster);
   // XChaCha20-Poly1305 otherwise, or when false. Both are authenticated encryption.
   bool allow_aes_gcm = true;
@@ -163,6 +182,7 @@ struct PUNCH_EXPORT peer_info {
   endpoint reflexive;
   std::optional<endpoint> reflexive_other;  // a dual-stack peer's, in the other family
   std::vector<endpoint> host;
+  std::optional<endpoint> mapped;       // the port mapping its gateway granted it, if any
 };
 
 // Session events for logs and the apps' --events output.
@@ -177,8 +197,11 @@ struct PUNCH_EXPORT session_event {
   // turn_allocated: the relayed address (address) at a TURN server; turn_failed: a TURN server
   // (address) refused or stopped answering (error: errc::turn_unauthorized, turn_refused,
   // turn_unreachable, turn_bad_response).
+  // port_mapped: our gateway granted a port mapping (address: the external endpoint; detail:
+  // the protocol, "pcp", "natpmp" or "upnp"), renewed it, or asked again after it restarted;
+  // with `error` set, no gateway granted one (error: why; detail: what was tried).
   enum class kind { registered, refreshed, refresh_failed, introduced, connected, punch_failed, closed, path_changed, path_lost, broker_changed,
-                    turn_allocated, turn_failed };
+                    turn_allocated, turn_failed, port_mapped };
   kind what = kind::registered;
   std::string peer{};                   // our id (registered, refreshed) or the other peer's
   endpoint address{};                   // reflexive (registered) or remote path (connected, closed)
@@ -190,6 +213,8 @@ struct PUNCH_EXPORT session_event {
   // refresh_failed, punch_failed; for closed: empty when closed locally, else why
   // (errc::connection_closed by the peer, errc::timeout when nothing was heard).
   error_code error{};
+  std::string detail{};                 // port_mapped: the protocol, or what was tried
+  std::chrono::seconds lifetime{0};     // port_mapped: the lifetime granted
 };
 
 // Options of one connect().

@@ -44,6 +44,7 @@ bool understood(std::uint16_t type) {
     case wire::attr::nonce:
     case wire::attr::refresh_credential:
     case wire::attr::resume:
+    case wire::attr::mapped_candidate:
     case wire::attr::padding:
     // A broker without credentials ignores ICE's and long-term auth's attributes.
     case stun::attr::username:
@@ -195,6 +196,7 @@ void broker::impl::add_candidates(stun::builder& b, const registration_record& p
   b.add_xor_address(wire::attr::reflexive_candidate, peer.reflexive);
   if (peer.reflexive_alt.port() != 0) b.add_xor_address(wire::attr::reflexive_candidate, peer.reflexive_alt);
   for (const auto& h : peer.host()) b.add_xor_address(wire::attr::host_candidate, h);
+  if (peer.mapped.port() != 0) b.add_xor_address(wire::attr::mapped_candidate, peer.mapped);
 }
 
 bool broker::impl::fits(const request& r, const stun::builder& b) const {

@@ -38,7 +38,7 @@ static_assert(stun::header_size + 8 + max_reason_size + stun::fingerprint_size <
 // takes it past the floor: it is sent only to requests as large as it (peers pad to
 // answer_bound::reg, refreshes included), and the success answer to a signed Register adds a
 // REFRESH-CREDENTIAL of the NONCE's size.
-static_assert(wire::answer_bound::lookup == 380 && wire::answer_bound::connect == 424);
+static_assert(wire::answer_bound::lookup == 404 && wire::answer_bound::connect == 448);
 static_assert(wire::answer_bound::reg == 108 && wire::answer_bound::reg_success == 108);
 static_assert(stun::header_size + 8 + max_reason_size + 4 + wire::nonce_size + stun::fingerprint_size <=
               wire::answer_bound::reg);

@@ -16,10 +16,10 @@ namespace {
 // candidates of a registration (the expiry and the NONCE time aside).
 // What a refresh by credential may not change. NAT-MAPPING it may: the peer measures it
 // after its first Register, and telling it must not cost a second signature.
-bool same_registration(const public_key& key, const endpoint& reflexive, const endpoint& alt,
+bool same_registration(const public_key& key, const endpoint& reflexive, const endpoint& alt, const endpoint& mapped,
                        std::span<const endpoint> host, const registration_record& r) {
   return key == r.key && (reflexive == r.reflexive || (alt.port() != 0 && alt == r.reflexive)) &&
-         std::ranges::equal(host, r.host());
+         mapped == r.mapped && std::ranges::equal(host, r.host());
 }
 
 // Transparent hashing so find(string_view) does not build a std::string.
@@ -38,21 +38,28 @@ struct entry {
   std::uint8_t host_count = 0;  // the node stays in malloc's 144-byte class
   std::uint8_t nat = 0;         // (in the padding before `host`)
   bool has_alt = false;         // a dual-stack peer's other reflexive follows the hosts
-  // The host candidates, then (has_alt) the other family's reflexive address.
+  bool has_mapped = false;      // a granted port mapping follows them
+  // The host candidates, then (has_alt) the other family's reflexive address, then
+  // (has_mapped) the mapped candidate.
   std::unique_ptr<endpoint[]> host;
   clock::time_point expires;
 
   std::span<const endpoint> hosts() const { return {host.get(), host_count}; }
   endpoint alt() const { return has_alt ? host[host_count] : endpoint{}; }
+  endpoint mapped() const { return has_mapped ? host[host_count + (has_alt ? 1 : 0)] : endpoint{}; }
   // Reallocates only when the count changes: a keepalive refresh never allocates.
-  void set_endpoints(std::span<const endpoint> h, const endpoint& reflexive_alt) {
+  void set_endpoints(std::span<const endpoint> h, const endpoint& reflexive_alt, const endpoint& mapped_ep) {
     const bool alt = reflexive_alt.port() != 0;
-    const std::size_t n = h.size() + (alt ? 1 : 0);
-    if (n != std::size_t{host_count} + (has_alt ? 1 : 0)) host = n == 0 ? nullptr : std::make_unique<endpoint[]>(n);
+    const bool map = mapped_ep.port() != 0;
+    const std::size_t n = h.size() + (alt ? 1 : 0) + (map ? 1 : 0);
+    if (n != std::size_t{host_count} + (has_alt ? 1 : 0) + (has_mapped ? 1 : 0))
+      host = n == 0 ? nullptr : std::make_unique<endpoint[]>(n);
     host_count = static_cast<std::uint8_t>(h.size());
     has_alt = alt;
+    has_mapped = map;
     std::copy(h.begin(), h.end(), host.get());
     if (alt) host[host_count] = reflexive_alt;
+    if (map) host[host_count + (alt ? 1 : 0)] = mapped_ep;
   }
 };
 
@@ -91,6 +98,7 @@ public:
     out.key = e.key;
     out.reflexive = e.reflexive;
     out.reflexive_alt = e.alt();
+    out.mapped = e.mapped();
     out.nonce_time = e.nonce_time;
     out.nat = e.nat;
     out.host_count = 0;
@@ -103,7 +111,7 @@ public:
     auto it = map_.find(r.id());
     if (it == map_.end() || it->second.expires <= now) return false;
     entry& e = it->second;
-    if (!same_registration(e.key, e.reflexive, e.alt(), e.hosts(), r)) return false;
+    if (!same_registration(e.key, e.reflexive, e.alt(), e.mapped(), e.hosts(), r)) return false;
     e.expires = r.expires;
     e.nat = r.nat;
     earliest_ = std::min(earliest_, r.expires);
@@ -145,7 +153,7 @@ private:
     e.reflexive = r.reflexive;
     e.nonce_time = r.nonce_time;
     e.nat = r.nat;
-    e.set_endpoints(r.host(), r.reflexive_alt);
+    e.set_endpoints(r.host(), r.reflexive_alt, r.mapped);
     e.expires = r.expires;
     earliest_ = std::min(earliest_, r.expires);
   }
@@ -225,6 +233,7 @@ error_code registry::upsert(const registration& r, clock::time_point now) {
   record.key = r.key;
   record.reflexive = r.reflexive;
   record.reflexive_alt = r.reflexive_alt;
+  record.mapped = r.mapped;
   record.expires = r.expires;
   return upsert(record, now);
 }
@@ -232,7 +241,7 @@ error_code registry::upsert(const registration& r, clock::time_point now) {
 bool registry::extend(const registration_record& r, clock::time_point now) {
   registration_record stored;
   if (!find(r.id(), now, stored) ||
-      !same_registration(stored.key, stored.reflexive, stored.reflexive_alt, stored.host(), r))
+      !same_registration(stored.key, stored.reflexive, stored.reflexive_alt, stored.mapped, stored.host(), r))
     return false;
   stored.expires = r.expires;
   stored.nat = r.nat;
@@ -244,7 +253,7 @@ std::optional<registration> registry::find(std::string_view id, clock::time_poin
   if (!find(id, now, record)) return std::nullopt;
   return registration{std::string(record.id()), record.key, record.reflexive,
                       std::vector<endpoint>(record.host().begin(), record.host().end()), record.expires,
-                      record.reflexive_alt};
+                      record.reflexive_alt, record.mapped};
 }
 
 std::unique_ptr<registry> make_memory_registry(std::size_t capacity) {

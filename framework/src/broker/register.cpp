@@ -54,7 +54,17 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
   entry.reflexive_alt = {};  // the record is reused: no other family unless the peer has one (below)
   entry.expires = r.now + lifetime;
   entry.host_count = 0;
+  entry.mapped = {};
   for (const stun::attribute a : r.msg) {
+    if (a.type == wire::attr::mapped_candidate) {
+      // The port its gateway granted: one, stored as the peer says (it reached us from behind it).
+      error_code ec;
+      auto ep = stun::decode_xor_address(a, r.msg.id(), ec);
+      if (!ep || ep->port() == 0 || entry.mapped.port() != 0)
+        return error(r, wire::error::bad_request, "bad MAPPED-CANDIDATE");
+      entry.mapped = unmapped(*ep);
+      continue;
+    }
     if (a.type != wire::attr::host_candidate) continue;
     if (entry.host_count == wire::max_host_candidates)
       return error(r, wire::error::bad_request, "over 8 HOST-CANDIDATEs");
@@ -108,7 +118,7 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
     // A new id, key or address is claimed in the cluster first: the answer waits for it. A
     // re-signed Register of what is registered only keeps the cluster's entry alive.
     const bool unchanged = live && found_b.key == entry.key && found_b.reflexive == entry.reflexive &&
-                           found_b.reflexive_alt == entry.reflexive_alt &&
+                           found_b.reflexive_alt == entry.reflexive_alt && found_b.mapped == entry.mapped &&
                            std::ranges::equal(found_b.host(), entry.host());
     if (!unchanged) return claim(r, entry, lifetime, refresh);
     link->store.extend(entry, lifetime);

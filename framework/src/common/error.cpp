@@ -67,6 +67,9 @@ public:
       case errc::turn_unauthorized: return "the TURN server refused our credentials";
       case errc::turn_refused: return "the TURN server refused the request";
       case errc::turn_bad_response: return "the TURN server's answer lacks a required attribute";
+      case errc::no_gateway: return "no default gateway to ask for a port mapping";
+      case errc::port_mapping_refused: return "the gateway refused a port mapping";
+      case errc::port_mapping_unanswered: return "the gateway did not answer PCP, NAT-PMP or UPnP in time";
     }
     return "unknown punch error " + std::to_string(ev);
   }

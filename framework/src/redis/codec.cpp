@@ -97,6 +97,8 @@ std::string encode_entry(const registration_record& r, std::string_view holder) 
   put_endpoint(out, r.reflexive_alt);
   out += static_cast<char>(r.host().size());
   for (const auto& h : r.host()) put_endpoint(out, h);
+  // Last, and only when granted: entries written before MAPPED-CANDIDATE existed still decode.
+  if (r.mapped.port() != 0) put_endpoint(out, r.mapped);
   return out;
 }
 
@@ -117,6 +119,7 @@ bool decode_entry(std::string_view v, cluster_entry& out) {
   out.record.reflexive_alt = reflexive_alt;
   out.record.host_count = 0;
   for (std::size_t i = 0; i < hosts; ++i) out.record.add_host(in.read_endpoint());
+  out.record.mapped = in.ok && !in.v.empty() ? in.read_endpoint() : endpoint{};
   return in.ok && in.v.empty() && reflexive.port() != 0;
 }
 

@@ -32,6 +32,7 @@ const char* to_string(path_kind k) noexcept {
     case path_kind::reflexive: return "reflexive";
     case path_kind::peer_reflexive: return "peer-reflexive";
     case path_kind::predicted: return "predicted";
+    case path_kind::mapped: return "mapped";
     case path_kind::relay: return "relay";
   }
   return "unknown";

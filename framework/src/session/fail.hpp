@@ -32,7 +32,10 @@ public:
   T& operator*() & { return std::get<0>(v_); }
   T&& operator*() && { return std::get<0>(std::move(v_)); }
   T* operator->() { return &std::get<0>(v_); }
+  const T& operator*() const& { return std::get<0>(v_); }
+  const T* operator->() const { return &std::get<0>(v_); }
   failure& error() & { return std::get<1>(v_); }
+  const failure& error() const& { return std::get<1>(v_); }
   failure&& error() && { return std::get<1>(std::move(v_)); }
 
 private:

@@ -28,6 +28,8 @@ peer_info read_peer(const stun::message& m, std::string_view fallback_id) {
         else if (!p.reflexive_other && ep->address().is_v4() != p.reflexive.address().is_v4())
           p.reflexive_other = *ep;
       }
+    } else if (a.type == wire::attr::mapped_candidate && !p.mapped) {
+      if (auto ep = stun::decode_xor_address(a, m.id(), ec); ep && ep->port() != 0) p.mapped = unmapped(*ep);
     } else if (a.type == wire::attr::host_candidate && p.host.size() < wire::max_host_candidates) {
       if (auto ep = stun::decode_xor_address(a, m.id(), ec)) p.host.push_back(*ep);
     }

@@ -20,7 +20,9 @@ std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& to
   a->peer_key = remote.key;
   a->peer_nat = remote.nat;
   a->peer_reflexive = remote.reflexive;
-  a->relay_first = nat == nat_mapping::endpoint_dependent && remote.nat == nat_mapping::endpoint_dependent;
+  // Two hard NATs cannot punch, unless a gateway forwards a port to one side (`mapped`).
+  a->relay_first = nat == nat_mapping::endpoint_dependent && remote.nat == nat_mapping::endpoint_dependent &&
+                   !remote.mapped && !mapped;
   crypto_kx_keypair(reinterpret_cast<unsigned char*>(a->ephemeral_public.data()),
                     reinterpret_cast<unsigned char*>(a->ephemeral_secret.data()));
   // One signature per attempt: every check carries it, MESSAGE-INTEGRITY-SHA256 protects each.
@@ -28,13 +30,16 @@ std::shared_ptr<punch_attempt> session_state::make_attempt(const wire::token& to
   a->controlling = controlling;
   a->tiebreaker = detail::random_u64();
   a->started = time.now();
-  // Host candidates first: an endpoint announced as both (a peer without NAT) counts as host.
+  // Then host candidates: an endpoint announced as both (a peer without NAT) counts as host.
   // A host candidate equal to one of ours is another LAN's private address that happens to
   // match: sending there would reach ourselves. Of each kind IPv6 first (RFC 8421): it needs
   // no NAT traversal behind the usual stateful firewall, and the first pair that answers wins.
   const endpoint local = socket.local_endpoint();
   const bool dual = local.address().is_v6() && local.address().is_unspecified();
   const auto reachable = [&](const endpoint& ep) { return dual || ep.address().is_v4() == local.address().is_v4(); };
+  // The peer's gateway forwards this port to it, whatever its NAT does: tried first.
+  if (remote.mapped && reachable(*remote.mapped) && *remote.mapped != mapped)
+    a->remotes.push_back({*remote.mapped, path_kind::mapped});
   std::vector<endpoint> hosts(remote.host.begin(), remote.host.end());
   std::stable_partition(hosts.begin(), hosts.end(), [](const endpoint& e) { return e.address().is_v6(); });
   for (const auto& h : hosts) {

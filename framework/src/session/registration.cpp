@@ -30,6 +30,7 @@ asio::awaitable<detail::outcome<registration_info>> session_state::do_register(c
   // right after the first Register costs no second signature.
   bool refreshing = !refresh_credential.empty();
   std::optional<response> answer;
+  const auto announcing = mapped;
   for (int attempt = 1; !answer;) {
     const bool signing = !refreshing && !nonce.empty();
     auto r = co_await request(
@@ -42,6 +43,7 @@ asio::awaitable<detail::outcome<registration_info>> session_state::do_register(c
           // from the introduction and check it (docs/relay.md, "TURN").
           if (turn && turn->live && host_candidates.size() < wire::max_host_candidates)
             b.add_xor_address(wire::attr::host_candidate, turn->relayed);
+          if (mapped) b.add_xor_address(wire::attr::mapped_candidate, *mapped);
           b.add(wire::attr::public_key, me.key());
           if (nat != nat_mapping::unknown) b.add_u32(wire::attr::nat_mapping, static_cast<std::uint32_t>(nat));
           if (refreshing) b.add(wire::attr::refresh_credential, refresh_credential);
@@ -68,6 +70,7 @@ asio::awaitable<detail::outcome<registration_info>> session_state::do_register(c
   if (auto c = r.msg.find(wire::attr::refresh_credential); c && c->value.size() == wire::refresh_credential_size) {
     refresh_credential.assign(c->value.begin(), c->value.end());
   }
+  if (!over) announced_mapped = announcing;
   registration_info info;
   error_code ec;
   auto mapped = r.msg.find(stun::attr::xor_mapped_address);

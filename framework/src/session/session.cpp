@@ -86,6 +86,8 @@ asio::awaitable<detail::outcome<registration_info>> registering(std::shared_ptr<
     }(s, turned, turn_deadline), asio::detached);
   else
     turned->fire();
+  // Beside registration, never before it: the gateway may take seconds to answer, or never.
+  s->start_port_mapping();
   // The current broker first (options.broker at the start), then the fallbacks in order.
   auto info = co_await s->register_in_turn(0, timeout, false);
   if (!info) co_return std::move(info).error();
@@ -97,6 +99,7 @@ asio::awaitable<detail::outcome<registration_info>> registering(std::shared_ptr<
   s->registration = *info;
   s->registered = true;
   s->emit({.what = session_event::kind::registered, .peer = s->options.id, .address = info->reflexive, .nat = info->nat});
+  s->mapping_registered();
   if (!s->keepalive_running) {
     s->keepalive_running = true;
     asio::co_spawn(s->ex, s->keepalive_loop(), asio::detached);

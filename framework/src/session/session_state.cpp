@@ -4,6 +4,7 @@
 
 #include "session/connection_state.hpp"
 #include "session/host_candidates.hpp"
+#include "session/port_mapper.hpp"
 
 #include <sodium.h>
 
@@ -33,6 +34,8 @@ void session_state::shutdown() {
   if (closed) return;
   closed = true;
   keepalive_timer.cancel();
+  // Deletes the mapping on the gateway (lifetime 0), unawaited.
+  if (mapper) mapper->stop();
   for (auto& [id, tx] : requests) tx->done.fire();
   for (auto& [token, a] : punches) {
     a->done.fire();

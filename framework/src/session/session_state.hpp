@@ -80,6 +80,19 @@ struct session_state : std::enable_shared_from_this<session_state> {
   punch::timer keepalive_timer;
   std::vector<endpoint> host_candidates;
 
+  // port mapping on our gateway (port_mapping.cpp; the protocols in port_mapper.hpp)
+  std::shared_ptr<class port_mapper> mapper;
+  std::optional<endpoint> mapped;            // what the gateway granted: our MAPPED-CANDIDATE
+  std::optional<endpoint> announced_mapped;  // what the broker's last answered Register carried
+  std::optional<session_event> pending_mapping_event;  // a grant during our first registration
+  // Starts the mapper (once; options.port_mapping.enabled): called beside the first registration.
+  void start_port_mapping();
+  void on_port_mapping(const outcome<struct port_grant>& r);
+  // The first registration answered: tells a grant that came meanwhile.
+  void mapping_registered();
+  // Registers again so that the broker has our new MAPPED-CANDIDATE, then emits `e`.
+  asio::awaitable<void> announce_mapping(session_event e);
+
   std::unordered_map<stun::transaction_id, transaction*, detail::random_bytes_hash> requests;
   std::unordered_map<stun::transaction_id, check_ref, detail::random_bytes_hash> checks;
   // Punch attempts by PUNCH-ID (wire::derive_keys of their token).

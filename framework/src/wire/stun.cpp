@@ -80,7 +80,7 @@ bool looks_like_stun(std::span<const std::byte> datagram) noexcept {
 
 // RFC 8489 §14.7's CRC-32 is ISO 3309's, zlib's crc32: zlib computes it several bytes at a
 // time (braided tables), where Boost.CRC took one byte per step, and every request and answer
-// the broker handles is CRC'd (Lookups are padded to 380 bytes).
+// the broker handles is CRC'd (Lookups are padded to 404 bytes).
 std::uint32_t fingerprint_of(std::span<const std::byte> bytes) noexcept {
   const auto crc = crc32_z(0L, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
   return static_cast<std::uint32_t>(crc) ^ fingerprint_xor;

@@ -58,7 +58,10 @@ void nat_box::expire_old() {
     }
     network_.emit(detail::mapping_event(event_kind::mapping_expired, 0, name_, e.inside,
                                         {external_, it->first}, e.remote));
-    by_flow_.erase(key_for(e.inside, e.remote));
+    if (e.is_explicit)
+      explicit_.erase(e.inside);
+    else
+      by_flow_.erase(key_for(e.inside, e.remote));
     it = by_port_.erase(it);
   }
 }
@@ -71,6 +74,7 @@ void nat_box::reboot() {
   }
   by_port_.clear();
   by_flow_.clear();
+  explicit_.clear();
   // A prime stride, far from the few ports a test uses.
   const std::uint32_t range = std::uint32_t{behaviour_.port_max} - behaviour_.port_min + 1;
   port_shift_ = (port_shift_ + 7919) % range;
@@ -120,6 +124,11 @@ std::optional<nat_box::endpoint> nat_box::outbound(const endpoint& from, const e
                                                    std::uint64_t packet) {
   expire_old();
   const auto now = network_.now();
+  // RFC 6887 §11.1: an explicit mapping carries all of its inside endpoint's traffic.
+  if (auto x = explicit_.find(from); x != explicit_.end()) {
+    by_port_[x->second].contacted.insert(to);
+    return endpoint(external_, x->second);
+  }
   const flow_key key = key_for(from, to);
   auto flow = by_flow_.find(key);
   std::uint16_t port = 0;
@@ -166,6 +175,8 @@ std::optional<nat_box::endpoint> nat_box::inbound(const endpoint& from, const en
     return std::nullopt;
   }
   entry& e = it->second;
+  // Port forwarding: anyone may send to an explicit mapping.
+  if (e.is_explicit) return e.inside;
   bool allowed = true;
   switch (behaviour_.filtering) {
     case filtering_behaviour::endpoint_independent: break;
@@ -185,6 +196,47 @@ std::optional<nat_box::endpoint> nat_box::inbound(const endpoint& from, const en
   // RFC 4787 §4.3: inbound refresh is optional.
   if (behaviour_.inbound_refreshes) e.expires = network_.now() + behaviour_.mapping_lifetime;
   return e.inside;
+}
+
+std::optional<nat_box::endpoint> nat_box::map_explicitly(const endpoint& inside, std::uint16_t suggested,
+                                                         std::chrono::seconds lifetime) {
+  expire_old();
+  const auto now = network_.now();
+  if (auto x = explicit_.find(inside); x != explicit_.end()) {
+    by_port_[x->second].expires = now + lifetime;
+    return endpoint(external_, x->second);
+  }
+  std::optional<std::uint16_t> port;
+  if (suggested >= behaviour_.port_min && suggested <= behaviour_.port_max && !by_port_.contains(suggested))
+    port = suggested;
+  else
+    port = allocate_port(inside.port());
+  if (!port) return std::nullopt;
+  entry e{inside, {}, now + lifetime, {}};
+  e.is_explicit = true;
+  by_port_[*port] = std::move(e);
+  explicit_[inside] = *port;
+  network_.emit(detail::mapping_event(event_kind::mapping_created, 0, name_, inside, {external_, *port}, {}));
+  return endpoint(external_, *port);
+}
+
+bool nat_box::unmap(const endpoint& inside) {
+  auto x = explicit_.find(inside);
+  if (x == explicit_.end()) return false;
+  auto ev = detail::mapping_event(event_kind::mapping_expired, 0, name_, inside, {external_, x->second}, {});
+  ev.reason = "deleted";
+  network_.emit(std::move(ev));
+  by_port_.erase(x->second);
+  explicit_.erase(x);
+  return true;
+}
+
+std::vector<nat_box::mapping> nat_box::explicit_mappings() const {
+  const auto now = network_.now();
+  std::vector<mapping> out;
+  for (const auto& [port, e] : by_port_)
+    if (e.is_explicit && e.expires > now) out.push_back({e.inside, {external_, port}, e.remote, e.expires});
+  return out;
 }
 
 }  // namespace punch::sim

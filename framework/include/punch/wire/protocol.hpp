@@ -49,6 +49,8 @@ inline constexpr std::uint16_t resume = 0x4A10;              // 8 bytes: the PUN
                                                              // re-introduce its two peers after a move
 inline constexpr std::uint16_t relayed = 0x4A11;             // empty: this check or answer went through the
                                                              // sender's TURN allocation (docs/relay.md, "TURN")
+inline constexpr std::uint16_t mapped_candidate = 0x4A12;    // XOR-MAPPED-ADDRESS layout: the port mapping our
+                                                             // gateway granted (PCP, NAT-PMP, UPnP IGD); at most one
 inline constexpr std::uint16_t other_address = stun::attr::other_address;  // RFC 5780: the broker's second port
 inline constexpr std::uint16_t nonce = stun::attr::nonce;    // broker-issued, signed in Register
 inline constexpr std::uint16_t message_integrity_sha256 = stun::attr::message_integrity_sha256;
@@ -102,8 +104,8 @@ inline constexpr std::size_t reg_success = stun::header_size + address + 8 + (4 
                                            address /* OTHER-ADDRESS */ + stun::fingerprint_size;
 inline constexpr std::size_t reg_challenge = stun::header_size + (8 + 28) + (4 + nonce_size) + stun::fingerprint_size;
 inline constexpr std::size_t reg = reg_success > reg_challenge ? reg_success : reg_challenge;
-// A dual-stack subject has a REFLEXIVE-CANDIDATE per family.
-inline constexpr std::size_t lookup = stun::header_size + (4 + max_peer_id_size) + (4 + 32) + 8 + 2 * address +
+// A dual-stack subject has a REFLEXIVE-CANDIDATE per family, and a MAPPED-CANDIDATE when its gateway granted one.
+inline constexpr std::size_t lookup = stun::header_size + (4 + max_peer_id_size) + (4 + 32) + 8 + 3 * address +
                                       max_host_candidates * address + stun::fingerprint_size;
 inline constexpr std::size_t connect = lookup + (4 + token_size) + address;
 // ALLOCATE's answers: success (XOR-MAPPED-ADDRESS, LIFETIME) or 401/403/429 with a NONCE.

@@ -7,6 +7,8 @@
 
 #include <boost/asio/ip/udp.hpp>
 
+#include <chrono>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -48,6 +50,18 @@ public:
   // The mappings alive at network::now(), in external port order.
   std::vector<mapping> mappings() const;
 
+  // An explicit mapping (port forwarding, what PCP MAP or UPnP's AddPortMapping makes): every
+  // datagram to the external port reaches `inside`, whoever sends it (no filtering), and
+  // every datagram `inside` sends leaves from that port, whatever its destination (RFC 6887
+  // §11.1: the mapping is endpoint-independent). Lasts `lifetime` from now, not refreshed by
+  // traffic; asking again for the same `inside` renews it on the same port. `suggested` (0:
+  // none) is taken when free. nullopt when no port is free.
+  std::optional<endpoint> map_explicitly(const endpoint& inside, std::uint16_t suggested, std::chrono::seconds lifetime);
+  // Deletes the explicit mapping of `inside`; false when there was none.
+  bool unmap(const endpoint& inside);
+  // The explicit mappings alive now, in external port order.
+  std::vector<mapping> explicit_mappings() const;
+
   // Forgets every mapping at once, as a home router does when it reboots (or as the outside
   // sees a phone that changed networks): each is reported as expired ("rebooted"), and the
   // mappings made afterwards take other external ports than before, port preservation
@@ -63,6 +77,7 @@ private:
     clock::time_point expires;
     // Remotes this mapping has sent to: the permissions RFC 4787 §5 filtering checks.
     std::set<endpoint> contacted;
+    bool is_explicit = false;  // map_explicitly's: no filtering, no refresh by traffic
   };
   // The part of a flow that selects a mapping (RFC 4787 §4.1): unused parts are zero.
   using flow_key = std::tuple<endpoint, boost::asio::ip::address, std::uint16_t>;
@@ -94,6 +109,7 @@ private:
   sim::link uplink_;
   std::map<std::uint16_t, entry> by_port_;
   std::map<flow_key, std::uint16_t> by_flow_;
+  std::map<endpoint, std::uint16_t> explicit_;  // inside endpoint → its explicit mapping's port
   std::uint16_t next_port_;
   // Added to preserved and sequential ports after each reboot(), so that they differ.
   std::uint32_t port_shift_ = 0;
