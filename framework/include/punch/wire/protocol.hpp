@@ -47,6 +47,8 @@ inline constexpr std::uint16_t refresh_credential = 0x4A0F; // 20 bytes: the bro
 inline constexpr std::uint16_t resume = 0x4A10;              // 8 bytes: the PUNCH-ID of the introduction that
                                                              // made a live connection (Connect → Introduce):
                                                              // re-introduce its two peers after a move
+inline constexpr std::uint16_t timestamp = 0x4A11;           // u64 ms since 1970 UTC: a Register signed
+                                                             // without a NONCE, fresh by the broker's clock
 inline constexpr std::uint16_t other_address = stun::attr::other_address;  // RFC 5780: the broker's second port
 inline constexpr std::uint16_t nonce = stun::attr::nonce;    // broker-issued, signed in Register
 inline constexpr std::uint16_t message_integrity_sha256 = stun::attr::message_integrity_sha256;
@@ -87,6 +89,8 @@ inline constexpr std::size_t nonce_size = 20;
 // as a NONCE, which it replaces in the answer to a signed Register (answer_bound::reg_success).
 inline constexpr std::size_t refresh_credential_size = 20;
 static_assert(refresh_credential_size == nonce_size);
+// TIMESTAMP: milliseconds since 1970-01-01T00:00:00Z, big-endian (docs/protocol.md, "TIMESTAMP").
+inline constexpr std::size_t timestamp_size = 8;
 using token = std::array<std::byte, token_size>;
 
 // Upper bounds of the broker's answers (IPv6 addresses, longest id, every host candidate,
