@@ -31,6 +31,13 @@ punch::endpoint registered_at(handle_fixture& f, std::string_view id) {
   return f.registry->find(id, f.now(), r) ? r.reflexive : punch::endpoint{};
 }
 
+// `c` sends `who`'s timestamped Register, stamped now; its answer: "ok" for a success, else
+// the error's reason.
+std::string send_stamped(handle_fixture& f, handle_client& c, const punch::identity& who, const register_fields& what) {
+  auto a = c.exchange(timestamped_register_request(who, what, stamp(f), random_id()), f.address);
+  return a->msg.cls() == cls::success_response ? "ok" : std::string(a->reason());
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(first_datagram)
@@ -157,16 +164,12 @@ BOOST_AUTO_TEST_CASE(cookie_mode_starts_at_the_threshold_of_verifications_a_seco
   o.cookie_threshold = 2;
   handle_fixture f(o);
   handle_client a(f), b(f), c(f);
-  BOOST_TEST(a.exchange(timestamped_register_request(alice_key, alice, stamp(f), random_id()), f.address)->msg.cls() ==
-             cls::success_response);
-  BOOST_TEST(b.exchange(timestamped_register_request(bob_key, bob, stamp(f), random_id()), f.address)->msg.cls() ==
-             cls::success_response);
+  BOOST_TEST(send_stamped(f, a, alice_key, alice) == "ok");
+  BOOST_TEST(send_stamped(f, b, bob_key, bob) == "ok");
   // Two verifications within the second: the third pays the NONCE first.
-  BOOST_TEST(c.exchange(timestamped_register_request(carol_key, carol, stamp(f), random_id()), f.address)->reason() ==
-             "busy");
+  BOOST_TEST(send_stamped(f, c, carol_key, carol) == "busy");
   f.skew += 2s;
-  BOOST_TEST(c.exchange(timestamped_register_request(carol_key, carol, stamp(f), random_id()), f.address)->msg.cls() ==
-             cls::success_response);
+  BOOST_TEST(send_stamped(f, c, carol_key, carol) == "ok");
   BOOST_TEST(f.broker.stats().signatures_verified == 3u);
   BOOST_TEST(f.broker.stats().cookie_challenges == 1u);
 }
@@ -176,18 +179,14 @@ BOOST_AUTO_TEST_CASE(a_full_replay_cache_sends_peers_through_the_nonce_until_its
   o.replay_cache_size = 2;
   handle_fixture f(o);
   handle_client a(f), b(f), c(f);
-  BOOST_TEST(a.exchange(timestamped_register_request(alice_key, alice, stamp(f), random_id()), f.address)->msg.cls() ==
-             cls::success_response);
+  BOOST_TEST(send_stamped(f, a, alice_key, alice) == "ok");
   f.skew += 10s;
-  BOOST_TEST(b.exchange(timestamped_register_request(bob_key, bob, stamp(f), random_id()), f.address)->msg.cls() ==
-             cls::success_response);
-  auto full = c.exchange(timestamped_register_request(carol_key, carol, stamp(f), random_id()), f.address);
-  BOOST_TEST(full->reason() == "busy");
+  BOOST_TEST(send_stamped(f, b, bob_key, bob) == "ok");
+  BOOST_TEST(send_stamped(f, c, carol_key, carol) == "busy");
   BOOST_TEST(f.broker.stats().signatures_verified == 2u);
   // alice's entry held 2 × 30 s: after it, there is room again.
   f.skew += 51s;
-  BOOST_TEST(c.exchange(timestamped_register_request(carol_key, carol, stamp(f), random_id()), f.address)->msg.cls() ==
-             cls::success_response);
+  BOOST_TEST(send_stamped(f, c, carol_key, carol) == "ok");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
