@@ -24,12 +24,18 @@ std::span<const std::byte> broker::impl::on_timestamped(const request& r, regist
   error_code ec;
   const auto ts = stamp.value.size() == wire::timestamp_size ? stun::decode_u64(stamp, ec) : std::nullopt;
   if (!ts) return error(r, wire::error::bad_request, "bad TIMESTAMP");
-  // Cheapest first: the clock, then a hash, and the signature only when both pass and we
-  // are not busy. A spoofed source sees none of the challenges, so it cannot get further.
+  // Cheapest first: the clock, the load, then a hash, and the signature only when all pass.
+  // A spoofed source sees none of the challenges, so it cannot get further.
   const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(wall_time(time()).time_since_epoch());
   if (options.timestamp_window.count() <= 0 || !within(*ts, static_cast<std::uint64_t>(wall.count()), options.timestamp_window)) {
     ++stats.stale_timestamps;
     return challenge(r, wire::error::unauthenticated, "stale timestamp");
+  }
+  // Cookie mode: the NONCE first proves the source before it may cost us a verification. Even
+  // the replay cache's hash waits: a busy broker spends nothing more on an unproven source.
+  if (busy(r.now)) {
+    ++stats.cookie_challenges;
+    return challenge(r, wire::error::unauthenticated, "busy");
   }
   auto sig = r.msg.find(wire::attr::signature);
   const auto signed_bytes = sig ? r.msg.covered_by(wire::attr::signature, covered) : std::nullopt;
@@ -48,8 +54,8 @@ std::span<const std::byte> broker::impl::on_timestamped(const request& r, regist
     ++stats.replays;
     return challenge(r, wire::error::unauthenticated, "replayed");
   }
-  // Cookie mode: the NONCE first proves the source before it may cost us a verification.
-  if (busy(r.now) || !replays.has_room(r.now)) {
+  // A full cache cannot hold what we would take: the NONCE path, until entries expire.
+  if (!replays.has_room(r.now)) {
     ++stats.cookie_challenges;
     return challenge(r, wire::error::unauthenticated, "busy");
   }
