@@ -86,6 +86,23 @@ BOOST_AUTO_TEST_CASE(a_replay_after_the_window_is_stale_and_moves_nothing) {
   BOOST_TEST(registered_at(f, "alice") == peer.local());
 }
 
+BOOST_AUTO_TEST_CASE(an_older_nonce_signed_register_replayed_after_a_timestamped_move_cannot_move_it_back) {
+  handle_fixture f;
+  handle_client home(f, "198.51.100.7"), away(f, "203.0.113.9");
+  // Registered from home over a NONCE; an observer keeps that signed Register.
+  const auto challenge = home.exchange(register_request(alice_key, alice, {}, random_id()), f.address);
+  const auto signed_at_home = register_request(alice_key, alice, challenge->nonce(), random_id());
+  BOOST_TEST(home.exchange(signed_at_home, f.address)->msg.cls() == cls::success_response);
+  // The peer moves, registering on its first datagram.
+  f.skew += 5s;
+  BOOST_TEST(send_stamped(f, away, alice_key, alice) == "ok");
+  BOOST_TEST(registered_at(f, "alice") == away.local());
+  // Replayed from home, where its NONCE is still valid: older than the move, refused.
+  auto replayed = home.exchange(signed_at_home, f.address);
+  BOOST_TEST(replayed->error_code() == 438);
+  BOOST_TEST(registered_at(f, "alice") == away.local());
+}
+
 BOOST_AUTO_TEST_CASE(a_retransmission_from_the_registered_address_is_answered_again) {
   handle_fixture f;
   handle_client peer(f);
