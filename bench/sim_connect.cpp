@@ -185,10 +185,22 @@ run_result run_once(const bench_options& o, std::uint64_t seed) {
   for (int i = 0; i < o.pairs; ++i) {
     auto& alice = add_peer("alice-" + std::to_string(i), o.nat_a);
     auto& bob = add_peer("bob-" + std::to_string(i), o.nat_b);
+    // NAT discovery runs beside the registration and connect() waits for it: connect() is
+    // timed from sessions whose NAT is measured (both refreshes with NAT-MAPPING seen), as it
+    // was when register_self() waited for discovery.
+    auto settled = std::make_shared<int>(0);
+    for (session* s : {&alice, &bob})
+      s->on_event([settled](const session_event& e) {
+        if (e.what == session_event::kind::refreshed) ++*settled;
+      });
     asio::co_spawn(
         ctx,
-        [&alice, &bob, &r, &o, i]() -> asio::awaitable<void> {
+        [&alice, &bob, &r, &o, i, settled]() -> asio::awaitable<void> {
           co_await (alice.register_self() && bob.register_self());
+          for (int k = 0; k < 2000 && *settled < 2; ++k) {
+            asio::steady_timer poll(co_await asio::this_coro::executor, 1ms);
+            co_await poll.async_wait(asio::use_awaitable);
+          }
           static constexpr std::string_view first = "first";
           // connect() alone is timed: accept() on the other side may end a moment later.
           auto timed_connect = [&]() -> asio::awaitable<connection> {

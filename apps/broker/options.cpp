@@ -109,6 +109,10 @@ broker_options make_broker_options(const broker_app_options& o) {
   b.max_lifetime = o.lifetime_max;
   b.min_lifetime = std::min(b.min_lifetime, b.max_lifetime);
   b.default_lifetime = std::min(b.default_lifetime, b.max_lifetime);
+  // Each broker has its own replay cache: a first-datagram Register replayed to another thread
+  // or another broker of the cluster would verify there (docs/security.md, "Limits we know
+  // of"). Those deployments register over the NONCE, as before.
+  if (o.threads > 1 || o.redis) b.timestamp_window = std::chrono::seconds(0);
   return b;
 }
 

@@ -100,19 +100,28 @@ void narrator::network_event(const sim::event& e) {
   }
 }
 
+namespace {
+
+// What a NAT's mapping means for punching, as a clause after "; ".
+std::string nat_text(punch::nat_mapping m) {
+  if (m == punch::nat_mapping::endpoint_dependent) return "; its NAT is hard (a new port for every destination)";
+  if (m == punch::nat_mapping::endpoint_independent) return "; its NAT is easy (one port for every destination)";
+  return "";
+}
+
+}  // namespace
+
 void narrator::session_event(const std::string& who, const punch::session_event& e) {
   const auto at = net_->elapsed();
   switch (e.what) {
     case kind::registered:
       label(e.address, who + "'s reflexive address");
-      line(at, 0, who + " registered: the broker sees it at " + text(e.address) +
-                      (e.nat == punch::nat_mapping::endpoint_dependent
-                           ? "; its NAT is hard (a new port for every destination)"
-                       : e.nat == punch::nat_mapping::endpoint_independent
-                           ? "; its NAT is easy (one port for every destination)"
-                           : ""));
+      line(at, 0, who + " registered: the broker sees it at " + text(e.address) + nat_text(e.nat));
       break;
     case kind::refreshed:
+      // NAT discovery runs beside the registration: its refresh is the one that carries the NAT.
+      if (e.nat != punch::nat_mapping::unknown)
+        line(at, 0, who + " measured its NAT and told the broker" + nat_text(e.nat));
       break;
     case kind::refresh_failed:
       line(at, 0, who + " could not refresh its registration: " + e.error.message());

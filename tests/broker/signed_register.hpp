@@ -89,6 +89,27 @@ inline bytes register_request(const punch::identity& who, const register_fields&
   return {out.begin(), out.end()};
 }
 
+// The Register a session sends first (docs/protocol.md, "TIMESTAMP"): the same fields and
+// PUBLIC-KEY, a TIMESTAMP of `ms` since 1970 instead of a NONCE, and a SIGNATURE over all of it.
+// `signer`: another identity's signature, which the broker must refuse.
+inline bytes timestamped_register_request(const punch::identity& who, const register_fields& f, std::uint64_t ms,
+                                          const punch::stun::transaction_id& tid,
+                                          const punch::identity* signer = nullptr) {
+  namespace stun = punch::stun;
+  namespace wire = punch::wire;
+  std::array<std::byte, stun::max_message_size> buf;
+  stun::builder b(buf, stun::message_class::request, wire::method::register_peer, tid);
+  add_register_fields(b, who, f);
+  b.add_u64(wire::attr::timestamp, ms);
+  b.add_covering(wire::attr::signature, punch::signature_size,
+                 [&](std::span<const std::byte> covered, std::span<std::byte> out) {
+                   const auto sig = (signer ? *signer : who).sign(covered);
+                   std::memcpy(out.data(), sig.data(), sig.size());
+                 });
+  const auto out = b.finish_with_fingerprint();
+  return {out.begin(), out.end()};
+}
+
 // A refresh as a session's keepalive sends it (docs/protocol.md, "Refresh"): the same fields,
 // PUBLIC-KEY, NAT-MAPPING when `nat` is set, the REFRESH-CREDENTIAL of the broker's answer to
 // the signed Register, no NONCE and no SIGNATURE; padded to `pad_to` like an unsigned Register.

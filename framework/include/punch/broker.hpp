@@ -59,6 +59,22 @@ struct PUNCH_EXPORT broker_options {
   // on the path who copies a credential can keep that registration alive that long, as it can
   // with a copied signed Register for nonce_lifetime (docs/security.md).
   std::chrono::seconds refresh_lifetime{300};
+  // A Register signed over a TIMESTAMP instead of a NONCE (docs/protocol.md, "TIMESTAMP") is
+  // taken on its first datagram when the TIMESTAMP is within this much of the broker's wall
+  // clock (punch::wall_time of `clock`), either way, and those bytes were not taken before;
+  // otherwise it gets the NONCE challenge, and the peer registers over the NONCE as before.
+  // 0: every Register goes through the NONCE.
+  std::chrono::seconds timestamp_window{30};
+  // The replay cache behind it: timestamped Registers taken in the last 2 × timestamp_window,
+  // at most (32 bytes each). When full, timestamped Registers get the NONCE challenge. The
+  // default holds a minute of 1,000 first-datagram registrations a second (docs/security.md,
+  // "Replay").
+  std::size_t replay_cache_size = 65536;
+  // Cookie mode (docs/security.md, "Flood"): when the broker verified at least this many
+  // signatures in the last second, a timestamped Register without a NONCE gets the NONCE
+  // challenge before its signature is checked, so that a spoofed flood costs a hash per
+  // datagram, not a verification. 0: always (every Register pays the NONCE round trip).
+  std::uint32_t cookie_threshold = 2000;
   // The secret of NONCEs and REFRESH-CREDENTIALs. Empty: a random one per broker. Brokers
   // that serve one port from several threads (punch-broker --threads) must share one: a
   // peer's next datagram may reach another thread than the one that gave it its NONCE.
@@ -113,7 +129,11 @@ struct PUNCH_EXPORT broker_stats {
   std::uint64_t refreshes = 0;       // of those, refreshes by REFRESH-CREDENTIAL (no signature)
   std::uint64_t signatures_verified = 0;  // Ed25519 verifications of Register SIGNATUREs, failed ones too
   std::uint64_t challenges = 0;      // 401 and 438 answers to Register (each with a NONCE)
-  std::uint64_t auth_failed = 0;     // Registers with a good NONCE whose SIGNATURE did not verify
+  std::uint64_t auth_failed = 0;     // Registers with a good NONCE or TIMESTAMP whose SIGNATURE did not verify
+  std::uint64_t first_datagram = 0;  // Registers taken on their TIMESTAMP, without a NONCE round trip
+  std::uint64_t stale_timestamps = 0;  // timestamped Registers outside timestamp_window (challenged)
+  std::uint64_t replays = 0;         // timestamped Registers seen before, from elsewhere (challenged)
+  std::uint64_t cookie_challenges = 0;  // timestamped Registers challenged unverified: busy, or the replay cache full
   std::uint64_t lookups = 0;
   std::uint64_t connects = 0;
   std::uint64_t introductions = 0;        // Introduce exchanges started (one per Connect)

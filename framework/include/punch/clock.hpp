@@ -59,6 +59,12 @@ protected:
 // The real clock (std::chrono::steady_clock), shared by everything that is not given another.
 PUNCH_EXPORT clock& steady_clock() noexcept;
 
+// Wall-clock time (UTC) as `c` tells it: the system clock for steady_clock(); for any other
+// clock (the simulated network's, a test's), a fixed date (2026-01-01) plus c.now()'s time
+// since its epoch, so that everything on one virtual clock agrees on it and a run repeats
+// exactly. A Register's TIMESTAMP is read from it (docs/protocol.md, "TIMESTAMP").
+PUNCH_EXPORT std::chrono::system_clock::time_point wall_time(const clock& c) noexcept;
+
 // An asio-style timer on any punch::clock: expires_at / expires_after / cancel / async_wait
 // as asio::steady_timer, so that code written for one reads the same with the other.
 // Destroying it cancels its pending waits (operation_aborted).

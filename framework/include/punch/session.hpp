@@ -130,7 +130,15 @@ struct PUNCH_EXPORT session_options {
   bool allow_aes_gcm = true;
   // Measure our NAT's mapping when registering (one Binding to the broker's other port, which
   // the broker announces with OTHER-ADDRESS); two hard sides then use the relay at once.
+  // It runs beside the registration, not before its answer: register_self() completes after
+  // one round trip with `nat` unknown, and the measurement reaches the broker (and us, as a
+  // session_event refreshed carrying it) a round trip or two later; connect() waits for it.
   bool discover_nat = true;
+  // Added to the wall clock (punch::wall_time of `clock`) that the first Register's TIMESTAMP
+  // reads (docs/protocol.md, "TIMESTAMP"): tests make a peer whose clock is wrong with it. A
+  // peer off by more than the broker's timestamp_window still registers, over the broker's
+  // NONCE, one round trip later.
+  std::chrono::milliseconds wall_clock_offset{0};
   // Connection keepalive when idle, and how long silence means the peer is gone.
   std::chrono::milliseconds connection_keepalive{5s};
   std::chrono::milliseconds connection_idle_timeout{30s};
@@ -170,7 +178,9 @@ struct PUNCH_EXPORT registration_info {
   // Dual-stack: our address in the other family, as the broker saw it there.
   std::optional<endpoint> reflexive_other;
   std::chrono::seconds lifetime{0};     // granted lifetime
-  nat_mapping nat = nat_mapping::unknown;  // our NAT's mapping, when the broker lets us measure it
+  // Our NAT's mapping, when the broker lets us measure it and it is measured yet (the first
+  // register_self() completes before: see session_options::discover_nat).
+  nat_mapping nat = nat_mapping::unknown;
   endpoint broker;                      // the broker that answered (one of the session's brokers)
 };
 
@@ -206,7 +216,7 @@ struct PUNCH_EXPORT session_event {
   std::string peer{};                   // our id (registered, refreshed) or the other peer's
   endpoint address{};                   // reflexive (registered) or remote path (connected, closed)
   path_kind path = path_kind::reflexive;  // connected, closed, path_changed
-  nat_mapping nat = nat_mapping::unknown;  // registered: ours; introduced, connected: the peer's
+  nat_mapping nat = nat_mapping::unknown;  // registered, refreshed: ours; introduced, connected: the peer's
   // connected, punch_failed: since connect()/introduction; broker_changed: since the last
   // answer of the broker left, an upper bound on how long we were unreachable by new peers.
   std::chrono::milliseconds elapsed{0};

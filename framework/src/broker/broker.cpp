@@ -43,6 +43,7 @@ bool understood(std::uint16_t type) {
     case wire::attr::signature:
     case wire::attr::nonce:
     case wire::attr::refresh_credential:
+    case wire::attr::timestamp:
     case wire::attr::resume:
     case wire::attr::mapped_candidate:
     case wire::attr::padding:
@@ -96,6 +97,8 @@ broker::impl::impl(datagram_socket& s, registry& r, broker_options o)
       nonces(*options.nonce_secret),
       credentials(*options.nonce_secret),
       limiter(options.rate_limit, options.rate_burst, options.rate_limit_table),
+      // A TIMESTAMP taken at the window's far edge (+window) stays fresh until 2 × window.
+      replays(options.timestamp_window.count() > 0 ? options.replay_cache_size : 0, 2 * options.timestamp_window),
       server(s, *this, {.name = "broker", .receive_size = stun::max_message_size, .drop_full_datagrams = false,
                         .expiry_interval = options.expiry_interval}) {
   // The issuers keep their own copies (wiped when they go); the options need none.

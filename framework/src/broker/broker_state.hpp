@@ -4,11 +4,13 @@
 #pragma once
 
 #include "server/error_answer.hpp"
+#include "server/load_meter.hpp"
 #include "server/nonce.hpp"
 #include "server/rate_limit.hpp"
 #include "server/serve_loop.hpp"
 #include "broker/cluster_link.hpp"
 #include "broker/refresh.hpp"
+#include "broker/replay_cache.hpp"
 
 #include "punch/broker.hpp"
 #include "punch/clock.hpp"
@@ -127,6 +129,17 @@ struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
   // `credential` the attribute's value.
   std::span<const std::byte> on_refresh(const request& r, registration_record& entry, std::chrono::seconds lifetime,
                                         std::span<const std::byte> credential);
+  // The signed Register in `entry` is fresh (its NONCE or TIMESTAMP was good, issued at
+  // `issued`, seconds of the steady clock): stores it (after the cluster's claim) unless it is
+  // older than what is registered.
+  std::span<const std::byte> register_verified(const request& r, registration_record& entry,
+                                               std::chrono::seconds lifetime, std::uint32_t issued);
+  // fresh_register.cpp: a Register signed over TIMESTAMP `stamp`, without a NONCE: taken on
+  // its first datagram when fresh, unseen and the broker not busy; else the NONCE challenge.
+  std::span<const std::byte> on_timestamped(const request& r, registration_record& entry,
+                                            std::chrono::seconds lifetime, const stun::attribute& stamp);
+  // True in cookie mode: the signatures verified in the last second reach options.cookie_threshold.
+  bool busy(clock::time_point now) { return verifications.last_second(now) >= options.cookie_threshold; }
   // 401 or 438 with a fresh NONCE for the request's source (400 "pad request" when that
   // would be larger than the request).
   std::span<const std::byte> challenge(const request& r, int code, std::string_view reason);
@@ -214,6 +227,8 @@ struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
   detail::nonce_issuer nonces;
   detail::refresh_issuer credentials;
   detail::rate_limiter limiter;
+  detail::replay_cache replays;      // timestamped Registers taken (fresh_register.cpp)
+  detail::load_meter verifications;  // signature verifications, for cookie mode
   std::function<void(const broker_event&)> on_event;
   bool v6_socket = false;
 

@@ -1,6 +1,7 @@
 // The broker's Register (docs/protocol.md, "Register", "NONCE", "Refresh"): the first Register
 // of a peer, and any Register that changes what is registered, is signed over a NONCE (a
-// keyed hash, then an Ed25519 verification); its answer carries a REFRESH-CREDENTIAL, with
+// keyed hash, then an Ed25519 verification) or over a fresh TIMESTAMP (fresh_register.cpp);
+// its answer carries a REFRESH-CREDENTIAL, with
 // which the peer's keepalive refreshes the same registration from the same address for a
 // keyed hash alone.
 #include "broker/broker_state.hpp"
@@ -82,10 +83,12 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
   // never sees the NONCE sent to it, so it cannot make the broker verify anything. A Register
   // with a NONCE is a signed one, whatever else it carries; without one, a credential makes it
   // a refresh.
+  // Without either, a TIMESTAMP makes it a first-datagram Register (fresh_register.cpp).
   auto nonce = r.msg.find(wire::attr::nonce);
   if (!nonce) {
     if (auto credential = r.msg.find(wire::attr::refresh_credential))
       return on_refresh(r, entry, lifetime, credential->value);
+    if (auto stamp = r.msg.find(wire::attr::timestamp)) return on_timestamped(r, entry, lifetime, *stamp);
     return challenge(r, wire::error::unauthenticated, "unauthenticated");
   }
   const auto issued = nonces.valid(nonce->value, r.source, r.now, options.nonce_lifetime);
@@ -94,7 +97,13 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
     ++stats.auth_failed;
     return challenge(r, wire::error::unauthenticated, "bad signature");
   }
-  entry.nonce_time = *issued;
+  return register_verified(r, entry, lifetime, *issued);
+}
+
+std::span<const std::byte> broker::impl::register_verified(const request& r, registration_record& entry,
+                                                           std::chrono::seconds lifetime, std::uint32_t issued) {
+  const std::string_view id = entry.id();
+  entry.nonce_time = issued;
 
   const bool live = reg.find(id, r.now, found_b);
   // A dual-stack peer registers over each family: a signed Register from the other family
@@ -111,7 +120,7 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
   // A signed Register replayed from the address it came from, after a newer one (from there
   // or elsewhere) was taken: its NONCE is older than the stored one. The peer itself signs the
   // fresh NONCE of the 438 and gets through.
-  if (live && found_b.key == entry.key && nonce_issuer::before(*issued, found_b.nonce_time))
+  if (live && found_b.key == entry.key && nonce_issuer::before(issued, found_b.nonce_time))
     return challenge(r, wire::error::stale_nonce, "stale nonce");
   const bool refresh = live && (found_b.reflexive == r.source || found_b.reflexive_alt == r.source);
   if (link) {
@@ -213,6 +222,7 @@ bool broker::impl::signed_by(const request& r, const public_key& key) {
   signature value;
   std::copy(sig->value.begin(), sig->value.end(), value.begin());
   ++stats.signatures_verified;
+  verifications.count(r.now);
   return verify(key, *signed_bytes, value);
 }
 

@@ -28,6 +28,14 @@ clock& steady_clock() noexcept {
   return instance;
 }
 
+std::chrono::system_clock::time_point wall_time(const clock& c) noexcept {
+  if (&c == &steady_clock()) return std::chrono::system_clock::now();
+  // 2026-01-01T00:00:00Z: any fixed date serves; one near today reads well in logs.
+  constexpr std::chrono::sys_days virtual_epoch{std::chrono::year{2026} / 1 / 1};
+  return std::chrono::system_clock::time_point(virtual_epoch) +
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(c.now().time_since_epoch());
+}
+
 timer::timer(const asio::any_io_executor& ex, clock& c)
     : steady_(ex), virtual_(&c == &steady_clock() ? nullptr : &c) {}
 

@@ -6,6 +6,9 @@
 
 #include "session/fail.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
 #include <algorithm>
 #include <sstream>
 
@@ -72,17 +75,14 @@ asio::awaitable<detail::outcome<registration_info>> session_state::register_in_t
       last = std::move(info).error();
       continue;
     }
+    // Measured once, beside the registration rather than before its completion: the
+    // measurement and the refresh that tells the broker take a round trip each, and only
+    // connect() needs them (it waits on nat_settled).
     if (options.discover_nat && nat == nat_mapping::unknown && other_address) {
-      // Measured once, then told to the broker at once so that introductions carry it.
-      co_await discover_nat(*info, std::min(deadline, time.now() + options.request_rto * 4));
-      if (nat != nat_mapping::unknown) {
-        // Best effort: if this one is lost, the registration stands and the next refresh
-        // carries NAT-MAPPING.
-        if (auto told = co_await do_register(deadline))
-          info = std::move(told);
-        else
-          info->nat = nat;
-      }
+      nat_settled.reset();
+      asio::co_spawn(ex, discover_beside(*info, time.now() + options.request_timeout), asio::detached);
+    } else {
+      nat_settled.fire();
     }
     co_await register_other_family(*info, deadline);
     co_return std::move(info);

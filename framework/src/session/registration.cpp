@@ -1,6 +1,7 @@
-// Registration with the broker: Register signed over the broker's NONCE, then refreshed
-// with its REFRESH-CREDENTIAL; the same over the other address family; the discovery of our
-// NAT's mapping (one Binding to the broker's other port); and the keepalive that refreshes
+// Registration with the broker: Register signed over a TIMESTAMP (or, when the broker refuses
+// that, over its NONCE), then refreshed with its REFRESH-CREDENTIAL; the same over the other
+// address family; the discovery of our NAT's mapping (one Binding to the broker's other port),
+// beside the registration; and the keepalive that refreshes
 // the registration and the NAT mapping together.
 #include "session/session_state.hpp"
 
@@ -21,9 +22,11 @@ asio::awaitable<detail::outcome<registration_info>> session_state::do_register(c
   auto& refresh_credential = link.refresh_credential;
   const std::optional<endpoint> server = over ? std::optional<endpoint>(link.to) : std::nullopt;
   const std::string what = "registering \"" + options.id + "\"";
-  // The broker binds our id to our key: a Register is signed over a NONCE the broker gave us
-  // (docs/protocol.md). Without a nonce, or with a stale one, the broker answers 401/438
-  // with a fresh nonce, and we ask again at once. Its answer carries a REFRESH-CREDENTIAL:
+  // The broker binds our id to our key: a Register is signed, over a TIMESTAMP of our clock
+  // when we hold no NONCE of this broker (taken on its first datagram if our clock agrees
+  // with the broker's), else over that NONCE (docs/protocol.md). A refused TIMESTAMP (our
+  // clock is off, the broker is busy), or a stale NONCE, is answered 401/438 with a fresh
+  // NONCE, and we ask again at once. Its answer carries a REFRESH-CREDENTIAL:
   // while nothing we register changes, the keepalive sends that instead of a signature, which
   // spares the broker a signature verification per refresh.
   // NAT-MAPPING may change under a credential: telling the broker what discovery measured
@@ -32,7 +35,8 @@ asio::awaitable<detail::outcome<registration_info>> session_state::do_register(c
   std::optional<response> answer;
   const auto announcing = mapped;
   for (int attempt = 1; !answer;) {
-    const bool signing = !refreshing && !nonce.empty();
+    const bool signing = !refreshing;
+    const bool stamped = signing && nonce.empty();
     auto r = co_await request(
         wire::method::register_peer,
         [&](stun::builder& b) {
@@ -47,7 +51,8 @@ asio::awaitable<detail::outcome<registration_info>> session_state::do_register(c
           b.add(wire::attr::public_key, me.key());
           if (nat != nat_mapping::unknown) b.add_u32(wire::attr::nat_mapping, static_cast<std::uint32_t>(nat));
           if (refreshing) b.add(wire::attr::refresh_credential, refresh_credential);
-          if (signing) b.add(wire::attr::nonce, nonce);
+          if (stamped) b.add_u64(wire::attr::timestamp, timestamp_now());
+          if (signing && !stamped) b.add(wire::attr::nonce, nonce);
         },
         deadline, what, signing, server);
     if (r) {
@@ -62,7 +67,7 @@ asio::awaitable<detail::outcome<registration_info>> session_state::do_register(c
       refresh_credential.clear();
       continue;
     }
-    // Once unsigned (no nonce yet) and once with a stale nonce may be refused; not more.
+    // Once over a TIMESTAMP and once with a stale nonce may be refused; not more.
     if (++attempt > 3 || nonce.empty()) co_return std::move(r).error();
   }
   auto& r = *answer;
@@ -89,6 +94,12 @@ asio::awaitable<detail::outcome<registration_info>> session_state::do_register(c
   co_return info;
 }
 
+std::uint64_t session_state::timestamp_now() const {
+  const auto wall = wall_time(time) + options.wall_clock_offset;
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count());
+}
+
 asio::awaitable<void> session_state::register_other_family(registration_info& info, clock::time_point deadline) {
   if (!broker_alt) co_return;
   auto other = co_await do_register(deadline, &*broker_alt);
@@ -108,6 +119,24 @@ asio::awaitable<void> session_state::discover_nat(const registration_info& info,
   if (!seen) co_return;
   // The same external address toward another destination port: endpoint-independent.
   nat = *seen == info.reflexive ? nat_mapping::endpoint_independent : nat_mapping::endpoint_dependent;
+}
+
+asio::awaitable<void> session_state::discover_beside(registration_info info, clock::time_point deadline) {
+  auto self = shared_from_this();
+  struct settle {
+    session_state& s;
+    ~settle() { s.nat_settled.fire(); }
+  } guard{*this};
+  const std::size_t at = broker_index;
+  co_await discover_nat(info, std::min(deadline, time.now() + options.request_rto * 4));
+  // Failover moved us meanwhile: that broker measures us again with its own second port.
+  if (nat == nat_mapping::unknown || closed || broker_index != at) co_return;
+  // Told at once, on the REFRESH-CREDENTIAL of the answer we just had: no second signature.
+  // Best effort: if this one is lost, the next refresh carries NAT-MAPPING.
+  auto told = co_await do_register(deadline);
+  if (!told || closed || broker_index != at) co_return;
+  registration.nat = nat;
+  emit({.what = session_event::kind::refreshed, .peer = options.id, .address = told->reflexive, .nat = nat});
 }
 
 // Refreshes the registration and, with it, the NAT mapping toward the broker. After a broker

@@ -125,6 +125,9 @@ asio::awaitable<detail::outcome<connection>> connecting(std::shared_ptr<session_
   if (!s->registered) co_return fail(errc::not_registered, what + ": call register_self() first");
   const auto started = s->time.now();
   const auto deadline = started + timeout;
+  // Our NAT's mapping, measured beside the registration, on its way to the broker: the peer
+  // chooses how to punch by what the broker tells it of us. Not there by the deadline: without.
+  co_await s->nat_settled.wait_until(deadline);
   auto r = co_await s->introduce_me(target, nullptr, deadline, what);
   if (!r) co_return std::move(r).error();
   auto tok = r->msg.find(wire::attr::token);

@@ -67,6 +67,9 @@ struct session_state : std::enable_shared_from_this<session_state> {
   bool failing_over = false;
   std::vector<std::byte> relay_nonce;  // the relay's latest NONCE, for the next ALLOCATE
   nat_mapping nat = nat_mapping::unknown;  // ours, measured against the broker's other port
+  // Fired when the discovery that runs beside a registration has ended (or none runs):
+  // connect() waits for it, so that the broker introduces us with our NAT-MAPPING.
+  detail::one_shot_event nat_settled;
   std::uint32_t ciphers = 0;  // what we offer in CIPHERS (wire::cipher bits)
   std::optional<endpoint> other_address;  // the broker's other port (OTHER-ADDRESS), if any
   std::chrono::milliseconds broker_rtt{0};  // the last round trip to the broker (unretransmitted requests)
@@ -150,6 +153,11 @@ struct session_state : std::enable_shared_from_this<session_state> {
   asio::awaitable<void> register_other_family(registration_info& info, clock::time_point deadline);
   // One Binding to the broker's other port: the same reflexive address means an easy NAT.
   asio::awaitable<void> discover_nat(const registration_info& info, clock::time_point deadline);
+  // Our wall clock (with options.wall_clock_offset) as a TIMESTAMP: ms since 1970 UTC.
+  std::uint64_t timestamp_now() const;
+  // discover_nat beside the registration just made at brokers[broker_index], then the refresh
+  // that tells the broker what it measured; fires nat_settled.
+  asio::awaitable<void> discover_beside(registration_info info, clock::time_point deadline);
   asio::awaitable<void> keepalive_loop();
 
   // peer failover: several brokers, the current one, moving to the next (failover.cpp)

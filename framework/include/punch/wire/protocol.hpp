@@ -51,6 +51,8 @@ inline constexpr std::uint16_t relayed = 0x4A11;             // empty: this chec
                                                              // sender's TURN allocation (docs/relay.md, "TURN")
 inline constexpr std::uint16_t mapped_candidate = 0x4A12;    // XOR-MAPPED-ADDRESS layout: the port mapping our
                                                              // gateway granted (PCP, NAT-PMP, UPnP IGD); at most one
+inline constexpr std::uint16_t timestamp = 0x4A13;           // u64 ms since 1970 UTC: a Register signed
+                                                             // without a NONCE, fresh by the broker's clock
 inline constexpr std::uint16_t other_address = stun::attr::other_address;  // RFC 5780: the broker's second port
 inline constexpr std::uint16_t nonce = stun::attr::nonce;    // broker-issued, signed in Register
 inline constexpr std::uint16_t message_integrity_sha256 = stun::attr::message_integrity_sha256;
@@ -91,6 +93,8 @@ inline constexpr std::size_t nonce_size = 20;
 // as a NONCE, which it replaces in the answer to a signed Register (answer_bound::reg_success).
 inline constexpr std::size_t refresh_credential_size = 20;
 static_assert(refresh_credential_size == nonce_size);
+// TIMESTAMP: milliseconds since 1970-01-01T00:00:00Z, big-endian (docs/protocol.md, "TIMESTAMP").
+inline constexpr std::size_t timestamp_size = 8;
 using token = std::array<std::byte, token_size>;
 
 // Upper bounds of the broker's answers (IPv6 addresses, longest id, every host candidate,
