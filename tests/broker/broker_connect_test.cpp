@@ -160,6 +160,44 @@ BOOST_AUTO_TEST_CASE(introduce_gives_up_after_the_configured_number_of_attempts)
   BOOST_TEST(f.broker.stats().introductions_failed == 1u);
 }
 
+// A Register taken on its first datagram proves no address (its source may be spoofed, and the
+// Introduce then aimed at a victim): one copy per Connect until the peer's first refresh by
+// credential shows that it receives there; then the full retransmission schedule.
+BOOST_AUTO_TEST_CASE(introduce_to_an_address_no_round_trip_proved_is_sent_once_until_the_peer_refreshes) {
+  punch::broker_options o;
+  o.introduce_rto = 10ms;
+  o.introduce_attempts = 3;
+  broker_fixture f(o);
+  f.run([&]() -> asio::awaitable<void> {
+    client alice(*f.udp), bob(*f.udp);
+    co_await register_peer(alice, f.address, "alice");
+    const register_fields bob_fields{"bob", 60, {}};
+    const auto stamp = std::chrono::duration_cast<std::chrono::milliseconds>(
+        punch::wall_time(f.clock).time_since_epoch());
+    auto registered = co_await bob.exchange(
+        timestamped_register_request(bob_key, bob_fields, static_cast<std::uint64_t>(stamp.count()), random_id()),
+        f.address);
+    BOOST_TEST_REQUIRE(registered->msg.cls() == cls::success_response);
+    BOOST_TEST(f.broker.stats().first_datagram == 1u);
+
+    co_await alice.exchange(connect_request(random_id(), "alice", "bob"), f.address);
+    int copies = 0;
+    while (co_await next_introduce(bob, f.address, 300ms)) ++copies;
+    BOOST_TEST(copies == 1);
+    BOOST_TEST(f.broker.stats().introductions_unproven == 1u);
+
+    // The refresh carries the credential that only bob's address received: proven.
+    auto refreshed = co_await bob.exchange(
+        refresh_request(bob_key, bob_fields, credential_of(registered->msg), random_id()), f.address);
+    BOOST_TEST_REQUIRE(refreshed->msg.cls() == cls::success_response);
+    co_await alice.exchange(connect_request(random_id(), "alice", "bob"), f.address);
+    copies = 0;
+    while (co_await next_introduce(bob, f.address, 300ms)) ++copies;
+    BOOST_TEST(copies == 3);
+    BOOST_TEST(f.broker.stats().introductions_unproven == 1u);
+  });
+}
+
 BOOST_AUTO_TEST_CASE(a_retransmitted_connect_gets_the_same_answer_and_introduces_once) {
   punch::broker_options o;
   o.introduce_rto = 2s;  // no retransmitted Introduce gets in the way of the checks

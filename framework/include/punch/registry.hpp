@@ -48,6 +48,11 @@ struct PUNCH_EXPORT registration_record {
   // The broker's: the issue time (seconds, modulo 2^32) of the NONCE that the stored Register
   // signed, so that an older signed Register replayed later is refused.
   std::uint32_t nonce_time = 0;
+  // False while the peer has not shown that it receives at `reflexive`: a Register taken on its
+  // first datagram (TIMESTAMP) proves no address, and a spoofed one could aim Introduces at a
+  // victim. Set by a NONCE round trip or a refresh by credential (both answers went there).
+  // The broker sends Introduces to an unproven address once, not retransmitted.
+  bool address_proven = true;
   std::chrono::steady_clock::time_point expires;
   std::array<endpoint, wire::max_host_candidates> host_storage{};
   std::array<char, wire::max_peer_id_size> id_storage{};

@@ -71,6 +71,7 @@ struct introduction {
   bool acked = false;
   bool rejected = false;          // the target answered with an error response
   bool stopped = false;
+  int attempts = 1;               // options.introduce_attempts, or 1 to an unproven address
 };
 
 // A Connect already answered: the same transaction from the same source gets `answer` again.
@@ -174,7 +175,8 @@ struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
   static bool make_introduce(std::vector<std::byte>& bytes, stun::transaction_id& id, const registration_record& me,
                              const wire::token& token, std::span<const std::byte> resume);
   // Sends `request` to `to` and retransmits it until acknowledged (run_introduction).
-  void start_introduction(const stun::transaction_id& id, const endpoint& to, broker_event event,
+  // `to` is `target`'s reachable endpoint; the Introduce is retransmitted only to a proven one.
+  void start_introduction(const stun::transaction_id& id, const registration_record& target, broker_event event,
                           std::vector<std::byte> request);
   // Keeps a Connect's answer for its retransmissions.
   void remember_connect(const request& r, std::span<const std::byte> answer);

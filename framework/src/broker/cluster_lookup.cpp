@@ -192,7 +192,7 @@ void broker::impl::take_introduction(const cluster_introduction& in) {
     if (auto ep = stun::decode_xor_address(*a, msg->id(), ec)) requester_address = *ep;
   }
   ++stats.introductions_taken;
-  start_introduction(msg->id(), socket_form(reachable(peer)),
+  start_introduction(msg->id(), peer,
                      {.what = broker_event::kind::introduced, .id = in.requester, .target = in.target,
                       .address = requester_address, .token = in.token},
                      in.request);

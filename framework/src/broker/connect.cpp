@@ -71,7 +71,7 @@ std::span<const std::byte> broker::impl::on_connect(const request& r) {
   std::vector<std::byte> bytes;
   if (!make_introduce(bytes, intro_id, me, token, resume ? resume->value : std::span<const std::byte>{}))
     return error(r, wire::error::server_error, "introduce does not fit");
-  start_introduction(intro_id, socket_form(reachable(peer)),
+  start_introduction(intro_id, peer,
                      {.what = broker_event::kind::introduced, .id = std::string(me.id()),
                       .target = std::string(peer.id()), .address = me.reflexive, .token = token},
                      std::move(bytes));
@@ -100,11 +100,15 @@ bool broker::impl::make_introduce(std::vector<std::byte>& bytes, stun::transacti
   return !done.empty();
 }
 
-void broker::impl::start_introduction(const stun::transaction_id& id, const endpoint& to, broker_event event,
-                                      std::vector<std::byte> request) {
+void broker::impl::start_introduction(const stun::transaction_id& id, const registration_record& target,
+                                      broker_event event, std::vector<std::byte> request) {
   auto in = std::make_shared<introduction>(socket.get_executor(), time());
   in->id = id;
-  in->to = to;
+  in->to = socket_form(reachable(target));
+  // An address that a first-datagram Register claimed, not yet proven, may be a victim's: one
+  // copy per Connect, as many bytes as the Connect that asked (docs/security.md).
+  in->attempts = target.address_proven ? options.introduce_attempts : 1;
+  if (!target.address_proven) ++stats.introductions_unproven;
   in->event = std::move(event);
   in->request = std::move(request);
   introductions.emplace(in->id, in);
@@ -139,7 +143,7 @@ asio::awaitable<void> broker::impl::run_introduction(std::shared_ptr<introductio
     in->timer.expires_after(rto);
     co_await in->timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (in->stopped || in->acked || in->rejected) co_return;
-    if (attempt >= options.introduce_attempts) break;
+    if (attempt >= in->attempts) break;
     rto *= 2;
   }
   ++stats.introductions_failed;

@@ -49,6 +49,7 @@ std::span<const std::byte> broker::impl::on_timestamped(const request& r, regist
     if (retransmitted) {
       entry.nonce_time = found_b.nonce_time;
       entry.reflexive_alt = found_b.reflexive_alt;
+      entry.address_proven = found_b.address_proven;
       return accept_registration(r, entry, lifetime, true);
     }
     ++stats.replays;
@@ -65,6 +66,9 @@ std::span<const std::byte> broker::impl::on_timestamped(const request& r, regist
   }
   replays.insert(digest, r.now);
   ++stats.first_datagram;
+  // The source may be spoofed: until the peer's first refresh by credential (the credential
+  // went only to this address), Introduces to it are sent once (docs/security.md).
+  entry.address_proven = false;
   // Fresh as of now: a NONCE-signed Register issued before this one cannot undo it.
   return register_verified(r, entry, lifetime, seconds_of(r.now));
 }

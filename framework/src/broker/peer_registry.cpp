@@ -39,6 +39,7 @@ struct entry {
   std::uint8_t nat = 0;         // (in the padding before `host`)
   bool has_alt = false;         // a dual-stack peer's other reflexive follows the hosts
   bool has_mapped = false;      // a granted port mapping follows them
+  bool unproven = false;        // registration_record::address_proven, inverted (still in the padding)
   // The host candidates, then (has_alt) the other family's reflexive address, then
   // (has_mapped) the mapped candidate.
   std::unique_ptr<endpoint[]> host;
@@ -100,6 +101,7 @@ public:
     out.reflexive_alt = e.alt();
     out.mapped = e.mapped();
     out.nonce_time = e.nonce_time;
+    out.address_proven = !e.unproven;
     out.nat = e.nat;
     out.host_count = 0;
     for (const auto& h : e.hosts()) out.add_host(h);
@@ -114,6 +116,7 @@ public:
     if (!same_registration(e.key, e.reflexive, e.alt(), e.mapped(), e.hosts(), r)) return false;
     e.expires = r.expires;
     e.nat = r.nat;
+    e.unproven = e.unproven && !r.address_proven;  // a refresh by credential proves the address
     earliest_ = std::min(earliest_, r.expires);
     return true;
   }
@@ -152,6 +155,7 @@ private:
     e.key = r.key;
     e.reflexive = r.reflexive;
     e.nonce_time = r.nonce_time;
+    e.unproven = !r.address_proven;
     e.nat = r.nat;
     e.set_endpoints(r.host(), r.reflexive_alt, r.mapped);
     e.expires = r.expires;
