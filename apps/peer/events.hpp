@@ -4,6 +4,7 @@
 #include "punch/session.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <optional>
@@ -41,6 +42,8 @@ public:
   void path_changed(std::string_view peer, const endpoint& remote, path_kind path);
   void path_lost(std::string_view peer, const endpoint& remote, path_kind path);
   void closed(std::string_view peer, std::string_view reason);
+  // --stream: the bytes each way and the goodput of each over `took`.
+  void stream_done(std::string_view peer, std::uint64_t sent, std::uint64_t received, std::chrono::milliseconds took);
   void error(std::string_view message);
   // What only the session sees: introductions, and failed refreshes while connected.
   void from_session(const session_event& e);

@@ -110,11 +110,13 @@ bool association::start(error_code& ec) {
 }
 
 void association::close_socket() {
-  if (!sock) return;
-  usrsctp_set_upcall(sock, nullptr, nullptr);
-  usrsctp_close(sock);
-  sock = nullptr;
-  stack->remove(address);
+  if (sock) {
+    usrsctp_set_upcall(sock, nullptr, nullptr);
+    usrsctp_close(sock);
+    sock = nullptr;
+  }
+  // What usrsctp still sends for this association (its ABORT) finds nobody and is dropped.
+  if (address) stack->remove(std::exchange(address, 0));
 }
 
 asio::awaitable<void> association::tick_loop(std::weak_ptr<association> weak) {

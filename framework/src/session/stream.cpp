@@ -32,6 +32,25 @@ void complete_now(Handler h, Args... args) {
   auto ex = asio::get_associated_executor(h);
   asio::dispatch(ex, asio::append(std::move(h), args...));
 }
+// The waiting read or write (`Op`) ends with operation_aborted when its handler's slot emits.
+template <auto Op>
+void cancel_through(const std::shared_ptr<stream_state>& s, asio::cancellation_slot slot) {
+  if (!slot.is_connected()) return;
+  slot.assign([weak = std::weak_ptr(s)](asio::cancellation_type) {
+    auto s = weak.lock();
+    if (!s || !((*s).*Op)) return;
+    auto op = std::move(*((*s).*Op));
+    ((*s).*Op).reset();
+    complete(s->ex, std::move(op.handler), error_code(asio::error::operation_aborted), std::size_t{0});
+  });
+}
+
+// A read or write that completes on its own: its slot must not cancel the next one.
+template <typename Handler, typename... Args>
+void complete_waiting(const asio::any_io_executor& ex, Handler h, Args... args) {
+  if (auto slot = asio::get_associated_cancellation_slot(h); slot.is_connected()) slot.clear();
+  complete(ex, std::move(h), args...);
+}
 }  // namespace
 
 namespace detail {
@@ -81,14 +100,14 @@ void stream_state::serve_reader() {
     auto r = std::move(*reader);
     reader.reset();
     const std::size_t n = take(r.to);
-    return complete(ex, std::move(r.handler), error_code{}, n);
+    return complete_waiting(ex, std::move(r.handler), error_code{}, n);
   }
   if (!peer_finished && !ended) return;
   auto r = std::move(*reader);
   reader.reset();
   // A graceful end (the peer's fin, its connection's close) is the end of the data.
   const bool eof = peer_finished || end_reason == errc::connection_closed;
-  complete(ex, std::move(r.handler), eof ? error_code(asio::error::eof) : end_reason, std::size_t{0});
+  complete_waiting(ex, std::move(r.handler), eof ? error_code(asio::error::eof) : end_reason, std::size_t{0});
 }
 
 void stream_state::write_pending() {
@@ -110,8 +129,8 @@ void stream_state::write_pending() {
     if (n == 0) return;
     auto w = std::move(*writer);
     writer.reset();
-    if (n < 0) return complete(ex, std::move(w.handler), ec, std::size_t{0});
-    complete(ex, std::move(w.handler), error_code{}, static_cast<std::size_t>(n));
+    if (n < 0) return complete_waiting(ex, std::move(w.handler), ec, std::size_t{0});
+    complete_waiting(ex, std::move(w.handler), error_code{}, static_cast<std::size_t>(n));
   }
   if (fin_pending) {
     const auto n = a->send(id, stream_ppid::fin, std::span(&open_byte, 1), ec);
@@ -133,10 +152,11 @@ void stream_state::end(error_code why) {
   if (writer) {
     auto w = std::move(*writer);
     writer.reset();
-    complete(ex, std::move(w.handler), why, std::size_t{0});
+    complete_waiting(ex, std::move(w.handler), why, std::size_t{0});
   }
-  // Our fin was delivered if SCTP shut down gracefully; otherwise nobody knows.
-  const bool delivered = finished && !fin_pending && why == errc::closed_locally;
+  // Our fin was delivered if SCTP shut down gracefully (our SHUTDOWN or the peer's: each
+  // completes only once the data queued before it was acknowledged); otherwise nobody knows.
+  const bool delivered = finished && !fin_pending && (why == errc::closed_locally || why == errc::connection_closed);
   for (auto& h : std::exchange(closers, {})) complete(ex, std::move(h), delivered ? error_code{} : why);
   serve_reader();
 }
@@ -156,15 +176,7 @@ void stream::async_read_some_(std::shared_ptr<stream_state> s, asio::mutable_buf
     const error_code ec = b.size() == 0 ? error_code{} : error_code(asio::error::in_progress);
     return complete(s->ex, std::move(h), ec, std::size_t{0});
   }
-  auto slot = asio::get_associated_cancellation_slot(h);
-  if (slot.is_connected())
-    slot.assign([weak = std::weak_ptr(s)](asio::cancellation_type) {
-      auto s = weak.lock();
-      if (!s || !s->reader) return;
-      auto r = std::move(*s->reader);
-      s->reader.reset();
-      complete(s->ex, std::move(r.handler), error_code(asio::error::operation_aborted), std::size_t{0});
-    });
+  cancel_through<&stream_state::reader>(s, asio::get_associated_cancellation_slot(h));
   s->reader = stream_state::pending_read{b, std::move(h)};
   s->serve_reader();
 }
@@ -176,15 +188,7 @@ void stream::async_write_some_(std::shared_ptr<stream_state> s, asio::const_buff
   else if (s->finished) ec = make_error_code(errc::stream_closed);
   else if (s->writer) ec = asio::error::in_progress;
   if (ec || b.size() == 0) return complete(s->ex, std::move(h), ec, std::size_t{0});
-  auto slot = asio::get_associated_cancellation_slot(h);
-  if (slot.is_connected())
-    slot.assign([weak = std::weak_ptr(s)](asio::cancellation_type) {
-      auto s = weak.lock();
-      if (!s || !s->writer) return;
-      auto w = std::move(*s->writer);
-      s->writer.reset();
-      complete(s->ex, std::move(w.handler), error_code(asio::error::operation_aborted), std::size_t{0});
-    });
+  cancel_through<&stream_state::writer>(s, asio::get_associated_cancellation_slot(h));
   s->writer = stream_state::pending_write{b, std::move(h)};
   s->write_pending();
 }
