@@ -265,9 +265,7 @@ BOOST_AUTO_TEST_CASE(a_transfer_survives_the_move_from_a_relayed_to_a_direct_pat
   auto& bob = w.add_session(w.add_peer_host("bob", "port-restricted-cone"), "bob", w.with_relay());
   // alice's firewall lets only the broker and the relay through, until it opens.
   bool direct_blocked = true;
-  tap_transport tap(alice_host.transport(), [&](std::vector<std::byte>&, const endpoint& to) {
-    return !direct_blocked || to == w.broker_endpoint() || to == w.relay_endpoint() ? 1 : 0;
-  });
+  tap_transport tap(alice_host.transport(), firewall(direct_blocked, {w.broker_endpoint(), w.relay_endpoint()}));
   auto o = w.with_relay(on_clock(w, "alice"));
   session alice(tap, o);
   int changes = 0;
