@@ -47,7 +47,8 @@ public:
   stream() = default;
   explicit stream(std::shared_ptr<detail::stream_state> s) : state_(std::move(s)) {}
 
-  // The session's executor: every operation completes through the handler's own executor.
+  // The session's executor (an empty handle: none); every operation completes through the
+  // handler's own executor.
   executor_type get_executor() const;
 
   // Reads at least one byte (unless the buffers are empty) into the first non-empty buffer

@@ -165,9 +165,10 @@ void stream_state::end(error_code why) {
 
 // ---- the public handles ----
 
-stream::executor_type stream::get_executor() const { return state_->ex; }
-std::uint16_t stream::id() const { return state_->id; }
-std::size_t stream::buffered() const { return state_->buffered; }
+// An empty handle has no executor (a default-constructed one) and no id.
+stream::executor_type stream::get_executor() const { return state_ ? state_->ex : executor_type{}; }
+std::uint16_t stream::id() const { return state_ ? state_->id : 0; }
+std::size_t stream::buffered() const { return state_ ? state_->buffered : 0; }
 bool stream::is_open() const { return state_ && !state_->ended && !state_->finished && !state_->peer_finished; }
 
 void stream::async_read_some_(std::shared_ptr<stream_state> s, asio::mutable_buffer b, completion_handler<std::size_t> h) {
