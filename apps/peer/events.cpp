@@ -122,6 +122,20 @@ void event_log::closed(std::string_view peer, std::string_view reason) {
         json_escape(reason) + "\",\"ms\":" + std::to_string(ms()) + "}\n");
 }
 
+void event_log::stream_done(std::string_view peer, std::uint64_t sent, std::uint64_t received,
+                            std::chrono::milliseconds took) {
+  if (!enabled_) return;
+  const double seconds = std::max<double>(took.count(), 1) / 1000.0;
+  auto mbit = [&](std::uint64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3f", static_cast<double>(bytes) * 8 / seconds / 1e6);
+    return std::string(text);
+  };
+  write("{\"event\":\"stream\",\"peer\":\"" + json_escape(peer) + "\",\"sent\":" + std::to_string(sent) +
+        ",\"received\":" + std::to_string(received) + ",\"ms\":" + std::to_string(ms()) +
+        ",\"sent_mbit_s\":" + mbit(sent) + ",\"received_mbit_s\":" + mbit(received) + "}\n");
+}
+
 void event_log::error(std::string_view message) {
   if (!enabled_) return;
   write("{\"event\":\"error\",\"message\":\"" + json_escape(message) + "\",\"ms\":" +

@@ -4,6 +4,7 @@
 #include "punch/session.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <optional>
@@ -44,6 +45,8 @@ public:
   // What our gateway granted (`e.address`, `e.detail`, `e.lifetime`), or why none did (`e.error`).
   void port_mapped(const session_event& e);
   void closed(std::string_view peer, std::string_view reason);
+  // --stream: the bytes each way and the goodput of each over `took`.
+  void stream_done(std::string_view peer, std::uint64_t sent, std::uint64_t received, std::chrono::milliseconds took);
   void error(std::string_view message);
   // What only the session sees: introductions, and failed refreshes while connected.
   void from_session(const session_event& e);

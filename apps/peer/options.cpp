@@ -74,6 +74,10 @@ po::options_description make_description() {
     ("keepalive", po::value<std::string>()->value_name("SECONDS")->default_value("15"),
      "how often the broker registration (and our NAT's mapping toward the broker) is "
      "refreshed; with several --broker, a dead one is noticed at the next refresh")
+    ("stream", po::bool_switch(),
+     "instead of lines as datagrams: stdin goes out as one reliable byte stream (binary-safe) "
+     "and the peer's stream comes out on stdout; end of input closes once all was delivered, "
+     "and the exit is 0 only when both directions completed")
     ("events", po::bool_switch(), "print one JSON object per event on stderr")
     ("help,h", "print this help and exit")
     ("version", "print the version and exit");
@@ -108,7 +112,8 @@ std::string help_text(const po::options_description& d) {
          "broker_changed {broker, silent_ms, ms} (the broker stopped answering for silent_ms; we are\n"
          "registered at this one now, and connections go on), turn_allocated {relayed, ms} (our\n"
          "address at the --turn server, announced to peers; a TURN server that refuses is an error\n"
-         "event and we go on without it), closed\n"
+         "event and we go on without it), stream {peer, sent, received,\n"
+         "ms, sent_mbit_s, received_mbit_s} (--stream: the bytes each way and the goodput), closed\n"
          "{peer, reason: local|remote}, error {message}; ms counts from start-up.\n\n"
          "Exit codes:\n"
          "  0  connected, then the connection closed cleanly (either side closed it)\n"
@@ -304,6 +309,7 @@ parse_result parse_options(int argc, const char* const argv[]) {
                    "\": expected seconds, more than 0 and at most 86400");
   o.keepalive = *keepalive;
   o.events = vm["events"].as<bool>();
+  o.stream = vm["stream"].as<bool>();
   o.port_prediction = !vm["no-port-prediction"].as<bool>();
   o.port_mapping = !vm["no-port-mapping"].as<bool>();
 

@@ -64,6 +64,7 @@ struct peer_options {
   bool bind_given = false;
   std::chrono::milliseconds timeout{std::chrono::seconds{30}};
   bool events = false;
+  bool stream = false;                      // --stream: one reliable byte stream, not datagrams
   bool port_prediction = true;              // false: --no-port-prediction
   bool port_mapping = true;                 // false: --no-port-mapping
 };

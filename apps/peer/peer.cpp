@@ -4,6 +4,7 @@
 
 #include "events.hpp"
 #include "line_reader.hpp"
+#include "stream_pipe.hpp"
 
 #include "punch/plugins/builtin.hpp"
 #include "punch/session.hpp"
@@ -254,8 +255,10 @@ asio::awaitable<int> run_peer(const peer_options& o, clock::time_point start) {
   };
   // Caught from the start: a signal during the connect phase must not kill us mid-close.
   asio::signal_set signals{ex, SIGINT, SIGTERM};
-  // Reading starts now, so lines typed before the connection is up are queued.
-  line_reader lines{ex, STDIN_FILENO, connection::max_payload(), say};
+  // Reading starts now, so lines typed before the connection is up are queued. --stream
+  // reads stdin itself, once the stream is open.
+  std::optional<line_reader> lines;
+  if (!o.stream) lines.emplace(ex, STDIN_FILENO, connection::max_payload(), say);
 
   transport_registry registry;
   plugins::register_builtins(registry);
@@ -330,7 +333,18 @@ asio::awaitable<int> run_peer(const peer_options& o, clock::time_point start) {
                                     deadline + deadline_grace, signals,
                                     late + format_seconds(o.timeout));
     peer = c.peer();
-    reason = co_await relay(c, lines, signals);
+    if (o.stream) {
+      const auto began = clock::now();
+      auto r = co_await (settle(pipe_stream(c, o.connect.has_value())) || signals.async_wait(use_awaitable));
+      if (r.index() == 1) throw system_error{make_error_code(errc::closed_locally), "interrupted before the stream completed"};
+      const auto totals = std::get<0>(std::move(r)).take();
+      log.stream_done(peer, totals.sent, totals.received,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - began));
+      co_await c.close();
+      reason = close_reason::local;
+    } else {
+      reason = co_await relay(c, *lines, signals);
+    }
     s.close();
   } catch (const system_error& e) {
     fail(describe(e));

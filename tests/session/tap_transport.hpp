@@ -7,6 +7,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <span>
@@ -95,5 +96,12 @@ private:
   std::shared_ptr<std::size_t> opened_ = std::make_shared<std::size_t>(0);
   std::shared_ptr<std::size_t> live_ = std::make_shared<std::size_t>(0);
 };
+
+// A firewall for tap_transport: while `closed`, only datagrams to `allowed` go through.
+inline tap_transport::hook firewall(const bool& closed, std::vector<endpoint> allowed) {
+  return [&closed, allowed = std::move(allowed)](std::vector<std::byte>&, const endpoint& to) {
+    return !closed || std::find(allowed.begin(), allowed.end(), to) != allowed.end() ? 1 : 0;
+  };
+}
 
 }  // namespace punch::test

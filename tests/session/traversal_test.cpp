@@ -64,9 +64,7 @@ BOOST_AUTO_TEST_CASE(a_relayed_connection_moves_to_a_direct_path_that_opens_late
   auto& bob = w.add_session(w.add_peer_host("bob", "port-restricted-cone"), "bob", w.with_relay());
   // A firewall on alice's side that lets only the broker and the relay through, until opened.
   bool direct_blocked = true;
-  tap_transport tap(alice_host.transport(), [&](std::vector<std::byte>&, const endpoint& to) {
-    return !direct_blocked || to == w.broker_endpoint() || to == w.relay_endpoint() ? 1 : 0;
-  });
+  tap_transport tap(alice_host.transport(), firewall(direct_blocked, {w.broker_endpoint(), w.relay_endpoint()}));
   auto o = w.with_relay();
   o.broker = w.broker_endpoint();
   o.id = "alice";

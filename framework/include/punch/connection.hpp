@@ -6,6 +6,7 @@
 
 #include "punch/async.hpp"
 #include "punch/identity.hpp"
+#include "punch/stream.hpp"
 #include "punch/transport.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -66,13 +67,32 @@ public:
         std::forward<Token>(token), [c = state_, data](error_code* ec) { return receive_(c, data, ec); },
         [c = state_, data](completion_handler<std::size_t> h) { async_receive_(c, data, std::move(h)); });
   }
-  // Tells the other side (retransmitted until acknowledged or 1 s passed) and closes;
+  // Its streams first end gracefully (SCTP's SHUTDOWN: what was written on them is
+  // delivered, for at most stream_shutdown_timeout); then it tells the other side
+  // (retransmitted until acknowledged or 1 s passed) and closes;
   // completes with void(error_code), the code always empty: a closed connection stays closed.
   template <asio::completion_token_for<completion_signature<void>> Token = asio::use_awaitable_t<>>
   auto close(Token&& token = {}) {
     return detail::initiate<void>(
         std::forward<Token>(token), [c = state_](error_code* ec) { return close_(c, ec); },
         [c = state_](completion_handler<void> h) { async_close_(c, std::move(h)); });
+  }
+
+  // Opens a reliable byte stream to the peer (punch/stream.hpp), which its accept_stream()
+  // takes; completes with void(error_code, stream) once SCTP's association is up (at the
+  // first stream, a round trip or two). The ends above, errc::streams_unavailable (built
+  // without usrsctp) or errc::too_many_streams (all of this side's stream ids are in use).
+  template <asio::completion_token_for<completion_signature<stream>> Token = asio::use_awaitable_t<>>
+  auto open_stream(Token&& token = {}) {
+    return asio::async_initiate<Token, completion_signature<stream>>(
+        [c = state_](auto handler) { async_open_stream_(c, std::move(handler)); }, token);
+  }
+  // The next stream the peer opened; completes with void(error_code, stream). Streams the
+  // peer opens before it is called wait for it (they count against the stream's buffer).
+  template <asio::completion_token_for<completion_signature<stream>> Token = asio::use_awaitable_t<>>
+  auto accept_stream(Token&& token = {}) {
+    return asio::async_initiate<Token, completion_signature<stream>>(
+        [c = state_](auto handler) { async_accept_stream_(c, std::move(handler)); }, token);
   }
 
   const std::string& peer() const;
@@ -99,6 +119,9 @@ private:
                              completion_handler<std::size_t> handler);
   static asio::awaitable<void> close_(std::shared_ptr<detail::connection_state> c, error_code* ec);
   static void async_close_(std::shared_ptr<detail::connection_state> c, completion_handler<void> handler);
+  // stream.cpp (or no_streams.cpp).
+  static void async_open_stream_(std::shared_ptr<detail::connection_state> c, completion_handler<stream> handler);
+  static void async_accept_stream_(std::shared_ptr<detail::connection_state> c, completion_handler<stream> handler);
 
   std::shared_ptr<detail::connection_state> state_;
 };

@@ -65,6 +65,12 @@ enum class errc {
   payload_too_large,           // a datagram longer than connection::max_payload(); was message_too_large
   crypto_init_failed,          // libsodium failed to initialise; was rejected
   handshake_failed,            // the peer's handshake gave no usable key; was authentication_failed
+  // streams (punch/stream.hpp)
+  streams_unavailable,         // punch was built without usrsctp (PUNCH_STREAMS)
+  stream_closed,               // write after this side's close() of the stream
+  empty_stream,                // a default-constructed stream handle: it refers to no stream
+  too_many_streams,            // all of this side's stream ids are in use
+  stream_failed,               // SCTP ended the association (the peer aborted it, or it could not start)
 
   // brokers sharing a registry (punch/cluster.hpp)
   cluster_unavailable = 300,   // the cluster's shared store (Redis) cannot be reached

@@ -153,6 +153,15 @@ struct PUNCH_EXPORT session_options {
   std::chrono::milliseconds path_probe_gap{250ms};
   int path_probes = 3;
   std::chrono::milliseconds resume_delay{2s};
+  // Streams (punch/stream.hpp): the largest SCTP packet, which travels in one frame of 29
+  // bytes more; 1200 keeps the UDP datagram under IPv6's minimum MTU (1280), so that it is
+  // never fragmented. Both peers should use the same.
+  std::size_t stream_packet_size = 1200;
+  // How long connection::close() waits for its streams' data to be acknowledged.
+  std::chrono::milliseconds stream_shutdown_timeout{5s};
+  // Bytes a stream holds that its reader has not read: above it, reading from SCTP stops
+  // (for every stream of the connection) and SCTP's flow control slows the sender.
+  std::size_t stream_buffer = 256 * 1024;
   // Introductions that arrived before accept() was called, at most.
   std::size_t accept_backlog = 16;
   // The clock of every timer and deadline above; null: punch::steady_clock(). Tests on the
@@ -257,6 +266,9 @@ struct PUNCH_EXPORT session_stats {
   // Authenticated frames from an address that is not the connection's path: each such address
   // is probed, and the path moves there only when the peer answers the probe from it.
   std::uint64_t path_validations = 0;
+  // Streams: SCTP packets in authentic frames that were dropped before SCTP saw them (shorter
+  // than SCTP's common header, longer than stream_packet_size, wrong ports, or no streams).
+  std::uint64_t stream_packets_dropped = 0;
 };
 
 namespace detail {

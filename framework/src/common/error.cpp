@@ -53,6 +53,11 @@ public:
       case errc::payload_too_large: return "datagram exceeds the connection's maximum payload";
       case errc::crypto_init_failed: return "libsodium failed to initialise";
       case errc::handshake_failed: return "the peer's handshake gave no usable key";
+      case errc::streams_unavailable: return "punch was built without streams (usrsctp, PUNCH_STREAMS)";
+      case errc::stream_closed: return "the stream was closed on this side";
+      case errc::empty_stream: return "operation on an empty stream handle";
+      case errc::too_many_streams: return "all stream ids of this side are in use";
+      case errc::stream_failed: return "the stream's SCTP association failed or was aborted";
       case errc::cluster_unavailable: return "the brokers' shared registry (Redis) cannot be reached";
       case errc::cluster_overloaded: return "too many operations in flight to the brokers' shared registry";
       case errc::pcp_unsupported_version: return "the gateway does not speak PCP version 2 (NAT-PMP answers version 0)";

@@ -2,6 +2,7 @@
 // keepalive, idle detection, and a close that the other side acknowledges.
 #include "session/connection_state.hpp"
 
+#include "session/association.hpp"
 #include "session/complete.hpp"
 #include "session/fail.hpp"
 
@@ -173,6 +174,9 @@ void connection_state::on_frame(std::span<std::byte> d, const endpoint& from, st
     case wire::frame_kind::probe:
     case wire::frame_kind::probe_ack:
       break;  // heard() answered or used it
+    case wire::frame_kind::sctp:
+      sctp_input(*this, *opened);
+      break;
   }
   // A close waiting for earlier frames: this one may have been the last it missed.
   if (open && closing_at && wire::frame_kind_of(d) != wire::frame_kind::close && rx_window.has_all_before(*closing_at))
@@ -196,6 +200,7 @@ void connection_state::mark_closed(error_code why, std::string text, bool by_rem
   close_text = std::move(text);
   readable.fire();
   ticker.cancel();
+  end_streams(*this);
   session->emit({.what = session_event::kind::closed,
                  .peer = peer,
                  .address = remote,
@@ -302,10 +307,13 @@ asio::awaitable<void> connection::send_(std::shared_ptr<connection_state> c, asi
   auto [sent, n] = co_await c->out().async_send_to(asio::buffer(frame.data(), frame.size()), c->remote,
                                                   asio::as_tuple(asio::use_awaitable));
   if (sent) co_return deliver(fail(sent, "sending to \"" + c->peer + "\""), ec);
-  const auto now = c->session->time.now();
-  // Sending into silence: the ticker looks at the path now, not at its next keepalive.
-  if (now - c->path_heard >= c->session->options.path_probe_after && c->last_data_sent <= c->path_heard) c->ticker.cancel();
-  c->last_sent = c->last_data_sent = now;
+  c->sent_data();
+}
+
+void connection_state::sent_data() {
+  const auto now = session->time.now();
+  if (now - path_heard >= session->options.path_probe_after && last_data_sent <= path_heard) ticker.cancel();
+  last_sent = last_data_sent = now;
 }
 
 asio::awaitable<std::size_t> connection::receive_(std::shared_ptr<connection_state> c, asio::mutable_buffer data,
@@ -334,6 +342,7 @@ asio::awaitable<std::size_t> connection::receive_(std::shared_ptr<connection_sta
 
 asio::awaitable<void> connection::close_(std::shared_ptr<connection_state> c, error_code*) {
   if (!c || !c->open) co_return;
+  co_await shut_down_streams(c);
   for (int i = 0; i < close_attempts && c->open && !c->close_acked.fired() && !c->session->closed; ++i) {
     co_await c->send_control(wire::frame_kind::close);
     co_await c->close_acked.wait_until(c->session->time.now() + close_gap);

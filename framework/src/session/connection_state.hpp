@@ -30,6 +30,8 @@
 
 namespace punch::detail {
 
+struct association;  // its streams (association.hpp)
+
 // A connection's state (connection.cpp).
 struct connection_state : std::enable_shared_from_this<connection_state> {
   connection_state(std::shared_ptr<session_state> s, std::shared_ptr<punch_attempt> a);
@@ -97,9 +99,15 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   std::array<std::byte, wire::frame_overhead + connection::max_payload()> tx_buffer{};
   bool tx_busy = false;
   std::uint64_t dropped = 0;
+  // Its streams' SCTP association, from the first open_stream/accept_stream or the peer's
+  // first sctp frame.
+  std::shared_ptr<association> streams;
 
   void on_frame(std::span<std::byte> d, const endpoint& from, std::size_t via);
   datagram_socket& out() { return session->socket_of(*attempt, via); }
+  // After data (a datagram, an SCTP packet) went out: sending into a path that has been
+  // silent makes the ticker look at the path now, not at its next keepalive.
+  void sent_data();
   // Writes the frame of `payload` into `out` (at least frame_overhead + payload bytes) and
   // returns it: header, sealed payload, tag. Each frame takes the next counter.
   std::span<const std::byte> seal(wire::frame_kind kind, std::span<const std::byte> payload, std::span<std::byte> out);

@@ -162,13 +162,15 @@ inline constexpr std::size_t frame_header_size = 13;
 inline constexpr std::size_t frame_mac_size = 16;
 inline constexpr std::size_t frame_overhead = frame_header_size + frame_mac_size;
 // probe / probe_ack: a path check inside the connection (docs/protocol.md, "Path probes"):
-// a probe asks for a probe_ack at once, on the path it came from.
-enum class frame_kind : std::uint8_t { data = 0, keepalive = 1, close = 2, close_ack = 3, probe = 4, probe_ack = 5 };
+// a probe asks for a probe_ack at once, on the path it came from. sctp: one SCTP packet of
+// the connection's streams (docs/streams.md).
+enum class frame_kind : std::uint8_t {
+  data = 0, keepalive = 1, close = 2, close_ack = 3, probe = 4, probe_ack = 5, sctp = 6 };
 inline constexpr std::byte frame_marker{0xD0};
 
 constexpr bool looks_like_frame(std::span<const std::byte> d) noexcept {
   return d.size() >= frame_overhead && (d[0] & std::byte{0xF0}) == frame_marker &&
-         std::to_integer<std::uint8_t>(d[0] & std::byte{0x0F}) <= 5;
+         std::to_integer<std::uint8_t>(d[0] & std::byte{0x0F}) <= 6;
 }
 PUNCH_EXPORT void write_frame_header(std::span<std::byte, frame_header_size> out, frame_kind kind,
                         connection_tag tag, std::uint64_t counter) noexcept;
