@@ -49,7 +49,7 @@ constexpr apps::counter_field<broker_stats> counters[] = {
     {"punch_broker_introductions_failed_total", "Introduce exchanges never acknowledged, or answered with an error.",
      &broker_stats::introductions_failed},
     {"punch_broker_introductions_unproven_total",
-     "Introduces sent once, not retransmitted: the target registered on its first datagram and has not refreshed yet.",
+     "Introductions to a target that registered on its first datagram and had not refreshed yet: retransmitted only once it has.",
      &broker_stats::introductions_unproven},
     {"punch_broker_errors_sent_total", "Error answers of every kind, challenges included.",
      &broker_stats::errors_sent},

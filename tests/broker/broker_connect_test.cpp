@@ -198,6 +198,40 @@ BOOST_AUTO_TEST_CASE(introduce_to_an_address_no_round_trip_proved_is_sent_once_u
   });
 }
 
+// The peer's refresh comes a round trip after its Register: an introduction under way then
+// goes on with its retransmissions, so a first copy lost meanwhile does not lose the Connect.
+BOOST_AUTO_TEST_CASE(an_introduction_to_an_unproven_address_resumes_its_retransmissions_once_the_peer_refreshes) {
+  punch::broker_options o;
+  o.introduce_rto = 100ms;
+  o.introduce_attempts = 4;
+  broker_fixture f(o);
+  f.run([&]() -> asio::awaitable<void> {
+    client alice(*f.udp), bob(*f.udp);
+    co_await register_peer(alice, f.address, "alice");
+    const register_fields bob_fields{"bob", 60, {}};
+    const auto stamp = std::chrono::duration_cast<std::chrono::milliseconds>(
+        punch::wall_time(f.clock).time_since_epoch());
+    auto registered = co_await bob.exchange(
+        timestamped_register_request(bob_key, bob_fields, static_cast<std::uint64_t>(stamp.count()), random_id()),
+        f.address);
+    BOOST_TEST_REQUIRE(registered->msg.cls() == cls::success_response);
+    co_await alice.exchange(connect_request(random_id(), "alice", "bob"), f.address);
+    auto first = co_await next_introduce(bob, f.address);
+    BOOST_TEST_REQUIRE(first.has_value());
+    // Bob "lost" it, and refreshes: the broker's next copies come.
+    auto refreshed = co_await bob.exchange(
+        refresh_request(bob_key, bob_fields, credential_of(registered->msg), random_id()), f.address);
+    BOOST_TEST_REQUIRE(refreshed->msg.cls() == cls::success_response);
+    auto again = co_await next_introduce(bob, f.address);
+    BOOST_TEST_REQUIRE(again.has_value());
+    BOOST_TEST((again->data == first->data));
+    co_await acknowledge(bob, *again, f.address);
+    BOOST_TEST(co_await f.wait_for(kind::introduced, 2s));
+  });
+  BOOST_TEST(f.broker.stats().introductions_unproven == 1u);
+  BOOST_TEST(f.broker.stats().introductions_failed == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_retransmitted_connect_gets_the_same_answer_and_introduces_once) {
   punch::broker_options o;
   o.introduce_rto = 2s;  // no retransmitted Introduce gets in the way of the checks

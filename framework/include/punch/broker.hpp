@@ -139,7 +139,7 @@ struct PUNCH_EXPORT broker_stats {
   std::uint64_t introductions = 0;        // Introduce exchanges started (one per Connect)
   std::uint64_t introductions_acked = 0;
   std::uint64_t introductions_failed = 0; // never acknowledged, or answered with an error
-  std::uint64_t introductions_unproven = 0; // sent once, not retransmitted: the target registered on a TIMESTAMP and has not refreshed yet
+  std::uint64_t introductions_unproven = 0; // to a target that registered on a TIMESTAMP and has not refreshed yet: retransmitted only once it has
   std::uint64_t errors_sent = 0;     // error answers of every kind, challenges included
 
   // With broker_options::cluster (docs/deployment.md, "How brokers share a registry"):

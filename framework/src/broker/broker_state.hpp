@@ -71,7 +71,8 @@ struct introduction {
   bool acked = false;
   bool rejected = false;          // the target answered with an error response
   bool stopped = false;
-  int attempts = 1;               // options.introduce_attempts, or 1 to an unproven address
+  bool unproven = false;          // the target registered on a TIMESTAMP and has not refreshed yet:
+                                  // a retransmission is sent only once it has (connect.cpp)
 };
 
 // A Connect already answered: the same transaction from the same source gets `answer` again.
@@ -175,7 +176,8 @@ struct PUNCH_LOCAL broker::impl final : detail::datagram_service {
   static bool make_introduce(std::vector<std::byte>& bytes, stun::transaction_id& id, const registration_record& me,
                              const wire::token& token, std::span<const std::byte> resume);
   // Sends `request` to `to` and retransmits it until acknowledged (run_introduction).
-  // `to` is `target`'s reachable endpoint; the Introduce is retransmitted only to a proven one.
+  // Sends to `target`'s reachable endpoint; retransmits only once that address is proven.
+  bool proven(std::string_view target, const endpoint& to, bool& unproven);
   void start_introduction(const stun::transaction_id& id, const registration_record& target, broker_event event,
                           std::vector<std::byte> request);
   // Keeps a Connect's answer for its retransmissions.

@@ -107,8 +107,8 @@ void broker::impl::start_introduction(const stun::transaction_id& id, const regi
   in->to = socket_form(reachable(target));
   // An address that a first-datagram Register claimed, not yet proven, may be a victim's: one
   // copy per Connect, as many bytes as the Connect that asked (docs/security.md).
-  in->attempts = target.address_proven ? options.introduce_attempts : 1;
-  if (!target.address_proven) ++stats.introductions_unproven;
+  in->unproven = !target.address_proven;
+  if (in->unproven) ++stats.introductions_unproven;
   in->event = std::move(event);
   in->request = std::move(request);
   introductions.emplace(in->id, in);
@@ -132,18 +132,21 @@ void broker::impl::remember_connect(const request& r, std::span<const std::byte>
 }
 
 // Sends the Introduce at 0, rto, 3·rto, 7·rto, … (the wait doubles), at most
-// introduce_attempts times, then waits once more before giving up.
+// introduce_attempts times, then waits once more before giving up. To an unproven target the
+// first copy only, and the later ones once the peer's refresh has proven its address (it
+// registered on a TIMESTAMP a moment ago, and its refresh is on its way).
 asio::awaitable<void> broker::impl::run_introduction(std::shared_ptr<introduction> in) {
   auto rto = options.introduce_rto;
   for (int attempt = 1;; ++attempt) {
     // Once stopped, `this` may be gone: look only at `in`.
     if (in->stopped || in->acked || in->rejected) co_return;
-    co_await socket.async_send_to(asio::buffer(in->request), in->to, asio::as_tuple(asio::use_awaitable));
+    if (attempt == 1 || !in->unproven || proven(in->event.target, in->to, in->unproven))
+      co_await socket.async_send_to(asio::buffer(in->request), in->to, asio::as_tuple(asio::use_awaitable));
     if (in->stopped || in->acked || in->rejected) co_return;
     in->timer.expires_after(rto);
     co_await in->timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (in->stopped || in->acked || in->rejected) co_return;
-    if (attempt >= in->attempts) break;
+    if (attempt >= options.introduce_attempts) break;
     rto *= 2;
   }
   ++stats.introductions_failed;
@@ -194,6 +197,14 @@ void broker::impl::stop_introductions() {
     in->timer.cancel();
   }
   introductions.clear();
+}
+
+// Whether `target`, introduced at `to`, has proven that address since; clears `unproven` if so.
+bool broker::impl::proven(std::string_view target, const endpoint& to, bool& unproven) {
+  registration_record now_held;  // not found_b: this runs between datagrams, from a timer
+  if (reg.find(target, now(), now_held) && now_held.address_proven && socket_form(reachable(now_held)) == to)
+    unproven = false;
+  return !unproven;
 }
 
 }  // namespace punch
