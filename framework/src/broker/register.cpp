@@ -56,6 +56,7 @@ std::span<const std::byte> broker::impl::on_register(const request& r) {
   entry.expires = r.now + lifetime;
   entry.host_count = 0;
   entry.mapped = {};
+  entry.address_proven = true;  // a NONCE or a credential proves it; a TIMESTAMP alone does not (fresh_register.cpp)
   for (const stun::attribute a : r.msg) {
     if (a.type == wire::attr::mapped_candidate) {
       // The port its gateway granted: one, stored as the peer says (it reached us from behind it).

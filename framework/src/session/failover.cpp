@@ -77,13 +77,15 @@ asio::awaitable<detail::outcome<registration_info>> session_state::register_in_t
     }
     // Measured once, beside the registration rather than before its completion: the
     // measurement and the refresh that tells the broker take a round trip each, and only
-    // connect() needs them (it waits on nat_settled).
-    if (options.discover_nat && nat == nat_mapping::unknown && other_address) {
+    // connect() needs them (it waits on nat_settled). The refresh is sent even without a
+    // measurement: it proves to the broker that we receive where a first-datagram Register
+    // claimed, and until then the broker sends Introduces for us only once (docs/security.md).
+    const bool measure = options.discover_nat && nat == nat_mapping::unknown && other_address;
+    if (measure)
       nat_settled.reset();
-      asio::co_spawn(ex, discover_beside(*info, time.now() + options.request_timeout), asio::detached);
-    } else {
+    else
       nat_settled.fire();
-    }
+    asio::co_spawn(ex, discover_beside(*info, time.now() + options.request_timeout, measure), asio::detached);
     co_await register_other_family(*info, deadline);
     co_return std::move(info);
   }

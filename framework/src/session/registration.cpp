@@ -121,20 +121,21 @@ asio::awaitable<void> session_state::discover_nat(const registration_info& info,
   nat = *seen == info.reflexive ? nat_mapping::endpoint_independent : nat_mapping::endpoint_dependent;
 }
 
-asio::awaitable<void> session_state::discover_beside(registration_info info, clock::time_point deadline) {
+asio::awaitable<void> session_state::discover_beside(registration_info info, clock::time_point deadline, bool measure) {
   auto self = shared_from_this();
   struct settle {
     session_state& s;
     ~settle() { s.nat_settled.fire(); }
   } guard{*this};
   const std::size_t at = broker_index;
-  co_await discover_nat(info, std::min(deadline, time.now() + options.request_rto * 4));
+  if (measure) co_await discover_nat(info, std::min(deadline, time.now() + options.request_rto * 4));
   // Failover moved us meanwhile: that broker measures us again with its own second port.
-  if (nat == nat_mapping::unknown || closed || broker_index != at) co_return;
+  if (closed || broker_index != at) co_return;
   // Told at once, on the REFRESH-CREDENTIAL of the answer we just had: no second signature.
-  // Best effort: if this one is lost, the next refresh carries NAT-MAPPING.
+  // Best effort: if this one is lost, the next refresh carries NAT-MAPPING. Sent whatever we
+  // measured: it proves our address to the broker (failover.cpp).
   auto told = co_await do_register(deadline);
-  if (!told || closed || broker_index != at) co_return;
+  if (!told || closed || broker_index != at || !measure || nat == nat_mapping::unknown) co_return;
   registration.nat = nat;
   emit({.what = session_event::kind::refreshed, .peer = options.id, .address = told->reflexive, .nat = nat});
 }

@@ -157,7 +157,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
   std::uint64_t timestamp_now() const;
   // discover_nat beside the registration just made at brokers[broker_index], then the refresh
   // that tells the broker what it measured; fires nat_settled.
-  asio::awaitable<void> discover_beside(registration_info info, clock::time_point deadline);
+  asio::awaitable<void> discover_beside(registration_info info, clock::time_point deadline, bool measure);
   asio::awaitable<void> keepalive_loop();
 
   // peer failover: several brokers, the current one, moving to the next (failover.cpp)
