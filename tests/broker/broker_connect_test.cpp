@@ -69,6 +69,18 @@ const std::vector<endpoint> alice_host{{asio::ip::make_address("192.168.1.10"), 
 const std::vector<endpoint> bob_host{{asio::ip::make_address("10.1.1.20"), 8000},
                                      {asio::ip::make_address("fd00::20"), 8001}};
 
+// Registers `bob` as a session does first: one datagram, signed over the broker's wall clock
+// (docs/protocol.md, "TIMESTAMP"); no round trip has proven its address. The success answer.
+const register_fields bob_fields{"bob", 60, {}};
+asio::awaitable<std::optional<answer>> register_bob_on_a_timestamp(broker_fixture& f, client& bob) {
+  const auto stamp = std::chrono::duration_cast<std::chrono::milliseconds>(punch::wall_time(f.clock).time_since_epoch());
+  auto a = co_await bob.exchange(
+      timestamped_register_request(bob_key, bob_fields, static_cast<std::uint64_t>(stamp.count()), random_id()),
+      f.address);
+  BOOST_TEST_REQUIRE(a->msg.cls() == cls::success_response);
+  co_return a;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(broker_connect)
@@ -171,13 +183,7 @@ BOOST_AUTO_TEST_CASE(introduce_to_an_address_no_round_trip_proved_is_sent_once_u
   f.run([&]() -> asio::awaitable<void> {
     client alice(*f.udp), bob(*f.udp);
     co_await register_peer(alice, f.address, "alice");
-    const register_fields bob_fields{"bob", 60, {}};
-    const auto stamp = std::chrono::duration_cast<std::chrono::milliseconds>(
-        punch::wall_time(f.clock).time_since_epoch());
-    auto registered = co_await bob.exchange(
-        timestamped_register_request(bob_key, bob_fields, static_cast<std::uint64_t>(stamp.count()), random_id()),
-        f.address);
-    BOOST_TEST_REQUIRE(registered->msg.cls() == cls::success_response);
+    auto registered = co_await register_bob_on_a_timestamp(f, bob);
     BOOST_TEST(f.broker.stats().first_datagram == 1u);
 
     co_await alice.exchange(connect_request(random_id(), "alice", "bob"), f.address);
@@ -208,13 +214,7 @@ BOOST_AUTO_TEST_CASE(an_introduction_to_an_unproven_address_resumes_its_retransm
   f.run([&]() -> asio::awaitable<void> {
     client alice(*f.udp), bob(*f.udp);
     co_await register_peer(alice, f.address, "alice");
-    const register_fields bob_fields{"bob", 60, {}};
-    const auto stamp = std::chrono::duration_cast<std::chrono::milliseconds>(
-        punch::wall_time(f.clock).time_since_epoch());
-    auto registered = co_await bob.exchange(
-        timestamped_register_request(bob_key, bob_fields, static_cast<std::uint64_t>(stamp.count()), random_id()),
-        f.address);
-    BOOST_TEST_REQUIRE(registered->msg.cls() == cls::success_response);
+    auto registered = co_await register_bob_on_a_timestamp(f, bob);
     co_await alice.exchange(connect_request(random_id(), "alice", "bob"), f.address);
     auto first = co_await next_introduce(bob, f.address);
     BOOST_TEST_REQUIRE(first.has_value());
