@@ -63,7 +63,11 @@ BOOST_AUTO_TEST_CASE(two_symmetric_nats_connect_directly_over_the_mapping_one_ro
   sim_world w;
   auto& relay = w.start_relay();
   pcp_home home(w, std::chrono::hours(2), w.with_relay());
-  auto& [host, nat, pcp, alice, granted] = home;
+  // Named one by one: clang 14 cannot capture structured bindings in the lambdas below.
+  auto& alice = home.alice;
+  auto& granted = home.granted;
+  auto& pcp = home.pcp;
+  auto& nat = home.nat;
   auto& bob = w.add_session(w.add_peer_host("bob", "symmetric"), "bob", w.with_relay());
   w.run([&]() -> asio::awaitable<void> {
     co_await (alice.register_self() && bob.register_self());
@@ -89,7 +93,10 @@ BOOST_AUTO_TEST_CASE(two_symmetric_nats_connect_directly_over_the_mapping_one_ro
 BOOST_AUTO_TEST_CASE(the_mapping_is_renewed_at_half_its_lifetime_and_deleted_when_the_session_closes) {
   sim_world w;
   pcp_home home(w, std::chrono::seconds(20));
-  auto& [host, nat, pcp, alice, granted] = home;
+  auto& alice = home.alice;
+  auto& granted = home.granted;
+  auto& pcp = home.pcp;
+  auto& nat = home.nat;
   w.run([&]() -> asio::awaitable<void> {
     co_await alice.register_self();
     co_await pause(w, 45s);
@@ -112,7 +119,10 @@ BOOST_AUTO_TEST_CASE(the_mapping_is_renewed_at_half_its_lifetime_and_deleted_whe
 BOOST_AUTO_TEST_CASE(a_router_that_restarted_is_noticed_by_its_epoch_and_asked_again_and_the_broker_told) {
   sim_world w;
   pcp_home home(w, std::chrono::seconds(20));
-  auto& [host, nat, pcp, alice, granted] = home;
+  auto& alice = home.alice;
+  auto& granted = home.granted;
+  auto& pcp = home.pcp;
+  auto& nat = home.nat;
   auto& bob = w.add_session(w.add_peer_host("bob", "full-cone"), "bob");
   w.run([&]() -> asio::awaitable<void> {
     co_await (alice.register_self() && bob.register_self());

@@ -108,7 +108,9 @@ BOOST_AUTO_TEST_CASE(requested_transport_and_channel_number_have_the_rfc_layouts
   stun::builder b(buf, stun::message_class::request, turn::method::channel_bind, some_id);
   turn::add_requested_transport(b);
   turn::add_channel_number(b, 0x4001);
-  const auto m = parse(bytes(b.finish().begin(), b.finish().end()));
+  const auto finished = b.finish();
+  const bytes data(finished.begin(), finished.end());  // the message views these bytes: keep them
+  const auto m = parse(data);
   BOOST_TEST(same(m.find(turn::attr::requested_transport)->value, from_hex("11000000")));
   const auto cn = m.find(turn::attr::channel_number);
   BOOST_TEST(same(cn->value, from_hex("40010000")));
