@@ -41,9 +41,9 @@ timing time_registration(sim_world& w, session& s) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_session_is_registered_within_1_1_broker_round_trips_and_measures_its_nat_beside) {
+  nat_mapping told = nat_mapping::unknown;  // before the world, whose sessions report to it until they close
   sim_world w(1, far_behind_nat);
   auto& alice = w.add_session(w.add_peer_host("alice", "port-restricted-cone"), "alice");
-  nat_mapping told = nat_mapping::unknown;
   alice.on_event([&](const session_event& e) {
     if (e.what == session_event::kind::refreshed) told = e.nat;
   });
