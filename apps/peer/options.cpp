@@ -52,6 +52,11 @@ po::options_description make_description() {
     ("turn-secret", po::value<std::string>()->value_name("SECRET"),
      "the TURN server's shared secret (coturn's static-auth-secret): time-limited TURN REST "
      "credentials are derived from it, valid for a day")
+    ("path", po::value<std::string>()->value_name("any|direct|relay|adaptive"),
+     "which paths the connection may take (default any: direct first, the relay as the "
+     "fallback); direct: never relay, fail when no direct path opens; relay: only through "
+     "--relay or --turn, never sending to the peer's own addresses; adaptive: like any, then "
+     "to the relay while the direct path loses over 15% of its probes and back once it is clean")
     ("no-port-prediction", po::bool_switch(),
      "do not try port prediction when one NAT is hard and the other easy (it opens up to 256 "
      "sockets behind a hard NAT, or sends up to 2048 probes behind an easy one)")
@@ -253,6 +258,15 @@ parse_result parse_options(int argc, const char* const argv[]) {
     if (o.turn_secret && o.turn_secret->empty()) return failure("--turn-secret: the secret is empty");
     if (!o.turn_secret && (o.turn_user.empty() || o.turn_password.empty()))
       return failure("--turn needs --turn-user and --turn-password, or --turn-secret");
+  }
+
+  if (vm.count("path")) {
+    const std::string text = vm["path"].as<std::string>();
+    const auto mode = parse_path_mode(text);
+    if (!mode) return failure("--path \"" + text + "\": expected any, direct, relay or adaptive");
+    if ((*mode == path_mode::relay_only || *mode == path_mode::adaptive) && !o.relay && o.turn.empty())
+      return failure("--path " + text + " needs --relay or --turn");
+    o.path = *mode;
   }
 
   if (!vm.count("id")) return failure("--id NAME is required");

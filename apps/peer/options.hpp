@@ -2,6 +2,7 @@
 #pragma once
 
 #include "punch/identity.hpp"
+#include "punch/path_policy.hpp"
 #include "punch/transport.hpp"
 #include "punch/transport_registry.hpp"
 
@@ -67,6 +68,7 @@ struct peer_options {
   bool stream = false;                      // --stream: one reliable byte stream, not datagrams
   bool port_prediction = true;              // false: --no-port-prediction
   bool port_mapping = true;                 // false: --no-port-mapping
+  path_mode path = path_mode::any;          // --path any|direct|relay|adaptive
 };
 
 struct parse_result {

@@ -321,6 +321,7 @@ asio::awaitable<int> run_peer(const peer_options& o, clock::time_point start) {
     so.relay = relay_ep;
     so.prediction.enabled = o.port_prediction;
     so.port_mapping.enabled = o.port_mapping;
+    so.path_policy.mode = o.path;
     // One --timeout for everything: no single step may take longer than the whole.
     so.request_timeout = std::min(so.request_timeout, o.timeout);
     so.punch_timeout = o.timeout;

@@ -317,6 +317,33 @@ BOOST_AUTO_TEST_CASE(port_mapping_is_on_unless_no_port_mapping_is_given_and_help
   BOOST_CHECK(h.text.find("port_mapped {external, protocol") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(the_path_policy_is_any_unless_path_names_another_and_bad_ones_are_errors_naming_path) {
+  BOOST_CHECK(parse({"--broker", "127.0.0.1:1", "--id", "a"}).options.path == path_mode::any);
+  const std::pair<const char*, path_mode> given[] = {{"any", path_mode::any}, {"direct", path_mode::direct_only},
+                                                     {"relay", path_mode::relay_only}, {"adaptive", path_mode::adaptive}};
+  for (const auto& [text, mode] : given) {
+    BOOST_TEST_CONTEXT(text) {
+      auto r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--relay", "127.0.0.1:3479", "--path", text});
+      BOOST_REQUIRE(r.what == parse_result::action::run);
+      BOOST_CHECK(r.options.path == mode);
+    }
+  }
+  for (const char* bad : {"sideways", "", "direct_only", "RELAY"}) {
+    BOOST_TEST_CONTEXT(bad) {
+      auto e = parse({"--broker", "127.0.0.1:1", "--id", "a", "--path", bad});
+      BOOST_CHECK(e.what == parse_result::action::error);
+      BOOST_CHECK_MESSAGE(contains(e.text, "--path") && contains(e.text, "any, direct, relay or adaptive"), e.text);
+    }
+  }
+  // Only through a relay, or switching to one: there must be one.
+  for (const char* needs_relay : {"relay", "adaptive"}) {
+    auto e = parse({"--broker", "127.0.0.1:1", "--id", "a", "--path", needs_relay});
+    BOOST_CHECK(e.what == parse_result::action::error);
+    BOOST_CHECK_MESSAGE(contains(e.text, "needs --relay or --turn"), e.text);
+  }
+  BOOST_CHECK(contains(parse({"--help"}).text, "--path"));
+}
+
 BOOST_AUTO_TEST_CASE(port_prediction_is_on_unless_no_port_prediction_is_given) {
   BOOST_CHECK(parse({"--broker", "127.0.0.1:1", "--id", "a"}).options.port_prediction);
   auto r = parse({"--broker", "127.0.0.1:1", "--id", "a", "--no-port-prediction"});

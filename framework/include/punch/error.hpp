@@ -71,6 +71,9 @@ enum class errc {
   empty_stream,                // a default-constructed stream handle: it refers to no stream
   too_many_streams,            // all of this side's stream ids are in use
   stream_failed,               // SCTP ended the association (the peer aborted it, or it could not start)
+  // path policy (session_options::path_policy)
+  no_direct_path,              // no direct pair answered, and path_mode::direct_only forbids the relay
+  no_relayed_path,             // no relayed pair answered (none configured, or it failed), and path_mode::relay_only forbids direct ones
 
   // brokers sharing a registry (punch/cluster.hpp)
   cluster_unavailable = 300,   // the cluster's shared store (Redis) cannot be reached

@@ -19,6 +19,7 @@
 #include "punch/clock.hpp"
 #include "punch/connection.hpp"
 #include "punch/identity.hpp"
+#include "punch/path_policy.hpp"
 #include "punch/transport.hpp"
 #include "punch/turn.hpp"
 
@@ -125,6 +126,8 @@ struct PUNCH_EXPORT session_options {
   std::vector<turn_server> turn_servers;
   port_prediction_options prediction;
   port_mapping_options port_mapping;
+  // Direct only, relayed only, or switching on loss (punch/path_policy.hpp); default `any`.
+  path_policy_options path_policy;
   // Seal connections with AES-256-GCM when both sides have AES instructions (faster);
   // XChaCha20-Poly1305 otherwise, or when false. Both are authenticated encryption.
   bool allow_aes_gcm = true;
@@ -266,6 +269,8 @@ struct PUNCH_EXPORT session_stats {
   // Authenticated frames from an address that is not the connection's path: each such address
   // is probed, and the path moves there only when the peer answers the probe from it.
   std::uint64_t path_validations = 0;
+  // path_mode::adaptive: probes sent on the direct pair to measure its loss, and those unanswered.
+  std::uint64_t loss_probes_sent = 0, loss_probes_lost = 0;
   // Streams: SCTP packets in authentic frames that were dropped before SCTP saw them (shorter
   // than SCTP's common header, longer than stream_packet_size, wrong ports, or no streams).
   std::uint64_t stream_packets_dropped = 0;

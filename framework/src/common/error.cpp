@@ -58,6 +58,8 @@ public:
       case errc::empty_stream: return "operation on an empty stream handle";
       case errc::too_many_streams: return "all stream ids of this side are in use";
       case errc::stream_failed: return "the stream's SCTP association failed or was aborted";
+      case errc::no_direct_path: return "no direct path answered and the path policy (direct only) forbids a relay";
+      case errc::no_relayed_path: return "no relayed path answered and the path policy (relay only) forbids a direct one";
       case errc::cluster_unavailable: return "the brokers' shared registry (Redis) cannot be reached";
       case errc::cluster_overloaded: return "too many operations in flight to the brokers' shared registry";
       case errc::pcp_unsupported_version: return "the gateway does not speak PCP version 2 (NAT-PMP answers version 0)";

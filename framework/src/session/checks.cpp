@@ -85,7 +85,8 @@ asio::awaitable<detail::outcome<void>> session_state::punch(std::shared_ptr<punc
   // One NAT hard, the other easy: plain punching fails against port-restricted filtering.
   const bool hard = nat == nat_mapping::endpoint_dependent;
   const bool peer_hard = a->peer_nat == nat_mapping::endpoint_dependent;
-  if (options.prediction.enabled && nat != nat_mapping::unknown && a->peer_nat != nat_mapping::unknown &&
+  const auto mode = options.path_policy.mode;
+  if (options.prediction.enabled && mode != path_mode::relay_only && nat != nat_mapping::unknown && a->peer_nat != nat_mapping::unknown &&
       hard != peer_hard && a->peer_reflexive.port() != 0) {
     // A pair that answers within `after` plus three broker round trips (cone filtering on the
     // easy side, a shared LAN; the peers' round trip is about the broker's on a slow network)
@@ -95,13 +96,13 @@ asio::awaitable<detail::outcome<void>> session_state::punch(std::shared_ptr<punc
   }
   // After the prediction's start is known: the relay waits for it (and co_spawn may run the
   // coroutine up to its first wait at once).
-  if (options.relay) asio::co_spawn(ex, allocate_relay(a, deadline), asio::detached);
-  if (turn && turn->live) asio::co_spawn(ex, permit_turn_for(a, deadline), asio::detached);
+  if (options.relay && mode != path_mode::direct_only) asio::co_spawn(ex, allocate_relay(a, deadline), asio::detached);
+  if (turn && turn->live && mode != path_mode::direct_only) asio::co_spawn(ex, permit_turn_for(a, deadline), asio::detached);
   try {
     while (!closed && !a->done.fired() && time.now() < deadline) {
       // Index loop: a check that arrives meanwhile may add a peer-reflexive candidate.
       for (std::size_t i = 0; i < a->remotes.size() && !a->done.fired(); ++i)
-        co_await send_check(*a, a->remotes[i], false);
+        if (allowed(a->remotes[i])) co_await send_check(*a, a->remotes[i], false);
       co_await a->done.wait_until(std::min(time.now() + round_gap(round++), deadline));
     }
     // IPv4 answered first, and IPv6 pairs are being checked: their answers were sent about
@@ -125,11 +126,16 @@ asio::awaitable<detail::outcome<void>> session_state::punch(std::shared_ptr<punc
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(time.now() - a->started);
     drop_attempt(*a);
     if (closed) co_return detail::fail(errc::session_closed, "punching to \"" + a->peer + "\": session closed");
-    const auto ec = make_error_code(errc::punch_timeout);
+    // A policy that ruled out a kind of path says so: the other kind might have worked.
+    const auto ec = make_error_code(mode == path_mode::direct_only  ? errc::no_direct_path
+                                    : mode == path_mode::relay_only ? errc::no_relayed_path
+                                                                    : errc::punch_timeout);
     emit({.what = session_event::kind::punch_failed, .peer = a->peer, .elapsed = waited, .error = ec});
     std::ostringstream what;
     what << "hole punching to \"" << a->peer << "\" timed out after " << static_cast<double>(waited.count()) / 1000.0
          << " s (" << describe(*a) << ")";
+    if (mode == path_mode::direct_only) what << ": no direct pair answered, and the path policy (direct only) forbids a relay";
+    if (mode == path_mode::relay_only) what << ": no relayed pair answered, and the path policy (relay only) forbids a direct one";
     co_return detail::fail(ec, what.str());
   }
   co_return detail::outcome<void>{};
@@ -151,7 +157,7 @@ asio::awaitable<void> session_state::keep_trying_direct(std::shared_ptr<punch_at
       if (!c || !c->open || c->path != path_kind::relay) co_return;
     }
     for (std::size_t i = 0; i < a->remotes.size(); ++i)
-      if (a->remotes[i].kind != path_kind::relay) co_await send_check(*a, a->remotes[i], false);
+      if (a->remotes[i].kind != path_kind::relay && allowed(a->remotes[i])) co_await send_check(*a, a->remotes[i], false);
     timer.expires_after(round_gap(round));
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
@@ -172,6 +178,11 @@ asio::awaitable<void> session_state::handle_check_request(const stun::message& m
     error_code ec;
     if (auto v = stun::decode_u64(*role, ec); v && *v == a->tiebreaker) co_return;
   }
+  // The policy's forbidden paths get no answer (under relay_only an answer would go to the
+  // peer's own address; under direct_only a relayed pair must not be chosen).
+  const bool through_relay = ours_relayed(from, via) || m.find(wire::attr::relayed).has_value();
+  const remote_candidate* known = a->find(from, via);
+  if (!allowed(from, via, through_relay ? path_kind::relay : known ? known->kind : path_kind::peer_reflexive)) co_return;
   // Every check has a fresh transaction id: one seen before is a replay (from anywhere).
   if (a->seen.contains(m.id())) {
     ++stats.checks_replayed;
@@ -238,6 +249,8 @@ void session_state::handle_check_response(const stun::message& m, const endpoint
     for (auto& r : a->remotes)
       if (r.address == target.address && r.via == target.via) r.kind = path_kind::relay;
   }
+  if (!allowed(target)) return;  // the peer's relayed candidate, under direct_only
+  if (target.kind == path_kind::relay) a->relay_pair = target;
   if (ref.nomination) {
     // Both sides now use this pair: the connection moves there (from the relay, if relayed).
     switch_path(*a, target);
@@ -261,7 +274,7 @@ void session_state::handle_check_response(const stun::message& m, const endpoint
   const bool better = c && ((c->path == path_kind::relay && target.kind != path_kind::relay) ||
                             (target.kind != path_kind::relay && c->path != path_kind::relay &&
                              target.address.address().is_v6() && c->remote.address().is_v4()));
-  if (a->controlling && c && c->open && c->attempt.get() == a.get() && better && !a->upgrading) {
+  if (a->controlling && c && c->open && c->attempt.get() == a.get() && better && !a->upgrading && !c->held_on_relay) {
     a->upgrading = true;
     a->nominated.reset();
     asio::co_spawn(ex, nominate(a, target), asio::detached);

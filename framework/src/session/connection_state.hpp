@@ -7,6 +7,7 @@
 #include "punch/transport.hpp"
 #include "punch/wire/protocol.hpp"
 #include "session/clock.hpp"
+#include "session/loss_meter.hpp"
 #include "session/one_shot_event.hpp"
 #include "session/punch_attempt.hpp"
 #include "session/remote_candidate.hpp"
@@ -86,6 +87,12 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
     clock::time_point sent;
   };
   std::optional<path_validation> validating;
+  // path_mode::adaptive (path_policy.cpp): the direct pair's probes and their answers; the
+  // policy moved the connection to the relay (no upgrade until the direct pair is clean); why
+  // the next path_changed happens (its detail).
+  detail::loss_meter loss;
+  bool held_on_relay = false;
+  std::string move_reason;
 
   // Inbound datagrams waiting for receive(); bounded like a socket buffer.
   static constexpr std::size_t max_queued = 256;

@@ -101,6 +101,8 @@ detail::outcome<std::shared_ptr<connection_state>> session_state::make_connectio
   for (auto& f : held) c->on_frame(f.bytes, f.from, f.via);
   asio::co_spawn(ex, connection_state::tick_loop(c), asio::detached);
   if (c->path == path_kind::relay) asio::co_spawn(ex, keep_trying_direct(a.shared_from_this()), asio::detached);
+  if (options.path_policy.mode == path_mode::adaptive && a.controlling)
+    asio::co_spawn(ex, adapt_path(c), asio::detached);
   emit({.what = session_event::kind::connected,
         .peer = a.peer,
         .address = c->remote,

@@ -33,9 +33,9 @@ void session_state::switch_path(punch_attempt& a, const remote_candidate& to) {
   auto c = a.conn.lock();
   if (!c || c->attempt.get() != &a || (c->remote == to.address && c->path == to.kind && c->via == to.via)) return;
   // The nomination settling both sides on one pair right after connect is no news; the
-  // upgrades (from the relay to a direct path, from IPv4 to IPv6), and any move after a
-  // re-introduction, are.
-  const bool upgrade = (c->path == path_kind::relay && to.kind != path_kind::relay) ||
+  // upgrades (from the relay to a direct path, from IPv4 to IPv6), a move to the relay
+  // (path_mode::adaptive's), and any move after a re-introduction, are.
+  const bool upgrade = (c->path == path_kind::relay) != (to.kind == path_kind::relay) ||
                        (to.kind != path_kind::relay && c->remote.address().is_v4() && to.address.address().is_v6());
   if (upgrade) return c->move_path(to);
   c->remote = to.address;

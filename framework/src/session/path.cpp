@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace punch::detail {
 
@@ -37,6 +38,13 @@ void connection_state::heard(wire::frame_kind kind, std::span<const std::byte> p
   const auto now = session->time.now();
   last_heard = now;
   if (!open) return;
+  if (kind == wire::frame_kind::probe_ack) loss.answered(payload);  // path_mode::adaptive's probes
+  // A path the policy forbids (the peer's own address under relay_only, a relay under
+  // direct_only) gets no answer and is never validated: the frame's data still counts.
+  if (!(from == remote && on == via)) {
+    const remote_candidate* known = attempt->find(from, on);
+    if (!session->allowed(from, on, known ? known->kind : path_kind::peer_reflexive)) return;
+  }
   // A probe is answered on the path it came from, with its challenge: that is how the peer
   // validates a new path toward us.
   if (kind == wire::frame_kind::probe && payload.size() == 8) {
@@ -88,7 +96,8 @@ void connection_state::move_path(const remote_candidate& to) {
   our_reflexive_other = session->registration.reflexive_other;
   if (!attempt->find(to.address, to.via) && attempt->remotes.size() < 16) attempt->remotes.push_back(to);
   ++session->stats.paths_changed;
-  session->emit({.what = session_event::kind::path_changed, .peer = peer, .address = to.address, .path = to.kind});
+  session->emit({.what = session_event::kind::path_changed, .peer = peer, .address = to.address, .path = to.kind,
+                 .detail = std::exchange(move_reason, {})});
 }
 
 asio::awaitable<clock::time_point> connection_state::tend_path(clock::time_point now) {

@@ -68,6 +68,8 @@ struct punch_attempt : std::enable_shared_from_this<punch_attempt> {
   detail::one_shot_event ipv6_answered;
   std::chrono::nanoseconds selected_rtt{0};  // the round trip of the check that answered first
   std::optional<remote_candidate> selected;
+  // A relayed pair that answered a check: where path_mode::adaptive moves on loss.
+  std::optional<remote_candidate> relay_pair;
   std::vector<stun::transaction_id> checks;  // outstanding check ids, erased at the end
   std::weak_ptr<connection_state> conn;
   bool upgrading = false;  // controlling, relayed: a direct pair answered and is being nominated

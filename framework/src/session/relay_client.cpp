@@ -2,6 +2,9 @@
 // the relay's endpoint one more candidate of the punch attempt.
 #include "session/session_state.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <algorithm>
 
 namespace punch::detail {
@@ -12,12 +15,24 @@ asio::awaitable<void> session_state::allocate_relay(std::shared_ptr<punch_attemp
   // A direct pair that answers within relay_after makes the relay unnecessary. Port
   // prediction gets two seconds of probing first (2000 probes against 256 mappings miss about
   // once in 3000); the relay would win the race otherwise, and the upgrade come later.
-  auto from = a->relay_first ? a->started : a->started + options.relay_after;
-  if (a->prediction_start && !a->relay_first) from = std::max(from, *a->prediction_start + std::chrono::seconds(2));
-  if (co_await a->done.wait_until(std::min(from, deadline)) || closed) co_return;
+  // relay_only allocates at once: no direct pair will answer. adaptive allocates even when
+  // one did (a standby for when the direct path turns lossy), so it waits out relay_after.
+  const auto mode = options.path_policy.mode;
+  const bool first = a->relay_first || mode == path_mode::relay_only;
+  const bool standby = mode == path_mode::adaptive;
+  auto from = first ? a->started : a->started + options.relay_after;
+  if (a->prediction_start && !first) from = std::max(from, *a->prediction_start + std::chrono::seconds(2));
+  if (standby) {
+    punch::timer t(ex, time);
+    t.expires_at(std::min(from, deadline));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  } else if (co_await a->done.wait_until(std::min(from, deadline))) {
+    co_return;
+  }
+  if (closed) co_return;
   const endpoint relay = *options.relay;
   const std::string what = "allocating at the relay for \"" + a->peer + "\"";
-  for (int attempt = 1; attempt <= 3 && !closed && !a->done.fired(); ++attempt) {
+  for (int attempt = 1; attempt <= 3 && !closed && (standby || !a->done.fired()); ++attempt) {
     const bool with_nonce = !relay_nonce.empty();
     auto r = co_await request(
         wire::method::allocate,

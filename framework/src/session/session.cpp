@@ -77,7 +77,9 @@ asio::awaitable<detail::outcome<registration_info>> registering(std::shared_ptr<
   auto turned = std::make_shared<detail::one_shot_event>(s->ex, s->time);
   const auto deadline = s->time.now() + timeout;
   const auto turn_deadline = s->time.now() + timeout * 3 / 4;
-  const bool allocating = !s->options.turn_servers.empty() && !s->turn;
+  // direct_only never relays: no allocation either.
+  const bool allocating = !s->options.turn_servers.empty() && !s->turn &&
+                          s->options.path_policy.mode != path_mode::direct_only;
   if (allocating)
     asio::co_spawn(s->ex, [](std::shared_ptr<session_state> s, std::shared_ptr<detail::one_shot_event> e,
                              clock::time_point d) -> asio::awaitable<void> {

@@ -264,6 +264,18 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // Drops the bookkeeping of prediction's unanswered checks once it is over.
   void forget_prediction_checks(punch_attempt& a);
 
+  // The path policy (path_policy.cpp; options.path_policy).
+  // Through one of our relays: our punch-relay allocation, or our TURN allocation (turn_via).
+  bool ours_relayed(const endpoint& to, std::size_t via) const {
+    return via == turn_via || (options.relay && to == *options.relay && via == 0);
+  }
+  // Whether the policy lets us send to `to` on `via` (a pair of that kind), or answer from there.
+  bool allowed(const endpoint& to, std::size_t via, path_kind kind) const;
+  bool allowed(const remote_candidate& r) const { return allowed(r.address, r.via, r.kind); }
+  // path_mode::adaptive, on the controlling side: probes the direct pair, keeps the relayed one
+  // ready, and nominates one or the other as the direct pair's loss crosses the thresholds.
+  asio::awaitable<void> adapt_path(std::weak_ptr<connection_state> c);
+
   // When the network changes (roaming.cpp).
   // Re-registers (once for every connection that asks within relocation_reuse): our address
   // as the broker now sees it, our host candidates gathered again.

@@ -229,12 +229,28 @@ asio::awaitable<void> session_state::turn_permit(std::vector<asio::ip::address> 
 // reach us through the allocation, and its checks to our relayed candidate get through.
 asio::awaitable<void> session_state::permit_turn_for(std::shared_ptr<punch_attempt> a, clock::time_point deadline) {
   auto self = shared_from_this();
-  const auto from = a->relay_first ? a->started : a->started + options.relay_after;
-  if (co_await a->done.wait_until(std::min(from, deadline)) || closed) co_return;
-  std::vector<asio::ip::address> peers{a->peer_reflexive.address()};
+  // As allocate_relay: at once under relay_only, and a standby under adaptive.
+  const auto mode = options.path_policy.mode;
+  const auto from = a->relay_first || mode == path_mode::relay_only ? a->started : a->started + options.relay_after;
+  if (mode == path_mode::adaptive) {
+    punch::timer t(ex, time);
+    t.expires_at(std::min(from, deadline));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  } else if (co_await a->done.wait_until(std::min(from, deadline))) {
+    co_return;
+  }
+  if (closed) co_return;
+  std::vector<endpoint> direct{a->peer_reflexive};
   for (const auto& r : a->remotes)
-    if (r.kind != path_kind::relay) peers.push_back(r.address.address());
+    if (r.kind != path_kind::relay) direct.push_back(r.address);
+  std::vector<asio::ip::address> peers;
+  for (const auto& ep : direct) peers.push_back(ep.address());
   co_await turn_permit(peers, deadline);
+  // Our own checks to the peer's addresses through the allocation: relayed pairs that need
+  // nothing of the peer (relay_only has no other; adaptive keeps one ready).
+  if (mode == path_mode::relay_only || mode == path_mode::adaptive)
+    for (const auto& ep : direct)
+      if (ep.port() != 0 && !a->find(ep, turn_via) && a->remotes.size() < 16) a->remotes.push_back({ep, path_kind::relay, turn_via});
 }
 
 asio::awaitable<void> session_state::turn_bind(endpoint peer, std::uint16_t channel) {
