@@ -15,7 +15,7 @@
 #include <tuple>
 #include <vector>
 
-BOOST_AUTO_TEST_SUITE(path_policy_test)  // CTest runs this file by its suite's name (punch_add_test GROUP)
+BOOST_AUTO_TEST_SUITE(path_policy_test)
 
 using namespace punch;
 using namespace punch::test;

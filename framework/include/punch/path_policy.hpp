@@ -46,7 +46,7 @@ struct PUNCH_EXPORT path_policy_options {
   double clean_below = 0.02;                  // back to direct at or below this...
   std::chrono::milliseconds clean_for{20'000};    // ...for this long
   std::chrono::milliseconds min_dwell{30'000};    // on a path at least this long before switching
-  std::chrono::milliseconds probe_interval{200};  // a probe on the direct pair this often
+  std::chrono::milliseconds probe_interval{100};  // a probe on the direct pair this often
   std::chrono::milliseconds probe_timeout{1000};  // unanswered this long: lost
 };
 

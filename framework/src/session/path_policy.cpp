@@ -49,6 +49,18 @@ bool session_state::allowed(const endpoint& to, std::size_t via, path_kind kind)
   return true;
 }
 
+asio::awaitable<bool> session_state::relay_due(punch_attempt& a, clock::time_point at) {
+  auto self = shared_from_this();
+  if (options.path_policy.mode == path_mode::adaptive) {
+    punch::timer t(ex, time);
+    t.expires_at(at);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  } else if (co_await a.done.wait_until(at)) {
+    co_return false;
+  }
+  co_return !closed;
+}
+
 namespace {
 
 std::string percent(double share) {

@@ -2,9 +2,6 @@
 // the relay's endpoint one more candidate of the punch attempt.
 #include "session/session_state.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include <algorithm>
 
 namespace punch::detail {
@@ -22,14 +19,7 @@ asio::awaitable<void> session_state::allocate_relay(std::shared_ptr<punch_attemp
   const bool standby = mode == path_mode::adaptive;
   auto from = first ? a->started : a->started + options.relay_after;
   if (a->prediction_start && !first) from = std::max(from, *a->prediction_start + std::chrono::seconds(2));
-  if (standby) {
-    punch::timer t(ex, time);
-    t.expires_at(std::min(from, deadline));
-    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-  } else if (co_await a->done.wait_until(std::min(from, deadline))) {
-    co_return;
-  }
-  if (closed) co_return;
+  if (!co_await relay_due(*a, std::min(from, deadline))) co_return;
   const endpoint relay = *options.relay;
   const std::string what = "allocating at the relay for \"" + a->peer + "\"";
   for (int attempt = 1; attempt <= 3 && !closed && (standby || !a->done.fired()); ++attempt) {

@@ -272,6 +272,9 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // Whether the policy lets us send to `to` on `via` (a pair of that kind), or answer from there.
   bool allowed(const endpoint& to, std::size_t via, path_kind kind) const;
   bool allowed(const remote_candidate& r) const { return allowed(r.address, r.via, r.kind); }
+  // Waits until `at`, when a relay is due for `a`: false when it is not needed after all (a
+  // direct pair answered meanwhile, unless adaptive keeps a relayed one ready) or we closed.
+  asio::awaitable<bool> relay_due(punch_attempt& a, clock::time_point at);
   // path_mode::adaptive, on the controlling side: probes the direct pair, keeps the relayed one
   // ready, and nominates one or the other as the direct pair's loss crosses the thresholds.
   asio::awaitable<void> adapt_path(std::weak_ptr<connection_state> c);

@@ -232,14 +232,7 @@ asio::awaitable<void> session_state::permit_turn_for(std::shared_ptr<punch_attem
   // As allocate_relay: at once under relay_only, and a standby under adaptive.
   const auto mode = options.path_policy.mode;
   const auto from = a->relay_first || mode == path_mode::relay_only ? a->started : a->started + options.relay_after;
-  if (mode == path_mode::adaptive) {
-    punch::timer t(ex, time);
-    t.expires_at(std::min(from, deadline));
-    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-  } else if (co_await a->done.wait_until(std::min(from, deadline))) {
-    co_return;
-  }
-  if (closed) co_return;
+  if (!co_await relay_due(*a, std::min(from, deadline))) co_return;
   std::vector<endpoint> direct{a->peer_reflexive};
   for (const auto& r : a->remotes)
     if (r.kind != path_kind::relay) direct.push_back(r.address);
