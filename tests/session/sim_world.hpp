@@ -269,6 +269,13 @@ public:
     return r.elapsed;
   }
 
+  // Waits `d` of the world's virtual time (in a scenario coroutine).
+  asio::awaitable<void> pause(std::chrono::milliseconds d) {
+    punch::timer t(ctx.get_executor(), net.clock());
+    t.expires_after(d);
+    co_await t.async_wait(asio::use_awaitable);
+  }
+
   // The error code of a failed step (system_error, possibly inside multiple_exceptions).
   static error_code code_of(std::exception_ptr e) {
     try {

@@ -1,6 +1,8 @@
 // Every pair connects (issue 5) on the simulated network: directly where hole punching can
-// work, through the relay where it cannot, and a relayed connection moves to a direct path
-// that opens later without losing or reordering what is sent meanwhile.
+// work, through the relay where it cannot, and every pair directly when one side's router
+// maps a port (issue 17); a relayed connection moves to a direct path that opens later
+// without losing or reordering what is sent meanwhile.
+#include "home_router.hpp"
 #include "session_test_support.hpp"
 #include "sim_world.hpp"
 #include "tap_transport.hpp"
@@ -11,6 +13,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <array>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -55,6 +59,62 @@ BOOST_AUTO_TEST_CASE(all_25_ordered_nat_pairs_connect_directly_by_punching_or_po
       }
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(all_25_ordered_nat_pairs_connect_directly_without_the_relay_when_one_side_s_router_maps_a_port) {
+  const char* const protocols[] = {"pcp", "natpmp", "upnp"};
+  std::set<std::string> granted_by;
+  int pair = 0;
+  for (const char* a : nat_types) {
+    for (const char* b : nat_types) {
+      // The mapping side alternates, and must be behind a NAT; the protocol goes round.
+      const bool alice_maps = std::string_view(b) == "none" || (pair % 2 == 0 && std::string_view(a) != "none");
+      const bool any_nat = std::string_view(a) != "none" || std::string_view(b) != "none";
+      const std::string protocol = protocols[pair++ % 3];
+      BOOST_TEST_CONTEXT("alice behind " << a << ", bob behind " << b << ", " << (alice_maps ? "alice" : "bob")
+                                         << "'s router offering " << protocol) {
+        sim_world w;
+        std::vector<session_event> granted;
+        auto& relay = w.start_relay();
+        auto& alice_host = w.add_peer_host("alice", a);
+        auto& bob_host = w.add_peer_host("bob", b);
+        const std::string mapper = alice_maps ? "alice" : "bob";
+        std::optional<home_router> router;
+        if (any_nat) router.emplace(w.net, *w.net.find_nat("nat-" + mapper), offering(protocol));
+        const auto options_of = [&](const std::string& who) {
+          return who == mapper && any_nat ? home_router::asked_by(w.with_relay()) : w.with_relay();
+        };
+        auto& alice = w.add_session(alice_host, "alice", options_of("alice"));
+        auto& bob = w.add_session(bob_host, "bob", options_of("bob"));
+        (alice_maps ? alice : bob).on_event([&granted](const session_event& e) {
+          if (e.what == session_event::kind::port_mapped) granted.push_back(e);
+        });
+        path_kind alice_path{}, bob_path{};
+        w.run([&]() -> asio::awaitable<void> {
+          co_await (alice.register_self() && bob.register_self());
+          while (any_nat && granted.empty()) co_await w.pause(100ms);
+          auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
+          co_await send_text(ca, "hello bob");
+          BOOST_CHECK_EQUAL(co_await receive_text(cb), "hello bob");
+          alice_path = ca.path();
+          bob_path = cb.path();
+        }());
+        if (any_nat) {
+          BOOST_REQUIRE_EQUAL(granted.size(), 1u);
+          BOOST_CHECK(!granted.front().error);
+          BOOST_CHECK_EQUAL(granted.front().detail, protocol);
+          granted_by.insert(granted.front().detail);
+        }
+        BOOST_CHECK(alice_path != path_kind::relay);
+        BOOST_CHECK(bob_path != path_kind::relay);
+        // Where punching alone could not open a path, the mapping did.
+        if (!connects_directly(a, b))
+          BOOST_CHECK(alice_path == path_kind::mapped || bob_path == path_kind::mapped);
+        BOOST_CHECK_EQUAL(relay.stats().pairs, 0u);  // no relay allocation
+      }
+    }
+  }
+  BOOST_CHECK_EQUAL(granted_by.size(), 3u);  // each protocol granted somewhere in the matrix
 }
 
 BOOST_AUTO_TEST_CASE(a_relayed_connection_moves_to_a_direct_path_that_opens_later_losing_and_reordering_nothing) {

@@ -275,4 +275,19 @@ BOOST_AUTO_TEST_CASE(the_throwing_open_names_the_transport_and_the_endpoint) {
                         });
 }
 
+BOOST_AUTO_TEST_CASE(a_transport_that_keeps_the_defaults_offers_no_port_mapping_and_answers_unanswered_later) {
+  BOOST_TEST(!transport.maps_ports("natpmp"));
+  BOOST_TEST(!transport.maps_ports("upnp"));
+  bool called = false;
+  error_code got;
+  transport.async_map_port({.protocol = "natpmp"}, [&](error_code ec, punch::port_mapping_answer) {
+    called = true;
+    got = ec;
+  });
+  BOOST_TEST(!called);  // never inside the call
+  ctx.run();
+  BOOST_TEST(called);
+  BOOST_TEST(got == make_error_code(punch::errc::port_mapping_unanswered));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -13,7 +13,7 @@
 #include <cstdint>
 
 // Bumped whenever transport.hpp, plugin_descriptor or transport_options change shape.
-#define PUNCH_PLUGIN_ABI_VERSION 3
+#define PUNCH_PLUGIN_ABI_VERSION 4
 #define PUNCH_PLUGIN_ENTRY_POINT "punch_transport_plugin"
 #define PUNCH_PLUGIN_EXPORT __attribute__((visibility("default")))
 

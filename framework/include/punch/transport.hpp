@@ -17,10 +17,14 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/udp.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace punch {
@@ -164,6 +168,35 @@ inline endpoint unmapped(const endpoint& ep) {
   return ep;
 }
 
+// A port mapping asked of a gateway through a transport (transport::async_map_port), for the
+// protocols whose real clients use the operating system's sockets: "natpmp" (RFC 6886) and
+// "upnp" (UPnP IGD's AddPortMapping / DeletePortMapping).
+struct PUNCH_EXPORT port_mapping_query {
+  std::string protocol;                       // "natpmp" or "upnp"
+  asio::ip::address gateway;                  // the router asked
+  asio::ip::address client;                   // our address as the gateway sees it
+  std::uint16_t internal_port = 0;            // our socket's port
+  std::uint16_t suggested_external_port = 0;  // 0: none (upnp: then the internal port)
+  std::chrono::seconds lifetime{0};           // natpmp: 0 deletes; upnp: 0 asks for a permanent lease
+  bool remove = false;                        // upnp: DeletePortMapping of suggested_external_port
+  std::chrono::milliseconds timeout{0};       // unanswered after this
+};
+
+// What the gateway answered. `result` is the protocol's own code: NAT-PMP's result code
+// (RFC 6886 §3.5: 2 not authorized, 3 network failure, 4 out of resources), UPnP IGD's error
+// code (606 not authorized, 718 ConflictInMappingEntry, 725 OnlyPermanentLeasesSupported).
+struct PUNCH_EXPORT port_mapping_answer {
+  int result = 0;                              // 0: granted
+  endpoint external;                           // where the outside reaches our socket
+  std::chrono::seconds lifetime{0};            // granted; upnp: 0 is a permanent lease
+  std::optional<std::chrono::seconds> epoch;   // natpmp: seconds since the gateway's state began; upnp: none
+};
+
+// errc::port_mapping_unanswered (no answer in the query's timeout: the gateway does not offer
+// the protocol), errc::port_mapping_refused (an answer whose `result` is not 0), or success.
+using port_mapping_signature = void(error_code, port_mapping_answer);
+using port_mapping_handler = asio::any_completion_handler<port_mapping_signature>;
+
 // A transport opens datagram sockets. One transport object per io_context (executor).
 class PUNCH_EXPORT transport {
 public:
@@ -185,6 +218,15 @@ public:
   // link-local or multicast addresses. The default asks the operating system (getifaddrs);
   // a simulated transport answers with its host's addresses.
   virtual std::vector<asio::ip::address> interface_addresses();
+
+  // Port mapping over this transport's own network. Optional: a transport whose gateways are
+  // not reached through the operating system's sockets (a simulated network) answers
+  // `protocol` ("natpmp", "upnp") itself and returns true; the default returns false, and the
+  // session then uses its own clients over real UDP (libnatpmp, miniupnpc) and no others.
+  virtual bool maps_ports(std::string_view protocol) const;
+  // Asks query.gateway, completing as port_mapping_signature says, never inside this call.
+  // The default completes with errc::port_mapping_unanswered.
+  virtual void async_map_port(const port_mapping_query& query, port_mapping_handler handler);
 };
 
 }  // namespace punch

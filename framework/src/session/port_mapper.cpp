@@ -37,6 +37,7 @@ port_mapper::port_mapper(transport& t, punch::clock& time, port_mapping_options 
 
 asio::awaitable<outcome<port_grant>> port_mapper::ask_with(const std::string& protocol, const mapping_request& r) {
   if (protocol == "pcp") co_return co_await pcp_map(net_, time_, r, nonce_, abort_);
+  if (net_.maps_ports(protocol)) co_return co_await transport_map(net_, time_, protocol, r, abort_);
   if (protocol == "natpmp") co_return co_await natpmp_map(r, abort_);
   co_return co_await upnp_map(r, abort_);
 }
@@ -54,14 +55,15 @@ asio::awaitable<outcome<port_grant>> port_mapper::ask(std::chrono::seconds lifet
     r.timeout = timeout_of(granted_->protocol);
     co_return co_await ask_with(granted_->protocol, r);
   }
-  // NAT-PMP and UPnP speak over the operating system's sockets: not on a simulated network.
+  // libnatpmp and miniupnpc speak over the operating system's sockets: only over real UDP,
+  // unless the transport asks its gateways itself.
   const bool real = net_.name() == "udp";
   std::string tried;
   failure last = fail(errc::port_mapping_unanswered, "");
   bool refused = false;
   for (const char* p : {"pcp", "natpmp", "upnp"}) {
     if (stopped_) break;
-    if (std::string_view(p) != "pcp" && !real) continue;
+    if (std::string_view(p) != "pcp" && !real && !net_.maps_ports(p)) continue;
     r.timeout = timeout_of(p);
     auto g = co_await ask_with(p, r);
     if (g) co_return g;
@@ -98,7 +100,8 @@ asio::awaitable<void> port_mapper::run() {
   if (!first) co_return;
   granted_ = *first;
   granted_at_ = time_.now();
-  while (!stopped_) {
+  // A permanent UPnP lease needs no renewal (and UPnP has no epoch to watch): deleted on stop().
+  while (!stopped_ && granted_->lifetime.count() != 0) {
     const auto half = std::max<std::chrono::seconds>(granted_->lifetime / 2, shortest_mapping_renewal);
     timer_.expires_after(half);
     co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -1,7 +1,8 @@
 // Port mapping on the default gateway (private header): what a protocol client returns, the
-// gateway and our address toward it, the three protocol clients (PCP over the session's
-// transport; NAT-PMP and UPnP IGD over the operating system's sockets), and the mapper that
-// tries them in order, renews the grant and deletes it on close.
+// gateway and our address toward it, the protocol clients (PCP over the session's transport;
+// NAT-PMP and UPnP IGD through the transport when it offers them, else over the operating
+// system's sockets), and the mapper that tries them in order, renews the grant and deletes it
+// on close.
 #pragma once
 
 #include "punch/clock.hpp"
@@ -26,7 +27,7 @@ namespace punch::detail {
 // gateway's epoch (PCP and NAT-PMP: seconds since its mapping state began; RFC 6887 §8.5).
 struct port_grant {
   endpoint external;
-  std::chrono::seconds lifetime{0};
+  std::chrono::seconds lifetime{0};  // upnp: 0 is a permanent lease, never renewed
   std::optional<std::chrono::seconds> epoch;
   std::string protocol;  // "pcp", "natpmp", "upnp"
   bool after_restart = false;  // asked again because the epoch showed the gateway restarted
@@ -77,6 +78,10 @@ asio::awaitable<outcome<port_grant>> pcp_map(transport& t, punch::clock& time, c
                                              const std::array<std::byte, 12>& nonce, abort_hook& abort);
 // NAT-PMP (RFC 6886) through libnatpmp, its socket waited on by asio: real UDP only.
 asio::awaitable<outcome<port_grant>> natpmp_map(const mapping_request& request, abort_hook& abort);
+// NAT-PMP or UPnP IGD ("natpmp", "upnp") asked through the transport, when it offers them
+// (transport::maps_ports): bounded by request.timeout; a UPnP lease of 0 granted is permanent.
+asio::awaitable<outcome<port_grant>> transport_map(transport& t, punch::clock& time, const std::string& protocol,
+                                                   const mapping_request& request, abort_hook& abort);
 // UPnP IGD through miniupnpc, whose calls block: run on a thread of their own, the result
 // posted back to the executor. Real UDP only.
 asio::awaitable<outcome<port_grant>> upnp_map(const mapping_request& request, abort_hook& abort);

@@ -1,5 +1,6 @@
 // Out-of-line parts of the transport interface: the key functions of the plugin base classes,
-// the default (one datagram at a time) batch operations and the throwing open().
+// the default (one datagram at a time) batch operations, the throwing open(), and the
+// default "no port mapping offered".
 #include "punch/transport.hpp"
 
 #include <ifaddrs.h>
@@ -134,6 +135,14 @@ datagram_socket transport::open(const endpoint& local) {
     throw system_error(ec, what.str());
   }
   return s;
+}
+
+// Not offered: the session uses its own clients over real UDP.
+bool transport::maps_ports(std::string_view) const { return false; }
+
+void transport::async_map_port(const port_mapping_query&, port_mapping_handler handler) {
+  asio::post(get_executor(), asio::append(std::move(handler), make_error_code(errc::port_mapping_unanswered),
+                                          port_mapping_answer{}));
 }
 
 }  // namespace punch

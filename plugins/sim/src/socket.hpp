@@ -83,6 +83,10 @@ public:
   using punch::transport::open;
   datagram_socket open(const endpoint& local, error_code& ec) override;
   std::vector<asio::ip::address> interface_addresses() override { return host_.addresses(); }
+  // NAT-PMP and UPnP IGD: answered by the port_mapping_service at the gateway's address in
+  // this host's realm, if any (port_mapping_query.cpp).
+  bool maps_ports(std::string_view protocol) const override { return protocol == "natpmp" || protocol == "upnp"; }
+  void async_map_port(const port_mapping_query& query, port_mapping_handler handler) override;
 
   host& owner() noexcept { return host_; }
 

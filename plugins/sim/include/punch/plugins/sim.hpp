@@ -14,6 +14,7 @@
 #include "punch/plugins/sim/nat_box.hpp"
 #include "punch/plugins/sim/network.hpp"
 #include "punch/plugins/sim/pcp_server.hpp"
+#include "punch/plugins/sim/port_mapping_service.hpp"
 #include "punch/plugins/sim/simulation.hpp"
 #include "punch/plugins/sim/topology.hpp"
 #include "punch/plugins/sim/virtual_clock.hpp"

@@ -30,7 +30,10 @@
 
 namespace punch::sim {
 
+class port_mapping_service;
+
 namespace detail {
+class host_transport;
 struct delivery;
 class delivery_queue;
 class rng;
@@ -121,6 +124,8 @@ private:
   friend class nat_box;
   friend class detail::sim_socket;
   friend class detail::delivery_queue;
+  friend class detail::host_transport;
+  friend class port_mapping_service;
 
   // A datagram on its way: the state the router carries from link to link.
   struct route;
@@ -155,6 +160,7 @@ private:
   std::map<std::string, nat_box*, std::less<>> nat_names_;
   std::map<place, host*> host_places_;
   std::map<place, nat_box*> nat_places_;
+  std::map<place, port_mapping_service*> mapping_services_;  // by the inside address they answer at
   // realm id → the NAT box whose inside it is; [0], the internet, has none.
   std::vector<nat_box*> realm_owner_{nullptr};
   // A deque: handlers added by a running handler do not move it.
