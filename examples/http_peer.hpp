@@ -1,8 +1,8 @@
 // HTTP/1.1 over a punched stream with Boost.Beast: one peer serves GET requests on a stream
 // it accepted, the other fetches on a stream it opened. Beast's http::async_read and
 // http::async_write take a punch::stream as they take a TCP socket: it is an asio
-// AsyncReadStream and AsyncWriteStream. Shared by http_sim.cpp (two peers behind simulated
-// NATs, run as a test).
+// AsyncReadStream and AsyncWriteStream. Put to work by http_scenario.hpp, which http_sim.cpp
+// (simulated NATs) and http_udp.cpp (loopback) run as tests.
 //
 // docs/streams.md and docs/writing-a-peer-app.md quote the code between the `// [name]`
 // markers verbatim (a test checks it): change the docs and this file together.
