@@ -70,5 +70,7 @@ punch_install_server_unit(relay "punch relay, for the peers that cannot punch" P
 # against this installation with find_package(punch)).
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT dev)
 install(FILES ${PROJECT_SOURCE_DIR}/examples/chat.cpp ${PROJECT_SOURCE_DIR}/examples/chat_peer.hpp
-  ${PROJECT_SOURCE_DIR}/examples/chat_sim.cpp ${PROJECT_SOURCE_DIR}/examples/CMakeLists.txt
+  ${PROJECT_SOURCE_DIR}/examples/chat_sim.cpp ${PROJECT_SOURCE_DIR}/examples/http_peer.hpp
+  ${PROJECT_SOURCE_DIR}/examples/http_scenario.hpp ${PROJECT_SOURCE_DIR}/examples/http_sim.cpp
+  ${PROJECT_SOURCE_DIR}/examples/http_udp.cpp ${PROJECT_SOURCE_DIR}/examples/CMakeLists.txt
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT dev)
