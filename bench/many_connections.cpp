@@ -29,6 +29,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/program_options.hpp>
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -252,9 +253,12 @@ struct sample {
   long rss_kib, hwm_kib;
   double cpu_s;
   clock_type::time_point at;
+  std::size_t heap = 0;  // malloc's bytes in use: what the connections hold, without what it keeps free
 };
 
-sample now_sample() { return {status_kib("VmRSS"), status_kib("VmHWM"), cpu_seconds(), clock_type::now()}; }
+sample now_sample() {
+  return {status_kib("VmRSS"), status_kib("VmHWM"), cpu_seconds(), clock_type::now(), mallinfo2().uordblks};
+}
 
 int run_hub(const bench_options& o) {
   const auto files = raise_file_limit();
@@ -332,6 +336,8 @@ int run_hub(const bench_options& o) {
   std::printf("RSS before opening   %8.1f MiB\n", before.rss_kib / 1024.0);
   std::printf("RSS after opening    %8.1f MiB  (%.0f bytes per connection)\n", opened.rss_kib / 1024.0,
               1024.0 * static_cast<double>(opened.rss_kib - before.rss_kib) / n);
+  std::printf("heap in use           %8.1f MiB  (%.0f bytes per connection, malloc's own count)\n",
+              static_cast<double>(opened.heap) / 1048576.0, static_cast<double>(opened.heap - before.heap) / n);
   std::printf("RSS after idling     %8.1f MiB  peak (VmHWM) %.1f MiB  (target <= 100 MiB in total)\n",
               idled.rss_kib / 1024.0, idled.hwm_kib / 1024.0);
   std::printf("idle %.1f s: hub CPU %.2f s = %.2f %% of one core  (target <= 2 %%)\n", idle_s,
