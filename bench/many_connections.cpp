@@ -56,6 +56,8 @@ struct bench_options {
   int connections = 10000;
   int idle = 60;          // seconds
   int window = 256;       // client connects in flight at once
+  // The connections' keepalive and idle timeout on both sides (session_options'; 0: its default).
+  int keepalive_s = 0, idle_timeout_s = 0;
   bool smoke = false;
   bool clients = false;   // the child's role
 };
@@ -149,6 +151,15 @@ asio::awaitable<std::string> read_line(asio::posix::stream_descriptor& in, asio:
   co_return line;
 }
 
+// The options both sides' sessions share: the connections' keepalive and idle timeout.
+session_options base_options(const bench_options& o) {
+  session_options so;
+  so.local = endpoint{loopback, 0};
+  if (o.keepalive_s > 0) so.connection_keepalive = std::chrono::seconds(o.keepalive_s);
+  if (o.idle_timeout_s > 0) so.connection_idle_timeout = std::chrono::seconds(o.idle_timeout_s);
+  return so;
+}
+
 // ---- the child: a broker and N clients ----
 
 int run_clients(const bench_options& o) {
@@ -175,9 +186,8 @@ int run_clients(const bench_options& o) {
         const std::string hello = "broker " + std::to_string(b.local_endpoint().port()) + "\n";
         co_await asio::async_write(out, asio::buffer(hello), asio::use_awaitable);
         if (co_await read_line(in, buf) != "go") co_return;
-        session_options so;
+        auto so = base_options(o);
         so.broker = b.local_endpoint();
-        so.local = endpoint{loopback, 0};
         so.punch_timeout = 20s;
         so.request_timeout = 20s;
         int next = 0, running = 0;
@@ -233,13 +243,15 @@ child_process start_clients(const bench_options& o) {
   int down[2], up[2];
   if (::pipe(down) != 0 || ::pipe(up) != 0) throw std::system_error(errno, std::system_category(), "pipe");
   const auto n = std::to_string(o.connections), w = std::to_string(o.window);
+  const auto k = std::to_string(o.keepalive_s), t = std::to_string(o.idle_timeout_s);
   const pid_t pid = ::fork();
   if (pid < 0) throw std::system_error(errno, std::system_category(), "fork");
   if (pid == 0) {
     ::dup2(down[0], 0);
     ::dup2(up[1], 1);
     ::close(down[0]), ::close(down[1]), ::close(up[0]), ::close(up[1]);
-    const char* argv[] = {"punch-bench-many", "--clients", "--connections", n.c_str(), "--window", w.c_str(), nullptr};
+    const char* argv[] = {"punch-bench-many", "--clients", "--connections", n.c_str(), "--window", w.c_str(),
+                        "--keepalive", k.c_str(), "--idle-timeout", t.c_str(), nullptr};
     ::execv("/proc/self/exe", const_cast<char* const*>(argv));
     std::perror("punch-bench-many: exec");
     ::_exit(127);
@@ -277,10 +289,9 @@ int run_hub(const bench_options& o) {
       ctx,
       [&]() -> asio::awaitable<void> {
         const auto hello = co_await read_line(from, buf);
-        session_options so;
+        auto so = base_options(o);
         so.id = "hub";
         so.broker = endpoint{loopback, static_cast<unsigned short>(std::stoi(hello.substr(7)))};
-        so.local = endpoint{loopback, 0};
         so.accept_backlog = static_cast<std::size_t>(o.window) * 2;
         hub.emplace(udp, so);
         co_await hub->register_self();
@@ -340,6 +351,10 @@ int run_hub(const bench_options& o) {
               static_cast<double>(opened.heap) / 1048576.0, static_cast<double>(opened.heap - before.heap) / n);
   std::printf("RSS after idling     %8.1f MiB  peak (VmHWM) %.1f MiB  (target <= 100 MiB in total)\n",
               idled.rss_kib / 1024.0, idled.hwm_kib / 1024.0);
+  const auto so = base_options(o);
+  std::printf("connection keepalive %lld ms, idle timeout %lld ms (both sides)\n",
+              static_cast<long long>(so.connection_keepalive.count()),
+              static_cast<long long>(so.connection_idle_timeout.count()));
   std::printf("idle %.1f s: hub CPU %.2f s = %.2f %% of one core  (target <= 2 %%)\n", idle_s,
               idled.cpu_s - opened.cpu_s, cpu_pct);
   std::printf("datagrams sent while idle: %.0f per second (%.3f per connection per second)\n", sent_rate,
@@ -357,6 +372,10 @@ int main(int argc, char* argv[]) {
       ("connections", po::value(&o.connections)->default_value(o.connections), "connections the hub session accepts")
       ("idle", po::value(&o.idle)->default_value(o.idle), "seconds they idle while the hub's CPU is measured")
       ("window", po::value(&o.window)->default_value(o.window), "clients connecting at once")
+      ("keepalive", po::value(&o.keepalive_s)->default_value(0),
+       "session_options::connection_keepalive on both sides, in seconds (0: the default, 5 s)")
+      ("idle-timeout", po::value(&o.idle_timeout_s)->default_value(0),
+       "session_options::connection_idle_timeout on both sides, in seconds (0: the default, 30 s)")
       ("smoke", po::bool_switch(&o.smoke), "CI: 200 connections, 2 s idle")
       ("clients", po::bool_switch(&o.clients), "(internal) the child's role: a broker and the clients")
       ("help,h", "print this help and exit");
