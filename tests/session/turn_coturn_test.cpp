@@ -57,6 +57,12 @@ struct outcome {
   std::exception_ptr failure;
 };
 
+bool has_event(const outcome& o, session_event::kind k) {
+  for (const auto& e : o.alice_events)
+    if (e.what == k) return true;
+  return false;
+}
+
 // alice (with `turn`) connects to bob; every datagram between the two peers' own sockets is
 // dropped, so only the path through the TURN server can carry the connection.
 // With `then_unblock`, direct datagrams pass once the data went both ways: the relayed
@@ -81,18 +87,25 @@ outcome relay_through(const test::coturn& server, turn_server turn, bool then_un
   }
   turn.address = endpoint{loopback, server.port()};
   oa.turn_servers = {turn};
+  outcome out;
+  punch::timer upgraded(ctx.get_executor()), allocated(ctx.get_executor());
   session alice(tap, oa), bob(tap, ob);
   peers = {alice.local_endpoint(), bob.local_endpoint()};
-  outcome out;
-  punch::timer upgraded(ctx.get_executor());
   alice.on_event([&](const session_event& e) {
     out.alice_events.push_back(e);
     if (e.what == session_event::kind::path_changed && e.path != path_kind::relay) upgraded.cancel();
+    if (e.what == session_event::kind::turn_allocated || e.what == session_event::kind::turn_failed) allocated.cancel();
   });
   asio::co_spawn(
       ctx,
       [&]() -> asio::awaitable<void> {
         co_await (alice.register_self() && bob.register_self());
+        // The allocation is made beside the registration and announced after it: bob learns
+        // alice's relayed address from the broker only once she reports it.
+        if (!has_event(out, session_event::kind::turn_allocated) && !has_event(out, session_event::kind::turn_failed)) {
+          allocated.expires_after(5s);
+          co_await allocated.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
         const auto asked = std::chrono::steady_clock::now();
         auto [ca, cb] = co_await (alice.connect("bob") && bob.accept());
         out.connect_time = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - asked);
@@ -126,12 +139,6 @@ outcome relay_through(const test::coturn& server, turn_server turn, bool then_un
   out.direct_dropped = dropped;
   BOOST_TEST_MESSAGE("connected through coturn in " << out.connect_time.count() << " ms (relay_after 200 ms)");
   return out;
-}
-
-bool has_event(const outcome& o, session_event::kind k) {
-  for (const auto& e : o.alice_events)
-    if (e.what == k) return true;
-  return false;
 }
 
 // Both sides sent and received through alice's allocation, on a path both call relayed, while

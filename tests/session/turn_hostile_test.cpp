@@ -1,7 +1,8 @@
 // The TURN client against a scripted TURN server on loopback that answers as a broken or
 // hostile one would: a stale nonce is renewed once and no more, an answer with bad integrity is
 // ignored (the retransmission's good one is taken), and refusals and answers that lack what
-// they must carry end the allocation with their own errc. Registration goes on in every case.
+// they must carry end the allocation with their own errc. Registration goes on in every case,
+// never waiting for the allocation; one granted later is announced to the broker.
 #include "turn_test_support.hpp"
 
 #include "punch/wire/turn.hpp"
@@ -12,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <optional>
@@ -26,6 +28,7 @@ namespace {
 
 using test::loopback;
 const auto key = turn::make_long_term_key("alice", "punch.test", "wonderland");
+const endpoint granted{loopback, 40000};  // what every scripted grant allocates
 
 // What the scripted server saw of one request.
 struct seen_request {
@@ -49,7 +52,7 @@ std::vector<std::byte> answer(const stun::message& req, int code, std::string_vi
     b.add_string(turn::attr::nonce, nonce);
   }
   if (relayed) {
-    b.add_xor_address(turn::attr::xor_relayed_address, endpoint{loopback, 40000});
+    b.add_xor_address(turn::attr::xor_relayed_address, granted);
     b.add_u32(turn::attr::lifetime, 600);
   }
   if (sign) turn::add_message_integrity(b, bad_mac ? turn::make_long_term_key("x", "y", "z") : key);
@@ -103,8 +106,8 @@ result run(script s, bool then_release = false) {
   return r;
 }
 
-// Only Allocates are scripted; anything after the allocation (none is sent before
-// register_self returns) is left unanswered.
+// Only Allocates are scripted; anything after the allocation (none is sent before the session
+// closes) is left unanswered.
 bool allocate(const stun::message& m) { return m.method() == turn::method::allocate; }
 
 }  // namespace
@@ -207,6 +210,30 @@ BOOST_AUTO_TEST_CASE(a_second_401_to_our_credentials_is_turn_unauthorized) {
   });
   BOOST_TEST(r.failed == make_error_code(errc::turn_unauthorized), r.failed.message());
   BOOST_TEST(r.requests.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_turn_server_that_never_answers_does_not_hold_up_registration) {
+  const auto r = run([](const stun::message&, std::size_t) { return std::vector<std::byte>{}; });
+  BOOST_TEST(r.registered);
+  // One broker round trip on loopback; the allocation alone is given the whole 2 s.
+  BOOST_TEST(r.took.count() < 250, r.took.count() << " ms");
+  BOOST_TEST(r.failed == make_error_code(errc::turn_unreachable), r.failed.message());
+  BOOST_TEST(r.requests.size() >= 4u);  // retransmitted for the whole timeout
+  BOOST_TEST(std::count(r.looked_up.begin(), r.looked_up.end(), granted) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(an_allocation_granted_after_registration_is_announced_to_the_broker) {
+  // Silent for the first three sends (at 0, 50 and 150 ms): the grant comes 350 ms or more
+  // after register_self started.
+  const auto r = run([](const stun::message& m, std::size_t n) -> std::vector<std::byte> {
+    if (!allocate(m) || n < 3) return {};
+    if (n == 3) return answer(m, turn::error::unauthorized, "nonce-1", false, false);
+    return answer(m, 0, {}, true, true);
+  });
+  BOOST_TEST(r.registered);
+  BOOST_TEST(r.took.count() < 250, r.took.count() << " ms");
+  BOOST_TEST(r.allocated);
+  BOOST_TEST(std::count(r.looked_up.begin(), r.looked_up.end(), granted) == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

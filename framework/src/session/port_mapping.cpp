@@ -1,12 +1,9 @@
 // The session's side of port mapping: the mapper started beside the first registration, each
-// grant announced to the broker as our MAPPED-CANDIDATE (a Register that carries it) and then
+// grant announced to the broker as our MAPPED-CANDIDATE (late_candidates.cpp) and then
 // reported (session_event port_mapped), and the mapping deleted when the session closes.
 #include "session/session_state.hpp"
 
 #include "session/port_mapper.hpp"
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 
 namespace punch::detail {
 
@@ -29,42 +26,9 @@ void session_state::on_port_mapping(const outcome<port_grant>& r) {
     return;
   }
   mapped = r->external;
-  session_event e{.what = session_event::kind::port_mapped, .peer = options.id, .address = r->external,
-                  .detail = r->protocol + (r->after_restart ? " (gateway restarted)" : ""), .lifetime = r->lifetime};
-  // Before our first registration ends, that registration tells it (mapping_registered);
-  // after, a Register of its own.
-  if (!registered) {
-    pending_mapping_event = std::move(e);
-    return;
-  }
-  if (announced_mapped == mapped) return emit(std::move(e));
-  asio::co_spawn(ex, announce_mapping(std::move(e)), asio::detached);
-}
-
-void session_state::mapping_registered() {
-  if (!pending_mapping_event) return;
-  auto e = std::move(*pending_mapping_event);
-  pending_mapping_event.reset();
-  // The grant came while our Register was on its way, without it.
-  if (announced_mapped != mapped) {
-    asio::co_spawn(ex, announce_mapping(std::move(e)), asio::detached);
-    return;
-  }
-  emit(std::move(e));
-}
-
-asio::awaitable<void> session_state::announce_mapping(session_event e) {
-  auto self = shared_from_this();
-  const auto deadline = time.now() + options.request_timeout;
-  auto info = co_await do_register(deadline);
-  if (closed) co_return;
-  // Not announced (the broker did not answer): the keepalive's next refresh carries it. The
-  // event still says what the router granted: `error` is for no grant at all.
-  if (info) {
-    co_await register_other_family(*info, deadline);
-    registration = *info;
-  }
-  emit(std::move(e));
+  announce_late({.what = session_event::kind::port_mapped, .peer = options.id, .address = r->external,
+                 .detail = r->protocol + (r->after_restart ? " (gateway restarted)" : ""), .lifetime = r->lifetime},
+                pending_mapping_event, announced_mapped == mapped);
 }
 
 }  // namespace punch::detail

@@ -34,6 +34,7 @@ asio::awaitable<detail::outcome<registration_info>> session_state::do_register(c
   bool refreshing = !refresh_credential.empty();
   std::optional<response> answer;
   const auto announcing = mapped;
+  const auto announcing_turn = turn && turn->live ? std::optional<endpoint>(turn->relayed) : std::nullopt;
   for (int attempt = 1; !answer;) {
     const bool signing = !refreshing;
     const bool stamped = signing && nonce.empty();
@@ -75,7 +76,10 @@ asio::awaitable<detail::outcome<registration_info>> session_state::do_register(c
   if (auto c = r.msg.find(wire::attr::refresh_credential); c && c->value.size() == wire::refresh_credential_size) {
     refresh_credential.assign(c->value.begin(), c->value.end());
   }
-  if (!over) announced_mapped = announcing;
+  if (!over) {
+    announced_mapped = announcing;
+    announced_turn = announcing_turn;
+  }
   registration_info info;
   error_code ec;
   auto mapped = r.msg.find(stun::attr::xor_mapped_address);

@@ -70,38 +70,21 @@ namespace {
 asio::awaitable<detail::outcome<registration_info>> registering(std::shared_ptr<session_state> s,
                                                                 std::chrono::milliseconds timeout) {
   if (auto bad = check_id(s->options.id)) co_return std::move(*bad);
-  // The TURN allocation beside the registration (the first register_self only), so that a silent
-  // TURN server costs no time unless the broker is as slow; once made, the Register that
-  // follows announces the relayed address. It is given three quarters of the time, so that
-  // register_self returns with its outcome known (turn_allocated or turn_failed emitted).
-  auto turned = std::make_shared<detail::one_shot_event>(s->ex, s->time);
-  const auto deadline = s->time.now() + timeout;
-  const auto turn_deadline = s->time.now() + timeout * 3 / 4;
+  // The TURN allocation and the port mapping beside the registration (the first register_self
+  // only), never before it: a TURN server or a gateway may take seconds to answer, or never.
+  // Each is announced once made, by a Register of its own (late_candidates.cpp); its failure
+  // is a turn_failed event, for direct paths work without TURN.
   // direct_only never relays: no allocation either.
-  const bool allocating = !s->options.turn_servers.empty() && !s->turn &&
-                          s->options.path_policy.mode != path_mode::direct_only;
-  if (allocating)
-    asio::co_spawn(s->ex, [](std::shared_ptr<session_state> s, std::shared_ptr<detail::one_shot_event> e,
-                             clock::time_point d) -> asio::awaitable<void> {
-      (void)co_await s->allocate_turn(d);  // failures are turn_failed events: direct paths work without TURN
-      e->fire();
-    }(s, turned, turn_deadline), asio::detached);
-  else
-    turned->fire();
-  // Beside registration, never before it: the gateway may take seconds to answer, or never.
+  if (!s->options.turn_servers.empty() && !s->turn && s->options.path_policy.mode != path_mode::direct_only)
+    asio::co_spawn(s->ex, s->allocate_turn(s->time.now() + timeout), asio::detached);
   s->start_port_mapping();
   // The current broker first (options.broker at the start), then the fallbacks in order.
   auto info = co_await s->register_in_turn(0, timeout, false);
   if (!info) co_return std::move(info).error();
-  if (allocating) {
-    co_await turned->wait_until(deadline);
-    if (s->turn && s->turn->live)
-      if (auto again = co_await s->do_register(deadline)) info = std::move(again);
-  }
   s->registration = *info;
   s->registered = true;
   s->emit({.what = session_event::kind::registered, .peer = s->options.id, .address = info->reflexive, .nat = info->nat});
-  s->mapping_registered();
+  s->late_candidates_registered();
   if (!s->keepalive_running) {
     s->keepalive_running = true;
     asio::co_spawn(s->ex, s->keepalive_loop(), asio::detached);

@@ -91,10 +91,16 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // Starts the mapper (once; options.port_mapping.enabled): called beside the first registration.
   void start_port_mapping();
   void on_port_mapping(const outcome<struct port_grant>& r);
-  // The first registration answered: tells a grant that came meanwhile.
-  void mapping_registered();
-  // Registers again so that the broker has our new MAPPED-CANDIDATE, then emits `e`.
-  asio::awaitable<void> announce_mapping(session_event e);
+
+  // Candidates learnt beside the registration, never waited for (late_candidates.cpp): a port
+  // mapping, a TURN allocation. Their event (`e`) is emitted once the broker knows them:
+  // held until the first registration ends, or after a Register of their own when the last
+  // answered one (`carried`: false) did not carry them.
+  void announce_late(session_event e, std::optional<session_event>& pending, bool carried);
+  // The first registration answered: announces what came meanwhile (port mapping, TURN).
+  void late_candidates_registered();
+  // Registers again so that the broker has our new candidates, then emits `e`.
+  asio::awaitable<void> announce(session_event e);
 
   std::unordered_map<stun::transaction_id, transaction*, detail::random_bytes_hash> requests;
   std::unordered_map<stun::transaction_id, check_ref, detail::random_bytes_hash> checks;
@@ -232,6 +238,9 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // TURN (turn_client.cpp: requests, allocation, refresh, permissions, channels;
   // turn_socket.cpp: what goes through it). The allocation in use, if any.
   std::shared_ptr<turn_allocation> turn;
+  std::optional<endpoint> announced_turn;  // the relayed address the broker's last answered Register carried
+  std::optional<session_event> pending_turn_event;  // an allocation made during our first registration
+  bool turn_announced() const { return turn && turn->live && announced_turn == turn->relayed; }
   // Allocates at the first of options.turn_servers that accepts; turn_failed for each that does not.
   asio::awaitable<detail::outcome<void>> allocate_turn(clock::time_point deadline);
   // A request to `turn`'s server with the long-term credential rounds (401, one 438).

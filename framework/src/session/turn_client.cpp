@@ -168,7 +168,10 @@ asio::awaitable<detail::outcome<void>> session_state::allocate_turn(clock::time_
     turn->expires = time.now() + std::chrono::seconds(lifetime);
     turn->live = true;
     turn->socket = make_turn_socket(weak_from_this());
-    emit({.what = session_event::kind::turn_allocated, .peer = options.id, .address = turn->relayed});
+    // Announced like a host candidate (registration.cpp), by a Register of its own if the
+    // registration went without it; the event once the broker knows it.
+    announce_late({.what = session_event::kind::turn_allocated, .peer = options.id, .address = turn->relayed},
+                  pending_turn_event, turn_announced());
     asio::co_spawn(ex, keep_turn(turn, std::chrono::seconds(std::max<std::uint32_t>(lifetime, 60))), asio::detached);
     co_return detail::outcome<void>{};
   }
