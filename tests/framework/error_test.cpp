@@ -27,6 +27,7 @@ const errc every_code[] = {
     errc::bad_key_file, errc::session_closed, errc::closed_locally, errc::empty_connection,
     errc::payload_too_large, errc::crypto_init_failed, errc::handshake_failed,
     errc::streams_unavailable, errc::stream_closed, errc::empty_stream, errc::too_many_streams, errc::stream_failed,
+    errc::wrong_stream_mode, errc::stream_message_too_large, errc::message_buffer_too_small, errc::bad_stream_options,
     errc::cluster_unavailable, errc::cluster_overloaded,
     errc::pcp_unsupported_version, errc::pcp_bad_length, errc::pcp_not_a_response, errc::pcp_unknown_opcode,
     errc::pcp_bad_option, errc::pcp_buffer_too_small, errc::pcp_bad_request,
@@ -52,7 +53,7 @@ BOOST_AUTO_TEST_CASE(every_code_has_its_own_message_in_the_punch_category) {
   }
   // The list covers each group's range: one past its last value is no code.
   for (int past : {static_cast<int>(errc::socket_closed) + 1, static_cast<int>(errc::integrity_check_failed) + 1,
-                   static_cast<int>(errc::stream_failed) + 1, static_cast<int>(errc::pcp_bad_request) + 1,
+                   static_cast<int>(errc::bad_stream_options) + 1, static_cast<int>(errc::pcp_bad_request) + 1,
                    static_cast<int>(errc::turn_bad_response) + 1,
                    static_cast<int>(errc::port_mapping_unanswered) + 1})
     BOOST_TEST(punch::category().message(past).find("unknown punch error") != std::string::npos, past);

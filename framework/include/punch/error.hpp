@@ -71,6 +71,10 @@ enum class errc {
   empty_stream,                // a default-constructed stream handle: it refers to no stream
   too_many_streams,            // all of this side's stream ids are in use
   stream_failed,               // SCTP ended the association (the peer aborted it, or it could not start)
+  wrong_stream_mode,           // a byte operation on a message stream, or a message operation on a byte stream
+  stream_message_too_large,    // a message longer than stream_options::max_message_size
+  message_buffer_too_small,    // the next message is longer than the receive buffer (it stays queued)
+  bad_stream_options,          // stream_options that contradict each other (see punch/stream_options.hpp)
 
   // brokers sharing a registry (punch/cluster.hpp)
   cluster_unavailable = 300,   // the cluster's shared store (Redis) cannot be reached
