@@ -27,6 +27,7 @@ const errc every_code[] = {
     errc::bad_key_file, errc::session_closed, errc::closed_locally, errc::empty_connection,
     errc::payload_too_large, errc::crypto_init_failed, errc::handshake_failed,
     errc::streams_unavailable, errc::stream_closed, errc::empty_stream, errc::too_many_streams, errc::stream_failed,
+    errc::wrong_stream_mode, errc::stream_message_too_large, errc::message_buffer_too_small, errc::bad_stream_options,
     errc::no_direct_path, errc::no_relayed_path,
     errc::cluster_unavailable, errc::cluster_overloaded,
     errc::pcp_unsupported_version, errc::pcp_bad_length, errc::pcp_not_a_response, errc::pcp_unknown_opcode,

@@ -3,6 +3,7 @@
 // streams end (ring: sim).
 #include "session_test_support.hpp"
 #include "sim_world.hpp"
+#include "stream_test_support.hpp"
 #include "tap_transport.hpp"
 
 #include "punch/stream.hpp"
@@ -31,13 +32,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::vector<std::byte> random_bytes(std::size_t n, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<std::byte> v(n);
-  for (auto& b : v) b = static_cast<std::byte>(rng());
-  return v;
-}
-
 std::array<unsigned char, crypto_hash_sha256_BYTES> sha256(const std::vector<std::byte>& v) {
   std::array<unsigned char, crypto_hash_sha256_BYTES> h{};
   crypto_hash_sha256(h.data(), reinterpret_cast<const unsigned char*>(v.data()), v.size());
@@ -54,14 +48,6 @@ asio::awaitable<std::vector<std::byte>> read_to_end(stream& s) {
     if (ec == asio::error::eof) co_return all;
     if (ec) throw system_error(ec, "reading the stream");
   }
-}
-
-// all_of's list of awaitables, which move but do not copy.
-template <typename... Awaitables>
-std::vector<asio::awaitable<void>> tasks(Awaitables... a) {
-  std::vector<asio::awaitable<void>> v;
-  (v.push_back(std::move(a)), ...);
-  return v;
 }
 
 asio::awaitable<void> read_into(stream s, std::vector<std::byte>& out) { out = co_await read_to_end(s); }
@@ -83,21 +69,6 @@ asio::awaitable<void> write_and_close(stream s, const std::vector<std::byte>& da
   co_await asio::async_write(s, asio::buffer(data), asio::use_awaitable);
   co_await s.close();
 }
-
-// A path that loses, duplicates and delays the SCTP frames a host sends, seeded.
-struct bad_path {
-  std::mt19937_64 rng;
-  double loss, duplication;
-  std::size_t largest = 0, lost = 0, doubled = 0;
-  int operator()(std::vector<std::byte>& d, const endpoint&) {
-    if (!wire::looks_like_frame(d) || wire::frame_kind_of(d) != wire::frame_kind::sctp) return 1;
-    largest = std::max(largest, d.size());
-    std::uniform_real_distribution<double> u(0, 1);
-    if (u(rng) < loss) return ++lost, 0;
-    if (u(rng) < duplication) return ++doubled, 2;
-    return 1;
-  }
-};
 
 // Reads to the end like read_to_end, calling `midway` once a quarter of `expected` is in.
 asio::awaitable<void> read_with_event(stream s, std::vector<std::byte>& out, std::size_t expected,
@@ -129,14 +100,6 @@ std::vector<std::byte> transfer_across(sim_world& w, session& alice, session& bo
                           read_with_event(std::get<1>(streams), got, data.size(), midway)));
   }(), 120s);
   return got;
-}
-
-session_options on_clock(sim_world& w, const std::string& id) {
-  session_options o;
-  o.broker = w.broker_endpoint();
-  o.id = id;
-  o.clock = &w.net.clock();
-  return o;
 }
 
 }  // namespace

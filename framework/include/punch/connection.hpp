@@ -84,8 +84,15 @@ public:
   // without usrsctp) or errc::too_many_streams (all of this side's stream ids are in use).
   template <asio::completion_token_for<completion_signature<stream>> Token = asio::use_awaitable_t<>>
   auto open_stream(Token&& token = {}) {
+    return open_stream(stream_options{}, std::forward<Token>(token));
+  }
+  // Opens a stream in the mode `options` says (punch/stream_options.hpp: messages, unordered,
+  // partially reliable); the peer's accept_stream() learns them from the open message.
+  // errc::bad_stream_options when they contradict each other.
+  template <asio::completion_token_for<completion_signature<stream>> Token = asio::use_awaitable_t<>>
+  auto open_stream(const stream_options& options, Token&& token = {}) {
     return asio::async_initiate<Token, completion_signature<stream>>(
-        [c = state_](auto handler) { async_open_stream_(c, std::move(handler)); }, token);
+        [c = state_, options](auto handler) { async_open_stream_(c, options, std::move(handler)); }, token);
   }
   // The next stream the peer opened; completes with void(error_code, stream). Streams the
   // peer opens before it is called wait for it (they count against the stream's buffer).
@@ -120,7 +127,8 @@ private:
   static asio::awaitable<void> close_(std::shared_ptr<detail::connection_state> c, error_code* ec);
   static void async_close_(std::shared_ptr<detail::connection_state> c, completion_handler<void> handler);
   // stream.cpp (or no_streams.cpp).
-  static void async_open_stream_(std::shared_ptr<detail::connection_state> c, completion_handler<stream> handler);
+  static void async_open_stream_(std::shared_ptr<detail::connection_state> c, const stream_options& options,
+                                 completion_handler<stream> handler);
   static void async_accept_stream_(std::shared_ptr<detail::connection_state> c, completion_handler<stream> handler);
 
   std::shared_ptr<detail::connection_state> state_;

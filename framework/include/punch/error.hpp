@@ -71,6 +71,10 @@ enum class errc {
   empty_stream,                // a default-constructed stream handle: it refers to no stream
   too_many_streams,            // all of this side's stream ids are in use
   stream_failed,               // SCTP ended the association (the peer aborted it, or it could not start)
+  wrong_stream_mode,           // a byte operation on a message stream, or a message operation on a byte stream
+  stream_message_too_large,    // a message longer than stream_options::max_message_size
+  message_buffer_too_small,    // the next message is longer than the receive buffer (it stays queued)
+  bad_stream_options,          // stream_options that contradict each other (see punch/stream_options.hpp)
   // path policy (session_options::path_policy)
   no_direct_path,              // no direct pair answered, and path_mode::direct_only forbids the relay
   no_relayed_path,             // no relayed pair answered (none configured, or it failed), and path_mode::relay_only forbids direct ones

@@ -58,6 +58,10 @@ public:
       case errc::empty_stream: return "operation on an empty stream handle";
       case errc::too_many_streams: return "all stream ids of this side are in use";
       case errc::stream_failed: return "the stream's SCTP association failed or was aborted";
+      case errc::wrong_stream_mode: return "the operation does not fit the stream's mode (bytes or messages)";
+      case errc::stream_message_too_large: return "message exceeds stream_options::max_message_size (64 KiB)";
+      case errc::message_buffer_too_small: return "the next message is larger than the buffer (it stays queued)";
+      case errc::bad_stream_options: return "stream options contradict each other";
       case errc::no_direct_path: return "no direct path answered and the path policy (direct only) forbids a relay";
       case errc::no_relayed_path: return "no relayed path answered and the path policy (relay only) forbids a direct one";
       case errc::cluster_unavailable: return "the brokers' shared registry (Redis) cannot be reached";

@@ -198,7 +198,7 @@ void association::end(error_code why, bool graceful) {
   if (ended) return;
   ended = true;
   end_reason = why;
-  for (auto& h : std::exchange(openers, {})) asio::post(ex, asio::append(std::move(h), why, stream{}));
+  for (auto& o : std::exchange(openers, {})) asio::post(ex, asio::append(std::move(o.handler), why, stream{}));
   for (auto& h : std::exchange(acceptors, {})) asio::post(ex, asio::append(std::move(h), why, stream{}));
   for (auto& s : live_streams()) {
     if (graceful) s->peer_finished = true;

@@ -10,6 +10,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <bitset>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -38,9 +39,23 @@ asio::awaitable<void> shut_down_streams(std::shared_ptr<connection_state> c);
 
 // One direction of a stream: the messages that carry it, told apart by their SCTP payload
 // protocol identifier (docs/streams.md).
-enum class stream_ppid : std::uint32_t { open = 0x50554E01, data = 0x50554E02, fin = 0x50554E03 };
+// Message streams (stream_mode::messages) carry each message as one SCTP message, `message`,
+// or, being empty, one byte tagged `empty_message` (SCTP has no empty message).
+enum class stream_ppid : std::uint32_t {
+  open = 0x50554E01,
+  data = 0x50554E02,
+  fin = 0x50554E03,
+  message = 0x50554E04,
+  empty_message = 0x50554E05,
+};
 // Stream ids 0..1023 (INIT's stream counts): 512 streams each side may open.
 inline constexpr std::uint16_t stream_count = 1024;
+
+// The open message's payload (stream_message.cpp, docs/protocol.md "Streams"): one byte for a
+// byte stream, as before message mode; eight with the options of a message stream. Null when
+// malformed or of an unknown version.
+std::vector<std::byte> encode_open(const stream_options& o);
+std::optional<stream_options> decode_open(std::span<const std::byte> payload);
 
 struct stream_state : std::enable_shared_from_this<stream_state> {
   stream_state(std::shared_ptr<connection_state> c, std::shared_ptr<association> a, std::uint16_t id);
@@ -51,6 +66,12 @@ struct stream_state : std::enable_shared_from_this<stream_state> {
   std::weak_ptr<association> assoc;
   asio::any_io_executor ex;
   std::uint16_t id;
+  stream_options options;  // the opener's; the accepting side's from the open message
+  // Message mode: sent and received so far; the count the peer's fin gave; the message being
+  // read in pieces.
+  std::uint32_t messages_sent = 0, messages_received = 0;
+  std::optional<std::uint32_t> fin_count;
+  std::vector<std::byte> piece;
   // Received, not read: whole chunks as SCTP gave them, the first read from `offset` on.
   std::deque<std::vector<std::byte>> inbound;
   std::size_t offset = 0;
@@ -77,6 +98,20 @@ struct stream_state : std::enable_shared_from_this<stream_state> {
 
   // Copies buffered bytes into `to`; how many.
   std::size_t take(asio::mutable_buffer to);
+  // Lets the association read from SCTP again if this stream's buffer stalled it.
+  void release_stall();
+  // Why a write or message send cannot start now (ended, closed, one already waits), or none.
+  error_code write_refusal() const;
+  // Message mode (stream_message.cpp): a piece of a message (`last`: its end); the reader
+  // served with whole messages; the waiting message sent (false: no room yet, or it failed).
+  void take_piece(std::span<const std::byte> bytes, bool last);
+  void serve_message_reader();
+  bool send_waiting_message(association& a);
+  // Every message the peer will deliver before its fin is in (docs/streams.md).
+  bool all_messages_in() const;
+  // The fin's payload: one byte; with a message stream's count of messages sent.
+  std::vector<std::byte> fin_message() const;
+  void on_fin(std::span<const std::byte> payload);
   // Completes the waiting read, if there is something to give it.
   void serve_reader();
   // Sends what waits for room in SCTP's buffer: the open, the write, the fin.
@@ -104,12 +139,21 @@ struct association : std::enable_shared_from_this<association> {
   // SCTP's SHUTDOWN completed (ours or the peer's).
   void shut_down();
   // Opens our next stream id (once the association is up).
-  void open_one(completion_handler<stream> h);
+  void open_one(const stream_options& options, completion_handler<stream> h);
   // A stream goes to its user: from now on it holds the connection.
   void hand_over(std::shared_ptr<stream_state> s, completion_handler<stream> h);
   // Sends one message on stream `id`; the bytes SCTP took, 0 if its buffer is full, or -1
   // (ec set) if the association cannot send.
   std::ptrdiff_t send(std::uint16_t id, stream_ppid ppid, std::span<const std::byte> bytes, error_code& ec);
+  // send() with a message stream's options: unordered, partially reliable (stream_message.cpp).
+  std::ptrdiff_t send_message(std::uint16_t id, stream_ppid ppid, std::span<const std::byte> bytes,
+                              const stream_options& o, error_code& ec);
+  // A message (or its piece) of a message stream; before the stream's open if it is
+  // unordered and overtook the open: kept in `early` for it (stream_message.cpp).
+  void on_stream_message(std::uint16_t id, std::uint32_t ppid, std::span<const std::byte> bytes,
+                         const std::shared_ptr<stream_state>& s);
+  // A stream the peer opens takes the messages that came before its open.
+  void adopt_early(stream_state& s);
   // Everything that waits for room: writes, fins.
   void retry_writers();
   // Completes the closes waiting for delivery, once SCTP has nothing unacknowledged.
@@ -141,7 +185,20 @@ struct association : std::enable_shared_from_this<association> {
   std::deque<std::shared_ptr<stream_state>> backlog;
   std::deque<completion_handler<stream>> acceptors;
   // Opens waiting for the association to come up.
-  std::deque<completion_handler<stream>> openers;
+  struct pending_open {
+    stream_options options;
+    completion_handler<stream> handler;
+  };
+  std::deque<pending_open> openers;
+  // The peer's stream ids it opened (an id is opened once), and the messages of its unordered
+  // streams that overtook their open (at most stream_buffer bytes in all; more are dropped).
+  std::bitset<stream_count> opened_by_peer;
+  struct early_messages {
+    std::deque<std::vector<std::byte>> whole;
+    std::vector<std::byte> piece;
+  };
+  std::unordered_map<std::uint16_t, early_messages> early;
+  std::size_t early_bytes = 0;
   one_shot_event shut;  // SHUTDOWN complete, or the end
   std::vector<std::byte> rx;       // one read from usrsctp
   std::vector<std::byte> partial;  // a notification read in pieces

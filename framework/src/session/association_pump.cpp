@@ -86,9 +86,14 @@ void association::on_message(std::uint16_t id, std::uint32_t ppid, std::span<con
   auto s = it == streams.end() ? nullptr : it->second.lock();
   switch (static_cast<stream_ppid>(ppid)) {
     case stream_ppid::open: {
-      // Only the peer's ids (the other parity), each opened once.
-      if (it != streams.end() || (id % 2) == (next_id % 2)) return;
+      // Only the peer's ids (the other parity), each opened once, with options we can serve.
+      if (it != streams.end() || (id % 2) == (next_id % 2) || id >= stream_count || opened_by_peer.test(id)) return;
+      auto options = decode_open(bytes);
+      if (!options) return;
+      opened_by_peer.set(id);
       auto fresh = make_stream(id);
+      fresh->options = *options;
+      adopt_early(*fresh);
       if (!acceptors.empty()) {
         auto h = std::move(acceptors.front());
         acceptors.pop_front();
@@ -98,9 +103,12 @@ void association::on_message(std::uint16_t id, std::uint32_t ppid, std::span<con
       }
       return;
     }
+    case stream_ppid::message:
+    case stream_ppid::empty_message:
+      return on_stream_message(id, ppid, bytes, s);
     case stream_ppid::data:
       // A stream whose handles are all gone: its bytes have no reader.
-      if (!s || s->ended) return;
+      if (!s || s->ended || s->options.mode != stream_mode::bytes) return;
       s->inbound.emplace_back(bytes.begin(), bytes.end());
       s->buffered += bytes.size();
       if (s->buffered > stream_buffer) {
@@ -111,8 +119,7 @@ void association::on_message(std::uint16_t id, std::uint32_t ppid, std::span<con
       return;
     case stream_ppid::fin:
       if (!s) return;
-      s->peer_finished = true;
-      s->serve_reader();
+      s->on_fin(bytes);
       return;
   }
   // Another protocol id: not ours, dropped.
@@ -126,7 +133,7 @@ void association::on_notification(std::span<const std::byte> n) {
     switch (*state) {
       case SCTP_COMM_UP:
         up = true;
-        for (auto& h : std::exchange(openers, {})) open_one(std::move(h));
+        for (auto& o : std::exchange(openers, {})) open_one(o.options, std::move(o.handler));
         break;
       case SCTP_SHUTDOWN_COMP:
         // Our SHUTDOWN was acknowledged (everything written was delivered), or the peer's
@@ -149,11 +156,12 @@ void association::retry_writers() {
   for (auto& s : live_streams()) s->write_pending();
 }
 
-void association::open_one(completion_handler<stream> h) {
+void association::open_one(const stream_options& options, completion_handler<stream> h) {
   if (ended) return asio::post(ex, asio::append(std::move(h), end_reason, stream{}));
   if (next_id >= stream_count) return asio::post(ex, asio::append(std::move(h), make_error_code(errc::too_many_streams), stream{}));
   auto s = make_stream(next_id);
   next_id += 2;
+  s->options = options;
   s->opener = std::move(h);
   s->write_pending();
 }

@@ -30,6 +30,7 @@ void unavailable(Handler h, Args... args) {
 stream::executor_type stream::get_executor() const { return {}; }
 std::uint16_t stream::id() const { return 0; }
 std::size_t stream::buffered() const { return 0; }
+stream_options stream::options() const { return {}; }
 bool stream::is_open() const { return false; }
 void stream::async_read_some_(std::shared_ptr<stream_state>, asio::mutable_buffer, completion_handler<std::size_t> h) {
   unavailable(std::move(h), std::size_t{0});
@@ -37,8 +38,16 @@ void stream::async_read_some_(std::shared_ptr<stream_state>, asio::mutable_buffe
 void stream::async_write_some_(std::shared_ptr<stream_state>, asio::const_buffer, completion_handler<std::size_t> h) {
   unavailable(std::move(h), std::size_t{0});
 }
+void stream::async_send_message_(std::shared_ptr<stream_state>, asio::const_buffer, completion_handler<std::size_t> h) {
+  unavailable(std::move(h), std::size_t{0});
+}
+void stream::async_receive_message_(std::shared_ptr<stream_state>, asio::mutable_buffer,
+                                    completion_handler<std::size_t> h) {
+  unavailable(std::move(h), std::size_t{0});
+}
 void stream::async_close_(std::shared_ptr<stream_state>, completion_handler<void> h) { unavailable(std::move(h)); }
-void connection::async_open_stream_(std::shared_ptr<connection_state>, completion_handler<stream> h) {
+void connection::async_open_stream_(std::shared_ptr<connection_state>, const stream_options&,
+                                    completion_handler<stream> h) {
   unavailable(std::move(h), stream{});
 }
 void connection::async_accept_stream_(std::shared_ptr<connection_state>, completion_handler<stream> h) {

@@ -3,11 +3,7 @@
 #include "session/association.hpp"
 
 #include "session/connection_state.hpp"
-
-#include <boost/asio/append.hpp>
-#include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
+#include "session/stream_completion.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -20,37 +16,6 @@ namespace {
 // One SCTP message per write at most: SCTP cuts it into packets, and a message this size
 // always fits the send buffer's room once the buffer drained below it.
 constexpr std::size_t max_message = 16 * 1024;
-constexpr std::byte open_byte{1};  // SCTP carries no empty message (RFC 9260 §3.3.1)
-
-template <typename Handler, typename... Args>
-void complete(const asio::any_io_executor& ex, Handler h, Args... args) {
-  asio::post(ex, asio::append(std::move(h), args...));
-}
-// A handle without a state has no session executor: the handler's own runs the completion.
-template <typename Handler, typename... Args>
-void complete_now(Handler h, Args... args) {
-  auto ex = asio::get_associated_executor(h);
-  asio::dispatch(ex, asio::append(std::move(h), args...));
-}
-// The waiting read or write (`Op`) ends with operation_aborted when its handler's slot emits.
-template <auto Op>
-void cancel_through(const std::shared_ptr<stream_state>& s, asio::cancellation_slot slot) {
-  if (!slot.is_connected()) return;
-  slot.assign([weak = std::weak_ptr(s)](asio::cancellation_type) {
-    auto s = weak.lock();
-    if (!s || !((*s).*Op)) return;
-    auto op = std::move(*((*s).*Op));
-    ((*s).*Op).reset();
-    complete(s->ex, std::move(op.handler), error_code(asio::error::operation_aborted), std::size_t{0});
-  });
-}
-
-// A read or write that completes on its own: its slot must not cancel the next one.
-template <typename Handler, typename... Args>
-void complete_waiting(const asio::any_io_executor& ex, Handler h, Args... args) {
-  if (auto slot = asio::get_associated_cancellation_slot(h); slot.is_connected()) slot.clear();
-  complete(ex, std::move(h), args...);
-}
 }  // namespace
 
 namespace detail {
@@ -64,7 +29,7 @@ stream_state::~stream_state() {
   a->streams.erase(id);
   // Dropped unclosed: the peer still reads eof, if the fin fits now (best effort).
   error_code ec;
-  if (!finished && !ended && a->up) a->send(id, stream_ppid::fin, std::span(&open_byte, 1), ec);
+  if (!finished && !ended && a->up) a->send(id, stream_ppid::fin, fin_message(), ec);
   if (a->stalled && a->stalled_by.expired()) {
     a->stalled = false;
     a->schedule_pump();
@@ -86,15 +51,20 @@ std::size_t stream_state::take(asio::mutable_buffer to) {
     }
   }
   buffered -= n;
+  release_stall();
+  return n;
+}
+
+void stream_state::release_stall() {
   // This stream held reading from SCTP back: it has room again.
   if (auto a = assoc.lock(); a && a->stalled && a->stalled_by.lock().get() == this && buffered <= a->stream_buffer) {
     a->stalled = false;
     a->schedule_pump();
   }
-  return n;
 }
 
 void stream_state::serve_reader() {
+  if (options.mode == stream_mode::messages) return serve_message_reader();
   if (!reader) return;
   if (buffered > 0) {
     auto r = std::move(*reader);
@@ -115,14 +85,16 @@ void stream_state::write_pending() {
   if (!a || ended) return;
   error_code ec;
   if (opener) {
-    const auto n = a->send(id, stream_ppid::open, std::span(&open_byte, 1), ec);
+    const auto n = a->send(id, stream_ppid::open, encode_open(options), ec);
     if (n == 0) return;  // no room yet: the open keeps its place before any write
     auto h = std::move(*opener);
     opener.reset();
     if (n < 0) return complete(ex, std::move(h), ec, stream{});
     a->hand_over(shared_from_this(), std::move(h));
   }
-  if (writer) {
+  if (writer && options.mode == stream_mode::messages) {
+    if (!send_waiting_message(*a)) return;
+  } else if (writer) {
     const auto from = writer->from;
     const auto n = a->send(id, stream_ppid::data,
                            std::span(static_cast<const std::byte*>(from.data()), std::min(from.size(), max_message)), ec);
@@ -133,7 +105,7 @@ void stream_state::write_pending() {
     complete_waiting(ex, std::move(w.handler), error_code{}, static_cast<std::size_t>(n));
   }
   if (fin_pending) {
-    const auto n = a->send(id, stream_ppid::fin, std::span(&open_byte, 1), ec);
+    const auto n = a->send(id, stream_ppid::fin, fin_message(), ec);
     if (n == 0) return;
     fin_pending = false;
     if (n < 0) {
@@ -142,6 +114,13 @@ void stream_state::write_pending() {
     }
     a->check_dry();
   }
+}
+
+error_code stream_state::write_refusal() const {
+  if (ended) return end_reason;
+  if (finished) return make_error_code(errc::stream_closed);
+  if (writer) return asio::error::in_progress;
+  return {};
 }
 
 void stream_state::end(error_code why) {
@@ -169,10 +148,13 @@ void stream_state::end(error_code why) {
 stream::executor_type stream::get_executor() const { return state_ ? state_->ex : executor_type{}; }
 std::uint16_t stream::id() const { return state_ ? state_->id : 0; }
 std::size_t stream::buffered() const { return state_ ? state_->buffered : 0; }
+stream_options stream::options() const { return state_ ? state_->options : stream_options{}; }
 bool stream::is_open() const { return state_ && !state_->ended && !state_->finished && !state_->peer_finished; }
 
 void stream::async_read_some_(std::shared_ptr<stream_state> s, asio::mutable_buffer b, completion_handler<std::size_t> h) {
   if (!s) return complete_now(std::move(h), make_error_code(errc::empty_stream), std::size_t{0});
+  if (s->options.mode != stream_mode::bytes)
+    return complete(s->ex, std::move(h), make_error_code(errc::wrong_stream_mode), std::size_t{0});
   if (b.size() == 0 || s->reader) {
     const error_code ec = b.size() == 0 ? error_code{} : error_code(asio::error::in_progress);
     return complete(s->ex, std::move(h), ec, std::size_t{0});
@@ -184,10 +166,8 @@ void stream::async_read_some_(std::shared_ptr<stream_state> s, asio::mutable_buf
 
 void stream::async_write_some_(std::shared_ptr<stream_state> s, asio::const_buffer b, completion_handler<std::size_t> h) {
   if (!s) return complete_now(std::move(h), make_error_code(errc::empty_stream), std::size_t{0});
-  error_code ec;
-  if (s->ended) ec = s->end_reason;
-  else if (s->finished) ec = make_error_code(errc::stream_closed);
-  else if (s->writer) ec = asio::error::in_progress;
+  error_code ec = s->write_refusal();
+  if (s->options.mode != stream_mode::bytes) ec = make_error_code(errc::wrong_stream_mode);
   if (ec || b.size() == 0) return complete(s->ex, std::move(h), ec, std::size_t{0});
   cancel_through<&stream_state::writer>(s, asio::get_associated_cancellation_slot(h));
   s->writer = stream_state::pending_write{b, std::move(h)};
@@ -230,13 +210,14 @@ std::shared_ptr<association> association_of(const std::shared_ptr<connection_sta
 }
 }  // namespace
 
-void connection::async_open_stream_(std::shared_ptr<connection_state> c, completion_handler<stream> h) {
-  error_code ec;
-  auto a = association_of(c, ec);
+void connection::async_open_stream_(std::shared_ptr<connection_state> c, const stream_options& options,
+                                    completion_handler<stream> h) {
+  error_code ec = options.valid() ? error_code{} : make_error_code(errc::bad_stream_options);
+  auto a = ec ? nullptr : association_of(c, ec);
   if (!a && c) return complete(c->session->ex, std::move(h), ec, stream{});
   if (!a) return complete_now(std::move(h), ec, stream{});
-  if (!a->up) return a->openers.push_back(std::move(h));
-  a->open_one(std::move(h));
+  if (!a->up) return a->openers.push_back({options, std::move(h)});
+  a->open_one(options, std::move(h));
 }
 
 void connection::async_accept_stream_(std::shared_ptr<connection_state> c, completion_handler<stream> h) {
