@@ -9,6 +9,7 @@
 #include <vector>
 
 using namespace punch::peer_app;
+using punch::path_mode;
 using action = parse_result::action;
 
 namespace {
