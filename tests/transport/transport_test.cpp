@@ -280,7 +280,9 @@ BOOST_AUTO_TEST_CASE(a_transport_that_keeps_the_defaults_offers_no_port_mapping_
   BOOST_TEST(!transport.maps_ports("upnp"));
   bool called = false;
   error_code got;
-  transport.async_map_port({.protocol = "natpmp"}, [&](error_code ec, punch::port_mapping_answer) {
+  punch::port_mapping_query query;
+  query.protocol = "natpmp";
+  transport.async_map_port(query, [&](error_code ec, punch::port_mapping_answer) {
     called = true;
     got = ec;
   });
