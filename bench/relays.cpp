@@ -190,14 +190,7 @@ int main(int argc, char* argv[]) {
         }
       },
       [&](std::exception_ptr e) {
-        if (e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& x) {
-            std::cerr << "punch-bench-relays: " << x.what() << '\n';
-          }
-          exit_code = 1;
-        }
+        if (bench::report_failure("punch-bench-relays", e)) exit_code = 1;
         broker_socket.close();
         relay_socket.close();
       });

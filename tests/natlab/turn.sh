@@ -34,20 +34,9 @@ if [[ ! -x "$TURNSERVER" ]]; then echo "SKIPPED: turnserver (coturn) is not inst
 # The topology: "pub" (a switch, the lab's internet) with the broker host and the TURN host
 # and two boxes' WAN sides; behind "nat-a" alice, behind "nat-b" bob. Both boxes symmetric.
 lab_describe() {
-  lab_node pub
-  lab_switch pub sw "$LAB_PUB.1/24"
-  lab_node brk
-  lab_plug pub sw brk eth0 "$LAB_BROKER_IP/24" "$LAB_PUB.1"
+  lab_describe_pair "$LAB_PUB" symmetric nat-a nat-b
   lab_node trn
   lab_plug pub sw trn eth0 "$TURN_IP/24" "$LAB_PUB.1"
-  lab_box nat-a symmetric "$LAB_PUB.11" 10.1.0.1/24 10.1.0.2
-  lab_plug pub sw nat-a wan "$LAB_PUB.11/24" "$LAB_PUB.1"
-  lab_node a
-  lab_plug nat-a lan a eth0 10.1.0.2/24 10.1.0.1
-  lab_box nat-b symmetric "$LAB_PUB.12" 10.2.0.1/24 10.2.0.2
-  lab_plug pub sw nat-b wan "$LAB_PUB.12/24" "$LAB_PUB.1"
-  lab_node b
-  lab_plug nat-b lan b eth0 10.2.0.2/24 10.2.0.1
 }
 
 # coturn's own config: long-term credentials for one user, UDP only (no TLS, DTLS, TCP), no
