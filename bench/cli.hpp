@@ -1,8 +1,10 @@
-// Command lines of the bench tools: Boost.Program_options with --help and one-line errors.
+// Command lines of the bench tools: Boost.Program_options with --help and one-line errors, and
+// the one-line report of a run that failed.
 #pragma once
 
 #include <boost/program_options.hpp>
 
+#include <exception>
 #include <iostream>
 #include <optional>
 #include <string_view>
@@ -27,6 +29,18 @@ inline std::optional<int> parse_command_line(int argc, char* argv[], const boost
     return 0;
   }
   return std::nullopt;
+}
+
+// A bench's main coroutine ended with `e`: prints what it holds as "program: what" on stderr.
+// True when it was a failure (the exit code is then 1).
+inline bool report_failure(std::string_view program, std::exception_ptr e) {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    std::cerr << program << ": " << x.what() << '\n';
+  }
+  return true;
 }
 
 }  // namespace punch::bench

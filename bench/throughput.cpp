@@ -152,14 +152,7 @@ int main(int argc, char* argv[]) {
         co_await (ca.close() && cb.close());
       },
       [&](std::exception_ptr e) {
-        if (e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& x) {
-            std::cerr << "punch-bench-throughput: " << x.what() << '\n';
-          }
-          exit_code = 1;
-        }
+        if (bench::report_failure("punch-bench-throughput", e)) exit_code = 1;
         alice.close();
         bob.close();
         broker_socket.close();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The NAT lab's plumbing: network namespaces, switches (bridges), veth links, NAT boxes,
-# bounded process handling and cleanup. Sourced by selftest.sh, run_pair.sh and matrix.sh.
+# bounded process handling and cleanup. Sourced by selftest.sh, run_pair.sh, matrix.sh,
+# portmap.sh and turn.sh.
 #
 # Run directly for the housekeeping commands:
 #   lab.sh up      build the lab, print how to enter each host, keep it until Ctrl-C (max 10 min)
@@ -335,6 +336,26 @@ lab_describe_v6() {
     lab_host "$side:ds" "$side-ds" "10.${i}6.0.2" "$wan4" "ds-$side"
     LAB_HOST_IP6[$side:ds]=$lan6:2; LAB_BOX_IP6[$side:ds]=$wan6
   done
+}
+
+# lab_describe_pair NET TYPE BOX_A BOX_B → a small topology for one pair, for scenario scripts
+# that describe their own lab: "pub" (a switch, the internet NET.0/24, NET.1 on it), the broker
+# host "brk" at NET.10, and two NAT boxes of TYPE (BOX_A wan NET.11, BOX_B wan NET.12) with a
+# peer host each behind them: "a" at 10.1.0.2, "b" at 10.2.0.2.
+lab_describe_pair() {
+  local net=$1 type=$2
+  lab_node pub
+  lab_switch pub sw "$net.1/24"
+  lab_node brk
+  lab_plug pub sw brk eth0 "$net.10/24" "$net.1"
+  lab_box "$3" "$type" "$net.11" 10.1.0.1/24 10.1.0.2
+  lab_plug pub sw "$3" wan "$net.11/24" "$net.1"
+  lab_node a
+  lab_plug "$3" lan a eth0 10.1.0.2/24 10.1.0.1
+  lab_box "$4" "$type" "$net.12" 10.2.0.1/24 10.2.0.2
+  lab_plug pub sw "$4" wan "$net.12/24" "$net.1"
+  lab_node b
+  lab_plug "$4" lan b eth0 10.2.0.2/24 10.2.0.1
 }
 
 # lab_up → builds the whole lab: namespaces, links, NAT rules.

@@ -41,20 +41,7 @@ if [[ ! -x "$MINIUPNPD" ]]; then echo "SKIPPED: miniupnpd is not installed (Debi
 
 # The topology: "pub" (a switch, the lab's internet) with the broker host and two boxes'
 # WAN sides; behind "rtr-a" (miniupnpd) alice, behind "rtr-b" bob. Both boxes symmetric.
-lab_describe() {
-  lab_node pub
-  lab_switch pub sw "$PM_NET.1/24"
-  lab_node brk
-  lab_plug pub sw brk eth0 "$PM_BROKER/24" "$PM_NET.1"
-  lab_box rtr-a symmetric "$PM_NET.11" 10.1.0.1/24 10.1.0.2
-  lab_plug pub sw rtr-a wan "$PM_NET.11/24" "$PM_NET.1"
-  lab_node a
-  lab_plug rtr-a lan a eth0 10.1.0.2/24 10.1.0.1
-  lab_box rtr-b symmetric "$PM_NET.12" 10.2.0.1/24 10.2.0.2
-  lab_plug pub sw rtr-b wan "$PM_NET.12/24" "$PM_NET.1"
-  lab_node b
-  lab_plug rtr-b lan b eth0 10.2.0.2/24 10.2.0.1
-}
+lab_describe() { lab_describe_pair "$PM_NET" symmetric rtr-a rtr-b; }
 
 # The lab is closed: nothing of it in the machine's own namespace.
 assert_isolated() {
