@@ -4,6 +4,7 @@
 #include "session/association.hpp"
 
 #include "session/connection_state.hpp"
+#include "session/sctp_packet.hpp"
 #include "session/sctp_stack.hpp"
 
 #include <boost/asio/append.hpp>
@@ -212,10 +213,10 @@ void association::end(error_code why, bool graceful) {
 
 void sctp_input(connection_state& c, std::span<const std::byte> packet) {
   if (!c.open) return;
-  // RFC 9260 §3.1: the common header, with the ports both sides use. Anything else, or more
-  // than a packet may be, never reaches usrsctp.
+  // RFC 9260 §3.1: the common header, with the ports both sides use, and chunks that fit
+  // (sctp_packet.hpp). Anything else, or more than a packet may be, never reaches usrsctp.
   if (packet.size() < sctp_common_header || packet.size() > c.session->options.stream_packet_size ||
-      port_at(packet, 0) != sctp_port || port_at(packet, 2) != sctp_port) {
+      port_at(packet, 0) != sctp_port || port_at(packet, 2) != sctp_port || !sctp_packet_well_formed(packet)) {
     ++c.session->stats.stream_packets_dropped;
     return;
   }
