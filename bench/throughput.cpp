@@ -166,6 +166,11 @@ int main(int argc, char* argv[]) {
   std::printf("punch connection    %10.0f datagrams/s  %7.1f MB/s\n", p, p * static_cast<double>(o.size) / 1e6);
   std::printf("ratio punch/raw     %10.2f  (target >= 0.80)\n", p / r);
   if (!streamed.empty()) {
+    // Each round's ratio too: on a shared machine the rounds differ more than the medians say.
+    std::printf("stream/punch by round");
+    for (std::size_t i = 0; i < streamed.size(); ++i)
+      std::printf(" %.2f", streamed[i] / (punched[i] * static_cast<double>(o.size)));
+    std::printf("\n");
     const double g = median(streamed);
     std::printf("one stream (SCTP)   %10s              %7.1f MB/s goodput\n", "", g / 1e6);
     std::printf("ratio stream/punch  %10.2f  (target >= 0.70, bytes/s against the connection's)\n",

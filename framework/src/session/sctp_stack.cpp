@@ -39,7 +39,11 @@ void configure() {
   // move or a relayed → direct upgrade (seconds) does not end the association.
   usrsctp_sysctl_set_sctp_ecn_enable(0);
   usrsctp_sysctl_set_sctp_pr_enable(1);  // partial reliability (RFC 3758)
-  usrsctp_sysctl_set_sctp_rto_min_default(200);
+  // RTO floor 50 ms, not 200: on a short path every retransmission timeout (a lost
+  // retransmission) otherwise stalls the association for 200 ms and more. It stays above the
+  // delayed SACK's 20 ms plus a 10 ms tick, so a SACK held back is not taken for a loss;
+  // longer paths get SRTT + 4·RTTVAR as before. Measured in the NAT lab (docs/streams.md).
+  usrsctp_sysctl_set_sctp_rto_min_default(50);
   usrsctp_sysctl_set_sctp_rto_max_default(5000);
   usrsctp_sysctl_set_sctp_rto_initial_default(1000);
   usrsctp_sysctl_set_sctp_init_rto_max_default(5000);
@@ -48,12 +52,11 @@ void configure() {
   usrsctp_sysctl_set_sctp_init_rtx_max_default(20);
   usrsctp_sysctl_set_sctp_initial_cwnd(10);  // RFC 6928's 10 packets
   usrsctp_sysctl_set_sctp_delayed_sack_time_default(20);
-  // Every SACK is a frame to seal, send, receive and open, as dear as a data packet: one per
-  // 8 packets instead of 2 (a gap is still SACKed at once, RFC 9260 §6.7, so loss recovery
-  // does not wait). The sender then needs bursts of more than 8 packets, or it would wait for
-  // the delayed SACK's timer with fewer in flight: 16 instead of usrsctp's 4 (measured in
-  // docs/streams.md, "Numbers": 0.50× → 0.65-0.72× the connection's datagrams on loopback).
-  usrsctp_sysctl_set_sctp_sack_freq_default(8);
+  // Bursts of up to 16 packets per sending opportunity, not RFC 9260's Max.Burst of 4: with
+  // 4 the window grows by little more than 4 packets per SACK, a slow climb back after every
+  // loss inside a connection that paces nothing else. SACKs stay at one per 2 packets: one per 8
+  // was faster on loopback, but under loss the window then grew a quarter as fast after
+  // each retransmission timeout (docs/streams.md, "Numbers").
   usrsctp_sysctl_set_sctp_max_burst_default(16);
   usrsctp_sysctl_set_sctp_max_chunks_on_queue(16 * 1024);
 }
