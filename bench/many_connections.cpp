@@ -72,15 +72,15 @@ long status_kib(const std::string& key) {
   return -1;
 }
 
-// utime + stime of this process, in seconds (/proc/self/stat fields 14 and 15).
-double cpu_seconds() {
+// utime (field 14) or stime (field 15) of this process, in seconds (/proc/self/stat).
+double cpu_seconds(int field_number) {
   std::ifstream in("/proc/self/stat");
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::istringstream rest(all.substr(all.rfind(')') + 2));  // the name may hold spaces
   std::string field;
   long long ticks = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i)
-    if (i >= 14) ticks += std::stoll(field);
+  for (int i = 3; i <= field_number && rest >> field; ++i)
+    if (i == field_number) ticks = std::stoll(field);
   return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
@@ -263,13 +263,14 @@ child_process start_clients(const bench_options& o) {
 
 struct sample {
   long rss_kib, hwm_kib;
-  double cpu_s;
+  double cpu_s, system_s;  // user + system, and system alone
   clock_type::time_point at;
   std::size_t heap = 0;  // malloc's bytes in use: what the connections hold, without what it keeps free
 };
 
 sample now_sample() {
-  return {status_kib("VmRSS"), status_kib("VmHWM"), cpu_seconds(), clock_type::now(), mallinfo2().uordblks};
+  return {status_kib("VmRSS"), status_kib("VmHWM"), cpu_seconds(14) + cpu_seconds(15), cpu_seconds(15),
+          clock_type::now(), mallinfo2().uordblks};
 }
 
 int run_hub(const bench_options& o) {
@@ -357,6 +358,7 @@ int run_hub(const bench_options& o) {
               static_cast<long long>(so.connection_idle_timeout.count()));
   std::printf("idle %.1f s: hub CPU %.2f s = %.2f %% of one core  (target <= 2 %%)\n", idle_s,
               idled.cpu_s - opened.cpu_s, cpu_pct);
+  std::printf("  of which in the kernel (stime) %.2f s\n", idled.system_s - opened.system_s);
   std::printf("datagrams sent while idle: %.0f per second (%.3f per connection per second)\n", sent_rate,
               sent_rate / n);
   std::printf("connections still open after idling: %d of %zu\n", still_open, held.size());
