@@ -76,7 +76,15 @@ asio::awaitable<detail::outcome<registration_info>> registering(std::shared_ptr<
   // is a turn_failed event, for direct paths work without TURN.
   // direct_only never relays: no allocation either.
   if (!s->options.turn_servers.empty() && !s->turn && s->options.path_policy.mode != path_mode::direct_only)
-    asio::co_spawn(s->ex, s->allocate_turn(s->time.now() + timeout), asio::detached);
+    asio::co_spawn(
+        s->ex,
+        [](std::shared_ptr<session_state> s, clock::time_point deadline) -> asio::awaitable<void> {
+          // Refused everywhere: nothing to wait for (a grant fires turn_settled with its event).
+          if (!co_await s->allocate_turn(deadline)) s->turn_settled.fire();
+        }(s, s->time.now() + timeout),
+        asio::detached);
+  else if (!s->turn)
+    s->turn_settled.fire();
   s->start_port_mapping();
   // The current broker first (options.broker at the start), then the fallbacks in order.
   auto info = co_await s->register_in_turn(0, timeout, false);
@@ -113,6 +121,10 @@ asio::awaitable<detail::outcome<connection>> connecting(std::shared_ptr<session_
   // Our NAT's mapping, measured beside the registration, on its way to the broker: the peer
   // chooses how to punch by what the broker tells it of us. Not there by the deadline: without.
   co_await s->nat_settled.wait_until(deadline);
+  // Our TURN allocation, made beside the registration, if it is still under way: the broker
+  // should hand the peer our relayed address with the introduction, for a pair that only a
+  // relay can join. Waited for at most relay_after, when a relayed pair is tried anyway.
+  co_await s->turn_settled.wait_until(std::min(deadline, started + s->options.relay_after));
   auto r = co_await s->introduce_me(target, nullptr, deadline, what);
   if (!r) co_return std::move(r).error();
   auto tok = r->msg.find(wire::attr::token);

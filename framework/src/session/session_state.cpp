@@ -18,6 +18,7 @@ session_state::session_state(transport& t, session_options o)
       me(options.key ? *options.key : identity::generate()),
       socket(t.open(options.local)),
       nat_settled(ex, time),
+      turn_settled(ex, time),
       keepalive_timer(ex, time),
       accept_ready(ex, time) {
   // A start-up failure: the constructor throws.
@@ -55,6 +56,7 @@ void session_state::shutdown() {
   backlog.clear();
   accept_ready.fire();
   nat_settled.fire();
+  turn_settled.fire();
   for (auto& [token, a] : punches)
     for (auto& sock : a->spray)
       if (sock) sock->close();

@@ -70,6 +70,10 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // Fired when the discovery that runs beside a registration has ended (or none runs):
   // connect() waits for it, so that the broker introduces us with our NAT-MAPPING.
   detail::one_shot_event nat_settled;
+  // Fired when the TURN allocation begun beside the first registration has an outcome the broker
+  // knows (turn_allocated emitted, or refused everywhere), or when none is made: connect()
+  // waits for it, bounded by relay_after (session.cpp).
+  detail::one_shot_event turn_settled;
   std::uint32_t ciphers = 0;  // what we offer in CIPHERS (wire::cipher bits)
   std::optional<endpoint> other_address;  // the broker's other port (OTHER-ADDRESS), if any
   std::chrono::milliseconds broker_rtt{0};  // the last round trip to the broker (unretransmitted requests)
@@ -119,6 +123,8 @@ struct session_state : std::enable_shared_from_this<session_state> {
   endpoint rx_from;
 
   void emit(session_event e) {
+    // The relayed candidate is known to the broker once its event is emitted (late_candidates.cpp).
+    if (e.what == session_event::kind::turn_allocated) turn_settled.fire();
     if (on_event) on_event(e);
   }
   void shutdown();
