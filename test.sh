@@ -54,7 +54,8 @@ fuzz_one() {
   echo "$rc" >"$fuzz_dir/$name.rc"
 }
 fuzzers=()
-for f in build-san/fuzz/fuzz_*; do [[ -x "$f" ]] && fuzzers+=("$f"); done
+# fuzz_*_replay: the seeds replayed without libFuzzer (a CTest test), not a fuzzer.
+for f in build-san/fuzz/fuzz_*; do [[ -x "$f" && "$f" != *_replay ]] && fuzzers+=("$f"); done
 for f in "${fuzzers[@]}"; do
   while (( $(jobs -rp | wc -l) >= jobs )); do wait -n || true; done
   fuzz_one "$f" &

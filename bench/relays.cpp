@@ -6,6 +6,7 @@
 // for). Rounds alternate punch-relay, coturn,
 // punch-relay, coturn …; each round's coturn/punch-relay ratio is printed, then the medians.
 #include "cli.hpp"
+#include "percentile.hpp"
 #include "coturn.hpp"
 #include "tap_transport.hpp"
 
@@ -53,11 +54,6 @@ struct round_result {
   double per_second = 0;
   int lost = 0;  // datagrams that never arrived
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // One round: two fresh sessions ("alice-N", "bob-N") on `tap`, alice with `turn` (if any), both
 // with `relay` (if any); registered, alice's TURN outcome awaited, then connected and pumped.
@@ -210,7 +206,7 @@ int main(int argc, char* argv[]) {
     rt.push_back(a.per_second);
     tt.push_back(c.per_second);
   }
-  std::printf("median %15.1f ms  %11.1f ms  %19.0f  %14.0f  %24.2f\n", median(rc), median(tc), median(rt), median(tt),
-              median(tt) / median(rt));
+  std::printf("median %15.1f ms  %11.1f ms  %19.0f  %14.0f  %24.2f\n", bench::median(rc), bench::median(tc),
+              bench::median(rt), bench::median(tt), bench::median(tt) / bench::median(rt));
   return 0;
 }

@@ -17,13 +17,6 @@ std::ofstream open(const std::string& path) {
 
 }  // namespace
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 const median_record* find(const std::vector<median_record>& m, request_kind k, const std::string& target) {
   for (const auto& r : m)
     if (r.kind == k && r.target == target) return &r;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "load.hpp"
+#include "percentile.hpp"
 
 #include <cstdint>
 #include <ostream>
@@ -44,7 +45,6 @@ struct memory_point {
 };
 
 std::vector<median_record> median_of(const std::vector<run_record>& runs);
-double median(std::vector<double> v);
 // The median record of (k, target); null if there is none.
 const median_record* find(const std::vector<median_record>& m, request_kind k, const std::string& target);
 void print_table(std::ostream& out, const std::vector<median_record>& m);

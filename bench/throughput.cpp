@@ -3,6 +3,7 @@
 // pattern: batches of `window` datagrams sent, then received, on one thread. Rounds alternate
 // raw, punch, raw, punch … and the medians are compared (these machines are noisy).
 #include "cli.hpp"
+#include "percentile.hpp"
 
 #include "punch/broker.hpp"
 #include "punch/connection.hpp"
@@ -90,11 +91,6 @@ asio::awaitable<double> stream_round(const bench_options& o, stream& a, stream& 
   co_return static_cast<double>(total) / std::chrono::duration<double>(clock_type::now() - started).count();
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char* argv[]) {
@@ -159,7 +155,7 @@ int main(int argc, char* argv[]) {
       });
   ctx.run();
   if (exit_code) return exit_code;
-  const double r = median(raw), p = median(punched);
+  const double r = bench::median(raw), p = bench::median(punched);
   std::printf("%d rounds x %d datagrams of %zu bytes, window %d, loopback, one thread\n", o.rounds, o.datagrams,
               o.size, o.window);
   std::printf("raw UDP (asio)      %10.0f datagrams/s  %7.1f MB/s\n", r, r * static_cast<double>(o.size) / 1e6);
@@ -171,7 +167,7 @@ int main(int argc, char* argv[]) {
     for (std::size_t i = 0; i < streamed.size(); ++i)
       std::printf(" %.2f", streamed[i] / (punched[i] * static_cast<double>(o.size)));
     std::printf("\n");
-    const double g = median(streamed);
+    const double g = bench::median(streamed);
     std::printf("one stream (SCTP)   %10s              %7.1f MB/s goodput\n", "", g / 1e6);
     std::printf("ratio stream/punch  %10.2f  (target >= 0.70, bytes/s against the connection's)\n",
                 g / (p * static_cast<double>(o.size)));
