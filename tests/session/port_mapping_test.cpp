@@ -43,6 +43,11 @@ struct pcp_home {
         alice(w.add_session(host, "alice", behind_gateway(std::move(o)))) {
     port_events(alice, granted);
   }
+  // The world (and alice's session in it) outlives this: her events must not reach `granted`
+  // once it is gone.
+  ~pcp_home() { alice.on_event({}); }
+  pcp_home(const pcp_home&) = delete;
+  pcp_home& operator=(const pcp_home&) = delete;
   sim::host& host;
   sim::nat_box& nat;
   sim::pcp_server pcp;

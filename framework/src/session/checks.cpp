@@ -83,11 +83,14 @@ asio::awaitable<void> session_state::send_check(punch_attempt& a, remote_candida
 asio::awaitable<detail::outcome<void>> session_state::punch(std::shared_ptr<punch_attempt> a, clock::time_point deadline) {
   std::size_t round = 0;
   // One NAT hard, the other easy: plain punching fails against port-restricted filtering.
+  // Either mapping may still be unknown here (measured beside the registration, it may not
+  // have reached the broker yet): predict() decides when it is due, with what it knows then.
   const bool hard = nat == nat_mapping::endpoint_dependent;
   const bool peer_hard = a->peer_nat == nat_mapping::endpoint_dependent;
+  const bool both_known = nat != nat_mapping::unknown && a->peer_nat != nat_mapping::unknown;
   const auto mode = options.path_policy.mode;
-  if (options.prediction.enabled && mode != path_mode::relay_only && nat != nat_mapping::unknown && a->peer_nat != nat_mapping::unknown &&
-      hard != peer_hard && a->peer_reflexive.port() != 0) {
+  if (options.prediction.enabled && mode != path_mode::relay_only && !(both_known && hard == peer_hard) &&
+      a->peer_reflexive.port() != 0) {
     // A pair that answers within `after` plus three broker round trips (cone filtering on the
     // easy side, a shared LAN; the peers' round trip is about the broker's on a slow network)
     // makes prediction unnecessary.

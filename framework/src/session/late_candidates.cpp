@@ -16,7 +16,7 @@ void session_state::announce_late(session_event e, std::optional<session_event>&
     pending = std::move(e);
     return;
   }
-  if (carried) return emit(std::move(e));
+  if (carried) return emit_late(std::move(e));
   asio::co_spawn(ex, announce(std::move(e)), asio::detached);
 }
 
@@ -34,7 +34,7 @@ void session_state::late_candidates_registered() {
       asio::co_spawn(ex, announce(std::move(e)), asio::detached);
       continue;
     }
-    emit(std::move(e));
+    emit_late(std::move(e));
   }
 }
 
@@ -49,6 +49,12 @@ asio::awaitable<void> session_state::announce(session_event e) {
     co_await register_other_family(*info, deadline);
     registration = *info;
   }
+  emit_late(std::move(e));
+}
+
+void session_state::emit_late(session_event e) {
+  // The broker knows our relayed candidate now: connect() may introduce us (session.cpp).
+  if (e.what == session_event::kind::turn_allocated) turn_settled.fire();
   emit(std::move(e));
 }
 

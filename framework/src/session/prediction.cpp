@@ -12,6 +12,7 @@
 #include "session/session_state.hpp"
 
 #include "session/connection_state.hpp"
+#include "session/peer_answer.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -53,11 +54,34 @@ asio::awaitable<void> session_state::predict(std::shared_ptr<punch_attempt> a) {
   timer.expires_at(*a->prediction_start);
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   if (closed || a->finished || a->direct()) co_return;
+  if (!co_await prediction_applies(*a)) {
+    a->prediction_start.reset();  // the relay need not leave it time
+    co_return;
+  }
+  a->prediction_start = time.now();  // the relay leaves it its two seconds from here
   const auto until = time.now() + p.duration;
   if (nat == nat_mapping::endpoint_dependent)
     co_await spray(a, until);
   else
     co_await probe(a, until);
+}
+
+// One NAT hard and the other easy, as far as is known once prediction is due. Our own mapping
+// may still be under measurement (a lost Binding is sent again): wait for it, at most one
+// prediction's duration. The peer's may not have reached the broker when it introduced us (the
+// peer had registered a moment before): ask the broker again, one round trip.
+asio::awaitable<bool> session_state::prediction_applies(punch_attempt& a) {
+  const auto deadline = time.now() + options.prediction.duration;
+  if (nat == nat_mapping::unknown) co_await nat_settled.wait_until(deadline);
+  if (a.peer_nat == nat_mapping::unknown && !closed) {
+    auto r = co_await request(
+        wire::method::lookup, [&](stun::builder& b) { b.add_string(wire::attr::target_id, a.peer); }, deadline,
+        "looking up \"" + a.peer + "\" again for its NAT's mapping");
+    if (r) a.peer_nat = read_peer(r->msg, a.peer).nat;
+  }
+  if (closed || a.finished || a.direct() || nat == nat_mapping::unknown || a.peer_nat == nat_mapping::unknown)
+    co_return false;
+  co_return (nat == nat_mapping::endpoint_dependent) != (a.peer_nat == nat_mapping::endpoint_dependent);
 }
 
 asio::awaitable<void> session_state::spray(std::shared_ptr<punch_attempt> a, clock::time_point until) {

@@ -17,9 +17,15 @@ asio::awaitable<void> session_state::allocate_relay(std::shared_ptr<punch_attemp
   const auto mode = options.path_policy.mode;
   const bool first = a->relay_first || mode == path_mode::relay_only;
   const bool standby = mode == path_mode::adaptive;
-  auto from = first ? a->started : a->started + options.relay_after;
-  if (a->prediction_start && !first) from = std::max(from, *a->prediction_start + std::chrono::seconds(2));
+  const auto from = first ? a->started : a->started + options.relay_after;
   if (!co_await relay_due(*a, std::min(from, deadline))) co_return;
+  // Prediction decides whether it runs only when it is due (and may start a round trip late,
+  // having asked the broker for the peer's mapping): look again after each wait.
+  for (int i = 0; i < 3 && !first && a->prediction_start; ++i) {
+    const auto until = *a->prediction_start + std::chrono::seconds(2);
+    if (until <= time.now()) break;
+    if (!co_await relay_due(*a, std::min(until, deadline))) co_return;
+  }
   const endpoint relay = *options.relay;
   const std::string what = "allocating at the relay for \"" + a->peer + "\"";
   for (int attempt = 1; attempt <= 3 && !closed && (standby || !a->done.fired()); ++attempt) {

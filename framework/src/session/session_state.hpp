@@ -105,6 +105,8 @@ struct session_state : std::enable_shared_from_this<session_state> {
   void late_candidates_registered();
   // Registers again so that the broker has our new candidates, then emits `e`.
   asio::awaitable<void> announce(session_event e);
+  // Emits a late candidate's event; a TURN allocation's also fires turn_settled.
+  void emit_late(session_event e);
 
   std::unordered_map<stun::transaction_id, transaction*, detail::random_bytes_hash> requests;
   std::unordered_map<stun::transaction_id, check_ref, detail::random_bytes_hash> checks;
@@ -123,8 +125,6 @@ struct session_state : std::enable_shared_from_this<session_state> {
   endpoint rx_from;
 
   void emit(session_event e) {
-    // The relayed candidate is known to the broker once its event is emitted (late_candidates.cpp).
-    if (e.what == session_event::kind::turn_allocated) turn_settled.fire();
     if (on_event) on_event(e);
   }
   void shutdown();
@@ -267,9 +267,11 @@ struct session_state : std::enable_shared_from_this<session_state> {
   void release_turn();
 
   // port prediction (prediction.cpp)
-  // Started with run_punch when one side is hard and the other easy; waits
+  // Started with run_punch unless both sides are known alike (both hard, both easy); waits
   // options.prediction.after, then sprays (hard side) or probes (easy side).
   asio::awaitable<void> predict(std::shared_ptr<punch_attempt> a);
+  // Whether prediction applies (one NAT hard, the other easy) by what is known when it is due.
+  asio::awaitable<bool> prediction_applies(punch_attempt& a);
   asio::awaitable<void> spray(std::shared_ptr<punch_attempt> a, clock::time_point until);
   asio::awaitable<void> probe(std::shared_ptr<punch_attempt> a, clock::time_point until);
   asio::awaitable<void> spray_receive(std::weak_ptr<punch_attempt> owner, std::size_t via,
