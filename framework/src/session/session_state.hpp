@@ -256,6 +256,9 @@ struct session_state : std::enable_shared_from_this<session_state> {
       const stun::transaction_id& id, std::span<const std::byte> req, clock::time_point deadline, std::string_view what,
       const std::function<bool(std::span<const std::byte>)>& valid);
   asio::awaitable<void> keep_turn(std::shared_ptr<turn_allocation> t, std::chrono::seconds lifetime);
+  // A new allocation after the one in use was lost, with a backoff between tries (its timer).
+  asio::awaitable<void> reallocate_turn();
+  std::shared_ptr<punch::timer> turn_retry_timer;
   asio::awaitable<void> turn_permit(std::vector<asio::ip::address> peers, clock::time_point deadline);
   // At relay_after without an answered pair: CreatePermission for the peer's addresses.
   asio::awaitable<void> permit_turn_for(std::shared_ptr<punch_attempt> a, clock::time_point deadline);

@@ -198,6 +198,9 @@ asio::awaitable<void> session_state::keep_turn(std::shared_ptr<turn_allocation> 
       // Lost: the relayed candidate is gone; connections on it notice the silence and move.
       t->live = false;
       emit({.what = session_event::kind::turn_failed, .peer = options.id, .address = t->server.address, .error = r.error().code});
+      // A restarted server answers 437 (it no longer knows the allocation), a dead one not at
+      // all: allocate anew, so that a re-introduction has a relayed candidate again.
+      if (!closed && turn == t) asio::co_spawn(ex, reallocate_turn(), asio::detached);
       co_return;
     }
     t->expires = time.now() + lifetime;
@@ -207,6 +210,25 @@ asio::awaitable<void> session_state::keep_turn(std::shared_ptr<turn_allocation> 
     for (const auto& [peer, channel] : std::map<endpoint, std::uint16_t>(t->channel_of))
       co_await turn_bind(peer, channel);
   }
+}
+
+// After a lost allocation: at once, then after 5 s, 10 s, … at most every 5 minutes, at the
+// first server that accepts (allocate_turn), for as long as the session lives. Not after a
+// 401 to our credentials: the same ones will not do better (REST credentials are derived
+// anew for each try, so an expired one is not the cause).
+asio::awaitable<void> session_state::reallocate_turn() {
+  auto self = shared_from_this();
+  // release_turn() cancels it: a closed session leaves no timer behind.
+  auto timer = turn_retry_timer = std::make_shared<punch::timer>(ex, time);
+  std::chrono::seconds backoff{5};
+  while (!closed) {
+    auto r = co_await allocate_turn(time.now() + options.request_timeout);
+    if (r || closed || r.error().code == errc::turn_unauthorized) break;
+    timer->expires_after(backoff);
+    co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+    backoff = std::min(backoff * 2, std::chrono::seconds(300));
+  }
+  if (turn_retry_timer == timer) turn_retry_timer.reset();
 }
 
 asio::awaitable<void> session_state::turn_permit(std::vector<asio::ip::address> peers, clock::time_point deadline) {
@@ -283,6 +305,7 @@ asio::awaitable<void> session_state::turn_bind(endpoint peer, std::uint16_t chan
 // RFC 8656 §7: a Refresh with LIFETIME 0 deletes the allocation. Sent once, unanswered: the
 // session is closing, and the allocation expires by itself if this is lost.
 void session_state::release_turn() {
+  if (auto retry = std::move(turn_retry_timer)) retry->cancel();
   auto t = std::move(turn);
   if (!t) return;
   if (t->refresh_timer) t->refresh_timer->cancel();
