@@ -107,8 +107,9 @@ void print_ratios(std::ostream& out, const std::vector<median_record>& m, const 
          " its range; met: judged by req/cpu-s, since req/s follows the machine's load)\n";
 }
 
-void print_memory(std::ostream& out, const std::vector<memory_point>& points) {
-  out << "\nregistered peers   VmRSS (MiB)  VmHWM (MiB)  bytes/peer  failed\n";
+void print_memory(std::ostream& out, const std::vector<memory_point>& points, const char* what, const char* each) {
+  out << '\n' << std::setw(16) << what << "   VmRSS (MiB)  VmHWM (MiB)  " << std::setw(10) << ("bytes/" + std::string(each))
+      << "  failed\n";
   const double base = points.empty() ? 0 : static_cast<double>(points.front().rss_kib);
   for (const auto& p : points) {
     out << std::setw(16) << p.peers << std::fixed << std::setprecision(1) << std::setw(13)

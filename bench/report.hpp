@@ -60,7 +60,10 @@ void print_ratio(std::ostream& out, const char* what, const std::vector<median_r
 // Connect and Lookup latency of peers held by the other broker against the same broker, and
 // the Redis-backed broker's rates against the in-memory one's.
 void print_cluster(std::ostream& out, const std::vector<median_record>& m, const std::vector<run_record>& runs);
-void print_memory(std::ostream& out, const std::vector<memory_point>& points);
+// `what` heads the count column (registered peers; the relay's allocations), `each` names one
+// of them in the bytes-per column.
+void print_memory(std::ostream& out, const std::vector<memory_point>& points, const char* what = "registered peers",
+                  const char* each = "peer");
 void write_csv(const std::string& path, const std::vector<run_record>& runs, const std::vector<median_record>& m);
 void write_memory_csv(const std::string& path, const std::vector<memory_point>& points);
 // True if every broker and echo run got answers, the broker sent no error answers, loss stayed

@@ -122,6 +122,8 @@ public:
         const id_text me("%ss%zu", tag_.c_str(), i), target("%ss%zu", tag_.c_str(), peer);
         return build_request(out, fields(kind_, me.view, target.view), id);
       }
+      case request_kind::relay:
+        break;  // relay_workloads.hpp
     }
     return {};
   }
