@@ -97,6 +97,8 @@ load::~load() = default;
 
 std::size_t load::sockets() const { return s_->sockets.size(); }
 
+void load::aim(std::size_t socket, const udp_endpoint& server) { s_->sockets.at(socket)->server = server; }
+
 void load::state::fill(std::size_t i, workload& w, clock::time_point now) {
   client_socket& c = *sockets[i];
   std::array<mmsghdr, max_window> msgs{};

@@ -90,6 +90,8 @@ public:
   // answers still in flight.
   load_result run(workload& w, std::chrono::milliseconds duration);
   std::size_t sockets() const;
+  // From now on socket i sends to `server` (a peer's relayed address at a TURN server).
+  void aim(std::size_t socket, const udp_endpoint& server);
 
 private:
   struct state;

@@ -128,6 +128,10 @@ std::optional<bench_options> parse(int argc, char* argv[]) {
   }
   if (o.relay) {
     auto& r = o.relaying;
+    if (r.pairs < 1 || r.pairs > 100) {  // coturn gets 200 relay ports
+      std::cerr << "punch-bench: --pairs: 1..100\n";
+      return std::nullopt;
+    }
     r.payloads.clear();
     std::istringstream sizes(payloads);
     for (std::string size; std::getline(sizes, size, ',');) {

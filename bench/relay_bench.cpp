@@ -29,10 +29,10 @@ const char* const turn_user = "bench";
 const char* const turn_password = "bench";
 
 struct relay_target {
-  std::string name;  // "relay", "echo", "turn": the run's target is name + payload
+  std::string name;  // "relay", "echo", "turn", "turn1": the run's target is name/payload
   std::unique_ptr<server_process> process;
   std::unique_ptr<load> sockets;  // the pairs, allocated once
-  bool channel_data = false;
+  framing frames = framing::raw;
 };
 
 // A probe that punch-relay answers (401 with a NONCE): ALLOCATE, which it tells by its type.
@@ -57,12 +57,14 @@ std::unique_ptr<server_process> start_relay(const relay_bench_options& o, asio::
   return p;
 }
 
-std::unique_ptr<server_process> start_coturn(const relay_bench_options& o, asio::io_context& ctx, udp_endpoint& at) {
+// The n-th coturn of this bench.
+std::unique_ptr<server_process> start_coturn(const relay_bench_options& o, asio::io_context& ctx, udp_endpoint& at,
+                                             int n) {
   at = udp_endpoint(asio::ip::address_v4::loopback(), free_udp_port());
-  // Relay ports of its own per bench process, so that the TURN tests running beside it do
-  // not collide (they take 50000 and up).
-  const int min_port = 30000 + static_cast<int>(::getpid() % 50) * 200;
-  const int max_port = min_port + std::max<int>(199, static_cast<int>(2 * o.pairs) + 16);
+  // Relay ports of its own per bench process and coturn, so that the TURN tests running beside
+  // it do not collide (they take 50000 and up).
+  const int min_port = 30000 + static_cast<int>(::getpid() % 50) * 400 + n * 200;
+  const int max_port = min_port + 199;
   auto p = std::make_unique<server_process>(
       "coturn",
       std::vector<std::string>{o.coturn, "-n", "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1",
@@ -71,7 +73,7 @@ std::unique_ptr<server_process> start_coturn(const relay_bench_options& o, asio:
                                "--no-dtls", "--no-tcp", "--no-cli", "--relay-threads", "1", "--realm", "punch.bench",
                                "--lt-cred-mech", "--user", std::string(turn_user) + ":" + turn_password,
                                "--log-file", "stdout", "--no-software-attribute", "--pidfile",
-                               "/tmp/punch-bench-coturn-" + std::to_string(::getpid()) + ".pid"},
+                               "/tmp/punch-bench-coturn-" + std::to_string(::getpid()) + "-" + std::to_string(n) + ".pid"},
       o.server_cpu);
   p->wait_ready(ctx, at, std::chrono::seconds(10));
   return p;
@@ -85,7 +87,7 @@ void set_up(load& l, Setup& setup, const std::string& who) {
     throw std::runtime_error(who + ": cannot allocate (" + std::to_string(setup.failed) + " refused)");
 }
 
-std::string target_of(const std::string& name, std::size_t payload) { return name + std::to_string(payload); }
+std::string target_of(const std::string& name, std::size_t payload) { return name + "/" + std::to_string(payload); }
 
 // The relay's per-round CPU ratios against `other`, one column per round.
 void print_rounds(std::ostream& out, const std::vector<run_record>& runs, const std::string& relay,
@@ -111,12 +113,17 @@ void report(std::ostream& out, const relay_bench_options& o, const std::vector<r
                 echo.c_str(), 0.7);
     print_ratio(out, ("punch-relay / coturn ChannelData, " + size).c_str(), m, runs, request_kind::relay,
                 relay.c_str(), turn.c_str(), 1.5);
+    print_ratio(out, ("punch-relay / coturn one side, " + size).c_str(), m, runs, request_kind::relay, relay.c_str(),
+                target_of("turn1", p).c_str(), 1.5);
   }
   out << "(req/cpu-s: datagrams that arrived per CPU-second of the server they went through; met: judged by\n"
          " the median req/cpu-s ratio)\n\nper round, req/cpu-s ratio\n";
   for (auto p : o.payloads) {
     print_rounds(out, runs, target_of("relay", p), target_of("echo", p));
-    if (!o.coturn.empty()) print_rounds(out, runs, target_of("relay", p), target_of("turn", p));
+    if (!o.coturn.empty()) {
+      print_rounds(out, runs, target_of("relay", p), target_of("turn", p));
+      print_rounds(out, runs, target_of("relay", p), target_of("turn1", p));
+    }
   }
 }
 
@@ -165,25 +172,33 @@ int run_relay_bench(const relay_bench_options& o) {
     load_options lo = o.load;
     lo.first_address = round_addresses;
     std::vector<relay_target> targets;
-    auto add = [&](std::string name, std::unique_ptr<server_process> p, const udp_endpoint& at, bool channel_data) {
+    auto add = [&](std::string name, std::unique_ptr<server_process> p, const udp_endpoint& at, framing f) {
       targets.push_back({std::move(name), std::move(p), std::make_unique<load>(ctx, std::vector<udp_endpoint>(2 * o.pairs, at), lo),
-                         channel_data});
+                         f});
     };
     udp_endpoint at;
     auto relay = start_relay(o, ctx, at, static_cast<std::uint32_t>(o.pairs) + 16);
-    add("relay", std::move(relay), at, false);
+    add("relay", std::move(relay), at, framing::raw);
     relay_allocate pairs(2 * o.pairs, 0);
     set_up(*targets.back().sockets, pairs, "punch-relay");
     at = udp_endpoint(asio::ip::address_v4::loopback(), free_udp_port());
     auto echo = std::make_unique<server_process>(
         "punch-echo", std::vector<std::string>{o.echo, "--listen", "127.0.0.1:" + std::to_string(at.port())}, o.server_cpu);
     echo->wait_ready(ctx, at, std::chrono::seconds(10));
-    add("echo", std::move(echo), at, false);
+    add("echo", std::move(echo), at, framing::raw);
     if (!o.coturn.empty()) {
-      auto coturn = start_coturn(o, ctx, at);
-      add("turn", std::move(coturn), at, true);
-      turn_allocate channels(2 * o.pairs, turn_user, turn_password);
-      set_up(*targets.back().sockets, channels, "coturn");
+      // Both sides allocate ("turn"), as two TURN clients relay to each other; and one side
+      // only ("turn1"), its partner sending to the relayed address: a coturn each, so that each
+      // one's CPU time is its own.
+      for (const bool one_sided : {false, true}) {
+        auto coturn = start_coturn(o, ctx, at, one_sided ? 1 : 0);
+        add(one_sided ? "turn1" : "turn", std::move(coturn), at, one_sided ? framing::channel_data_even : framing::channel_data);
+        turn_allocate channels(2 * o.pairs, turn_user, turn_password, one_sided);
+        load& l = *targets.back().sockets;
+        set_up(l, channels, one_sided ? "coturn (one side)" : "coturn");
+        if (one_sided)
+          for (std::size_t i = 1; i < l.sockets(); i += 2) l.aim(i, *channels.relayed_address(i - 1));
+      }
     }
 
     // Round 0 is the first after the servers started (caches, page faults, coturn's first
@@ -192,7 +207,7 @@ int run_relay_bench(const relay_bench_options& o) {
     for (int round = 0; round <= o.rounds; ++round) {
       for (auto payload : o.payloads) {
         for (auto& t : targets) {
-          relay_stream w(payload, t.channel_data);
+          relay_stream w(payload, t.frames);
           const pid_t pid = t.process->pid();
           const double cpu_before = cpu_seconds_of(pid);
           const auto result = t.sockets->run(w, o.duration);

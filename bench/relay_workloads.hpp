@@ -82,17 +82,29 @@ private:
 // Allocates at a TURN server from every socket (long-term credentials: the 401 round gives
 // REALM and NONCE), then binds channel 0x4000 on each socket to its partner's relayed address
 // (which also installs the permission, RFC 8656 §11.2). Done when every socket's channel is.
+// One-sided, only the even sockets allocate, and bind their channel to their partner's own
+// address, which then sends to the relayed address (relayed_address) without TURN framing:
+// one pass through the server per datagram instead of two.
 class turn_allocate final : public workload {
 public:
-  turn_allocate(std::size_t sockets, std::string user, std::string password)
-      : user_(std::move(user)), password_(std::move(password)), s_(sockets) {}
+  turn_allocate(std::size_t sockets, std::string user, std::string password, bool one_sided = false)
+      : user_(std::move(user)), password_(std::move(password)), one_sided_(one_sided), s_(sockets) {}
+
+  // Socket i's relayed address; one-sided, an odd socket's own address.
+  std::optional<endpoint> relayed_address(std::size_t i) const { return s_[i].relayed; }
 
   static constexpr std::uint16_t channel = turn::min_channel;
 
-  std::span<const std::byte> next(std::size_t i, const udp_endpoint&, std::span<std::byte> out,
+  std::span<const std::byte> next(std::size_t i, const udp_endpoint& local, std::span<std::byte> out,
                                   stun::transaction_id& id) override {
     auto& s = s_[i];
     if (s.in_flight || s.step == phase::done) return {};
+    if (one_sided_ && i % 2 == 1) {  // no allocation: its partner binds to its address
+      s.relayed = local;
+      s.step = phase::done;
+      ++done_;
+      return {};
+    }
     if (s.step == phase::bind && !s_[partner_of(i)].relayed) return {};  // its relayed address first
     s.in_flight = true;
     const bool allocating = s.step == phase::allocate;
@@ -162,22 +174,29 @@ private:
   }
 
   std::string user_, password_, realm_;
+  bool one_sided_;
   turn::long_term_key key_{};
   std::vector<side> s_;
   std::size_t done_ = 0;
 };
 
+// How relay_stream frames what a socket sends: as it is (punch-relay, the echo), as ChannelData
+// on turn_allocate::channel from every socket (4 bytes more on the wire; the payload is the
+// same), or from the even sockets only (one-sided TURN: the odd ones send to the relayed
+// address as they are).
+enum class framing { raw, channel_data, channel_data_even };
+
 // Datagrams of `payload` bytes from every socket, each completed when it arrives: at the
-// pair's other socket through a relay, or back at the sender from the echo. With `channel_data`
-// each goes out as ChannelData on turn_allocate::channel (4 bytes more on the wire; the payload
-// is the same).
+// pair's other socket through a relay, or back at the sender from the echo.
 class relay_stream final : public workload {
 public:
-  relay_stream(std::size_t payload, bool channel_data) : payload_(payload), channel_data_(channel_data) {}
+  relay_stream(std::size_t payload, framing f) : payload_(payload), framing_(f) {}
 
   std::span<const std::byte> next(std::size_t i, const udp_endpoint&, std::span<std::byte> out,
                                   stun::transaction_id& id) override {
-    const std::size_t header = channel_data_ ? turn::channel_data_header_size : 0;
+    const bool channel_data =
+        framing_ == framing::channel_data || (framing_ == framing::channel_data_even && i % 2 == 0);
+    const std::size_t header = channel_data ? turn::channel_data_header_size : 0;
     if (out.size() < header + payload_ || payload_ < relay_header_size) return {};
     std::byte* p = out.data() + header;
     std::memset(p, 0, payload_);
@@ -185,7 +204,7 @@ public:
     const auto sender = static_cast<std::uint32_t>(i);
     std::memcpy(p + 4, &sender, sizeof sender);
     std::memcpy(p + 8, id.data(), 8);
-    if (channel_data_) {
+    if (channel_data) {
       const std::array<std::byte, 4> h{std::byte{turn_allocate::channel >> 8}, std::byte{turn_allocate::channel & 0xFF},
                                        static_cast<std::byte>(payload_ >> 8), static_cast<std::byte>(payload_ & 0xFF)};
       std::memcpy(out.data(), h.data(), h.size());
@@ -193,7 +212,7 @@ public:
     return out.first(header + payload_);
   }
   std::optional<arrival> relayed(std::size_t, std::span<const std::byte> d) override {
-    if (channel_data_ && turn::looks_like_channel_data(d)) d = d.subspan(turn::channel_data_header_size);
+    if (framing_ != framing::raw && turn::looks_like_channel_data(d)) d = d.subspan(turn::channel_data_header_size);
     if (d.size() < relay_header_size || d[0] != relay_marker) return std::nullopt;
     arrival a;
     std::uint32_t sender = 0;
@@ -205,7 +224,7 @@ public:
 
 private:
   std::size_t payload_;
-  bool channel_data_;
+  framing framing_;
 };
 
 }  // namespace punch::bench

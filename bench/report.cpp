@@ -56,10 +56,12 @@ std::vector<median_record> median_of(const std::vector<run_record>& runs) {
 }
 
 void print_table(std::ostream& out, const std::vector<median_record>& m) {
-  out << "\nrequest          server   runs   req/s  req/cpu-s  server cpu  p50 (us)  p99 (us)    loss  errors  vs echo (req/s, req/cpu-s)\n";
+  int width = 9;  // the server column: the broker's targets fit; the relay's are "relay/1200" and such
+  for (const auto& r : m) width = std::max(width, static_cast<int>(r.target.size()) + 1);
+  out << "\nrequest          " << std::left << std::setw(width) << "server" << std::right << "runs   req/s  req/cpu-s  server cpu  p50 (us)  p99 (us)    loss  errors  vs echo (req/s, req/cpu-s)\n";
   for (const auto& r : m) {
     const auto* echo = find(m, r.kind, "echo");
-    out << std::left << std::setw(17) << name_of(r.kind) << std::setw(9) << r.target << std::right << std::fixed
+    out << std::left << std::setw(17) << name_of(r.kind) << std::setw(width) << r.target << std::right << std::fixed
         << std::setw(4) << r.runs << std::setprecision(0) << std::setw(8) << r.rate << std::setw(11)
         << r.per_cpu_second << std::setw(11) << 100 * r.cpu_share << '%' << std::setw(10) << r.p50_us
         << std::setw(10) << r.p99_us << std::setw(7) << std::setprecision(2)
