@@ -80,6 +80,8 @@ std::optional<bench_options> parse(int argc, char* argv[]) {
     ("allocations", po::value(&o.relaying.allocations)->default_value(o.relaying.allocations),
      "relay: pairs for the memory curve (0: skip it)")
     ("relay", po::value(&o.relaying.relay)->default_value(o.relaying.relay), "relay: punch-relay to measure")
+    ("alt-relay", po::value(&o.relaying.alt_relay)->value_name("PATH"),
+     "relay: also measure this punch-relay (\"alt\"; another build, for a before/after in one run)")
     ("peers", po::value(&o.peers)->default_value(o.peers), "registrations for the memory curve (0: skip it)")
     ("steps", po::value(&o.steps)->default_value(o.steps), "points on the memory curve")
     ("server-cpu", po::value(&o.server_cpu)->default_value(o.server_cpu), "CPU every server is pinned to (-1: none)")

@@ -43,14 +43,14 @@ request_fields allocate_probe(const relay_id& id) {
   return f;
 }
 
-std::unique_ptr<server_process> start_relay(const relay_bench_options& o, asio::io_context& ctx, udp_endpoint& at,
-                                            std::uint32_t max_allocations) {
+std::unique_ptr<server_process> start_relay(const relay_bench_options& o, const std::string& path,
+                                            asio::io_context& ctx, udp_endpoint& at, std::uint32_t max_allocations) {
   at = udp_endpoint(asio::ip::address_v4::loopback(), free_udp_port());
   // No forwarding rate limit (its default, 2000/s per side, would be what is measured), and
   // allocations that outlive the run.
   auto p = std::make_unique<server_process>(
       "punch-relay",
-      std::vector<std::string>{o.relay, "--listen", "127.0.0.1:" + std::to_string(at.port()), "--quiet", "--rate-limit",
+      std::vector<std::string>{path, "--listen", "127.0.0.1:" + std::to_string(at.port()), "--quiet", "--rate-limit",
                                "0", "--max-allocations", std::to_string(max_allocations), "--lifetime", "3600"},
       o.server_cpu);
   p->wait_ready(ctx, at, std::chrono::seconds(10), allocate_probe(relay_id_of(0xFFFFFFFF, 0)));
@@ -115,11 +115,14 @@ void report(std::ostream& out, const relay_bench_options& o, const std::vector<r
                 relay.c_str(), turn.c_str(), 1.5);
     print_ratio(out, ("punch-relay / coturn one side, " + size).c_str(), m, runs, request_kind::relay, relay.c_str(),
                 target_of("turn1", p).c_str(), 1.5);
+    print_ratio(out, ("punch-relay / alt (--alt-relay), " + size).c_str(), m, runs, request_kind::relay, relay.c_str(),
+                target_of("alt", p).c_str(), 1.0);
   }
   out << "(req/cpu-s: datagrams that arrived per CPU-second of the server they went through; met: judged by\n"
          " the median req/cpu-s ratio)\n\nper round, req/cpu-s ratio\n";
   for (auto p : o.payloads) {
     print_rounds(out, runs, target_of("relay", p), target_of("echo", p));
+    if (!o.alt_relay.empty()) print_rounds(out, runs, target_of("relay", p), target_of("alt", p));
     if (!o.coturn.empty()) {
       print_rounds(out, runs, target_of("relay", p), target_of("turn", p));
       print_rounds(out, runs, target_of("relay", p), target_of("turn1", p));
@@ -132,7 +135,7 @@ void report(std::ostream& out, const relay_bench_options& o, const std::vector<r
 // allocated: its RSS before and after each step.
 std::vector<memory_point> relay_memory(const relay_bench_options& o, asio::io_context& ctx) {
   udp_endpoint at;
-  auto relay = start_relay(o, ctx, at, o.allocations + 16);
+  auto relay = start_relay(o, o.relay, ctx, at, o.allocations + 16);
   std::vector<memory_point> points;
   auto m = memory_of(relay->pid());
   points.push_back({0, m.rss_kib, m.hwm_kib, 0});
@@ -177,10 +180,13 @@ int run_relay_bench(const relay_bench_options& o) {
                          f});
     };
     udp_endpoint at;
-    auto relay = start_relay(o, ctx, at, static_cast<std::uint32_t>(o.pairs) + 16);
-    add("relay", std::move(relay), at, framing::raw);
-    relay_allocate pairs(2 * o.pairs, 0);
-    set_up(*targets.back().sockets, pairs, "punch-relay");
+    for (const auto* path : {&o.relay, &o.alt_relay}) {
+      if (path->empty()) continue;
+      auto relay = start_relay(o, *path, ctx, at, static_cast<std::uint32_t>(o.pairs) + 16);
+      add(path == &o.relay ? "relay" : "alt", std::move(relay), at, framing::raw);
+      relay_allocate pairs(2 * o.pairs, 0);
+      set_up(*targets.back().sockets, pairs, "punch-relay " + *path);
+    }
     at = udp_endpoint(asio::ip::address_v4::loopback(), free_udp_port());
     auto echo = std::make_unique<server_process>(
         "punch-echo", std::vector<std::string>{o.echo, "--listen", "127.0.0.1:" + std::to_string(at.port())}, o.server_cpu);

@@ -16,6 +16,7 @@ namespace punch::bench {
 
 struct relay_bench_options {
   std::string relay;   // punch-relay
+  std::string alt_relay;  // non-empty: another punch-relay ("alt"; a before/after in one run)
   std::string echo;    // punch-echo
   std::string coturn;  // turnserver; empty: not measured
   int rounds = 6;      // recorded rounds, after one dropped warm-up round
