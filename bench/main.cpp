@@ -345,10 +345,7 @@ int main(int argc, char* argv[]) {
       memory = memory_curve(o, ctx);
       print_memory(std::cout, memory);
     }
-    if (!o.csv.empty()) write_csv(o.csv, runs, medians);
-    if (!o.memory_csv.empty()) write_memory_csv(o.memory_csv, memory);
-    if (o.smoke) return smoke_check(std::cout, medians, memory, o.peers) ? 0 : 1;
-    return 0;
+    return finish_run(o.csv, o.memory_csv, o.smoke, runs, medians, memory, o.peers);
   } catch (const std::exception& e) {
     std::cerr << "punch-bench: " << e.what() << '\n';
     return 1;

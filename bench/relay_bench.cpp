@@ -236,10 +236,7 @@ int run_relay_bench(const relay_bench_options& o) {
       memory = relay_memory(o, ctx);
       print_memory(std::cout, memory, "allocations", "alloc");
     }
-    if (!o.csv.empty()) write_csv(o.csv, runs, medians);
-    if (!o.memory_csv.empty()) write_memory_csv(o.memory_csv, memory);
-    if (o.smoke) return smoke_check(std::cout, medians, memory, o.allocations) ? 0 : 1;
-    return 0;
+    return finish_run(o.csv, o.memory_csv, o.smoke, runs, medians, memory, o.allocations);
   } catch (const std::exception& e) {
     std::cerr << "punch-bench: " << e.what() << '\n';
     return 1;

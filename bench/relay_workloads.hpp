@@ -6,6 +6,7 @@
 #pragma once
 
 #include "load.hpp"
+#include "workloads.hpp"
 
 #include "punch/relay.hpp"
 #include "punch/wire/protocol.hpp"
@@ -40,15 +41,14 @@ inline relay_id relay_id_of(std::uint32_t tag, std::uint32_t pair) {
 // Allocates pair (first_pair + i/2) from socket i at punch-relay: an ALLOCATE without NONCE
 // (401 with one), then with it; a lost request is sent again. Done when every socket has its
 // side.
-class relay_allocate final : public workload {
+class relay_allocate final : public nonce_round {
 public:
   relay_allocate(std::size_t sockets, std::uint32_t tag, std::uint32_t first_pair = 0)
-      : tag_(tag), first_pair_(first_pair), state_(sockets, 0), tries_(sockets, 0), nonces_(sockets) {}
+      : nonce_round(sockets), tag_(tag), first_pair_(first_pair), nonces_(sockets) {}
 
   std::span<const std::byte> next(std::size_t i, const udp_endpoint&, std::span<std::byte> out,
                                   stun::transaction_id& id) override {
-    if (state_[i] != 0) return {};
-    state_[i] = 1;
+    if (!take_turn(i)) return {};
     const relay_id rid = relay_id_of(tag_, first_pair_ + static_cast<std::uint32_t>(i / 2));
     request_fields f;
     f.kind = request_kind::relay;
@@ -56,27 +56,14 @@ public:
     f.nonce = nonces_[i];
     return build_request(out, f, id);
   }
-  void answered(std::size_t i, const stun::transaction_id&, answer_class c, std::span<const std::byte> d) override {
-    if (auto n = nonce_of(d); !n.empty()) nonces_[i].assign(n.begin(), n.end());
-    const int code = c == answer_class::error ? error_code_of(d) : 0;
-    if ((code == wire::error::unauthenticated || code == wire::error::stale_nonce) && ++tries_[i] < 3) {
-      state_[i] = 0;  // again, with the NONCE it came with
-      return;
-    }
-    state_[i] = 2;
-    if (c != answer_class::success) ++failed;
-    ++done_;
-  }
-  void lost(std::size_t i, const stun::transaction_id&) override { state_[i] = 0; }
-  bool finished() const override { return done_ == state_.size(); }
-  std::size_t failed = 0;
 
 private:
+  void learn(std::size_t i, std::span<const std::byte> answer) override {
+    if (auto n = nonce_of(answer); !n.empty()) nonces_[i].assign(n.begin(), n.end());
+  }
+
   std::uint32_t tag_, first_pair_;
-  std::vector<int> state_;  // 0 to send, 1 in flight, 2 answered
-  std::vector<int> tries_;
   std::vector<std::vector<std::byte>> nonces_;
-  std::size_t done_ = 0;
 };
 
 // Allocates at a TURN server from every socket (long-term credentials: the 401 round gives

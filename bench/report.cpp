@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iomanip>
+#include <iostream>
 #include <stdexcept>
 
 namespace punch::bench {
@@ -163,6 +164,14 @@ bool smoke_check(std::ostream& out, const std::vector<median_record>& m, const s
   }
   if (ok) out << "smoke: ok\n";
   return ok;
+}
+
+int finish_run(const std::string& csv, const std::string& memory_csv, bool smoke, const std::vector<run_record>& runs,
+               const std::vector<median_record>& m, const std::vector<memory_point>& memory, std::uint64_t peers) {
+  if (!csv.empty()) write_csv(csv, runs, m);
+  if (!memory_csv.empty()) write_memory_csv(memory_csv, memory);
+  if (smoke) return smoke_check(std::cout, m, memory, peers) ? 0 : 1;
+  return 0;
 }
 
 }  // namespace punch::bench

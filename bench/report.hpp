@@ -70,5 +70,9 @@ void write_memory_csv(const std::string& path, const std::vector<memory_point>& 
 // under 1 %, and every peer was registered; says what failed otherwise.
 bool smoke_check(std::ostream& out, const std::vector<median_record>& m, const std::vector<memory_point>& memory,
                  std::uint64_t peers);
+// The end of a run: the CSV files asked for (an empty path: none), and the exit status: with
+// `smoke`, smoke_check's verdict on `m` and `memory` (filled up to `peers`); 0 otherwise.
+int finish_run(const std::string& csv, const std::string& memory_csv, bool smoke, const std::vector<run_record>& runs,
+               const std::vector<median_record>& m, const std::vector<memory_point>& memory, std::uint64_t peers);
 
 }  // namespace punch::bench
