@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -57,6 +58,11 @@ std::unique_ptr<server_process> start_relay(const relay_bench_options& o, const 
   return p;
 }
 
+// Where the n-th coturn of this bench writes its pid (removed after the runs: coturn leaves it).
+std::string coturn_pidfile(int n) {
+  return "/tmp/punch-bench-coturn-" + std::to_string(::getpid()) + "-" + std::to_string(n) + ".pid";
+}
+
 // The n-th coturn of this bench.
 std::unique_ptr<server_process> start_coturn(const relay_bench_options& o, asio::io_context& ctx, udp_endpoint& at,
                                              int n) {
@@ -72,8 +78,7 @@ std::unique_ptr<server_process> start_coturn(const relay_bench_options& o, asio:
                                "--max-port", std::to_string(max_port), "--allow-loopback-peers", "--no-tls",
                                "--no-dtls", "--no-tcp", "--no-cli", "--relay-threads", "1", "--realm", "punch.bench",
                                "--lt-cred-mech", "--user", std::string(turn_user) + ":" + turn_password,
-                               "--log-file", "stdout", "--no-software-attribute", "--pidfile",
-                               "/tmp/punch-bench-coturn-" + std::to_string(::getpid()) + "-" + std::to_string(n) + ".pid"},
+                               "--log-file", "stdout", "--no-software-attribute", "--pidfile", coturn_pidfile(n)},
       o.server_cpu);
   p->wait_ready(ctx, at, std::chrono::seconds(10));
   return p;
@@ -228,6 +233,10 @@ int run_relay_bench(const relay_bench_options& o) {
     for (auto& t : targets)
       if (!t.process->alive()) throw std::runtime_error(t.process->name() + " died during the runs");
     targets.clear();
+    for (int n : {0, 1}) {
+      std::error_code ignored;
+      std::filesystem::remove(coturn_pidfile(n), ignored);
+    }
 
     const auto medians = median_of(runs);
     report(std::cout, o, runs, medians);
