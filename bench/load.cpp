@@ -61,6 +61,8 @@ struct load::state {
   load_result run(workload& w, std::chrono::milliseconds duration);
   void complete(client_socket& c, std::size_t i, workload& w, std::span<const std::byte> d,
                 clock::time_point now);
+  // Retires slot `seq` of socket i, if it is still pending; false for a late or unknown one.
+  bool retire(std::size_t i, std::uint64_t seq, clock::time_point now);
 };
 
 load::load(asio::io_context& ctx, const udp_endpoint& server, load_options options)
@@ -78,8 +80,11 @@ load::load(asio::io_context& ctx, const std::vector<udp_endpoint>& servers, load
     c->server = server;
     c->socket.open(server.protocol());
     c->socket.set_option(asio::socket_base::receive_buffer_size(1 << 20));
-    c->socket.bind(udp_endpoint(server.address().is_v4() ? asio::ip::address(asio::ip::address_v4::loopback())
-                                                          : asio::ip::address(asio::ip::address_v6::loopback()), 0));
+    asio::ip::address local = asio::ip::address_v4::loopback();
+    if (!server.address().is_v4()) local = asio::ip::address_v6::loopback();
+    else if (options.first_address != 0)
+      local = asio::ip::address_v4(options.first_address + static_cast<std::uint32_t>(s_->sockets.size()));
+    c->socket.bind(udp_endpoint(local, 0));
     c->socket.non_blocking(true);
     c->local = c->socket.local_endpoint();
     c->slots.resize(s_->ring);
@@ -91,6 +96,8 @@ load::load(asio::io_context& ctx, const std::vector<udp_endpoint>& servers, load
 load::~load() = default;
 
 std::size_t load::sockets() const { return s_->sockets.size(); }
+
+void load::aim(std::size_t socket, const udp_endpoint& server) { s_->sockets.at(socket)->server = server; }
 
 void load::state::fill(std::size_t i, workload& w, clock::time_point now) {
   client_socket& c = *sockets[i];
@@ -121,6 +128,11 @@ void load::state::fill(std::size_t i, workload& w, clock::time_point now) {
 
 void load::state::complete(client_socket& c, std::size_t i, workload& w, std::span<const std::byte> d,
                            clock::time_point now) {
+  if (auto a = w.relayed(i, d)) {
+    // Counted where it arrived: a datagram the relay dropped never completes its slot.
+    if (a->sender < sockets.size() && retire(a->sender, a->seq, now)) ++result.ok;
+    return;
+  }
   const answer_class cls = classify(d);
   if (cls == answer_class::request && !w.echo) {
     // The broker introduces our sockets to each other (Connect): acknowledge, as a peer does.
@@ -134,18 +146,24 @@ void load::state::complete(client_socket& c, std::size_t i, workload& w, std::sp
   }
   if (cls == answer_class::other) return;
   const std::uint64_t seq = seq_of(d);
-  slot& s = c.slots[seq & (ring - 1)];
-  if (!s.pending || s.seq != seq) return;  // a late answer to a request counted as lost
-  s.pending = false;
-  --c.in_flight;
-  last_answer = now;
-  latencies.push_back(std::chrono::duration<float, std::micro>(now - s.sent).count());
+  if (!retire(i, seq, now)) return;  // a late answer to a request counted as lost
   if (cls == answer_class::success || w.echo)
     ++result.ok;
   else
     ++result.errors;
-  w.answered(i, s.id, w.echo ? answer_class::success : cls, d);
+  w.answered(i, c.slots[seq & (ring - 1)].id, w.echo ? answer_class::success : cls, d);
+}
+
+bool load::state::retire(std::size_t i, std::uint64_t seq, clock::time_point now) {
+  client_socket& c = *sockets[i];
+  slot& s = c.slots[seq & (ring - 1)];
+  if (!s.pending || s.seq != seq) return false;
+  s.pending = false;
+  --c.in_flight;
+  last_answer = now;
+  latencies.push_back(std::chrono::duration<float, std::micro>(now - s.sent).count());
   while (c.tail < c.head && !c.slots[c.tail & (ring - 1)].pending) ++c.tail;
+  return true;
 }
 
 bool load::state::drain(std::size_t i, workload& w) {

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -36,6 +37,17 @@ public:
   virtual void lost(std::size_t /*socket*/, const stun::transaction_id& /*id*/) {}
   // True when the run may end before its duration (every request answered).
   virtual bool finished() const { return false; }
+  // Relayed kinds: a datagram that arrived at socket `socket` and was sent by a socket of this
+  // load (through a relay to its partner, or back from the echo). Returns that sender and the
+  // sequence number its `next` was given (bytes 0..7 of `id`), so that the arrival, not the
+  // send, completes the sender's slot; nullopt: read it as an answer to `socket`'s request.
+  struct arrival {
+    std::size_t sender = 0;
+    std::uint64_t seq = 0;
+  };
+  virtual std::optional<arrival> relayed(std::size_t /*socket*/, std::span<const std::byte> /*datagram*/) {
+    return std::nullopt;
+  }
   // The echo server sends requests back: count them as answers.
   bool echo = false;
 };
@@ -44,6 +56,10 @@ struct load_options {
   std::size_t sockets = 16;
   std::size_t window = 8;  // requests in flight per socket
   std::chrono::milliseconds timeout{250};
+  // Non-zero: socket i binds to the IPv4 address first_address + i (host order, inside
+  // 127.0.0.0/8) instead of 127.0.0.1, so that many sources do not share one address's
+  // rate limit at the server (the relay's ALLOCATE limit). Zero: all on 127.0.0.1.
+  std::uint32_t first_address = 0;
 };
 
 struct load_result {
@@ -74,6 +90,8 @@ public:
   // answers still in flight.
   load_result run(workload& w, std::chrono::milliseconds duration);
   std::size_t sockets() const;
+  // From now on socket i sends to `server` (a peer's relayed address at a TURN server).
+  void aim(std::size_t socket, const udp_endpoint& server);
 
 private:
   struct state;

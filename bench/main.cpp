@@ -3,7 +3,10 @@
 // a fresh broker with registrations and reads its memory. With --redis, also two brokers
 // sharing a registry in a redis-server of its own: refreshes and Lookups at a Redis-backed
 // broker, and Lookup and Connect of peers held by the other broker ("cross") against peers
-// held by the same one ("same"). See docs/performance.md.
+// held by the same one ("same"). With --kinds relay, punch-relay's forwarding instead
+// (relay_bench.cpp). See docs/performance.md.
+#include "relay_bench.hpp"
+#include "relay_workloads.hpp"
 #include "report.hpp"
 #include "servers.hpp"
 #include "workloads.hpp"
@@ -16,6 +19,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 namespace {
@@ -40,12 +44,16 @@ struct bench_options {
   int server_cpu = 0, client_cpu = 1;
   std::string csv, memory_csv;
   bool smoke = false;
+  // --kinds relay: relay_bench.cpp runs instead, with these.
+  bool relay = false;
+  relay_bench_options relaying;
 };
 
 std::optional<bench_options> parse(int argc, char* argv[]) {
   bench_options o;
-  std::string kinds;
+  std::string kinds, payloads;
   long duration_ms = 1000;
+  o.relaying.relay = PUNCH_BENCH_RELAY;
   po::options_description d{"Options"};
   d.add_options()
     ("broker", po::value(&o.broker)->default_value(o.broker), "punch-broker to measure")
@@ -65,7 +73,15 @@ std::optional<bench_options> parse(int argc, char* argv[]) {
     ("sockets", po::value(&o.load.sockets)->default_value(o.load.sockets), "client sockets")
     ("window", po::value(&o.load.window)->default_value(o.load.window), "requests in flight per socket (≤ 64)")
     ("kinds", po::value(&kinds)->default_value("binding,register,register-signed,lookup,connect"),
-     "request kinds to run (register: refreshes with the broker's credential; register-signed: signed Registers)")
+     "request kinds to run (register: refreshes with the broker's credential; register-signed: signed Registers; "
+     "relay, alone: datagrams through punch-relay, the echo and coturn)")
+    ("pairs", po::value(&o.relaying.pairs)->default_value(o.relaying.pairs), "relay: pairs of allocations (two sockets each)")
+    ("payloads", po::value(&payloads)->default_value("100,1200"), "relay: datagram payload sizes (16..1200 bytes)")
+    ("allocations", po::value(&o.relaying.allocations)->default_value(o.relaying.allocations),
+     "relay: pairs for the memory curve (0: skip it)")
+    ("relay", po::value(&o.relaying.relay)->default_value(o.relaying.relay), "relay: punch-relay to measure")
+    ("alt-relay", po::value(&o.relaying.alt_relay)->value_name("PATH"),
+     "relay: also measure this punch-relay (\"alt\"; another build, for a before/after in one run)")
     ("peers", po::value(&o.peers)->default_value(o.peers), "registrations for the memory curve (0: skip it)")
     ("steps", po::value(&o.steps)->default_value(o.steps), "points on the memory curve")
     ("server-cpu", po::value(&o.server_cpu)->default_value(o.server_cpu), "CPU every server is pinned to (-1: none)")
@@ -99,6 +115,7 @@ std::optional<bench_options> parse(int argc, char* argv[]) {
     const auto comma = std::min(kinds.find(',', at), kinds.size());
     const std::string k = kinds.substr(at, comma - at);
     bool known = false;
+    if (k == name_of(request_kind::relay)) o.relay = known = true;
     for (auto kind : all_kinds)
       if (k == name_of(kind)) o.kinds.push_back(kind), known = true;
     if (!known) {
@@ -106,6 +123,47 @@ std::optional<bench_options> parse(int argc, char* argv[]) {
       return std::nullopt;
     }
     at = comma + 1;
+  }
+  if (o.relay && !o.kinds.empty()) {
+    std::cerr << "punch-bench: --kinds: relay runs alone\n";
+    return std::nullopt;
+  }
+  if (o.relay) {
+    auto& r = o.relaying;
+    if (r.pairs < 1 || r.pairs > 100) {  // coturn gets 200 relay ports
+      std::cerr << "punch-bench: --pairs: 1..100\n";
+      return std::nullopt;
+    }
+    r.payloads.clear();
+    std::istringstream sizes(payloads);
+    for (std::string size; std::getline(sizes, size, ',');) {
+      const auto n = std::strtoul(size.c_str(), nullptr, 10);
+      if (n < relay_header_size || n > 1200) {
+        std::cerr << "punch-bench: --payloads: " << size << " is not 16..1200\n";
+        return std::nullopt;
+      }
+      r.payloads.push_back(n);
+    }
+    r.echo = o.echo;
+    r.coturn = o.coturn;
+    r.rounds = vm.count("rounds") && !vm["rounds"].defaulted() ? o.rounds : 6;
+    r.duration = o.duration;
+    r.load = o.load;
+    if (!vm["steps"].defaulted()) r.steps = o.steps;
+    r.server_cpu = o.server_cpu;
+    r.client_cpu = o.client_cpu;
+    r.csv = o.csv;
+    r.memory_csv = o.memory_csv;
+    r.smoke = o.smoke;
+    if (o.smoke) {  // coturn stays, if given: its set-up is what could break
+      r.rounds = 1;
+      r.duration = std::chrono::milliseconds(300);
+      r.pairs = std::min<std::size_t>(r.pairs, 4);
+      r.allocations = std::min<std::uint32_t>(r.allocations, 2000);
+      r.steps = 2;
+      r.load.window = std::min<std::size_t>(r.load.window, 4);
+    }
+    return o;
   }
   if (o.smoke) {
     o.rounds = 1;
@@ -188,6 +246,7 @@ int main(int argc, char* argv[]) {
   const auto parsed = parse(argc, argv);
   if (!parsed) return 2;
   const bench_options& o = *parsed;
+  if (o.relay) return run_relay_bench(o.relaying);
   try {
     pin_to_cpu(o.client_cpu);
     asio::io_context ctx;
@@ -286,10 +345,7 @@ int main(int argc, char* argv[]) {
       memory = memory_curve(o, ctx);
       print_memory(std::cout, memory);
     }
-    if (!o.csv.empty()) write_csv(o.csv, runs, medians);
-    if (!o.memory_csv.empty()) write_memory_csv(o.memory_csv, memory);
-    if (o.smoke) return smoke_check(std::cout, medians, memory, o.peers) ? 0 : 1;
-    return 0;
+    return finish_run(o.csv, o.memory_csv, o.smoke, runs, medians, memory, o.peers);
   } catch (const std::exception& e) {
     std::cerr << "punch-bench: " << e.what() << '\n';
     return 1;

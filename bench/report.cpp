@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iomanip>
+#include <iostream>
 #include <stdexcept>
 
 namespace punch::bench {
@@ -56,10 +57,12 @@ std::vector<median_record> median_of(const std::vector<run_record>& runs) {
 }
 
 void print_table(std::ostream& out, const std::vector<median_record>& m) {
-  out << "\nrequest          server   runs   req/s  req/cpu-s  server cpu  p50 (us)  p99 (us)    loss  errors  vs echo (req/s, req/cpu-s)\n";
+  int width = 9;  // the server column: the broker's targets fit; the relay's are "relay/1200" and such
+  for (const auto& r : m) width = std::max(width, static_cast<int>(r.target.size()) + 1);
+  out << "\nrequest          " << std::left << std::setw(width) << "server" << std::right << "runs   req/s  req/cpu-s  server cpu  p50 (us)  p99 (us)    loss  errors  vs echo (req/s, req/cpu-s)\n";
   for (const auto& r : m) {
     const auto* echo = find(m, r.kind, "echo");
-    out << std::left << std::setw(17) << name_of(r.kind) << std::setw(9) << r.target << std::right << std::fixed
+    out << std::left << std::setw(17) << name_of(r.kind) << std::setw(width) << r.target << std::right << std::fixed
         << std::setw(4) << r.runs << std::setprecision(0) << std::setw(8) << r.rate << std::setw(11)
         << r.per_cpu_second << std::setw(11) << 100 * r.cpu_share << '%' << std::setw(10) << r.p50_us
         << std::setw(10) << r.p99_us << std::setw(7) << std::setprecision(2)
@@ -107,8 +110,9 @@ void print_ratios(std::ostream& out, const std::vector<median_record>& m, const 
          " its range; met: judged by req/cpu-s, since req/s follows the machine's load)\n";
 }
 
-void print_memory(std::ostream& out, const std::vector<memory_point>& points) {
-  out << "\nregistered peers   VmRSS (MiB)  VmHWM (MiB)  bytes/peer  failed\n";
+void print_memory(std::ostream& out, const std::vector<memory_point>& points, const char* what, const char* each) {
+  out << '\n' << std::setw(16) << what << "   VmRSS (MiB)  VmHWM (MiB)  " << std::setw(10) << ("bytes/" + std::string(each))
+      << "  failed\n";
   const double base = points.empty() ? 0 : static_cast<double>(points.front().rss_kib);
   for (const auto& p : points) {
     out << std::setw(16) << p.peers << std::fixed << std::setprecision(1) << std::setw(13)
@@ -160,6 +164,14 @@ bool smoke_check(std::ostream& out, const std::vector<median_record>& m, const s
   }
   if (ok) out << "smoke: ok\n";
   return ok;
+}
+
+int finish_run(const std::string& csv, const std::string& memory_csv, bool smoke, const std::vector<run_record>& runs,
+               const std::vector<median_record>& m, const std::vector<memory_point>& memory, std::uint64_t peers) {
+  if (!csv.empty()) write_csv(csv, runs, m);
+  if (!memory_csv.empty()) write_memory_csv(memory_csv, memory);
+  if (smoke) return smoke_check(std::cout, m, memory, peers) ? 0 : 1;
+  return 0;
 }
 
 }  // namespace punch::bench

@@ -60,12 +60,19 @@ void print_ratio(std::ostream& out, const char* what, const std::vector<median_r
 // Connect and Lookup latency of peers held by the other broker against the same broker, and
 // the Redis-backed broker's rates against the in-memory one's.
 void print_cluster(std::ostream& out, const std::vector<median_record>& m, const std::vector<run_record>& runs);
-void print_memory(std::ostream& out, const std::vector<memory_point>& points);
+// `what` heads the count column (registered peers; the relay's allocations), `each` names one
+// of them in the bytes-per column.
+void print_memory(std::ostream& out, const std::vector<memory_point>& points, const char* what = "registered peers",
+                  const char* each = "peer");
 void write_csv(const std::string& path, const std::vector<run_record>& runs, const std::vector<median_record>& m);
 void write_memory_csv(const std::string& path, const std::vector<memory_point>& points);
 // True if every broker and echo run got answers, the broker sent no error answers, loss stayed
 // under 1 %, and every peer was registered; says what failed otherwise.
 bool smoke_check(std::ostream& out, const std::vector<median_record>& m, const std::vector<memory_point>& memory,
                  std::uint64_t peers);
+// The end of a run: the CSV files asked for (an empty path: none), and the exit status: with
+// `smoke`, smoke_check's verdict on `m` and `memory` (filled up to `peers`); 0 otherwise.
+int finish_run(const std::string& csv, const std::string& memory_csv, bool smoke, const std::vector<run_record>& runs,
+               const std::vector<median_record>& m, const std::vector<memory_point>& memory, std::uint64_t peers);
 
 }  // namespace punch::bench

@@ -15,6 +15,7 @@ std::uint16_t method_code(request_kind k) noexcept {
     case request_kind::register_signed: return wire::method::register_peer;
     case request_kind::lookup: return wire::method::lookup;
     case request_kind::connect: return wire::method::connect;
+    case request_kind::relay: return wire::method::allocate;
   }
   return 0;
 }
@@ -28,6 +29,7 @@ std::string_view name_of(request_kind k) noexcept {
     case request_kind::register_signed: return "register-signed";
     case request_kind::lookup: return "lookup";
     case request_kind::connect: return "connect";
+    case request_kind::relay: return "relay";
   }
   return "?";
 }
@@ -63,6 +65,11 @@ std::span<const std::byte> build_request(std::span<std::byte> out, const request
       b.add_string(wire::attr::peer_id, f.id);
       b.add_string(wire::attr::target_id, f.target);
       wire::pad_request(b, wire::answer_bound::connect);
+      break;
+    case request_kind::relay:
+      b.add(wire::attr::relay_id, std::as_bytes(std::span(f.target)));
+      if (!f.nonce.empty()) b.add(wire::attr::nonce, f.nonce);
+      wire::pad_request(b, wire::answer_bound::allocate);
       break;
   }
   return b.finish_with_fingerprint();

@@ -16,30 +16,32 @@ namespace punch::bench {
 
 // register_peer is the keepalive's refresh, with the broker's REFRESH-CREDENTIAL;
 // register_signed a Register signed over the broker's NONCE (docs/protocol.md, "Register").
-enum class request_kind : std::uint8_t { binding, register_peer, register_signed, lookup, connect };
+// relay: datagrams forwarded between the two sides of relay allocations (relay_bench.cpp);
+// its request is punch-relay's ALLOCATE, not in all_kinds (it needs servers of its own).
+enum class request_kind : std::uint8_t { binding, register_peer, register_signed, lookup, connect, relay };
 inline constexpr request_kind all_kinds[] = {request_kind::binding, request_kind::register_peer,
                                              request_kind::register_signed, request_kind::lookup,
                                              request_kind::connect};
 
-// "binding", "register", "register-signed", "lookup", "connect".
+// "binding", "register", "register-signed", "lookup", "connect", "relay".
 std::string_view name_of(request_kind k) noexcept;
 
 // What one request says; the ids are the caller's.
 struct request_fields {
   request_kind kind = request_kind::binding;
   std::string_view id;      // Register, Connect: the sender
-  std::string_view target;  // Lookup, Connect
+  std::string_view target;  // Lookup, Connect; relay (ALLOCATE): the 16-byte RELAY-ID
   stun::endpoint host;      // Register: one host candidate
   std::uint32_t lifetime = 600;
   const identity* key = nullptr;      // Register: PUBLIC-KEY, and the SIGNATURE's key
-  std::span<const std::byte> nonce;   // Register: the broker's NONCE; empty: not signed
+  std::span<const std::byte> nonce;   // Register: the broker's NONCE; empty: not signed; ALLOCATE: the relay's
   std::span<const std::byte> credential;  // Register without NONCE: the REFRESH-CREDENTIAL
 };
 
 // Builds the request into `out` (stun::max_message_size bytes): FINGERPRINT always, PADDING
-// up to the answer bound for Lookup, Connect and a Register that is not signed (a refresh
-// with its credential, or the first, unsigned one); a Register with a NONCE is signed by
-// `key`. Empty if `out` is too small.
+// up to the answer bound for Lookup, Connect, ALLOCATE and a Register that is not signed (a
+// refresh with its credential, or the first, unsigned one); a Register with a NONCE is signed
+// by `key`. Empty if `out` is too small.
 std::span<const std::byte> build_request(std::span<std::byte> out, const request_fields& f,
                                          const stun::transaction_id& id);
 

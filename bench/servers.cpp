@@ -71,12 +71,12 @@ int server_process::stop() {
 }
 
 void server_process::wait_ready(asio::io_context& ctx, const udp_endpoint& at,
-                                std::chrono::milliseconds patience) {
+                                std::chrono::milliseconds patience, const request_fields& probe) {
   asio::ip::udp::socket s(ctx, udp_endpoint(at.protocol(), 0));
   s.non_blocking(true);
   std::array<std::byte, stun::max_message_size> out{}, in{};
   const stun::transaction_id id{std::byte{1}, std::byte{2}, std::byte{3}};
-  const auto request = build_request(out, request_fields{}, id);
+  const auto request = build_request(out, probe, id);
   const auto deadline = std::chrono::steady_clock::now() + patience;
   while (std::chrono::steady_clock::now() < deadline) {
     if (!alive()) throw std::runtime_error(name_ + " exited at start-up");

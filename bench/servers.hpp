@@ -23,9 +23,11 @@ public:
   server_process(const server_process&) = delete;
   server_process& operator=(const server_process&) = delete;
 
-  // Sends STUN Binding requests until one is answered (the echo answers with the request);
-  // throws std::runtime_error naming the server if nothing comes back within `patience`.
-  void wait_ready(asio::io_context& ctx, const udp_endpoint& at, std::chrono::milliseconds patience);
+  // Sends `probe` (a STUN Binding request unless told; punch-relay answers only ALLOCATE)
+  // until it is answered (the echo answers with the request); throws std::runtime_error
+  // naming the server if nothing comes back within `patience`.
+  void wait_ready(asio::io_context& ctx, const udp_endpoint& at, std::chrono::milliseconds patience,
+                  const request_fields& probe = {});
   // Still running?
   bool alive();
   // Stops it; returns its exit status as waitpid reports it (-1 if it could not be read).

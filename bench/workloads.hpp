@@ -122,6 +122,8 @@ public:
         const id_text me("%ss%zu", tag_.c_str(), i), target("%ss%zu", tag_.c_str(), peer);
         return build_request(out, fields(kind_, me.view, target.view), id);
       }
+      case request_kind::relay:
+        break;  // relay_workloads.hpp
     }
     return {};
   }
@@ -139,27 +141,19 @@ private:
   credentials& creds_;
 };
 
-// Registers socket i as "<tag>s<i>" once, retrying a lost request; done when all are. The
-// first Register of a socket without a NONCE is unsigned and challenged (401 with a NONCE),
-// and sent again signed: afterwards every socket has its NONCE, and the credential that
-// refreshes "<tag>s<i>".
-class register_sockets final : public workload {
+// One request per socket until each has its answer: one lost is sent again, and one
+// challenged with 401 or 438 (the NONCE round of the broker's Register and of the relay's
+// ALLOCATE) is sent again with the NONCE it came with, twice at most. `learn` keeps what each
+// answer carries; `next` sends only when take_turn(i) says so.
+class nonce_round : public workload {
 public:
-  register_sockets(std::string tag, std::size_t sockets, credentials& creds)
-      : tag_(std::move(tag)), state_(sockets, 0), tries_(sockets, 0), creds_(creds) {}
+  explicit nonce_round(std::size_t sockets) : state_(sockets, 0), tries_(sockets, 0) {}
 
-  std::span<const std::byte> next(std::size_t i, const udp_endpoint& local, std::span<std::byte> out,
-                                  stun::transaction_id& id) override {
-    if (state_[i] != 0) return {};
-    state_[i] = 1;
-    const id_text me("%ss%zu", tag_.c_str(), i);
-    return build_request(out, creds_.signed_register(i, me.view, host_candidate(local), 600), id);
-  }
   void answered(std::size_t i, const stun::transaction_id&, answer_class c, std::span<const std::byte> d) override {
-    creds_.learn(i, d);
+    learn(i, d);
     const int code = c == answer_class::error ? error_code_of(d) : 0;
     if ((code == wire::error::unauthenticated || code == wire::error::stale_nonce) && ++tries_[i] < 3) {
-      state_[i] = 0;  // again, signed over the NONCE it came with
+      state_[i] = 0;  // again, with the NONCE it came with
       return;
     }
     state_[i] = 2;
@@ -170,11 +164,41 @@ public:
   bool finished() const override { return done_ == state_.size(); }
   std::size_t failed = 0;
 
+protected:
+  virtual void learn(std::size_t i, std::span<const std::byte> answer) = 0;
+  // True if socket i is to send its request now (it is then in flight).
+  bool take_turn(std::size_t i) {
+    if (state_[i] != 0) return false;
+    state_[i] = 1;
+    return true;
+  }
+
 private:
-  std::string tag_;
   std::vector<int> state_;  // 0 to send, 1 in flight, 2 answered
   std::vector<int> tries_;
   std::size_t done_ = 0;
+};
+
+// Registers socket i as "<tag>s<i>" once, retrying a lost request; done when all are. The
+// first Register of a socket without a NONCE is unsigned and challenged (401 with a NONCE),
+// and sent again signed: afterwards every socket has its NONCE, and the credential that
+// refreshes "<tag>s<i>".
+class register_sockets final : public nonce_round {
+public:
+  register_sockets(std::string tag, std::size_t sockets, credentials& creds)
+      : nonce_round(sockets), tag_(std::move(tag)), creds_(creds) {}
+
+  std::span<const std::byte> next(std::size_t i, const udp_endpoint& local, std::span<std::byte> out,
+                                  stun::transaction_id& id) override {
+    if (!take_turn(i)) return {};
+    const id_text me("%ss%zu", tag_.c_str(), i);
+    return build_request(out, creds_.signed_register(i, me.view, host_candidate(local), 600), id);
+  }
+
+private:
+  void learn(std::size_t i, std::span<const std::byte> answer) override { creds_.learn(i, answer); }
+
+  std::string tag_;
   credentials& creds_;
 };
 

@@ -70,7 +70,7 @@ relay_action relay::impl::allocate(const request& r, const endpoint& from, const
     emit(event_of(relay_event::kind::allocated, a));
   } else if (mine) {
     mine->expires = r.now + options.lifetime;
-    mine->sides[mine->sides[0].address == from ? 0 : 1].heard = r.now;
+    mine->sides[same_source(mine->sides[0].address, from) ? 0 : 1].heard = r.now;
     ++stats.refreshes;
   } else if (it->second.count == 1) {
     allocation& a = it->second;

@@ -48,7 +48,7 @@ relay_action relay::impl::decide(std::span<const std::byte> d, const endpoint& f
     ++stats.dropped_unknown;
     return {};
   }
-  const std::size_t me = a->sides[0].address == from ? 0 : 1;
+  const std::size_t me = same_source(a->sides[0].address, from) ? 0 : 1;
   a->sides[me].heard = now;
   if (a->count < 2) {
     ++stats.dropped_unpaired;

@@ -13,9 +13,12 @@
 #include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
 
+#include <netinet/in.h>
+
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <span>
@@ -24,6 +27,32 @@
 
 namespace punch {
 namespace detail {
+
+// The source index's order and the sides' equality: the socket address's fields compared as
+// they are (family, port, address; IPv6 also its scope), without the asio::ip::address objects
+// that endpoint's own operator< and == build on every call — they were a tenth of the relay's
+// user time per forwarded datagram (docs/performance.md, "Relay: datagrams per CPU-second").
+// Any strict order consistent with equality serves a map.
+inline int compare_sources(const endpoint& a, const endpoint& b) noexcept {
+  const sockaddr* x = a.data();
+  const sockaddr* y = b.data();
+  if (x->sa_family != y->sa_family) return x->sa_family < y->sa_family ? -1 : 1;
+  if (x->sa_family == AF_INET) {
+    const auto* p = reinterpret_cast<const sockaddr_in*>(x);
+    const auto* q = reinterpret_cast<const sockaddr_in*>(y);
+    if (p->sin_port != q->sin_port) return p->sin_port < q->sin_port ? -1 : 1;
+    return std::memcmp(&p->sin_addr, &q->sin_addr, sizeof p->sin_addr);
+  }
+  const auto* p = reinterpret_cast<const sockaddr_in6*>(x);
+  const auto* q = reinterpret_cast<const sockaddr_in6*>(y);
+  if (p->sin6_port != q->sin6_port) return p->sin6_port < q->sin6_port ? -1 : 1;
+  if (const int c = std::memcmp(&p->sin6_addr, &q->sin6_addr, sizeof p->sin6_addr)) return c;
+  return p->sin6_scope_id == q->sin6_scope_id ? 0 : (p->sin6_scope_id < q->sin6_scope_id ? -1 : 1);
+}
+struct source_order {
+  bool operator()(const endpoint& a, const endpoint& b) const noexcept { return compare_sources(a, b) < 0; }
+};
+inline bool same_source(const endpoint& a, const endpoint& b) noexcept { return compare_sources(a, b) == 0; }
 
 // One side of an allocation: where it sends from, and its token bucket.
 struct relay_side {
@@ -109,7 +138,7 @@ struct PUNCH_LOCAL relay::impl final : detail::datagram_service {
   // Both bounded by max_allocations (by_source: two entries per allocation at most); nodes
   // are made only when an allocation or a side is added, never per forwarded datagram.
   std::map<relay_id, allocation> allocations;
-  std::map<endpoint, allocation*> by_source;
+  std::map<endpoint, allocation*, detail::source_order> by_source;
   std::vector<relay_event> expired;  // collected by a sweep, emitted after it
 };
 
