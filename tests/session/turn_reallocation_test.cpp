@@ -106,6 +106,13 @@ struct turn_log {
   }
 };
 
+// Lets `d` of the world's time pass.
+asio::awaitable<void> pass(punch::clock::duration d) {
+  punch::timer t(co_await asio::this_coro::executor, world_clock());
+  t.expires_after(d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
 session_options turn_options(const scripted_turn& t) {
   session_options o;
   o.turn_servers = {t.server()};
@@ -127,13 +134,10 @@ BOOST_AUTO_TEST_CASE(a_turn_server_that_restarted_answers_437_and_the_session_al
       [&]() -> asio::awaitable<void> {
         co_await alice.register_self();
         co_await bob.register_self();
-        punch::timer t(co_await asio::this_coro::executor, world_clock());
-        t.expires_after(10s);
-        co_await t.async_wait(asio::use_awaitable);
+        co_await pass(10s);
         BOOST_REQUIRE_EQUAL(log.allocated.size(), 1u);
         server.restarted = true;  // it forgets every allocation: the refresh (2 min in) gets 437
-        t.expires_after(150s);
-        co_await t.async_wait(asio::use_awaitable);
+        co_await pass(150s);
         auto p = co_await bob.lookup("alice");
         seen_by_bob = p.host;  // the relayed address goes out as a host candidate
       }(),
@@ -159,16 +163,12 @@ BOOST_AUTO_TEST_CASE(a_turn_server_that_went_silent_is_tried_again_with_a_growin
   w.run(
       [&]() -> asio::awaitable<void> {
         co_await alice.register_self();
-        punch::timer t(co_await asio::this_coro::executor, world_clock());
-        t.expires_after(10s);
-        co_await t.async_wait(asio::use_awaitable);
+        co_await pass(10s);
         server.silent = true;  // the refresh 2 min in goes unanswered, and every try after it
-        t.expires_after(290s);
-        co_await t.async_wait(asio::use_awaitable);
+        co_await pass(290s);
         server.silent = false;
         back_at = world_clock().now();
-        t.expires_after(400s);
-        co_await t.async_wait(asio::use_awaitable);
+        co_await pass(400s);
       }(),
       900s);
   // Tried again and again in the 3 minutes of silence after the refresh failed (at 5, 10, 20,
@@ -195,14 +195,11 @@ BOOST_AUTO_TEST_CASE(a_session_closed_while_it_waits_to_allocate_again_leaves_no
   w.run(
       [&]() -> asio::awaitable<void> {
         co_await alice.register_self();
-        punch::timer t(co_await asio::this_coro::executor, world_clock());
-        t.expires_after(10s);
-        co_await t.async_wait(asio::use_awaitable);
+        co_await pass(10s);
         server.silent = true;
         // The refresh (120 s) fails at 122 s, the tries at once and 5 s later at 124 and 131 s;
         // the next waits 10 s.
-        t.expires_after(125s);
-        co_await t.async_wait(asio::use_awaitable);
+        co_await pass(125s);
       }(),
       200s);
   BOOST_REQUIRE_EQUAL(log.allocated.size(), 1u);
