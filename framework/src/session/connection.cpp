@@ -241,11 +241,15 @@ asio::awaitable<void> connection_state::tick_loop(std::weak_ptr<connection_state
                      true);
       co_return;
     }
-    auto wake = co_await c->tend_path(now);
+    auto path_wake = co_await c->tend_path(now);
     if (!c->open) co_return;
+    // A keepalive goes out on the grid point before it is due (early by less than a grain),
+    // the idle timeout is looked at on the one after; probes of a quiet path keep their gap.
+    const auto& grid = c->session->grid;
     const auto keepalive = c->session->options.connection_keepalive;
-    if (now - c->last_sent >= keepalive) co_await c->send_control(wire::frame_kind::keepalive);
-    wake = std::min({wake, c->last_sent + keepalive, c->last_heard + idle});
+    if (now >= grid.floor(c->last_sent + keepalive)) co_await c->send_control(wire::frame_kind::keepalive);
+    if (!c->path_quiet(now)) path_wake = grid.ceil(path_wake);
+    const auto wake = std::min({path_wake, grid.floor(c->last_sent + keepalive), grid.ceil(c->last_heard + idle)});
     auto& timer = c->ticker;
     timer.expires_at(std::max(wake, c->session->time.now() + std::chrono::milliseconds(1)));
     c.reset();

@@ -15,6 +15,7 @@ session_state::session_state(transport& t, session_options o)
       ex(t.get_executor()),
       time(o.clock ? *o.clock : steady_clock()),
       options(std::move(o)),
+      grid(tick_grid_of(options)),
       me(options.key ? *options.key : identity::generate()),
       socket(t.open(options.local)),
       nat_settled(ex, time),

@@ -44,6 +44,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
   asio::any_io_executor ex;
   punch::clock& time;  // options.clock, or the steady clock: every timer and deadline of the session
   session_options options;
+  tick_grid grid;  // when its connections' tickers wake (clock.hpp)
   identity me;
   datagram_socket socket;
   session_stats stats;
