@@ -5,10 +5,12 @@
 // broker, and Lookup and Connect of peers held by the other broker ("cross") against peers
 // held by the same one ("same"). With --kinds relay, punch-relay's forwarding instead
 // (relay_bench.cpp). See docs/performance.md.
+#include "cookie_report.hpp"
 #include "relay_bench.hpp"
 #include "relay_workloads.hpp"
 #include "report.hpp"
 #include "servers.hpp"
+#include "spoofed_flood.hpp"
 #include "workloads.hpp"
 
 #include <boost/program_options.hpp>
@@ -17,6 +19,7 @@
 
 
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -300,8 +303,15 @@ int main(int argc, char* argv[]) {
     }
 
     std::vector<run_record> runs;
+    std::map<std::string, honest_result> honest;  // per target, over its register-spoofed runs
     for (int round = 1; round <= o.rounds; ++round) {
       for (auto kind : o.kinds) {
+        // Signed before the round's runs, the same for each target (spoofed_flood.hpp): room
+        // for 250,000 a second, above any target's rate on this machine.
+        std::unique_ptr<spoofed_pool> pool;
+        if (kind == request_kind::register_spoofed)
+          pool = std::make_unique<spoofed_pool>("f" + std::to_string(round), o.load.sockets,
+                                                static_cast<std::size_t>(o.duration.count()) * 250 / o.load.sockets + 256);
         for (const auto& t : targets) {
           if (t.stun_only && kind != request_kind::binding) continue;
           if (t.held_at && kind != request_kind::lookup && kind != request_kind::connect) continue;
@@ -310,22 +320,31 @@ int main(int argc, char* argv[]) {
           std::string tag = "r" + std::to_string(round) + "k" + std::to_string(static_cast<int>(kind));
           // Brokers sharing a registry share the ids too: each target registers its own.
           if (t.name == "redis" || t.held_at) tag += t.name.front();
-          if (!t.echo && kind != request_kind::binding) {
+          // The spoofed flood registers nothing first: a spoofer never sees an answer.
+          if (!t.echo && kind != request_kind::binding && kind != request_kind::register_spoofed) {
             register_sockets setup(tag, l.sockets(), creds);
             l.run(setup, std::chrono::seconds(5));
             if (!setup.finished() || setup.failed) throw std::runtime_error(t.name + ": cannot register the sockets");
           }
-          steady_workload w(kind, tag, l.sockets(), creds, t.held_at ? o.load.sockets : 0);
+          steady_workload steady(kind, tag, l.sockets(), creds, t.held_at ? o.load.sockets : 0);
+          spoofed_flood flood(pool.get());
+          workload& w = kind == request_kind::register_spoofed ? static_cast<workload&>(flood) : steady;
           w.echo = t.echo;
+          // Under the flood, an honest peer registers from elsewhere (honest_client.hpp).
+          std::optional<honest_client> peer;
+          if (kind == request_kind::register_spoofed && !t.echo) peer.emplace(t.at, std::chrono::milliseconds(20));
           const double cpu_before = cpu_seconds_of(t.pid);
           const double redis_before = redis ? cpu_seconds_of(redis->pid()) : 0;
           const double holder_before = t.holder_pid > 0 ? cpu_seconds_of(t.holder_pid) : 0;
           const auto result = l.run(w, o.duration);
+          if (peer) add_to(honest[t.name], peer->stop());
           runs.push_back({round, kind, t.name, result, cpu_seconds_of(t.pid) - cpu_before});
           if (redis) runs.back().redis_cpu_s = cpu_seconds_of(redis->pid()) - redis_before;
           if (t.holder_pid > 0) runs.back().holder_cpu_s = cpu_seconds_of(t.holder_pid) - holder_before;
           std::cerr << "  round " << round << ' ' << name_of(kind) << ' ' << t.name << ": "
                     << static_cast<long>(runs.back().result.rate()) << "/s\n";
+          if (pool && pool->signed_late > 0)
+            std::cerr << "  (" << pool->signed_late << " spoofed Registers signed during the run: the pool was short)\n";
           std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let queues settle between runs
         }
       }
@@ -340,12 +359,15 @@ int main(int argc, char* argv[]) {
     print_table(std::cout, medians);
     print_ratios(std::cout, medians, runs);
     if (!o.redis.empty()) print_cluster(std::cout, medians, runs);
+    if (!honest.empty()) print_cookie(std::cout, medians, runs, honest);
     std::vector<memory_point> memory;
     if (o.peers > 0) {
       memory = memory_curve(o, ctx);
       print_memory(std::cout, memory);
     }
-    return finish_run(o.csv, o.memory_csv, o.smoke, runs, medians, memory, o.peers);
+    const int status = finish_run(o.csv, o.memory_csv, o.smoke, runs, medians, memory, o.peers);
+    if (o.smoke && !honest_check(std::cout, honest)) return 1;
+    return status;
   } catch (const std::exception& e) {
     std::cerr << "punch-bench: " << e.what() << '\n';
     return 1;

@@ -12,7 +12,8 @@ std::uint16_t method_code(request_kind k) noexcept {
   switch (k) {
     case request_kind::binding: return wire::method::binding;
     case request_kind::register_peer:
-    case request_kind::register_signed: return wire::method::register_peer;
+    case request_kind::register_signed:
+    case request_kind::register_spoofed: return wire::method::register_peer;
     case request_kind::lookup: return wire::method::lookup;
     case request_kind::connect: return wire::method::connect;
     case request_kind::relay: return wire::method::allocate;
@@ -30,6 +31,7 @@ std::string_view name_of(request_kind k) noexcept {
     case request_kind::lookup: return "lookup";
     case request_kind::connect: return "connect";
     case request_kind::relay: return "relay";
+    case request_kind::register_spoofed: return "register-spoofed";
   }
   return "?";
 }
@@ -42,12 +44,14 @@ std::span<const std::byte> build_request(std::span<std::byte> out, const request
       break;
     case request_kind::register_peer:
     case request_kind::register_signed:
+    case request_kind::register_spoofed:
       b.add_string(wire::attr::peer_id, f.id);
       b.add_xor_address(wire::attr::host_candidate, f.host);
       b.add_u32(wire::attr::lifetime, f.lifetime);
       if (f.key) b.add(wire::attr::public_key, f.key->key());
-      if (f.key && !f.nonce.empty()) {
-        b.add(wire::attr::nonce, f.nonce);
+      if (f.key && (!f.nonce.empty() || f.timestamp != 0)) {
+        if (!f.nonce.empty()) b.add(wire::attr::nonce, f.nonce);
+        else b.add_u64(wire::attr::timestamp, f.timestamp);
         b.add_covering(wire::attr::signature, signature_size, [&](std::span<const std::byte> covered, std::span<std::byte> value) {
           const auto sig = f.key->sign(covered);
           std::memcpy(value.data(), sig.data(), sig.size());

@@ -15,15 +15,17 @@
 namespace punch::bench {
 
 // register_peer is the keepalive's refresh, with the broker's REFRESH-CREDENTIAL;
-// register_signed a Register signed over the broker's NONCE (docs/protocol.md, "Register").
+// register_signed a Register signed over the broker's NONCE (docs/protocol.md, "Register");
+// register_spoofed a first-datagram Register signed over a TIMESTAMP from a source that never
+// answers the challenge, as a spoofed flood (docs/protocol.md, "TIMESTAMP"; spoofed_flood.hpp).
 // relay: datagrams forwarded between the two sides of relay allocations (relay_bench.cpp);
 // its request is punch-relay's ALLOCATE, not in all_kinds (it needs servers of its own).
-enum class request_kind : std::uint8_t { binding, register_peer, register_signed, lookup, connect, relay };
+enum class request_kind : std::uint8_t { binding, register_peer, register_signed, lookup, connect, relay, register_spoofed };
 inline constexpr request_kind all_kinds[] = {request_kind::binding, request_kind::register_peer,
                                              request_kind::register_signed, request_kind::lookup,
-                                             request_kind::connect};
+                                             request_kind::connect, request_kind::register_spoofed};
 
-// "binding", "register", "register-signed", "lookup", "connect", "relay".
+// "binding", "register", "register-signed", "lookup", "connect", "relay", "register-spoofed".
 std::string_view name_of(request_kind k) noexcept;
 
 // What one request says; the ids are the caller's.
@@ -35,13 +37,14 @@ struct request_fields {
   std::uint32_t lifetime = 600;
   const identity* key = nullptr;      // Register: PUBLIC-KEY, and the SIGNATURE's key
   std::span<const std::byte> nonce;   // Register: the broker's NONCE; empty: not signed; ALLOCATE: the relay's
+  std::uint64_t timestamp = 0;        // Register without NONCE: TIMESTAMP (ms since 1970), signed; 0: none
   std::span<const std::byte> credential;  // Register without NONCE: the REFRESH-CREDENTIAL
 };
 
 // Builds the request into `out` (stun::max_message_size bytes): FINGERPRINT always, PADDING
 // up to the answer bound for Lookup, Connect, ALLOCATE and a Register that is not signed (a
-// refresh with its credential, or the first, unsigned one); a Register with a NONCE is signed
-// by `key`. Empty if `out` is too small.
+// refresh with its credential, or the first, unsigned one); a Register with a NONCE or a
+// TIMESTAMP is signed by `key`. Empty if `out` is too small.
 std::span<const std::byte> build_request(std::span<std::byte> out, const request_fields& f,
                                          const stun::transaction_id& id);
 

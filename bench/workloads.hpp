@@ -123,7 +123,8 @@ public:
         return build_request(out, fields(kind_, me.view, target.view), id);
       }
       case request_kind::relay:
-        break;  // relay_workloads.hpp
+      case request_kind::register_spoofed:
+        break;  // relay_workloads.hpp, spoofed_flood.hpp
     }
     return {};
   }
