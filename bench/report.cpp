@@ -153,9 +153,13 @@ bool smoke_check(std::ostream& out, const std::vector<median_record>& m, const s
   for (const auto& r : m) {
     const std::string what = std::string(name_of(r.kind)) + " on " + r.target;
     if (r.rate <= 0) fail(what + ": no answers");
-    // A spoofed flood's answers are its challenges: errors by design.
-    if (r.errors > 0 && r.kind != request_kind::register_spoofed)
+    // A spoofed flood's answers are its challenges: errors by design, and none means the
+    // broker never went into cookie mode.
+    if (r.kind == request_kind::register_spoofed) {
+      if (r.errors == 0 && r.target != "echo") fail(what + ": no challenges (never in cookie mode)");
+    } else if (r.errors > 0) {
       fail(what + ": " + std::to_string(r.errors) + " error answers");
+    }
     // UDP on a loaded machine drops some: the smoke test checks that the bench works, not
     // the numbers, so only a loss of more than a fifth fails it.
     if (r.lost * 5 > r.sent) fail(what + ": " + std::to_string(r.lost) + " of " + std::to_string(r.sent) + " lost");
