@@ -307,11 +307,11 @@ int main(int argc, char* argv[]) {
     for (int round = 1; round <= o.rounds; ++round) {
       for (auto kind : o.kinds) {
         // Signed before the round's runs, the same for each target (spoofed_flood.hpp): room
-        // for 250,000 a second, above any target's rate on this machine.
+        // for 350,000 a second, above any target's rate on this machine.
         std::unique_ptr<spoofed_pool> pool;
         if (kind == request_kind::register_spoofed)
           pool = std::make_unique<spoofed_pool>("f" + std::to_string(round), o.load.sockets,
-                                                static_cast<std::size_t>(o.duration.count()) * 250 / o.load.sockets + 256);
+                                                static_cast<std::size_t>(o.duration.count()) * 350 / o.load.sockets + 256);
         for (const auto& t : targets) {
           if (t.stun_only && kind != request_kind::binding) continue;
           if (t.held_at && kind != request_kind::lookup && kind != request_kind::connect) continue;
