@@ -3,7 +3,8 @@
 // a fresh broker with registrations and reads its memory. With --redis, also two brokers
 // sharing a registry in a redis-server of its own: refreshes and Lookups at a Redis-backed
 // broker, and Lookup and Connect of peers held by the other broker ("cross") against peers
-// held by the same one ("same"). With --kinds relay, punch-relay's forwarding instead
+// held by the same one ("same"). With register-spoofed, a spoofed flood and an honest peer
+// registering through it (spoofed_flood.hpp, honest_client.hpp). With --kinds relay, punch-relay's forwarding instead
 // (relay_bench.cpp). See docs/performance.md.
 #include "cookie_report.hpp"
 #include "relay_bench.hpp"
@@ -77,7 +78,8 @@ std::optional<bench_options> parse(int argc, char* argv[]) {
     ("window", po::value(&o.load.window)->default_value(o.load.window), "requests in flight per socket (≤ 64)")
     ("kinds", po::value(&kinds)->default_value("binding,register,register-signed,lookup,connect"),
      "request kinds to run (register: refreshes with the broker's credential; register-signed: signed Registers; "
-     "relay, alone: datagrams through punch-relay, the echo and coturn)")
+     "register-spoofed: a flood of timestamped Registers that never answers the challenge, with an honest peer "
+     "registering meanwhile; relay, alone: datagrams through punch-relay, the echo and coturn)")
     ("pairs", po::value(&o.relaying.pairs)->default_value(o.relaying.pairs), "relay: pairs of allocations (two sockets each)")
     ("payloads", po::value(&payloads)->default_value("100,1200"), "relay: datagram payload sizes (16..1200 bytes)")
     ("allocations", po::value(&o.relaying.allocations)->default_value(o.relaying.allocations),
