@@ -4,8 +4,8 @@
 // sharing a registry in a redis-server of its own: refreshes and Lookups at a Redis-backed
 // broker, and Lookup and Connect of peers held by the other broker ("cross") against peers
 // held by the same one ("same"). With register-spoofed, a spoofed flood and an honest peer
-// registering through it (spoofed_flood.hpp, honest_client.hpp). With --kinds relay, punch-relay's forwarding instead
-// (relay_bench.cpp). See docs/performance.md.
+// registering through it (spoofed_flood.hpp, honest_client.hpp). With --kinds relay,
+// punch-relay's forwarding instead (relay_bench.cpp). See docs/performance.md.
 #include "cookie_report.hpp"
 #include "relay_bench.hpp"
 #include "relay_workloads.hpp"
