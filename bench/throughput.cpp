@@ -1,7 +1,8 @@
 // punch-bench-throughput: datagram throughput over an established punch connection on
 // loopback, against raw UDP between two plain asio sockets, in the same process and the same
 // pattern: batches of `window` datagrams sent, then received, on one thread. Rounds alternate
-// raw, punch, raw, punch … and the medians are compared (these machines are noisy).
+// raw, punch send(), punch send_batch(), stream, raw, … and the medians are compared (these
+// machines are noisy).
 #include "cli.hpp"
 #include "percentile.hpp"
 
@@ -74,6 +75,19 @@ asio::awaitable<double> punch_round(const bench_options& o, connection& a, conne
       o, [&](asio::const_buffer d) { return a.send(d); }, [&](asio::mutable_buffer d) { return b.receive(d); });
 }
 
+// The same pattern with each window of datagrams sent by one send_batch (one sendmmsg).
+asio::awaitable<double> batch_round(const bench_options& o, connection& a, connection& b) {
+  std::vector<std::byte> out(o.size, std::byte{0x5a});
+  const std::vector<asio::const_buffer> window(static_cast<std::size_t>(o.window), asio::buffer(out));
+  std::array<std::byte, 2048> in;
+  const auto started = clock_type::now();
+  for (int sent = 0; sent < o.datagrams; sent += o.window) {
+    co_await a.send_batch(window);
+    for (int i = 0; i < o.window; ++i) co_await b.receive(asio::buffer(in));
+  }
+  co_return o.datagrams / std::chrono::duration<double>(clock_type::now() - started).count();
+}
+
 // The same bytes as a round of datagrams (datagrams × size) through one stream, written in
 // 64 KiB pieces while the other side reads them; returns bytes per second (goodput).
 asio::awaitable<double> stream_round(const bench_options& o, stream& a, stream& b) {
@@ -99,7 +113,7 @@ int main(int argc, char* argv[]) {
   d.add_options()
       ("datagrams", po::value(&o.datagrams)->default_value(o.datagrams), "datagrams per round")
       ("window", po::value(&o.window)->default_value(o.window), "datagrams in flight per batch")
-      ("rounds", po::value(&o.rounds)->default_value(o.rounds), "rounds of each (raw, punch alternating)")
+      ("rounds", po::value(&o.rounds)->default_value(o.rounds), "rounds of each (raw, send, send_batch, stream, interleaved)")
       ("size", po::value(&o.size)->default_value(o.size), "payload bytes per datagram (1..1200)")
       ("help,h", "print this help and exit");
   if (auto stop = bench::parse_command_line(argc, argv, d, "punch-bench-throughput", "Exit codes: 0 measured; 1 the connection failed; 2 bad options\n")) return *stop;
@@ -129,7 +143,7 @@ int main(int argc, char* argv[]) {
   sb.id = "bob";
   session alice(*udp, sa), bob(*udp, sb);
 
-  std::vector<double> raw, punched, streamed;
+  std::vector<double> raw, punched, batched, streamed;
   int exit_code = 0;
   asio::co_spawn(
       ctx,
@@ -143,6 +157,7 @@ int main(int argc, char* argv[]) {
         for (int r = 0; r < o.rounds; ++r) {
           raw.push_back(co_await raw_round(o));
           punched.push_back(co_await punch_round(o, ca, cb));
+          batched.push_back(co_await batch_round(o, ca, cb));
           if (!no_streams) streamed.push_back(co_await stream_round(o, sa, sb));
         }
         co_await (ca.close() && cb.close());
@@ -155,12 +170,17 @@ int main(int argc, char* argv[]) {
       });
   ctx.run();
   if (exit_code) return exit_code;
-  const double r = bench::median(raw), p = bench::median(punched);
+  const double r = bench::median(raw), p = bench::median(punched), pb = bench::median(batched);
   std::printf("%d rounds x %d datagrams of %zu bytes, window %d, loopback, one thread\n", o.rounds, o.datagrams,
               o.size, o.window);
   std::printf("raw UDP (asio)      %10.0f datagrams/s  %7.1f MB/s\n", r, r * static_cast<double>(o.size) / 1e6);
   std::printf("punch connection    %10.0f datagrams/s  %7.1f MB/s\n", p, p * static_cast<double>(o.size) / 1e6);
-  std::printf("ratio punch/raw     %10.2f  (target >= 0.80)\n", p / r);
+  std::printf("punch send_batch    %10.0f datagrams/s  %7.1f MB/s\n", pb, pb * static_cast<double>(o.size) / 1e6);
+  std::printf("ratio punch/raw     %10.2f  (send: target >= 0.80)\n", p / r);
+  std::printf("batch/raw by round ");
+  for (std::size_t i = 0; i < batched.size(); ++i) std::printf(" %.2f", batched[i] / raw[i]);
+  std::printf("\n");
+  std::printf("ratio batch/raw     %10.2f  (send_batch: target >= 1.00)\n", pb / r);
   if (!streamed.empty()) {
     // Each round's ratio too: on a shared machine the rounds differ more than the medians say.
     std::printf("stream/punch by round");

@@ -1,6 +1,7 @@
 // The connection's data path does not allocate: after a warm-up, a ping-pong of datagrams over
 // a punched connection on loopback UDP (send, the session's receive loop, the demultiplexer,
-// receive) runs with a counting global operator new that sees no allocation at all.
+// receive) runs with a counting global operator new that sees no allocation at all; so do
+// batches of datagrams (send_batch, received by the loop's recvmmsg).
 #include "counting_new.hpp"
 
 #include "punch/broker.hpp"
@@ -41,6 +42,27 @@ asio::awaitable<int> ping_pong(connection& a, connection& b, int rounds) {
   co_return intact;
 }
 
+// Sends `rounds` batches of 16 datagrams from a to b; returns how many arrived intact.
+asio::awaitable<int> batches(connection& a, connection& b, int rounds) {
+  std::array<std::array<std::byte, 1000>, 16> out{};
+  std::array<asio::const_buffer, 16> batch;
+  std::array<std::byte, 1200> in{};
+  int intact = 0;
+  for (int i = 0; i < rounds; ++i) {
+    for (std::size_t k = 0; k < out.size(); ++k) {
+      const int tag = i * 16 + static_cast<int>(k);
+      std::memcpy(out[k].data(), &tag, sizeof tag);
+      batch[k] = asio::buffer(out[k]);
+    }
+    co_await a.send_batch(batch);
+    for (std::size_t k = 0; k < out.size(); ++k) {
+      const std::size_t n = co_await b.receive(asio::buffer(in));
+      if (n == 1000 && std::memcmp(in.data(), out[k].data(), n) == 0) ++intact;
+    }
+  }
+  co_return intact;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_connection_sends_and_receives_without_allocating) {
@@ -65,8 +87,8 @@ BOOST_AUTO_TEST_CASE(a_connection_sends_and_receives_without_allocating) {
   ob.id = "bob";
   session alice(*udp, oa), bob(*udp, ob);
 
-  int warm = -1, burst = -1;
-  std::size_t counted = 0;
+  int warm = -1, burst = -1, warm_batches = -1, batched = -1;
+  std::size_t counted = 0, counted_batches = 0;
   std::exception_ptr failure;
   asio::co_spawn(
       ctx,
@@ -77,6 +99,10 @@ BOOST_AUTO_TEST_CASE(a_connection_sends_and_receives_without_allocating) {
         test::start_counting();
         burst = co_await ping_pong(ca, cb, 2000);
         counted = test::stop_counting();
+        warm_batches = co_await batches(ca, cb, 50);
+        test::start_counting();
+        batched = co_await batches(ca, cb, 250);
+        counted_batches = test::stop_counting();
         co_await (ca.close() && cb.close());
       },
       [&](std::exception_ptr e) {
@@ -91,4 +117,7 @@ BOOST_AUTO_TEST_CASE(a_connection_sends_and_receives_without_allocating) {
   BOOST_TEST(warm == 500);
   BOOST_TEST(burst == 2000);
   BOOST_TEST(counted == 0u, counted << " allocations during 4000 datagrams on a connection");
+  BOOST_TEST(warm_batches == 50 * 16);
+  BOOST_TEST(batched == 250 * 16);
+  BOOST_TEST(counted_batches == 0u, counted_batches << " allocations during 250 batches of 16 datagrams");
 }

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 
 namespace punch {
@@ -57,6 +58,17 @@ public:
     return detail::initiate<void>(
         std::forward<Token>(token), [c = state_, data](error_code* ec) { return send_(c, data, ec); },
         [c = state_, data](completion_handler<void> h) { async_send_(c, data, std::move(h)); });
+  }
+  // Sends the datagrams in order, each as send() would, with as few system calls as the
+  // transport allows (udp: one sendmmsg per 64); completes with void(error_code, std::size_t),
+  // how many the network took (one refused on its own, such as by an ICMP error, is skipped,
+  // as UDP may lose any). The errors of send(); errc::payload_too_large, for any one of them,
+  // before any is sent. The buffers and the span must stay valid until the operation completes.
+  template <asio::completion_token_for<completion_signature<std::size_t>> Token = asio::use_awaitable_t<>>
+  auto send_batch(std::span<const asio::const_buffer> datagrams, Token&& token = {}) {
+    return detail::initiate<std::size_t>(
+        std::forward<Token>(token), [c = state_, datagrams](error_code* ec) { return send_batch_(c, datagrams, ec); },
+        [c = state_, datagrams](completion_handler<std::size_t> h) { async_send_batch_(c, datagrams, std::move(h)); });
   }
   // Receives one datagram; completes with its size (a longer one is truncated to the buffer).
   // The ends above (eof, not connection_closed) or asio::error::operation_aborted (cancelled).
@@ -120,6 +132,10 @@ private:
   // is null; the async_ forms run them for any other token.
   static asio::awaitable<void> send_(std::shared_ptr<detail::connection_state> c, asio::const_buffer data, error_code* ec);
   static void async_send_(std::shared_ptr<detail::connection_state> c, asio::const_buffer data, completion_handler<void> handler);
+  static asio::awaitable<std::size_t> send_batch_(std::shared_ptr<detail::connection_state> c,
+                                                  std::span<const asio::const_buffer> datagrams, error_code* ec);
+  static void async_send_batch_(std::shared_ptr<detail::connection_state> c, std::span<const asio::const_buffer> datagrams,
+                                completion_handler<std::size_t> handler);
   static asio::awaitable<std::size_t> receive_(std::shared_ptr<detail::connection_state> c, asio::mutable_buffer data,
                                                error_code* ec);
   static void async_receive_(std::shared_ptr<detail::connection_state> c, asio::mutable_buffer data,

@@ -4,6 +4,7 @@
 #include "session/association.hpp"
 
 #include "session/connection_state.hpp"
+#include "session/datagram_batch.hpp"
 #include "session/sctp_packet.hpp"
 #include "session/sctp_stack.hpp"
 
@@ -18,6 +19,7 @@
 
 #include <arpa/inet.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -135,15 +137,57 @@ asio::awaitable<void> association::tick_loop(std::weak_ptr<association> weak) {
   }
 }
 
+struct association::outboxes {
+  static constexpr std::size_t frames = 32;  // per batch
+  explicit outboxes(std::size_t frame_size) : box{frame_batch(frames, frame_size), frame_batch(frames, frame_size)} {}
+  std::array<frame_batch, 2> box;
+  std::size_t filling = 0;
+  bool sending = false;
+  bool flush_posted = false;
+};
+
 void association::output(std::span<const std::byte> packet) {
   auto c = conn.lock();
   if (!c || !c->open) return;
   largest_packet = std::max(largest_packet, packet.size());
-  // The frame lives until its send completes, however long this association does.
-  auto frame = std::make_shared<std::vector<std::byte>>(wire::frame_overhead + packet.size());
-  c->seal(wire::frame_kind::sctp, packet, *frame);
-  c->out().async_send_to(asio::buffer(*frame), c->remote, [frame](error_code, std::size_t) {});
+  if (!out) out = std::make_shared<outboxes>(wire::frame_overhead + max_packet);
+  frame_batch& b = out->box[out->filling];
+  if (b.full() || wire::frame_overhead + packet.size() > b.frame_size()) {
+    // Both batches taken (or a packet above stream_packet_size): this one goes alone, in a
+    // frame that lives until its send completes.
+    auto frame = std::make_shared<std::vector<std::byte>>(wire::frame_overhead + packet.size());
+    c->seal(wire::frame_kind::sctp, packet, *frame);
+    c->out().async_send_to(asio::buffer(*frame), c->remote, [frame](error_code, std::size_t) {});
+  } else {
+    b.add(c->seal(wire::frame_kind::sctp, packet, b.next_slot()), c->remote);
+    if (b.full()) {
+      flush_output();
+    } else if (!out->flush_posted && !out->sending) {  // a send in flight flushes when it completes
+      out->flush_posted = true;
+      asio::post(ex, [weak = weak_from_this()] {
+        if (auto a = weak.lock()) a->flush_output();
+      });
+    }
+  }
   c->sent_data();
+}
+
+void association::flush_output() {
+  out->flush_posted = false;
+  if (out->sending) return;
+  frame_batch& b = out->box[out->filling];
+  if (b.empty()) return;
+  auto c = conn.lock();
+  if (!c || !c->open) return b.clear();
+  // The frames go on the connection's socket now; a path move since they were sealed sends
+  // them to the old address, which SCTP retransmits to the new one if they are lost.
+  out->sending = true;
+  out->filling ^= 1;
+  c->out().async_send_batch(b.queued(), [o = out, &b, weak = weak_from_this()](error_code, std::size_t) {
+    b.clear();
+    o->sending = false;
+    if (auto a = weak.lock(); a && !o->box[o->filling].empty()) a->flush_output();
+  });
 }
 
 void association::schedule_pump() {

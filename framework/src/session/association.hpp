@@ -128,8 +128,11 @@ struct association : std::enable_shared_from_this<association> {
   // Opens the socket and starts the association (INIT): both sides do, SCTP's simultaneous
   // open. False (and why) when usrsctp refused.
   bool start(error_code& ec);
-  // One SCTP packet from usrsctp, to go out in an sctp frame.
+  // One SCTP packet from usrsctp, to go out in an sctp frame: sealed into the batch being
+  // filled, which goes out (one async_send_batch: one sendmmsg on udp) once the handlers
+  // already queued have run, at once when it is full.
   void output(std::span<const std::byte> packet);
+  void flush_output();
   // Reads what SCTP has (messages, events) and retries what waits for room; posted by the
   // socket's upcall, and after a read drained a stream.
   void pump();
@@ -208,6 +211,10 @@ struct association : std::enable_shared_from_this<association> {
   std::size_t max_packet;
   std::size_t stream_buffer;
   std::size_t largest_packet = 0;  // sent, for the tests of stream_packet_size
+  // The frames of output(): two batches, one filling while the other's send is in flight;
+  // shared with that send, which may outlive the association. Made at the first packet.
+  struct outboxes;
+  std::shared_ptr<outboxes> out;
 };
 
 }  // namespace punch::detail

@@ -140,15 +140,7 @@ void connection_state::on_frame(std::span<std::byte> d, const endpoint& from, st
         delivered = n;
         waiting.reset();
         readable.fire();
-      } else if (inbound.size() < max_queued) {
-        std::vector<std::byte> buf;
-        if (!spare.empty()) {
-          buf = std::move(spare.back());
-          spare.pop_back();
-        }
-        buf.assign(payload.begin(), payload.end());
-        inbound.push_back(std::move(buf));
-      } else {
+      } else if (!inbound.push(payload)) {
         ++dropped;  // like a full socket buffer
       }
       break;
@@ -314,6 +306,59 @@ asio::awaitable<void> connection::send_(std::shared_ptr<connection_state> c, asi
   c->sent_data();
 }
 
+asio::awaitable<std::size_t> connection::send_batch_(std::shared_ptr<connection_state> c,
+                                                     std::span<const asio::const_buffer> datagrams, error_code* ec) {
+  if (!c) co_return deliver<std::size_t>(empty("send_batch"), ec);
+  if (!c->open)
+    co_return deliver<std::size_t>(fail(c->close_reason, "sending to \"" + c->peer + "\": " + c->close_text), ec);
+  for (std::size_t i = 0; i < datagrams.size(); ++i)
+    if (datagrams[i].size() > max_payload())
+      co_return deliver<std::size_t>(
+          fail(errc::payload_too_large, "sending to \"" + c->peer + "\": datagram " + std::to_string(i) + " of the batch has " +
+                                            std::to_string(datagrams[i].size()) + " bytes, above the maximum of " +
+                                            std::to_string(max_payload())),
+          ec);
+  if (datagrams.empty()) co_return 0;
+  // The session's batch, lent to one send_batch at a time; a concurrent one makes its own.
+  session_state& s = *c->session;
+  std::unique_ptr<frame_batch> own;
+  frame_batch* batch = nullptr;
+  if (!s.tx_batch_busy) {
+    if (!s.tx_batch) s.tx_batch = std::make_unique<frame_batch>(session_state::send_batch_size, wire::frame_overhead + max_payload());
+    batch = s.tx_batch.get();
+    s.tx_batch_busy = true;
+  } else {
+    own = std::make_unique<frame_batch>(std::min(datagrams.size(), session_state::send_batch_size),
+                                        wire::frame_overhead + max_payload());
+    batch = own.get();
+  }
+  struct release {
+    session_state& s;
+    bool lent;
+    ~release() {
+      if (lent) s.tx_batch_busy = false;
+    }
+  } guard{s, !own};
+  std::size_t sent = 0;
+  for (std::size_t at = 0; at < datagrams.size();) {
+    // The connection may have closed, or moved to another path, while the last batch went out.
+    if (!c->open)
+      co_return deliver<std::size_t>(fail(c->close_reason, "sending to \"" + c->peer + "\": " + c->close_text), ec);
+    batch->clear();
+    for (; at < datagrams.size() && !batch->full(); ++at) {
+      const auto& d = datagrams[at];
+      batch->add(c->seal(wire::frame_kind::data, std::span<const std::byte>(static_cast<const std::byte*>(d.data()), d.size()),
+                         batch->next_slot()),
+                 c->remote);
+    }
+    auto [failed, n] = co_await c->out().async_send_batch(batch->queued(), asio::as_tuple(asio::use_awaitable));
+    sent += n;
+    if (failed) co_return deliver<std::size_t>(fail(failed, "sending to \"" + c->peer + "\""), ec);
+  }
+  c->sent_data();
+  co_return sent;
+}
+
 void connection_state::sent_data() {
   const auto now = session->time.now();
   if (now - path_heard >= session->options.path_probe_after && last_data_sent <= path_heard) ticker.cancel();
@@ -323,14 +368,7 @@ void connection_state::sent_data() {
 asio::awaitable<std::size_t> connection::receive_(std::shared_ptr<connection_state> c, asio::mutable_buffer data,
                                                   error_code* ec) {
   if (!c) co_return deliver<std::size_t>(empty("receive"), ec);
-  if (!c->inbound.empty()) {
-    auto buf = std::move(c->inbound.front());
-    c->inbound.pop_front();
-    const std::size_t n = std::min(buf.size(), data.size());
-    std::memcpy(data.data(), buf.data(), n);
-    c->spare.push_back(std::move(buf));
-    co_return n;
-  }
+  if (!c->inbound.empty()) co_return c->inbound.pop(data);
   if (!c->open) co_return deliver<std::size_t>(ended(*c, true), ec);
   c->waiting = data;
   c->delivered = 0;
@@ -358,6 +396,14 @@ void connection::async_send_(std::shared_ptr<connection_state> c, asio::const_bu
   if (!c) return complete_now(std::move(h), make_error_code(errc::empty_connection));
   auto ex = c->session->ex;
   detail::spawn_for<void>(ex, [c = std::move(c), data](error_code* ec) { return send_(c, data, ec); }, std::move(h));
+}
+
+void connection::async_send_batch_(std::shared_ptr<connection_state> c, std::span<const asio::const_buffer> datagrams,
+                                   completion_handler<std::size_t> h) {
+  if (!c) return complete_now(std::move(h), make_error_code(errc::empty_connection), std::size_t{0});
+  auto ex = c->session->ex;
+  detail::spawn_for<std::size_t>(
+      ex, [c = std::move(c), datagrams](error_code* ec) { return send_batch_(c, datagrams, ec); }, std::move(h));
 }
 
 void connection::async_receive_(std::shared_ptr<connection_state> c, asio::mutable_buffer data,

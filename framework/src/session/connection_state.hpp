@@ -7,6 +7,7 @@
 #include "punch/transport.hpp"
 #include "punch/wire/protocol.hpp"
 #include "session/clock.hpp"
+#include "session/datagram_queue.hpp"
 #include "session/loss_meter.hpp"
 #include "session/one_shot_event.hpp"
 #include "session/punch_attempt.hpp"
@@ -22,7 +23,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -96,8 +96,7 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
 
   // Inbound datagrams waiting for receive(); bounded like a socket buffer.
   static constexpr std::size_t max_queued = 256;
-  std::deque<std::vector<std::byte>> inbound;
-  std::vector<std::vector<std::byte>> spare;  // recycled buffers: no allocation once warm
+  detail::datagram_queue inbound{max_queued};
   std::optional<asio::mutable_buffer> waiting;  // receive() parked with this buffer
   std::size_t delivered = 0;
   detail::one_shot_event readable;

@@ -10,24 +10,27 @@
 
 namespace punch::detail {
 
-// One coroutine reads every datagram of the socket and routes it: broker responses and check
-// responses by transaction id, introductions and checks by method, data frames by tag.
+// One coroutine reads every datagram of the socket, in batches, and routes it: broker
+// responses and check responses by transaction id, introductions and checks by method, data
+// frames by tag.
 asio::awaitable<void> session_state::receive_loop() {
   auto self = shared_from_this();  // the loop keeps the state alive until the socket closes
   int consecutive_errors = 0;
   while (!closed) {
-    auto [ec, n] = co_await socket.async_receive_from(asio::buffer(rx_buffer), rx_from,
-                                                      asio::as_tuple(asio::use_awaitable));
+    // A batch at a time (one recvmmsg on udp), handled in order of arrival.
+    auto [ec, n] = co_await socket.async_receive_batch(rx.slots, asio::as_tuple(asio::use_awaitable));
     const auto next = judge(ec, socket, consecutive_errors);
     if (next == after_receive::stop) break;
     if (next == after_receive::skip) continue;
-    const std::span<std::byte> d(rx_buffer.data(), n);
-    const endpoint from = unmapped(rx_from);
-    if (turn && from == turn->server.address && co_await handle_turn(d, from)) continue;
-    if (wire::looks_like_frame(d)) {
-      handle_frame(d, from);
-    } else if (stun::looks_like_stun(d)) {
-      co_await handle_stun(d, from);
+    for (std::size_t i = 0; i < n && !closed; ++i) {
+      const std::span<std::byte> d = rx.datagram(i);
+      const endpoint from = unmapped(rx.slots[i].from);
+      if (turn && from == turn->server.address && co_await handle_turn(d, from)) continue;
+      if (wire::looks_like_frame(d)) {
+        handle_frame(d, from);
+      } else if (stun::looks_like_stun(d)) {
+        co_await handle_stun(d, from);
+      }
     }
   }
 }

@@ -10,6 +10,7 @@
 #include "punch/wire/protocol.hpp"
 #include "punch/wire/stun.hpp"
 #include "session/clock.hpp"
+#include "session/datagram_batch.hpp"
 #include "session/fail.hpp"
 #include "session/one_shot_event.hpp"
 #include "session/punch_attempt.hpp"
@@ -122,8 +123,15 @@ struct session_state : std::enable_shared_from_this<session_state> {
   std::deque<std::shared_ptr<connection_state>> backlog;
   detail::one_shot_event accept_ready;
 
-  std::array<std::byte, 2048> rx_buffer{};
-  endpoint rx_from;
+  // The receive loop takes up to receive_batch datagrams per operation (one recvmmsg on udp):
+  // 32 KiB per session.
+  static constexpr std::size_t receive_batch = 16;
+  detail::receive_slots rx{receive_batch, 2048};
+  // connection::send_batch seals into this batch, lent to one send_batch at a time (made at
+  // the first; a concurrent one makes its own).
+  static constexpr std::size_t send_batch_size = 64;
+  std::unique_ptr<detail::frame_batch> tx_batch;
+  bool tx_batch_busy = false;
 
   void emit(session_event e) {
     if (on_event) on_event(e);

@@ -1,9 +1,10 @@
-// The batched udp socket: a receive queue filled by recvmmsg, a send queue drained by sendmmsg.
+// The udp socket: batch operations by recvmmsg/sendmmsg straight from the caller's slots; in
+// the queued mode a receive queue filled by recvmmsg and a send queue drained by sendmmsg.
 #include "batch_socket.hpp"
 
 #include "batch_buffers.hpp"
 #include "held_cancellation.hpp"
-#include "udp_socket.hpp"
+#include "socket_setup.hpp"
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/bind_allocator.hpp>
@@ -31,12 +32,13 @@ error_code last_error() { return {errno, asio::error::get_system_category()}; }
 }  // namespace
 
 struct batch_socket::state : std::enable_shared_from_this<state> {
-  state(asio::ip::udp::socket s, std::size_t n)
-      : socket(std::move(s)), v6(socket.is_open() && socket.local_endpoint().address().is_v6()), in(n), out(n),
-        direct_in(n), direct_out(n) {}
+  state(asio::ip::udp::socket s, std::size_t n, bool q)
+      : socket(std::move(s)), v6(socket.is_open() && socket.local_endpoint().address().is_v6()), queued(q),
+        in(q ? n : 0), out(q ? n : 0), direct_in(n), direct_out(n) {}
 
   asio::ip::udp::socket socket;
-  bool v6;  // IPv4 destinations go out IPv4-mapped
+  bool v6;      // IPv4 destinations go out IPv4-mapped
+  bool queued;  // the single operations go through the queues (else straight to asio)
   receive_queue in;
   datagram_batch out;
   direct_headers direct_in, direct_out;
@@ -296,8 +298,8 @@ void batch_socket::state::wait_writable(std::span<const outgoing_datagram> rest,
                     }));
 }
 
-batch_socket::batch_socket(asio::ip::udp::socket socket, std::size_t batch)
-    : s_(std::make_shared<state>(std::move(socket), batch)) {}
+batch_socket::batch_socket(asio::ip::udp::socket socket, std::size_t batch, bool queued)
+    : s_(std::make_shared<state>(std::move(socket), batch, queued)) {}
 
 batch_socket::~batch_socket() { close(); }
 
@@ -323,7 +325,7 @@ void batch_socket::async_send_to(asio::const_buffer data, const endpoint& destin
   state& s = *s_;
   const endpoint to = socket_form(destination, s.v6);
   if (!s.socket.is_open()) return s.post(std::move(handler), errc::socket_closed, 0);
-  if (data.size() > max_datagram || !runs_on(handler, s.socket.get_executor())) {
+  if (!s.queued || data.size() > max_datagram || !runs_on(handler, s.socket.get_executor())) {
     s.flush();  // keep the order
     if (runs_on(handler, s.socket.get_executor()))
       return s.socket.async_send_to(data, to, asio::bind_executor(s.socket.get_executor(), std::move(handler)));
@@ -351,8 +353,12 @@ void batch_socket::async_send_to(asio::const_buffer data, const endpoint& destin
 }
 
 void batch_socket::async_receive_from(asio::mutable_buffer data, endpoint& from, datagram_handler handler) {
-  if (!s_->socket.is_open()) return s_->post(std::move(handler), errc::socket_closed, 0);
-  s_->receive(data, from, std::move(handler));
+  state& s = *s_;
+  if (!s.socket.is_open()) return s.post(std::move(handler), errc::socket_closed, 0);
+  if (s.queued) return s.receive(data, from, std::move(handler));
+  if (runs_on(handler, s.socket.get_executor()))
+    return s.socket.async_receive_from(data, from, asio::bind_executor(s.socket.get_executor(), std::move(handler)));
+  s.socket.async_receive_from(data, from, std::move(handler));
 }
 
 void batch_socket::async_receive_batch(std::span<received_datagram> slots, datagram_handler handler) {

@@ -1,10 +1,13 @@
-// The udp transport's batched socket (option batch=N): receives up to N datagrams per
-// recvmmsg and serves the queued ones to later receives without a system call; sends are
-// queued and go out N at a time with sendmmsg when the receive queue runs dry, when N are
-// queued, or after the handlers already queued have run. For servers that loop on receive
-// (the broker); udp_socket is the one-datagram-per-call fallback. The batch operations
-// (async_receive_batch, async_send_batch) skip the queues: one system call moves a whole
-// batch between the kernel and the caller's buffers.
+// The udp transport's socket. The batch operations (async_receive_batch, async_send_batch)
+// always move a whole batch between the kernel and the caller's buffers with one recvmmsg or
+// sendmmsg. The single operations depend on the mode:
+// - queued (option batch=N > 1, for servers that loop on receive, the broker): a receive takes
+//   up to N datagrams per recvmmsg and serves the queued ones to later receives without a
+//   system call; a send is queued, completes at once, and goes out N at a time with sendmmsg
+//   when the receive queue runs dry, when N are queued, or after the handlers already queued
+//   have run;
+// - direct (batch=1, the default; sessions): one system call per datagram, handed to asio as
+//   it is, so that a send completes when the kernel took it and reports its own error.
 #pragma once
 
 #include "punch/transport.hpp"
@@ -18,7 +21,8 @@ public:
   // Datagrams longer than this are truncated in batch mode.
   static constexpr std::size_t max_datagram = 2048;
 
-  batch_socket(asio::ip::udp::socket socket, std::size_t batch);
+  // `batch`: the most datagrams one recvmmsg or sendmmsg moves; `queued`: the mode.
+  batch_socket(asio::ip::udp::socket socket, std::size_t batch, bool queued);
   ~batch_socket() override;
 
   asio::any_io_executor get_executor() override;

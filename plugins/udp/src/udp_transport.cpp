@@ -1,9 +1,9 @@
-// The "udp" transport: opens udp_socket objects (or batch_socket ones, option batch=N) on one
-// executor.
+// The "udp" transport: opens batch_socket objects on one executor, queued with option batch=N
+// above 1, direct otherwise.
 #include "punch/plugins/udp.hpp"
 
 #include "batch_socket.hpp"
-#include "udp_socket.hpp"
+#include "socket_setup.hpp"
 
 #include <charconv>
 #include <optional>
@@ -54,8 +54,9 @@ public:
   datagram_socket open(const endpoint& local, error_code& ec) override {
     asio::ip::udp::socket socket = open_socket(ex_, local, settings_, ec);
     if (ec) return {};
-    if (settings_.batch > 1) return datagram_socket{std::make_unique<batch_socket>(std::move(socket), settings_.batch)};
-    return datagram_socket{std::make_unique<udp_socket>(std::move(socket))};
+    // A direct socket still moves up to max_batch datagrams per batch operation.
+    const bool queued = settings_.batch > 1;
+    return datagram_socket{std::make_unique<batch_socket>(std::move(socket), queued ? settings_.batch : max_batch, queued)};
   }
 
 private:

@@ -1,7 +1,8 @@
 // Tests of the batch operations (async_receive_batch, async_send_batch) over real loopback
-// sockets: the udp transport's batched socket (batch=N, recvmmsg straight into the caller's
-// slots, sendmmsg straight from them) and, on a socket without batches, the interface's
-// defaults (one datagram per operation). Order, senders, sizes, truncation, the slot and
+// sockets, recvmmsg straight into the caller's slots and sendmmsg straight from them: on the
+// udp transport's queued socket (batch=N) and its direct one (batch=1, the default); and the
+// interface's defaults (one datagram per operation), on a socket_impl that offers only the
+// single operations. Order, senders, sizes, truncation, the slot and
 // batch limits, datagrams queued by a single receive, waiting, close and cancellation.
 #include "run_coroutine.hpp"
 
@@ -62,7 +63,28 @@ struct fixture {
     BOOST_REQUIRE(!ec);
     return made;
   }
-  punch::transport& under_test(bool with_batches) { return with_batches ? *batched : *plain; }
+  // "queued": batch=N; "direct": the default; "defaults": socket_impl's own batch operations.
+  punch::datagram_socket under_test(const std::string& kind) {
+    if (kind == "queued") return batched->open(v4_any_port);
+    if (kind == "direct") return plain->open(v4_any_port);
+    return punch::datagram_socket{std::make_unique<single_operations>(plain->open(v4_any_port))};
+  }
+
+  // A socket_impl with the single operations only (a plugin that does not batch).
+  struct single_operations final : punch::socket_impl {
+    explicit single_operations(punch::datagram_socket s) : inner(std::move(s)) {}
+    asio::any_io_executor get_executor() override { return inner.get_executor(); }
+    endpoint local_endpoint() const override { return inner.local_endpoint(); }
+    bool is_open() const override { return inner.is_open(); }
+    void close() override { inner.close(); }
+    void async_send_to(asio::const_buffer data, const endpoint& to, punch::datagram_handler h) override {
+      inner.impl()->async_send_to(data, to, std::move(h));
+    }
+    void async_receive_from(asio::mutable_buffer data, endpoint& from, punch::datagram_handler h) override {
+      inner.impl()->async_receive_from(data, from, std::move(h));
+    }
+    punch::datagram_socket inner;
+  };
 
   void run(asio::awaitable<void> body) { test::run_to_completion(ctx, std::move(body)); }
 
@@ -75,8 +97,8 @@ struct fixture {
   }
 };
 
-// Both sockets: the batched one (its own operations) and the plain one (the defaults).
-const auto both = bdata::make({true, false});
+// Every kind of socket (fixture::under_test).
+const auto both = bdata::make({std::string("queued"), std::string("direct"), std::string("defaults")});
 
 }  // namespace batch_ops
 
@@ -84,8 +106,8 @@ using namespace batch_ops;
 
 BOOST_FIXTURE_TEST_SUITE(udp_batch_operations, fixture)
 
-BOOST_DATA_TEST_CASE(queued_datagrams_arrive_in_one_batch_in_order_with_each_sender, both, with_batches) {
-  auto server = under_test(with_batches).open(v4_any_port);
+BOOST_DATA_TEST_CASE(queued_datagrams_arrive_in_one_batch_in_order_with_each_sender, both, kind) {
+  auto server = under_test(kind);
   auto alice = plain->open(v4_any_port);
   auto bob = plain->open(v4_any_port);
   run([&]() -> asio::awaitable<void> {
@@ -96,7 +118,7 @@ BOOST_DATA_TEST_CASE(queued_datagrams_arrive_in_one_batch_in_order_with_each_sen
     slots s(16);
     const std::size_t n = co_await server.async_receive_batch(s.at, asio::use_awaitable);
     // recvmmsg takes all six at once; the default takes one per operation.
-    BOOST_TEST(n == (with_batches ? 6u : 1u));
+    BOOST_TEST(n == (kind == "defaults" ? 1u : 6u));
     for (std::size_t i = 0; i < n; ++i) {
       const bool from_alice = i % 2 == 0;
       BOOST_TEST(s.text(i) == std::string(from_alice ? "a" : "b") + std::to_string(i / 2) + "-0");
@@ -143,8 +165,8 @@ BOOST_AUTO_TEST_CASE(a_batch_receive_after_a_single_receive_gets_what_that_one_q
   }());
 }
 
-BOOST_DATA_TEST_CASE(a_waiting_batch_receive_completes_when_a_datagram_arrives, both, with_batches) {
-  auto server = under_test(with_batches).open(v4_any_port);
+BOOST_DATA_TEST_CASE(a_waiting_batch_receive_completes_when_a_datagram_arrives, both, kind) {
+  auto server = under_test(kind);
   auto client = plain->open(v4_any_port);
   run([&]() -> asio::awaitable<void> {
     slots s(4);
@@ -163,8 +185,8 @@ BOOST_DATA_TEST_CASE(a_waiting_batch_receive_completes_when_a_datagram_arrives, 
   }());
 }
 
-BOOST_DATA_TEST_CASE(a_datagram_larger_than_its_slot_is_truncated_to_the_slot, both, with_batches) {
-  auto server = under_test(with_batches).open(v4_any_port);
+BOOST_DATA_TEST_CASE(a_datagram_larger_than_its_slot_is_truncated_to_the_slot, both, kind) {
+  auto server = under_test(kind);
   auto client = plain->open(v4_any_port);
   run([&]() -> asio::awaitable<void> {
     co_await client.async_send_to(asio::buffer("0123456789", 10), server.local_endpoint(), asio::use_awaitable);
@@ -179,8 +201,8 @@ BOOST_DATA_TEST_CASE(a_datagram_larger_than_its_slot_is_truncated_to_the_slot, b
   }());
 }
 
-BOOST_DATA_TEST_CASE(a_batch_send_larger_than_the_batch_arrives_in_order_at_each_destination, both, with_batches) {
-  auto sender = under_test(with_batches).open(v4_any_port);
+BOOST_DATA_TEST_CASE(a_batch_send_larger_than_the_batch_arrives_in_order_at_each_destination, both, kind) {
+  auto sender = under_test(kind);
   auto alice = plain->open(v4_any_port);
   auto bob = plain->open(v4_any_port);
   run([&]() -> asio::awaitable<void> {
@@ -207,8 +229,8 @@ BOOST_DATA_TEST_CASE(a_batch_send_larger_than_the_batch_arrives_in_order_at_each
   }());
 }
 
-BOOST_DATA_TEST_CASE(a_batch_send_to_a_closed_port_still_delivers_the_others, both, with_batches) {
-  auto sender = under_test(with_batches).open(v4_any_port);
+BOOST_DATA_TEST_CASE(a_batch_send_to_a_closed_port_still_delivers_the_others, both, kind) {
+  auto sender = under_test(kind);
   auto receiver = plain->open(v4_any_port);
   endpoint gone;
   {
@@ -239,8 +261,8 @@ BOOST_DATA_TEST_CASE(a_batch_send_to_a_closed_port_still_delivers_the_others, bo
   }());
 }
 
-BOOST_DATA_TEST_CASE(empty_batches_complete_with_zero_but_never_inside_the_call, both, with_batches) {
-  auto socket = under_test(with_batches).open(v4_any_port);
+BOOST_DATA_TEST_CASE(empty_batches_complete_with_zero_but_never_inside_the_call, both, kind) {
+  auto socket = under_test(kind);
   bool received = false, sent = false;
   std::size_t received_n = 99, sent_n = 99;
   socket.async_receive_batch({}, [&](error_code ec, std::size_t n) {
@@ -262,8 +284,8 @@ BOOST_DATA_TEST_CASE(empty_batches_complete_with_zero_but_never_inside_the_call,
   BOOST_TEST(sent_n == 0u);
 }
 
-BOOST_DATA_TEST_CASE(closing_aborts_a_waiting_batch_receive_and_later_batches_say_socket_closed, both, with_batches) {
-  auto socket = under_test(with_batches).open(v4_any_port);
+BOOST_DATA_TEST_CASE(closing_aborts_a_waiting_batch_receive_and_later_batches_say_socket_closed, both, kind) {
+  auto socket = under_test(kind);
   slots s(4);
   bool completed = false;
   error_code result;
@@ -291,8 +313,8 @@ BOOST_DATA_TEST_CASE(closing_aborts_a_waiting_batch_receive_and_later_batches_sa
   BOOST_TEST(later_send == make_error_code(punch::errc::socket_closed));
 }
 
-BOOST_DATA_TEST_CASE(a_cancellation_slot_aborts_a_waiting_batch_receive_and_the_socket_still_works, both, with_batches) {
-  auto socket = under_test(with_batches).open(v4_any_port);
+BOOST_DATA_TEST_CASE(a_cancellation_slot_aborts_a_waiting_batch_receive_and_the_socket_still_works, both, kind) {
+  auto socket = under_test(kind);
   auto client = plain->open(v4_any_port);
   asio::cancellation_signal signal;
   slots s(4);

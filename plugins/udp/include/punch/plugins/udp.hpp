@@ -14,7 +14,10 @@ inline constexpr std::size_t max_batch = 64;
 //                      when the receive queue runs dry, when N are queued, or once the handlers
 //                      already queued have run. Meant for servers that loop on receive (the
 //                      broker); datagrams over 2048 bytes are truncated on receive. A send then
-//                      completes when it is queued, and its errors are not reported.
+//                      completes when it is queued, and its errors are not reported. At 1, a
+//                      single send or receive is one system call, with its own result.
+//                      Either way async_receive_batch and async_send_batch move up to N (at
+//                      batch=1: up to 64) datagrams per recvmmsg or sendmmsg.
 //   receive-buffer=B   SO_RCVBUF in bytes (the kernel caps it at net.core.rmem_max)
 //   send-buffer=B      SO_SNDBUF in bytes
 //   reuse-port=true    SO_REUSEPORT: several sockets (one per thread) share one port

@@ -1,4 +1,5 @@
-// The udp transport's socket_impl: one asio::ip::udp::socket, operations forwarded as they are.
+// The udp transport's sockets: how one is opened and bound (the transport's options), and the
+// helpers of its operations (batch_socket.hpp).
 #pragma once
 
 #include "punch/transport.hpp"
@@ -7,7 +8,7 @@ namespace punch::udp {
 
 // What the transport's options set on every socket it opens.
 struct socket_settings {
-  std::size_t batch = 1;           // > 1: batch_socket
+  std::size_t batch = 1;           // > 1: the queued mode of batch_socket
   std::size_t receive_buffer = 0;  // SO_RCVBUF; 0: the system's default
   std::size_t send_buffer = 0;     // SO_SNDBUF
   bool reuse_port = false;         // SO_REUSEPORT: several sockets on one port, one per thread
@@ -32,26 +33,5 @@ inline endpoint socket_form(const endpoint& to, bool v6) {
     return {asio::ip::make_address_v6(asio::ip::v4_mapped, to.address().to_v4()), to.port()};
   return to;
 }
-
-class udp_socket final : public socket_impl {
-public:
-  explicit udp_socket(asio::ip::udp::socket socket)
-      : socket_(std::move(socket)), v6_(socket_.is_open() && socket_.local_endpoint().address().is_v6()) {}
-
-  asio::any_io_executor get_executor() override { return socket_.get_executor(); }
-  endpoint local_endpoint() const override;
-  bool is_open() const override { return socket_.is_open(); }
-  void close() override;
-
-  // One datagram per operation: the fallback; batch_socket batches with recvmmsg/sendmmsg.
-  void async_send_to(asio::const_buffer data, const endpoint& to,
-                     datagram_handler handler) override;
-  void async_receive_from(asio::mutable_buffer data, endpoint& from,
-                          datagram_handler handler) override;
-
-private:
-  asio::ip::udp::socket socket_;
-  bool v6_;
-};
 
 }  // namespace punch::udp

@@ -1,11 +1,8 @@
-// The udp transport's socket: open/bind with error mapping, and operations handed to asio.
-#include "udp_socket.hpp"
+// The udp transport's sockets: open/bind with error mapping.
+#include "socket_setup.hpp"
 
-#include <boost/asio/append.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/v6_only.hpp>
-#include <boost/asio/post.hpp>
 
 #include <sys/socket.h>
 
@@ -19,21 +16,6 @@ error_code bind_error(const error_code& ec) {
   if (ec == boost::system::errc::address_in_use) return errc::address_in_use;
   if (ec == boost::system::errc::address_not_available) return errc::address_not_available;
   return ec;
-}
-
-// asio would report bad_descriptor; the transport contract promises socket_closed, posted.
-void complete_closed(const asio::any_io_executor& ex, datagram_handler handler) {
-  asio::post(ex, asio::append(std::move(handler), error_code{errc::socket_closed},
-                              std::size_t{0}));
-}
-
-// Starts `op` with the handler, bound to the socket's executor when it runs there (runs_on).
-template <typename Op>
-void start(asio::ip::udp::socket& socket, datagram_handler handler, Op&& op) {
-  if (runs_on(handler, socket.get_executor()))
-    op(asio::bind_executor(socket.get_executor(), std::move(handler)));
-  else
-    op(std::move(handler));
 }
 
 }  // namespace
@@ -71,30 +53,6 @@ asio::ip::udp::socket open_socket(const asio::any_io_executor& ex, const endpoin
   }
   if (ec) socket.close();
   return socket;
-}
-
-endpoint udp_socket::local_endpoint() const {
-  error_code ec;
-  endpoint local = socket_.local_endpoint(ec);
-  return ec ? endpoint{} : local;
-}
-
-void udp_socket::close() {
-  // Closing a closed socket is not an error worth reporting; pending operations abort.
-  error_code ignored;
-  socket_.close(ignored);
-}
-
-void udp_socket::async_send_to(asio::const_buffer data, const endpoint& to,
-                               datagram_handler handler) {
-  if (!socket_.is_open()) return complete_closed(socket_.get_executor(), std::move(handler));
-  start(socket_, std::move(handler), [&](auto&& h) { socket_.async_send_to(data, socket_form(to, v6_), std::move(h)); });
-}
-
-void udp_socket::async_receive_from(asio::mutable_buffer data, endpoint& from,
-                                    datagram_handler handler) {
-  if (!socket_.is_open()) return complete_closed(socket_.get_executor(), std::move(handler));
-  start(socket_, std::move(handler), [&](auto&& h) { socket_.async_receive_from(data, from, std::move(h)); });
 }
 
 }  // namespace punch::udp
