@@ -183,8 +183,10 @@ BOOST_AUTO_TEST_CASE(the_broker_on_batched_sockets_answers_windows_of_requests_i
   BOOST_TEST(s.batches < s.received, "every receive brought one datagram: no batch was ever taken");
 }
 
-// A transport with one datagram per receive (udp without batch=N) gives one per batch.
-BOOST_AUTO_TEST_CASE(the_broker_on_plain_sockets_receives_one_datagram_per_batch) {
+// The udp transport's default socket (no batch=N) has the batch operations too: its single
+// operations are one system call each, its batch receive one recvmmsg.
+BOOST_AUTO_TEST_CASE(the_broker_on_default_sockets_takes_batches_too_without_allocating) {
   const broker_stats s = check_burst_without_allocation({}, 50);
-  BOOST_TEST(s.batches == s.received);
+  BOOST_TEST_MESSAGE(s.received << " datagrams in " << s.batches << " receives");
+  BOOST_TEST(s.batches < s.received, "every receive brought one datagram: no batch was ever taken");
 }
