@@ -181,6 +181,9 @@ int main(int argc, char* argv[]) {
   for (std::size_t i = 0; i < batched.size(); ++i) std::printf(" %.2f", batched[i] / raw[i]);
   std::printf("\n");
   std::printf("ratio batch/raw     %10.2f  (send_batch: target >= 1.00)\n", pb / r);
+  // Batches must not reorder beyond the replay window: frames it refused as too old (or seen).
+  std::printf("frames refused by the replay window: %llu\n",
+              static_cast<unsigned long long>(alice.stats().frames_replayed + bob.stats().frames_replayed));
   if (!streamed.empty()) {
     // Each round's ratio too: on a shared machine the rounds differ more than the medians say.
     std::printf("stream/punch by round");

@@ -17,12 +17,14 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <iostream>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace chat {
 
@@ -70,6 +72,17 @@ inline asio::awaitable<void> say(punch::connection c, std::string_view text) {
   co_await c.send(asio::buffer(text.substr(0, punch::connection::max_payload())));
 }
 // [send]
+
+// [send_batch]
+// Many datagrams at once: one send_batch, one system call per 64 of them over udp (sendmmsg).
+// Completes with how many went out; one too long fails the batch before any is sent.
+inline asio::awaitable<std::size_t> say_all(punch::connection c, const std::vector<std::string>& lines) {
+  std::vector<asio::const_buffer> batch;
+  for (const auto& line : lines)
+    batch.push_back(asio::buffer(line.data(), std::min(line.size(), punch::connection::max_payload())));
+  co_return co_await c.send_batch(batch);
+}
+// [send_batch]
 
 // [receive]
 // Prints every message until the conversation ends: the other side closed it

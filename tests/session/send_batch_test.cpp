@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,9 @@ struct loopback_pair {
     alice = std::make_unique<session>(*udp, oa);
     bob = std::make_unique<session>(*udp, ob);
   }
+
+  // No frame refused by the replay window: batches keep the order of their frames.
+  std::uint64_t frames_replayed() const { return alice->stats().frames_replayed + bob->stats().frames_replayed; }
 
   template <typename Body>
   void run(Body body) {
@@ -119,6 +123,7 @@ BOOST_AUTO_TEST_CASE(a_batch_larger_than_one_system_call_arrives_whole_and_in_or
     BOOST_TEST(co_await b.send_batch(buffers(back)) == 3u);
     for (const auto& t : back) BOOST_TEST(co_await receive_text(a) == t);
   });
+  BOOST_TEST(p.frames_replayed() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_batch_with_one_datagram_too_large_sends_none_of_them) {
@@ -182,6 +187,7 @@ BOOST_AUTO_TEST_CASE(two_batches_at_once_both_arrive_whole) {
     BOOST_TEST(next_first == 70u);
     BOOST_TEST(next_second == 30u);
   });
+  BOOST_TEST(p.frames_replayed() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -63,7 +63,8 @@ public:
   // transport allows (udp: one sendmmsg per 64); completes with void(error_code, std::size_t),
   // how many the network took (one refused on its own, such as by an ICMP error, is skipped,
   // as UDP may lose any). The errors of send(); errc::payload_too_large, for any one of them,
-  // before any is sent. The buffers and the span must stay valid until the operation completes.
+  // before any is sent; an end midway is reported with 0, though the datagrams before it may
+  // have gone out. The buffers and the span must stay valid until the operation completes.
   template <asio::completion_token_for<completion_signature<std::size_t>> Token = asio::use_awaitable_t<>>
   auto send_batch(std::span<const asio::const_buffer> datagrams, Token&& token = {}) {
     return detail::initiate<std::size_t>(

@@ -341,7 +341,8 @@ asio::awaitable<std::size_t> connection::send_batch_(std::shared_ptr<connection_
   } guard{s, !own};
   std::size_t sent = 0;
   for (std::size_t at = 0; at < datagrams.size();) {
-    // The connection may have closed, or moved to another path, while the last batch went out.
+    // The connection may have closed, or moved to another path, while the last batch went out
+    // (a close midway reports the close, not the datagrams sent before it).
     if (!c->open)
       co_return deliver<std::size_t>(fail(c->close_reason, "sending to \"" + c->peer + "\": " + c->close_text), ec);
     batch->clear();

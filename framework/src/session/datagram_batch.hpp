@@ -13,9 +13,13 @@
 
 namespace punch::detail {
 
-// `count` slots of `size` bytes each, for async_receive_batch.
+// `count` slots of `size` bytes each, for async_receive_batch; grow() adds slots between
+// receives (the slots' buffers move).
 struct receive_slots {
-  receive_slots(std::size_t count, std::size_t size) : bytes(count * size), slots(count) {
+  receive_slots(std::size_t count, std::size_t size) : size(size) { grow(count); }
+  void grow(std::size_t count) {
+    bytes.resize(count * size);
+    slots.resize(count);
     for (std::size_t i = 0; i < count; ++i) slots[i].buffer = asio::buffer(bytes.data() + i * size, size);
   }
   // The datagram received into slot i.
@@ -23,6 +27,7 @@ struct receive_slots {
     return {static_cast<std::byte*>(slots[i].buffer.data()), slots[i].size};
   }
 
+  std::size_t size;
   std::vector<std::byte> bytes;
   std::vector<received_datagram> slots;
 };

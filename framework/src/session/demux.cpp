@@ -32,6 +32,7 @@ asio::awaitable<void> session_state::receive_loop() {
         co_await handle_stun(d, from);
       }
     }
+    if (n == rx.slots.size() && n < receive_batch) rx.grow(receive_batch);  // a burst: room for more
   }
 }
 

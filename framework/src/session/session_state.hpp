@@ -123,10 +123,11 @@ struct session_state : std::enable_shared_from_this<session_state> {
   std::deque<std::shared_ptr<connection_state>> backlog;
   detail::one_shot_event accept_ready;
 
-  // The receive loop takes up to receive_batch datagrams per operation (one recvmmsg on udp):
-  // 32 KiB per session.
+  // The receive loop takes up to receive_batch datagrams per operation (one recvmmsg on udp).
+  // It starts with 2 slots (4 KiB) and grows to receive_batch (32 KiB) the first time a
+  // receive fills them all: a session that never sees a burst stays small.
   static constexpr std::size_t receive_batch = 16;
-  detail::receive_slots rx{receive_batch, 2048};
+  detail::receive_slots rx{2, 2048};
   // connection::send_batch seals into this batch, lent to one send_batch at a time (made at
   // the first; a concurrent one makes its own).
   static constexpr std::size_t send_batch_size = 64;
