@@ -58,6 +58,11 @@ struct bench_options {
   int window = 256;       // client connects in flight at once
   // The connections' keepalive and idle timeout on both sides (session_options'; 0: its default).
   int keepalive_s = 0, idle_timeout_s = 0;
+  // session_options::connection_idle_keepalive on both sides (0: its default; 0 s turns the
+  // idle pace off: use --keepalive's), and how long they idle before the measurement starts
+  // (-1: connection_idle_after and a second, so that the measurement sees the idle pace only).
+  int idle_keepalive_s = -1;
+  int settle_s = -1;
   bool smoke = false;
   bool clients = false;   // the child's role
 };
@@ -157,6 +162,7 @@ session_options base_options(const bench_options& o) {
   so.local = endpoint{loopback, 0};
   if (o.keepalive_s > 0) so.connection_keepalive = std::chrono::seconds(o.keepalive_s);
   if (o.idle_timeout_s > 0) so.connection_idle_timeout = std::chrono::seconds(o.idle_timeout_s);
+  if (o.idle_keepalive_s >= 0) so.connection_idle_keepalive = std::chrono::seconds(o.idle_keepalive_s);
   return so;
 }
 
@@ -243,7 +249,8 @@ child_process start_clients(const bench_options& o) {
   int down[2], up[2];
   if (::pipe(down) != 0 || ::pipe(up) != 0) throw std::system_error(errno, std::system_category(), "pipe");
   const auto n = std::to_string(o.connections), w = std::to_string(o.window);
-  const auto k = std::to_string(o.keepalive_s), t = std::to_string(o.idle_timeout_s);
+  const auto k = std::to_string(o.keepalive_s), t = std::to_string(o.idle_timeout_s),
+             ik = std::to_string(o.idle_keepalive_s);
   const pid_t pid = ::fork();
   if (pid < 0) throw std::system_error(errno, std::system_category(), "fork");
   if (pid == 0) {
@@ -251,7 +258,7 @@ child_process start_clients(const bench_options& o) {
     ::dup2(up[1], 1);
     ::close(down[0]), ::close(down[1]), ::close(up[0]), ::close(up[1]);
     const char* argv[] = {"punch-bench-many", "--clients", "--connections", n.c_str(), "--window", w.c_str(),
-                        "--keepalive", k.c_str(), "--idle-timeout", t.c_str(), nullptr};
+                        "--keepalive", k.c_str(), "--idle-timeout", t.c_str(), "--idle-keepalive", ik.c_str(), nullptr};
     ::execv("/proc/self/exe", const_cast<char* const*>(argv));
     std::perror("punch-bench-many: exec");
     ::_exit(127);
@@ -282,7 +289,7 @@ int run_hub(const bench_options& o) {
   asio::streambuf buf;
   std::optional<session> hub;
   std::vector<connection> held;
-  sample before{}, opened{}, idled{};
+  sample before{}, opened{}, settled{}, idled{};
   std::uint64_t sent_before = 0, sent_after = 0;
   int exit_code = 1, still_open = 0, connected = 0;
   double open_s = 0;
@@ -315,6 +322,12 @@ int run_hub(const bench_options& o) {
         opened = now_sample();
         open_s = std::chrono::duration<double>(opened.at - before.at).count();
         std::printf("child: %s\n", report.c_str());
+        // Idle long enough to keep the idle pace before measuring.
+        const auto settle = o.settle_s >= 0 ? std::chrono::seconds(o.settle_s)
+                                            : std::chrono::duration_cast<std::chrono::seconds>(base_options(o).connection_idle_after) + 1s;
+        asio::steady_timer settling(co_await asio::this_coro::executor, settle);
+        co_await settling.async_wait(asio::use_awaitable);
+        settled = now_sample();
         sent_before = udp.sent;
         asio::steady_timer idle(co_await asio::this_coro::executor, std::chrono::seconds(o.idle));
         co_await idle.async_wait(asio::use_awaitable);
@@ -340,8 +353,8 @@ int run_hub(const bench_options& o) {
   if (exit_code != 0 && opened.rss_kib == 0) return 1;
 
   const double n = static_cast<double>(held.size());
-  const double idle_s = std::chrono::duration<double>(idled.at - opened.at).count();
-  const double cpu_pct = 100.0 * (idled.cpu_s - opened.cpu_s) / idle_s;
+  const double idle_s = std::chrono::duration<double>(idled.at - settled.at).count();
+  const double cpu_pct = 100.0 * (idled.cpu_s - settled.cpu_s) / idle_s;
   const double sent_rate = static_cast<double>(sent_after - sent_before) / idle_s;
   std::printf("hub: %zu of %d connections accepted over real UDP on loopback in %.1f s (clients and broker in a child process; RLIMIT_NOFILE %llu)\n",
               held.size(), o.connections, open_s, static_cast<unsigned long long>(files));
@@ -353,12 +366,14 @@ int run_hub(const bench_options& o) {
   std::printf("RSS after idling     %8.1f MiB  peak (VmHWM) %.1f MiB  (target <= 100 MiB in total)\n",
               idled.rss_kib / 1024.0, idled.hwm_kib / 1024.0);
   const auto so = base_options(o);
-  std::printf("connection keepalive %lld ms, idle timeout %lld ms (both sides)\n",
+  std::printf("connection keepalive %lld ms, idle timeout %lld ms, after %lld ms without data %lld ms (both sides)\n",
               static_cast<long long>(so.connection_keepalive.count()),
-              static_cast<long long>(so.connection_idle_timeout.count()));
+              static_cast<long long>(so.connection_idle_timeout.count()),
+              static_cast<long long>(so.connection_idle_after.count()),
+              static_cast<long long>(so.connection_idle_keepalive.count()));
   std::printf("idle %.1f s: hub CPU %.2f s = %.2f %% of one core  (target <= 2 %%)\n", idle_s,
-              idled.cpu_s - opened.cpu_s, cpu_pct);
-  std::printf("  of which in the kernel (stime) %.2f s\n", idled.system_s - opened.system_s);
+              idled.cpu_s - settled.cpu_s, cpu_pct);
+  std::printf("  of which in the kernel (stime) %.2f s\n", idled.system_s - settled.system_s);
   std::printf("datagrams sent while idle: %.0f per second (%.3f per connection per second)\n", sent_rate,
               sent_rate / n);
   std::printf("connections still open after idling: %d of %zu\n", still_open, held.size());
@@ -378,13 +393,17 @@ int main(int argc, char* argv[]) {
        "session_options::connection_keepalive on both sides, in seconds (0: the default, 5 s)")
       ("idle-timeout", po::value(&o.idle_timeout_s)->default_value(0),
        "session_options::connection_idle_timeout on both sides, in seconds (0: the default, 30 s)")
-      ("smoke", po::bool_switch(&o.smoke), "CI: 200 connections, 2 s idle")
+      ("idle-keepalive", po::value(&o.idle_keepalive_s)->default_value(-1),
+       "session_options::connection_idle_keepalive on both sides, in seconds (-1: the default, 25 s; 0: none)")
+      ("settle", po::value(&o.settle_s)->default_value(-1),
+       "seconds the connections idle before the measurement (-1: connection_idle_after + 1 s)")
+      ("smoke", po::bool_switch(&o.smoke), "CI: 200 connections, 2 s idle, no settling")
       ("clients", po::bool_switch(&o.clients), "(internal) the child's role: a broker and the clients")
       ("help,h", "print this help and exit");
   if (auto stop = bench::parse_command_line(argc, argv, d, "punch-bench-many",
                                             "Exit codes: 0 every connection established and still open after idling; 1 otherwise; 2 bad options\n"))
     return *stop;
-  if (o.smoke) o.connections = 200, o.idle = 2;
+  if (o.smoke) o.connections = 200, o.idle = 2, o.settle_s = 0;
   if (o.connections < 1 || o.idle < 0 || o.window < 1) {
     std::cerr << "punch-bench-many: --connections, --window >= 1; --idle >= 0\n";
     return 2;

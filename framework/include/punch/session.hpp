@@ -142,9 +142,20 @@ struct PUNCH_EXPORT session_options {
   // peer off by more than the broker's timestamp_window still registers, over the broker's
   // NONCE, one round trip later.
   std::chrono::milliseconds wall_clock_offset{0};
-  // Connection keepalive when idle, and how long silence means the peer is gone.
+  // Connection keepalive when nothing else goes out, and how long silence means the peer is
+  // gone.
   std::chrono::milliseconds connection_keepalive{5s};
   std::chrono::milliseconds connection_idle_timeout{30s};
+  // A connection that carried no data either way (datagrams, stream packets) for
+  // connection_idle_after keeps its path and NAT mappings alive with a keepalive every
+  // connection_idle_keepalive instead: a process with many idle connections sends and wakes
+  // for a fifth as many datagrams (docs/performance.md, "Many connections in one session").
+  // Data makes it active again at once, and data sent into a path that has gone quiet still
+  // probes it at once. Capped so that a lost keepalive is probed for before the idle timeout
+  // (at connection_idle_timeout - path_probe_after - path_probes * path_probe_gap); a value
+  // not above connection_keepalive turns it off. Both peers should use the same.
+  std::chrono::milliseconds connection_idle_after{30s};
+  std::chrono::milliseconds connection_idle_keepalive{25s};
   // When the network changes (docs/nat-traversal.md): a connection that hears nothing on its
   // path for path_probe_after while it sends (or for connection_keepalive + path_probe_after
   // while idle) probes the path; path_probes unanswered probes, path_probe_gap apart, and the

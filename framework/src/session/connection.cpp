@@ -49,6 +49,7 @@ connection_state::connection_state(std::shared_ptr<session_state> s, std::shared
       via(attempt->selected->via),
       last_heard(session->time.now()),
       last_sent(session->time.now()),
+      last_activity(last_heard),
       path_heard(last_heard),
       readable(session->ex, session->time),
       close_acked(session->ex, session->time),
@@ -133,6 +134,7 @@ void connection_state::on_frame(std::span<std::byte> d, const endpoint& from, st
   switch (wire::frame_kind_of(d)) {
     case wire::frame_kind::data: {
       if (!open) return;
+      active(session->time.now());
       const std::span<const std::byte> payload = *opened;
       if (waiting) {
         const std::size_t n = std::min(payload.size(), waiting->size());
@@ -167,6 +169,7 @@ void connection_state::on_frame(std::span<std::byte> d, const endpoint& from, st
     case wire::frame_kind::probe_ack:
       break;  // heard() answered or used it
     case wire::frame_kind::sctp:
+      active(session->time.now());
       sctp_input(*this, *opened);
       break;
   }
@@ -238,7 +241,7 @@ asio::awaitable<void> connection_state::tick_loop(std::weak_ptr<connection_state
     // A keepalive goes out on the grid point before it is due (early by less than a grain),
     // the idle timeout is looked at on the one after; probes of a quiet path keep their gap.
     const auto& grid = c->session->grid;
-    const auto keepalive = c->session->options.connection_keepalive;
+    const auto keepalive = c->keepalive_now(now);
     if (now >= grid.floor(c->last_sent + keepalive)) co_await c->send_control(wire::frame_kind::keepalive);
     if (!c->path_quiet(now)) path_wake = grid.ceil(path_wake);
     const auto wake = std::min({path_wake, grid.floor(c->last_sent + keepalive), grid.ceil(c->last_heard + idle)});
@@ -363,7 +366,23 @@ asio::awaitable<std::size_t> connection::send_batch_(std::shared_ptr<connection_
 void connection_state::sent_data() {
   const auto now = session->time.now();
   if (now - path_heard >= session->options.path_probe_after && last_data_sent <= path_heard) ticker.cancel();
+  active(now);
   last_sent = last_data_sent = now;
+}
+
+void connection_state::active(clock::time_point now) {
+  // Idle until now: the ticker sleeps for the idle keepalive; let it look again.
+  if (now - last_activity >= session->options.connection_idle_after) ticker.cancel();
+  last_activity = now;
+}
+
+clock::duration connection_state::keepalive_now(clock::time_point now) const {
+  const auto& o = session->options;
+  // Room for a lost keepalive to be probed for, and answered, before the idle timeout.
+  const auto cap = o.connection_idle_timeout - o.path_probe_after - o.path_probes * o.path_probe_gap;
+  const auto idle_keepalive = std::min<clock::duration>(o.connection_idle_keepalive, cap);
+  if (idle_keepalive <= o.connection_keepalive || now - last_activity < o.connection_idle_after) return o.connection_keepalive;
+  return idle_keepalive;
 }
 
 asio::awaitable<std::size_t> connection::receive_(std::shared_ptr<connection_state> c, asio::mutable_buffer data,

@@ -59,6 +59,12 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   clock::time_point last_heard;  // an authenticated frame from anywhere (the idle timeout)
   clock::time_point last_sent;
   clock::time_point last_data_sent{};  // data and probes: what expects the peer to be there
+  clock::time_point last_activity;     // data or stream packets sent or received (not probes)
+  // The keepalive interval now: connection_keepalive while active, connection_idle_keepalive
+  // once idle for connection_idle_after (session_options).
+  clock::duration keepalive_now(clock::time_point now) const;
+  // Data or a stream packet went out or came in.
+  void active(clock::time_point now);
 
   // The path's liveness (path.cpp; docs/nat-traversal.md, "When the network changes").
   clock::time_point path_heard;  // an authenticated frame from (remote, via)

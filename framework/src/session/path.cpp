@@ -30,7 +30,7 @@ bool connection_state::path_quiet(clock::time_point now) const {
   const auto silent = now - path_heard;
   // Sending data (or probes) into silence, or the peer's keepalive overdue while idle.
   return path_suspect ||
-         (silent >= o.path_probe_after && (last_data_sent > path_heard || silent >= o.connection_keepalive + o.path_probe_after));
+         (silent >= o.path_probe_after && (last_data_sent > path_heard || silent >= keepalive_now(now) + o.path_probe_after));
 }
 
 void connection_state::heard(wire::frame_kind kind, std::span<const std::byte> payload, const endpoint& from,
@@ -108,7 +108,7 @@ asio::awaitable<clock::time_point> connection_state::tend_path(clock::time_point
     // When it could turn quiet: path_probe_after if we send data by then (a send into a
     // quiet path wakes the ticker itself), or the idle rule's later deadline.
     const auto soon = path_heard + o.path_probe_after;
-    co_return soon > now ? soon : path_heard + o.connection_keepalive + o.path_probe_after;
+    co_return soon > now ? soon : path_heard + keepalive_now(now) + o.path_probe_after;
   }
   if (!path_lost && probes_unanswered >= o.path_probes && now - last_probe >= o.path_probe_gap) {
     path_lost = true;
