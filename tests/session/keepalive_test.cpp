@@ -25,6 +25,18 @@ using namespace punch::test;
 using namespace boost::asio::experimental::awaitable_operators;
 namespace asio = boost::asio;
 
+namespace {
+
+// `o` for a session of `w`'s that a test makes itself (over a tap).
+session_options on_world(sim_world& w, const std::string& id, session_options o) {
+  o.broker = w.broker_endpoint();
+  o.id = id;
+  o.clock = &world_clock();
+  return o;
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(idle_connections_send_their_keepalives_on_one_grid_and_outlive_the_idle_timeout) {
   // When alice sent each keepalive frame, by destination (the tap sees the frame's header).
   std::map<endpoint, std::vector<clock::time_point>> keepalives;
@@ -38,11 +50,7 @@ BOOST_AUTO_TEST_CASE(idle_connections_send_their_keepalives_on_one_grid_and_outl
       keepalives[to].push_back(world_clock().now());
     return 1;
   });
-  auto ao = o;
-  ao.broker = w.broker_endpoint();
-  ao.id = "alice";
-  ao.clock = &world_clock();
-  session alice(tap, ao);
+  session alice(tap, on_world(w, "alice", o));
   auto& bob = w.add_session(w.add_peer_host("bob", "port-restricted-cone"), "bob", o);
   auto& carol = w.add_session(w.add_peer_host("carol", "full-cone"), "carol", o);
   w.run(
@@ -99,11 +107,7 @@ BOOST_AUTO_TEST_CASE(an_idle_connection_slows_its_keepalives_and_data_brings_the
   frame_times alice_sent;
   auto& alice_host = w.add_peer_host("alice", "port-restricted-cone");
   tap_transport tap(alice_host.transport(), [&](std::vector<std::byte>& d, const endpoint&) { return alice_sent(d); });
-  auto ao = o;
-  ao.broker = w.broker_endpoint();
-  ao.id = "alice";
-  ao.clock = &world_clock();
-  session alice(tap, ao);
+  session alice(tap, on_world(w, "alice", o));
   auto& bob = w.add_session(w.add_peer_host("bob", "full-cone"), "bob", o);
   clock::time_point last_data{}, data_again{};
   bool open_after_idling = false, received_after_idling = false;
@@ -160,11 +164,7 @@ BOOST_AUTO_TEST_CASE(a_peer_that_vanishes_while_idle_is_found_out_by_the_idle_ti
   auto& alice = w.add_session(w.add_peer_host("alice", "full-cone"), "alice", o);
   auto& bob_host = w.add_peer_host("bob", "port-restricted-cone");
   tap_transport tap(bob_host.transport(), [&](std::vector<std::byte>& d, const endpoint&) { return bob_sent(d); });
-  auto bo = o;
-  bo.broker = w.broker_endpoint();
-  bo.id = "bob";
-  bo.clock = &world_clock();
-  session bob(tap, bo);
+  session bob(tap, on_world(w, "bob", o));
   clock::time_point vanished{}, noticed{};
   error_code why;
   w.run(
