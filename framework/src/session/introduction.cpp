@@ -1,5 +1,5 @@
-// Introductions: asking the broker to introduce us to a peer (Connect, registering again
-// once if the broker forgot us), and answering the broker's Introduce: acknowledge it, then
+// Introductions: looking a peer up, asking the broker to introduce us to a peer (Connect,
+// registering again once if the broker forgot us), and answering the broker's Introduce: acknowledge it, then
 // punch back and queue the connection for accept() (or resume a live connection).
 #include "session/session_state.hpp"
 
@@ -33,6 +33,14 @@ asio::awaitable<detail::outcome<session_state::response>> session_state::introdu
   registration = *again;
   emit({.what = session_event::kind::refreshed, .peer = options.id, .address = registration.reflexive});
   co_return co_await request(wire::method::connect, build, std::min(deadline, time.now() + options.request_timeout), what);
+}
+
+asio::awaitable<detail::outcome<peer_info>> session_state::look_up(const std::string& target, clock::time_point deadline,
+                                                                   const std::string& what) {
+  auto r = co_await request(
+      wire::method::lookup, [&](stun::builder& b) { b.add_string(wire::attr::target_id, target); }, deadline, what);
+  if (!r) co_return std::move(r).error();
+  co_return read_peer(r->msg, target);
 }
 
 asio::awaitable<void> session_state::handle_introduce(const stun::message& m, const endpoint& from) {

@@ -12,7 +12,6 @@
 #include "session/session_state.hpp"
 
 #include "session/connection_state.hpp"
-#include "session/peer_answer.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -74,10 +73,8 @@ asio::awaitable<bool> session_state::prediction_applies(punch_attempt& a) {
   const auto deadline = time.now() + options.prediction.duration;
   if (nat == nat_mapping::unknown) co_await nat_settled.wait_until(deadline);
   if (a.peer_nat == nat_mapping::unknown && !closed) {
-    auto r = co_await request(
-        wire::method::lookup, [&](stun::builder& b) { b.add_string(wire::attr::target_id, a.peer); }, deadline,
-        "looking up \"" + a.peer + "\" again for its NAT's mapping");
-    if (r) a.peer_nat = read_peer(r->msg, a.peer).nat;
+    auto r = co_await look_up(a.peer, deadline, "looking up \"" + a.peer + "\" again for its NAT's mapping");
+    if (r) a.peer_nat = r->nat;
   }
   if (closed || a.finished || a.direct() || nat == nat_mapping::unknown || a.peer_nat == nat_mapping::unknown)
     co_return false;

@@ -102,11 +102,7 @@ asio::awaitable<detail::outcome<registration_info>> registering(std::shared_ptr<
 
 asio::awaitable<detail::outcome<peer_info>> looking_up(std::shared_ptr<session_state> s, std::string target) {
   if (auto bad = check_id(target)) co_return std::move(*bad);
-  auto r = co_await s->request(
-      wire::method::lookup, [&](stun::builder& b) { b.add_string(wire::attr::target_id, target); },
-      s->time.now() + s->options.request_timeout, "looking up \"" + target + "\"");
-  if (!r) co_return std::move(r).error();
-  co_return detail::read_peer(r->msg, target);
+  co_return co_await s->look_up(target, s->time.now() + s->options.request_timeout, "looking up \"" + target + "\"");
 }
 
 asio::awaitable<detail::outcome<connection>> connecting(std::shared_ptr<session_state> s, std::string target,

@@ -206,6 +206,10 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // RESUME); registers again once if the broker forgot us.
   asio::awaitable<detail::outcome<response>> introduce_me(const std::string& target, const std::array<std::byte, wire::resume_size>* resume,
                                          clock::time_point deadline, const std::string& what);
+  // Lookup: what the broker knows of `target` (session::lookup, and port prediction's second
+  // look at a peer's NAT).
+  asio::awaitable<detail::outcome<peer_info>> look_up(const std::string& target, clock::time_point deadline,
+                                                      const std::string& what);
   // The broker's Introduce (`m`, from `from`): acknowledged, then punched (or resumed).
   asio::awaitable<void> handle_introduce(const stun::message& m, const endpoint& from);
   asio::awaitable<void> accept_introduction(std::shared_ptr<punch_attempt> a);
