@@ -5,6 +5,7 @@
 #include "transport_choice.hpp"
 
 #include "punch/connection.hpp"
+#include "punch/stream.hpp"
 #include "punch/wire/protocol.hpp"
 
 #include <boost/program_options.hpp>
@@ -324,6 +325,9 @@ parse_result parse_options(int argc, const char* const argv[]) {
   o.keepalive = *keepalive;
   o.events = vm["events"].as<bool>();
   o.stream = vm["stream"].as<bool>();
+  // Refused now, not after the connection is made (the peer would wait on us in vain).
+  if (o.stream && !streams_available())
+    return failure("--stream: this punch was built without streams (usrsctp; PUNCH_STREAMS, docs/streams.md)");
   o.port_prediction = !vm["no-port-prediction"].as<bool>();
   o.port_mapping = !vm["no-port-mapping"].as<bool>();
 

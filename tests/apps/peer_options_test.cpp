@@ -1,6 +1,8 @@
 // punch-peer's option parsing: what is required, what is checked, what --help says.
 #include "options.hpp"
 
+#include "punch/stream.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>
@@ -77,6 +79,19 @@ BOOST_AUTO_TEST_CASE(every_option_is_taken_as_given) {
   BOOST_TEST(o.bind_given);
   BOOST_TEST(o.timeout.count() == 1500);
   BOOST_TEST(o.events);
+}
+
+// --stream where punch has streams; where it was built without them, refused at start-up
+// with the reason (else the peer would connect, then fail, and leave its peer waiting).
+BOOST_AUTO_TEST_CASE(stream_is_taken_where_punch_has_streams_and_refused_with_the_reason_where_not) {
+  auto r = parse({"--broker", "127.0.0.1:3478", "--id", "alice", "--stream"});
+  if (punch::streams_available()) {
+    BOOST_TEST_REQUIRE(static_cast<int>(r.what) == static_cast<int>(action::run), r.text);
+    BOOST_TEST(r.options.stream);
+  } else {
+    BOOST_TEST(static_cast<int>(r.what) == static_cast<int>(action::error));
+    BOOST_TEST(contains(r.text, "--stream: this punch was built without streams"), r.text);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_dual_stack_brokers_two_addresses_go_in_one_broker_option) {

@@ -28,6 +28,11 @@ namespace detail {
 struct stream_state;  // private: framework/src/session/
 }
 
+// Whether this libpunch has streams: false when it was built without usrsctp (PUNCH_STREAMS),
+// where open_stream and accept_stream fail with errc::streams_unavailable. An app can refuse a
+// stream option at start-up instead of after connecting.
+PUNCH_EXPORT bool streams_available() noexcept;
+
 // A message stream (stream_options, docs/streams.md "Message mode") sends and receives whole
 // messages instead:
 //   punch::stream s = co_await c.open_stream({.mode = punch::stream_mode::messages, .ordered = false});

@@ -26,6 +26,8 @@ void unavailable(Handler h, Args... args) {
 }
 }  // namespace
 
+bool streams_available() noexcept { return false; }
+
 // No stream_state is ever made: the handles are all empty.
 stream::executor_type stream::get_executor() const { return {}; }
 std::uint16_t stream::id() const { return 0; }

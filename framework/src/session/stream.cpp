@@ -144,6 +144,8 @@ void stream_state::end(error_code why) {
 
 // ---- the public handles ----
 
+bool streams_available() noexcept { return true; }
+
 // An empty handle has no executor (a default-constructed one) and no id.
 stream::executor_type stream::get_executor() const { return state_ ? state_->ex : executor_type{}; }
 std::uint16_t stream::id() const { return state_ ? state_->id : 0; }
