@@ -14,6 +14,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <csignal>
+#include <optional>
 #include <cstdlib>
 #include <random>
 #include <sstream>
@@ -139,10 +140,14 @@ round_result run_round(const server_kind& kind, moment when, std::chrono::millis
     for (const auto end = steady::now() + load_for; steady::now() < end;) load.pump(20ms);
   }
   if (when == moment::with_datagrams_queued || when == moment::idle) {
-    // Answered after everything the load sent before it: the server has caught up.
+    // Answered after everything the load sent before it: the server has caught up. The load
+    // may have filled the server's socket buffer on a busy machine, and UDP then drops the
+    // probe itself: it is asked again, as a client would, at most 5 times (a server that is
+    // stuck answers none of them).
     datagram_load prober(ctx, loopback_sources(1, 100), at);
-    const auto answer = prober.exchange(0, kind.probe, 1s);
-    BOOST_TEST_REQUIRE(answer.has_value(), kind.name << " did not answer the probe");
+    std::optional<bytes> answer;
+    for (int tries = 0; tries < 5 && !answer; ++tries) answer = prober.exchange(0, kind.probe, 1s);
+    BOOST_TEST_REQUIRE(answer.has_value(), kind.name << " did not answer the probe, asked 5 times");
   }
   // A last burst, socket after socket: the server serves it in small batches as it comes.
   if (when == moment::right_after_load) load.burst(window);
